@@ -1,0 +1,17 @@
+/* ntk.h: the public header of the ntklab core, a C11 library with no Lua in it.
+ *
+ * Conventions (see README "Embedding"):
+ * - names are ntk_<noun>_<verb>; functions that write into a caller's buffer take it first;
+ * - every fallible function returns NTK_OK or a status and fills an ntk_error (may be NULL);
+ * - negative status: bad argument (err->arg names it); positive: numerical failure. */
+#ifndef NTK_H
+#define NTK_H
+
+#define NTK_VERSION "0.1.0"
+
+#include "ntk_error.h"
+#include "ntk_tensor.h"
+#include "ntk_rng.h"
+#include "ntk_threads.h"
+
+#endif

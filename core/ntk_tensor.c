@@ -1,0 +1,189 @@
+/* ntk_tensor.c: refcounted storage, tensor creation and views. */
+#include "ntk_tensor.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int storage_new(ntk_storage **out, size_t n, ntk_error *err) {
+  ntk_storage *s;
+  if (n > NTK_TENSOR_MAX_NUMEL)
+    return ntk_error_set(err, NTK_ENOMEM, 0, "tensor of %zu elements exceeds the limit of %zu", n,
+                         (size_t)NTK_TENSOR_MAX_NUMEL);
+  s = malloc(sizeof *s);
+  if (!s) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
+  /* calloc: fresh tensors are zeros, and the kernel hands out zero pages lazily */
+  s->data = calloc(n ? n : 1, sizeof(double));
+  if (!s->data) {
+    free(s);
+    return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory allocating %zu doubles", n);
+  }
+  s->size = n;
+  s->refcount = 1;
+  *out = s;
+  return NTK_OK;
+}
+
+static void storage_release(ntk_storage *s) {
+  if (s && --s->refcount == 0) {
+    free(s->data);
+    free(s);
+  }
+}
+
+int ntk_tensor_init(ntk_tensor *t, int ndim, const size_t *shape, ntk_error *err) {
+  size_t rows, cols, n;
+  int st;
+  if (ndim != 1 && ndim != 2)
+    return ntk_error_set(err, NTK_EARG, 2, "1 or 2 dimensions expected, got %d", ndim);
+  rows = shape[0];
+  cols = ndim == 2 ? shape[1] : 1;
+  if (cols != 0 && rows > NTK_TENSOR_MAX_NUMEL / cols)
+    return ntk_error_set(err, NTK_ENOMEM, 0, "tensor of %zu x %zu elements exceeds the limit", rows,
+                         cols);
+  n = rows * cols;
+  st = storage_new(&t->storage, n, err);
+  if (st != NTK_OK) {
+    memset(t, 0, sizeof *t);
+    return st;
+  }
+  t->offset = 0;
+  t->ndim = ndim;
+  t->shape[0] = rows;
+  t->shape[1] = cols;
+  t->stride[0] = (ptrdiff_t)(ndim == 2 ? cols : 1);
+  t->stride[1] = 1;
+  return NTK_OK;
+}
+
+int ntk_tensor_init_1d(ntk_tensor *t, size_t n, ntk_error *err) {
+  return ntk_tensor_init(t, 1, &n, err);
+}
+
+int ntk_tensor_init_2d(ntk_tensor *t, size_t rows, size_t cols, ntk_error *err) {
+  size_t shape[2];
+  shape[0] = rows;
+  shape[1] = cols;
+  return ntk_tensor_init(t, 2, shape, err);
+}
+
+int ntk_tensor_init_copy(ntk_tensor *t, const ntk_tensor *src, ntk_error *err) {
+  int st = ntk_tensor_init(t, src->ndim, src->shape, err);
+  size_t i, j;
+  double *d;
+  if (st != NTK_OK) return st;
+  d = t->storage->data;
+  if (ntk_tensor_is_contiguous(src)) {
+    memcpy(d, ntk_tensor_data(src), ntk_tensor_numel(src) * sizeof(double));
+  } else {
+    for (i = 0; i < src->shape[0]; i++)
+      for (j = 0; j < src->shape[1]; j++) *d++ = ntk_tensor_at(src, i, j);
+  }
+  return NTK_OK;
+}
+
+void ntk_tensor_release(ntk_tensor *t) {
+  if (!t) return;
+  storage_release(t->storage);
+  memset(t, 0, sizeof *t);
+}
+
+void ntk_tensor_view(ntk_tensor *dst, const ntk_tensor *src) {
+  *dst = *src;
+  if (dst->storage) dst->storage->refcount++;
+}
+
+int ntk_tensor_narrow(ntk_tensor *dst, const ntk_tensor *src, int dim, size_t start, size_t count,
+                      ntk_error *err) {
+  if (dim < 0 || dim >= src->ndim)
+    return ntk_error_set(err, NTK_EARG, 2, "dimension %d out of range for a %d-D tensor", dim + 1,
+                         src->ndim);
+  if (start > src->shape[dim] || count > src->shape[dim] - start)
+    return ntk_error_set(err, NTK_ERANGE, 3, "range [%zu, %zu) out of bounds [0, %zu)", start,
+                         start + count, src->shape[dim]);
+  ntk_tensor_view(dst, src);
+  dst->offset += (ptrdiff_t)start * src->stride[dim];
+  dst->shape[dim] = count;
+  return NTK_OK;
+}
+
+int ntk_tensor_select(ntk_tensor *dst, const ntk_tensor *src, int dim, size_t index,
+                      ntk_error *err) {
+  if (src->ndim != 2)
+    return ntk_error_set(err, NTK_ESHAPE, 1, "2-D tensor expected, got %d-D", src->ndim);
+  if (dim != 0 && dim != 1)
+    return ntk_error_set(err, NTK_EARG, 2, "dimension %d out of range for a 2-D tensor", dim + 1);
+  if (index >= src->shape[dim])
+    return ntk_error_set(err, NTK_ERANGE, 3, "index %zu out of bounds [0, %zu)", index,
+                         src->shape[dim]);
+  ntk_tensor_view(dst, src);
+  dst->offset += (ptrdiff_t)index * src->stride[dim];
+  dst->ndim = 1;
+  dst->shape[0] = src->shape[1 - dim];
+  dst->stride[0] = src->stride[1 - dim];
+  dst->shape[1] = 1;
+  dst->stride[1] = 1;
+  return NTK_OK;
+}
+
+int ntk_tensor_transpose(ntk_tensor *dst, const ntk_tensor *src, ntk_error *err) {
+  if (src->ndim != 2)
+    return ntk_error_set(err, NTK_ESHAPE, 1, "2-D tensor expected, got %d-D", src->ndim);
+  ntk_tensor_view(dst, src);
+  dst->shape[0] = src->shape[1];
+  dst->shape[1] = src->shape[0];
+  dst->stride[0] = src->stride[1];
+  dst->stride[1] = src->stride[0];
+  return NTK_OK;
+}
+
+int ntk_tensor_reshape(ntk_tensor *dst, const ntk_tensor *src, int ndim, const size_t *shape,
+                       ntk_error *err) {
+  size_t rows, cols;
+  if (ndim != 1 && ndim != 2)
+    return ntk_error_set(err, NTK_EARG, 2, "1 or 2 dimensions expected, got %d", ndim);
+  if (!ntk_tensor_is_contiguous(src))
+    return ntk_error_set(err, NTK_EARG, 1, "contiguous tensor expected (use copy first)");
+  rows = shape[0];
+  cols = ndim == 2 ? shape[1] : 1;
+  if ((cols != 0 && rows > SIZE_MAX / cols) || rows * cols != ntk_tensor_numel(src))
+    return ntk_error_set(err, NTK_ESHAPE, 2, "cannot reshape %zu elements to %zu x %zu",
+                         ntk_tensor_numel(src), rows, cols);
+  ntk_tensor_view(dst, src);
+  dst->ndim = ndim;
+  dst->shape[0] = rows;
+  dst->shape[1] = cols;
+  dst->stride[0] = (ptrdiff_t)(ndim == 2 ? cols : 1);
+  dst->stride[1] = 1;
+  return NTK_OK;
+}
+
+size_t ntk_tensor_numel(const ntk_tensor *t) {
+  return t->storage ? t->shape[0] * t->shape[1] : 0;
+}
+
+int ntk_tensor_is_contiguous(const ntk_tensor *t) {
+  if (!t->storage) return 0;
+  if (t->ndim == 1) return t->stride[0] == 1 || t->shape[0] <= 1;
+  if (t->shape[0] <= 1 || t->shape[1] == 0) return t->stride[1] == 1 || t->shape[1] <= 1;
+  return t->stride[1] == 1 && t->stride[0] == (ptrdiff_t)t->shape[1];
+}
+
+double *ntk_tensor_data(const ntk_tensor *t) {
+  return t->storage ? t->storage->data + t->offset : NULL;
+}
+
+int ntk_tensor_same_shape(const ntk_tensor *a, const ntk_tensor *b) {
+  return a->ndim == b->ndim && a->shape[0] == b->shape[0] && a->shape[1] == b->shape[1];
+}
+
+char *ntk_tensor_shape_str(const ntk_tensor *t, char *buf, size_t len) {
+  if (t->ndim == 2)
+    snprintf(buf, len, "[%zu x %zu]", t->shape[0], t->shape[1]);
+  else if (t->ndim == 1)
+    snprintf(buf, len, "[%zu]", t->shape[0]);
+  else
+    snprintf(buf, len, "[released]");
+  return buf;
+}

@@ -1,0 +1,117 @@
+/* lntk_rng.c: the rng userdata, ntklab.rng(seed). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lntk.h"
+
+
+ntk_rng *lntk_checkrng(lua_State *L, int idx) { return luaL_checkudata(L, idx, LNTK_RNG_MT); }
+
+static int rng_new(lua_State *L) {
+  lua_Integer seed = luaL_checkinteger(L, 1);
+  ntk_rng *r = lua_newuserdatauv(L, sizeof *r, 0);
+  luaL_setmetatable(L, LNTK_RNG_MT);
+  ntk_rng_seed(r, (uint64_t)seed);
+  return 1;
+}
+
+static int rng_seed(lua_State *L) {
+  ntk_rng *r = lntk_checkrng(L, 1);
+  ntk_rng_seed(r, (uint64_t)luaL_checkinteger(L, 2));
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int rng_clone(lua_State *L) {
+  ntk_rng *r = lntk_checkrng(L, 1);
+  ntk_rng *c = lua_newuserdatauv(L, sizeof *c, 0);
+  luaL_setmetatable(L, LNTK_RNG_MT);
+  *c = *r;
+  return 1;
+}
+
+/* Shared by uniform and normal: (a, b) -> number, (a, b, rows) or (a, b, rows, cols) -> tensor.
+ * The shape arguments come first at the Lua level: rng:uniform([rows [, cols]]). */
+static ntk_tensor *shaped_result(lua_State *L, int arg) {
+  lua_Integer r = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, r >= 0, arg, "non-negative size expected");
+  if (lua_isnoneornil(L, arg + 1)) return lntk_newtensor(L, 1, (size_t)r, 1);
+  {
+    lua_Integer c = luaL_checkinteger(L, arg + 1);
+    luaL_argcheck(L, c >= 0, arg + 1, "non-negative size expected");
+    return lntk_newtensor(L, 2, (size_t)r, (size_t)c);
+  }
+}
+
+/* rng:uniform() -> U[0,1); rng:uniform(n) / rng:uniform(rows, cols) -> tensor of U[0,1) */
+static int rng_uniform(lua_State *L) {
+  ntk_rng *r = lntk_checkrng(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    lua_pushnumber(L, ntk_rng_uniform(r));
+  } else {
+    ntk_tensor *t = shaped_result(L, 2);
+    ntk_rng_fill_uniform(r, t, 0.0, 1.0);
+  }
+  return 1;
+}
+
+/* rng:normal() -> N(0,1); rng:normal(n) / rng:normal(rows, cols) -> tensor of N(0,1) */
+static int rng_normal(lua_State *L) {
+  ntk_rng *r = lntk_checkrng(L, 1);
+  if (lua_isnoneornil(L, 2)) {
+    lua_pushnumber(L, ntk_rng_normal(r));
+  } else {
+    ntk_tensor *t = shaped_result(L, 2);
+    ntk_rng_fill_normal(r, t, 0.0, 1.0);
+  }
+  return 1;
+}
+
+/* rng:integer(n) -> uniform integer in [1, n] */
+static int rng_integer(lua_State *L) {
+  ntk_rng *r = lntk_checkrng(L, 1);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, n >= 1, 2, lua_pushfstring(L, "positive bound expected, got %I", n));
+  lua_pushinteger(L, (lua_Integer)ntk_rng_below(r, (uint64_t)n) + 1);
+  return 1;
+}
+
+/* rng:permutation(n) -> Lua table holding a random permutation of 1..n */
+static int rng_permutation(lua_State *L) {
+  ntk_rng *r = lntk_checkrng(L, 1);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  size_t *perm, i;
+  luaL_argcheck(L, n >= 0 && n <= (1 << 28), 2,
+                lua_pushfstring(L, "size in [0, 2^28] expected, got %I", n));
+  lua_createtable(L, (int)n, 0);
+  perm = lua_newuserdatauv(L, (size_t)n * sizeof *perm + 1, 0); /* collected with the stack */
+  ntk_rng_permutation(r, perm, (size_t)n);
+  for (i = 0; i < (size_t)n; i++) {
+    lua_pushinteger(L, (lua_Integer)perm[i] + 1);
+    lua_rawseti(L, -3, (lua_Integer)i + 1);
+  }
+  lua_pop(L, 1);
+  return 1;
+}
+
+static int rng_tostring(lua_State *L) {
+  lntk_checkrng(L, 1);
+  lua_pushfstring(L, "ntklab.rng (xoshiro256**) %p", lua_topointer(L, 1));
+  return 1;
+}
+
+void lntk_open_rng(lua_State *L) {
+  static const luaL_Reg methods[] = {
+      {"seed", rng_seed},         {"clone", rng_clone},     {"uniform", rng_uniform},
+      {"normal", rng_normal},     {"integer", rng_integer}, {"permutation", rng_permutation},
+      {NULL, NULL},
+  };
+  luaL_newmetatable(L, LNTK_RNG_MT);
+  lua_pushcfunction(L, rng_tostring);
+  lua_setfield(L, -2, "__tostring");
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, rng_new);
+  lua_setfield(L, -2, "rng");
+}
