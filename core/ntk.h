@@ -13,5 +13,8 @@
 #include "ntk_tensor.h"
 #include "ntk_rng.h"
 #include "ntk_threads.h"
+#include "ntk_activation.h"
+#include "ntk_mlp.h"
+#include "ntk_linalg.h"
 
 #endif

@@ -1,0 +1,77 @@
+/* ntk_mlp.h: fully connected networks, f(x) = W^L phi(W^{L-1} ... phi(W^1 x)).
+ *
+ * Layer l (1..L) maps n_{l-1} -> n_l:  h^l = c_l W^l a^{l-1} + b^l,  a^l = phi_l(h^l),
+ * a^0 = x and f = h^L (no output activation). c_l = 1 in the "standard" parameterization
+ * (W^l_ij ~ N(0, sigma_l^2 / n_{l-1})) and c_l = 1/sqrt(n_{l-1}) in the "ntk" one
+ * (W^l_ij ~ N(0, sigma_l^2)). Biases enter unscaled and start at N(0, bias_sigma^2).
+ *
+ * Parameters live in one flat buffer, layer by layer: W^1 (n_1 x n_0, row-major), b^1 (n_1,
+ * when bias), W^2, b^2, ... Batches are row-major P x n matrices (rows are samples). */
+#ifndef NTK_MLP_H
+#define NTK_MLP_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "ntk_activation.h"
+#include "ntk_error.h"
+#include "ntk_rng.h"
+
+#define NTK_MLP_MAX_DEPTH 64
+
+typedef enum ntk_param { NTK_PARAM_STANDARD = 0, NTK_PARAM_NTK } ntk_param;
+
+typedef enum ntk_init {
+  NTK_INIT_GAUSSIAN = 0, /* iid normal, variance as above */
+  NTK_INIT_ORTHOGONAL,   /* scaled (semi-)orthogonal matrices with the same row norms on average */
+  NTK_INIT_BALANCED      /* W^l W^l^T = W^{l+1}^T W^{l+1} exactly at t = 0 */
+} ntk_init;
+
+typedef struct ntk_mlp_config {
+  int depth;                   /* L >= 1 weight layers */
+  const size_t *widths;        /* L + 1 entries: n_0 = D, n_1, ..., n_L = C; all >= 1 */
+  const ntk_activation *act;   /* L - 1 hidden activations; NULL means all linear */
+  int bias;                    /* 1: layers have biases */
+  ntk_param param;             /* parameterization */
+  const double *sigma;         /* L init scales sigma_l >= 0 */
+  double bias_sigma;           /* init std of the biases (0: start at zero) */
+  ntk_init init;               /* init scheme */
+} ntk_mlp_config;
+
+typedef struct ntk_mlp {
+  int depth;              /* L */
+  size_t *widths;         /* L + 1, owned */
+  ntk_activation *act;    /* L, owned; act[L-1] is NTK_ACT_LINEAR (the output) */
+  int bias;
+  ntk_param param;
+  ntk_init init;
+  double *sigma;          /* L, owned */
+  double bias_sigma;
+  double *wscale;         /* L, owned: c_l */
+  size_t *w_off;          /* L, owned: offset of W^l in params */
+  size_t *b_off;          /* L, owned: offset of b^l in params (meaningless without bias) */
+  double *params;         /* nparams, owned */
+  size_t nparams;
+  /* Forward cache of the last batch: grown on demand, never shrunk, reused across calls. */
+  size_t cache_rows;      /* P of the last forward pass (0: none) */
+  size_t cache_cap;       /* rows the cache can hold */
+  double **pre;           /* L buffers, pre[l-1] = h^l for the batch (P x n_l) */
+  double **post;          /* L buffers, post[l-1] = a^l (P x n_l); post[L-1] aliases pre[L-1] */
+} ntk_mlp;
+
+/* *out <- a new network drawn from rng as cfg says. Owner: the caller (ntk_mlp_free). */
+int ntk_mlp_new(ntk_mlp **out, const ntk_mlp_config *cfg, ntk_rng *rng, ntk_error *err);
+/* Frees net and everything it owns; NULL is fine. */
+void ntk_mlp_free(ntk_mlp *net);
+/* Grows the forward cache to hold P rows (no-op when it already can). */
+int ntk_mlp_reserve(ntk_mlp *net, size_t P, ntk_error *err);
+/* out (P x C, may be NULL) <- f(X) for X (P x D, row-major); fills the forward cache. */
+int ntk_mlp_forward(ntk_mlp *net, double *out, const double *X, size_t P, ntk_error *err);
+
+/* Input and output sizes. */
+static inline size_t ntk_mlp_input_dim(const ntk_mlp *net) { return net->widths[0]; }
+static inline size_t ntk_mlp_output_dim(const ntk_mlp *net) { return net->widths[net->depth]; }
+/* Number of parameters of layer l (1-based): n_l n_{l-1} (+ n_l with bias). */
+size_t ntk_mlp_layer_nparams(const ntk_mlp *net, int l);
+
+#endif
