@@ -1,4 +1,4 @@
-/* ntk_linalg.h: dense linear algebra on tensors through BLAS and LAPACKE.
+/* ntk_linalg.h: dense factorizations and solves on tensors through LAPACKE.
  *
  * Inputs may be any 2-D tensor (views and transposes included); results are fresh contiguous
  * tensors that the caller owns (release with ntk_tensor_release). Output tensors must be
@@ -10,13 +10,6 @@
 #include "ntk_error.h"
 #include "ntk_tensor.h"
 
-/* C <- alpha A B + beta C (gemm; A, B, C 2-D; any views/transposes; C preallocated). */
-int ntk_linalg_gemm(ntk_tensor *C, double alpha, const ntk_tensor *A, const ntk_tensor *B,
-                    double beta, ntk_error *err);
-/* C <- A B, fresh. */
-int ntk_linalg_matmul(ntk_tensor *C, const ntk_tensor *A, const ntk_tensor *B, ntk_error *err);
-/* C <- A A^T (syrk, full symmetric result), fresh. */
-int ntk_linalg_gram(ntk_tensor *C, const ntk_tensor *A, ntk_error *err);
 /* Symmetric eigendecomposition A = V diag(w) V^T (dsyevd), w ascending; V may be NULL. */
 int ntk_linalg_eigh(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, ntk_error *err);
 /* The k largest eigenpairs of symmetric A (dsyevr), w descending; V (n x k) may be NULL. */
