@@ -8,10 +8,10 @@
 #include "ntk_tensor.h"
 
 /* C <- alpha A B + beta C (gemm; A, B, C 2-D; any views/transposes; C preallocated). */
-int ntk_linalg_gemm(ntk_tensor *C, double alpha, const ntk_tensor *A, const ntk_tensor *B,
+int ntk_blas_gemm(ntk_tensor *C, double alpha, const ntk_tensor *A, const ntk_tensor *B,
                     double beta, ntk_error *err);
 /* C <- A B, fresh. */
-int ntk_linalg_matmul(ntk_tensor *C, const ntk_tensor *A, const ntk_tensor *B, ntk_error *err);
+int ntk_blas_matmul(ntk_tensor *C, const ntk_tensor *A, const ntk_tensor *B, ntk_error *err);
 /* C <- A A^T (syrk, full symmetric result), fresh. */
-int ntk_linalg_gram(ntk_tensor *C, const ntk_tensor *A, ntk_error *err);
+int ntk_blas_gram(ntk_tensor *C, const ntk_tensor *A, ntk_error *err);
 #endif
