@@ -204,8 +204,15 @@ static int workspace_alloc(workspace *ws, size_t ndoubles, size_t nints, ntk_err
   return NTK_OK;
 }
 
-/* LAPACK reports the optimal lwork as a double; it is an integer well inside double's range. */
-static size_t query_size(double w) { return w > 0.0 ? (size_t)w : 1; }
+/* *lwork <- the optimal workspace LAPACK reported (as a double) from a query; refuses sizes
+ * that LAPACK's 32-bit lwork argument cannot carry. */
+static int query_size(size_t *lwork, double w, const char *routine, ntk_error *err) {
+  if (!(w <= (double)INT_MAX))
+    return ntk_error_set(err, NTK_ENOMEM, 0, "%s: workspace of %.0f doubles exceeds LAPACK's int",
+                         routine, w);
+  *lwork = w >= 1.0 ? (size_t)w : 1;
+  return NTK_OK;
+}
 
 /* The sign of an eigen- or singular vector is arbitrary; fixing it (largest-magnitude entry
  * positive, the first such on ties) makes results independent of the routine and of the input's
@@ -241,7 +248,7 @@ int ntk_linalg_eigh(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, ntk_error
   size_t n, i;
   lapack_int ln, info, liwork, iwkopt = 0;
   double wkopt = 0.0, dummy = 0.0;
-  size_t lwork;
+  size_t lwork = 0;
   workspace ws = {NULL, NULL};
   int st;
   if ((st = check_output(w, "w", err)) || (st = check_output(V, "V", err))) return st;
@@ -260,7 +267,7 @@ int ntk_linalg_eigh(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, ntk_error
     st = fail_lapack("dsyevd", info, err);
     goto fail;
   }
-  lwork = query_size(wkopt);
+  if ((st = query_size(&lwork, wkopt, "dsyevd", err))) goto fail;
   liwork = iwkopt > 0 ? iwkopt : 1;
   if ((st = workspace_alloc(&ws, n * n + lwork, (size_t)liwork, err))) goto fail;
   pack_symmetric(ws.d, A);
@@ -291,7 +298,7 @@ fail:
 int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_t k,
                         ntk_error *err) {
   const char jobz = V ? 'V' : 'N';
-  size_t n, t, i, lwork;
+  size_t n, t, i, lwork = 0;
   lapack_int ln, info, liwork, iwkopt = 0, found = 0;
   lapack_int idummy = 0;
   double dummy = 0.0, wkopt = 0.0, *a, *wall, *z, *work, *wo, *vo;
@@ -318,7 +325,7 @@ int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_
     st = fail_lapack("dsyevr", info, err);
     goto fail;
   }
-  lwork = query_size(wkopt);
+  if ((st = query_size(&lwork, wkopt, "dsyevr", err))) goto fail;
   liwork = iwkopt > 0 ? iwkopt : 1;
   /* a: n*n, all eigenvalues slot: n (dsyevr may write up to n), z: n*k, work */
   if ((st = workspace_alloc(&ws, n * n + n + n * k + lwork, 2 * k + (size_t)liwork, err)))
@@ -372,7 +379,7 @@ fail:
  * column-major, ld r) read row-major is exactly U (m x r): no transposing copies. U and Vt may
  * be NULL when only the values are wanted. Returns a LAPACK-level status in err. */
 static int svd_rowmajor(double *u, double *s, double *vt, const ntk_tensor *A, ntk_error *err) {
-  size_t m = A->shape[0], n = A->shape[1], r = m < n ? m : n, lwork, j;
+  size_t m = A->shape[0], n = A->shape[1], r = m < n ? m : n, lwork = 0, j;
   const char jobz = u ? 'S' : 'N';
   lapack_int info, idummy = 0;
   double wkopt = 0.0, dummy = 0.0, *a;
@@ -383,7 +390,7 @@ static int svd_rowmajor(double *u, double *s, double *vt, const ntk_tensor *A, n
                              (lapack_int)n, &dummy, &dummy, (lapack_int)n, &dummy, (lapack_int)r,
                              &wkopt, -1, &idummy);
   if (info != 0) return fail_lapack("dgesdd", info, err);
-  lwork = query_size(wkopt);
+  if ((st = query_size(&lwork, wkopt, "dgesdd", err))) return st;
   if ((st = workspace_alloc(&ws, m * n + lwork, 8 * r, err))) return st;
   a = ws.d;
   copy_strided(a, (ptrdiff_t)n, 1, ntk_tensor_data(A), A->stride[0], A->stride[1], m, n);
@@ -560,7 +567,7 @@ fail:
 
 int ntk_linalg_lstsq(ntk_tensor *X, const ntk_tensor *A, const ntk_tensor *B, double rcond,
                      size_t *rank, ntk_error *err) {
-  size_t m, n, p, ldb, r, lwork;
+  size_t m, n, p, ldb, r, lwork = 0;
   size_t xshape[2];
   lapack_int info, lrank = 0, iwkopt = 0, liwork;
   double wkopt = 0.0, dummy = 0.0, *a, *b, *s;
@@ -589,7 +596,7 @@ int ntk_linalg_lstsq(ntk_tensor *X, const ntk_tensor *A, const ntk_tensor *B, do
     st = fail_lapack("dgelsd", info, err);
     goto fail;
   }
-  lwork = query_size(wkopt);
+  if ((st = query_size(&lwork, wkopt, "dgelsd", err))) goto fail;
   liwork = iwkopt > 0 ? iwkopt : 1;
   /* a: m*n, b: ldb*p, s: r, work */
   if ((st = workspace_alloc(&ws, m * n + ldb * p + r + lwork, (size_t)liwork, err))) goto fail;
@@ -661,4 +668,39 @@ fail:
   free(ws.d);
   ntk_tensor_release(P);
   return st;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* positive semi-definiteness                                                               */
+
+int ntk_linalg_check_psd(double *lambda_min, const ntk_tensor *A, double rtol, ntk_error *err) {
+  ntk_tensor w = {0};
+  const double *wv;
+  double lmin, scale, tol;
+  size_t n;
+  int st;
+  *lambda_min = NAN;
+  if (isnan(rtol))
+    return ntk_error_set(err, NTK_EARG, 2, "rtol must be a number >= 0 (< 0 for the default)");
+  /* eigh checks A (square, finite, symmetric); values only: no vectors, O(n^2) after the
+   * tridiagonal reduction */
+  if ((st = ntk_linalg_eigh(&w, NULL, A, err))) return st;
+  n = w.shape[0];
+  if (n == 0) {
+    ntk_tensor_release(&w);
+    *lambda_min = INFINITY;
+    return NTK_OK;
+  }
+  wv = ntk_tensor_data(&w);
+  lmin = wv[0];
+  scale = fabs(wv[0]) > fabs(wv[n - 1]) ? fabs(wv[0]) : fabs(wv[n - 1]);
+  ntk_tensor_release(&w);
+  *lambda_min = lmin;
+  tol = (rtol < 0.0 ? NTK_LINALG_PSD_RTOL : rtol) * scale;
+  if (lmin < -tol)
+    return ntk_error_set(err, NTK_ENOTPD, 1,
+                         "matrix is not positive semi-definite: minimum eigenvalue %.6g, below "
+                         "-%.3g = -rtol * max |eigenvalue| (%.6g)",
+                         lmin, tol, scale);
+  return NTK_OK;
 }

@@ -45,4 +45,14 @@ int ntk_linalg_lstsq(ntk_tensor *X, const ntk_tensor *A, const ntk_tensor *B, do
 int ntk_linalg_pinv(ntk_tensor *P, const ntk_tensor *A, double rcond, size_t *rank,
                     ntk_error *err);
 
+/* Default relative tolerance of ntk_linalg_check_psd: eigenvalues of a computed Gram matrix
+ * that are exactly 0 come out as +-O(n eps) max|lambda| (~1e-12 for n = 1e4); a negative
+ * eigenvalue beyond 1e-10 max|lambda| is a real property of the matrix, not rounding. */
+#define NTK_LINALG_PSD_RTOL 1e-10
+
+/* *lambda_min <- the smallest eigenvalue of symmetric A (+Inf when A is 0 x 0). NTK_OK when
+ * lambda_min >= -rtol * max|lambda| (rtol < 0: NTK_LINALG_PSD_RTOL), else NTK_ENOTPD with
+ * both numbers in the message; *lambda_min is set in either case (NaN on other failures). */
+int ntk_linalg_check_psd(double *lambda_min, const ntk_tensor *A, double rtol, ntk_error *err);
+
 #endif

@@ -417,6 +417,32 @@ describe("linalg.lstsq and linalg.pinv", function()
   end)
 end)
 
+describe("linalg.check_psd", function()
+  it("returns the minimum eigenvalue of a positive semi-definite matrix", function()
+    local M = rng:normal(6, 2)
+    local G = ntklab.tensor(mm(M:totable(), tr(M:totable()))) -- rank 2: four zero eigenvalues
+    local lmin = linalg.check_psd(G)
+    assert.is_true(math.abs(lmin) < TOL)
+    local lmin2 = linalg.check_psd(spd(4))
+    assert.is_true(lmin2 >= 4 - TOL) -- M M^T + 4 I
+    assert.are.equal(math.huge, linalg.check_psd(ntklab.zeros(0, 0)))
+  end)
+
+  it("returns nil, a message naming the minimum eigenvalue, and the value otherwise", function()
+    local A = ntklab.tensor{{2, 0, 0}, {0, 1, 0}, {0, 0, -0.5}}
+    local ok, msg, lmin = linalg.check_psd(strided(A))
+    assert.is_nil(ok)
+    assert.matches("not positive semi%-definite: minimum eigenvalue %-0%.5", msg)
+    assert.are.equal(-0.5, lmin)
+    -- a tolerance of 0.25 * max|lambda| = 0.5 covers it
+    assert.are.equal(-0.5, linalg.check_psd(A, 0.25))
+    local B = ntklab.tensor{{1, 0}, {0, 0 / 0}}
+    local none, msg2 = linalg.check_psd(B)
+    assert.is_nil(none)
+    assert.matches("NaN", msg2)
+  end)
+end)
+
 describe("linalg bad arguments", function()
   local sq, rect, vec = ntklab.zeros(3, 3), ntklab.zeros(3, 4), ntklab.zeros(3)
   local nonsym = ntklab.tensor{{1, 2}, {0, 1}}
@@ -461,6 +487,11 @@ describe("linalg bad arguments", function()
     {"pinv", function() linalg.pinv(rect, 5) end, "bad argument #2 to 'pinv' (rcond < 1 expected"},
     {"pinv", function() linalg.pinv(rect, {}) end, "bad argument #2 to 'pinv' (number expected, got table)"},
     {"pinv", function() linalg.pinv(dead) end, "attempt to use a released tensor"},
+    {"check_psd", function() linalg.check_psd() end, "bad argument #1 to 'check_psd' (ntklab.tensor expected, got no value)"},
+    {"check_psd", function() linalg.check_psd(rect) end, "bad argument #1 to 'check_psd' (A: square matrix expected, got [3 x 4])"},
+    {"check_psd", function() linalg.check_psd(nonsym) end, "symmetric matrix expected"},
+    {"check_psd", function() linalg.check_psd(sq, "tight") end, "bad argument #2 to 'check_psd' (number expected, got string)"},
+    {"check_psd", function() linalg.check_psd(sq, 0 / 0) end, "bad argument #2 to 'check_psd' (rtol must be a number"},
   }
 
   for i, case in ipairs(cases) do

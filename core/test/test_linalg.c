@@ -486,11 +486,46 @@ static void test_bad_input(void) {
   ntk_tensor_release(&B);
 }
 
+static void test_check_psd(void) {
+  ntk_rng rng;
+  ntk_tensor S = {0}, M = {0}, G = {0}, E = {0};
+  ntk_error err;
+  double lmin = 0.0;
+  size_t i;
+  ntk_rng_seed(&rng, 5);
+  random_spd(&S, 5, &rng);
+  CHECK(ntk_linalg_check_psd(&lmin, &S, -1.0, &err) == NTK_OK);
+  CHECK(lmin >= 5.0 - TOL); /* M M^T + 5 I has every eigenvalue >= 5 */
+  /* a rank-2 Gram matrix: zero eigenvalues up to rounding pass the default tolerance */
+  random_matrix(&M, 6, 2, &rng);
+  matmul(&G, &M, 0, &M, 1);
+  CHECK(ntk_linalg_check_psd(&lmin, &G, -1.0, &err) == NTK_OK);
+  CHECK(fabs(lmin) < TOL);
+  /* shifting by -1e-3 makes it indefinite; the message carries the minimum */
+  for (i = 0; i < 6; i++) *ntk_tensor_ptr(&G, i, i) -= 1e-3;
+  CHECK(ntk_linalg_check_psd(&lmin, &G, -1.0, &err) == NTK_ENOTPD && err.arg == 1);
+  CHECK_NEAR(lmin, -1e-3, TOL);
+  CHECK(strstr(err.msg, "minimum eigenvalue -0.001") != NULL);
+  /* ...unless the caller's tolerance covers it */
+  CHECK(ntk_linalg_check_psd(&lmin, &G, 1.0, &err) == NTK_OK);
+  CHECK(ntk_linalg_check_psd(&lmin, &G, NAN, &err) == NTK_EARG && err.arg == 2);
+  CHECK(isnan(lmin));
+  CHECK(ntk_tensor_init_2d(&E, 0, 0, &err) == NTK_OK);
+  CHECK(ntk_linalg_check_psd(&lmin, &E, -1.0, &err) == NTK_OK && isinf(lmin) && lmin > 0);
+  *ntk_tensor_ptr(&S, 0, 1) = NAN;
+  CHECK(ntk_linalg_check_psd(&lmin, &S, -1.0, &err) == NTK_ENONFINITE);
+  ntk_tensor_release(&S);
+  ntk_tensor_release(&M);
+  ntk_tensor_release(&G);
+  ntk_tensor_release(&E);
+}
+
 int main(void) {
   test_eigh();
   test_svd();
   test_solves();
   test_least_squares();
   test_bad_input();
+  test_check_psd();
   TEST_MAIN_END();
 }

@@ -128,6 +128,26 @@ static int linalg_pinv(lua_State *L) {
   return 2;
 }
 
+/* check_psd(A [, rtol]) -> lambda_min when symmetric A is positive semi-definite (up to
+ * rtol * max|lambda|); otherwise nil, message, lambda_min */
+static int linalg_check_psd(lua_State *L) {
+  const ntk_tensor *A = lntk_checktensor(L, 1);
+  double rtol = luaL_optnumber(L, 2, -1.0);
+  double lambda_min = 0.0;
+  ntk_error err;
+  int st = ntk_linalg_check_psd(&lambda_min, A, rtol, &err);
+  if (st == NTK_OK) {
+    lua_pushnumber(L, lambda_min);
+    return 1;
+  }
+  if (st == NTK_ENOTPD) {
+    lntk_status(L, &err, 0);
+    lua_pushnumber(L, lambda_min);
+    return 3;
+  }
+  return lntk_status(L, &err, 0);
+}
+
 void lntk_open_linalg(lua_State *L) {
   static const luaL_Reg funcs[] = {
       {"eigh", linalg_eigh},
@@ -137,6 +157,7 @@ void lntk_open_linalg(lua_State *L) {
       {"solve", linalg_solve},
       {"lstsq", linalg_lstsq},
       {"pinv", linalg_pinv},
+      {"check_psd", linalg_check_psd},
       {NULL, NULL},
   };
   luaL_newlib(L, funcs);
