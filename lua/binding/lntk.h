@@ -53,5 +53,6 @@ LUAMOD_API int luaopen_ntklab_core(lua_State *L);
 void lntk_open_tensor(lua_State *L);
 void lntk_open_rng(lua_State *L);
 void lntk_open_io(lua_State *L);
+void lntk_open_linalg(lua_State *L);
 
 #endif

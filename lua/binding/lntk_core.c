@@ -125,6 +125,7 @@ static const lntk_opener openers[] = {
     lntk_open_tensor,
     lntk_open_rng,
     lntk_open_io,
+    lntk_open_linalg,
     NULL,
 };
 
