@@ -233,6 +233,8 @@ static void run_map(int f, size_t rows, size_t cols, operand d, operand a, doubl
 
 static const char *const binop_names[NTK_OP_COUNT] = {
     "add", "sub", "mul", "div", "pow", "minimum", "maximum", "lt", "le", "gt", "ge", "eq", "ne"};
+static const char *const binop_symbols[NTK_OP_COUNT] = {
+    "+", "-", "*", "/", "^", "min", "max", "<", "<=", ">", ">=", "==", "~="};
 static const char *const map_names[NTK_MAP_COUNT] = {
     "exp", "log", "log1p", "expm1", "tanh", "sigmoid", "relu", "abs", "sqrt",
     "square", "neg", "reciprocal", "sign", "floor", "ceil", "cos", "sin"};
@@ -241,6 +243,10 @@ static const char *const reduce_names[NTK_REDUCE_COUNT] = {
 
 const char *ntk_binop_name(ntk_binop op) {
   return (unsigned)op < NTK_OP_COUNT ? binop_names[op] : NULL;
+}
+
+const char *ntk_binop_symbol(ntk_binop op) {
+  return (unsigned)op < NTK_OP_COUNT ? binop_symbols[op] : NULL;
 }
 
 const char *ntk_map_name(ntk_map f) {
@@ -341,6 +347,14 @@ static int broadcast(operand *o, const ntk_tensor *a, const ntk_tensor *b, int a
                        ntk_tensor_shape_str(b, bs, sizeof bs));
 }
 
+int ntk_tensor_check_broadcast(const ntk_tensor *a, const ntk_tensor *b, const char *opname,
+                               ntk_error *err) {
+  operand o;
+  int st;
+  if ((st = check_live(a, 1, err)) != NTK_OK || (st = check_live(b, 2, err)) != NTK_OK) return st;
+  return broadcast(&o, a, b, 2, opname ? opname : "", err);
+}
+
 static int check_binop(ntk_binop op, int arg, ntk_error *err) {
   if ((unsigned)op >= NTK_OP_COUNT)
     return ntk_error_set(err, NTK_EARG, arg, "unknown operation %d", (int)op);
@@ -355,7 +369,7 @@ int ntk_tensor_binop(ntk_tensor *dst, const ntk_tensor *a, ntk_binop op, const n
   int st;
   if ((st = check_live(dst, 1, err)) != NTK_OK || (st = check_live(a, 2, err)) != NTK_OK ||
       (st = check_binop(op, 3, err)) != NTK_OK || (st = check_live(b, 4, err)) != NTK_OK ||
-      (st = broadcast(&bo, a, b, 4, ntk_binop_name(op), err)) != NTK_OK)
+      (st = broadcast(&bo, a, b, 4, ntk_binop_symbol(op), err)) != NTK_OK)
     return st;
   if (!ntk_tensor_same_shape(dst, a)) return shape_error(err, 1, "destination", a, dst);
   if ((st = detach_input(dst, a, &ta, &ua, err)) != NTK_OK) return st;

@@ -80,6 +80,8 @@ typedef enum ntk_reduce {
 const char *ntk_binop_name(ntk_binop op);
 const char *ntk_map_name(ntk_map f);
 const char *ntk_reduce_name(ntk_reduce r);
+/* Static operator symbol for messages ("+", "<=", "max"), NULL for invalid values. */
+const char *ntk_binop_symbol(ntk_binop op);
 /* *out <- the map called name ("tanh"); returns 1 if found, 0 otherwise. */
 int ntk_map_from_name(const char *name, ntk_map *out);
 
@@ -97,6 +99,10 @@ int ntk_tensor_binop_scalar(ntk_tensor *dst, const ntk_tensor *a, ntk_binop op, 
 /* dst <- s op b (dst has b's shape), for s - b, s / b, ... */
 int ntk_tensor_scalar_binop(ntk_tensor *dst, double s, ntk_binop op, const ntk_tensor *b,
                             ntk_error *err);
+/* NTK_OK when b broadcasts against a as described above, else NTK_ESHAPE (arg 2) naming both
+ * shapes and opname (may be ""). Lets callers check before they allocate a result. */
+int ntk_tensor_check_broadcast(const ntk_tensor *a, const ntk_tensor *b, const char *opname,
+                               ntk_error *err);
 /* y <- y + alpha x (same shape). */
 int ntk_tensor_axpy(ntk_tensor *y, double alpha, const ntk_tensor *x, ntk_error *err);
 
