@@ -126,6 +126,8 @@ static const lntk_opener openers[] = {
     lntk_open_rng,
     lntk_open_io,
     lntk_open_linalg,
+    lntk_open_tensor_ops,
+    lntk_open_blas,
     NULL,
 };
 
