@@ -70,10 +70,11 @@ static int opt_table(lua_State *L, int idx, const char *const allowed[]) {
 static int opt_choice(lua_State *L, int tbl, const char *key, const char *const names[], int def) {
   int i = def;
   if (tbl && lua_getfield(L, tbl, key) != LUA_TNIL) {
-    const char *v = lua_tostring(L, -1);
+    const char *v;
     if (lua_type(L, -1) != LUA_TSTRING)
       luaL_argerror(L, tbl, lua_pushfstring(L, "option '%s': string expected, got %s", key,
                                             luaL_typename(L, -1)));
+    v = lua_tostring(L, -1);
     for (i = 0; names[i]; i++)
       if (strcmp(names[i], v) == 0) break;
     if (!names[i]) {
@@ -198,8 +199,8 @@ static int io_read_csv(lua_State *L) {
   if (has_opts) {
     if (lua_getfield(L, 2, "delimiter") != LUA_TNIL) {
       size_t n;
-      const char *d = lua_tolstring(L, -1, &n);
-      if (lua_type(L, -1) != LUA_TSTRING || n != 1)
+      const char *d = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+      if (!d || n != 1)
         luaL_argerror(L, 2, "option 'delimiter': one-character string expected");
       delim = d[0];
     }

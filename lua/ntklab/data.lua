@@ -136,12 +136,8 @@ end
 
 -- X[rows, :] * scale as a new tensor (rows: Lua list of 1-based indices).
 local function gather(X, rows, scale)
-  local d = X:size(2)
-  local out = core.zeros(#rows, d)
-  for i, r in ipairs(rows) do
-    for j = 1, d do out:set(i, j, X:get(r, j) * scale) end
-  end
-  return out
+  if #rows == 0 then return core.zeros(0, X:size(2)) end
+  return X:gather(rows):mul_(scale)
 end
 
 local function tensor_to_list(t)
@@ -334,7 +330,7 @@ local function cifar_split(dir, files, classes, n, rng, scale)
   end
   local idx, err = data.stratified(labels, classes, n, rng)
   if not idx then return nil, err end
-  local out = core.zeros(#idx, core.io.CIFAR10_PIXELS or 3072)
+  local out = core.zeros(#idx, 3072)
   local chosen = {}
   for _, b in ipairs(batches) do
     local rows = {}
@@ -343,9 +339,10 @@ local function cifar_split(dir, files, classes, n, rng, scale)
     end
     if #rows > 0 then
       local X = core.io.read_cifar10(b.path)
-      for _, r in ipairs(rows) do
-        for j = 1, 3072 do out:set(r[1], j, X:get(r[2], j) * scale) end
-      end
+      local src, dst = {}, {}
+      for k, r in ipairs(rows) do src[k], dst[k] = r[2], r[1] end
+      local picked = X:gather(src):mul_(scale)
+      for k, d in ipairs(dst) do out:narrow(1, d, 1):copy_(picked:narrow(1, k, 1)) end
     end
   end
   for k, i in ipairs(idx) do chosen[k] = labels[i] end
@@ -484,12 +481,12 @@ function data.teacher(opts)
     sd[k] = math.sqrt(lambda)
   end
   local rng = core.rng(seed)
+  local sdrow = core.zeros(1, D)
+  for k = 1, D do sdrow:set(1, k, sd[k]) end
   local function inputs(n)
-    local X = rng:normal(math.max(n, 1), D)
     if n == 0 then return core.zeros(0, D) end
-    if spectrum then
-      for i = 1, n do for k = 1, D do X:set(i, k, X:get(i, k) * sd[k]) end end
-    end
+    local X = rng:normal(n, D)
+    if spectrum then X:mul_(sdrow) end
     return X
   end
   local Xtr, Xte = inputs(P), inputs(Ptest)
@@ -513,25 +510,8 @@ function data.teacher(opts)
     svals = {table.unpack(s)}
   end
   local function outputs(X)
-    local n = X:size(1)
-    if C == 1 then
-      local y = core.zeros(n)
-      for i = 1, n do
-        local acc = 0
-        for k = 1, D do acc = acc + beta:get(k) * X:get(i, k) end
-        y:set(i, acc)
-      end
-      return y
-    end
-    local y = core.zeros(n, C)
-    for i = 1, n do
-      for c = 1, C do
-        local acc = 0
-        for k = 1, D do acc = acc + beta:get(c, k) * X:get(i, k) end
-        y:set(i, c, acc)
-      end
-    end
-    return y
+    if X:size(1) == 0 then return C == 1 and core.zeros(0) or core.zeros(0, C) end
+    return C == 1 and X:matmul(beta) or X:matmul(beta:t())
   end
   return {name = "teacher", X_train = Xtr, y_train = outputs(Xtr), X_test = Xte,
     y_test = outputs(Xte), beta = beta, s = svals,
