@@ -355,6 +355,9 @@ end
 -- Inputs are [n x 3072]: the red, green and blue 32 x 32 planes of each image.
 function data.cifar10(opts)
   opts = check_options("cifar10", opts, MNIST_OPTIONS)
+  local classes = opt_classes("cifar10", opts, 10)
+  local ntrain, ntest = opt_count("cifar10", opts, "train"), opt_count("cifar10", opts, "test")
+  local seed = opt_seed("cifar10", opts)
   local dir = opts.dir or (data.cache_dir() .. "/cifar-10-batches-bin")
   local missing = {}
   for _, list in ipairs({CIFAR_TRAIN, CIFAR_TEST}) do
@@ -368,9 +371,6 @@ function data.cifar10(opts)
       .. "cifar-10-binary.tar.gz of https://www.cs.toronto.edu/~kriz/cifar.html; or pass dir = ...)")
       :format(table.concat(missing, ", "), dir)
   end
-  local classes = opt_classes("cifar10", opts, 10)
-  local ntrain, ntest = opt_count("cifar10", opts, "train"), opt_count("cifar10", opts, "test")
-  local seed = opt_seed("cifar10", opts)
   local rng = core.rng(seed)
   local scale = opts.raw and 1 or 1 / 255
   local ds = {classes = classes, name = "cifar10"}
@@ -414,17 +414,20 @@ local function orthonormal(A)
 end
 
 local TEACHER_OPTIONS = {P = true, D = true, s = true, C = true, spectrum = true, seed = true,
-  test = true}
+  test = true, whiten = true}
 
 --- teacher{P = 1000, D = 25, s = 1, C = 1, spectrum = nil, seed = 0, test = 0}
 -- A linear teacher on Gaussian inputs. Inputs: rows x = z * sqrt(lambda) with z ~ N(0, I_D),
 -- so the input covariance is diag(spectrum) (the identity, i.e. whitened, when spectrum is
 -- nil); spectrum is a list of D positive variances or a function k -> variance.
--- C = 1: y = s beta^T x with beta a uniformly random unit vector ([D] tensor `beta`).
+-- C = 1: y = s beta^T x with beta a uniformly random unit vector ([D] tensor `beta`, |beta| = 1).
 -- C > 1: s is the list of the teacher's singular values s_1..s_m (m <= min(C, D)):
 -- beta = sum_a s_a z_a v_a^T ([C x D]) with random orthonormal z_a in R^C and v_a in R^D (the
 -- paper's Section 4.2), and y = beta x ([P x C]). Draw order: training inputs, test inputs,
 -- then the teacher, all from one rng(seed).
+-- whiten = true makes the training inputs exactly white, X^T X / P = I (needs P >= D): they are
+-- replaced by sqrt(P) U V^T from their SVD (ntklab.preprocess, no centering), and the test
+-- inputs get the same linear map.
 function data.teacher(opts)
   opts = check_options("teacher", opts, TEACHER_OPTIONS)
   local function count(key, def, min)
@@ -490,11 +493,21 @@ function data.teacher(opts)
     return X
   end
   local Xtr, Xte = inputs(P), inputs(Ptest)
+  if opts.whiten then
+    if P < D then
+      error(("bad argument #1 to 'teacher' (option 'whiten' needs P >= D, got P = %d, D = %d)")
+        :format(P, D), 2)
+    end
+    local pp, err = require("ntklab.preprocess").fit(Xtr, {center = false, gamma = 0})
+    if not pp then return nil, "teacher: " .. err end
+    if pp.rank < D then return nil, "teacher: the Gaussian inputs are rank deficient" end
+    Xtr, Xte = pp:transform(Xtr), pp:transform(Xte)
+  end
   local beta, svals
   if C == 1 then
     local v = orthonormal(rng:normal(D, 1))[1]
     beta = core.zeros(D)
-    for k = 1, D do beta:set(k, s * v[k]) end
+    for k = 1, D do beta:set(k, v[k]) end
     svals = {s}
   else
     local m = #s
@@ -511,12 +524,13 @@ function data.teacher(opts)
   end
   local function outputs(X)
     if X:size(1) == 0 then return C == 1 and core.zeros(0) or core.zeros(0, C) end
-    return C == 1 and X:matmul(beta) or X:matmul(beta:t())
+    return C == 1 and X:matmul(beta):mul_(s) or X:matmul(beta:t())
   end
   return {name = "teacher", X_train = Xtr, y_train = outputs(Xtr), X_test = Xte,
     y_test = outputs(Xte), beta = beta, s = svals,
     source = {dataset = "teacher", P = P, D = D, C = C, s = svals, seed = seed,
-      spectrum = spectrum and "given" or "identity (whitened)", test = Ptest}}
+      spectrum = spectrum and "given" or "identity", whitened = opts.whiten and true or false,
+      test = Ptest}}
 end
 
 return data
