@@ -2,6 +2,7 @@
  * Two passes over the text: the first validates every field and counts rows and columns, so
  * the tensor is allocated only for a file known to be good; the second fills it. */
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +28,8 @@ static int parse_field(const char *p, const char *end, double *v) {
     return 0;
   if (strchr(tmp, 'x') || strchr(tmp, 'X')) return 0;
   *v = strtod(tmp, &stop);
-  return *stop == 0 && stop != tmp;
+  /* overflowing literals (1e999) would come back as infinities */
+  return *stop == 0 && stop != tmp && isfinite(*v);
 }
 
 /* Walks the text; with out == NULL only validates and counts. */

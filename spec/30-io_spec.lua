@@ -281,6 +281,7 @@ local malformed = {
   {"read_csv", "nul.csv", "1,2\0\n", "binary data"},
   {"read_csv", "hex.csv", "0x10\n", "not a number: '0x10'"},
   {"read_csv", "nan.csv", "nan\n", "not a number: 'nan'"},
+  {"read_csv", "inf.csv", "1,-1e999\n", "line 1, field 2: not a number: '-1e999'"},
   {"read_csv", "field.csv", "1,,2\n", "line 1, field 2: not a number: ''"},
 }
 
