@@ -79,8 +79,9 @@ int ntk_io_read_npy(ntk_tensor *t, ntk_io_shape *shape, int *dtype, const char *
  * integers 0..255, f4 rounds to nearest. */
 int ntk_io_write_npy(const char *path, const ntk_tensor *t, int dtype, ntk_error *err);
 
-/* t <- [rows x cols] finite decimal numbers of a CSV file: fields separated by `delimiter`, lines by \n or
- * \r\n, blank lines ignored, surrounding spaces allowed; skip_header drops the first line.
+/* t <- [rows x cols] finite decimal numbers of a CSV file: fields separated by `delimiter`,
+ * lines by \n or \r\n, blank lines ignored, surrounding spaces allowed; skip_header drops the
+ * first line.
  * Every row must have the same number of fields. */
 int ntk_io_read_csv(ntk_tensor *t, const char *path, char delimiter, int skip_header,
                     ntk_error *err);

@@ -84,14 +84,16 @@ int ntk_io_write_cifar10(const char *path, const ntk_tensor *images, const ntk_t
                            ntk_tensor_at(labels, i, 0), i + 1);
     for (j = 0; j < NTK_CIFAR10_PIXELS; j++)
       if (!is_byte(ntk_tensor_at(images, i, j), 255))
-        return ntk_error_set(err, NTK_EARG, 2, "pixel %.17g at [%zu, %zu] is not an integer 0 to 255",
+        return ntk_error_set(err, NTK_EARG, 2,
+                             "pixel %.17g at [%zu, %zu] is not an integer 0 to 255",
                              ntk_tensor_at(images, i, j), i + 1, j + 1);
   }
   st = ntk_io_out_open(&out, path, err);
   if (st != NTK_OK) return st;
   for (i = 0; i < n && st == NTK_OK; i++) {
     rec[0] = (unsigned char)ntk_tensor_at(labels, i, 0);
-    for (j = 0; j < NTK_CIFAR10_PIXELS; j++) rec[1 + j] = (unsigned char)ntk_tensor_at(images, i, j);
+    for (j = 0; j < NTK_CIFAR10_PIXELS; j++)
+      rec[1 + j] = (unsigned char)ntk_tensor_at(images, i, j);
     st = ntk_io_out_write(&out, rec, sizeof rec, err);
   }
   if (st != NTK_OK) {

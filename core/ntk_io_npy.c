@@ -255,12 +255,16 @@ int ntk_io_write_npy(const char *path, const ntk_tensor *t, int dtype, ntk_error
           return ntk_error_set(err, NTK_EARG, 2, "value %.17g at element %zu is not a uint8", v,
                                i * cols + j + 1);
       }
-  if (t->ndim == 2)
-    n = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }",
-                 dtype == NTK_NPY_F8 ? "<f8" : dtype == NTK_NPY_F4 ? "<f4" : "|u1", rows, cols);
-  else
-    n = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }",
-                 dtype == NTK_NPY_F8 ? "<f8" : dtype == NTK_NPY_F4 ? "<f4" : "|u1", rows);
+  {
+    const char *descr = dtype == NTK_NPY_F8 ? "<f8" : dtype == NTK_NPY_F4 ? "<f4" : "|u1";
+    if (t->ndim == 2)
+      n = snprintf(header, sizeof header,
+                   "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }", descr, rows,
+                   cols);
+    else
+      n = snprintf(header, sizeof header,
+                   "{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }", descr, rows);
+  }
   /* pad with spaces and a final newline so that the data start on a 64-byte boundary */
   while ((10 + n + 1) % 64 != 0) header[n++] = ' ';
   header[n++] = '\n';

@@ -77,12 +77,14 @@ static int read_some(ntk_io_in *s, unsigned char *buf, size_t n, size_t *got, nt
       int zerr;
       const char *msg = gzerror((gzFile)s->gz, &zerr);
       if (zerr == Z_BUF_ERROR) return ntk_error_set(err, NTK_EFORMAT, 0, "truncated gzip stream");
-      if (zerr != Z_OK) return ntk_error_set(err, NTK_EFORMAT, 0, "corrupt gzip data (zlib: %s)", msg);
+      if (zerr != Z_OK)
+        return ntk_error_set(err, NTK_EFORMAT, 0, "corrupt gzip data (zlib: %s)", msg);
     }
     return NTK_OK;
   }
   *got = fread(buf, 1, n, s->fp);
-  if (*got < n && ferror(s->fp)) return ntk_error_set(err, NTK_EIO, 0, "read error: %s", strerror(errno));
+  if (*got < n && ferror(s->fp))
+    return ntk_error_set(err, NTK_EIO, 0, "read error: %s", strerror(errno));
   if (s->remaining >= 0) s->remaining -= (long long)*got;
   return NTK_OK;
 }
@@ -134,8 +136,8 @@ int ntk_io_in_read_payload(ntk_io_in *s, size_t declared, unsigned char **out, c
     if (st != NTK_OK) goto fail;
     have += got;
     if (have < cap) {
-      st = ntk_error_set(err, NTK_EFORMAT, 0, "truncated %s (%s holds %zu of the %zu bytes declared)",
-                         s->is_gzip ? "gzip stream" : "file", what, have, declared);
+      st = ntk_error_set(err, NTK_EFORMAT, 0,
+                         "truncated %s (%s holds %zu of the %zu bytes declared)", s->is_gzip ? "gzip stream" : "file", what, have, declared);
       goto fail;
     }
     if (have == declared) break;
