@@ -137,7 +137,8 @@ int ntk_io_in_read_payload(ntk_io_in *s, size_t declared, unsigned char **out, c
     have += got;
     if (have < cap) {
       st = ntk_error_set(err, NTK_EFORMAT, 0,
-                         "truncated %s (%s holds %zu of the %zu bytes declared)", s->is_gzip ? "gzip stream" : "file", what, have, declared);
+                         "truncated %s (%s holds %zu of the %zu bytes declared)",
+                         s->is_gzip ? "gzip stream" : "file", what, have, declared);
       goto fail;
     }
     if (have == declared) break;
