@@ -141,7 +141,8 @@ int main(int argc, char **argv) {
     ntk_rng_fill_normal(&rng, &A, 0.0, 1.0);
     ntk_rng_fill_normal(&rng, &b, 0.0, 1.0);
     for (i = 0; i < n; i++)
-      for (j = 0; j < n; j++) *ntk_tensor_ptr(&S, i, j) = ntk_tensor_at(&A, i, j) + ntk_tensor_at(&A, j, i);
+      for (j = 0; j < n; j++)
+        *ntk_tensor_ptr(&S, i, j) = ntk_tensor_at(&A, i, j) + ntk_tensor_at(&A, j, i);
     c.buf = malloc(n * n * sizeof(double));
     c.buf2 = malloc(n * sizeof(double));
     c.buf3 = malloc(2 * n * n * sizeof(double));

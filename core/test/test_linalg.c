@@ -66,7 +66,8 @@ static void random_symmetric(ntk_tensor *S, size_t n, ntk_rng *rng) {
   random_matrix(&M, n, n, rng);
   CHECK(ntk_tensor_init_2d(S, n, n, &err) == NTK_OK);
   for (i = 0; i < n; i++)
-    for (j = 0; j < n; j++) *ntk_tensor_ptr(S, i, j) = ntk_tensor_at(&M, i, j) + ntk_tensor_at(&M, j, i);
+    for (j = 0; j < n; j++)
+      *ntk_tensor_ptr(S, i, j) = ntk_tensor_at(&M, i, j) + ntk_tensor_at(&M, j, i);
   ntk_tensor_release(&M);
 }
 
@@ -142,7 +143,8 @@ static void test_eigh(void) {
   ntk_tensor_release(&Vt);
   /* k = n gives everything; k = 0 gives empty results */
   CHECK(ntk_linalg_eigh_top(&wt, NULL, &A, n, &err) == NTK_OK);
-  for (j = 0; j < n; j++) CHECK_NEAR(ntk_tensor_at(&wt, j, 0), ntk_tensor_at(&w, n - 1 - j, 0), TOL);
+  for (j = 0; j < n; j++)
+    CHECK_NEAR(ntk_tensor_at(&wt, j, 0), ntk_tensor_at(&w, n - 1 - j, 0), TOL);
   ntk_tensor_release(&wt);
   CHECK(ntk_linalg_eigh_top(&wt, &Vt, &A, 0, &err) == NTK_OK);
   CHECK(wt.shape[0] == 0 && Vt.shape[0] == n && Vt.shape[1] == 0);
