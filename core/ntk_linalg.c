@@ -101,15 +101,21 @@ static int check_finite(const ntk_tensor *t, int arg, const char *name, ntk_erro
 }
 
 static int check_symmetric(const ntk_tensor *A, int arg, const char *name, ntk_error *err) {
-  size_t n = A->shape[0], i, j;
+  size_t n = A->shape[0], i0, j0, i, j;
   double amax = 0.0, dmax = 0.0;
-  for (i = 0; i < n; i++)
-    for (j = 0; j <= i; j++) {
-      double a = ntk_tensor_at(A, i, j), b = ntk_tensor_at(A, j, i);
-      double d = fabs(a - b);
-      if (fabs(a) > amax) amax = fabs(a);
-      if (fabs(b) > amax) amax = fabs(b);
-      if (d > dmax) dmax = d;
+  /* tile pairs (i0, j0 <= i0) so that reading A[j, i] against A[i, j] stays in cache */
+  for (i0 = 0; i0 < n; i0 += NTK_LINALG_TILE)
+    for (j0 = 0; j0 <= i0; j0 += NTK_LINALG_TILE) {
+      size_t i1 = i0 + NTK_LINALG_TILE < n ? i0 + NTK_LINALG_TILE : n;
+      size_t j1 = j0 + NTK_LINALG_TILE < n ? j0 + NTK_LINALG_TILE : n;
+      for (i = i0; i < i1; i++)
+        for (j = j0; j < j1 && j <= i; j++) {
+          double a = ntk_tensor_at(A, i, j), b = ntk_tensor_at(A, j, i);
+          double d = fabs(a - b);
+          if (fabs(a) > amax) amax = fabs(a);
+          if (fabs(b) > amax) amax = fabs(b);
+          if (d > dmax) dmax = d;
+        }
     }
   if (dmax > NTK_LINALG_SYMMETRY_RTOL * amax)
     return ntk_error_set(err, NTK_EARG, arg,
@@ -123,8 +129,8 @@ static int check_symmetric(const ntk_tensor *A, int arg, const char *name, ntk_e
  * dgelsd silently replaces it by eps), so it is refused rather than reinterpreted. */
 static int check_rcond(double rcond, int arg, ntk_error *err) {
   if (isnan(rcond) || rcond >= 1.0)
-    return ntk_error_set(err, NTK_EARG, arg, "rcond < 1 expected (<= 0 for machine precision), got %g",
-                         rcond);
+    return ntk_error_set(err, NTK_EARG, arg,
+                         "rcond < 1 expected (<= 0 for machine precision), got %g", rcond);
   return NTK_OK;
 }
 
@@ -148,7 +154,8 @@ static void copy_strided(double *dst, ptrdiff_t drs, ptrdiff_t dcs, const double
       size_t j1 = j0 + NTK_LINALG_TILE < cols ? j0 + NTK_LINALG_TILE : cols;
       for (i = i0; i < i1; i++)
         for (j = j0; j < j1; j++)
-          dst[(ptrdiff_t)i * drs + (ptrdiff_t)j * dcs] = src[(ptrdiff_t)i * srs + (ptrdiff_t)j * scs];
+          dst[(ptrdiff_t)i * drs + (ptrdiff_t)j * dcs] =
+              src[(ptrdiff_t)i * srs + (ptrdiff_t)j * scs];
     }
 }
 
@@ -166,16 +173,22 @@ static void unpack_colmajor(ntk_tensor *out, const double *buf, size_t ld) {
 
 /* buf (column-major n x n) <- (A + A^T) / 2; also returns its 1-norm (for dpocon). */
 static double pack_symmetric(double *buf, const ntk_tensor *A) {
-  size_t n = A->shape[0], i, j;
+  size_t n = A->shape[0], i0, j0, i, j;
   double norm1 = 0.0;
   pack_colmajor(buf, n, A);
+  for (j0 = 0; j0 < n; j0 += NTK_LINALG_TILE)
+    for (i0 = 0; i0 <= j0; i0 += NTK_LINALG_TILE) {
+      size_t i1 = i0 + NTK_LINALG_TILE < n ? i0 + NTK_LINALG_TILE : n;
+      size_t j1 = j0 + NTK_LINALG_TILE < n ? j0 + NTK_LINALG_TILE : n;
+      for (j = j0; j < j1; j++)
+        for (i = i0; i < i1 && i < j; i++) {
+          double avg = 0.5 * (buf[i + j * n] + buf[j + i * n]);
+          buf[i + j * n] = avg;
+          buf[j + i * n] = avg;
+        }
+    }
   for (j = 0; j < n; j++) {
     double colsum = 0.0;
-    for (i = 0; i < j; i++) {
-      double s = 0.5 * (buf[i + j * n] + buf[j + i * n]);
-      buf[i + j * n] = s;
-      buf[j + i * n] = s;
-    }
     for (i = 0; i < n; i++) colsum += fabs(buf[i + j * n]);
     if (colsum > norm1) norm1 = colsum;
   }
@@ -199,7 +212,8 @@ static int workspace_alloc(workspace *ws, size_t ndoubles, size_t nints, ntk_err
   bytes = ndoubles * sizeof(double) + nints * sizeof(lapack_int);
   ws->d = malloc(bytes ? bytes : 1);
   if (!ws->d)
-    return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory allocating a %zu-byte workspace", bytes);
+    return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory allocating a %zu-byte workspace",
+                         bytes);
   ws->i = (lapack_int *)(ws->d + ndoubles);
   return NTK_OK;
 }
@@ -216,21 +230,19 @@ static int query_size(size_t *lwork, double w, const char *routine, ntk_error *e
 
 /* The sign of an eigen- or singular vector is arbitrary; fixing it (largest-magnitude entry
  * positive, the first such on ties) makes results independent of the routine and of the input's
- * layout. Flips column j of the row-major matrix M (rows x cols, leading dimension ld) and, when
- * given, row j of the row-major `partner` (length plen), which keeps U S V^T unchanged. */
-static void fix_sign(double *M, size_t rows, size_t ld, size_t j, double *partner, size_t plen) {
+ * layout. Negates the n contiguous entries of x when that entry is negative; returns the sign
+ * applied (+1 or -1). */
+static double fix_sign(double *x, size_t n) {
   size_t i, imax = 0;
   double amax = -1.0;
-  for (i = 0; i < rows; i++)
-    if (fabs(M[i * ld + j]) > amax) {
-      amax = fabs(M[i * ld + j]);
+  for (i = 0; i < n; i++)
+    if (fabs(x[i]) > amax) {
+      amax = fabs(x[i]);
       imax = i;
     }
-  if (rows > 0 && M[imax * ld + j] < 0.0) {
-    for (i = 0; i < rows; i++) M[i * ld + j] = -M[i * ld + j];
-    if (partner)
-      for (i = 0; i < plen; i++) partner[j * plen + i] = -partner[j * plen + i];
-  }
+  if (n == 0 || x[imax] >= 0.0) return 1.0;
+  for (i = 0; i < n; i++) x[i] = -x[i];
+  return -1.0;
 }
 
 static int fail_lapack(const char *routine, lapack_int info, ntk_error *err) {
@@ -282,9 +294,9 @@ int ntk_linalg_eigh(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, ntk_error
     goto fail;
   }
   if (V) {
-    double *v = ntk_tensor_data(V);
+    /* eigenvectors are the contiguous columns of the column-major result */
+    for (i = 0; i < n; i++) fix_sign(ws.d + i * n, n);
     unpack_colmajor(V, ws.d, n);
-    for (i = 0; i < n; i++) fix_sign(v, n, n, i, NULL, 0);
   }
   free(ws.d);
   return NTK_OK;
@@ -319,8 +331,8 @@ int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_
   if (V && (st = ntk_tensor_init_2d(V, n, k, err))) goto fail;
   if (k == 0) return NTK_OK;
   info = LAPACKE_dsyevr_work(LAPACK_COL_MAJOR, jobz, 'I', 'L', ln, &dummy, ln, 0.0, 0.0,
-                             (lapack_int)(n - k + 1), ln, 0.0, &found, &dummy, &dummy, ln,
-                             &idummy, &wkopt, -1, &iwkopt, -1);
+                             (lapack_int)(n - k + 1), ln, 0.0, &found, &dummy, &dummy, ln, &idummy,
+                             &wkopt, -1, &iwkopt, -1);
   if (info != 0) {
     st = fail_lapack("dsyevr", info, err);
     goto fail;
@@ -337,7 +349,8 @@ int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_
   isuppz = ws.i;
   iwork = isuppz + 2 * k;
   pack_symmetric(a, A);
-  /* abstol 0: dsyevr's MRRR path reaches full relative accuracy on its own */
+  /* abstol 0: for a partial index range dsyevr bisects (dstebz) to eps * |T|, the absolute
+   * accuracy dsyevd gives for the full spectrum, so top-k and eigh agree to rounding */
   info = LAPACKE_dsyevr_work(LAPACK_COL_MAJOR, jobz, 'I', 'L', ln, a, ln, 0.0, 0.0,
                              (lapack_int)(n - k + 1), ln, 0.0, &found, wall, z, ln, isuppz, work,
                              (lapack_int)lwork, iwork, liwork);
@@ -356,10 +369,9 @@ int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_
   for (t = 0; t < k; t++) wo[t] = wall[k - 1 - t];
   if (V) {
     vo = ntk_tensor_data(V);
-    for (t = 0; t < k; t++) {
-      for (i = 0; i < n; i++) vo[i * k + t] = z[i + (k - 1 - t) * n];
-      fix_sign(vo, n, k, t, NULL, 0);
-    }
+    for (t = 0; t < k; t++) fix_sign(z + t * n, n);
+    for (i = 0; i < n; i++)
+      for (t = 0; t < k; t++) vo[i * k + t] = z[i + (k - 1 - t) * n];
   }
   free(ws.d);
   return NTK_OK;
@@ -379,7 +391,7 @@ fail:
  * column-major, ld r) read row-major is exactly U (m x r): no transposing copies. U and Vt may
  * be NULL when only the values are wanted. Returns a LAPACK-level status in err. */
 static int svd_rowmajor(double *u, double *s, double *vt, const ntk_tensor *A, ntk_error *err) {
-  size_t m = A->shape[0], n = A->shape[1], r = m < n ? m : n, lwork = 0, j;
+  size_t m = A->shape[0], n = A->shape[1], r = m < n ? m : n, lwork = 0;
   const char jobz = u ? 'S' : 'N';
   lapack_int info, idummy = 0;
   double wkopt = 0.0, dummy = 0.0, *a;
@@ -394,15 +406,24 @@ static int svd_rowmajor(double *u, double *s, double *vt, const ntk_tensor *A, n
   if ((st = workspace_alloc(&ws, m * n + lwork, 8 * r, err))) return st;
   a = ws.d;
   copy_strided(a, (ptrdiff_t)n, 1, ntk_tensor_data(A), A->stride[0], A->stride[1], m, n);
-  info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, jobz, (lapack_int)n, (lapack_int)m, a,
-                             (lapack_int)n, s, vt, (lapack_int)n, u, (lapack_int)r, a + m * n,
-                             (lapack_int)lwork, ws.i);
-  free(ws.d);
-  if (info < 0) return fail_lapack("dgesdd", info, err);
-  if (info > 0)
+  info =
+      LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, jobz, (lapack_int)n, (lapack_int)m, a, (lapack_int)n, s,
+                          vt, (lapack_int)n, u, (lapack_int)r, a + m * n, (lapack_int)lwork, ws.i);
+  if (info != 0) {
+    free(ws.d);
+    if (info < 0) return fail_lapack("dgesdd", info, err);
     return ntk_error_set(err, NTK_ENOCONV, 1, "svd: dgesdd did not converge (info %d)", (int)info);
-  if (u)
-    for (j = 0; j < r; j++) fix_sign(u, m, r, j, vt, n);
+  }
+  if (u) {
+    /* signs fixed on the right singular vectors, the contiguous rows of Vt; U's columns follow
+     * in one row-wise pass (a, no longer needed, holds the r signs) */
+    double *sign = a;
+    size_t i, q;
+    for (q = 0; q < r; q++) sign[q] = fix_sign(vt + q * n, n);
+    for (i = 0; i < m; i++)
+      for (q = 0; q < r; q++) u[i * r + q] *= sign[q];
+  }
+  free(ws.d);
   return NTK_OK;
 }
 
@@ -425,7 +446,8 @@ int ntk_linalg_svd(ntk_tensor *U, ntk_tensor *s, ntk_tensor *Vt, const ntk_tenso
   u = U ? U : &tmpU;
   vt = Vt ? Vt : &tmpVt;
   if ((st = ntk_tensor_init_1d(s, r, err))) return st;
-  if (vectors && ((st = ntk_tensor_init_2d(u, m, r, err)) || (st = ntk_tensor_init_2d(vt, r, n, err))))
+  if (vectors &&
+      ((st = ntk_tensor_init_2d(u, m, r, err)) || (st = ntk_tensor_init_2d(vt, r, n, err))))
     goto fail;
   if (r > 0) {
     st = svd_rowmajor(vectors ? ntk_tensor_data(u) : NULL, ntk_tensor_data(s),

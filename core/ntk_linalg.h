@@ -9,8 +9,9 @@
  *
  * "Symmetric" inputs must be symmetric to about sqrt(eps) relative to max |A| (NTK_EARG
  * otherwise); (A + A^T) / 2 is factorized. Eigen- and singular vectors have their sign fixed:
- * the largest-magnitude entry of each (eigenvector, column of U) is positive, so results do
- * not depend on the routine or the input's layout. Square solves whose reciprocal condition
+ * the largest-magnitude entry (the first on ties) of each eigenvector and of each right
+ * singular vector (row of Vt) is positive, so results do not depend on the routine or the
+ * input's layout. Square solves whose reciprocal condition
  * number is below DBL_EPSILON fail as singular (not positive definite for Cholesky) instead
  * of returning digits that mean nothing. */
 #ifndef NTK_LINALG_H

@@ -80,7 +80,8 @@ void ntk_rng_fill_uniform(ntk_rng *rng, ntk_tensor *t, double lo, double hi) {
   size_t i, j;
   if (!t->storage) return;
   for (i = 0; i < t->shape[0]; i++)
-    for (j = 0; j < t->shape[1]; j++) *ntk_tensor_ptr(t, i, j) = lo + (hi - lo) * ntk_rng_uniform(rng);
+    for (j = 0; j < t->shape[1]; j++)
+      *ntk_tensor_ptr(t, i, j) = lo + (hi - lo) * ntk_rng_uniform(rng);
 }
 
 void ntk_rng_fill_normal(ntk_rng *rng, ntk_tensor *t, double mean, double std) {

@@ -297,6 +297,18 @@ describe("linalg.solve and linalg.cholesky_solve", function()
     X, msg = linalg.solve(ntklab.tensor(R), rng:normal(4))
     assert.is_nil(X)
     assert.matches("singular", msg)
+    -- factorizable with nonzero pivots, but condition 1e20: only the condition estimate
+    -- (dgecon / dpocon) can tell
+    local tiny = ntklab.tensor{{1, 0}, {0, 1e-20}}
+    X, msg = linalg.solve(tiny, ntklab.tensor{1, 1})
+    assert.is_nil(X)
+    assert.matches("singular to working precision %(reciprocal condition 1e%-20%)", msg)
+    X, msg = linalg.cholesky_solve(tiny, ntklab.tensor{1, 1})
+    assert.is_nil(X)
+    assert.matches("not positive definite to working precision", msg)
+    -- the same scaled up is a well-posed system: the test is relative, not absolute
+    local x = linalg.solve(ntklab.tensor{{1e-20, 0}, {0, 1e-20}}, ntklab.tensor{1, 1})
+    assert.are.same({1e20, 1e20}, x:totable())
     -- indefinite, and positive semi-definite but singular
     X, msg = linalg.cholesky_solve(ntklab.tensor{{1, 2}, {2, 1}}, ntklab.tensor{1, 1})
     assert.is_nil(X)

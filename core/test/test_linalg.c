@@ -66,7 +66,8 @@ static void random_symmetric(ntk_tensor *S, size_t n, ntk_rng *rng) {
   random_matrix(&M, n, n, rng);
   CHECK(ntk_tensor_init_2d(S, n, n, &err) == NTK_OK);
   for (i = 0; i < n; i++)
-    for (j = 0; j < n; j++) *ntk_tensor_ptr(S, i, j) = ntk_tensor_at(&M, i, j) + ntk_tensor_at(&M, j, i);
+    for (j = 0; j < n; j++)
+      *ntk_tensor_ptr(S, i, j) = ntk_tensor_at(&M, i, j) + ntk_tensor_at(&M, j, i);
   ntk_tensor_release(&M);
 }
 
@@ -142,7 +143,8 @@ static void test_eigh(void) {
   ntk_tensor_release(&Vt);
   /* k = n gives everything; k = 0 gives empty results */
   CHECK(ntk_linalg_eigh_top(&wt, NULL, &A, n, &err) == NTK_OK);
-  for (j = 0; j < n; j++) CHECK_NEAR(ntk_tensor_at(&wt, j, 0), ntk_tensor_at(&w, n - 1 - j, 0), TOL);
+  for (j = 0; j < n; j++)
+    CHECK_NEAR(ntk_tensor_at(&wt, j, 0), ntk_tensor_at(&w, n - 1 - j, 0), TOL);
   ntk_tensor_release(&wt);
   CHECK(ntk_linalg_eigh_top(&wt, &Vt, &A, 0, &err) == NTK_OK);
   CHECK(wt.shape[0] == 0 && Vt.shape[0] == n && Vt.shape[1] == 0);
@@ -520,6 +522,63 @@ static void test_check_psd(void) {
   ntk_tensor_release(&E);
 }
 
+/* Sizes beyond the 32-wide copy tiles, not multiples of them: the tiled packing, symmetry
+ * check and symmetrization must cover partial tiles on every edge. */
+static void test_beyond_one_tile(void) {
+  ntk_rng rng;
+  ntk_tensor A = {0}, Av = {0}, w = {0}, V = {0}, w2 = {0}, V2 = {0}, AV = {0}, M = {0}, Mv = {0};
+  ntk_tensor B = {0}, X = {0}, X2 = {0};
+  ntk_error err;
+  size_t n = 70, i, j;
+  ntk_rng_seed(&rng, 6);
+  random_symmetric(&A, n, &rng);
+  strided_copy(&Av, &A);
+  CHECK(ntk_linalg_eigh(&w, &V, &A, &err) == NTK_OK);
+  CHECK(ntk_linalg_eigh(&w2, &V2, &Av, &err) == NTK_OK);
+  CHECK(same_bits(&w, &w2) && same_bits(&V, &V2));
+  matmul(&AV, &A, 0, &V, 0);
+  for (i = 0; i < n; i++)
+    for (j = 0; j < n; j++)
+      CHECK_NEAR(ntk_tensor_at(&AV, i, j), ntk_tensor_at(&V, i, j) * ntk_tensor_at(&w, j, 0), TOL);
+  /* one entry off symmetry in the last partial tile is still found */
+  *ntk_tensor_ptr(&Av, n - 1, n - 3) += 1.0;
+  CHECK(ntk_linalg_eigh(&w2, NULL, &Av, &err) == NTK_EARG);
+  random_matrix(&M, 75, 40, &rng);
+  check_svd(&M);
+  CHECK(ntk_tensor_transpose(&Mv, &M, &err) == NTK_OK);
+  check_svd(&Mv);
+  for (i = 0; i < n; i++) *ntk_tensor_ptr(&A, i, i) += 30.0; /* well conditioned */
+  random_matrix(&B, n, 3, &rng);
+  CHECK(ntk_linalg_solve(&X, &A, &B, &err) == NTK_OK);
+  CHECK(residual(&A, &X, &B) < TOL);
+  ntk_tensor_release(&Av);
+  strided_copy(&Av, &A);
+  CHECK(ntk_linalg_solve(&X2, &Av, &B, &err) == NTK_OK);
+  CHECK(same_bits(&X, &X2));
+  ntk_tensor_release(&A);
+  ntk_tensor_release(&Av);
+  ntk_tensor_release(&X);
+  ntk_tensor_release(&X2);
+  random_spd(&A, n, &rng);
+  strided_copy(&Av, &A);
+  CHECK(ntk_linalg_cholesky_solve(&X, &A, &B, &err) == NTK_OK);
+  CHECK(residual(&A, &X, &B) < TOL);
+  CHECK(ntk_linalg_cholesky_solve(&X2, &Av, &B, &err) == NTK_OK);
+  CHECK(same_bits(&X, &X2));
+  ntk_tensor_release(&A);
+  ntk_tensor_release(&Av);
+  ntk_tensor_release(&w);
+  ntk_tensor_release(&V);
+  ntk_tensor_release(&w2);
+  ntk_tensor_release(&V2);
+  ntk_tensor_release(&AV);
+  ntk_tensor_release(&M);
+  ntk_tensor_release(&Mv);
+  ntk_tensor_release(&B);
+  ntk_tensor_release(&X);
+  ntk_tensor_release(&X2);
+}
+
 int main(void) {
   test_eigh();
   test_svd();
@@ -527,5 +586,6 @@ int main(void) {
   test_least_squares();
   test_bad_input();
   test_check_psd();
+  test_beyond_one_tile();
   TEST_MAIN_END();
 }

@@ -16,15 +16,17 @@ static int opt_vectors(lua_State *L, int idx) {
   lntk_checkoptions(L, idx, allowed);
   if (lua_getfield(L, idx, "vectors") != LUA_TNIL) {
     if (!lua_isboolean(L, -1))
-      luaL_argerror(L, idx, lua_pushfstring(L, "option 'vectors': boolean expected, got %s",
-                                            luaL_typename(L, -1)));
+      luaL_argerror(
+          L, idx,
+          lua_pushfstring(L, "option 'vectors': boolean expected, got %s", luaL_typename(L, -1)));
     want = lua_toboolean(L, -1);
   }
   lua_pop(L, 1);
   return want;
 }
 
-static void gcstep_for(lua_State *L, const ntk_tensor *a, const ntk_tensor *b, const ntk_tensor *c) {
+static void gcstep_for(lua_State *L, const ntk_tensor *a, const ntk_tensor *b,
+                       const ntk_tensor *c) {
   size_t n = ntk_tensor_numel(a) + (b ? ntk_tensor_numel(b) : 0) + (c ? ntk_tensor_numel(c) : 0);
   lntk_gcstep(L, n * sizeof(double));
 }
