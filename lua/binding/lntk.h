@@ -54,5 +54,6 @@ void lntk_open_tensor(lua_State *L);
 void lntk_open_rng(lua_State *L);
 void lntk_open_tensor_ops(lua_State *L);
 void lntk_open_blas(lua_State *L);
+void lntk_open_clock(lua_State *L);
 
 #endif

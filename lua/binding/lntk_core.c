@@ -126,6 +126,7 @@ static const lntk_opener openers[] = {
     lntk_open_rng,
     lntk_open_tensor_ops,
     lntk_open_blas,
+    lntk_open_clock,
     NULL,
 };
 
