@@ -164,3 +164,18 @@ describe("gram", function()
     end
   end)
 end)
+
+describe("clock", function()
+  it("is monotonic wall time with sub-millisecond resolution", function()
+    local t0 = ntklab.clock()
+    local t1 = t0
+    local steps = 0
+    while t1 == t0 do
+      t1 = ntklab.clock()
+      steps = steps + 1
+    end
+    assert.is_true(t1 > t0)
+    assert.is_true(t1 - t0 < 1e-3, "resolution " .. (t1 - t0))
+    assert.is_true(steps >= 1)
+  end)
+end)

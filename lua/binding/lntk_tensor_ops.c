@@ -356,9 +356,10 @@ static int tensor_full(lua_State *L) {
 static int tensor_eye(lua_State *L) {
   size_t n = check_size(L, 1);
   size_t m = lua_isnoneornil(L, 2) ? n : check_size(L, 2);
-  ntk_tensor *t = lntk_newtensor(L, 2, n, m);
-  size_t k;
-  for (k = 0; k < n && k < m; k++) *ntk_tensor_ptr(t, k, k) = 1.0;
+  ntk_tensor *t = lntk_pushtensor(L);
+  ntk_error err;
+  if (ntk_tensor_eye(t, n, m, &err) != NTK_OK) return fail(L, &err, 0);
+  lntk_gcstep(L, ntk_tensor_numel(t) * sizeof(double));
   return 1;
 }
 
