@@ -373,14 +373,14 @@ static int tensor_diag(lua_State *L) {
     if (ntk_tensor_diag_matrix(dst, t, &err) != NTK_OK) return fail(L, &err, 1);
     lntk_gcstep(L, ntk_tensor_numel(dst) * sizeof(double));
   } else {
+    /* push the result first: nothing below may raise while the view holds a reference */
     ntk_tensor view = {0};
-    if (ntk_tensor_diagonal(&view, t, &err) != NTK_OK) return fail(L, &err, 1);
+    int st;
     dst = lntk_pushtensor(L);
-    if (ntk_tensor_init_copy(dst, &view, &err) != NTK_OK) {
-      ntk_tensor_release(&view);
-      return fail(L, &err, 0);
-    }
+    if (ntk_tensor_diagonal(&view, t, &err) != NTK_OK) return fail(L, &err, 1);
+    st = ntk_tensor_init_copy(dst, &view, &err);
     ntk_tensor_release(&view);
+    if (st != NTK_OK) return fail(L, &err, 0);
   }
   return 1;
 }
