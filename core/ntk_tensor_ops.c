@@ -330,7 +330,8 @@ static int broadcast(operand *o, const ntk_tensor *a, const ntk_tensor *b, int a
   if (ntk_tensor_same_shape(a, b)) return NTK_OK;
   if (a->ndim == 2) {
     size_t n = a->shape[1];
-    if ((b->ndim == 1 && b->shape[0] == n) || (b->ndim == 2 && b->shape[0] == 1 && b->shape[1] == n)) {
+    if ((b->ndim == 1 && b->shape[0] == n) ||
+        (b->ndim == 2 && b->shape[0] == 1 && b->shape[1] == n)) {
       o->s1 = b->ndim == 1 ? b->stride[0] : b->stride[1];
       o->s0 = 0;
       return NTK_OK;

@@ -202,7 +202,8 @@ static void test_gemv_gram_ger(void) {
 
 /* gemv, syrk and ger on a matrix with no unit stride (copied behind the scenes). */
 static void test_strided_fallbacks(void) {
-  ntk_tensor base = {0}, base0 = {0}, A = {0}, x = {0}, y = {0}, G = {0}, A0 = {0}, u = {0}, v = {0};
+  ntk_tensor base = {0}, base0 = {0}, A = {0}, x = {0}, y = {0}, G = {0}, A0 = {0};
+  ntk_tensor u = {0}, v = {0};
   ntk_error err;
   size_t i, j, l;
   ntk_tensor_init_2d(&base, 4, 10, &err);
@@ -238,7 +239,8 @@ static void test_strided_fallbacks(void) {
                  PRODUCT_TOL);
   /* the columns between the view's columns are untouched */
   for (i = 0; i < 4; i++)
-    for (j = 0; j < 5; j++) CHECK(ntk_tensor_at(&base, i, 2 * j + 1) == ntk_tensor_at(&base0, i, 2 * j + 1));
+    for (j = 0; j < 5; j++)
+      CHECK(ntk_tensor_at(&base, i, 2 * j + 1) == ntk_tensor_at(&base0, i, 2 * j + 1));
   ntk_tensor_release(&base0);
   ntk_tensor_release(&base);
   ntk_tensor_release(&A);

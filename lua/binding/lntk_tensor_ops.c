@@ -229,6 +229,8 @@ static int tensor_reduce(lua_State *L) {
   return reduce(L, (ntk_reduce)lua_tointeger(L, lua_upvalueindex(1)), 2);
 }
 
+#define NORM_EXPECTED "norm 'fro', 'inf', 2 or math.huge expected"
+
 /* t:norm([p [, dim]]): p = 2 or "fro" (Euclidean/Frobenius, the default), math.huge or "inf"
  * (largest absolute value). */
 static int tensor_norm(lua_State *L) {
@@ -239,13 +241,13 @@ static int tensor_norm(lua_State *L) {
     if (strcmp(p, "inf") == 0)
       r = NTK_REDUCE_NORMINF;
     else if (strcmp(p, "fro") != 0)
-      return luaL_argerror(L, 2, lua_pushfstring(L, "norm 'fro', 'inf', 2 or math.huge expected, got '%s'", p));
+      return luaL_argerror(L, 2, lua_pushfstring(L, NORM_EXPECTED ", got '%s'", p));
   } else if (!lua_isnoneornil(L, 2)) {
     double p = luaL_checknumber(L, 2);
     if (p == HUGE_VAL)
       r = NTK_REDUCE_NORMINF;
     else if (p != 2.0)
-      return luaL_argerror(L, 2, lua_pushfstring(L, "norm 'fro', 'inf', 2 or math.huge expected, got %f", p));
+      return luaL_argerror(L, 2, lua_pushfstring(L, NORM_EXPECTED ", got %f", p));
   }
   return reduce(L, r, 3);
 }
