@@ -43,10 +43,13 @@ static int increment(const ntk_tensor *t) {
 static int shares_memory(const ntk_tensor *a, const ntk_tensor *b) {
   ptrdiff_t alo, ahi, blo, bhi;
   if (a->storage != b->storage || ntk_tensor_numel(a) == 0 || ntk_tensor_numel(b) == 0) return 0;
+  /* strides are never negative (views only narrow, select and transpose) */
   alo = (ptrdiff_t)a->offset;
-  ahi = alo + (ptrdiff_t)(a->shape[0] - 1) * a->stride[0] + (ptrdiff_t)(a->shape[1] - 1) * a->stride[1];
+  ahi = alo + (ptrdiff_t)(a->shape[0] - 1) * a->stride[0] +
+        (ptrdiff_t)(a->shape[1] - 1) * a->stride[1];
   blo = (ptrdiff_t)b->offset;
-  bhi = blo + (ptrdiff_t)(b->shape[0] - 1) * b->stride[0] + (ptrdiff_t)(b->shape[1] - 1) * b->stride[1];
+  bhi = blo + (ptrdiff_t)(b->shape[0] - 1) * b->stride[0] +
+        (ptrdiff_t)(b->shape[1] - 1) * b->stride[1];
   return alo <= bhi && blo <= ahi;
 }
 
@@ -213,7 +216,8 @@ static int matmul_shape(const ntk_tensor *A, const ntk_tensor *B, int *ndim, siz
     char a[64], b[64];
     return ntk_error_set(err, NTK_ESHAPE, 3,
                          "shape mismatch: %s @ %s, a 2-D operand expected (use dot for vectors)",
-                         ntk_tensor_shape_str(A, a, sizeof a), ntk_tensor_shape_str(B, b, sizeof b));
+                         ntk_tensor_shape_str(A, a, sizeof a),
+                         ntk_tensor_shape_str(B, b, sizeof b));
   }
   if (A->ndim == 2 && B->ndim == 2) {
     if (A->shape[1] != B->shape[0]) return inner_mismatch(err, 3, A, B, A->shape[1], B->shape[0]);
@@ -329,7 +333,8 @@ int ntk_blas_ger(ntk_tensor *A, double alpha, const ntk_tensor *x, const ntk_ten
     char a[64], xs[64], ys[64];
     return ntk_error_set(err, NTK_ESHAPE, x->shape[0] != m ? 3 : 4,
                          "shape mismatch: %s += %s %s^T, [%zu] and [%zu] expected",
-                         ntk_tensor_shape_str(A, a, sizeof a), ntk_tensor_shape_str(x, xs, sizeof xs),
+                         ntk_tensor_shape_str(A, a, sizeof a),
+                         ntk_tensor_shape_str(x, xs, sizeof xs),
                          ntk_tensor_shape_str(y, ys, sizeof ys), m, n);
   }
   if ((st = check_int(m, 1, err)) != NTK_OK || (st = check_int(n, 1, err)) != NTK_OK) return st;

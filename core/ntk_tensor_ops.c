@@ -330,7 +330,8 @@ static int broadcast(operand *o, const ntk_tensor *a, const ntk_tensor *b, int a
   if (ntk_tensor_same_shape(a, b)) return NTK_OK;
   if (a->ndim == 2) {
     size_t n = a->shape[1];
-    if ((b->ndim == 1 && b->shape[0] == n) || (b->ndim == 2 && b->shape[0] == 1 && b->shape[1] == n)) {
+    if ((b->ndim == 1 && b->shape[0] == n) ||
+        (b->ndim == 2 && b->shape[0] == 1 && b->shape[1] == n)) {
       o->s1 = b->ndim == 1 ? b->stride[0] : b->stride[1];
       o->s0 = 0;
       return NTK_OK;
@@ -577,16 +578,17 @@ static int needs_elements(ntk_reduce r) {
 }
 
 /* Whole-tensor reduction: *value and the (i, j) position for ARG*. */
-static int reduce_all(double *value, size_t *pi, size_t *pj, const ntk_tensor *t, ntk_reduce r,
-                      ntk_error *err) {
+static int reduce_all(double *value, size_t *pi, size_t *pj, const ntk_tensor *t, int targ,
+                      ntk_reduce r, ntk_error *err) {
   size_t i, rows, cols, pos = 0, bi = 0, bj = 0;
   double acc = 0.0;
   int st;
-  if ((st = check_live(t, 2, err)) != NTK_OK || (st = check_reduce(r, t, 3, err)) != NTK_OK)
+  if ((st = check_live(t, targ, err)) != NTK_OK ||
+      (st = check_reduce(r, t, targ + 1, err)) != NTK_OK)
     return st;
   if (ntk_tensor_numel(t) == 0 && needs_elements(r)) {
     char buf[64];
-    return ntk_error_set(err, NTK_ESHAPE, 2, "%s of an empty tensor %s", ntk_reduce_name(r),
+    return ntk_error_set(err, NTK_ESHAPE, targ, "%s of an empty tensor %s", ntk_reduce_name(r),
                          ntk_tensor_shape_str(t, buf, sizeof buf));
   }
   rows = t->shape[0];
@@ -636,7 +638,7 @@ static int reduce_all(double *value, size_t *pi, size_t *pj, const ntk_tensor *t
 
 int ntk_tensor_reduce(double *out, const ntk_tensor *t, ntk_reduce r, ntk_error *err) {
   size_t i = 0, j = 0;
-  int st = reduce_all(out, &i, &j, t, r, err);
+  int st = reduce_all(out, &i, &j, t, 2, r, err);
   if (st == NTK_OK && (r == NTK_REDUCE_ARGMIN || r == NTK_REDUCE_ARGMAX))
     *out = (double)(i * t->shape[1] + j);
   return st;
@@ -648,7 +650,7 @@ int ntk_tensor_argreduce(size_t *i, size_t *j, const ntk_tensor *t, ntk_reduce r
   if (r != NTK_REDUCE_ARGMIN && r != NTK_REDUCE_ARGMAX)
     return ntk_error_set(err, NTK_EARG, 4, "argmin or argmax expected, got %s",
                          ntk_reduce_name(r) ? ntk_reduce_name(r) : "an unknown reduction");
-  return reduce_all(&v, i, j, t, r, err);
+  return reduce_all(&v, i, j, t, 3, r, err);
 }
 
 /* 1 when t's elements form one strided line (1-D, a row or a column); *stride <- its step. */

@@ -200,10 +200,63 @@ static void test_gemv_gram_ger(void) {
   ntk_tensor_release(&O);
 }
 
+/* gemv, syrk and ger on a matrix with no unit stride (copied behind the scenes). */
+static void test_strided_fallbacks(void) {
+  ntk_tensor base = {0}, base0 = {0}, A = {0}, x = {0}, y = {0}, G = {0}, A0 = {0};
+  ntk_tensor u = {0}, v = {0};
+  ntk_error err;
+  size_t i, j, l;
+  ntk_tensor_init_2d(&base, 4, 10, &err);
+  fill_random(&base);
+  every_second_column(&A, &base); /* [4 x 5], strides (10, 2) */
+  ntk_tensor_init_1d(&x, 5, &err);
+  fill_random(&x);
+  ntk_tensor_init_1d(&y, 4, &err);
+  CHECK(ntk_blas_gemv(&y, 1.0, &A, &x, 0.0, &err) == NTK_OK);
+  for (i = 0; i < 4; i++) {
+    double s = 0.0;
+    for (j = 0; j < 5; j++) s += ntk_tensor_at(&A, i, j) * ntk_tensor_at(&x, j, 0);
+    CHECK_NEAR(ntk_tensor_at(&y, i, 0), s, PRODUCT_TOL);
+  }
+  CHECK(ntk_blas_gram(&G, &A, &err) == NTK_OK);
+  for (i = 0; i < 4; i++)
+    for (j = 0; j < 4; j++) {
+      double s = 0.0;
+      for (l = 0; l < 5; l++) s += ntk_tensor_at(&A, i, l) * ntk_tensor_at(&A, j, l);
+      CHECK_NEAR(ntk_tensor_at(&G, i, j), s, PRODUCT_TOL);
+    }
+  ntk_tensor_init_copy(&A0, &A, &err);
+  ntk_tensor_init_copy(&base0, &base, &err);
+  ntk_tensor_init_1d(&u, 4, &err);
+  ntk_tensor_init_1d(&v, 5, &err);
+  fill_random(&u);
+  fill_random(&v);
+  CHECK(ntk_blas_ger(&A, 2.0, &u, &v, &err) == NTK_OK);
+  for (i = 0; i < 4; i++)
+    for (j = 0; j < 5; j++)
+      CHECK_NEAR(ntk_tensor_at(&A, i, j),
+                 ntk_tensor_at(&A0, i, j) + 2.0 * ntk_tensor_at(&u, i, 0) * ntk_tensor_at(&v, j, 0),
+                 PRODUCT_TOL);
+  /* the columns between the view's columns are untouched */
+  for (i = 0; i < 4; i++)
+    for (j = 0; j < 5; j++)
+      CHECK(ntk_tensor_at(&base, i, 2 * j + 1) == ntk_tensor_at(&base0, i, 2 * j + 1));
+  ntk_tensor_release(&base0);
+  ntk_tensor_release(&base);
+  ntk_tensor_release(&A);
+  ntk_tensor_release(&x);
+  ntk_tensor_release(&y);
+  ntk_tensor_release(&G);
+  ntk_tensor_release(&A0);
+  ntk_tensor_release(&u);
+  ntk_tensor_release(&v);
+}
+
 int main(void) {
   ntk_rng_seed(rng, 20261129);
   test_gemm_layouts();
   test_gemm_in_place_and_shapes();
   test_gemv_gram_ger();
+  test_strided_fallbacks();
   TEST_MAIN_END();
 }

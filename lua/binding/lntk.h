@@ -56,5 +56,6 @@ void lntk_open_io(lua_State *L);
 void lntk_open_linalg(lua_State *L);
 void lntk_open_tensor_ops(lua_State *L);
 void lntk_open_blas(lua_State *L);
+void lntk_open_clock(lua_State *L);
 
 #endif

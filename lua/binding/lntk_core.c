@@ -128,6 +128,7 @@ static const lntk_opener openers[] = {
     lntk_open_linalg,
     lntk_open_tensor_ops,
     lntk_open_blas,
+    lntk_open_clock,
     NULL,
 };
 

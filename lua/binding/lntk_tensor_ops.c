@@ -229,6 +229,8 @@ static int tensor_reduce(lua_State *L) {
   return reduce(L, (ntk_reduce)lua_tointeger(L, lua_upvalueindex(1)), 2);
 }
 
+#define NORM_EXPECTED "norm 'fro', 'inf', 2 or math.huge expected"
+
 /* t:norm([p [, dim]]): p = 2 or "fro" (Euclidean/Frobenius, the default), math.huge or "inf"
  * (largest absolute value). */
 static int tensor_norm(lua_State *L) {
@@ -239,13 +241,13 @@ static int tensor_norm(lua_State *L) {
     if (strcmp(p, "inf") == 0)
       r = NTK_REDUCE_NORMINF;
     else if (strcmp(p, "fro") != 0)
-      return luaL_argerror(L, 2, lua_pushfstring(L, "norm 'fro', 'inf', 2 or math.huge expected, got '%s'", p));
+      return luaL_argerror(L, 2, lua_pushfstring(L, NORM_EXPECTED ", got '%s'", p));
   } else if (!lua_isnoneornil(L, 2)) {
     double p = luaL_checknumber(L, 2);
     if (p == HUGE_VAL)
       r = NTK_REDUCE_NORMINF;
     else if (p != 2.0)
-      return luaL_argerror(L, 2, lua_pushfstring(L, "norm 'fro', 'inf', 2 or math.huge expected, got %f", p));
+      return luaL_argerror(L, 2, lua_pushfstring(L, NORM_EXPECTED ", got %f", p));
   }
   return reduce(L, r, 3);
 }
@@ -356,9 +358,10 @@ static int tensor_full(lua_State *L) {
 static int tensor_eye(lua_State *L) {
   size_t n = check_size(L, 1);
   size_t m = lua_isnoneornil(L, 2) ? n : check_size(L, 2);
-  ntk_tensor *t = lntk_newtensor(L, 2, n, m);
-  size_t k;
-  for (k = 0; k < n && k < m; k++) *ntk_tensor_ptr(t, k, k) = 1.0;
+  ntk_tensor *t = lntk_pushtensor(L);
+  ntk_error err;
+  if (ntk_tensor_eye(t, n, m, &err) != NTK_OK) return fail(L, &err, 0);
+  lntk_gcstep(L, ntk_tensor_numel(t) * sizeof(double));
   return 1;
 }
 
@@ -372,14 +375,14 @@ static int tensor_diag(lua_State *L) {
     if (ntk_tensor_diag_matrix(dst, t, &err) != NTK_OK) return fail(L, &err, 1);
     lntk_gcstep(L, ntk_tensor_numel(dst) * sizeof(double));
   } else {
+    /* push the result first: nothing below may raise while the view holds a reference */
     ntk_tensor view = {0};
-    if (ntk_tensor_diagonal(&view, t, &err) != NTK_OK) return fail(L, &err, 1);
+    int st;
     dst = lntk_pushtensor(L);
-    if (ntk_tensor_init_copy(dst, &view, &err) != NTK_OK) {
-      ntk_tensor_release(&view);
-      return fail(L, &err, 0);
-    }
+    if (ntk_tensor_diagonal(&view, t, &err) != NTK_OK) return fail(L, &err, 1);
+    st = ntk_tensor_init_copy(dst, &view, &err);
     ntk_tensor_release(&view);
+    if (st != NTK_OK) return fail(L, &err, 0);
   }
   return 1;
 }
