@@ -1,12 +1,13 @@
 -- bench/data.lua: load the Fashion-MNIST training set, whiten P = 1000 of its images (D = 784)
 -- and partially whiten them for 5 values of gamma. Prints each time and the total beyond the
--- load (goal: under 1 s). Run: build/bin/ntklab bench/data.lua [P] [repeats]
+-- load (goal: under 1 s). Run: build/bin/ntklab bench/data.lua [P] [repeats] [threads]
 local ntklab = require "ntklab"
 local data = require "ntklab.data"
 local pre = require "ntklab.preprocess"
 
 local P = tonumber(arg and arg[1]) or 1000
 local repeats = tonumber(arg and arg[2]) or 3
+if arg and arg[3] then ntklab.threads(math.tointeger(tonumber(arg[3]))) end
 -- wall-clock seconds when the engine offers them (ntklab.clock), else CPU seconds summed over
 -- threads (os.clock), an upper bound of the wall time
 local clock = ntklab.clock or os.clock
