@@ -96,6 +96,12 @@ describe("MNIST through scripts/fetch-data", function()
     assert(ds, err)
     local c = ds.source.counts
     if ds.source.pool.all then
+      -- standard IDX files: 10,000 images of 28 x 28 bytes, labels 0-9
+      local X, info = assert(ntklab.io.read_idx(ds.source.files[1]))
+      assert.are.same({10000, 28, 28}, info.dims)
+      assert.are.equal("ubyte", info.type)
+      assert.is_true(X:min() == 0 and X:max() == 255)
+      X = nil
       -- the npm digits: one pool of 10,000, the test set a sixth of the selected classes
       assert.are.equal(1001, c.train[0] + c.test[0])
       assert.are.equal(1127, c.train[1] + c.test[1])
