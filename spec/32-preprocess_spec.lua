@@ -160,6 +160,19 @@ describe("partial whitening", function()
   end)
 end)
 
+describe("views", function()
+  it("fit and transform take transposed and narrowed views like their contiguous copies", function()
+    local big = lowrank(12, 40, 5, 10)           -- [12 x 40]; its transpose is [40 x 12]
+    local view = big:t():narrow(2, 2, 9)         -- [40 x 9], strided
+    local copy = view:contiguous()
+    local a = assert(pre.fit(view, {gamma = 0.5}))
+    local b = assert(pre.fit(copy, {gamma = 0.5}))
+    assert.are.equal(b.rank, a.rank)
+    local ta, tb = a:transform(view), b:transform(copy)
+    assert.is_true(maxabs(ta:sub(tb)) < TOL * maxabs(tb))
+  end)
+end)
+
 describe("PCA and standardization", function()
   it("pca = k gives the first k principal scores U_k S_k, whitened with gamma = 0", function()
     local P, D = 70, 9
