@@ -17,5 +17,6 @@
 #include "ntk_mlp.h"
 #include "ntk_blas.h"
 #include "ntk_linalg.h"
+#include "ntk_kernel.h"
 
 #endif
