@@ -182,14 +182,19 @@ static int prepare_set(kctx *c, ntk_kernel_ws *ws, int s, ntk_mlp *net, const do
 
 /* Gram of row blocks: S (m1 x m2, leading dim lds) <- R1 R2^T, R rows of length d; lower
  * triangle only (syrk) when diag. */
+static void gram_acc(double *S, size_t lds, const double *R1, const double *R2, size_t m1,
+                     size_t m2, size_t d, int diag, double alpha, double beta) {
+  if (diag)
+    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)m1, (int)d, alpha, R1, (int)d, beta,
+                S, (int)lds);
+  else
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m1, (int)m2, (int)d, alpha, R1,
+                (int)d, R2, (int)d, beta, S, (int)lds);
+}
+
 static void gram(double *S, size_t lds, const double *R1, const double *R2, size_t m1, size_t m2,
                  size_t d, int diag) {
-  if (diag)
-    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)m1, (int)d, 1.0, R1, (int)d, 0.0, S,
-                (int)lds);
-  else
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m1, (int)m2, (int)d, 1.0, R1,
-                (int)d, R2, (int)d, 0.0, S, (int)lds);
+  gram_acc(S, lds, R1, R2, m1, m2, d, diag, 1.0, 0.0);
 }
 
 /* Adds the kernel block of sample rows i0..i0+ni and columns j0..j0+nj to K (and writes it to
@@ -201,9 +206,21 @@ static void kernel_block(const kctx *c, double *S1, double *S2, size_t i0, size_
                          size_t ldxg) {
   const ntk_mlp *net = c->net;
   size_t C = c->C, ldk = c->full ? c->P[1] * C : c->P[1];
-  double b = net->bias ? 1.0 : 0.0;
-  int l, s2 = c->same ? 0 : 1;
-  for (l = 1; l <= c->L; l++) {
+  double b = net->bias ? 1.0 : 0.0, extra = 0.0;
+  int l, s2 = c->same ? 0 : 1, nlayers = c->L;
+  if (!c->full && !layers && c->L > 1) {
+    /* The last layer's traced signal Gram is C everywhere, so its contribution
+     * c_L^2 C sc A A^T goes straight into K through BLAS, as the first write of this block
+     * (beta = 0: K needs no zeroing), and its bias constant b C sc rides along with layer 1's
+     * loop. */
+    size_t nin = net->widths[c->L - 1];
+    double c2 = net->wscale[c->L - 1] * net->wscale[c->L - 1];
+    gram_acc(K + i0 * ldk + j0, ldk, c->A[0][c->L - 1] + i0 * nin, c->A[s2][c->L - 1] + j0 * nin,
+             ni, nj, nin, diag, c2 * (double)C * c->trace_scale, 0.0);
+    extra = b * (double)C * c->trace_scale;
+    nlayers = c->L - 1;
+  }
+  for (l = 1; l <= nlayers; l++) {
     size_t nin = net->widths[l - 1], mu, nu;
     double c2 = net->wscale[l - 1] * net->wscale[l - 1];
     const double *s1 = S1;
@@ -237,6 +254,8 @@ static void kernel_block(const kctx *c, double *S1, double *S2, size_t i0, size_
               lrow[nu] = v;
               krow[nu] += v;
             }
+          else if (l == 1 && extra != 0.0)
+            for (nu = 0; nu < jend; nu++) krow[nu] += (c2 * r1[nu] + b) * r2[nu] * sc + extra;
           else
             for (nu = 0; nu < jend; nu++) krow[nu] += (c2 * r1[nu] + b) * r2[nu] * sc;
         } else {
@@ -419,7 +438,9 @@ int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1, s
   c.trace_scale = o.output == NTK_KERNEL_MEAN ? 1.0 / (double)C : 1.0;
   if ((st = prepare_set(&c, ws, 0, net, X1, P1, err)) != NTK_OK) goto done;
   if (!c.same && (st = prepare_set(&c, ws, 1, net, X2, P2, err)) != NTK_OK) goto done;
-  memset(K, 0, rows * cols * sizeof *K);
+  /* kernel_block's traced path without layers writes every block first with beta = 0 */
+  if (c.full || layers || o.eta || L == 1)
+    memset(K, 0, rows * cols * sizeof *K);
   if (layers)
     for (l = 0; l < (size_t)L; l++) memset(layers[l], 0, rows * cols * sizeof *K);
 

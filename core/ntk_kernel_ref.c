@@ -84,11 +84,12 @@ int ntk_kernel_ntk_ref(double *K, const ntk_mlp *net, const double *X1, size_t P
                        int layer, ntk_error *err) {
   size_t C, np, first = 0, count, rows1, rows2, mu, nu, k, kk, j;
   double *J1 = NULL, *J2 = NULL, *Kf = NULL;
-  int st;
+  int st, same;
   if (!net) return ntk_error_set(err, NTK_EARG, 2, "network expected");
   if (!X1 || P1 == 0) return ntk_error_set(err, NTK_EARG, 3, "non-empty X1 expected");
   if (layer < 0 || layer > net->depth)
     return ntk_error_set(err, NTK_EARG, 9, "layer in [0, %d] expected, got %d", net->depth, layer);
+  same = X2 == NULL && eta == NULL; /* then K = J J^T: one Jacobian, one syrk */
   if (!X2) {
     X2 = X1;
     P2 = P1;
@@ -103,19 +104,26 @@ int ntk_kernel_ntk_ref(double *K, const ntk_mlp *net, const double *X1, size_t P
   rows1 = P1 * C;
   rows2 = P2 * C;
   J1 = malloc(rows1 * np * sizeof *J1);
-  J2 = malloc(rows2 * np * sizeof *J2);
+  J2 = same ? NULL : malloc(rows2 * np * sizeof *J2);
   Kf = malloc(rows1 * rows2 * sizeof *Kf);
-  if (!J1 || !J2 || !Kf) {
+  if (!J1 || (!same && !J2) || !Kf) {
     st = ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for the Jacobians");
     goto done;
   }
   if ((st = ntk_kernel_jacobian(J1, net, X1, P1, err)) != NTK_OK) goto done;
-  if ((st = ntk_kernel_jacobian(J2, net, X2, P2, err)) != NTK_OK) goto done;
+  if (!same && (st = ntk_kernel_jacobian(J2, net, X2, P2, err)) != NTK_OK) goto done;
   if (eta)
     for (mu = 0; mu < rows1; mu++)
       for (j = 0; j < np; j++) J1[mu * np + j] *= eta[j];
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows1, (int)rows2, (int)count, 1.0,
-              J1 + first, (int)np, J2 + first, (int)np, 0.0, Kf, (int)rows2);
+  if (same) {
+    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)rows1, (int)count, 1.0, J1 + first,
+                (int)np, 0.0, Kf, (int)rows1);
+    for (mu = 0; mu < rows1; mu++)
+      for (nu = mu + 1; nu < rows1; nu++) Kf[mu * rows1 + nu] = Kf[nu * rows1 + mu];
+  } else {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows1, (int)rows2, (int)count, 1.0,
+                J1 + first, (int)np, J2 + first, (int)np, 0.0, Kf, (int)rows2);
+  }
   for (mu = 0; mu < P1; mu++)
     for (nu = 0; nu < P2; nu++) {
       double tr = 0.0;

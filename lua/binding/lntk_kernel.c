@@ -16,6 +16,8 @@
  *       opts.tile = T: compute in T x T sample blocks (scratch O(T^2) instead of O(P^2)).
  *       opts.workspace = ntklab.kernel_workspace(): reuse buffers and the cached input Gram
  *         X X2^T across calls (keyed by shapes and a hash of the contents of X and X2).
+ *       opts.out = tensor: write K into this contiguous tensor of the result's shape (and
+ *         return it) instead of allocating a new one.
  *   kernels = ntklab.nngp(net, X [, X2]): kernels[l] = A_l(X) A_l(X2)^T for l = 0..L
  *       (kernels[0] = X X2^T, kernels[L] = f(X) f(X2)^T), raw inner products.
  *   J = ntklab.jacobian(net, X): (P C) x nparams, row (mu-1)*C + k, explicit (reference path).
@@ -203,7 +205,8 @@ static void kernel_result_shape(const kargs *a, ntk_kernel_output out, size_t *r
 }
 
 static int l_ntk(lua_State *L) {
-  static const char *const allowed[] = {"output", "layers", "eta", "tile", "workspace", NULL};
+  static const char *const allowed[] = {"output", "layers", "eta", "tile", "workspace", "out",
+                                        NULL};
   kargs a;
   ntk_kernel_opts o = {NTK_KERNEL_FULL, NULL, 0, NULL};
   int want_layers, l, L_ = 0, layer_tbl = 0;
@@ -232,7 +235,25 @@ static int l_ntk(lua_State *L) {
   }
   want_layers = opt_bool(L, a.opt, "layers");
   kernel_result_shape(&a, o.output, &rows, &cols);
-  K = lntk_newtensor(L, 2, rows, cols);
+  if (a.opt && lua_getfield(L, a.opt, "out") != LUA_TNIL) {
+    /* writing into the caller's tensor saves a fresh P x P allocation per call */
+    if (!lntk_istensor(L, -1))
+      luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'out': tensor expected, got %s",
+                                              luaL_typename(L, -1)));
+    K = lntk_checktensor(L, -1);
+    if (K->ndim != 2 || K->shape[0] != rows || K->shape[1] != cols ||
+        !ntk_tensor_is_contiguous(K)) {
+      char buf[64];
+      ntk_tensor_shape_str(K, buf, sizeof buf);
+      luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'out': contiguous [%I x %I] expected, "
+                                                 "got %s%s", (lua_Integer)rows,
+                                              (lua_Integer)cols, buf,
+                                              ntk_tensor_is_contiguous(K) ? "" : " view"));
+    }
+  } else {
+    if (a.opt) lua_pop(L, 1);
+    K = lntk_newtensor(L, 2, rows, cols);
+  }
   if (want_layers) {
     L_ = a.net->depth;
     lua_createtable(L, L_, 0);
