@@ -3,6 +3,7 @@
 #include "ntk_kernel.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -422,6 +423,10 @@ int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1, s
   ntk_kernel_shape(&rows, &cols, o.output, C, P1, P2);
   if (rows > SIZE_MAX / sizeof(double) / cols)
     return ntk_error_set(err, NTK_ENOMEM, 0, "kernel of %zu x %zu too large", rows, cols);
+  /* BLAS takes int sizes and leading dimensions */
+  if (rows > INT_MAX || cols > INT_MAX || D > INT_MAX / (C > 0 ? C : 1))
+    return ntk_error_set(err, NTK_ENOMEM, 0, "kernel of %zu x %zu exceeds BLAS index range", rows,
+                         cols);
   ws = o.ws;
   if (!ws) {
     if ((st = ntk_kernel_ws_new(&tmpws, err)) != NTK_OK) return st;
@@ -479,7 +484,9 @@ int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1, s
                          ws->xsame == c.same && ws->xh1 == h1 && ws->xh2 == h2
                      ? ws->buf[WS_XGRAM]
                      : NULL;
-    double *S1 = ws_grow(ws, WS_S1, L > 1 ? P1 * P2 : 1, err);
+    /* S1 holds the layer-input Grams of layers 2..L-1, or of layer L when K is written per
+     * layer or in the full layout; a two-layer traced kernel needs none (8 P^2 bytes saved) */
+    double *S1 = ws_grow(ws, WS_S1, (L > 2 || ((c.full || layers) && L > 1)) ? P1 * P2 : 1, err);
     double *S2 = S1 ? ws_grow(ws, WS_S2, L > 1 ? cc * P1 * P2 : 1, err) : NULL;
     if (!S2) {
       st = err ? err->status : NTK_ENOMEM;
