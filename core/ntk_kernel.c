@@ -207,21 +207,38 @@ static void kernel_block(const kctx *c, double *S1, double *S2, size_t i0, size_
                          size_t ldxg) {
   const ntk_mlp *net = c->net;
   size_t C = c->C, ldk = c->full ? c->P[1] * C : c->P[1];
-  double b = net->bias ? 1.0 : 0.0, extra = 0.0;
-  int l, s2 = c->same ? 0 : 1, nlayers = c->L;
+  double b = net->bias ? 1.0 : 0.0;
+  int l, s2 = c->same ? 0 : 1, lstart = 1, nlayers = c->L, fused = 0;
   if (!c->full && !layers && c->L > 1) {
-    /* The last layer's traced signal Gram is C everywhere, so its contribution
-     * c_L^2 C sc A A^T goes straight into K through BLAS, as the first write of this block
-     * (beta = 0: K needs no zeroing), and its bias constant b C sc rides along with layer 1's
-     * loop. */
-    size_t nin = net->widths[c->L - 1];
-    double c2 = net->wscale[c->L - 1] * net->wscale[c->L - 1];
-    gram_acc(K + i0 * ldk + j0, ldk, c->A[0][c->L - 1] + i0 * nin, c->A[s2][c->L - 1] + j0 * nin,
-             ni, nj, nin, diag, c2 * (double)C * c->trace_scale, 0.0);
-    extra = b * (double)C * c->trace_scale;
+    /* Traced kernel, no per-layer output: layer 1's signal Gram goes straight into K (the first
+     * write of the block, beta = 0, so K needs no zeroing) and is scaled in place by its input
+     * Gram; the last layer, whose traced signal Gram is the constant C, is added by BLAS
+     * (beta = 1) after the loop, its bias constant b C sc joining layer 1's pass. Two-layer nets
+     * thus need no P x P scratch besides the input Gram and one pass over K. */
+    size_t D = net->widths[0], n1 = net->widths[1], mu, nu;
+    double c2 = net->wscale[0] * net->wscale[0], sc = c->trace_scale;
+    double extra = b * (double)C * sc;
+    const double *s1 = xg;
+    size_t lds1 = ldxg;
+    double *Kb = K + i0 * ldk + j0;
+    if (!xg) {
+      gram(S1, nj, c->A[0][0] + i0 * D, c->A[s2][0] + j0 * D, ni, nj, D, diag);
+      s1 = S1;
+      lds1 = nj;
+    }
+    gram_acc(Kb, ldk, c->G[0][1] + i0 * C * n1, c->G[s2][1] + j0 * C * n1, ni, nj, C * n1, diag,
+             1.0, 0.0);
+    for (mu = 0; mu < ni; mu++) {
+      size_t jend = diag ? mu + 1 : nj;
+      double *krow = Kb + mu * ldk;
+      const double *r1 = s1 + mu * lds1;
+      for (nu = 0; nu < jend; nu++) krow[nu] = krow[nu] * (c2 * r1[nu] + b) * sc + extra;
+    }
+    lstart = 2;
     nlayers = c->L - 1;
+    fused = 1;
   }
-  for (l = 1; l <= nlayers; l++) {
+  for (l = lstart; l <= nlayers; l++) {
     size_t nin = net->widths[l - 1], mu, nu;
     double c2 = net->wscale[l - 1] * net->wscale[l - 1];
     const double *s1 = S1;
@@ -255,8 +272,6 @@ static void kernel_block(const kctx *c, double *S1, double *S2, size_t i0, size_
               lrow[nu] = v;
               krow[nu] += v;
             }
-          else if (l == 1 && extra != 0.0)
-            for (nu = 0; nu < jend; nu++) krow[nu] += (c2 * r1[nu] + b) * r2[nu] * sc + extra;
           else
             for (nu = 0; nu < jend; nu++) krow[nu] += (c2 * r1[nu] + b) * r2[nu] * sc;
         } else {
@@ -291,6 +306,12 @@ static void kernel_block(const kctx *c, double *S1, double *S2, size_t i0, size_
         }
       }
     }
+  }
+  if (fused) {
+    size_t nin = net->widths[c->L - 1];
+    double c2 = net->wscale[c->L - 1] * net->wscale[c->L - 1];
+    gram_acc(K + i0 * ldk + j0, ldk, c->A[0][c->L - 1] + i0 * nin, c->A[s2][c->L - 1] + j0 * nin,
+             ni, nj, nin, diag, c2 * (double)C * c->trace_scale, 1.0);
   }
 }
 
@@ -484,10 +505,11 @@ int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1, s
                          ws->xsame == c.same && ws->xh1 == h1 && ws->xh2 == h2
                      ? ws->buf[WS_XGRAM]
                      : NULL;
-    /* S1 holds the layer-input Grams of layers 2..L-1, or of layer L when K is written per
-     * layer or in the full layout; a two-layer traced kernel needs none (8 P^2 bytes saved) */
-    double *S1 = ws_grow(ws, WS_S1, (L > 2 || ((c.full || layers) && L > 1)) ? P1 * P2 : 1, err);
-    double *S2 = S1 ? ws_grow(ws, WS_S2, L > 1 ? cc * P1 * P2 : 1, err) : NULL;
+    /* S1, S2 hold the input and signal Grams of layers 2..L-1, or of every layer when K is
+     * written per layer or in the full layout; a two-layer traced kernel needs neither */
+    int scratch = L > 2 || ((c.full || layers) && L > 1);
+    double *S1 = ws_grow(ws, WS_S1, scratch ? P1 * P2 : 1, err);
+    double *S2 = S1 ? ws_grow(ws, WS_S2, scratch ? cc * P1 * P2 : 1, err) : NULL;
     if (!S2) {
       st = err ? err->status : NTK_ENOMEM;
       goto done;
