@@ -460,7 +460,8 @@ int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1, s
   c.P[0] = P1;
   c.P[1] = P2;
   c.same = X2 == NULL;
-  c.full = o.output == NTK_KERNEL_FULL || o.output == NTK_KERNEL_BLOCKS;
+  /* with one output every layout is the same P1 x P2 matrix: take the traced path */
+  c.full = C > 1 && (o.output == NTK_KERNEL_FULL || o.output == NTK_KERNEL_BLOCKS);
   c.trace_scale = o.output == NTK_KERNEL_MEAN ? 1.0 / (double)C : 1.0;
   if ((st = prepare_set(&c, ws, 0, net, X1, P1, err)) != NTK_OK) goto done;
   if (!c.same && (st = prepare_set(&c, ws, 1, net, X2, P2, err)) != NTK_OK) goto done;
