@@ -98,7 +98,7 @@ grep -q "$source" <<<"$out" && fail "installed host looked into the source tree:
 mv "$tmp/moved" "$prefix/share/lua/5.4/ntklab"
 
 # --- stock lua5.4 with LUA_PATH/LUA_CPATH pointing at the install --------------------------
-out=$(cd "$tmp/elsewhere" && LUA_PATH_5_4="$prefix/share/lua/5.4/?.lua;$prefix/share/lua/5.4/?/init.lua;;" \
+out=$(cd "$tmp/elsewhere" && env LUA_PATH_5_4="$prefix/share/lua/5.4/?.lua;$prefix/share/lua/5.4/?/init.lua;;" \
       LUA_CPATH_5_4="$prefix/lib/lua/5.4/?.so;;" ${NTK_TEST_LUA_PRELOAD:+LD_PRELOAD=$NTK_TEST_LUA_PRELOAD} \
       lua5.4 -e 'local n = require "ntklab"
 print(n.rng(1):normal(2, 2):numel(), package.searchpath("ntklab", package.path),
