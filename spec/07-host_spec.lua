@@ -166,6 +166,13 @@ describe("the ntklab host", function()
     os.execute("rm -rf " .. q(dir))
   end)
 
+  it("stops running code on Ctrl-C with an error, as lua5.4 does", function()
+    -- one second is ample for the host to start and enter the loop, sanitizers included
+    local out, code = run("timeout --preserve-status -s INT 1 " .. q(host) .. " -e 'while true do end'")
+    assert.are.equal(1, code, out)
+    assert.truthy(out:find("interrupted!", 1, true), out)
+  end)
+
   it("runs LUA_INIT unless -E is given", function()
     local out = run("LUA_INIT='x = 5' " .. q(host) .. " -e 'print(x)'")
     assert.are.equal("5\n", out)
