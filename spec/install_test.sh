@@ -5,11 +5,13 @@
 # C module (stock lua5.4 loads them), and the host (it runs from another directory, using the
 # installed modules and nothing from the source tree). Run by ctest as test "install".
 #   NTK_TEST_CFLAGS: extra flags for compiling against the install (the sanitizer build
-#   passes -fsanitize=..., which whoever links an instrumented library needs too).
+#   passes -fsanitize=..., which whoever links an instrumented library needs too);
+#   CC: the compiler (ctest passes the one CMake uses).
 set -euo pipefail
 build=$(cd "$1" && pwd)
 source=$(cd "$2" && pwd)
 cflags=${NTK_TEST_CFLAGS:-}
+cc=${CC:-cc}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
@@ -49,7 +51,7 @@ int main(void) {
 }
 C
 # shellcheck disable=SC2046,SC2086
-if cc $cflags -o "$tmp/use_core_shared" "$tmp/use_core.c" $(pkg-config --cflags --libs ntk); then
+if "$cc" $cflags -o "$tmp/use_core_shared" "$tmp/use_core.c" $(pkg-config --cflags --libs ntk); then
   out=$(LD_LIBRARY_PATH=$prefix/lib "$tmp/use_core_shared") || fail "shared-linked program failed"
   [ "$out" = "1 $(pkg-config --modversion ntk)" ] || fail "shared-linked program printed '$out'"
 else
@@ -57,7 +59,7 @@ else
 fi
 static_libs=$(pkg-config --static --libs ntk)
 # shellcheck disable=SC2046,SC2086
-if cc $cflags -o "$tmp/use_core_static" "$tmp/use_core.c" $(pkg-config --cflags ntk) ${static_libs//-lntk/-l:libntk.a}; then
+if "$cc" $cflags -o "$tmp/use_core_static" "$tmp/use_core.c" $(pkg-config --cflags ntk) ${static_libs//-lntk/-l:libntk.a}; then
   ldd "$tmp/use_core_static" | grep -q 'libntk\.so' && fail "static link still needs libntk.so"
   out=$("$tmp/use_core_static") || fail "static-linked program failed"
   [ "${out%% *}" = 1 ] || fail "static-linked program printed '$out'"
@@ -70,7 +72,7 @@ sed -n '/^## Embedding in a C program/,/^## /p' "$source/README.md" |
   sed -n '/^```c$/,/^```$/p' | sed '1d;$d' >"$tmp/host.c"
 [ -s "$tmp/host.c" ] || fail "README has no \`\`\`c block under 'Embedding in a C program'"
 # shellcheck disable=SC2046,SC2086
-if cc $cflags -o "$tmp/host" "$tmp/host.c" $(pkg-config --cflags --libs ntklab); then
+if "$cc" $cflags -o "$tmp/host" "$tmp/host.c" $(pkg-config --cflags --libs ntklab); then
   out=$(cd "$tmp" && LD_LIBRARY_PATH=$prefix/lib LUA_PATH_5_4="$prefix/share/lua/5.4/?.lua;$prefix/share/lua/5.4/?/init.lua" \
         "$tmp/host") || fail "README example failed: $out"
   # the example prints the same draw from C and from Lua (same seed, same numbers)
