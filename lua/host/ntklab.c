@@ -28,6 +28,11 @@
 #include <lua.h>
 #include <lualib.h>
 
+#ifdef NTK_USE_READLINE
+#include <readline/history.h>
+#include <readline/readline.h>
+#endif
+
 #include "lntk.h"
 
 static const char *progname = "ntklab";
@@ -315,13 +320,27 @@ static void set_module_path(lua_State *L) {
 
 /* --- the interactive prompt ------------------------------------------------------------------ */
 
+/* Line editing and history on a terminal, when built with readline; plain reads otherwise
+ * (and always for pipes, so that piped input is not echoed back). */
+static int use_readline = 0;
+
 /* Pushes the next line of stdin without its newline; returns 0 at end of input.
  * Lines of any length: fgets fills the buffer piecewise. */
 static int pushline(lua_State *L, int firstline) {
   char piece[512];
   luaL_Buffer b;
   int got = 0;
-  fputs(firstline ? "> " : ">> ", stdout);
+  const char *prompt = firstline ? "> " : ">> ";
+#ifdef NTK_USE_READLINE
+  if (use_readline) {
+    char *line = readline(prompt);
+    if (line == NULL) return 0;
+    lua_pushstring(L, line);
+    free(line);
+    return 1;
+  }
+#endif
+  fputs(prompt, stdout);
   fflush(stdout);
   luaL_buffinit(L, &b);
   while (fgets(piece, sizeof piece, stdin)) {
@@ -387,6 +406,9 @@ static int loadline(lua_State *L) {
   lua_settop(L, 0);
   if (!pushline(L, 1)) return -1;
   if ((status = addreturn(L)) != LUA_OK) status = multiline(L);
+#ifdef NTK_USE_READLINE
+  if (use_readline && lua_rawlen(L, 1) > 0) add_history(lua_tostring(L, 1));
+#endif
   lua_remove(L, 1); /* the source text; the function (or error) stays */
   return status;
 }
@@ -406,6 +428,7 @@ static void doREPL(lua_State *L) {
   int status;
   const char *oldprogname = progname;
   progname = NULL; /* errors at the prompt are not prefixed with the program name */
+  use_readline = isatty(0);
   while ((status = loadline(L)) != -1) {
     if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
     if (status == LUA_OK)
