@@ -153,6 +153,7 @@ static void createargtable(lua_State *L, char **argv, int argc, int script) {
   int i, narg;
   if (script == argc) script = 0;
   narg = argc - (script + 1);
+  if (narg < 0) narg = 0; /* argc == 0: started with an empty argv */
   lua_createtable(L, narg, script + 1);
   for (i = 0; i < argc; i++) {
     lua_pushstring(L, argv[i]);
