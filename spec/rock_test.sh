@@ -8,7 +8,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/src"
 # a copy, so that the rock's build directory (build.luarocks) never lands in the checkout
-tar -C "$source" --exclude='./build*' --exclude=./.git --exclude=./results -cf - . | tar -C "$tmp/src" -xf -
+tar -C "$source" --exclude='./build*' --exclude=./.git --exclude=./results --exclude=./data -cf - . | tar -C "$tmp/src" -xf -
 rockspec=$(cd "$tmp/src" && ls ./*.rockspec)
 if ! (cd "$tmp/src" && HOME=$tmp CMAKE_BUILD_PARALLEL_LEVEL=2 \
       luarocks --lua-version 5.4 make --tree "$tmp/tree" "$rockspec") >"$tmp/make.log" 2>&1; then
