@@ -33,10 +33,12 @@ local function reachable_functions()
     names[fn] = names[fn] or {}
     table.insert(names[fn], name)
   end
-  local seen = {}
+  -- A table reachable under several names (ntklab.linalg is ntklab.core.linalg) gives its
+  -- functions every one of those names; only tables on the current path are skipped (cycles).
+  local on_path = {}
   local function walk(tbl, prefix)
-    if seen[tbl] then return end
-    seen[tbl] = true
+    if on_path[tbl] then return end
+    on_path[tbl] = true
     for k, v in pairs(tbl) do
       if type(k) == "string" then
         if type(v) == "function" then
@@ -46,6 +48,7 @@ local function reachable_functions()
         end
       end
     end
+    on_path[tbl] = nil
   end
   walk(ntklab, "ntklab.")
   local types = {}
