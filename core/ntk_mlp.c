@@ -165,7 +165,7 @@ static int init_balanced(ntk_mlp *net, ntk_rng *rng, double *scratch, ntk_error 
   std = net->param == NTK_PARAM_STANDARD ? net->sigma[0] / sqrt((double)r) : net->sigma[0];
   ntk_rng_fill_normal_buf(rng, G, r * r, 0.0, std);
   info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'N', (lapack_int)r, (lapack_int)r, G, (lapack_int)r, S,
-                        NULL, 1, NULL, 1);
+                        NULL, (lapack_int)r, NULL, (lapack_int)r);
   if (info != 0) return ntk_error_set(err, NTK_ENOCONV, 0, "dgesdd failed (info %d)", (int)info);
   if ((st = random_frame(Oprev, net->widths[0], r, tau, sign, rng, err)) != NTK_OK) return st;
   for (l = 1; l <= net->depth; l++) {

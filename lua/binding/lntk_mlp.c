@@ -208,9 +208,11 @@ static int mlp_gc(lua_State *L) {
 static int mlp_forward(lua_State *L) {
   ntk_mlp *net = lntk_checkmlp(L, 1);
   size_t P, C = ntk_mlp_output_dim(net);
-  const double *X = lntk_checkdata(L, 2, ntk_mlp_input_dim(net), &P);
+  const double *X;
   ntk_tensor *out;
   ntk_error err;
+  lua_settop(L, 3); /* contiguous copies of the data go above the arguments */
+  X = lntk_checkdata(L, 2, ntk_mlp_input_dim(net), &P);
   if (!lua_isnoneornil(L, 3)) {
     char expected[64];
     out = lntk_checktensor(L, 3);
@@ -242,9 +244,11 @@ static size_t check_xy(lua_State *L, ntk_mlp *net, int xi, const double **X, con
 static int mlp_loss(lua_State *L) {
   ntk_mlp *net = lntk_checkmlp(L, 1);
   const double *X, *Y;
-  size_t P = check_xy(L, net, 2, &X, &Y);
+  size_t P;
   double loss;
   ntk_error err;
+  lua_settop(L, 3);
+  P = check_xy(L, net, 2, &X, &Y);
   if (ntk_mlp_loss(net, &loss, X, Y, P, &err) != NTK_OK) return lntk_status(L, &err, 1);
   lua_pushnumber(L, loss);
   return 1;
@@ -268,10 +272,13 @@ static ntk_tensor *flat_out(lua_State *L, int idx, size_t n) {
 static int mlp_grad(lua_State *L) {
   ntk_mlp *net = lntk_checkmlp(L, 1);
   const double *X, *Y;
-  size_t P = check_xy(L, net, 2, &X, &Y);
-  ntk_tensor *g = flat_out(L, 4, net->nparams);
+  size_t P;
+  ntk_tensor *g;
   double loss;
   ntk_error err;
+  lua_settop(L, 4);
+  P = check_xy(L, net, 2, &X, &Y);
+  g = flat_out(L, 4, net->nparams);
   if (ntk_mlp_loss_grad(net, ntk_tensor_data(g), &loss, X, Y, P, &err) != NTK_OK)
     return lntk_status(L, &err, 1);
   lua_pushnumber(L, loss);

@@ -148,8 +148,10 @@ static int trainer_step(lua_State *L) {
   ntk_trainer *tr = checktrainer(L, 1);
   ntk_mlp *net;
   const double *X, *Y;
-  size_t P = check_problem(L, &net, &X, &Y);
+  size_t P;
   ntk_error err;
+  lua_settop(L, 4); /* contiguous copies of the data go above the arguments */
+  P = check_problem(L, &net, &X, &Y);
   /* the caller may have changed the parameters or the data since the last step */
   ntk_train_invalidate(tr);
   if (ntk_train_step(tr, net, X, Y, P, INFINITY, &err) != NTK_OK) return step_failed(L, &err);
@@ -182,10 +184,12 @@ static int trainer_run(lua_State *L) {
   ntk_trainer *tr = checktrainer(L, 1);
   ntk_mlp *net;
   const double *X, *Y;
-  size_t P = check_problem(L, &net, &X, &Y), max_steps = SIZE_MAX, nobs = 0, k;
+  size_t P, max_steps = SIZE_MAX, nobs = 0, k;
   double t_end = INFINITY, prev;
   int has_t, has_steps, fn = 0, obs = 0;
   ntk_error err;
+  lua_settop(L, 5); /* contiguous copies of the data go above the arguments */
+  P = check_problem(L, &net, &X, &Y);
   lntk_checkoptions(L, 5, allowed);
   has_t = lua_getfield(L, 5, "t") != LUA_TNIL;
   lua_pop(L, 1);
