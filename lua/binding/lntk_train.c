@@ -139,7 +139,7 @@ static size_t check_problem(lua_State *L, ntk_mlp **net, const double **X, const
 /* Raises for any failure of a step: misuse as a bad argument, a non-finite loss or parameters
  * (and a step-size underflow) as a plain error that names step, t and the settings. */
 static int step_failed(lua_State *L, const ntk_error *err) {
-  if (err->status < 0) return lntk_status(L, err, 1);
+  if (err->status < 0) return lntk_status(L, err, 0); /* err->arg counts the trainer as 1 */
   return luaL_error(L, "%s", err->msg);
 }
 
