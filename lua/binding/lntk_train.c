@@ -328,9 +328,15 @@ static int trainer_tostring(lua_State *L) {
 /* __index: the counters as fields (tr.t, tr.steps, tr.evals, tr.rejected, tr.loss, tr.method),
  * then the methods (upvalue 1). */
 static int trainer_index(lua_State *L) {
-  ntk_trainer *tr = checktrainer(L, 1);
+  lntk_trainer *box = luaL_checkudata(L, 1, LNTK_TRAINER_MT);
+  ntk_trainer *tr = &box->tr;
   const char *key = lua_tostring(L, 2);
+  /* methods resolve on released trainers too (release is idempotent; the others raise) */
+  lua_pushvalue(L, 2);
+  if (lua_gettable(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
   if (key) {
+    if (!box->live) return luaL_error(L, "attempt to use a released trainer");
     if (strcmp(key, "t") == 0) return lua_pushnumber(L, tr->t), 1;
     if (strcmp(key, "steps") == 0) return lua_pushinteger(L, (lua_Integer)tr->steps), 1;
     if (strcmp(key, "evals") == 0) return lua_pushinteger(L, (lua_Integer)tr->evals), 1;
@@ -338,8 +344,7 @@ static int trainer_index(lua_State *L) {
     if (strcmp(key, "loss") == 0) return lua_pushnumber(L, tr->loss), 1;
     if (strcmp(key, "method") == 0) return lua_pushstring(L, ntk_train_method_name(tr->cfg.method)), 1;
   }
-  lua_pushvalue(L, 2);
-  lua_gettable(L, lua_upvalueindex(1));
+  lua_pushnil(L);
   return 1;
 }
 
