@@ -257,6 +257,7 @@ int ntk_mlp_new(ntk_mlp **out, const ntk_mlp_config *cfg, ntk_rng *rng, ntk_erro
 
 int ntk_mlp_reserve(ntk_mlp *net, size_t P, ntk_error *err) {
   int l;
+  if (P == 0) P = 1; /* an empty batch still needs the buffers to exist */
   if (P <= net->cache_cap) return NTK_OK;
   if (!net->pre) {
     net->pre = calloc((size_t)net->depth, sizeof *net->pre);

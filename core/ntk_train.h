@@ -8,7 +8,9 @@
  *         t = lr * steps
  *   adam  Adam with bias correction;                                t = lr * steps
  * The flow methods land exactly on the target time of ntk_train_run (the last step is
- * clipped). Work buffers are allocated on the first step (or when the parameter count or the
+ * clipped). Gradient flow of a ReLU net has a discontinuous right-hand side: where the flow
+ * slides along a kink (a pre-activation held at 0), rk45's steps collapse and the run crawls;
+ * bound such runs with a step count. Work buffers are allocated on the first step (or when the parameter count or the
  * batch grows) and reused: the step loop allocates nothing. */
 #ifndef NTK_TRAIN_H
 #define NTK_TRAIN_H

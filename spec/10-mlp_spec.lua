@@ -194,6 +194,14 @@ describe("mlp", function()
       assert.is_true(worst < GRAD_REL_TOL)
     end)
 
+  it("accepts an empty batch: no outputs, zero loss and gradient", function()
+    local net = ntklab.mlp{widths = {3, 4, 2}, bias = true, seed = 1}
+    assert.are.same({0, 2}, net:forward(ntklab.zeros(0, 3)):shape())
+    assert.are.equal(0, net:loss(ntklab.zeros(0, 3), ntklab.zeros(0, 2)))
+    local g = net:grad(ntklab.zeros(0, 3), ntklab.zeros(0, 2))
+    for _, v in ipairs(g:totable()) do assert.are.equal(0, v) end
+  end)
+
   it("writes the gradient into a caller's buffer", function()
     local net = ntklab.mlp{widths = {3, 4, 2}, seed = 1}
     local X, Y = randn(1, 5, 3), randn(2, 5, 2)

@@ -100,8 +100,13 @@ describe("train", function()
     assert.is_true(math.abs(tr.t - 1.0) < 1e-15)
     assert.is_true(final < loss0)
     assert.are.equal(final, net:loss(X, Y))
-    -- steps = N runs N more steps
-    tr:run(net, X, Y, {steps = 5})
+    -- steps = N runs N more steps; observations it does not reach are not made
+    local called = false
+    tr:run(net, X, Y, {steps = 5, t = 5, observe = {1.5, 4}, observer = function(t)
+      assert.is_true(math.abs(t - 1.5) < 1e-12)
+      called = true
+    end})
+    assert.is_true(called)
     assert.are.equal(15, tr.steps)
     local eta = tr:effective_lr(net)
     assert.are.equal(0.1, eta:get(1))

@@ -36,13 +36,13 @@ const double *lntk_checkdata(lua_State *L, int idx, size_t cols, size_t *rows) {
   }
 }
 
-/* Pushes a new mlp userdata around net (which it then owns). */
-static void pushmlp(lua_State *L, ntk_mlp *net) {
+/* Pushes a new, empty mlp userdata; the caller creates the net into box->net, so that nothing
+ * can raise between the allocation of the net and its owner's existence. */
+static lntk_mlp *pushbox(lua_State *L) {
   lntk_mlp *m = lua_newuserdatauv(L, sizeof *m, 0);
   m->net = NULL;
   luaL_setmetatable(L, LNTK_MLP_MT);
-  m->net = net;
-  lntk_gcstep(L, net->nparams * sizeof(double));
+  return m;
 }
 
 static const char *const param_names[] = {"standard", "ntk", NULL};
@@ -94,7 +94,7 @@ static int mlp_new(lua_State *L) {
   double sigma[NTK_MLP_MAX_DEPTH];
   ntk_mlp_config cfg;
   ntk_rng own, *rng = &own;
-  ntk_mlp *net;
+  lntk_mlp *box;
   ntk_error err;
   lua_Integer n, i;
   int depth, st;
@@ -191,9 +191,10 @@ static int mlp_new(lua_State *L) {
   } else {
     ntk_rng_seed(&own, (uint64_t)lntk_optfield_integer(L, 1, "seed", 0));
   }
-  st = ntk_mlp_new(&net, &cfg, rng, &err);
+  box = pushbox(L);
+  st = ntk_mlp_new(&box->net, &cfg, rng, &err);
   if (st != NTK_OK) return lntk_status(L, &err, 0);
-  pushmlp(L, net);
+  lntk_gcstep(L, box->net->nparams * sizeof(double));
   return 1;
 }
 
@@ -376,10 +377,11 @@ static int mlp_set(lua_State *L) {
 }
 
 static int mlp_clone(lua_State *L) {
-  ntk_mlp *net = lntk_checkmlp(L, 1), *copy;
+  ntk_mlp *net = lntk_checkmlp(L, 1);
+  lntk_mlp *box = pushbox(L);
   ntk_error err;
-  if (ntk_mlp_clone(&copy, net, &err) != NTK_OK) return luaL_error(L, "%s", err.msg);
-  pushmlp(L, copy);
+  if (ntk_mlp_clone(&box->net, net, &err) != NTK_OK) return luaL_error(L, "%s", err.msg);
+  lntk_gcstep(L, net->nparams * sizeof(double));
   return 1;
 }
 
@@ -400,14 +402,14 @@ static int mlp_save(lua_State *L) {
 /* ntklab.mlp_load(path) -> net | nil, "path: reason" */
 static int mlp_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  ntk_mlp *net;
+  lntk_mlp *box = pushbox(L);
   ntk_error err;
-  if (ntk_mlp_load(&net, path, &err) != NTK_OK) {
+  if (ntk_mlp_load(&box->net, path, &err) != NTK_OK) {
     luaL_pushfail(L);
     lua_pushfstring(L, "%s: %s", path, err.msg);
     return 2;
   }
-  pushmlp(L, net);
+  lntk_gcstep(L, box->net->nparams * sizeof(double));
   return 1;
 }
 

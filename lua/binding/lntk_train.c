@@ -186,7 +186,7 @@ static int trainer_run(lua_State *L) {
   const double *X, *Y;
   size_t P, max_steps = SIZE_MAX, nobs = 0, k;
   double t_end = INFINITY, prev;
-  int has_t, has_steps, fn = 0, obs = 0;
+  int has_t, has_steps, fn = 0, obs = 0, flow;
   ntk_error err;
   lua_settop(L, 5); /* contiguous copies of the data go above the arguments */
   P = check_problem(L, &net, &X, &Y);
@@ -233,6 +233,7 @@ static int trainer_run(lua_State *L) {
       return luaL_argerror(L, 5, "option 'observer': function expected with 'observe'");
     fn = lua_gettop(L);
   }
+  flow = tr->cfg.method == NTK_TRAIN_RK4 || tr->cfg.method == NTK_TRAIN_RK45;
   ntk_train_invalidate(tr);
   for (k = 1; k <= nobs; k++) {
     double tk;
@@ -240,7 +241,8 @@ static int trainer_run(lua_State *L) {
     tk = lua_tonumber(L, -1);
     lua_pop(L, 1);
     if (ntk_train_run(tr, net, X, Y, P, tk, max_steps, &err) != NTK_OK) return step_failed(L, &err);
-    if (tr->steps >= max_steps && tr->t < tk) break; /* out of steps before this observation */
+    /* out of steps before this observation (discrete methods reach t_k up to rounding) */
+    if (tr->steps >= max_steps && tk - tr->t > (flow ? 0.0 : 1e-9 * tr->cfg.lr)) break;
     observe(L, tr, net, X, Y, P, fn);
   }
   if (ntk_train_run(tr, net, X, Y, P, t_end, max_steps, &err) != NTK_OK) return step_failed(L, &err);
