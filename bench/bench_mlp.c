@@ -34,8 +34,8 @@ static void bare_step(int L, const size_t *w, size_t P, double *const *A, double
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)w[l], (int)w[l - 1], (int)P, 1.0,
                 G[l], (int)w[l], A[l - 1], (int)w[l - 1], 0.0, dW[l], (int)w[l - 1]);
     if (l > 1)
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)P, (int)w[l - 1], (int)w[l],
-                  1.0, G[l], (int)w[l], W[l], (int)w[l - 1], 0.0, G[l - 1], (int)w[l - 1]);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)P, (int)w[l - 1], (int)w[l], 1.0,
+                  G[l], (int)w[l], W[l], (int)w[l - 1], 0.0, G[l - 1], (int)w[l - 1]);
   }
 }
 
@@ -43,7 +43,7 @@ static void run_case(const char *name, int L, const size_t *w, ntk_activation ac
                      int iters) {
   ntk_activation acts[8];
   double sigma[8], *X, *Y, *A[8], *W[8], *G[8], *dW[8], best_step = 1e30, best_bare = 1e30,
-                   flops = 0;
+                                                        flops = 0;
   ntk_mlp_config cfg;
   ntk_train_config tcfg;
   ntk_trainer tr;
@@ -91,8 +91,8 @@ static void run_case(const char *name, int L, const size_t *w, ntk_activation ac
     if ((t1 - t0) / iters < best_step) best_step = (t1 - t0) / iters;
     if ((t2 - t1) / iters < best_bare) best_bare = (t2 - t1) / iters;
   }
-  printf("%-44s step %9.1f us  bare gemms %9.1f us  ratio %.2f  (%.1f GFLOP/s, threads %d)\n",
-         name, best_step * 1e6, best_bare * 1e6, best_step / best_bare, flops / best_step * 1e-9,
+  printf("%-44s step %9.1f us  bare gemms %9.1f us  ratio %.2f  (%.1f GFLOP/s, threads %d)\n", name,
+         best_step * 1e6, best_bare * 1e6, best_step / best_bare, flops / best_step * 1e-9,
          ntk_threads_get());
   ntk_train_release(&tr);
   ntk_mlp_free(net);

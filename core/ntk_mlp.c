@@ -511,7 +511,9 @@ static double get_f64(const unsigned char **p) {
 }
 
 /* Bytes of a version-1 file for depth L and n parameters (header, payload, CRC). */
-static size_t file_size(size_t L, size_t n) { return 32 + 8 * (L + 1) + 4 * L + 8 * L + 8 + 8 + 8 * n + 4; }
+static size_t file_size(size_t L, size_t n) {
+  return 32 + 8 * (L + 1) + 4 * L + 8 * L + 8 + 8 + 8 * n + 4;
+}
 
 /* CRC32 over a buffer of any size (zlib's crc32 takes a uInt length). */
 static uint32_t crc32_of(const unsigned char *buf, size_t n) {

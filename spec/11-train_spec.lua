@@ -192,6 +192,21 @@ describe("train", function()
     assert.are.equal(lr / eps, tr:effective_lr(net):get(1))
   end)
 
+  it("step returns the loss where the step started, for every method", function()
+    local X, Y = randn(1, 5, 3), randn(2, 5)
+    local trainers = {ntklab.train.gd{lr = 0.1}, ntklab.train.sgd{lr = 0.1, momentum = 0.5},
+                      ntklab.train.adam{lr = 0.01}, ntklab.train.flow{method = "rk4", dt = 0.1},
+                      ntklab.train.flow{rtol = 1e-8}}
+    for _, tr in ipairs(trainers) do
+      local net = ntklab.mlp{widths = {3, 4, 1}, activation = "tanh", seed = 2}
+      for _ = 1, 3 do
+        local before = net:loss(X, Y)
+        assert.are.equal(before, tr:step(net, X, Y), tr.method)
+        assert.are.equal(before, tr.loss)
+      end
+    end
+  end)
+
   it("rk4 and rk45 land exactly on the observation times", function()
     local net = ntklab.mlp{widths = {3, 4, 1}, activation = "tanh", seed = 2}
     local X, Y = randn(1, 5, 3), randn(2, 5)

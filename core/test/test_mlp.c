@@ -127,8 +127,10 @@ static void test_balanced_and_orthogonal(void) {
         double s = 0;
         for (k = 0; k < 9; k++) s += o->params[k * 4 + i] * o->params[k * 4 + j];
         if (i == j && i == 0) g2 = s;
-        if (i == j) CHECK_NEAR(s, g2, 1e-13);
-        else off = fmax(off, fabs(s));
+        if (i == j)
+          CHECK_NEAR(s, g2, 1e-13);
+        else
+          off = fmax(off, fabs(s));
       }
     CHECK_NEAR(g2, 9.0 / 4.0, 1e-13); /* |W|_F^2 = 4 g^2 = nout nin sigma^2 / nin = 9 */
     CHECK(off < 1e-13);

@@ -11,7 +11,9 @@ typedef struct lntk_mlp {
   ntk_mlp *net; /* NULL once released */
 } lntk_mlp;
 
-static lntk_mlp *checkbox(lua_State *L, int idx) { return luaL_checkudata(L, idx, LNTK_MLP_MT); }
+static lntk_mlp *checkbox(lua_State *L, int idx) {
+  return luaL_checkudata(L, idx, LNTK_MLP_MT);
+}
 
 ntk_mlp *lntk_checkmlp(lua_State *L, int idx) {
   lntk_mlp *m = checkbox(L, idx);
@@ -56,8 +58,8 @@ static int opterror(lua_State *L, const char *key, const char *msg) {
 static int check_activation_name(lua_State *L, int idx, const char *key, ntk_activation *out) {
   const char *name;
   if (lua_type(L, idx) != LUA_TSTRING)
-    return opterror(L, key, lua_pushfstring(L, "activation name expected, got %s",
-                                            luaL_typename(L, idx)));
+    return opterror(L, key,
+                    lua_pushfstring(L, "activation name expected, got %s", luaL_typename(L, idx)));
   name = lua_tostring(L, idx);
   if (!ntk_activation_from_name(name, out))
     return opterror(L, key, lua_pushfstring(L, "unknown activation '%s'", name));
@@ -87,8 +89,8 @@ static int check_enum_field(lua_State *L, const char *key, const char *const nam
  *   param = "standard" | "ntk", sigma = 1 | {per layer}, bias_sigma = 0,
  *   init = "gaussian" | "orthogonal" | "balanced", seed = int | rng = ntklab.rng(...)} */
 static int mlp_new(lua_State *L) {
-  static const char *const allowed[] = {"widths", "activation", "bias", "param", "sigma",
-                                        "bias_sigma", "init", "seed", "rng", NULL};
+  static const char *const allowed[] = {"widths",     "activation", "bias", "param", "sigma",
+                                        "bias_sigma", "init",       "seed", "rng",   NULL};
   size_t widths[NTK_MLP_MAX_DEPTH + 1];
   ntk_activation act[NTK_MLP_MAX_DEPTH];
   double sigma[NTK_MLP_MAX_DEPTH];
@@ -101,12 +103,12 @@ static int mlp_new(lua_State *L) {
   lntk_checkoptions(L, 1, allowed);
   /* widths */
   if (lua_getfield(L, 1, "widths") != LUA_TTABLE)
-    opterror(L, "widths", lua_pushfstring(L, "table {D, n1, ..., C} expected, got %s",
-                                          luaL_typename(L, -1)));
+    opterror(L, "widths",
+             lua_pushfstring(L, "table {D, n1, ..., C} expected, got %s", luaL_typename(L, -1)));
   n = (lua_Integer)lua_rawlen(L, -1);
   if (n < 2 || n > NTK_MLP_MAX_DEPTH + 1)
-    opterror(L, "widths", lua_pushfstring(L, "2 to %d entries expected, got %I",
-                                          NTK_MLP_MAX_DEPTH + 1, n));
+    opterror(L, "widths",
+             lua_pushfstring(L, "2 to %d entries expected, got %I", NTK_MLP_MAX_DEPTH + 1, n));
   depth = (int)n - 1;
   for (i = 1; i <= n; i++) {
     int isnum;
@@ -122,16 +124,19 @@ static int mlp_new(lua_State *L) {
   /* activation: one name for every hidden layer, or a table of depth - 1 names */
   for (i = 0; i < depth; i++) act[i] = NTK_ACT_RELU;
   switch (lua_getfield(L, 1, "activation")) {
-    case LUA_TNIL: break;
+    case LUA_TNIL:
+      break;
     case LUA_TSTRING:
       check_activation_name(L, -1, "activation", &act[0]);
       for (i = 1; i < depth; i++) act[i] = act[0];
       break;
     case LUA_TTABLE:
       if ((lua_Integer)lua_rawlen(L, -1) != depth - 1)
-        opterror(L, "activation", lua_pushfstring(L, "%d names expected (one per hidden layer), "
-                                                  "got %I", depth - 1,
-                                                  (lua_Integer)lua_rawlen(L, -1)));
+        opterror(L, "activation",
+                 lua_pushfstring(L,
+                                 "%d names expected (one per hidden layer), "
+                                 "got %I",
+                                 depth - 1, (lua_Integer)lua_rawlen(L, -1)));
       for (i = 1; i < depth; i++) {
         lua_rawgeti(L, -1, i);
         check_activation_name(L, -1, "activation", &act[i - 1]);
@@ -139,22 +144,24 @@ static int mlp_new(lua_State *L) {
       }
       break;
     default:
-      opterror(L, "activation", lua_pushfstring(L, "name or table expected, got %s",
-                                                luaL_typename(L, -1)));
+      opterror(L, "activation",
+               lua_pushfstring(L, "name or table expected, got %s", luaL_typename(L, -1)));
   }
   lua_pop(L, 1);
   act[depth - 1] = NTK_ACT_LINEAR;
   /* sigma: one number or one per layer */
   for (i = 0; i < depth; i++) sigma[i] = 1.0;
   switch (lua_getfield(L, 1, "sigma")) {
-    case LUA_TNIL: break;
+    case LUA_TNIL:
+      break;
     case LUA_TNUMBER:
       for (i = 0; i < depth; i++) sigma[i] = lua_tonumber(L, -1);
       break;
     case LUA_TTABLE:
       if ((lua_Integer)lua_rawlen(L, -1) != depth)
-        opterror(L, "sigma", lua_pushfstring(L, "%d numbers expected (one per layer), got %I",
-                                             depth, (lua_Integer)lua_rawlen(L, -1)));
+        opterror(L, "sigma",
+                 lua_pushfstring(L, "%d numbers expected (one per layer), got %I", depth,
+                                 (lua_Integer)lua_rawlen(L, -1)));
       for (i = 1; i <= depth; i++) {
         if (lua_rawgeti(L, -1, i) != LUA_TNUMBER)
           opterror(L, "sigma", lua_pushfstring(L, "entry %I: number expected", i));
@@ -163,8 +170,8 @@ static int mlp_new(lua_State *L) {
       }
       break;
     default:
-      opterror(L, "sigma", lua_pushfstring(L, "number or table expected, got %s",
-                                           luaL_typename(L, -1)));
+      opterror(L, "sigma",
+               lua_pushfstring(L, "number or table expected, got %s", luaL_typename(L, -1)));
   }
   lua_pop(L, 1);
   cfg.depth = depth;
@@ -236,8 +243,9 @@ static size_t check_xy(lua_State *L, ntk_mlp *net, int xi, const double **X, con
   *X = lntk_checkdata(L, xi, ntk_mlp_input_dim(net), &P);
   *Y = lntk_checkdata(L, xi + 1, ntk_mlp_output_dim(net), &Py);
   if (Py != P)
-    luaL_argerror(L, xi + 1, lua_pushfstring(L, "%I rows expected (as X), got %I",
-                                             (lua_Integer)P, (lua_Integer)Py));
+    luaL_argerror(
+        L, xi + 1,
+        lua_pushfstring(L, "%I rows expected (as X), got %I", (lua_Integer)P, (lua_Integer)Py));
   return P;
 }
 
@@ -491,11 +499,11 @@ static int mlp_tostring(lua_State *L) {
 
 void lntk_open_mlp(lua_State *L) {
   static const luaL_Reg methods[] = {
-      {"forward", mlp_forward}, {"loss", mlp_loss},       {"grad", mlp_grad},
-      {"params", mlp_params},   {"weight", mlp_weight},   {"bias", mlp_bias},
-      {"layers", mlp_layers},   {"get", mlp_get},         {"set", mlp_set},
-      {"clone", mlp_clone},     {"save", mlp_save},       {"nparams", mlp_nparams},
-      {"depth", mlp_depth},     {"widths", mlp_widths},   {"config", mlp_config},
+      {"forward", mlp_forward}, {"loss", mlp_loss},     {"grad", mlp_grad},
+      {"params", mlp_params},   {"weight", mlp_weight}, {"bias", mlp_bias},
+      {"layers", mlp_layers},   {"get", mlp_get},       {"set", mlp_set},
+      {"clone", mlp_clone},     {"save", mlp_save},     {"nparams", mlp_nparams},
+      {"depth", mlp_depth},     {"widths", mlp_widths}, {"config", mlp_config},
       {"release", mlp_gc},      {NULL, NULL},
   };
   luaL_newmetatable(L, LNTK_MLP_MT);

@@ -34,8 +34,9 @@ static int push_trainer(lua_State *L, const ntk_train_config *cfg) {
 /* Required positive number option. */
 static double required_number(lua_State *L, const char *key) {
   if (lua_getfield(L, 1, key) != LUA_TNUMBER)
-    luaL_argerror(L, 1, lua_pushfstring(L, "option '%s': number expected, got %s", key,
-                                        luaL_typename(L, -1)));
+    luaL_argerror(
+        L, 1,
+        lua_pushfstring(L, "option '%s': number expected, got %s", key, luaL_typename(L, -1)));
   {
     double v = lua_tonumber(L, -1);
     lua_pop(L, 1);
@@ -61,8 +62,9 @@ static int train_flow(lua_State *L) {
   lntk_checkoptions(L, 1, allowed);
   if (lua_getfield(L, 1, "method") != LUA_TNIL) {
     if (lua_type(L, -1) != LUA_TSTRING)
-      luaL_argerror(L, 1, lua_pushfstring(L, "option 'method': string expected, got %s",
-                                          luaL_typename(L, -1)));
+      luaL_argerror(
+          L, 1,
+          lua_pushfstring(L, "option 'method': string expected, got %s", luaL_typename(L, -1)));
     method = lua_tostring(L, -1);
   }
   if (strcmp(method, "rk4") == 0) {
@@ -81,8 +83,11 @@ static int train_flow(lua_State *L) {
     cfg.atol = lntk_optfield_number(L, 1, "atol", cfg.atol);
     cfg.h0 = lntk_optfield_number(L, 1, "h0", 0.0);
   } else {
-    return luaL_argerror(L, 1, lua_pushfstring(L, "option 'method': 'rk4' or 'rk45' expected, "
-                                               "got '%s'", method));
+    return luaL_argerror(L, 1,
+                         lua_pushfstring(L,
+                                         "option 'method': 'rk4' or 'rk45' expected, "
+                                         "got '%s'",
+                                         method));
   }
   return push_trainer(L, &cfg);
 }
@@ -131,8 +136,9 @@ static size_t check_problem(lua_State *L, ntk_mlp **net, const double **X, const
   *X = lntk_checkdata(L, 3, ntk_mlp_input_dim(*net), &P);
   *Y = lntk_checkdata(L, 4, ntk_mlp_output_dim(*net), &Py);
   if (Py != P)
-    luaL_argerror(L, 4, lua_pushfstring(L, "%I rows expected (as X), got %I", (lua_Integer)P,
-                                        (lua_Integer)Py));
+    luaL_argerror(
+        L, 4,
+        lua_pushfstring(L, "%I rows expected (as X), got %I", (lua_Integer)P, (lua_Integer)Py));
   return P;
 }
 
@@ -143,7 +149,9 @@ static int step_failed(lua_State *L, const ntk_error *err) {
   return luaL_error(L, "%s", err->msg);
 }
 
-/* tr:step(net, X, Y) -> loss at the point where the step's (first) gradient was taken */
+/* tr:step(net, X, Y) -> the loss where the step started (sgd: of its minibatch). Each call
+ * starts afresh (rk45: 7 gradient evaluations, no FSAL reuse across calls), since the caller may
+ * have changed the parameters or the data in between; run reuses it within the call. */
 static int trainer_step(lua_State *L) {
   ntk_trainer *tr = checktrainer(L, 1);
   ntk_mlp *net;
@@ -199,34 +207,42 @@ static int trainer_run(lua_State *L) {
   if (has_t) {
     t_end = lntk_optfield_number(L, 5, "t", 0.0);
     if (!isfinite(t_end) || t_end < tr->t)
-      return luaL_argerror(L, 5, lua_pushfstring(L, "option 't': finite time >= the current t = "
-                                                 "%f expected, got %f", tr->t, t_end));
+      return luaL_argerror(L, 5,
+                           lua_pushfstring(L,
+                                           "option 't': finite time >= the current t = "
+                                           "%f expected, got %f",
+                                           tr->t, t_end));
   }
   if (has_steps) {
     lua_Integer n = lntk_optfield_integer(L, 5, "steps", 0);
     if (n < 0)
-      return luaL_argerror(L, 5, lua_pushfstring(L, "option 'steps': count >= 0 expected, got %I",
-                                                 n));
+      return luaL_argerror(L, 5,
+                           lua_pushfstring(L, "option 'steps': count >= 0 expected, got %I", n));
     max_steps = tr->steps + (size_t)n;
   }
   if (lua_getfield(L, 5, "observe") != LUA_TNIL) {
     if (!lua_istable(L, -1))
-      return luaL_argerror(L, 5, lua_pushfstring(L, "option 'observe': table of times expected, "
-                                                 "got %s", luaL_typename(L, -1)));
+      return luaL_argerror(L, 5,
+                           lua_pushfstring(L,
+                                           "option 'observe': table of times expected, "
+                                           "got %s",
+                                           luaL_typename(L, -1)));
     obs = lua_gettop(L);
     nobs = (size_t)lua_rawlen(L, obs);
     prev = tr->t;
     for (k = 1; k <= nobs; k++) {
       double tk;
       if (lua_rawgeti(L, obs, (lua_Integer)k) != LUA_TNUMBER)
-        return luaL_argerror(L, 5, lua_pushfstring(L, "option 'observe': number expected at [%I]",
-                                                   (lua_Integer)k));
+        return luaL_argerror(
+            L, 5, lua_pushfstring(L, "option 'observe': number expected at [%I]", (lua_Integer)k));
       tk = lua_tonumber(L, -1);
       lua_pop(L, 1);
       if (!(tk >= prev) || !isfinite(tk) || tk > t_end)
-        return luaL_argerror(L, 5, lua_pushfstring(L, "option 'observe': ascending times in "
-                                                   "[t, T] expected, got %f at [%I]", tk,
-                                                   (lua_Integer)k));
+        return luaL_argerror(L, 5,
+                             lua_pushfstring(L,
+                                             "option 'observe': ascending times in "
+                                             "[t, T] expected, got %f at [%I]",
+                                             tk, (lua_Integer)k));
       prev = tk;
     }
     if (lua_getfield(L, 5, "observer") != LUA_TFUNCTION)
@@ -245,7 +261,8 @@ static int trainer_run(lua_State *L) {
     if (tr->steps >= max_steps && tk - tr->t > (flow ? 0.0 : 1e-9 * tr->cfg.lr)) break;
     observe(L, tr, net, X, Y, P, fn);
   }
-  if (ntk_train_run(tr, net, X, Y, P, t_end, max_steps, &err) != NTK_OK) return step_failed(L, &err);
+  if (ntk_train_run(tr, net, X, Y, P, t_end, max_steps, &err) != NTK_OK)
+    return step_failed(L, &err);
   {
     double loss;
     if (ntk_mlp_loss(net, &loss, X, Y, P, &err) != NTK_OK) return lntk_status(L, &err, 1);
@@ -261,9 +278,11 @@ static int trainer_effective_lr(lua_State *L) {
   ntk_tensor *out;
   ntk_error err;
   if (tr->n != 0 && tr->n != net->nparams)
-    return luaL_argerror(L, 2, lua_pushfstring(L, "net with %I parameters expected (the "
-                                               "trainer's), got %I", (lua_Integer)tr->n,
-                                               (lua_Integer)net->nparams));
+    return luaL_argerror(L, 2,
+                         lua_pushfstring(L,
+                                         "net with %I parameters expected (the "
+                                         "trainer's), got %I",
+                                         (lua_Integer)tr->n, (lua_Integer)net->nparams));
   if (lua_isnoneornil(L, 3)) {
     out = lntk_newtensor(L, 1, net->nparams, 1);
   } else {
@@ -293,13 +312,21 @@ static int trainer_settings(lua_State *L) {
   lua_createtable(L, 0, 5);
   lua_pushstring(L, ntk_train_method_name(c->method));
   lua_setfield(L, -2, "method");
-#define SETNUM(name)              \
-  lua_pushnumber(L, c->name);     \
+#define SETNUM(name)          \
+  lua_pushnumber(L, c->name); \
   lua_setfield(L, -2, #name)
   switch (c->method) {
-    case NTK_TRAIN_GD: SETNUM(lr); break;
-    case NTK_TRAIN_RK4: SETNUM(dt); break;
-    case NTK_TRAIN_RK45: SETNUM(rtol); SETNUM(atol); SETNUM(h0); break;
+    case NTK_TRAIN_GD:
+      SETNUM(lr);
+      break;
+    case NTK_TRAIN_RK4:
+      SETNUM(dt);
+      break;
+    case NTK_TRAIN_RK45:
+      SETNUM(rtol);
+      SETNUM(atol);
+      SETNUM(h0);
+      break;
     case NTK_TRAIN_SGD:
       SETNUM(lr);
       SETNUM(momentum);
@@ -308,7 +335,12 @@ static int trainer_settings(lua_State *L) {
       lua_pushinteger(L, (lua_Integer)c->seed);
       lua_setfield(L, -2, "seed");
       break;
-    case NTK_TRAIN_ADAM: SETNUM(lr); SETNUM(beta1); SETNUM(beta2); SETNUM(eps); break;
+    case NTK_TRAIN_ADAM:
+      SETNUM(lr);
+      SETNUM(beta1);
+      SETNUM(beta2);
+      SETNUM(eps);
+      break;
   }
 #undef SETNUM
   return 1;
@@ -322,8 +354,7 @@ static int trainer_tostring(lua_State *L) {
     return 1;
   }
   lua_pushfstring(L, "ntklab.train.%s at t = %f, step %I",
-                  ntk_train_describe(&t->tr, desc, sizeof desc), t->tr.t,
-                  (lua_Integer)t->tr.steps);
+                  ntk_train_describe(&t->tr, desc, sizeof desc), t->tr.t, (lua_Integer)t->tr.steps);
   return 1;
 }
 
@@ -344,7 +375,8 @@ static int trainer_index(lua_State *L) {
     if (strcmp(key, "evals") == 0) return lua_pushinteger(L, (lua_Integer)tr->evals), 1;
     if (strcmp(key, "rejected") == 0) return lua_pushinteger(L, (lua_Integer)tr->rejected), 1;
     if (strcmp(key, "loss") == 0) return lua_pushnumber(L, tr->loss), 1;
-    if (strcmp(key, "method") == 0) return lua_pushstring(L, ntk_train_method_name(tr->cfg.method)), 1;
+    if (strcmp(key, "method") == 0)
+      return lua_pushstring(L, ntk_train_method_name(tr->cfg.method)), 1;
   }
   lua_pushnil(L);
   return 1;
@@ -352,14 +384,17 @@ static int trainer_index(lua_State *L) {
 
 void lntk_open_train(lua_State *L) {
   static const luaL_Reg methods[] = {
-      {"step", trainer_step},       {"run", trainer_run},
+      {"step", trainer_step},
+      {"run", trainer_run},
       {"effective_lr", trainer_effective_lr},
-      {"reset", trainer_reset},     {"settings", trainer_settings},
-      {"release", trainer_gc},      {NULL, NULL},
+      {"reset", trainer_reset},
+      {"settings", trainer_settings},
+      {"release", trainer_gc},
+      {NULL, NULL},
   };
   static const luaL_Reg ctors[] = {
-      {"gd", train_gd}, {"flow", train_flow}, {"sgd", train_sgd}, {"adam", train_adam},
-      {NULL, NULL},
+      {"gd", train_gd},     {"flow", train_flow}, {"sgd", train_sgd},
+      {"adam", train_adam}, {NULL, NULL},
   };
   luaL_newmetatable(L, LNTK_TRAINER_MT);
   lua_pushcfunction(L, trainer_gc);
