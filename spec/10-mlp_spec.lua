@@ -124,6 +124,25 @@ describe("mlp", function()
     end
   end)
 
+  it("honours a per-layer sigma and bias_sigma", function()
+    local net = ntklab.mlp{widths = {100, 200, 150}, sigma = {1, 3}, bias = true, bias_sigma = 0.5,
+                           seed = 12}
+    local function moments(t)
+      local n, s2 = 0, 0
+      for _, row in ipairs(t:totable()) do
+        if type(row) == "number" then row = {row} end
+        for _, v in ipairs(row) do n, s2 = n + 1, s2 + v * v end
+      end
+      return s2 / n, n
+    end
+    for l, var in ipairs{1 / 100, 9 / 200} do
+      local m2, n = moments(net:weight(l))
+      assert.is_true(math.abs(m2 - var) < 5 * var * math.sqrt(2 / n), "layer " .. l)
+    end
+    local m2, n = moments(net:bias(1))
+    assert.is_true(math.abs(m2 - 0.25) < 5 * 0.25 * math.sqrt(2 / n))
+  end)
+
   it("computes the forward pass as a plain-Lua evaluation does", function()
     local X = randn(1, 6, 4)
     for _, act in ipairs{"linear", "relu", "tanh"} do
@@ -323,6 +342,21 @@ describe("mlp", function()
       -- overwriting an existing file works (rename over it)
       assert.is_true(back:save(path))
       os.remove(path)
+    end)
+
+    it("writes through a temporary file that it renames: nothing else is left behind", function()
+      local dir = os.tmpname()
+      os.remove(dir)
+      assert.is_true(os.execute("mkdir " .. dir))
+      local net = ntklab.mlp{widths = {2, 3, 1}, seed = 1}
+      assert.is_true(net:save(dir .. "/a.mlp"))
+      assert.is_true(net:save(dir .. "/a.mlp"))
+      local ls = io.popen("ls -A " .. dir)
+      local listing = ls:read("a")
+      ls:close()
+      assert.are.equal("a.mlp\n", listing)
+      os.remove(dir .. "/a.mlp")
+      os.remove(dir)
     end)
 
     it("rejects truncated, corrupt and foreign files with nil, 'path: reason'", function()

@@ -330,6 +330,8 @@ describe("train", function()
         count = count + 1
       end})
       assert.are.equal(#times, count)
+      print(string.format("\n  two-layer q(t), r(t): worst deviation from the r0-corrected closed form "
+        .. "%.2e s over %d times in [0, %d] (%d gradient evaluations)", worst / s, count, T, tr.evals))
       -- the run went through the whole sigmoid: r ends near s
       local _, rT = qr(net)
       assert.is_true(math.abs(rT - s) < 1e-3)
@@ -338,7 +340,7 @@ describe("train", function()
     it("rk45 reaches rk4's (small dt) final parameters with far fewer gradient evaluations", function()
       local a, b = make(), make()
       local rk4 = ntklab.train.flow{method = "rk4", dt = 0.005}
-      local rk45 = ntklab.train.flow{method = "rk45", rtol = 1e-10, atol = 1e-14}
+      local rk45 = ntklab.train.flow{method = "rk45", rtol = 1e-8, atol = 1e-14}
       rk4:run(a, X, Y, {t = T})
       rk45:run(b, X, Y, {t = T})
       local pa, pb = a:get():totable(), b:get():totable()
@@ -347,7 +349,7 @@ describe("train", function()
       local rel = math.sqrt(num / den)
       assert.is_true(rel < RK_MATCH_TOL, "relative difference " .. rel)
       assert.are.equal(4 * 2800, rk4.evals)
-      assert.is_true(rk45.evals * 5 < rk4.evals, rk45.evals .. " vs " .. rk4.evals)
+      assert.is_true(rk45.evals * 10 < rk4.evals, rk45.evals .. " vs " .. rk4.evals)
       print(string.format("\n  rk45 vs rk4 (dt 0.005) to t = %d: %d vs %d gradient evaluations "
         .. "(ratio %.1f), final relative difference %.2e", T, rk45.evals, rk4.evals,
         rk4.evals / rk45.evals, rel))
