@@ -370,6 +370,29 @@ describe("train", function()
     assert.matches("non%-finite loss %(.*nan%) at step 1, t = 0, in adam{lr = 0.1, beta1 = 0.9, beta2 = 0.999, eps = 1e%-08}", msg)
   end)
 
+  it("survives an observer that releases the data, the net or the trainer", function()
+    local X, Y = randn(1, 6, 3), randn(2, 6)
+    local net = ntklab.mlp{widths = {3, 4, 1}, seed = 1}
+    local ref = net:clone()
+    ntklab.train.gd{lr = 0.1}:run(ref, X:clone(), Y:clone(), {t = 1})
+    local tr = ntklab.train.gd{lr = 0.1}
+    tr:run(net, X, Y, {t = 1, observe = {0.5}, observer = function()
+      X:release()
+      Y:release()
+      collectgarbage()
+    end})
+    assert.are.same(ref:get():totable(), net:get():totable())
+    local X2, Y2 = randn(1, 6, 3), randn(2, 6)
+    assert.has_error(function()
+      tr:run(net, X2, Y2, {t = 2, observe = {1.5}, observer = function(_, _, _, n) n:release() end})
+    end, "attempt to use a released mlp")
+    local net2 = ntklab.mlp{widths = {3, 4, 1}, seed = 1}
+    local tr2 = ntklab.train.flow{rtol = 1e-6}
+    assert.has_error(function()
+      tr2:run(net2, X2, Y2, {t = 1, observe = {0.5}, observer = function() tr2:release() end})
+    end, "attempt to use a released trainer")
+  end)
+
   it("refuses a net of another size once it holds state, until reset", function()
     local tr = ntklab.train.adam{lr = 0.1}
     local a = ntklab.mlp{widths = {2, 3, 1}, seed = 1}

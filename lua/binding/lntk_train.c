@@ -179,7 +179,10 @@ static void observe(lua_State *L, ntk_trainer *tr, ntk_mlp *net, const double *X
   lua_pushnumber(L, loss);
   lua_pushvalue(L, 2);
   lua_call(L, 4, 0);
-  /* the observer may have changed the parameters */
+  /* The observer may have changed the parameters (FSAL is stale) or released the trainer or the
+   * net (raise before touching them again). X and Y stay valid: run holds views of them. */
+  checktrainer(L, 1);
+  lntk_checkmlp(L, 2);
   ntk_train_invalidate(tr);
 }
 
@@ -248,6 +251,11 @@ static int trainer_run(lua_State *L) {
     if (lua_getfield(L, 5, "observer") != LUA_TFUNCTION)
       return luaL_argerror(L, 5, "option 'observer': function expected with 'observe'");
     fn = lua_gettop(L);
+  }
+  if (fn) {
+    /* views retain the data's storage even if the observer releases X or Y */
+    int k2;
+    for (k2 = 3; k2 <= 4; k2++) ntk_tensor_view(lntk_pushtensor(L), lntk_checktensor(L, k2));
   }
   flow = tr->cfg.method == NTK_TRAIN_RK4 || tr->cfg.method == NTK_TRAIN_RK45;
   ntk_train_invalidate(tr);
