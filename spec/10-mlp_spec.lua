@@ -262,6 +262,27 @@ describe("mlp", function()
         assert.is_true(maxabs(A) > 0)
         assert.is_true(maxdiff(A, B) < EXACT_TOL * maxabs(A), param .. " layer " .. l)
       end
+      -- every layer has rank r = min width = 3 (row Gram-Schmidt, cut at 1e-10 of the scale)
+      for l = 1, #widths - 1 do
+        local rows, basis, scale = net:weight(l):totable(), {}, 0
+        for _, row in ipairs(rows) do for _, v in ipairs(row) do scale = math.max(scale, math.abs(v)) end end
+        for _, row in ipairs(rows) do
+          local v = {table.unpack(row)}
+          for _, q in ipairs(basis) do
+            local d = 0
+            for i = 1, #v do d = d + q[i] * v[i] end
+            for i = 1, #v do v[i] = v[i] - d * q[i] end
+          end
+          local nrm = 0
+          for i = 1, #v do nrm = nrm + v[i] ^ 2 end
+          nrm = math.sqrt(nrm)
+          if nrm > 1e-10 * scale then
+            for i = 1, #v do v[i] = v[i] / nrm end
+            basis[#basis + 1] = v
+          end
+        end
+        assert.are.equal(3, #basis, "rank of layer " .. l)
+      end
     end
     assert.has_error(function()
       ntklab.mlp{widths = {3, 3, 1}, init = "balanced", sigma = {1, 2}, seed = 1}
