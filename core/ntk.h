@@ -15,6 +15,7 @@
 #include "ntk_threads.h"
 #include "ntk_activation.h"
 #include "ntk_mlp.h"
+#include "ntk_train.h"
 #include "ntk_blas.h"
 #include "ntk_linalg.h"
 

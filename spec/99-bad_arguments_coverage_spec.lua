@@ -24,7 +24,7 @@ local source_dir = os.getenv("NTKLAB_SOURCE_DIR") or "."
 
 -- Metamethods that only the Lua runtime calls, always with a valid object of the type.
 local RUNTIME_ONLY = {__gc = true, __close = true, __tostring = true, __len = true,
-                      __unm = true, __index = true, __name = true}
+                      __unm = true, __index = true, __name = true, __methods = true}
 
 -- Returns {[fn] = {names...}}: each distinct function with every name it is reachable by.
 local function reachable_functions()
@@ -61,9 +61,11 @@ local function reachable_functions()
   table.sort(types)
   for _, tname in ipairs(types) do
     local mt = debug.getregistry()["ntklab." .. tname]
-    assert(type(mt.__index) == "table",
-           "metatable ntklab." .. tname .. ": __index is not a table, its methods cannot be listed")
-    for k, v in pairs(mt.__index) do
+    -- a metatable whose __index is a function keeps its method table as __methods
+    local methods = type(mt.__index) == "table" and mt.__index or mt.__methods
+    assert(type(methods) == "table", "metatable ntklab." .. tname ..
+           ": neither __index nor __methods is a table, its methods cannot be listed")
+    for k, v in pairs(methods) do
       if type(v) == "function" then add(v, tname .. ":" .. k) end
     end
     for k, v in pairs(mt) do

@@ -125,6 +125,8 @@ static const lntk_opener openers[] = {
     lntk_open_tensor,
     lntk_open_rng,
     lntk_open_linalg,
+    lntk_open_mlp,
+    lntk_open_train,
     NULL,
 };
 
