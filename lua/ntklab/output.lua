@@ -189,8 +189,13 @@ local function is_array(t)
   if getmetatable(t) == array_mt then return true end
   local n = #t
   if n == 0 then return false end
+  -- Every key an integer in 1..n and n of them: a proper sequence (# alone is unreliable with
+  -- holes).
   local count = 0
-  for _ in pairs(t) do count = count + 1 end
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then return false end
+    count = count + 1
+  end
   return count == n
 end
 
