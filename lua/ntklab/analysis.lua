@@ -3,6 +3,7 @@
 -- Misuse raises "bad argument #n to 'analysis.f' (...)"; a readout that does not exist for the
 -- data (the loss never halves, ...) is returned as nil, msg.
 local check = require "ntklab.argcheck"
+check.register()
 
 local analysis = {}
 
@@ -160,9 +161,9 @@ end
 -- caller of the public function.
 local function readout_args(f, traj, key, frac, default)
   local t, v = arrays(traj, key)
-  if not t then check.fail(1, f, v, 3) end
+  if not t then check.fail(1, f, v) end
   local fr, msg = fraction(frac, default)
-  if not fr then check.fail(2, f, msg, 3) end
+  if not fr then check.fail(2, f, msg) end
   return t, v, fr
 end
 
@@ -227,7 +228,7 @@ end
 local function check_trajectory(f, traj)
   for _, key in ipairs{"alignment", "kernel_norm", "loss"} do
     local t, msg = arrays(traj, key)
-    if not t then check.fail(1, f, msg, 3) end
+    if not t then check.fail(1, f, msg) end
   end
 end
 

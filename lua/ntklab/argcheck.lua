@@ -1,6 +1,5 @@
 --- ntklab.argcheck: argument checks for the pure-Lua modules, in Lua's own words.
--- Every check raises at the position of the caller of the public function (level 3: the check
--- itself, then the public function, then its caller), with messages like
+-- Every check raises at the position of the caller of the public function, with messages like
 --   bad argument #1 to 'theory.q' (number expected, got nil)
 -- Kept free of `require "ntklab"` so that the Lua-only modules load before the C parts exist.
 local argcheck = {}
@@ -12,15 +11,29 @@ local function typename(v)
 end
 argcheck.typename = typename
 
---- Raises "bad argument #n to 'fname' (msg)". level counts as error's does, seen from the
--- function that calls argcheck.fail: 2 (the default) blames that function's caller.
-function argcheck.fail(n, fname, msg, level)
-  error(string.format("bad argument #%d to '%s' (%s)", n, fname, msg), (level or 2) + 1)
+-- Sources of the modules whose functions never take the blame: a failed check is reported at
+-- the first stack frame outside them, i.e. at the user's call however deep the helper that
+-- noticed the problem (what error(msg, 2) does for a check made directly in the public function).
+local internal = {}
+
+--- Called by each checked module at load time: its frames are skipped when blaming.
+function argcheck.register()
+  internal[debug.getinfo(2, "S").source] = true
+end
+internal[debug.getinfo(1, "S").source] = true
+
+--- Raises "bad argument #n to 'fname' (msg)" at the caller of the public function.
+function argcheck.fail(n, fname, msg)
+  local level = 2
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info or not internal[info.source] then break end
+    level = level + 1
+  end
+  error(string.format("bad argument #%d to '%s' (%s)", n, fname, msg), level)
 end
 
--- Used by the checks below, which are called by a public function: 1 is this function, 2 the
--- check, 3 the public function, 4 its caller (the one to blame).
-local function fail(n, fname, msg) argcheck.fail(n, fname, msg, 4) end
+local fail = argcheck.fail
 
 --- A finite or infinite number (not NaN); returns it.
 function argcheck.number(v, n, fname)

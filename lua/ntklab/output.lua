@@ -11,6 +11,7 @@
 -- Misuse raises "bad argument #n to 'output.f' (...)"; failures of the world (permissions, a
 -- full disk, gnuplot missing) return nil, msg.
 local check = require "ntklab.argcheck"
+check.register()
 
 local output = {}
 
@@ -154,7 +155,12 @@ local function number_text(x)
   end
   return fmt("%.17g", x)
 end
-output.number_text = number_text
+--- A number as the shortest decimal text that reads back as the same double (integers as %d).
+function output.number_text(x)
+  check.number(x, 1, "output.number_text")
+  if x == math.huge then return "inf" elseif x == -math.huge then return "-inf" end
+  return number_text(x)
+end
 
 -- ---------------------------------------------------------------------------------------------
 -- JSON: a small encoder with sorted keys (diff-friendly summaries), cjson for reading back.
@@ -401,11 +407,11 @@ local function plot_args(opts)
   local function field(name, kind, required)
     local v = opts[name]
     if v == nil then
-      if required then check.fail(1, f, fmt("field '%s' (%s) expected", name, kind), 4) end
+      if required then check.fail(1, f, fmt("field '%s' (%s) expected", name, kind)) end
       return nil
     end
     if type(v) ~= kind then
-      check.fail(1, f, fmt("field '%s': %s expected, got %s", name, kind, check.typename(v)), 4)
+      check.fail(1, f, fmt("field '%s': %s expected, got %s", name, kind, check.typename(v)))
     end
     return v
   end
@@ -415,40 +421,40 @@ local function plot_args(opts)
   for _, name in ipairs{"width", "height"} do
     local v = field(name, "number")
     if v and not (math.tointeger(v) and v >= 16 and v <= 10000) then
-      check.fail(1, f, fmt("field '%s': integer in [16, 10000] expected, got %s", name, tostring(v)), 3)
+      check.fail(1, f, fmt("field '%s': integer in [16, 10000] expected, got %s", name, tostring(v)))
     end
   end
   local series = field("series", "table", true)
-  if #series == 0 then check.fail(1, f, "field 'series': non-empty array expected", 3) end
+  if #series == 0 then check.fail(1, f, "field 'series': non-empty array expected") end
   local out = {}
   for i, s in ipairs(series) do
     if type(s) ~= "table" then
-      check.fail(1, f, fmt("series %d: table expected, got %s", i, check.typename(s)), 3)
+      check.fail(1, f, fmt("series %d: table expected, got %s", i, check.typename(s)))
     end
     local okx, x = pcall(check.vector, s.x, 1, "", "x")
     local oky, y = pcall(check.vector, s.y, 1, "", "y")
-    if not okx then check.fail(1, f, fmt("series %d: x: %s", i, x:match("%((.*)%)$") or x), 3) end
-    if not oky then check.fail(1, f, fmt("series %d: y: %s", i, y:match("%((.*)%)$") or y), 3) end
-    if #x ~= #y then check.fail(1, f, fmt("series %d: x has %d entries, y has %d", i, #x, #y), 3) end
+    if not okx then check.fail(1, f, fmt("series %d: x: %s", i, x:match("%((.*)%)$") or x)) end
+    if not oky then check.fail(1, f, fmt("series %d: y: %s", i, y:match("%((.*)%)$") or y)) end
+    if #x ~= #y then check.fail(1, f, fmt("series %d: x has %d entries, y has %d", i, #x, #y)) end
     if s.title ~= nil and type(s.title) ~= "string" then
-      check.fail(1, f, fmt("series %d: title: string expected, got %s", i, check.typename(s.title)), 3)
+      check.fail(1, f, fmt("series %d: title: string expected, got %s", i, check.typename(s.title)))
     end
     local style = s.style or "lines"
     if not styles[style] then
       check.fail(1, f, fmt("series %d: style '%s' unknown (lines, points, linespoints, dashed, dotted)",
-        i, tostring(style)), 3)
+        i, tostring(style)))
     end
     out[i] = {x = x, y = y, title = s.title, style = style}
   end
   local vlines = {}
   if opts.vlines ~= nil then
     if type(opts.vlines) ~= "table" then
-      check.fail(1, f, "field 'vlines': table expected, got " .. check.typename(opts.vlines), 3)
+      check.fail(1, f, "field 'vlines': table expected, got " .. check.typename(opts.vlines))
     end
     for i, v in ipairs(opts.vlines) do
       if type(v) == "number" then v = {x = v} end
       if type(v) ~= "table" or type(v.x) ~= "number" or (v.title ~= nil and type(v.title) ~= "string") then
-        check.fail(1, f, fmt("vline %d: number or {x = number, title = string} expected", i), 3)
+        check.fail(1, f, fmt("vline %d: number or {x = number, title = string} expected", i))
       end
       vlines[i] = v
     end
@@ -627,14 +633,14 @@ end
 local function check_spec(f, spec)
   check.table(spec, 1, f)
   if spec.name ~= nil and type(spec.name) ~= "string" then
-    check.fail(1, f, "spec.name: string expected, got " .. check.typename(spec.name), 3)
+    check.fail(1, f, "spec.name: string expected, got " .. check.typename(spec.name))
   end
   if type(spec.options) ~= "table" then
-    check.fail(1, f, "spec.options: array of options expected, got " .. check.typename(spec.options), 3)
+    check.fail(1, f, "spec.options: array of options expected, got " .. check.typename(spec.options))
   end
   local byname = {}
   for i, o in ipairs(spec.options) do
-    local function bad(msg) check.fail(1, f, fmt("spec.options[%d]: %s", i, msg), 4) end
+    local function bad(msg) check.fail(1, f, fmt("spec.options[%d]: %s", i, msg)) end
     if type(o) ~= "table" then bad("table expected") end
     if type(o.name) ~= "string" or not o.name:match("^[%a][%w_]*$") then
       bad("name (letters, digits, _) expected, got " .. tostring(o.name))

@@ -9,6 +9,7 @@
 -- rows, and any argument documented as a vector or matrix may also be an object with :totable()
 -- (an ntklab tensor). Misuse raises "bad argument #n to 'theory.f' (...)".
 local check = require "ntklab.argcheck"
+check.register()
 
 local theory = {}
 
@@ -52,7 +53,7 @@ local function check_qr_args(f, t, s, q0, r0)
   -- q0 = (|a|^2 + |W beta|^2)/2 >= |a| |W beta| >= |r0| for any weights; q0 + r0 > 0 keeps
   -- the sigmoid's start positive.
   if not (abs(r0) < q0) then
-    check.fail(4, f, string.format("|r0| < q0 expected, got r0 = %g, q0 = %g", r0, q0), 3)
+    check.fail(4, f, string.format("|r0| < q0 expected, got r0 = %g, q0 = %g", r0, q0))
   end
   return r0
 end
@@ -151,7 +152,7 @@ local function check_deep(f, s, L, c0, ns, nL, nc0)
   L = check.integer(L, nL, f, 2)
   check.positive(c0, nc0, f)
   if not (c0 < s) then
-    check.fail(nc0, f, string.format("0 < c0 < s expected, got c0 = %g, s = %g", c0, s), 3)
+    check.fail(nc0, f, string.format("0 < c0 < s expected, got c0 = %g, s = %g", c0, s))
   end
   return L
 end
@@ -340,7 +341,7 @@ end
 local function unit(beta, n, f)
   local nb = 0
   for j = 1, #beta do nb = nb + beta[j] * beta[j] end
-  if nb == 0 or nb ~= nb or nb == math.huge then check.fail(n, f, "non-zero finite vector expected", 3) end
+  if nb == 0 or nb ~= nb or nb == math.huge then check.fail(n, f, "non-zero finite vector expected") end
   nb = sqrt(nb)
   local out = {}
   for j = 1, #beta do out[j] = beta[j] / nb end

@@ -1,0 +1,141 @@
+-- 45-bad_arguments: every public function of ntklab.theory, ntklab.analysis and ntklab.output
+-- rejects bad input with Lua's own wording, naming the function and the argument, and blames
+-- the caller (the message carries this file's name and line).
+local theory = require "ntklab.theory"
+local analysis = require "ntklab.analysis"
+local output = require "ntklab.output"
+
+local traj = {t = {0, 1}, alignment = {0.1, 0.9}, kernel_norm = {0.1, 1}, loss = {1, 0.1}}
+local spec = {name = "x", options = {{name = "n", type = "integer", default = 1}}}
+local kernel = theory.final_ntk(1, 2, {1, 0})
+local series = {{x = {1, 2}, y = {1, 2}}}
+
+local cases = {
+  -- theory: two-layer
+  {"theory.u2", function() theory.u2() end, "bad argument #1 to 'theory.u2' (number expected, got nil)"},
+  {"theory.u2", function() theory.u2(-1, 1, 1) end, "bad argument #1 to 'theory.u2' (non-negative finite number expected, got -1)"},
+  {"theory.u2", function() theory.u2(1, 0, 1) end, "bad argument #2 to 'theory.u2' (positive finite number expected, got 0)"},
+  {"theory.u2", function() theory.u2(1, 1, "a") end, "bad argument #3 to 'theory.u2' (number expected, got string)"},
+  {"theory.q", function() theory.q() end, "bad argument #1 to 'theory.q' (number expected, got nil)"},
+  {"theory.q", function() theory.q(0 / 0, 1, 1) end, "bad argument #1 to 'theory.q' (non-negative finite number expected, got"},
+  {"theory.q", function() theory.q(1, 1, 0) end, "bad argument #3 to 'theory.q' (positive finite number expected, got 0)"},
+  {"theory.q", function() theory.q(1, 1, 1e-4, 2e-4) end, "bad argument #4 to 'theory.q' (|r0| < q0 expected, got r0 = 0.0002, q0 = 0.0001)"},
+  {"theory.r", function() theory.r(1, {}, 1) end, "bad argument #2 to 'theory.r' (number expected, got table)"},
+  {"theory.r", function() theory.r(1, 1, 1, math.huge) end, "bad argument #4 to 'theory.r' (finite number expected, got inf)"},
+  {"theory.q_paper", function() theory.q_paper(1, 1) end, "bad argument #3 to 'theory.q_paper' (number expected, got nil)"},
+  {"theory.r_paper", function() theory.r_paper(nil, 1, 1) end, "bad argument #1 to 'theory.r_paper' (number expected, got nil)"},
+  {"theory.qr", function() theory.qr(1, {{1}}, {1}) end, "bad argument #1 to 'theory.qr' (vector a expected (table or tensor), got number)"},
+  {"theory.qr", function() theory.qr({1, 2}, {{1, 2}}, {1, 2}) end, "bad argument #2 to 'theory.qr' (W has 1 rows, a has 2 entries)"},
+  {"theory.qr", function() theory.qr({1}, {{1, 2}}, {1}) end, "bad argument #3 to 'theory.qr' (beta has 1 entries, W has 2 columns)"},
+  {"theory.qr", function() theory.qr({1}, {{1, 2}}, {0, 0}) end, "bad argument #3 to 'theory.qr' (non-zero vector expected)"},
+  {"theory.qr", function() theory.qr({1}, {{1, "x"}}, {1, 0}) end, "bad argument #2 to 'theory.qr' (number expected at [1, 2], got string)"},
+  {"theory.qr", function() theory.qr({1}, {{1, 2}, {1}}, {1, 0}) end, "bad argument #2 to 'theory.qr' (matrix W row 2 has 1 entries, row 1 has 2)"},
+  {"theory.expected_q0", function() theory.expected_q0(0.1, 2.5, 3) end, "bad argument #2 to 'theory.expected_q0' (integer expected, got 2.5)"},
+  {"theory.expected_q0", function() theory.expected_q0(0.1, 2, 0) end, "bad argument #3 to 'theory.expected_q0' (integer >= 1 expected, got 0)"},
+  {"theory.expected_r0_squared", function() theory.expected_r0_squared(-1, 2) end, "bad argument #1 to 'theory.expected_r0_squared' (positive finite number expected, got -1)"},
+  -- theory: deep
+  {"theory.deep_rate", function() theory.deep_rate(0.1, 1, 1) end, "bad argument #3 to 'theory.deep_rate' (integer >= 2 expected, got 1)"},
+  {"theory.deep_c_early", function() theory.deep_c_early(1, 1, 3, 2) end, "bad argument #4 to 'theory.deep_c_early' (0 < c0 < s expected, got c0 = 2, s = 1)"},
+  {"theory.deep_c", function() theory.deep_c({2, 1}, 1, 3, 0.1) end, "bad argument #1 to 'theory.deep_c' (ascending times expected, index 2 (1) < index 1 (2))"},
+  {"theory.deep_c", function() theory.deep_c({1, math.huge}, 1, 3, 0.1) end, "bad argument #1 to 'theory.deep_c' (finite non-negative times expected, got inf at index 2)"},
+  {"theory.deep_c", function() theory.deep_c("1", 1, 3, 0.1) end, "bad argument #1 to 'theory.deep_c' (times expected (table or tensor), got string)"},
+  {"theory.deep_c", function() theory.deep_c(1, 1, 3.5, 0.1) end, "bad argument #3 to 'theory.deep_c' (integer expected, got 3.5)"},
+  {"theory.deep_time", function() theory.deep_time(1, 1, 3, 0.1) end, "bad argument #1 to 'theory.deep_time' (c0 <= c < s expected, got c = 1 (c0 = 0.1, s = 1))"},
+  {"theory.t_half", function() theory.t_half(1, 3, 0.1, 1.5) end, "bad argument #4 to 'theory.t_half' (level in (c0/s, 1) expected, got 1.5 (c0/s = 0.1))"},
+  {"theory.t_half", function() theory.t_half(1, 3, nil) end, "bad argument #3 to 'theory.t_half' (number expected, got nil)"},
+  {"theory.t_half_asymptotic", function() theory.t_half_asymptotic(0.1, 2, nil) end, "bad argument #3 to 'theory.t_half_asymptotic' (number expected, got nil)"},
+  -- theory: kernels and alignment
+  {"theory.final_ntk", function() theory.final_ntk(1, 2, {0, 0}) end, "bad argument #3 to 'theory.final_ntk' (non-zero finite vector expected)"},
+  {"theory.final_ntk", function() theory.final_ntk(1, 2, {}) end, "bad argument #3 to 'theory.final_ntk' (non-empty vector beta expected)"},
+  {"final_ntk kernel", function() kernel({1, 2, 3}, {1, 2}) end, "bad argument #1 to 'final_ntk kernel' (2 entries expected, got 3)"},
+  {"final_ntk kernel", function() kernel({1, 2}) end, "bad argument #2 to 'final_ntk kernel' (vector x' expected (table or tensor), got nil)"},
+  {"theory.final_ntk_gram", function() theory.final_ntk_gram(1, 2, {1, 0}, {{1, 2, 3}}) end, "bad argument #4 to 'theory.final_ntk_gram' (X has 3 columns, beta has 2 entries)"},
+  {"theory.final_ntk_gram", function() theory.final_ntk_gram(1, 2, {1, 0}, {{1, 2}}, {{1}}) end, "bad argument #5 to 'theory.final_ntk_gram' (X' has 1 columns, beta has 2 entries)"},
+  {"theory.final_ntk_gram", function() theory.final_ntk_gram(1, 2, {1, 0}, {}) end, "bad argument #4 to 'theory.final_ntk_gram' (non-empty matrix X expected)"},
+  {"theory.max_alignment", function() theory.max_alignment(2, 0) end, "bad argument #2 to 'theory.max_alignment' (integer >= 1 expected, got 0)"},
+  {"theory.initial_alignment", function() theory.initial_alignment("3") end, "bad argument #1 to 'theory.initial_alignment' (integer expected, got string)"},
+  -- analysis
+  {"analysis.compare", function() analysis.compare({1, 2}, {1}) end, "bad argument #2 to 'analysis.compare' (2 entries expected (as pred), got 1)"},
+  {"analysis.compare", function() analysis.compare({1, "2"}, {1, 2}) end, "bad argument #1 to 'analysis.compare' (number expected at index 2, got string)"},
+  {"analysis.compare", function() analysis.compare({{1, 2}, {3, 4}}, {1, 2}) end, "bad argument #1 to 'analysis.compare' (prediction vector expected, got a matrix with more than one column)"},
+  {"analysis.kernel_alignment", function() analysis.kernel_alignment({{1, 2}}, {1}) end, "bad argument #1 to 'analysis.kernel_alignment' (square matrix expected, got [1 x 2])"},
+  {"analysis.kernel_alignment", function() analysis.kernel_alignment({{1}}, {1, 2}) end, "bad argument #2 to 'analysis.kernel_alignment' (1 entries expected (as K), got 2)"},
+  {"analysis.kernel_alignment", function() analysis.kernel_alignment({{1}}, {1}, "yes") end, "bad argument #3 to 'analysis.kernel_alignment' (boolean expected, got string)"},
+  {"analysis.t_align90", function() analysis.t_align90(5) end, "bad argument #1 to 'analysis.t_align90' (trajectory table expected, got number)"},
+  {"analysis.t_align90", function() analysis.t_align90{t = {0, 1}} end, "bad argument #1 to 'analysis.t_align90' (trajectory field 'alignment' missing)"},
+  {"analysis.t_align90", function() analysis.t_align90{t = {0, 1}, alignment = {1}} end, "bad argument #1 to 'analysis.t_align90' (trajectory field 'alignment' has 1 records, t has 2)"},
+  {"analysis.t_align90", function() analysis.t_align90(traj, 1.5) end, "bad argument #2 to 'analysis.t_align90' (fraction in (0, 1] expected, got 1.5)"},
+  {"analysis.t_kernel10", function() analysis.t_kernel10{t = {0, 0}, kernel_norm = {1, 2}} end, "bad argument #1 to 'analysis.t_kernel10' (trajectory t must be strictly ascending (t[1] = 0, t[2] = 0))"},
+  {"analysis.t_kernel10", function() analysis.t_kernel10{t = {0, 1}, kernel_norm = {1, 0 / 0}} end, "bad argument #1 to 'analysis.t_kernel10' (trajectory field 'kernel_norm' is NaN at record 2)"},
+  {"analysis.t_half", function() analysis.t_half({t = {0, 1}, loss = {1, "a"}}) end, "bad argument #1 to 'analysis.t_half' (trajectory field 'loss': number expected at index 2, got string)"},
+  {"analysis.t_half", function() analysis.t_half(traj, "half") end, "bad argument #2 to 'analysis.t_half' (number expected, got string)"},
+  {"analysis.readouts", function() analysis.readouts{t = {0}, alignment = {1}, loss = {1}} end, "bad argument #1 to 'analysis.readouts' (trajectory field 'kernel_norm' missing)"},
+  {"analysis.verdict", function() analysis.verdict(nil) end, "bad argument #1 to 'analysis.verdict' (table expected, got nil)"},
+  {"analysis.verdict", function() analysis.verdict{t = {1}} end, "bad argument #1 to 'analysis.verdict' (trajectory field 'alignment' missing)"},
+  {"analysis.verdict", function() analysis.verdict(traj, {final_ntk = {}}) end, "bad argument #2 to 'analysis.verdict' (predictors.final_ntk.rel_err (number) expected)"},
+  -- output
+  {"output.mkdir_p", function() output.mkdir_p(nil) end, "bad argument #1 to 'output.mkdir_p' (string expected, got nil)"},
+  {"output.mkdir_p", function() output.mkdir_p("") end, "bad argument #1 to 'output.mkdir_p' (non-empty path expected)"},
+  {"output.write_atomic", function() output.write_atomic("/tmp/x", 5) end, "bad argument #2 to 'output.write_atomic' (string or function expected, got number)"},
+  {"output.write_atomic", function() output.write_atomic(nil, "x") end, "bad argument #1 to 'output.write_atomic' (string expected, got nil)"},
+  {"output.array", function() output.array("x") end, "bad argument #1 to 'output.array' (table expected, got string)"},
+  {"output.number_text", function() output.number_text("1") end, "bad argument #1 to 'output.number_text' (number expected, got string)"},
+  {"output.encode_json", function() output.encode_json({}, 1) end, "bad argument #2 to 'output.encode_json' (boolean expected, got number)"},
+  {"output.write_json", function() output.write_json("/tmp/never-written.json", {f = print}) end, "bad argument #2 to 'output.write_json' (cannot encode a function at $.f)"},
+  {"output.write_json", function() output.write_json(1, {}) end, "bad argument #1 to 'output.write_json' (string expected, got number)"},
+  {"output.read_json", function() output.read_json() end, "bad argument #1 to 'output.read_json' (string expected, got nil)"},
+  {"output.write_csv", function() output.write_csv("/tmp/x.csv", {}, {}) end, "bad argument #2 to 'output.write_csv' (non-empty array of column names expected)"},
+  {"output.write_csv", function() output.write_csv("/tmp/x.csv", {"a", 2}, {}) end, "bad argument #2 to 'output.write_csv' (column name 2: string expected, got number)"},
+  {"output.write_csv", function() output.write_csv("/tmp/x.csv", {"a"}, "rows") end, "bad argument #3 to 'output.write_csv' (table expected, got string)"},
+  {"output.write_csv", function() output.write_csv("/tmp/x.csv", {"a", "b"}, {a = {1}}) end, "bad argument #3 to 'output.write_csv' (column 'b' missing)"},
+  {"output.write_csv", function() output.write_csv("/tmp/x.csv", {"a", "b"}, {a = {1}, b = {1, 2}}) end, "bad argument #3 to 'output.write_csv' (column 'b' has 2 entries, column 'a' has 1)"},
+  {"output.plot", function() output.plot() end, "bad argument #1 to 'output.plot' (table expected, got nil)"},
+  {"output.plot", function() output.plot{series = series} end, "bad argument #1 to 'output.plot' (field 'file' (string) expected)"},
+  {"output.plot", function() output.plot{file = "p.png", series = {}} end, "bad argument #1 to 'output.plot' (field 'series': non-empty array expected)"},
+  {"output.plot", function() output.plot{file = "p.png", series = {{x = {1, 2}, y = {1}}}} end, "bad argument #1 to 'output.plot' (series 1: x has 2 entries, y has 1)"},
+  {"output.plot", function() output.plot{file = "p.png", series = {{x = {1}, y = {"a"}}}} end, "bad argument #1 to 'output.plot' (series 1: y: number expected at index 1, got string)"},
+  {"output.plot", function() output.plot{file = "p.png", series = {{x = {1}, y = {1}, style = "bars"}}} end, "bad argument #1 to 'output.plot' (series 1: style 'bars' unknown"},
+  {"output.plot", function() output.plot{file = "p.png", series = series, logx = 1} end, "bad argument #1 to 'output.plot' (field 'logx': boolean expected, got number)"},
+  {"output.plot", function() output.plot{file = "p.png", series = series, width = 2.5} end, "bad argument #1 to 'output.plot' (field 'width': integer in [16, 10000] expected, got 2.5)"},
+  {"output.plot", function() output.plot{file = "p.png", series = series, vlines = {"x"}} end, "bad argument #1 to 'output.plot' (vline 1: number or {x = number, title = string} expected)"},
+  {"output.progress", function() output.progress("x") end, "bad argument #1 to 'output.progress' (table expected, got string)"},
+  {"output.progress", function() output.progress{total = 0} end, "bad argument #1 to 'output.progress' (field 'total': positive number expected, got 0)"},
+  {"output.progress", function() output.progress{isatty = true} end, "bad argument #1 to 'output.progress' (field 'isatty': function expected, got boolean)"},
+  {"output.progress", function() output.progress{interval = -1} end, "bad argument #1 to 'output.progress' (field 'interval': non-negative number expected, got -1)"},
+  {"output.help_text", function() output.help_text{options = {{name = "help", type = "boolean"}}} end, "bad argument #1 to 'output.help_text' (spec.options[1]: 'help' is reserved)"},
+  {"output.parse_args", function() output.parse_args({options = {{name = "a", type = "float"}}}, {}) end, "bad argument #1 to 'output.parse_args' (spec.options[1]: type of 'a': number, integer, string, boolean or choice expected, got float)"},
+  {"output.parse_args", function() output.parse_args({options = {{name = "a", type = "integer", default = 0.5}}}, {}) end, "bad argument #1 to 'output.parse_args' (spec.options[1]: default of 'a' is not a valid integer: 0.5)"},
+  {"output.parse_args", function() output.parse_args({options = {{name = "a", type = "choice"}}}, {}) end, "bad argument #1 to 'output.parse_args' (spec.options[1]: choices of 'a': non-empty array expected)"},
+  {"output.parse_args", function() output.parse_args({options = {{name = "a", type = "string"}, {name = "a", type = "string"}}}, {}) end, "bad argument #1 to 'output.parse_args' (spec.options[2]: duplicate option 'a')"},
+  {"output.parse_args", function() output.parse_args({options = {{name = "1a", type = "string"}}}, {}) end, "bad argument #1 to 'output.parse_args' (spec.options[1]: name (letters, digits, _) expected, got 1a)"},
+  {"output.parse_args", function() output.parse_args({}, {}) end, "bad argument #1 to 'output.parse_args' (spec.options: array of options expected, got nil)"},
+  {"output.parse_args", function() output.parse_args(spec, "--n 1") end, "bad argument #2 to 'output.parse_args' (table expected, got string)"},
+  {"output.parse_args", function() output.parse_args(spec, {"--n", 5}) end, "bad argument #2 to 'output.parse_args' (string expected at index 2, got number)"},
+  {"output.cli", function() output.cli(spec, nil) end, "bad argument #2 to 'output.cli' (table expected, got nil)"},
+}
+
+describe("bad arguments", function()
+  for _, case in ipairs(cases) do
+    local name, call, expected = case[1], case[2], case[3]
+    it(name .. ": " .. expected:match("%((.*)"), function()
+      local ok, err = pcall(call)
+      assert.is_false(ok, "no error")
+      assert.is_string(err)
+      assert.is_truthy(err:find(expected, 1, true), "got: " .. err)
+      -- blamed on the caller: the position is this spec file, not the module
+      assert.matches("^[^:]*45%-bad_arguments_spec%.lua:%d+: bad argument", err)
+    end)
+  end
+
+  it("covers every public function of the three modules", function()
+    local covered = {}
+    for _, case in ipairs(cases) do covered[case[1]] = true end
+    for modname, mod in pairs{theory = theory, analysis = analysis, output = output} do
+      for fname, value in pairs(mod) do
+        if type(value) == "function" then
+          assert.is_true(covered[modname .. "." .. fname], modname .. "." .. fname .. " has no bad-argument case")
+        end
+      end
+    end
+  end)
+end)
