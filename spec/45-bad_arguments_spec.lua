@@ -54,6 +54,10 @@ local cases = {
   {"theory.final_ntk_gram", function() theory.final_ntk_gram(1, 2, {1, 0}, {}) end, "bad argument #4 to 'theory.final_ntk_gram' (non-empty matrix X expected)"},
   {"theory.max_alignment", function() theory.max_alignment(2, 0) end, "bad argument #2 to 'theory.max_alignment' (integer >= 1 expected, got 0)"},
   {"theory.initial_alignment", function() theory.initial_alignment("3") end, "bad argument #1 to 'theory.initial_alignment' (integer expected, got string)"},
+  {"theory.transfer_error", function() theory.transfer_error(0, 3, 1, 0.5, 0) end, "bad argument #1 to 'theory.transfer_error' (positive finite number expected, got 0)"},
+  {"theory.transfer_error", function() theory.transfer_error(10, 3, -1, 0.5, 0) end, "bad argument #3 to 'theory.transfer_error' (A > -1 expected (a positive kernel), got -1)"},
+  {"theory.transfer_error", function() theory.transfer_error(10, 3, 1, 1.5, 0) end, "bad argument #4 to 'theory.transfer_error' (alpha in [-1, 1] expected, got 1.5)"},
+  {"theory.transfer_error", function() theory.transfer_error(10, 3, 1, 0.5, -1) end, "bad argument #5 to 'theory.transfer_error' (non-negative finite number expected, got -1)"},
   -- analysis
   {"analysis.compare", function() analysis.compare({1, 2}, {1}) end, "bad argument #2 to 'analysis.compare' (2 entries expected (as pred), got 1)"},
   {"analysis.compare", function() analysis.compare({1, "2"}, {1, 2}) end, "bad argument #1 to 'analysis.compare' (number expected at index 2, got string)"},

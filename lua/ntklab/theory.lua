@@ -423,4 +423,62 @@ function theory.initial_alignment(r)
   return 1 / sqrt(r)
 end
 
+-- ---------------------------------------------------------------------------------------------
+-- Transfer (Appendix F): kernel regression with the kernel a net learned on task beta, applied
+-- to a new linear task.
+-- ---------------------------------------------------------------------------------------------
+
+--- Generalization error of kernel ridge regression f(x) = k(x)^T (K + lambda I)^{-1} y with
+-- K(x, x') = x^T [A beta beta^T + I] x' (A = L - 1 for a depth-L linear net's final NTK, up to
+-- scale), inputs x ~ N(0, I_D), P training points and a unit-norm task y = w.x,
+-- w = alpha beta + sqrt(1 - alpha^2) w_perp (|w_perp| = 1, w_perp orthogonal to beta).
+-- The kernel's eigenvalues under N(0, I_D) are 1 + A (along beta) and 1 (D - 1 times); the
+-- theory of Bordelon et al. 2020 / Canatar et al. 2021 (average over training sets, exact as
+-- P, D grow) gives, with kappa the positive solution of
+--   kappa = lambda + kappa [ (1+A)/((1+A)P + kappa) + (D-1)/(P + kappa) ],
+--   gamma = P [ (1+A)^2/((1+A)P + kappa)^2 + (D-1)/(P + kappa)^2 ],
+--   E_g   = 1/(1 - gamma) [ alpha^2 kappa^2/((1+A)P + kappa)^2 + (1-alpha^2) kappa^2/(P + kappa)^2 ].
+-- w_perp's share enters only through its total weight 1 - alpha^2 because the D - 1 orthogonal
+-- eigenvalues are equal, however it is spread over them. kappa is found by bisection of
+-- h(kappa) = kappa (1 - S(kappa)) - lambda, S = sum_k eta_k/(P eta_k + kappa), on
+-- [0, lambda + sum_k eta_k] (h < 0 below the root, h >= 0 at the upper end), to the last bit.
+-- With lambda = 0 and P >= D the interpolator is exact: kappa = 0, E_g = 0.
+-- Returns E_g, kappa, gamma.
+function theory.transfer_error(P, D, A, alpha, lambda)
+  local f = "theory.transfer_error"
+  check.positive(P, 1, f)
+  D = check.integer(D, 2, f, 1)
+  check.finite(A, 3, f)
+  if not (A > -1) then check.fail(3, f, string.format("A > -1 expected (a positive kernel), got %g", A)) end
+  check.finite(alpha, 4, f)
+  if not (abs(alpha) <= 1) then check.fail(4, f, string.format("alpha in [-1, 1] expected, got %g", alpha)) end
+  check.positive(lambda, 5, f, true)
+  local e1, rest = 1 + A, D - 1
+  local function S(k) return e1 / (e1 * P + k) + rest / (P + k) end
+  local function h(k) return k * (1 - S(k)) - lambda end
+  local kappa
+  local lo, hi = 0, lambda + e1 + rest
+  if lambda == 0 and S(0) <= 1 then
+    kappa = 0 -- at least as many points as modes: no positive root
+  else
+    if lambda == 0 then
+      -- h(0) = 0 is the trivial root; start just above it, where h < 0 since S(0) > 1.
+      lo = 1e-300
+    end
+    for _ = 1, 2000 do
+      local mid = 0.5 * (lo + hi)
+      if mid <= lo or mid >= hi then break end
+      if h(mid) < 0 then lo = mid else hi = mid end
+    end
+    kappa = hi
+  end
+  local d1, d2 = e1 * P + kappa, P + kappa
+  local gamma = P * (e1 * e1 / (d1 * d1) + rest / (d2 * d2))
+  -- kappa = 0: a noiseless task interpolated exactly (gamma = D/P may then reach 1: 0, not 0/0).
+  if kappa == 0 then return 0, 0, gamma end
+  local eg = (alpha * alpha * kappa * kappa / (d1 * d1) + (1 - alpha * alpha) * kappa * kappa / (d2 * d2))
+    / (1 - gamma)
+  return eg, kappa, gamma
+end
+
 return theory
