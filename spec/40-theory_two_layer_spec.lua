@@ -90,6 +90,11 @@ describe("theory, two-layer linear net", function()
     assert.are.equal(3e-4, theory.q(0, 2, 3e-4, 1e-4))
     assert.is_true(math.abs(theory.r(0, 2, 3e-4, 1e-4) - 1e-4) < 1e-18)
     assert.are.equal(2, theory.q(1e6, 2, 3e-4, 1e-4))
+    -- r0 = q0 (balanced and aligned from the start): q = r = the Saxe sigmoid with u0^2 = q0.
+    for _, t in ipairs{0, 1, 3} do
+      assert.is_true(math.abs(theory.q(t, 2, 1e-3, 1e-3) - theory.u2(t, 2, 1e-3)) < 1e-15)
+      assert.are.equal(theory.q(t, 2, 1e-3, 1e-3), theory.r(t, 2, 1e-3, 1e-3))
+    end
   end)
 
   it("|a|^2 follows the Saxe sigmoid u(t)^2 with u0^2 = (q0 + r0)/2 in phase II", function()
