@@ -108,7 +108,17 @@ describe("theory, deep linear nets: t_1/2", function()
       -- The offset converges (to -integral of the saturation), so consecutive ones agree as
       -- sigma shrinks while the leading term grows by 10^(L-2) per step.
       assert.is_true(math.abs(offsets[3] - offsets[2]) < 1e-2 * math.abs(offsets[2]) + 1e-6)
-      assert.is_true(math.abs(offsets[2]) < 2 * s ^ (-2 / L))
+      assert.is_true(math.abs(offsets[2]) < 2 * s ^ (2 / L - 2))
+      -- Its limit, independently: t_half - t* -> (1/s) [int_0^u1 u/(s - u^L) du - u1^{2-L}/(L-2)]
+      -- with u1 = (s/2)^{1/L}; midpoint rule with 1e5 cells (error ~1e-11). At sigma = 1e-4 the
+      -- offset differs from its limit by about int_0^{u0} u/(s - u^L) du / s = sigma^2/(2 s^2).
+      local u1, n, smooth = (s / 2) ^ (1 / L), 100000, 0
+      for i = 1, n do
+        local u = (i - 0.5) * u1 / n
+        smooth = smooth + u / (s - u ^ L) * u1 / n
+      end
+      local limit = (smooth - u1 ^ (2 - L) / (L - 2)) / s
+      assert.is_true(math.abs(offsets[3] - limit) < 1e-7, ("offset %g, limit %g"):format(offsets[3], limit))
     end
     assert.is_true(math.abs(theory.t_half(s, 2, 1e-8) - theory.t_half_asymptotic(1e-4, 2, s)) < 1e-7)
   end)

@@ -320,9 +320,9 @@ function theory.t_half(s, L, c0, level)
 end
 
 --- Leading small-sigma behaviour of t_{1/2}, with c0 = sigma^L (per-layer scale u0 = sigma):
---   L = 2: (1/(2s)) log(s/sigma^2)                     (t_half = that + O(sigma^2/s));
+--   L = 2: (1/(2s)) log(s/sigma^2)                     (t_half = that + O(sigma^2/s^2));
 --   L > 2: sigma^{2-L} / ((L - 2) s), the blow-up time of theory.deep_c_early
---          (t_half = that + O(s^{-2/L}), a sigma-independent offset).
+--          (t_half = that + O(s^{2/L-2}), an offset independent of sigma).
 -- The paper quotes s^{-1} (L/(L-2)) sigma^{2-L}: its Eq. 60 lacks the factor L (see above).
 -- For random Gaussian init the effective u0 is sigma times a width-dependent constant, so the
 -- formula holds up to an additive constant (L = 2) or a constant factor (L > 2).
