@@ -9,6 +9,7 @@ local traj = {t = {0, 1}, alignment = {0.1, 0.9}, kernel_norm = {0.1, 1}, loss =
 local spec = {name = "x", options = {{name = "n", type = "integer", default = 1}}}
 local kernel = theory.final_ntk(1, 2, {1, 0})
 local series = {{x = {1, 2}, y = {1, 2}}}
+local snap = {t = 0, K = {{1}}, k = {{1}}}
 
 local cases = {
   -- theory: two-layer
@@ -78,6 +79,15 @@ local cases = {
   {"analysis.verdict", function() analysis.verdict(nil) end, "bad argument #1 to 'analysis.verdict' (table expected, got nil)"},
   {"analysis.verdict", function() analysis.verdict{t = {1}} end, "bad argument #1 to 'analysis.verdict' (trajectory field 'alignment' missing)"},
   {"analysis.verdict", function() analysis.verdict(traj, {final_ntk = {}}) end, "bad argument #2 to 'analysis.verdict' (predictors.final_ntk.rel_err (number) expected)"},
+  {"analysis.path_kernel_predictor", function() analysis.path_kernel_predictor({}, {1}, {0}, {0}) end, "bad argument #1 to 'analysis.path_kernel_predictor' (non-empty array of snapshots expected)"},
+  {"analysis.path_kernel_predictor", function() analysis.path_kernel_predictor({snap}, {1, 2}, {0}, {0}) end, "bad argument #3 to 'analysis.path_kernel_predictor' (2 entries expected (as y), got 1)"},
+  {"analysis.path_kernel_predictor", function() analysis.path_kernel_predictor({{t = 1, K = {{1}}, k = {{1}}}}, {1}, {0}, {0}) end, "bad argument #1 to 'analysis.path_kernel_predictor' (the first snapshot must be at t = 0, got 1)"},
+  {"analysis.path_kernel_predictor", function() analysis.path_kernel_predictor({snap, snap}, {1}, {0}, {0}) end, "bad argument #1 to 'analysis.path_kernel_predictor' (snapshot times must ascend strictly (snapshot 2 at 0))"},
+  {"analysis.path_kernel_predictor", function() analysis.path_kernel_predictor({{t = 0, K = {{1, 2}}, k = {{1}}}}, {1}, {0}, {0}) end, "bad argument #1 to 'analysis.path_kernel_predictor' (snapshot 1: K is [1 x 2], [1 x 1] expected)"},
+  {"analysis.path_kernel_predictor", function() analysis.path_kernel_predictor({{t = 0, K = {{1}}, k = {{1}, {2}}}}, {1}, {0}, {0}) end, "bad argument #1 to 'analysis.path_kernel_predictor' (snapshot 1: k is [2 x 1], [1 x 1] expected)"},
+  {"analysis.path_kernel_predictor", function() analysis.path_kernel_predictor({{t = 0, K = "K", k = {{1}}}}, {1}, {0}, {0}) end, "bad argument #1 to 'analysis.path_kernel_predictor' (snapshot 1: K: K expected (table of rows or tensor), got string)"},
+  {"analysis.path_kernel_predictor", function() analysis.path_kernel_predictor({snap}, {1}, {0}, {0}, {eta = 0}) end, "bad argument #5 to 'analysis.path_kernel_predictor' (field 'eta': positive number expected, got 0)"},
+  {"analysis.path_kernel_predictor", function() analysis.path_kernel_predictor({snap}, {1}, {0}, {0}, {tail = 1}) end, "bad argument #5 to 'analysis.path_kernel_predictor' (field 'tail': boolean expected, got number)"},
   -- output
   {"output.mkdir_p", function() output.mkdir_p(nil) end, "bad argument #1 to 'output.mkdir_p' (string expected, got nil)"},
   {"output.mkdir_p", function() output.mkdir_p("") end, "bad argument #1 to 'output.mkdir_p' (non-empty path expected)"},

@@ -59,11 +59,22 @@ function sim.end_to_end(Ws)
   return matmul(A[1], Ws[1])[1], A, B
 end
 
--- dW_l/dt = -dL/dW_l = -A_l^T (e B_l^T) with e = v - s beta (a row).
-local function gradient_flow(Ws, s, beta)
+-- dW_l/dt = -dL/dW_l = -A_l^T (e B_l^T) with e = v - s beta (a row), or Sigma (v - s beta) for
+-- a finite training set X with Sigma = X^T X / P and targets y = s X beta (then
+-- L = 1/(2P) |X v - y|^2 = (v - s beta)^T Sigma (v - s beta) / 2).
+local function gradient_flow(Ws, s, beta, Sigma)
   local v, A, B = sim.end_to_end(Ws)
   local e = {}
   for j = 1, #v do e[j] = s * beta[j] - v[j] end -- minus the residual: descent direction
+  if Sigma then
+    local se = {}
+    for i = 1, #e do
+      local acc = 0
+      for j = 1, #e do acc = acc + Sigma[i][j] * e[j] end
+      se[i] = acc
+    end
+    e = se
+  end
   local dWs = {}
   for l = 1, #Ws do
     local Bl, Al = B[l], A[l][1]
@@ -98,12 +109,12 @@ local function axpy(Ws, h, dWs)
   return out
 end
 
---- One RK4 step of size h.
-function sim.rk4_step(Ws, h, s, beta)
-  local k1 = gradient_flow(Ws, s, beta)
-  local k2 = gradient_flow(axpy(Ws, h / 2, k1), s, beta)
-  local k3 = gradient_flow(axpy(Ws, h / 2, k2), s, beta)
-  local k4 = gradient_flow(axpy(Ws, h, k3), s, beta)
+--- One RK4 step of size h (Sigma: optional input covariance of a finite training set).
+function sim.rk4_step(Ws, h, s, beta, Sigma)
+  local k1 = gradient_flow(Ws, s, beta, Sigma)
+  local k2 = gradient_flow(axpy(Ws, h / 2, k1), s, beta, Sigma)
+  local k3 = gradient_flow(axpy(Ws, h / 2, k2), s, beta, Sigma)
+  local k4 = gradient_flow(axpy(Ws, h, k3), s, beta, Sigma)
   local out = {}
   for l = 1, #Ws do
     local o = {}
@@ -120,13 +131,13 @@ function sim.rk4_step(Ws, h, s, beta)
 end
 
 --- Runs gradient flow from Ws to each time in `times` (ascending) with step h; calls
--- record(t, Ws) at each of them (and at t = 0 if times[1] == 0).
-function sim.run(Ws, times, h, s, beta, record)
+-- record(t, Ws) at each of them (and at t = 0 if times[1] == 0). Sigma as for rk4_step.
+function sim.run(Ws, times, h, s, beta, record, Sigma)
   local t = 0
   for _, target in ipairs(times) do
     while t < target - 1e-12 do
       local step = math.min(h, target - t)
-      Ws = sim.rk4_step(Ws, step, s, beta)
+      Ws = sim.rk4_step(Ws, step, s, beta, Sigma)
       t = t + step
     end
     t = target
