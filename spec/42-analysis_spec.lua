@@ -139,6 +139,13 @@ describe("silent-alignment readouts", function()
     -- lazy regime: the initial kernel is already above 10% of the final -> t[1]
     assert.are.equal(2, analysis.t_kernel10{t = {2, 4}, kernel_norm = {0.5, 1}})
     assert.are.equal(7, analysis.t_kernel10{t = {7}, kernel_norm = {3}})
+    -- measured from the initial norm instead: 0.5 + 0.1 (1 - 0.5) = 0.55 at t = 2 + 0.05/0.5
+    assert.is_true(close(analysis.t_kernel10({t = {2, 4}, kernel_norm = {0.5, 1}}, nil, "initial"), 2.2))
+    assert.is_true(close(analysis.t_kernel10({t = {0, 1, 2, 3}, kernel_norm = {0.01, 0.05, 0.2, 1.0}}, 0.1, "zero"),
+      1 + 0.05 / 0.15))
+    local flat, why = analysis.t_kernel10({t = {0, 1}, kernel_norm = {1, 1}}, nil, "initial")
+    assert.is_nil(flat)
+    assert.matches("does not grow", why)
     local none, msg = analysis.t_kernel10{t = {0, 1}, kernel_norm = {1, 0}}
     assert.is_nil(none)
     assert.matches("not positive", msg)

@@ -73,6 +73,7 @@ local cases = {
   {"analysis.t_align90", function() analysis.t_align90(traj, 1.5) end, "bad argument #2 to 'analysis.t_align90' (fraction in (0, 1] expected, got 1.5)"},
   {"analysis.t_kernel10", function() analysis.t_kernel10{t = {0, 0}, kernel_norm = {1, 2}} end, "bad argument #1 to 'analysis.t_kernel10' (trajectory t must be strictly ascending (t[1] = 0, t[2] = 0))"},
   {"analysis.t_kernel10", function() analysis.t_kernel10{t = {0, 1}, kernel_norm = {1, 0 / 0}} end, "bad argument #1 to 'analysis.t_kernel10' (trajectory field 'kernel_norm' is NaN at record 2)"},
+  {"analysis.t_kernel10", function() analysis.t_kernel10(traj, nil, "start") end, "bad argument #3 to 'analysis.t_kernel10' ('zero' or 'initial' expected, got 'start')"},
   {"analysis.t_half", function() analysis.t_half({t = {0, 1}, loss = {1, "a"}}) end, "bad argument #1 to 'analysis.t_half' (trajectory field 'loss': number expected at index 2, got string)"},
   {"analysis.t_half", function() analysis.t_half(traj, "half") end, "bad argument #2 to 'analysis.t_half' (number expected, got string)"},
   {"analysis.readouts", function() analysis.readouts{t = {0}, alignment = {1}, loss = {1}} end, "bad argument #1 to 'analysis.readouts' (trajectory field 'kernel_norm' missing)"},

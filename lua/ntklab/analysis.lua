@@ -191,14 +191,26 @@ end
 -- already a large share of the final norm, and from zero the readout is then t[1], which says
 -- the truth (there is no growth phase for alignment to be silent in), whereas a share of the
 -- small increment K(t_end) - K(0) would time noise. First passage (not "stays"): the norm
--- may overshoot and come back. Returns the time, or nil, msg when the final norm is not positive.
-function analysis.t_kernel10(traj, frac)
+-- may overshoot and come back. from = "initial" measures the growth instead,
+-- |K(t)|_F = |K(0)|_F + frac (|K(t_end)|_F - |K(0)|_F), for comparison (nil, msg if the norm
+-- does not grow). Returns the time, or nil, msg when the final norm is not positive.
+function analysis.t_kernel10(traj, frac, from)
   local f = "analysis.t_kernel10"
   local t, k
   t, k, frac = readout_args(f, traj, "kernel_norm", frac, 0.1)
+  if from ~= nil and from ~= "zero" and from ~= "initial" then
+    check.fail(3, f, "'zero' or 'initial' expected, got " .. (type(from) == "string" and "'" .. from .. "'" or check.typename(from)))
+  end
   local final = k[#k]
   if not (final > 0) then return nil, string.format("final kernel norm %g is not positive", final) end
   local thr = frac * final
+  if from == "initial" then
+    if not (final > k[1]) then
+      return nil, string.format("kernel norm does not grow (initial %g, final %g)", k[1], final)
+    end
+    thr = k[1] + frac * (final - k[1])
+    if k[1] >= thr then return t[1] end -- frac = 0 is excluded, so only rounding gets here
+  end
   if k[1] >= thr then return t[1] end
   for i = 2, #k do
     if k[i] >= thr then return interpolate(t, k, i, thr) end
