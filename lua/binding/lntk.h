@@ -52,5 +52,6 @@ LUAMOD_API int luaopen_ntklab_core(lua_State *L);
 /* Registration of each concept; each expects the module table on top of the stack. */
 void lntk_open_tensor(lua_State *L);
 void lntk_open_rng(lua_State *L);
+void lntk_open_linalg(lua_State *L);
 
 #endif

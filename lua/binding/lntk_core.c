@@ -124,6 +124,7 @@ typedef void (*lntk_opener)(lua_State *L);
 static const lntk_opener openers[] = {
     lntk_open_tensor,
     lntk_open_rng,
+    lntk_open_linalg,
     NULL,
 };
 
