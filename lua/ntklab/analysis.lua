@@ -1,4 +1,6 @@
---- ntklab.analysis: comparing predictors and reading silent alignment off a recorded trajectory.
+--- ntklab.analysis: comparing predictors, kernel alignment, reading silent alignment off a
+-- recorded trajectory (t_align90, t_kernel10, t_half, verdict), and the Eq. 2 path-kernel
+-- predictor integrated from kernel snapshots.
 -- Pure Lua over plain tables; vectors may also be objects with :totable() (ntklab tensors).
 -- Misuse raises "bad argument #n to 'analysis.f' (...)"; a readout that does not exist for the
 -- data (the loss never halves, ...) is returned as nil, msg.

@@ -1,6 +1,7 @@
 --- ntklab.output: what experiments write and how they talk to the command line.
 --   files    mkdir_p, write_atomic, write_json / encode_json / read_json, write_csv
---   plots    plot{...}: PNG through gnuplot (returns nil, msg when gnuplot is missing or fails)
+--   plots    plot{...}: PNG through gnuplot (returns nil, msg when gnuplot is missing or fails),
+--            plot_trajectory and plot_predictions: the paper's Figure 1a and 1c panels
 --   terminal progress{...}: a progress line on stderr, only when stderr is a terminal
 --   options  parse_args / cli: "--name value" options with types, defaults and --help
 -- Files are written atomically: the bytes go to "<path>.tmp.<pid>.<n>" in the same directory,
