@@ -165,7 +165,7 @@ static int init_balanced(ntk_mlp *net, ntk_rng *rng, double *scratch, ntk_error 
   std = net->param == NTK_PARAM_STANDARD ? net->sigma[0] / sqrt((double)r) : net->sigma[0];
   ntk_rng_fill_normal_buf(rng, G, r * r, 0.0, std);
   info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'N', (lapack_int)r, (lapack_int)r, G, (lapack_int)r, S,
-                        NULL, 1, NULL, 1);
+                        NULL, (lapack_int)r, NULL, (lapack_int)r);
   if (info != 0) return ntk_error_set(err, NTK_ENOCONV, 0, "dgesdd failed (info %d)", (int)info);
   if ((st = random_frame(Oprev, net->widths[0], r, tau, sign, rng, err)) != NTK_OK) return st;
   for (l = 1; l <= net->depth; l++) {
@@ -257,6 +257,7 @@ int ntk_mlp_new(ntk_mlp **out, const ntk_mlp_config *cfg, ntk_rng *rng, ntk_erro
 
 int ntk_mlp_reserve(ntk_mlp *net, size_t P, ntk_error *err) {
   int l;
+  if (P == 0) P = 1; /* an empty batch still needs the buffers to exist */
   if (P <= net->cache_cap) return NTK_OK;
   if (!net->pre) {
     net->pre = calloc((size_t)net->depth, sizeof *net->pre);
@@ -510,7 +511,9 @@ static double get_f64(const unsigned char **p) {
 }
 
 /* Bytes of a version-1 file for depth L and n parameters (header, payload, CRC). */
-static size_t file_size(size_t L, size_t n) { return 32 + 8 * (L + 1) + 4 * L + 8 * L + 8 + 8 + 8 * n + 4; }
+static size_t file_size(size_t L, size_t n) {
+  return 32 + 8 * (L + 1) + 4 * L + 8 * L + 8 + 8 + 8 * n + 4;
+}
 
 /* CRC32 over a buffer of any size (zlib's crc32 takes a uInt length). */
 static uint32_t crc32_of(const unsigned char *buf, size_t n) {

@@ -28,8 +28,12 @@ void ntk_train_config_default(ntk_train_config *cfg, ntk_train_method method) {
 char *ntk_train_describe(const ntk_trainer *tr, char *buf, size_t len) {
   const ntk_train_config *c = &tr->cfg;
   switch (c->method) {
-    case NTK_TRAIN_GD: snprintf(buf, len, "gd{lr = %g}", c->lr); break;
-    case NTK_TRAIN_RK4: snprintf(buf, len, "flow{method = \"rk4\", dt = %g}", c->dt); break;
+    case NTK_TRAIN_GD:
+      snprintf(buf, len, "gd{lr = %g}", c->lr);
+      break;
+    case NTK_TRAIN_RK4:
+      snprintf(buf, len, "flow{method = \"rk4\", dt = %g}", c->dt);
+      break;
     case NTK_TRAIN_RK45:
       snprintf(buf, len, "flow{method = \"rk45\", rtol = %g, atol = %g}", c->rtol, c->atol);
       break;
@@ -41,12 +45,16 @@ char *ntk_train_describe(const ntk_trainer *tr, char *buf, size_t len) {
       snprintf(buf, len, "adam{lr = %g, beta1 = %g, beta2 = %g, eps = %g}", c->lr, c->beta1,
                c->beta2, c->eps);
       break;
-    default: snprintf(buf, len, "?"); break;
+    default:
+      snprintf(buf, len, "?");
+      break;
   }
   return buf;
 }
 
-static int positive(double x) { return x > 0.0 && isfinite(x); }
+static int positive(double x) {
+  return x > 0.0 && isfinite(x);
+}
 
 int ntk_train_init(ntk_trainer *tr, const ntk_train_config *cfg, ntk_error *err) {
   const ntk_train_config *c = cfg;
@@ -55,10 +63,12 @@ int ntk_train_init(ntk_trainer *tr, const ntk_train_config *cfg, ntk_error *err)
     case NTK_TRAIN_GD:
     case NTK_TRAIN_SGD:
     case NTK_TRAIN_ADAM:
-      if (!positive(c->lr)) return ntk_error_set(err, NTK_EARG, 1, "lr > 0 expected, got %g", c->lr);
+      if (!positive(c->lr))
+        return ntk_error_set(err, NTK_EARG, 1, "lr > 0 expected, got %g", c->lr);
       break;
     case NTK_TRAIN_RK4:
-      if (!positive(c->dt)) return ntk_error_set(err, NTK_EARG, 1, "dt > 0 expected, got %g", c->dt);
+      if (!positive(c->dt))
+        return ntk_error_set(err, NTK_EARG, 1, "dt > 0 expected, got %g", c->dt);
       break;
     case NTK_TRAIN_RK45:
       if (!positive(c->rtol))
@@ -68,7 +78,8 @@ int ntk_train_init(ntk_trainer *tr, const ntk_train_config *cfg, ntk_error *err)
       if (!(c->h0 >= 0.0) || !isfinite(c->h0))
         return ntk_error_set(err, NTK_EARG, 1, "h0 >= 0 expected, got %g", c->h0);
       break;
-    default: return ntk_error_set(err, NTK_EARG, 1, "invalid method %d", (int)c->method);
+    default:
+      return ntk_error_set(err, NTK_EARG, 1, "invalid method %d", (int)c->method);
   }
   if (c->method == NTK_TRAIN_SGD && !(c->momentum >= 0.0 && c->momentum < 1.0))
     return ntk_error_set(err, NTK_EARG, 1, "momentum in [0, 1) expected, got %g", c->momentum);
@@ -77,7 +88,8 @@ int ntk_train_init(ntk_trainer *tr, const ntk_train_config *cfg, ntk_error *err)
       return ntk_error_set(err, NTK_EARG, 1, "beta1 in [0, 1) expected, got %g", c->beta1);
     if (!(c->beta2 >= 0.0 && c->beta2 < 1.0))
       return ntk_error_set(err, NTK_EARG, 1, "beta2 in [0, 1) expected, got %g", c->beta2);
-    if (!positive(c->eps)) return ntk_error_set(err, NTK_EARG, 1, "eps > 0 expected, got %g", c->eps);
+    if (!positive(c->eps))
+      return ntk_error_set(err, NTK_EARG, 1, "eps > 0 expected, got %g", c->eps);
   }
   tr->cfg = *c;
   ntk_rng_seed(&tr->rng, c->seed);
@@ -108,7 +120,9 @@ void ntk_train_reset(ntk_trainer *tr) {
   ntk_train_init(tr, &cfg, NULL);
 }
 
-void ntk_train_invalidate(ntk_trainer *tr) { tr->fsal = 0; }
+void ntk_train_invalidate(ntk_trainer *tr) {
+  tr->fsal = 0;
+}
 
 /* Allocates (zeroed) the vectors the method needs for n parameters. */
 static int ensure_buffers(ntk_trainer *tr, const ntk_mlp *net, ntk_error *err) {
@@ -153,7 +167,8 @@ static int ensure_buffers(ntk_trainer *tr, const ntk_mlp *net, ntk_error *err) {
 static int nonfinite(ntk_trainer *tr, const char *what, double value, ntk_error *err) {
   char desc[200];
   return ntk_error_set(err, NTK_ENONFINITE, 0, "non-finite %s (%g) at step %zu, t = %.17g, in %s",
-                       what, value, tr->steps + 1, tr->t, ntk_train_describe(tr, desc, sizeof desc));
+                       what, value, tr->steps + 1, tr->t,
+                       ntk_train_describe(tr, desc, sizeof desc));
 }
 
 /* g <- grad L at the net's current parameters, counting the evaluation; checks the loss. */
@@ -221,12 +236,12 @@ static const double dp_a[7][6] = {
     {9017.0 / 3168, -355.0 / 33, 46732.0 / 5247, 49.0 / 176, -5103.0 / 18656, 0},
     {35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84}};
 /* b5 - b4: the embedded error estimate */
-static const double dp_e[7] = {71.0 / 57600,      0, -71.0 / 16695, 71.0 / 1920,
+static const double dp_e[7] = {71.0 / 57600,      0,          -71.0 / 16695, 71.0 / 1920,
                                -17253.0 / 339200, 22.0 / 525, -1.0 / 40};
 
 /* Root mean square of v / (atol + rtol max(|y0|, |y1|)) (y1 may be NULL). */
-static double scaled_rms(const double *v, const double *y0, const double *y1, size_t n,
-                         double rtol, double atol) {
+static double scaled_rms(const double *v, const double *y0, const double *y1, size_t n, double rtol,
+                         double atol) {
   double acc = 0.0;
   size_t i;
   for (i = 0; i < n; i++) {
@@ -241,8 +256,8 @@ static double scaled_rms(const double *v, const double *y0, const double *y1, si
 
 /* Hairer's starting step (Solving ODEs I, II.4): one extra gradient evaluation. k[0] holds the
  * gradient at y0 = the net's parameters; k[1] is scratch. */
-static int initial_step(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y,
-                        size_t P, double *h_out, ntk_error *err) {
+static int initial_step(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+                        double *h_out, ntk_error *err) {
   size_t n = tr->n, i;
   double *y = net->params, *y0 = tr->y0, *f0 = tr->k[0], *f1 = tr->k[1];
   double rtol = tr->cfg.rtol, atol = tr->cfg.atol, d0, d1, d2, h0, h1, loss, dmax;
@@ -268,9 +283,10 @@ static int step_rk45(ntk_trainer *tr, ntk_mlp *net, const double *X, const doubl
   double *y = net->params, *y0 = tr->y0, **k = tr->k, loss = 0.0;
   int st, s, j;
   if (!tr->fsal) {
-    if ((st = eval(tr, net, k[0], &tr->loss, X, Y, P, err)) != NTK_OK) return st;
+    if ((st = eval(tr, net, k[0], &tr->loss_end, X, Y, P, err)) != NTK_OK) return st;
     tr->fsal = 1;
   }
+  tr->loss = tr->loss_end;
   if (tr->h <= 0.0) {
     if (tr->cfg.h0 > 0.0)
       tr->h = tr->cfg.h0;
@@ -318,7 +334,7 @@ static int step_rk45(ntk_trainer *tr, ntk_mlp *net, const double *X, const doubl
       tmp = k[0];
       k[0] = k[6];
       k[6] = tmp;
-      tr->loss = loss;
+      tr->loss_end = loss;
       return NTK_OK;
     }
     factor = isfinite(e) ? fmax(0.2, 0.9 * pow(e, -0.2)) : 0.2;
@@ -327,8 +343,9 @@ static int step_rk45(ntk_trainer *tr, ntk_mlp *net, const double *X, const doubl
     memcpy(y, y0, n * sizeof *y);
     if (tr->h <= 1e-14 * fmax(fabs(tr->t), 1e-300) || tr->h < 1e-300) {
       char desc[200];
-      return ntk_error_set(err, NTK_ENOCONV, 0, "step size underflow (h = %g) at step %zu, t = %.17g, in %s",
-                           tr->h, tr->steps + 1, tr->t, ntk_train_describe(tr, desc, sizeof desc));
+      return ntk_error_set(err, NTK_ENOCONV, 0,
+                           "step size underflow (h = %g) at step %zu, t = %.17g, in %s", tr->h,
+                           tr->steps + 1, tr->t, ntk_train_describe(tr, desc, sizeof desc));
     }
   }
 }
@@ -413,12 +430,23 @@ int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const double *X, const double 
   int st;
   if ((st = ensure_buffers(tr, net, err)) != NTK_OK) return st;
   switch (tr->cfg.method) {
-    case NTK_TRAIN_GD: st = step_gd(tr, net, X, Y, P, err); break;
-    case NTK_TRAIN_RK4: st = step_rk4(tr, net, X, Y, P, t_max, err); break;
-    case NTK_TRAIN_RK45: st = step_rk45(tr, net, X, Y, P, t_max, err); break;
-    case NTK_TRAIN_SGD: st = step_sgd(tr, net, X, Y, P, err); break;
-    case NTK_TRAIN_ADAM: st = step_adam(tr, net, X, Y, P, err); break;
-    default: st = ntk_error_set(err, NTK_EARG, 1, "invalid method");
+    case NTK_TRAIN_GD:
+      st = step_gd(tr, net, X, Y, P, err);
+      break;
+    case NTK_TRAIN_RK4:
+      st = step_rk4(tr, net, X, Y, P, t_max, err);
+      break;
+    case NTK_TRAIN_RK45:
+      st = step_rk45(tr, net, X, Y, P, t_max, err);
+      break;
+    case NTK_TRAIN_SGD:
+      st = step_sgd(tr, net, X, Y, P, err);
+      break;
+    case NTK_TRAIN_ADAM:
+      st = step_adam(tr, net, X, Y, P, err);
+      break;
+    default:
+      st = ntk_error_set(err, NTK_EARG, 1, "invalid method");
   }
   if (st != NTK_OK) return st;
   if ((st = check_params(tr, net, err)) != NTK_OK) return st;
@@ -445,8 +473,8 @@ int ntk_train_effective_lr(double *out, const ntk_trainer *tr, size_t n, ntk_err
   const ntk_train_config *c = &tr->cfg;
   size_t i;
   if (tr->n != 0 && n != tr->n)
-    return ntk_error_set(err, NTK_ESHAPE, 1, "%zu entries expected (the trainer's parameters), got %zu",
-                         tr->n, n);
+    return ntk_error_set(err, NTK_ESHAPE, 1,
+                         "%zu entries expected (the trainer's parameters), got %zu", tr->n, n);
   if (c->method == NTK_TRAIN_ADAM && tr->v && tr->steps > 0) {
     double bc2 = 1.0 - pow(c->beta2, (double)tr->steps);
     for (i = 0; i < n; i++) out[i] = c->lr / (sqrt(tr->v[i] / bc2) + c->eps);

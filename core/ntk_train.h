@@ -8,8 +8,10 @@
  *         t = lr * steps
  *   adam  Adam with bias correction;                                t = lr * steps
  * The flow methods land exactly on the target time of ntk_train_run (the last step is
- * clipped). Work buffers are allocated on the first step (or when the parameter count or the
- * batch grows) and reused: the step loop allocates nothing. */
+ * clipped). Gradient flow of a ReLU net has a discontinuous right-hand side: where the flow
+ * slides along a kink (a pre-activation held at 0), rk45's steps collapse and the run crawls;
+ * bound such runs with a step count. Work buffers are allocated on the first step (or when the
+ * parameter count or the batch grows) and reused: the step loop allocates nothing. */
 #ifndef NTK_TRAIN_H
 #define NTK_TRAIN_H
 
@@ -42,14 +44,15 @@ typedef struct ntk_train_config {
 
 typedef struct ntk_trainer {
   ntk_train_config cfg;
-  double t;          /* current time */
-  size_t steps;      /* accepted steps */
-  size_t evals;      /* gradient evaluations (forward + backward passes) */
-  size_t rejected;   /* rk45: rejected steps */
-  double loss;       /* loss at the last gradient evaluation (rk45: at the current point) */
-  double h;          /* rk45: proposed next step (0: not chosen yet) */
-  int fsal;          /* rk45: k[0] holds the gradient at the current parameters */
-  ntk_rng rng;       /* sgd minibatches */
+  double t;        /* current time */
+  size_t steps;    /* accepted steps */
+  size_t evals;    /* gradient evaluations (forward + backward passes) */
+  size_t rejected; /* rk45: rejected steps */
+  double loss;     /* loss at the parameters where the last step started */
+  double loss_end; /* rk45: loss at the current parameters (from the FSAL evaluation) */
+  double h;        /* rk45: proposed next step (0: not chosen yet) */
+  int fsal;        /* rk45: k[0] holds the gradient at the current parameters */
+  ntk_rng rng;     /* sgd minibatches */
   /* work buffers, sized for n parameters and batch_cap rows */
   size_t n;
   double *grad, *y0, *k[7], *m, *v, *vel;

@@ -64,6 +64,7 @@ void lntk_open_regress(lua_State *L);
 void lntk_open_metrics(lua_State *L);
 void lntk_open_kernel(lua_State *L);
 void lntk_open_clock(lua_State *L);
+void lntk_open_linalg(lua_State *L);
 void lntk_open_mlp(lua_State *L);
 void lntk_open_train(lua_State *L);
 

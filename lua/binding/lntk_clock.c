@@ -8,6 +8,7 @@
 
 static int l_clock(lua_State *L) {
   struct timespec ts;
+  luaL_argcheck(L, lua_isnone(L, 1), 1, "no arguments expected");
   clock_gettime(CLOCK_MONOTONIC, &ts);
   lua_pushnumber(L, (lua_Number)ts.tv_sec + 1e-9 * (lua_Number)ts.tv_nsec);
   return 1;

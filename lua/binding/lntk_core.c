@@ -128,6 +128,7 @@ static const lntk_opener openers[] = {
     lntk_open_metrics,
     lntk_open_kernel,
     lntk_open_clock,
+    lntk_open_linalg,
     lntk_open_mlp,
     lntk_open_train,
     NULL,

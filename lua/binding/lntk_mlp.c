@@ -11,7 +11,9 @@ typedef struct lntk_mlp {
   ntk_mlp *net; /* NULL once released */
 } lntk_mlp;
 
-static lntk_mlp *checkbox(lua_State *L, int idx) { return luaL_checkudata(L, idx, LNTK_MLP_MT); }
+static lntk_mlp *checkbox(lua_State *L, int idx) {
+  return luaL_checkudata(L, idx, LNTK_MLP_MT);
+}
 
 ntk_mlp *lntk_checkmlp(lua_State *L, int idx) {
   lntk_mlp *m = checkbox(L, idx);
@@ -36,13 +38,13 @@ const double *lntk_checkdata(lua_State *L, int idx, size_t cols, size_t *rows) {
   }
 }
 
-/* Pushes a new mlp userdata around net (which it then owns). */
-static void pushmlp(lua_State *L, ntk_mlp *net) {
+/* Pushes a new, empty mlp userdata; the caller creates the net into box->net, so that nothing
+ * can raise between the allocation of the net and its owner's existence. */
+static lntk_mlp *pushbox(lua_State *L) {
   lntk_mlp *m = lua_newuserdatauv(L, sizeof *m, 0);
   m->net = NULL;
   luaL_setmetatable(L, LNTK_MLP_MT);
-  m->net = net;
-  lntk_gcstep(L, net->nparams * sizeof(double));
+  return m;
 }
 
 static const char *const param_names[] = {"standard", "ntk", NULL};
@@ -56,8 +58,8 @@ static int opterror(lua_State *L, const char *key, const char *msg) {
 static int check_activation_name(lua_State *L, int idx, const char *key, ntk_activation *out) {
   const char *name;
   if (lua_type(L, idx) != LUA_TSTRING)
-    return opterror(L, key, lua_pushfstring(L, "activation name expected, got %s",
-                                            luaL_typename(L, idx)));
+    return opterror(L, key,
+                    lua_pushfstring(L, "activation name expected, got %s", luaL_typename(L, idx)));
   name = lua_tostring(L, idx);
   if (!ntk_activation_from_name(name, out))
     return opterror(L, key, lua_pushfstring(L, "unknown activation '%s'", name));
@@ -87,26 +89,26 @@ static int check_enum_field(lua_State *L, const char *key, const char *const nam
  *   param = "standard" | "ntk", sigma = 1 | {per layer}, bias_sigma = 0,
  *   init = "gaussian" | "orthogonal" | "balanced", seed = int | rng = ntklab.rng(...)} */
 static int mlp_new(lua_State *L) {
-  static const char *const allowed[] = {"widths", "activation", "bias", "param", "sigma",
-                                        "bias_sigma", "init", "seed", "rng", NULL};
+  static const char *const allowed[] = {"widths",     "activation", "bias", "param", "sigma",
+                                        "bias_sigma", "init",       "seed", "rng",   NULL};
   size_t widths[NTK_MLP_MAX_DEPTH + 1];
   ntk_activation act[NTK_MLP_MAX_DEPTH];
   double sigma[NTK_MLP_MAX_DEPTH];
   ntk_mlp_config cfg;
   ntk_rng own, *rng = &own;
-  ntk_mlp *net;
+  lntk_mlp *box;
   ntk_error err;
   lua_Integer n, i;
   int depth, st;
   lntk_checkoptions(L, 1, allowed);
   /* widths */
   if (lua_getfield(L, 1, "widths") != LUA_TTABLE)
-    opterror(L, "widths", lua_pushfstring(L, "table {D, n1, ..., C} expected, got %s",
-                                          luaL_typename(L, -1)));
+    opterror(L, "widths",
+             lua_pushfstring(L, "table {D, n1, ..., C} expected, got %s", luaL_typename(L, -1)));
   n = (lua_Integer)lua_rawlen(L, -1);
   if (n < 2 || n > NTK_MLP_MAX_DEPTH + 1)
-    opterror(L, "widths", lua_pushfstring(L, "2 to %d entries expected, got %I",
-                                          NTK_MLP_MAX_DEPTH + 1, n));
+    opterror(L, "widths",
+             lua_pushfstring(L, "2 to %d entries expected, got %I", NTK_MLP_MAX_DEPTH + 1, n));
   depth = (int)n - 1;
   for (i = 1; i <= n; i++) {
     int isnum;
@@ -122,16 +124,19 @@ static int mlp_new(lua_State *L) {
   /* activation: one name for every hidden layer, or a table of depth - 1 names */
   for (i = 0; i < depth; i++) act[i] = NTK_ACT_RELU;
   switch (lua_getfield(L, 1, "activation")) {
-    case LUA_TNIL: break;
+    case LUA_TNIL:
+      break;
     case LUA_TSTRING:
       check_activation_name(L, -1, "activation", &act[0]);
       for (i = 1; i < depth; i++) act[i] = act[0];
       break;
     case LUA_TTABLE:
       if ((lua_Integer)lua_rawlen(L, -1) != depth - 1)
-        opterror(L, "activation", lua_pushfstring(L, "%d names expected (one per hidden layer), "
-                                                  "got %I", depth - 1,
-                                                  (lua_Integer)lua_rawlen(L, -1)));
+        opterror(L, "activation",
+                 lua_pushfstring(L,
+                                 "%d names expected (one per hidden layer), "
+                                 "got %I",
+                                 depth - 1, (lua_Integer)lua_rawlen(L, -1)));
       for (i = 1; i < depth; i++) {
         lua_rawgeti(L, -1, i);
         check_activation_name(L, -1, "activation", &act[i - 1]);
@@ -139,22 +144,24 @@ static int mlp_new(lua_State *L) {
       }
       break;
     default:
-      opterror(L, "activation", lua_pushfstring(L, "name or table expected, got %s",
-                                                luaL_typename(L, -1)));
+      opterror(L, "activation",
+               lua_pushfstring(L, "name or table expected, got %s", luaL_typename(L, -1)));
   }
   lua_pop(L, 1);
   act[depth - 1] = NTK_ACT_LINEAR;
   /* sigma: one number or one per layer */
   for (i = 0; i < depth; i++) sigma[i] = 1.0;
   switch (lua_getfield(L, 1, "sigma")) {
-    case LUA_TNIL: break;
+    case LUA_TNIL:
+      break;
     case LUA_TNUMBER:
       for (i = 0; i < depth; i++) sigma[i] = lua_tonumber(L, -1);
       break;
     case LUA_TTABLE:
       if ((lua_Integer)lua_rawlen(L, -1) != depth)
-        opterror(L, "sigma", lua_pushfstring(L, "%d numbers expected (one per layer), got %I",
-                                             depth, (lua_Integer)lua_rawlen(L, -1)));
+        opterror(L, "sigma",
+                 lua_pushfstring(L, "%d numbers expected (one per layer), got %I", depth,
+                                 (lua_Integer)lua_rawlen(L, -1)));
       for (i = 1; i <= depth; i++) {
         if (lua_rawgeti(L, -1, i) != LUA_TNUMBER)
           opterror(L, "sigma", lua_pushfstring(L, "entry %I: number expected", i));
@@ -163,8 +170,8 @@ static int mlp_new(lua_State *L) {
       }
       break;
     default:
-      opterror(L, "sigma", lua_pushfstring(L, "number or table expected, got %s",
-                                           luaL_typename(L, -1)));
+      opterror(L, "sigma",
+               lua_pushfstring(L, "number or table expected, got %s", luaL_typename(L, -1)));
   }
   lua_pop(L, 1);
   cfg.depth = depth;
@@ -191,9 +198,10 @@ static int mlp_new(lua_State *L) {
   } else {
     ntk_rng_seed(&own, (uint64_t)lntk_optfield_integer(L, 1, "seed", 0));
   }
-  st = ntk_mlp_new(&net, &cfg, rng, &err);
+  box = pushbox(L);
+  st = ntk_mlp_new(&box->net, &cfg, rng, &err);
   if (st != NTK_OK) return lntk_status(L, &err, 0);
-  pushmlp(L, net);
+  lntk_gcstep(L, box->net->nparams * sizeof(double));
   return 1;
 }
 
@@ -208,9 +216,11 @@ static int mlp_gc(lua_State *L) {
 static int mlp_forward(lua_State *L) {
   ntk_mlp *net = lntk_checkmlp(L, 1);
   size_t P, C = ntk_mlp_output_dim(net);
-  const double *X = lntk_checkdata(L, 2, ntk_mlp_input_dim(net), &P);
+  const double *X;
   ntk_tensor *out;
   ntk_error err;
+  lua_settop(L, 3); /* contiguous copies of the data go above the arguments */
+  X = lntk_checkdata(L, 2, ntk_mlp_input_dim(net), &P);
   if (!lua_isnoneornil(L, 3)) {
     char expected[64];
     out = lntk_checktensor(L, 3);
@@ -233,8 +243,9 @@ static size_t check_xy(lua_State *L, ntk_mlp *net, int xi, const double **X, con
   *X = lntk_checkdata(L, xi, ntk_mlp_input_dim(net), &P);
   *Y = lntk_checkdata(L, xi + 1, ntk_mlp_output_dim(net), &Py);
   if (Py != P)
-    luaL_argerror(L, xi + 1, lua_pushfstring(L, "%I rows expected (as X), got %I",
-                                             (lua_Integer)P, (lua_Integer)Py));
+    luaL_argerror(
+        L, xi + 1,
+        lua_pushfstring(L, "%I rows expected (as X), got %I", (lua_Integer)P, (lua_Integer)Py));
   return P;
 }
 
@@ -242,9 +253,11 @@ static size_t check_xy(lua_State *L, ntk_mlp *net, int xi, const double **X, con
 static int mlp_loss(lua_State *L) {
   ntk_mlp *net = lntk_checkmlp(L, 1);
   const double *X, *Y;
-  size_t P = check_xy(L, net, 2, &X, &Y);
+  size_t P;
   double loss;
   ntk_error err;
+  lua_settop(L, 3);
+  P = check_xy(L, net, 2, &X, &Y);
   if (ntk_mlp_loss(net, &loss, X, Y, P, &err) != NTK_OK) return lntk_status(L, &err, 1);
   lua_pushnumber(L, loss);
   return 1;
@@ -268,10 +281,13 @@ static ntk_tensor *flat_out(lua_State *L, int idx, size_t n) {
 static int mlp_grad(lua_State *L) {
   ntk_mlp *net = lntk_checkmlp(L, 1);
   const double *X, *Y;
-  size_t P = check_xy(L, net, 2, &X, &Y);
-  ntk_tensor *g = flat_out(L, 4, net->nparams);
+  size_t P;
+  ntk_tensor *g;
   double loss;
   ntk_error err;
+  lua_settop(L, 4);
+  P = check_xy(L, net, 2, &X, &Y);
+  g = flat_out(L, 4, net->nparams);
   if (ntk_mlp_loss_grad(net, ntk_tensor_data(g), &loss, X, Y, P, &err) != NTK_OK)
     return lntk_status(L, &err, 1);
   lua_pushnumber(L, loss);
@@ -369,10 +385,11 @@ static int mlp_set(lua_State *L) {
 }
 
 static int mlp_clone(lua_State *L) {
-  ntk_mlp *net = lntk_checkmlp(L, 1), *copy;
+  ntk_mlp *net = lntk_checkmlp(L, 1);
+  lntk_mlp *box = pushbox(L);
   ntk_error err;
-  if (ntk_mlp_clone(&copy, net, &err) != NTK_OK) return luaL_error(L, "%s", err.msg);
-  pushmlp(L, copy);
+  if (ntk_mlp_clone(&box->net, net, &err) != NTK_OK) return luaL_error(L, "%s", err.msg);
+  lntk_gcstep(L, net->nparams * sizeof(double));
   return 1;
 }
 
@@ -393,14 +410,14 @@ static int mlp_save(lua_State *L) {
 /* ntklab.mlp_load(path) -> net | nil, "path: reason" */
 static int mlp_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  ntk_mlp *net;
+  lntk_mlp *box = pushbox(L);
   ntk_error err;
-  if (ntk_mlp_load(&net, path, &err) != NTK_OK) {
+  if (ntk_mlp_load(&box->net, path, &err) != NTK_OK) {
     luaL_pushfail(L);
     lua_pushfstring(L, "%s: %s", path, err.msg);
     return 2;
   }
-  pushmlp(L, net);
+  lntk_gcstep(L, box->net->nparams * sizeof(double));
   return 1;
 }
 
@@ -482,11 +499,11 @@ static int mlp_tostring(lua_State *L) {
 
 void lntk_open_mlp(lua_State *L) {
   static const luaL_Reg methods[] = {
-      {"forward", mlp_forward}, {"loss", mlp_loss},       {"grad", mlp_grad},
-      {"params", mlp_params},   {"weight", mlp_weight},   {"bias", mlp_bias},
-      {"layers", mlp_layers},   {"get", mlp_get},         {"set", mlp_set},
-      {"clone", mlp_clone},     {"save", mlp_save},       {"nparams", mlp_nparams},
-      {"depth", mlp_depth},     {"widths", mlp_widths},   {"config", mlp_config},
+      {"forward", mlp_forward}, {"loss", mlp_loss},     {"grad", mlp_grad},
+      {"params", mlp_params},   {"weight", mlp_weight}, {"bias", mlp_bias},
+      {"layers", mlp_layers},   {"get", mlp_get},       {"set", mlp_set},
+      {"clone", mlp_clone},     {"save", mlp_save},     {"nparams", mlp_nparams},
+      {"depth", mlp_depth},     {"widths", mlp_widths}, {"config", mlp_config},
       {"release", mlp_gc},      {NULL, NULL},
   };
   luaL_newmetatable(L, LNTK_MLP_MT);

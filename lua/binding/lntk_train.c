@@ -34,8 +34,9 @@ static int push_trainer(lua_State *L, const ntk_train_config *cfg) {
 /* Required positive number option. */
 static double required_number(lua_State *L, const char *key) {
   if (lua_getfield(L, 1, key) != LUA_TNUMBER)
-    luaL_argerror(L, 1, lua_pushfstring(L, "option '%s': number expected, got %s", key,
-                                        luaL_typename(L, -1)));
+    luaL_argerror(
+        L, 1,
+        lua_pushfstring(L, "option '%s': number expected, got %s", key, luaL_typename(L, -1)));
   {
     double v = lua_tonumber(L, -1);
     lua_pop(L, 1);
@@ -61,8 +62,9 @@ static int train_flow(lua_State *L) {
   lntk_checkoptions(L, 1, allowed);
   if (lua_getfield(L, 1, "method") != LUA_TNIL) {
     if (lua_type(L, -1) != LUA_TSTRING)
-      luaL_argerror(L, 1, lua_pushfstring(L, "option 'method': string expected, got %s",
-                                          luaL_typename(L, -1)));
+      luaL_argerror(
+          L, 1,
+          lua_pushfstring(L, "option 'method': string expected, got %s", luaL_typename(L, -1)));
     method = lua_tostring(L, -1);
   }
   if (strcmp(method, "rk4") == 0) {
@@ -81,8 +83,11 @@ static int train_flow(lua_State *L) {
     cfg.atol = lntk_optfield_number(L, 1, "atol", cfg.atol);
     cfg.h0 = lntk_optfield_number(L, 1, "h0", 0.0);
   } else {
-    return luaL_argerror(L, 1, lua_pushfstring(L, "option 'method': 'rk4' or 'rk45' expected, "
-                                               "got '%s'", method));
+    return luaL_argerror(L, 1,
+                         lua_pushfstring(L,
+                                         "option 'method': 'rk4' or 'rk45' expected, "
+                                         "got '%s'",
+                                         method));
   }
   return push_trainer(L, &cfg);
 }
@@ -131,25 +136,30 @@ static size_t check_problem(lua_State *L, ntk_mlp **net, const double **X, const
   *X = lntk_checkdata(L, 3, ntk_mlp_input_dim(*net), &P);
   *Y = lntk_checkdata(L, 4, ntk_mlp_output_dim(*net), &Py);
   if (Py != P)
-    luaL_argerror(L, 4, lua_pushfstring(L, "%I rows expected (as X), got %I", (lua_Integer)P,
-                                        (lua_Integer)Py));
+    luaL_argerror(
+        L, 4,
+        lua_pushfstring(L, "%I rows expected (as X), got %I", (lua_Integer)P, (lua_Integer)Py));
   return P;
 }
 
 /* Raises for any failure of a step: misuse as a bad argument, a non-finite loss or parameters
  * (and a step-size underflow) as a plain error that names step, t and the settings. */
 static int step_failed(lua_State *L, const ntk_error *err) {
-  if (err->status < 0) return lntk_status(L, err, 1);
+  if (err->status < 0) return lntk_status(L, err, 0); /* err->arg counts the trainer as 1 */
   return luaL_error(L, "%s", err->msg);
 }
 
-/* tr:step(net, X, Y) -> loss at the point where the step's (first) gradient was taken */
+/* tr:step(net, X, Y) -> the loss where the step started (sgd: of its minibatch). Each call
+ * starts afresh (rk45: 7 gradient evaluations, no FSAL reuse across calls), since the caller may
+ * have changed the parameters or the data in between; run reuses it within the call. */
 static int trainer_step(lua_State *L) {
   ntk_trainer *tr = checktrainer(L, 1);
   ntk_mlp *net;
   const double *X, *Y;
-  size_t P = check_problem(L, &net, &X, &Y);
+  size_t P;
   ntk_error err;
+  lua_settop(L, 4); /* contiguous copies of the data go above the arguments */
+  P = check_problem(L, &net, &X, &Y);
   /* the caller may have changed the parameters or the data since the last step */
   ntk_train_invalidate(tr);
   if (ntk_train_step(tr, net, X, Y, P, INFINITY, &err) != NTK_OK) return step_failed(L, &err);
@@ -169,7 +179,10 @@ static void observe(lua_State *L, ntk_trainer *tr, ntk_mlp *net, const double *X
   lua_pushnumber(L, loss);
   lua_pushvalue(L, 2);
   lua_call(L, 4, 0);
-  /* the observer may have changed the parameters */
+  /* The observer may have changed the parameters (FSAL is stale) or released the trainer or the
+   * net (raise before touching them again). X and Y stay valid: run holds views of them. */
+  checktrainer(L, 1);
+  lntk_checkmlp(L, 2);
   ntk_train_invalidate(tr);
 }
 
@@ -182,10 +195,12 @@ static int trainer_run(lua_State *L) {
   ntk_trainer *tr = checktrainer(L, 1);
   ntk_mlp *net;
   const double *X, *Y;
-  size_t P = check_problem(L, &net, &X, &Y), max_steps = SIZE_MAX, nobs = 0, k;
+  size_t P, max_steps = SIZE_MAX, nobs = 0, k;
   double t_end = INFINITY, prev;
-  int has_t, has_steps, fn = 0, obs = 0;
+  int has_t, has_steps, fn = 0, obs = 0, flow;
   ntk_error err;
+  lua_settop(L, 5); /* contiguous copies of the data go above the arguments */
+  P = check_problem(L, &net, &X, &Y);
   lntk_checkoptions(L, 5, allowed);
   has_t = lua_getfield(L, 5, "t") != LUA_TNIL;
   lua_pop(L, 1);
@@ -195,40 +210,54 @@ static int trainer_run(lua_State *L) {
   if (has_t) {
     t_end = lntk_optfield_number(L, 5, "t", 0.0);
     if (!isfinite(t_end) || t_end < tr->t)
-      return luaL_argerror(L, 5, lua_pushfstring(L, "option 't': finite time >= the current t = "
-                                                 "%f expected, got %f", tr->t, t_end));
+      return luaL_argerror(L, 5,
+                           lua_pushfstring(L,
+                                           "option 't': finite time >= the current t = "
+                                           "%f expected, got %f",
+                                           tr->t, t_end));
   }
   if (has_steps) {
     lua_Integer n = lntk_optfield_integer(L, 5, "steps", 0);
     if (n < 0)
-      return luaL_argerror(L, 5, lua_pushfstring(L, "option 'steps': count >= 0 expected, got %I",
-                                                 n));
+      return luaL_argerror(L, 5,
+                           lua_pushfstring(L, "option 'steps': count >= 0 expected, got %I", n));
     max_steps = tr->steps + (size_t)n;
   }
   if (lua_getfield(L, 5, "observe") != LUA_TNIL) {
     if (!lua_istable(L, -1))
-      return luaL_argerror(L, 5, lua_pushfstring(L, "option 'observe': table of times expected, "
-                                                 "got %s", luaL_typename(L, -1)));
+      return luaL_argerror(L, 5,
+                           lua_pushfstring(L,
+                                           "option 'observe': table of times expected, "
+                                           "got %s",
+                                           luaL_typename(L, -1)));
     obs = lua_gettop(L);
     nobs = (size_t)lua_rawlen(L, obs);
     prev = tr->t;
     for (k = 1; k <= nobs; k++) {
       double tk;
       if (lua_rawgeti(L, obs, (lua_Integer)k) != LUA_TNUMBER)
-        return luaL_argerror(L, 5, lua_pushfstring(L, "option 'observe': number expected at [%I]",
-                                                   (lua_Integer)k));
+        return luaL_argerror(
+            L, 5, lua_pushfstring(L, "option 'observe': number expected at [%I]", (lua_Integer)k));
       tk = lua_tonumber(L, -1);
       lua_pop(L, 1);
       if (!(tk >= prev) || !isfinite(tk) || tk > t_end)
-        return luaL_argerror(L, 5, lua_pushfstring(L, "option 'observe': ascending times in "
-                                                   "[t, T] expected, got %f at [%I]", tk,
-                                                   (lua_Integer)k));
+        return luaL_argerror(L, 5,
+                             lua_pushfstring(L,
+                                             "option 'observe': ascending times in "
+                                             "[t, T] expected, got %f at [%I]",
+                                             tk, (lua_Integer)k));
       prev = tk;
     }
     if (lua_getfield(L, 5, "observer") != LUA_TFUNCTION)
       return luaL_argerror(L, 5, "option 'observer': function expected with 'observe'");
     fn = lua_gettop(L);
   }
+  if (fn) {
+    /* views retain the data's storage even if the observer releases X or Y */
+    int k2;
+    for (k2 = 3; k2 <= 4; k2++) ntk_tensor_view(lntk_pushtensor(L), lntk_checktensor(L, k2));
+  }
+  flow = tr->cfg.method == NTK_TRAIN_RK4 || tr->cfg.method == NTK_TRAIN_RK45;
   ntk_train_invalidate(tr);
   for (k = 1; k <= nobs; k++) {
     double tk;
@@ -236,10 +265,12 @@ static int trainer_run(lua_State *L) {
     tk = lua_tonumber(L, -1);
     lua_pop(L, 1);
     if (ntk_train_run(tr, net, X, Y, P, tk, max_steps, &err) != NTK_OK) return step_failed(L, &err);
-    if (tr->steps >= max_steps && tr->t < tk) break; /* out of steps before this observation */
+    /* out of steps before this observation (discrete methods reach t_k up to rounding) */
+    if (tr->steps >= max_steps && tk - tr->t > (flow ? 0.0 : 1e-9 * tr->cfg.lr)) break;
     observe(L, tr, net, X, Y, P, fn);
   }
-  if (ntk_train_run(tr, net, X, Y, P, t_end, max_steps, &err) != NTK_OK) return step_failed(L, &err);
+  if (ntk_train_run(tr, net, X, Y, P, t_end, max_steps, &err) != NTK_OK)
+    return step_failed(L, &err);
   {
     double loss;
     if (ntk_mlp_loss(net, &loss, X, Y, P, &err) != NTK_OK) return lntk_status(L, &err, 1);
@@ -255,9 +286,11 @@ static int trainer_effective_lr(lua_State *L) {
   ntk_tensor *out;
   ntk_error err;
   if (tr->n != 0 && tr->n != net->nparams)
-    return luaL_argerror(L, 2, lua_pushfstring(L, "net with %I parameters expected (the "
-                                               "trainer's), got %I", (lua_Integer)tr->n,
-                                               (lua_Integer)net->nparams));
+    return luaL_argerror(L, 2,
+                         lua_pushfstring(L,
+                                         "net with %I parameters expected (the "
+                                         "trainer's), got %I",
+                                         (lua_Integer)tr->n, (lua_Integer)net->nparams));
   if (lua_isnoneornil(L, 3)) {
     out = lntk_newtensor(L, 1, net->nparams, 1);
   } else {
@@ -287,13 +320,21 @@ static int trainer_settings(lua_State *L) {
   lua_createtable(L, 0, 5);
   lua_pushstring(L, ntk_train_method_name(c->method));
   lua_setfield(L, -2, "method");
-#define SETNUM(name)              \
-  lua_pushnumber(L, c->name);     \
+#define SETNUM(name)          \
+  lua_pushnumber(L, c->name); \
   lua_setfield(L, -2, #name)
   switch (c->method) {
-    case NTK_TRAIN_GD: SETNUM(lr); break;
-    case NTK_TRAIN_RK4: SETNUM(dt); break;
-    case NTK_TRAIN_RK45: SETNUM(rtol); SETNUM(atol); SETNUM(h0); break;
+    case NTK_TRAIN_GD:
+      SETNUM(lr);
+      break;
+    case NTK_TRAIN_RK4:
+      SETNUM(dt);
+      break;
+    case NTK_TRAIN_RK45:
+      SETNUM(rtol);
+      SETNUM(atol);
+      SETNUM(h0);
+      break;
     case NTK_TRAIN_SGD:
       SETNUM(lr);
       SETNUM(momentum);
@@ -302,7 +343,12 @@ static int trainer_settings(lua_State *L) {
       lua_pushinteger(L, (lua_Integer)c->seed);
       lua_setfield(L, -2, "seed");
       break;
-    case NTK_TRAIN_ADAM: SETNUM(lr); SETNUM(beta1); SETNUM(beta2); SETNUM(eps); break;
+    case NTK_TRAIN_ADAM:
+      SETNUM(lr);
+      SETNUM(beta1);
+      SETNUM(beta2);
+      SETNUM(eps);
+      break;
   }
 #undef SETNUM
   return 1;
@@ -316,39 +362,47 @@ static int trainer_tostring(lua_State *L) {
     return 1;
   }
   lua_pushfstring(L, "ntklab.train.%s at t = %f, step %I",
-                  ntk_train_describe(&t->tr, desc, sizeof desc), t->tr.t,
-                  (lua_Integer)t->tr.steps);
+                  ntk_train_describe(&t->tr, desc, sizeof desc), t->tr.t, (lua_Integer)t->tr.steps);
   return 1;
 }
 
 /* __index: the counters as fields (tr.t, tr.steps, tr.evals, tr.rejected, tr.loss, tr.method),
  * then the methods (upvalue 1). */
 static int trainer_index(lua_State *L) {
-  ntk_trainer *tr = checktrainer(L, 1);
+  lntk_trainer *box = luaL_checkudata(L, 1, LNTK_TRAINER_MT);
+  ntk_trainer *tr = &box->tr;
   const char *key = lua_tostring(L, 2);
+  /* methods resolve on released trainers too (release is idempotent; the others raise) */
+  lua_pushvalue(L, 2);
+  if (lua_gettable(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
   if (key) {
+    if (!box->live) return luaL_error(L, "attempt to use a released trainer");
     if (strcmp(key, "t") == 0) return lua_pushnumber(L, tr->t), 1;
     if (strcmp(key, "steps") == 0) return lua_pushinteger(L, (lua_Integer)tr->steps), 1;
     if (strcmp(key, "evals") == 0) return lua_pushinteger(L, (lua_Integer)tr->evals), 1;
     if (strcmp(key, "rejected") == 0) return lua_pushinteger(L, (lua_Integer)tr->rejected), 1;
     if (strcmp(key, "loss") == 0) return lua_pushnumber(L, tr->loss), 1;
-    if (strcmp(key, "method") == 0) return lua_pushstring(L, ntk_train_method_name(tr->cfg.method)), 1;
+    if (strcmp(key, "method") == 0)
+      return lua_pushstring(L, ntk_train_method_name(tr->cfg.method)), 1;
   }
-  lua_pushvalue(L, 2);
-  lua_gettable(L, lua_upvalueindex(1));
+  lua_pushnil(L);
   return 1;
 }
 
 void lntk_open_train(lua_State *L) {
   static const luaL_Reg methods[] = {
-      {"step", trainer_step},       {"run", trainer_run},
+      {"step", trainer_step},
+      {"run", trainer_run},
       {"effective_lr", trainer_effective_lr},
-      {"reset", trainer_reset},     {"settings", trainer_settings},
-      {"release", trainer_gc},      {NULL, NULL},
+      {"reset", trainer_reset},
+      {"settings", trainer_settings},
+      {"release", trainer_gc},
+      {NULL, NULL},
   };
   static const luaL_Reg ctors[] = {
-      {"gd", train_gd}, {"flow", train_flow}, {"sgd", train_sgd}, {"adam", train_adam},
-      {NULL, NULL},
+      {"gd", train_gd},     {"flow", train_flow}, {"sgd", train_sgd},
+      {"adam", train_adam}, {NULL, NULL},
   };
   luaL_newmetatable(L, LNTK_TRAINER_MT);
   lua_pushcfunction(L, trainer_gc);
@@ -358,6 +412,10 @@ void lntk_open_train(lua_State *L) {
   lua_pushcfunction(L, trainer_tostring);
   lua_setfield(L, -2, "__tostring");
   luaL_newlib(L, methods);
+  /* __index is a function (it also serves the read-only fields t, steps, ...); the method
+   * table stays reachable as __methods for Lua-side extensions and introspection. */
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "__methods");
   lua_pushcclosure(L, trainer_index, 1);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
