@@ -501,7 +501,9 @@ int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1, s
       }
   } else {
     size_t cc = c.full ? C * C : 1;
-    uint64_t h1 = ntk_kernel_hash(X1, P1 * D), h2 = c.same ? h1 : ntk_kernel_hash(X2, P2 * D);
+    /* a temporary workspace never sees another call: no key needed */
+    uint64_t h1 = tmpws ? 0 : ntk_kernel_hash(X1, P1 * D);
+    uint64_t h2 = tmpws || c.same ? h1 : ntk_kernel_hash(X2, P2 * D);
     double *xg = ws->xvalid && ws->xP1 == P1 && ws->xP2 == P2 && ws->xD == D &&
                          ws->xsame == c.same && ws->xh1 == h1 && ws->xh2 == h2
                      ? ws->buf[WS_XGRAM]
