@@ -88,6 +88,8 @@ describe("element-wise binary operations", function()
       close(ref.map(A, function(x) return 2 / x end), 2 / t, EXACT, "2 / t")
       close(ref.map(A, function(x) return 3 * x end), 3 * t, EXACT, "3 * t")
       close(ref.map(A, function(x) return -x end), -t, EXACT, "-t")
+      close(ref.map(A, function(x) return x ^ 3 end), t ^ 3, LIBM_TOL, "t ^ 3")
+      close(ref.map(A, function(x) return 2 ^ x end), 2 ^ t, LIBM_TOL, "2 ^ t")
       close(ref.map(A, function(x) return x > 1 and 1 or 0 end), t:gt(1), EXACT, "gt number")
       for _, lb in ipairs(ref.layouts(B)) do
         close(ref.zip(A, B, function(x, y) return x * y end), t * lb[2], EXACT, "t * u element-wise")

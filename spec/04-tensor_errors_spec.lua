@@ -72,6 +72,8 @@ local cases = {
   {"__mul", function() return x * ntklab.zeros(3, 2) end, "shape mismatch: [2 x 3] * [3 x 2]"},
   {"__div", function() return true / x end, "(tensor or number expected, got boolean)"},
   {"__unm", function() return -r end, RELEASED},
+  {"__pow", function() return x ^ ntklab.zeros(2) end, "shape mismatch: [2 x 3] ^ [2]"},
+  {"__pow", function() return "a" ^ x end, "(tensor or number expected, got string)"},
   {"clamp", function() x:clamp(2, 1) end, "#2 to 'clamp' (upper bound 1.0 below lower bound 2.0)"},
   {"clamp", function() x:clamp("a") end, "#1 to 'clamp' (number expected, got string)"},
   {"clamp_", function() r:clamp_(0, 1) end, RELEASED},
@@ -226,7 +228,7 @@ describe("bad arguments", function()
     for _, name in ipairs(tensor_methods) do
       assert.is_true(covered[name] == true, "no bad-argument row for tensor method " .. name)
     end
-    for _, mm in ipairs{"__add", "__sub", "__mul", "__div", "__unm", "__len"} do
+    for _, mm in ipairs{"__add", "__sub", "__mul", "__div", "__pow", "__unm", "__len"} do
       assert.is_true(covered[mm] == true, "no bad-argument row for " .. mm)
     end
   end)
