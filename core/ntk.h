@@ -17,6 +17,7 @@
 #include "ntk_clock.h"
 #include "ntk_activation.h"
 #include "ntk_mlp.h"
+#include "ntk_train.h"
 #include "ntk_blas.h"
 #include "ntk_linalg.h"
 

@@ -55,9 +55,11 @@ double ntk_rng_normal(ntk_rng *rng) {
 }
 
 uint64_t ntk_rng_below(ntk_rng *rng, uint64_t n) {
+  uint64_t limit, r;
+  /* [0, 0) is empty; answer 0 without drawing rather than divide by zero below */
+  if (n == 0) return 0;
   /* reject the top partial block so every residue is equally likely */
-  uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-  uint64_t r;
+  limit = UINT64_MAX - UINT64_MAX % n;
   do r = ntk_rng_u64(rng);
   while (r >= limit);
   return r % n;
@@ -78,7 +80,8 @@ void ntk_rng_fill_uniform(ntk_rng *rng, ntk_tensor *t, double lo, double hi) {
   size_t i, j;
   if (!t->storage) return;
   for (i = 0; i < t->shape[0]; i++)
-    for (j = 0; j < t->shape[1]; j++) *ntk_tensor_ptr(t, i, j) = lo + (hi - lo) * ntk_rng_uniform(rng);
+    for (j = 0; j < t->shape[1]; j++)
+      *ntk_tensor_ptr(t, i, j) = lo + (hi - lo) * ntk_rng_uniform(rng);
 }
 
 void ntk_rng_fill_normal(ntk_rng *rng, ntk_tensor *t, double mean, double std) {

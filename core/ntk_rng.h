@@ -26,7 +26,7 @@ uint64_t ntk_rng_u64(ntk_rng *rng);
 double ntk_rng_uniform(ntk_rng *rng);
 /* z ~ N(0, 1) by the Marsaglia polar method. */
 double ntk_rng_normal(ntk_rng *rng);
-/* k ~ uniform integer in [0, n), unbiased (rejection); n > 0. */
+/* k ~ uniform integer in [0, n), unbiased (rejection); n > 0 (n = 0 returns 0, no draw). */
 uint64_t ntk_rng_below(ntk_rng *rng, uint64_t n);
 /* perm <- a uniformly random permutation of 0..n-1 (Fisher-Yates). */
 void ntk_rng_permutation(ntk_rng *rng, size_t *perm, size_t n);

@@ -127,6 +127,9 @@ static const lntk_opener openers[] = {
     lntk_open_tensor_ops,
     lntk_open_blas,
     lntk_open_clock,
+    lntk_open_linalg,
+    lntk_open_mlp,
+    lntk_open_train,
     NULL,
 };
 

@@ -43,10 +43,16 @@ static ntk_tensor *shaped_result(lua_State *L, int arg) {
   }
 }
 
+/* rng:uniform(nil, c) would silently draw one number instead of a [? x c] tensor. */
+static void check_no_cols(lua_State *L) {
+  if (!lua_isnoneornil(L, 3)) luaL_checkinteger(L, 2);
+}
+
 /* rng:uniform() -> U[0,1); rng:uniform(n) / rng:uniform(rows, cols) -> tensor of U[0,1) */
 static int rng_uniform(lua_State *L) {
   ntk_rng *r = lntk_checkrng(L, 1);
   if (lua_isnoneornil(L, 2)) {
+    check_no_cols(L);
     lua_pushnumber(L, ntk_rng_uniform(r));
   } else {
     ntk_tensor *t = shaped_result(L, 2);
@@ -59,6 +65,7 @@ static int rng_uniform(lua_State *L) {
 static int rng_normal(lua_State *L) {
   ntk_rng *r = lntk_checkrng(L, 1);
   if (lua_isnoneornil(L, 2)) {
+    check_no_cols(L);
     lua_pushnumber(L, ntk_rng_normal(r));
   } else {
     ntk_tensor *t = shaped_result(L, 2);
