@@ -71,6 +71,8 @@ local cases = {
   {"tensor:gather", function() x:gather(ntklab.zeros(1, 1)) end, "(1-D index tensor expected, got [1 x 1])"},
   {"tensor:gather", function() x:gather(ntklab.tensor{0.5}) end, "(integer index expected at [1], got 0.5)"},
   {"tensor:gather", function() x:gather(r) end, RELEASED},
+  {"tensor:gather", function() x:gather(ntklab.tensor{0 / 0}) end, "(integer index expected at [1], got"},
+  {"tensor:gather", function() x:gather(ntklab.tensor{1e300}) end, "(integer index expected at [1], got 1e+300)"},
   {"ntklab.ones", function() ntklab.ones(-1) end, "#1 to 'ones' (non-negative size expected, got -1)"},
   {"ntklab.ones", function() ntklab.ones("a") end, "#1 to 'ones' (number expected, got string)"},
   {"ntklab.full", function() ntklab.full(2) end, "#2 to 'full' (number expected, got no value)"},

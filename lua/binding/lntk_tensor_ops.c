@@ -308,7 +308,8 @@ static int tensor_gather(lua_State *L) {
     lua_Integer i;
     if (it) {
       double v = ntk_tensor_at(it, k, 0);
-      if (!(v == floor(v)) || v < -9.0e15 || v > 9.0e15)
+      /* range first (the cast is undefined outside it), then integrality; NaN fails both */
+      if (!(v >= -9.0e15 && v <= 9.0e15) || (double)(lua_Integer)v != v)
         return luaL_argerror(L, 2, lua_pushfstring(L, "integer index expected at [%I], got %f",
                                                    (lua_Integer)k + 1, v));
       i = (lua_Integer)v;
