@@ -1,7 +1,7 @@
 -- 02-tensor_ops: element-wise operations, broadcasting, reductions and constructions, each on
 -- contiguous tensors and on views (narrowed, transposed, strided, diagonal) against plain Lua.
 local ntklab = require "ntklab"
-local ref = dofile("spec/ops_reference.lua")
+local ref = require "spec.support.ops_reference"
 
 -- One IEEE operation per element on both sides: the results are bit-identical.
 local EXACT = 0
