@@ -375,6 +375,19 @@ describe("constructions", function()
     close(ref.zip(A, {{10, 0, 0, 0}, {0, 10, 0, 0}, {0, 0, 10, 0}}, function(x, y) return x + y end), K, EXACT, "ridge on the diagonal")
   end)
 
+  it("keeps a diagonal view valid after its matrix is collected", function()
+    local d
+    do
+      local m = ntklab.tensor(A)
+      d = m:t():diagonal()
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.are.same({A[1][1], A[2][2], A[3][3]}, d:totable())
+    d:mul_(2)
+    assert.are.same({2 * A[1][1], 2 * A[2][2], 2 * A[3][3]}, d:totable())
+  end)
+
   it("cat along rows and columns, 1-D end to end, from views", function()
     local l = ref.layouts(A)
     local rows = ntklab.cat({l[1][2], l[2][2], l[3][2]}, 1)
