@@ -11,6 +11,7 @@
 
 #include "ntk_error.h"
 #include "ntk_tensor.h"
+#include "ntk_tensor_ops.h"
 #include "ntk_rng.h"
 #include "ntk_threads.h"
 #include "ntk_activation.h"
