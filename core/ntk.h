@@ -14,11 +14,14 @@
 #include "ntk_tensor_ops.h"
 #include "ntk_rng.h"
 #include "ntk_threads.h"
-#include "ntk_clock.h"
 #include "ntk_activation.h"
 #include "ntk_mlp.h"
+#include "ntk_train.h"
 #include "ntk_blas.h"
 #include "ntk_linalg.h"
+#include "ntk_kernel.h"
+#include "ntk_regress.h"
+#include "ntk_metrics.h"
 #include "ntk_io.h"
 
 #endif

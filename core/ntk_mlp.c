@@ -1,7 +1,14 @@
-/* ntk_mlp.c: construction, the flat parameter layout and the batched forward pass. */
+/* ntk_mlp.c: construction, the flat parameter layout, the batched forward and backward passes,
+ * the MSE loss, and the file format. */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, fsync, fdopen for the atomic save */
 #include "ntk_mlp.h"
 
 #include <cblas.h>
+#include <errno.h>
+#include <lapacke.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <zlib.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,7 +35,12 @@ void ntk_mlp_free(ntk_mlp *net) {
   free(net->wscale);
   free(net->w_off);
   free(net->b_off);
-  free(net->params);
+  /* params belongs to flat's storage, which views may still hold */
+  ntk_tensor_release(&net->flat);
+  free(net->delta[0]);
+  free(net->delta[1]);
+  free(net->dphi);
+  free(net->ones);
   free(net);
 }
 
@@ -73,15 +85,124 @@ static void init_gaussian(ntk_mlp *net, ntk_rng *rng) {
   }
 }
 
-/* Draws the parameters as net->init says (orthogonal and balanced schemes: see issue #3). */
-static int init_params(ntk_mlp *net, ntk_rng *rng, ntk_error *err) {
-  switch (net->init) {
-    case NTK_INIT_GAUSSIAN:
-      init_gaussian(net, rng);
-      return NTK_OK;
-    default:
-      return ntk_error_set(err, NTK_EARG, 1, "init scheme %d is not available", (int)net->init);
+static void init_biases(ntk_mlp *net, ntk_rng *rng) {
+  int l;
+  if (!net->bias) return;
+  for (l = 1; l <= net->depth; l++)
+    ntk_rng_fill_normal_buf(rng, net->params + net->b_off[l - 1], net->widths[l], 0.0,
+                            net->bias_sigma);
+}
+
+/* Q (m x k, row-major, m >= k) <- Haar-random orthonormal columns: QR of a Gaussian, each
+ * column's sign set by diag(R) (without that fix the distribution is not Haar). Scratch:
+ * tau and sign, k doubles each. */
+static int random_frame(double *Q, size_t m, size_t k, double *tau, double *sign, ntk_rng *rng,
+                        ntk_error *err) {
+  size_t i, j;
+  lapack_int info;
+  ntk_rng_fill_normal_buf(rng, Q, m * k, 0.0, 1.0);
+  info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)k, Q, (lapack_int)k, tau);
+  if (info != 0) return ntk_error_set(err, NTK_ENOCONV, 0, "dgeqrf failed (info %d)", (int)info);
+  for (j = 0; j < k; j++) sign[j] = Q[j * k + j] < 0.0 ? -1.0 : 1.0;
+  info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)m, (lapack_int)k, (lapack_int)k, Q,
+                        (lapack_int)k, tau);
+  if (info != 0) return ntk_error_set(err, NTK_ENOCONV, 0, "dorgqr failed (info %d)", (int)info);
+  for (i = 0; i < m; i++)
+    for (j = 0; j < k; j++) Q[i * k + j] *= sign[j];
+  return NTK_OK;
+}
+
+static size_t max_width(const ntk_mlp *net) {
+  size_t m = 0;
+  int l;
+  for (l = 0; l <= net->depth; l++)
+    if (net->widths[l] > m) m = net->widths[l];
+  return m;
+}
+
+/* Orthogonal init; see ntk_mlp.h. */
+static int init_orthogonal(ntk_mlp *net, ntk_rng *rng, double *scratch, ntk_error *err) {
+  size_t wmax = max_width(net);
+  double *Q = scratch, *tau = Q + wmax * wmax, *sign = tau + wmax;
+  int l, st;
+  for (l = 1; l <= net->depth; l++) {
+    size_t nout = net->widths[l], nin = net->widths[l - 1], i, j;
+    size_t k = nout < nin ? nout : nin;
+    double std = net->param == NTK_PARAM_STANDARD ? net->sigma[l - 1] / sqrt((double)nin)
+                                                  : net->sigma[l - 1];
+    /* |Q|_F^2 = k; a Gaussian layer has E|W|_F^2 = nout nin std^2 */
+    double gain = std * sqrt((double)nout * (double)nin / (double)k);
+    double *W = net->params + net->w_off[l - 1];
+    if (nout >= nin) {
+      if ((st = random_frame(W, nout, nin, tau, sign, rng, err)) != NTK_OK) return st;
+      for (i = 0; i < nout * nin; i++) W[i] *= gain;
+    } else {
+      /* orthonormal rows: the transpose of an nin x nout frame */
+      if ((st = random_frame(Q, nin, nout, tau, sign, rng, err)) != NTK_OK) return st;
+      for (i = 0; i < nout; i++)
+        for (j = 0; j < nin; j++) W[i * nin + j] = gain * Q[j * nout + i];
+    }
   }
+  init_biases(net, rng);
+  return NTK_OK;
+}
+
+/* Balanced init; see ntk_mlp.h. */
+static int init_balanced(ntk_mlp *net, ntk_rng *rng, double *scratch, ntk_error *err) {
+  size_t wmax = max_width(net), r = wmax, i, j, q;
+  double *Oprev = scratch, *Ocur = Oprev + wmax * wmax, *tau = Ocur + wmax * wmax,
+         *sign = tau + wmax, *S = sign + wmax, *G = S + wmax;
+  double std;
+  lapack_int info;
+  int l, st;
+  for (l = 0; l <= net->depth; l++)
+    if (net->widths[l] < r) r = net->widths[l];
+  for (l = 1; l < net->depth; l++)
+    if (net->sigma[l] != net->sigma[0])
+      return ntk_error_set(err, NTK_EARG, 1,
+                           "balanced init needs one sigma for all layers (layer %d has %g, "
+                           "layer 1 has %g)", l + 1, net->sigma[l], net->sigma[0]);
+  std = net->param == NTK_PARAM_STANDARD ? net->sigma[0] / sqrt((double)r) : net->sigma[0];
+  ntk_rng_fill_normal_buf(rng, G, r * r, 0.0, std);
+  info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'N', (lapack_int)r, (lapack_int)r, G, (lapack_int)r, S,
+                        NULL, (lapack_int)r, NULL, (lapack_int)r);
+  if (info != 0) return ntk_error_set(err, NTK_ENOCONV, 0, "dgesdd failed (info %d)", (int)info);
+  if ((st = random_frame(Oprev, net->widths[0], r, tau, sign, rng, err)) != NTK_OK) return st;
+  for (l = 1; l <= net->depth; l++) {
+    size_t nout = net->widths[l], nin = net->widths[l - 1];
+    double *W = net->params + net->w_off[l - 1], *swap;
+    if ((st = random_frame(Ocur, nout, r, tau, sign, rng, err)) != NTK_OK) return st;
+    /* W = O_l S O_{l-1}^T, summed over the r modes */
+    for (i = 0; i < nout; i++)
+      for (j = 0; j < nin; j++) {
+        double acc = 0.0;
+        for (q = 0; q < r; q++) acc += Ocur[i * r + q] * S[q] * Oprev[j * r + q];
+        W[i * nin + j] = acc;
+      }
+    swap = Oprev;
+    Oprev = Ocur;
+    Ocur = swap;
+  }
+  init_biases(net, rng);
+  return NTK_OK;
+}
+
+/* Draws the parameters as net->init says. */
+static int init_params(ntk_mlp *net, ntk_rng *rng, ntk_error *err) {
+  size_t wmax = max_width(net);
+  double *scratch;
+  int st;
+  if (net->init == NTK_INIT_GAUSSIAN) {
+    init_gaussian(net, rng);
+    return NTK_OK;
+  }
+  /* two wmax x wmax frames, an r x r Gaussian and four vectors of wmax */
+  scratch = malloc((3 * wmax * wmax + 4 * wmax) * sizeof *scratch);
+  if (!scratch) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
+  st = net->init == NTK_INIT_ORTHOGONAL ? init_orthogonal(net, rng, scratch, err)
+                                        : init_balanced(net, rng, scratch, err);
+  free(scratch);
+  return st;
 }
 
 int ntk_mlp_new(ntk_mlp **out, const ntk_mlp_config *cfg, ntk_rng *rng, ntk_error *err) {
@@ -119,11 +240,11 @@ int ntk_mlp_new(ntk_mlp **out, const ntk_mlp_config *cfg, ntk_rng *rng, ntk_erro
     if (net->bias) off += cfg->widths[l + 1];
   }
   net->nparams = off;
-  net->params = calloc(off, sizeof *net->params);
-  if (!net->params) {
+  if ((st = ntk_tensor_init_1d(&net->flat, off, err)) != NTK_OK) {
     ntk_mlp_free(net);
-    return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for %zu parameters", off);
+    return st;
   }
+  net->params = ntk_tensor_data(&net->flat);
   st = init_params(net, rng, err);
   if (st != NTK_OK) {
     ntk_mlp_free(net);
@@ -136,6 +257,7 @@ int ntk_mlp_new(ntk_mlp **out, const ntk_mlp_config *cfg, ntk_rng *rng, ntk_erro
 
 int ntk_mlp_reserve(ntk_mlp *net, size_t P, ntk_error *err) {
   int l;
+  if (P == 0) P = 1; /* an empty batch still needs the buffers to exist */
   if (P <= net->cache_cap) return NTK_OK;
   if (!net->pre) {
     net->pre = calloc((size_t)net->depth, sizeof *net->pre);
@@ -184,4 +306,391 @@ int ntk_mlp_forward(ntk_mlp *net, double *out, const double *X, size_t P, ntk_er
   net->cache_rows = P;
   if (out) memcpy(out, net->post[net->depth - 1], P * ntk_mlp_output_dim(net) * sizeof *out);
   return NTK_OK;
+}
+
+/* Grows the backward workspace to P rows (the forward cache is grown by ntk_mlp_reserve). */
+static int reserve_backward(ntk_mlp *net, size_t P, ntk_error *err) {
+  size_t wmax = 1, i;
+  double *p;
+  int l, k;
+  if (P <= net->work_cap && net->ones) return NTK_OK;
+  for (l = 1; l <= net->depth; l++)
+    if (net->widths[l] > wmax) wmax = net->widths[l];
+  if (P > SIZE_MAX / sizeof(double) / wmax)
+    return ntk_error_set(err, NTK_ENOMEM, 0, "batch of %zu rows too large", P);
+  for (k = 0; k < 2; k++) {
+    p = realloc(net->delta[k], (P ? P : 1) * wmax * sizeof *p);
+    if (!p) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a batch of %zu", P);
+    net->delta[k] = p;
+  }
+  p = realloc(net->dphi, (P ? P : 1) * wmax * sizeof *p);
+  if (!p) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a batch of %zu", P);
+  net->dphi = p;
+  p = realloc(net->ones, (P ? P : 1) * sizeof *p);
+  if (!p) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a batch of %zu", P);
+  net->ones = p;
+  for (i = 0; i < (P ? P : 1); i++) net->ones[i] = 1.0;
+  net->work_cap = P;
+  return NTK_OK;
+}
+
+/* Backpropagation from G = dL/dh^L (P x C, in net->delta[0] or given): for l = L..1,
+ *   dW^l = c_l G^T a^{l-1},  db^l = G^T 1,  G <- (c_l G W^l) .* phi'(h^{l-1}). */
+static void backprop(ntk_mlp *net, double *grad, const double *G0, const double *X, size_t P) {
+  const double *G = G0;
+  int l, cur = 0;
+  for (l = net->depth; l >= 1; l--) {
+    size_t nout = net->widths[l], nin = net->widths[l - 1], i;
+    const double *A = l > 1 ? net->post[l - 2] : X;
+    const double *W = net->params + net->w_off[l - 1];
+    double c = net->wscale[l - 1];
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nout, (int)nin, (int)P, c, G,
+                (int)nout, A, (int)nin, 0.0, grad + net->w_off[l - 1], (int)nin);
+    if (net->bias)
+      cblas_dgemv(CblasRowMajor, CblasTrans, (int)P, (int)nout, 1.0, G, (int)nout, net->ones, 1,
+                  0.0, grad + net->b_off[l - 1], 1);
+    if (l > 1) {
+      double *D = net->delta[cur];
+      if (G == D) D = net->delta[cur ^= 1];
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)P, (int)nin, (int)nout, c, G,
+                  (int)nout, W, (int)nin, 0.0, D, (int)nin);
+      if (net->act[l - 2] != NTK_ACT_LINEAR) {
+        size_t n = P * nin;
+        const double *h = net->pre[l - 2];
+        if (net->act[l - 2] == NTK_ACT_RELU) {
+          for (i = 0; i < n; i++) D[i] = h[i] > 0.0 ? D[i] : 0.0;
+        } else {
+          ntk_activation_deriv(net->act[l - 2], net->dphi, h, n);
+          for (i = 0; i < n; i++) D[i] *= net->dphi[i];
+        }
+      }
+      G = D;
+    }
+  }
+}
+
+int ntk_mlp_backward(ntk_mlp *net, double *grad, const double *dout, const double *X, size_t P,
+                     ntk_error *err) {
+  int st;
+  if (net->cache_rows != P || !net->pre)
+    return ntk_error_set(err, NTK_ESHAPE, 4, "batch of %zu rows expected (the last forward pass), "
+                         "got %zu", net->cache_rows, P);
+  if ((st = reserve_backward(net, P, err)) != NTK_OK) return st;
+  if (P == 0) {
+    memset(grad, 0, net->nparams * sizeof *grad);
+    return NTK_OK;
+  }
+  backprop(net, grad, dout, X, P);
+  return NTK_OK;
+}
+
+/* delta[0] <- (f - Y) / P; returns L = 1/(2P) sum (f - Y)^2. */
+static double residual(ntk_mlp *net, const double *Y, size_t P, int keep) {
+  size_t n = P * ntk_mlp_output_dim(net), i;
+  const double *f = net->post[net->depth - 1];
+  double *R = net->delta[0], sum = 0.0, inv = P ? 1.0 / (double)P : 0.0;
+  for (i = 0; i < n; i++) {
+    double r = f[i] - Y[i];
+    sum += r * r;
+    if (keep) R[i] = r * inv;
+  }
+  return 0.5 * sum * inv;
+}
+
+int ntk_mlp_loss(ntk_mlp *net, double *loss, const double *X, const double *Y, size_t P,
+                 ntk_error *err) {
+  int st;
+  if ((st = ntk_mlp_forward(net, NULL, X, P, err)) != NTK_OK) return st;
+  if ((st = reserve_backward(net, P, err)) != NTK_OK) return st;
+  if (loss) *loss = residual(net, Y, P, 0);
+  return NTK_OK;
+}
+
+int ntk_mlp_loss_grad(ntk_mlp *net, double *grad, double *loss, const double *X, const double *Y,
+                      size_t P, ntk_error *err) {
+  int st;
+  double l;
+  if ((st = ntk_mlp_forward(net, NULL, X, P, err)) != NTK_OK) return st;
+  if ((st = reserve_backward(net, P, err)) != NTK_OK) return st;
+  l = residual(net, Y, P, 1);
+  if (loss) *loss = l;
+  if (P == 0) {
+    memset(grad, 0, net->nparams * sizeof *grad);
+    return NTK_OK;
+  }
+  backprop(net, grad, net->delta[0], X, P);
+  return NTK_OK;
+}
+
+int ntk_mlp_params_finite(const ntk_mlp *net) {
+  /* one pass: a sum is finite only if every term is (and no +Inf/-Inf pair cancels to NaN) */
+  double acc = 0.0;
+  size_t i;
+  for (i = 0; i < net->nparams; i++) acc += net->params[i] * 0.0;
+  return acc == 0.0;
+}
+
+/* The config of an existing net, to rebuild it. */
+static void config_of(ntk_mlp_config *cfg, const ntk_mlp *net) {
+  cfg->depth = net->depth;
+  cfg->widths = net->widths;
+  cfg->act = net->act;
+  cfg->bias = net->bias;
+  cfg->param = net->param;
+  cfg->sigma = net->sigma;
+  cfg->bias_sigma = net->bias_sigma;
+  cfg->init = NTK_INIT_GAUSSIAN; /* the draw is overwritten; set init afterwards */
+}
+
+int ntk_mlp_clone(ntk_mlp **out, const ntk_mlp *net, ntk_error *err) {
+  ntk_mlp_config cfg;
+  ntk_rng rng;
+  int st;
+  config_of(&cfg, net);
+  ntk_rng_seed(&rng, 0);
+  if ((st = ntk_mlp_new(out, &cfg, &rng, err)) != NTK_OK) return st;
+  (*out)->init = net->init;
+  memcpy((*out)->params, net->params, net->nparams * sizeof *net->params);
+  return NTK_OK;
+}
+
+/* ---- file format ---------------------------------------------------------------------------
+ * "ntklab mlp file", version 1. All integers little-endian, doubles as their IEEE-754 binary64
+ * bits in little-endian order:
+ *   offset 0   8 bytes  magic "NTKMLP\0\1"
+ *          8   u32      version (1)
+ *         12   u32      depth L (1..NTK_MLP_MAX_DEPTH)
+ *         16   u32      bias (0/1)
+ *         20   u32      parameterization (0 standard, 1 ntk)
+ *         24   u32      init scheme (0 gaussian, 1 orthogonal, 2 balanced; informational)
+ *         28   u32      reserved (0)
+ *         32   u64[L+1] widths n_0..n_L
+ *              u32[L]   activations (ntk_activation values; the last is 0, linear)
+ *              f64[L]   sigma_l
+ *              f64      bias_sigma
+ *              u64      nparams (must equal the count the widths imply)
+ *              f64[nparams] the flat parameter vector
+ *              u32      CRC32 (zlib) of every byte before it
+ * A reader rejects a wrong magic, another version, a size that disagrees with the header
+ * (truncated or trailing bytes), a CRC mismatch and an inconsistent header. */
+static const unsigned char mlp_magic[8] = {'N', 'T', 'K', 'M', 'L', 'P', 0, 1};
+#define MLP_FORMAT_VERSION 1u
+
+static void put_u32(unsigned char **p, uint32_t v) {
+  int i;
+  for (i = 0; i < 4; i++) *(*p)++ = (unsigned char)(v >> (8 * i));
+}
+static void put_u64(unsigned char **p, uint64_t v) {
+  int i;
+  for (i = 0; i < 8; i++) *(*p)++ = (unsigned char)(v >> (8 * i));
+}
+static void put_f64(unsigned char **p, double d) {
+  uint64_t v;
+  memcpy(&v, &d, sizeof v);
+  put_u64(p, v);
+}
+static uint32_t get_u32(const unsigned char **p) {
+  uint32_t v = 0;
+  int i;
+  for (i = 0; i < 4; i++) v |= (uint32_t)(*p)[i] << (8 * i);
+  *p += 4;
+  return v;
+}
+static uint64_t get_u64(const unsigned char **p) {
+  uint64_t v = 0;
+  int i;
+  for (i = 0; i < 8; i++) v |= (uint64_t)(*p)[i] << (8 * i);
+  *p += 8;
+  return v;
+}
+static double get_f64(const unsigned char **p) {
+  uint64_t v = get_u64(p);
+  double d;
+  memcpy(&d, &v, sizeof d);
+  return d;
+}
+
+/* Bytes of a version-1 file for depth L and n parameters (header, payload, CRC). */
+static size_t file_size(size_t L, size_t n) {
+  return 32 + 8 * (L + 1) + 4 * L + 8 * L + 8 + 8 + 8 * n + 4;
+}
+
+/* CRC32 over a buffer of any size (zlib's crc32 takes a uInt length). */
+static uint32_t crc32_of(const unsigned char *buf, size_t n) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  while (n > 0) {
+    uInt chunk = n > (size_t)1 << 30 ? (uInt)1 << 30 : (uInt)n;
+    crc = crc32(crc, buf, chunk);
+    buf += chunk;
+    n -= chunk;
+  }
+  return (uint32_t)crc;
+}
+
+int ntk_mlp_save(const ntk_mlp *net, const char *path, ntk_error *err) {
+  size_t L = (size_t)net->depth, size = file_size(L, net->nparams), i, plen = strlen(path);
+  unsigned char *buf, *p;
+  char *tmp;
+  int fd, ok;
+  FILE *f;
+  buf = malloc(size);
+  tmp = malloc(plen + 8);
+  if (!buf || !tmp) {
+    free(buf);
+    free(tmp);
+    return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a %zu-byte file", size);
+  }
+  p = buf;
+  memcpy(p, mlp_magic, 8);
+  p += 8;
+  put_u32(&p, MLP_FORMAT_VERSION);
+  put_u32(&p, (uint32_t)L);
+  put_u32(&p, (uint32_t)net->bias);
+  put_u32(&p, (uint32_t)net->param);
+  put_u32(&p, (uint32_t)net->init);
+  put_u32(&p, 0);
+  for (i = 0; i <= L; i++) put_u64(&p, net->widths[i]);
+  for (i = 0; i < L; i++) put_u32(&p, (uint32_t)net->act[i]);
+  for (i = 0; i < L; i++) put_f64(&p, net->sigma[i]);
+  put_f64(&p, net->bias_sigma);
+  put_u64(&p, net->nparams);
+  for (i = 0; i < net->nparams; i++) put_f64(&p, net->params[i]);
+  put_u32(&p, crc32_of(buf, size - 4));
+  /* temp file beside the target, so the rename stays within one file system */
+  memcpy(tmp, path, plen);
+  memcpy(tmp + plen, ".XXXXXX", 8);
+  fd = mkstemp(tmp);
+  if (fd < 0) {
+    int e = errno;
+    free(buf);
+    free(tmp);
+    return ntk_error_set(err, NTK_EIO, 0, "cannot create a temporary file: %s", strerror(e));
+  }
+  f = fdopen(fd, "wb");
+  ok = f && fwrite(buf, 1, size, f) == size && fflush(f) == 0 && fsync(fd) == 0;
+  {
+    int e = errno;
+    if (f) ok = (fclose(f) == 0) && ok;
+    else close(fd);
+    if (ok && rename(tmp, path) != 0) {
+      e = errno;
+      ok = 0;
+    }
+    if (!ok) {
+      remove(tmp);
+      free(buf);
+      free(tmp);
+      return ntk_error_set(err, NTK_EIO, 0, "cannot write: %s", strerror(e));
+    }
+  }
+  free(buf);
+  free(tmp);
+  return NTK_OK;
+}
+
+/* Parses a whole file image (size bytes) into a new net. */
+static int parse_file(ntk_mlp **out, const unsigned char *buf, size_t size, ntk_error *err) {
+  const unsigned char *p = buf;
+  uint32_t version, L, bias, param, init, stored, computed;
+  size_t widths[NTK_MLP_MAX_DEPTH + 1], expected, i, n;
+  ntk_activation act[NTK_MLP_MAX_DEPTH];
+  double sigma[NTK_MLP_MAX_DEPTH], bias_sigma;
+  ntk_mlp_config cfg;
+  ntk_rng rng;
+  int st;
+  if (size < 32 + 8)
+    return ntk_error_set(err, NTK_EFORMAT, 0, "truncated file (%zu bytes, header needs 40)", size);
+  if (memcmp(p, mlp_magic, 8) != 0)
+    return ntk_error_set(err, NTK_EFORMAT, 0, "not an ntklab mlp file (bad magic)");
+  p += 8;
+  version = get_u32(&p);
+  if (version != MLP_FORMAT_VERSION)
+    return ntk_error_set(err, NTK_EFORMAT, 0, "unsupported format version %u (this build reads %u)",
+                         version, MLP_FORMAT_VERSION);
+  L = get_u32(&p);
+  bias = get_u32(&p);
+  param = get_u32(&p);
+  init = get_u32(&p);
+  (void)get_u32(&p);
+  if (L < 1 || L > NTK_MLP_MAX_DEPTH)
+    return ntk_error_set(err, NTK_EFORMAT, 0, "corrupt header (depth %u)", L);
+  if (size < 32 + 8 * ((size_t)L + 1))
+    return ntk_error_set(err, NTK_EFORMAT, 0, "truncated file (%zu bytes)", size);
+  n = 0;
+  for (i = 0; i <= L; i++) {
+    uint64_t w = get_u64(&p);
+    if (w < 1 || w > ((uint64_t)1 << 24))
+      return ntk_error_set(err, NTK_EFORMAT, 0, "corrupt header (width %zu is %llu)", i,
+                           (unsigned long long)w);
+    widths[i] = (size_t)w;
+    if (i > 0) n += widths[i] * widths[i - 1] + (bias ? widths[i] : 0);
+  }
+  expected = file_size(L, n);
+  if (size != expected)
+    return ntk_error_set(err, NTK_EFORMAT, 0, "%s file (expected %zu bytes, got %zu)",
+                         size < expected ? "truncated" : "oversized", expected, size);
+  {
+    const unsigned char *q = buf + size - 4;
+    stored = get_u32(&q);
+  }
+  computed = crc32_of(buf, size - 4);
+  if (stored != computed)
+    return ntk_error_set(err, NTK_EFORMAT, 0, "checksum mismatch (stored %08x, computed %08x)",
+                         stored, computed);
+  for (i = 0; i < L; i++) {
+    uint32_t a = get_u32(&p);
+    if (a >= NTK_ACT_COUNT)
+      return ntk_error_set(err, NTK_EFORMAT, 0, "corrupt header (activation %u)", a);
+    act[i] = (ntk_activation)a;
+  }
+  for (i = 0; i < L; i++) sigma[i] = get_f64(&p);
+  bias_sigma = get_f64(&p);
+  if (get_u64(&p) != n)
+    return ntk_error_set(err, NTK_EFORMAT, 0, "corrupt header (parameter count)");
+  if (bias > 1 || param > 1 || init > 2)
+    return ntk_error_set(err, NTK_EFORMAT, 0, "corrupt header (flags %u %u %u)", bias, param,
+                         init);
+  cfg.depth = (int)L;
+  cfg.widths = widths;
+  cfg.act = act;
+  cfg.bias = (int)bias;
+  cfg.param = (ntk_param)param;
+  cfg.sigma = sigma;
+  cfg.bias_sigma = bias_sigma;
+  cfg.init = NTK_INIT_GAUSSIAN;
+  ntk_rng_seed(&rng, 0);
+  if ((st = ntk_mlp_new(out, &cfg, &rng, err)) != NTK_OK)
+    return st == NTK_ENOMEM ? st : ntk_error_set(err, NTK_EFORMAT, 0, "corrupt header");
+  (*out)->init = (ntk_init)init;
+  for (i = 0; i < n; i++) (*out)->params[i] = get_f64(&p);
+  return NTK_OK;
+}
+
+int ntk_mlp_load(ntk_mlp **out, const char *path, ntk_error *err) {
+  FILE *f;
+  long len;
+  unsigned char *buf;
+  size_t got;
+  int st;
+  *out = NULL;
+  f = fopen(path, "rb");
+  if (!f) return ntk_error_set(err, NTK_EIO, 0, "cannot open: %s", strerror(errno));
+  if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    fclose(f);
+    return ntk_error_set(err, NTK_EIO, 0, "cannot read: %s", strerror(errno));
+  }
+  buf = malloc(len ? (size_t)len : 1);
+  if (!buf) {
+    fclose(f);
+    return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a %ld-byte file", len);
+  }
+  got = fread(buf, 1, (size_t)len, f);
+  fclose(f);
+  if (got != (size_t)len) {
+    free(buf);
+    return ntk_error_set(err, NTK_EIO, 0, "short read (%zu of %ld bytes)", got, len);
+  }
+  st = parse_file(out, buf, got, err);
+  free(buf);
+  return st;
 }

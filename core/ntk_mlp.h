@@ -16,6 +16,7 @@
 #include "ntk_activation.h"
 #include "ntk_error.h"
 #include "ntk_rng.h"
+#include "ntk_tensor.h"
 
 #define NTK_MLP_MAX_DEPTH 64
 
@@ -57,6 +58,14 @@ typedef struct ntk_mlp {
   size_t cache_cap;       /* rows the cache can hold */
   double **pre;           /* L buffers, pre[l-1] = h^l for the batch (P x n_l) */
   double **post;          /* L buffers, post[l-1] = a^l (P x n_l); post[L-1] aliases pre[L-1] */
+  /* params is the data of this refcounted 1-D tensor (nparams): views into it (per-layer
+   * W^l, b^l, the flat vector) retain its storage, so they stay valid after ntk_mlp_free. */
+  ntk_tensor flat;
+  /* Backward workspace, grown on demand like the forward cache and reused across calls. */
+  size_t work_cap;        /* rows the workspace can hold */
+  double *delta[2];       /* P x max(n_1..n_L): dL/dh^l, ping-pong between layers */
+  double *dphi;           /* P x max(n_1..n_L): phi'(h^l) */
+  double *ones;           /* P ones: bias gradients as one gemv */
 } ntk_mlp;
 
 /* *out <- a new network drawn from rng as cfg says. Owner: the caller (ntk_mlp_free). */
@@ -73,5 +82,42 @@ static inline size_t ntk_mlp_input_dim(const ntk_mlp *net) { return net->widths[
 static inline size_t ntk_mlp_output_dim(const ntk_mlp *net) { return net->widths[net->depth]; }
 /* Number of parameters of layer l (1-based): n_l n_{l-1} (+ n_l with bias). */
 size_t ntk_mlp_layer_nparams(const ntk_mlp *net, int l);
+
+/* Init schemes (see ntk_mlp.c for the constructions):
+ * - orthogonal: W^l = g_l Q, Q (n_l x n_{l-1}) with orthonormal columns (n_l >= n_{l-1}) or rows
+ *   (n_l < n_{l-1}), Haar-distributed (QR of a Gaussian with the signs of diag(R) fixed), and g_l
+ *   chosen so that |W^l|_F^2 equals its Gaussian expectation n_l n_{l-1} std_l^2.
+ * - balanced: with r = min(n_0, ..., n_L), W^l = O_l S O_{l-1}^T, O_l (n_l x r) Haar frames with
+ *   orthonormal columns and S = diag(singular values of an r x r Gaussian with entries
+ *   N(0, std^2), std = sigma_1/sqrt(r) (standard) or sigma_1 (ntk)). Then
+ *   W^l W^l^T = O_l S^2 O_l^T = W^{l+1}^T W^{l+1} exactly. Every layer has rank r: exact balance
+ *   forces rank(W^l) <= min width, since W^L W^L^T has rank <= C. All sigma_l must be equal
+ *   (balance equates |W^l|_F across layers). Biases, if any, are drawn as usual and are not
+ *   part of the balance. */
+
+/* *loss (may be NULL) <- 1/(2P) sum_mu |f(x_mu) - y_mu|^2 for X (P x D), Y (P x C); fills the
+ * forward cache. */
+int ntk_mlp_loss(ntk_mlp *net, double *loss, const double *X, const double *Y, size_t P,
+                 ntk_error *err);
+/* grad (nparams, flat layout) <- dL/dtheta and *loss (may be NULL) <- L, L as ntk_mlp_loss:
+ * one forward and one backward pass, all through gemm; no allocation once warmed up. */
+int ntk_mlp_loss_grad(ntk_mlp *net, double *grad, double *loss, const double *X, const double *Y,
+                      size_t P, ntk_error *err);
+/* grad <- sum_mu dout_mu . df(x_mu)/dtheta (vector-Jacobian product) for the batch of the last
+ * ntk_mlp_forward (X as passed there, P rows); dout is P x C. */
+int ntk_mlp_backward(ntk_mlp *net, double *grad, const double *dout, const double *X, size_t P,
+                     ntk_error *err);
+/* *out <- a deep copy of net (config and parameters; fresh caches). Owner: the caller. */
+int ntk_mlp_clone(ntk_mlp **out, const ntk_mlp *net, ntk_error *err);
+/* 1 when every parameter is finite. */
+int ntk_mlp_params_finite(const ntk_mlp *net);
+
+/* Saves net to path in the format of ntk_mlp.c ("ntklab mlp file, version 1"), atomically:
+ * written to a temporary file in the same directory, then renamed over path. NTK_EIO on failure,
+ * with the reason (strerror) in err. */
+int ntk_mlp_save(const ntk_mlp *net, const char *path, ntk_error *err);
+/* *out <- the network stored at path. NTK_EIO when the file cannot be read, NTK_EFORMAT when it
+ * is truncated, corrupt (CRC32 mismatch), of another version or inconsistent. Owner: the caller. */
+int ntk_mlp_load(ntk_mlp **out, const char *path, ntk_error *err);
 
 #endif

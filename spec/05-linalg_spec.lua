@@ -2,6 +2,7 @@
 -- plain-Lua products (reconstruction, orthonormality, residuals, normal equations, Penrose
 -- conditions), on contiguous and on view/transposed inputs, plus every failure path.
 local ntklab = require "ntklab"
+local bad_args = require "spec.support.bad_args"
 local linalg = ntklab.linalg
 
 -- The test matrices are small (n <= 9), entries O(1), condition numbers below ~1e3: backward
@@ -506,19 +507,7 @@ describe("linalg bad arguments", function()
     {"check_psd", function() linalg.check_psd(sq, 0 / 0) end, "bad argument #2 to 'check_psd' (rtol must be a number"},
   }
 
-  for i, case in ipairs(cases) do
-    local name, call, expected = case[1], case[2], case[3]
-    it(("%s raises (case %d): %s"):format(name, i, expected), function()
-      local ok, msg = pcall(call)
-      assert.is_false(ok)
-      assert.is_truthy(tostring(msg):find(expected, 1, true),
-                       ("expected '%s' in '%s'"):format(expected, tostring(msg)))
-    end)
-  end
+  for _, case in ipairs(cases) do case[1] = "ntklab.linalg." .. case[1] end
+  bad_args.cases(it, cases)
 
-  it("covers every function of ntklab.linalg", function()
-    local covered = {}
-    for _, case in ipairs(cases) do covered[case[1]] = true end
-    for name in pairs(linalg) do assert.is_true(covered[name], name .. " has no bad-argument case") end
-  end)
 end)

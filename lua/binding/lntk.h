@@ -13,6 +13,8 @@
 
 #define LNTK_TENSOR_MT "ntklab.tensor"
 #define LNTK_RNG_MT "ntklab.rng"
+#define LNTK_MLP_MT "ntklab.mlp"
+#define LNTK_TRAINER_MT "ntklab.trainer"
 
 /* Checks that argument idx is a live tensor; raises "attempt to use a released tensor"
  * for a closed one and a standard bad-argument error for anything else. */
@@ -45,6 +47,12 @@ void lntk_checkoptions(lua_State *L, int tbl, const char *const allowed[]);
 
 /* Checks that argument idx is an rng. */
 ntk_rng *lntk_checkrng(lua_State *L, int idx);
+/* Checks that argument idx is a live mlp; raises "attempt to use a released mlp" otherwise. */
+ntk_mlp *lntk_checkmlp(lua_State *L, int idx);
+/* Checks that argument idx is a data tensor with `cols` columns (2-D, or 1-D when cols is 1);
+ * *rows <- its rows. Returns its elements row-major: the tensor's own data when contiguous,
+ * else a contiguous copy pushed on the stack (so it lives as long as the caller's frame). */
+const double *lntk_checkdata(lua_State *L, int idx, size_t cols, size_t *rows);
 
 /* The C module entry point (also preloaded by the host executable). */
 LUAMOD_API int luaopen_ntklab_core(lua_State *L);
@@ -52,10 +60,15 @@ LUAMOD_API int luaopen_ntklab_core(lua_State *L);
 /* Registration of each concept; each expects the module table on top of the stack. */
 void lntk_open_tensor(lua_State *L);
 void lntk_open_rng(lua_State *L);
-void lntk_open_io(lua_State *L);
-void lntk_open_linalg(lua_State *L);
+void lntk_open_regress(lua_State *L);
+void lntk_open_metrics(lua_State *L);
+void lntk_open_kernel(lua_State *L);
 void lntk_open_tensor_ops(lua_State *L);
 void lntk_open_blas(lua_State *L);
 void lntk_open_clock(lua_State *L);
+void lntk_open_linalg(lua_State *L);
+void lntk_open_mlp(lua_State *L);
+void lntk_open_train(lua_State *L);
+void lntk_open_io(lua_State *L);
 
 #endif

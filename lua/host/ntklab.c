@@ -1,15 +1,22 @@
 /* ntklab.c: the host executable. It embeds Lua 5.4 with the ntklab engine linked in
- * (ntklab.core is preloaded, so no C module path is needed) and behaves like the stock `lua`
- * interpreter for the usual cases:
- *   ntklab script.lua [args...]   run a script; arg is set as lua sets it
- *   ntklab -e 'code' [...]        run a chunk (may be repeated, before a script)
- *   ntklab -i                     interactive prompt after the script
- *   ntklab                        interactive prompt (stdin a terminal), else run stdin
- *   ntklab -                      run stdin
- * The project's Lua modules are found next to the executable when installed
- * (<prefix>/bin/ntklab -> <prefix>/share/lua/5.4), else in the source tree it was built from. */
-#define _POSIX_C_SOURCE 200809L
-#include <errno.h>
+ * (ntklab.core is preloaded, so no C module path is needed) and follows the stock `lua`
+ * interpreter (lua.c of Lua 5.4) in its options, its `arg` table and its exit status:
+ *   ntklab script.lua [args...]   run a script; arg[0] = script, arg[-k] = what came before,
+ *                                 arg[1..n] and `...` = the script's arguments
+ *   ntklab -e 'code' / -l mod     run a chunk / require a module into a global (in order)
+ *   ntklab -i                     interactive prompt after the script (implies -v)
+ *   ntklab -v / -E / -W           version / ignore LUA_* environment / warnings on
+ *   ntklab -- / ntklab -          stop handling options / run stdin
+ *   ntklab                        prompt when stdin is a terminal, else run stdin
+ *
+ * Where the project's Lua modules come from is decided by where the running executable is,
+ * never by what happens to exist on disk: the binary in its build tree (build/bin) reads the
+ * source tree's lua/ (edits need no rebuild); any other copy is an installed one and reads
+ * <its prefix>/share/lua/5.4 only, so an install never silently runs code from a source
+ * tree that may since have changed or gone. NTKLAB_LUA_DIR overrides both. The directory is
+ * put in front of package.path, so a different ntklab elsewhere on LUA_PATH cannot shadow
+ * the one matching this engine. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,67 +28,57 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "ntk.h"
+#ifdef NTK_USE_READLINE
+#include <readline/history.h>
+#include <readline/readline.h>
+#endif
 
-int luaopen_ntklab_core(lua_State *L);
+#include "lntk.h"
 
 static const char *progname = "ntklab";
+static lua_State *globalL = NULL;
 
-static void usage(void) {
+static void print_usage(const char *badoption) {
+  if (badoption[1] == 'e' || badoption[1] == 'l')
+    fprintf(stderr, "%s: '%s' needs argument\n", progname, badoption);
+  else
+    fprintf(stderr, "%s: unrecognized option '%s'\n", progname, badoption);
   fprintf(stderr,
           "usage: %s [options] [script [args]]\n"
           "Available options are:\n"
           "  -e stat   execute string 'stat'\n"
           "  -i        enter interactive mode after executing 'script'\n"
+          "  -l mod    require library 'mod' into global 'mod'\n"
+          "  -l g=mod  require library 'mod' into global 'g'\n"
           "  -v        show version information\n"
+          "  -E        ignore environment variables\n"
+          "  -W        turn warnings on\n"
           "  --        stop handling options\n"
           "  -         stop handling options and execute stdin\n",
           progname);
+  fflush(stderr);
 }
 
-static int file_exists(const char *path) {
-  FILE *f = fopen(path, "r");
-  if (f) fclose(f);
-  return f != NULL;
+static void print_version(void) {
+  printf("ntklab %s with %s\n", NTK_VERSION, LUA_COPYRIGHT);
+  fflush(stdout);
 }
 
-/* Directory of the running executable, from /proc/self/exe (Linux). */
-static int exe_dir(char *buf, size_t len) {
-  ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-  char *slash;
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  slash = strrchr(buf, '/');
-  if (!slash) return 0;
-  *slash = '\0';
-  return 1;
+/* --- Ctrl-C: stop the running Lua code at the next hook, as lua.c does ------------------- */
+
+static void lstop(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_error(L, "interrupted!");
 }
 
-/* Prepends the project's Lua module directory to package.path. */
-static void set_module_path(lua_State *L) {
-  char dir[PATH_MAX], cand[PATH_MAX + 64];
-  const char *luadir = NULL;
-  const char *env = getenv("NTKLAB_LUA_DIR");
-  if (env && *env) {
-    luadir = env;
-  } else if (exe_dir(dir, sizeof dir)) {
-    snprintf(cand, sizeof cand, "%s/../share/lua/5.4/ntklab/init.lua", dir);
-    if (file_exists(cand)) {
-      snprintf(cand, sizeof cand, "%s/../share/lua/5.4", dir);
-      luadir = cand;
-    }
-  }
-#ifdef NTK_SOURCE_LUA_DIR
-  if (!luadir) luadir = NTK_SOURCE_LUA_DIR;
-#endif
-  if (!luadir) return;
-  lua_getglobal(L, "package");
-  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", luadir, luadir);
-  lua_getfield(L, -2, "path");
-  lua_concat(L, 2);
-  lua_setfield(L, -2, "path");
-  lua_pop(L, 1);
+static void laction(int sig) {
+  int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+  signal(sig, SIG_DFL); /* a second Ctrl-C kills the process */
+  lua_sethook(globalL, lstop, flag, 1);
 }
+
+/* --- running chunks ------------------------------------------------------------------------ */
 
 static int msghandler(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
@@ -93,10 +90,16 @@ static int msghandler(lua_State *L) {
   return 1;
 }
 
+static void l_message(const char *pname, const char *msg) {
+  if (pname) fprintf(stderr, "%s: ", pname);
+  fprintf(stderr, "%s\n", msg);
+  fflush(stderr);
+}
+
 static int report(lua_State *L, int status) {
   if (status != LUA_OK) {
-    fprintf(stderr, "%s: %s\n", progname, lua_tostring(L, -1));
-    fflush(stderr);
+    const char *msg = lua_tostring(L, -1);
+    l_message(progname, msg ? msg : "(error object is not a string)");
     lua_pop(L, 1);
   }
   return status;
@@ -107,21 +110,51 @@ static int docall(lua_State *L, int narg, int nres) {
   int status;
   lua_pushcfunction(L, msghandler);
   lua_insert(L, base);
+  globalL = L;
+  signal(SIGINT, laction);
   status = lua_pcall(L, narg, nres, base);
+  signal(SIGINT, SIG_DFL);
   lua_remove(L, base);
   return status;
 }
 
-static int dostring(lua_State *L, const char *s, const char *name) {
-  int status = luaL_loadbuffer(L, s, strlen(s), name);
+static int dochunk(lua_State *L, int status) {
   if (status == LUA_OK) status = docall(L, 0, 0);
   return report(L, status);
 }
 
-/* Builds the global `arg` as lua.c does: arg[0] = script, arg[-k] = options before it. */
-static void create_arg_table(lua_State *L, char **argv, int argc, int script) {
-  int i;
-  lua_createtable(L, argc - script, script + 1);
+static int dofile(lua_State *L, const char *name) { return dochunk(L, luaL_loadfile(L, name)); }
+
+static int dostring(lua_State *L, const char *s, const char *name) {
+  return dochunk(L, luaL_loadbuffer(L, s, strlen(s), name));
+}
+
+/* -l [g=]mod: global g (default mod) = require(mod) */
+static int dolibrary(lua_State *L, char *globname) {
+  int status;
+  char *modname = strchr(globname, '=');
+  if (modname == NULL) {
+    modname = globname;
+  } else {
+    *modname = '\0';
+    modname++;
+  }
+  lua_getglobal(L, "require");
+  lua_pushstring(L, modname);
+  status = docall(L, 1, 1);
+  if (status == LUA_OK) lua_setglobal(L, globname);
+  return report(L, status);
+}
+
+/* The global `arg`, as lua.c builds it: arg[0] = the script, negative indices the
+ * interpreter and its options, positive ones the script's arguments. Without a script,
+ * arg[0] is the interpreter and every argument is positive. */
+static void createargtable(lua_State *L, char **argv, int argc, int script) {
+  int i, narg;
+  if (script == argc) script = 0;
+  narg = argc - (script + 1);
+  if (narg < 0) narg = 0; /* argc == 0: started with an empty argv */
+  lua_createtable(L, narg, script + 1);
   for (i = 0; i < argc; i++) {
     lua_pushstring(L, argv[i]);
     lua_rawseti(L, -2, i - script);
@@ -129,27 +162,213 @@ static void create_arg_table(lua_State *L, char **argv, int argc, int script) {
   lua_setglobal(L, "arg");
 }
 
-static int run_script(lua_State *L, char **argv, int argc, int script) {
-  const char *fname = argv[script];
-  int status, n, i;
-  if (strcmp(fname, "-") == 0 && strcmp(argv[script - 1], "--") != 0) fname = NULL;
+static int pushargs(lua_State *L) {
+  int i, n;
+  if (lua_getglobal(L, "arg") != LUA_TTABLE) luaL_error(L, "'arg' is not a table");
+  n = (int)luaL_len(L, -1);
+  luaL_checkstack(L, n + 3, "too many arguments to script");
+  for (i = 1; i <= n; i++) lua_rawgeti(L, -i, i);
+  lua_remove(L, -i);
+  return n;
+}
+
+static int handle_script(lua_State *L, char **argv) {
+  int status;
+  const char *fname = argv[0];
+  if (strcmp(fname, "-") == 0 && strcmp(argv[-1], "--") != 0) fname = NULL; /* stdin */
   status = luaL_loadfile(L, fname);
   if (status == LUA_OK) {
-    n = argc - script - 1;
-    luaL_checkstack(L, n + 3, "too many arguments to script");
-    for (i = 1; i <= n; i++) lua_pushstring(L, argv[script + i]);
+    int n = pushargs(L);
     status = docall(L, n, LUA_MULTRET);
   }
   return report(L, status);
 }
 
-/* A small read-eval-print loop: tries "return <line>" first so expressions print,
- * and keeps reading lines while the chunk is incomplete. */
+/* --- options ------------------------------------------------------------------------------ */
+
+#define has_error 1 /* bad option */
+#define has_i 2     /* -i */
+#define has_v 4     /* -v */
+#define has_e 8     /* -e */
+#define has_E 16    /* -E */
+
+/* Sets *first to the script's index (argc when none) and returns the option flags; on a bad
+ * option returns has_error with *first at the culprit. */
+static int collectargs(char **argv, int *first) {
+  int args = 0, i;
+  if (argv[0] != NULL) {
+    for (i = 1; argv[i] != NULL; i++) {
+      *first = i;
+      if (argv[i][0] != '-') return args; /* not an option: the script */
+      switch (argv[i][1]) {
+      case '-': /* '--' */
+        if (argv[i][2] != '\0') return has_error;
+        *first = i + 1;
+        return args;
+      case '\0': /* '-': stdin is the script */
+        return args;
+      case 'E':
+        if (argv[i][2] != '\0') return has_error;
+        args |= has_E;
+        break;
+      case 'W':
+        if (argv[i][2] != '\0') return has_error;
+        break;
+      case 'i':
+        args |= has_i; /* -i implies -v */
+        /* fall through */
+      case 'v':
+        if (argv[i][2] != '\0') return has_error;
+        args |= has_v;
+        break;
+      case 'e':
+        args |= has_e;
+        /* fall through */
+      case 'l': /* both take an argument, glued ("-eX") or separate ("-e X") */
+        if (argv[i][2] == '\0') {
+          i++;
+          if (argv[i] == NULL || argv[i][0] == '-') return has_error;
+        }
+        break;
+      default:
+        return has_error;
+      }
+    }
+    *first = i;
+  } else {
+    *first = 0;
+  }
+  return args;
+}
+
+/* Runs -e, -l and -W in order; returns 0 when one of them failed. */
+static int runargs(lua_State *L, char **argv, int n) {
+  int i;
+  for (i = 1; i < n; i++) {
+    int option = argv[i][1];
+    switch (option) {
+    case 'e':
+    case 'l': {
+      int status;
+      char *extra = argv[i] + 2;
+      if (*extra == '\0') extra = argv[++i];
+      status = (option == 'e') ? dostring(L, extra, "=(command line)") : dolibrary(L, extra);
+      if (status != LUA_OK) return 0;
+      break;
+    }
+    case 'W':
+      lua_warning(L, "@on", 0);
+      break;
+    }
+  }
+  return 1;
+}
+
+static int handle_luainit(lua_State *L) {
+  const char *name = "=LUA_INIT_5_4";
+  const char *init = getenv(name + 1);
+  if (init == NULL) {
+    name = "=LUA_INIT";
+    init = getenv(name + 1);
+  }
+  if (init == NULL) return LUA_OK;
+  if (init[0] == '@') return dofile(L, init + 1);
+  return dostring(L, init, name);
+}
+
+/* --- where the project's Lua modules are ---------------------------------------------------- */
+
+/* Canonical directory of the running executable (Linux /proc); 0 when unknown. */
+static int exe_dir(char *buf, size_t len) {
+  char link[PATH_MAX];
+  char *slash;
+  ssize_t n = readlink("/proc/self/exe", link, sizeof link - 1);
+  if (n <= 0) return 0;
+  link[n] = '\0';
+  slash = strrchr(link, '/');
+  if (!slash) return 0;
+  *slash = '\0';
+  if (strlen(link) >= len) return 0;
+  strcpy(buf, link);
+  return 1;
+}
+
+/* Fills dir with the module directory (see the head comment); 0 when none applies. */
+static int module_dir(char *dir, size_t len) {
+  char exe[PATH_MAX], build[PATH_MAX];
+  const char *env = getenv("NTKLAB_LUA_DIR");
+  if (env && *env) return snprintf(dir, len, "%s", env) < (int)len;
+  if (!exe_dir(exe, sizeof exe)) return 0;
+#if defined(NTK_BUILD_BIN_DIR) && defined(NTK_SOURCE_LUA_DIR)
+  if (realpath(NTK_BUILD_BIN_DIR, build) && strcmp(build, exe) == 0)
+    return snprintf(dir, len, "%s", NTK_SOURCE_LUA_DIR) < (int)len;
+#else
+  (void)build;
+#endif
+  return snprintf(dir, len, "%s/%s", exe, NTK_INSTALL_LUA_REL) < (int)len;
+}
+
+static void set_module_path(lua_State *L) {
+  char dir[PATH_MAX];
+  if (!module_dir(dir, sizeof dir)) return;
+  lua_getglobal(L, "package");
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", dir, dir);
+  lua_getfield(L, -2, "path");
+  lua_concat(L, 2);
+  lua_setfield(L, -2, "path");
+  lua_pop(L, 1);
+}
+
+/* --- the interactive prompt ------------------------------------------------------------------ */
+
+/* Line editing and history on a terminal, when built with readline; plain reads otherwise
+ * (and always for pipes, so that piped input is not echoed back). */
+static int use_readline = 0;
+
+/* Pushes the next line of stdin without its newline; returns 0 at end of input.
+ * Lines of any length: fgets fills the buffer piecewise. */
+static int pushline(lua_State *L, int firstline) {
+  char piece[512];
+  luaL_Buffer b;
+  int got = 0;
+  const char *prompt = firstline ? "> " : ">> ";
+#ifdef NTK_USE_READLINE
+  if (use_readline) {
+    char *line = readline(prompt);
+    if (line == NULL) return 0;
+    lua_pushstring(L, line);
+    free(line);
+    return 1;
+  }
+#endif
+  fputs(prompt, stdout);
+  fflush(stdout);
+  luaL_buffinit(L, &b);
+  while (fgets(piece, sizeof piece, stdin)) {
+    size_t n = strlen(piece);
+    got = 1;
+    if (n > 0 && piece[n - 1] == '\n') {
+      luaL_addlstring(&b, piece, n - 1);
+      break;
+    }
+    luaL_addlstring(&b, piece, n);
+  }
+  luaL_pushresult(&b);
+  if (!got) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  return 1;
+}
+
+/* 1 when status is a syntax error at end of input: the chunk is incomplete, read more. */
 static int incomplete(lua_State *L, int status) {
   if (status == LUA_ERRSYNTAX) {
     size_t lmsg;
     const char *msg = lua_tolstring(L, -1, &lmsg);
-    if (lmsg >= 5 && strcmp(msg + lmsg - 5, "<eof>") == 0) {
+    const char *eof = "<eof>";
+    size_t leof = strlen(eof);
+    if (lmsg >= leof && strcmp(msg + lmsg - leof, eof) == 0) {
       lua_pop(L, 1);
       return 1;
     }
@@ -157,139 +376,111 @@ static int incomplete(lua_State *L, int status) {
   return 0;
 }
 
-static void repl(lua_State *L) {
-  char line[4096];
-  luaL_Buffer chunk;
-  printf("ntklab %s (Lua %s.%s) -- ntklab.* is loaded as `ntklab`\n", NTK_VERSION, LUA_VERSION_MAJOR,
-         LUA_VERSION_MINOR);
+/* The line on top compiled as "return <line>", so that expressions print their value. */
+static int addreturn(lua_State *L) {
+  const char *line = lua_tostring(L, -1);
+  const char *retline = lua_pushfstring(L, "return %s;", line);
+  int status = luaL_loadbuffer(L, retline, strlen(retline), "=stdin");
+  if (status == LUA_OK)
+    lua_remove(L, -2); /* the modified line */
+  else
+    lua_pop(L, 2); /* the error message and the modified line */
+  return status;
+}
+
+/* Reads lines until the chunk on top compiles or fails for a reason other than its end. */
+static int multiline(lua_State *L) {
   for (;;) {
-    int status, first = 1;
-    lua_settop(L, 0);
-    luaL_buffinit(L, &chunk);
-    for (;;) {
-      fputs(first ? "> " : ">> ", stdout);
-      fflush(stdout);
-      if (!fgets(line, sizeof line, stdin)) {
-        fputs("\n", stdout);
-        return;
-      }
-      luaL_addstring(&chunk, line);
-      luaL_pushresult(&chunk); /* chunk text is now on the stack top */
-      if (first) {
-        const char *ret = lua_pushfstring(L, "return %s", lua_tostring(L, -1));
-        status = luaL_loadbuffer(L, ret, strlen(ret), "=stdin");
-        lua_remove(L, -2); /* drop the "return ..." string */
-        if (status == LUA_OK) break;
-        lua_pop(L, 1);
-      }
-      status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), "=stdin");
-      if (!incomplete(L, status)) break;
-      /* incomplete: keep the text and read more */
-      {
-        size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
-        char *copy = malloc(len + 1);
-        if (!copy) return;
-        memcpy(copy, s, len + 1);
-        lua_pop(L, 1);
-        luaL_buffinit(L, &chunk);
-        luaL_addlstring(&chunk, copy, len);
-        free(copy);
-      }
-      first = 0;
-    }
-    lua_remove(L, -2); /* the chunk text; the loaded function stays */
-    if (status == LUA_OK) {
-      int base = lua_gettop(L) - 1;
-      status = docall(L, 0, LUA_MULTRET);
-      if (status == LUA_OK && lua_gettop(L) > base) {
-        int n = lua_gettop(L) - base;
-        lua_getglobal(L, "print");
-        lua_insert(L, base + 1);
-        if (lua_pcall(L, n, 0, 0) != LUA_OK) report(L, LUA_ERRRUN);
-      }
-    }
-    report(L, status);
+    size_t len;
+    const char *line = lua_tolstring(L, 1, &len);
+    int status = luaL_loadbuffer(L, line, len, "=stdin");
+    if (!incomplete(L, status) || !pushline(L, 0)) return status;
+    lua_pushliteral(L, "\n");
+    lua_insert(L, -2);
+    lua_concat(L, 3); /* chunk .. "\n" .. line */
   }
 }
+
+/* Loads one complete statement or expression; returns -1 at end of input. */
+static int loadline(lua_State *L) {
+  int status;
+  lua_settop(L, 0);
+  if (!pushline(L, 1)) return -1;
+  if ((status = addreturn(L)) != LUA_OK) status = multiline(L);
+#ifdef NTK_USE_READLINE
+  if (use_readline && lua_rawlen(L, 1) > 0) add_history(lua_tostring(L, 1));
+#endif
+  lua_remove(L, 1); /* the source text; the function (or error) stays */
+  return status;
+}
+
+static void l_print(lua_State *L) {
+  int n = lua_gettop(L);
+  if (n > 0) {
+    luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
+    lua_getglobal(L, "print");
+    lua_insert(L, 1);
+    if (lua_pcall(L, n, 0, 0) != LUA_OK)
+      l_message(progname, lua_pushfstring(L, "error calling 'print' (%s)", lua_tostring(L, -1)));
+  }
+}
+
+static void doREPL(lua_State *L) {
+  int status;
+  const char *oldprogname = progname;
+  progname = NULL; /* errors at the prompt are not prefixed with the program name */
+  use_readline = isatty(0);
+  while ((status = loadline(L)) != -1) {
+    if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
+    if (status == LUA_OK)
+      l_print(L);
+    else
+      report(L, status);
+  }
+  lua_settop(L, 0);
+  fputs("\n", stdout);
+  fflush(stdout);
+  progname = oldprogname;
+}
+
+/* --- main ---------------------------------------------------------------------------------- */
 
 static int pmain(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = (char **)lua_touserdata(L, 2);
-  int script = 0, interactive = 0, ran_e = 0, i;
+  int script;
+  int args = collectargs(argv, &script);
+  luaL_checkversion(L);
+  if (argv[0] && argv[0][0]) progname = argv[0];
+  if (args == has_error) {
+    print_usage(argv[script]);
+    return 0;
+  }
+  if (args & has_v) print_version();
+  if (args & has_E) {
+    /* tells luaopen_package to ignore LUA_PATH / LUA_CPATH */
+    lua_pushboolean(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
+  }
   luaL_openlibs(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, luaopen_ntklab_core);
   lua_setfield(L, -2, "ntklab.core");
   lua_pop(L, 1);
   set_module_path(L);
-  /* first pass: validate options and find the script */
-  for (i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (a[0] != '-' || strcmp(a, "-") == 0) {
-      script = i;
-      break;
-    }
-    if (strcmp(a, "--") == 0) {
-      if (i + 1 < argc) script = i + 1;
-      break;
-    }
-    if (strcmp(a, "-e") == 0) {
-      if (++i >= argc) {
-        fprintf(stderr, "%s: '-e' needs argument\n", progname);
-        usage();
-        lua_pushboolean(L, 0);
-        return 1;
-      }
-    } else if (strcmp(a, "-i") == 0) {
-      interactive = 1;
-    } else if (strcmp(a, "-v") == 0) {
-      printf("ntklab %s, %s\n", NTK_VERSION, LUA_RELEASE);
-    } else {
-      fprintf(stderr, "%s: unrecognized option '%s'\n", progname, a);
-      usage();
-      lua_pushboolean(L, 0);
-      return 1;
-    }
-  }
-  if (script) {
-    create_arg_table(L, argv, argc, script);
-  } else {
-    /* with no script, arg holds all the arguments after arg[0] = progname */
-    lua_createtable(L, argc, 1);
-    for (i = 0; i < argc; i++) {
-      lua_pushstring(L, argv[i]);
-      lua_rawseti(L, -2, i);
-    }
-    lua_setglobal(L, "arg");
-  }
-  /* second pass: run -e chunks in order */
-  for (i = 1; i < (script ? script : argc); i++) {
-    if (strcmp(argv[i], "--") == 0) break;
-    if (strcmp(argv[i], "-e") == 0) {
-      ran_e = 1;
-      if (dostring(L, argv[++i], "=(command line)") != LUA_OK) {
-        lua_pushboolean(L, 0);
-        return 1;
-      }
-    }
-  }
-  if (script) {
-    if (run_script(L, argv, argc, script) != LUA_OK) {
-      lua_pushboolean(L, 0);
-      return 1;
-    }
-  }
-  if (interactive) {
-    repl(L);
-  } else if (!script && !ran_e) {
+  createargtable(L, argv, argc, script);
+  lua_gc(L, LUA_GCGEN, 0, 0);
+  if (!(args & has_E) && handle_luainit(L) != LUA_OK) return 0;
+  if (!runargs(L, argv, script)) return 0;
+  if (script < argc && handle_script(L, argv + script) != LUA_OK) return 0;
+  if (args & has_i) {
+    doREPL(L);
+  } else if (script == argc && !(args & (has_e | has_v))) {
     if (isatty(0)) {
-      repl(L);
+      print_version();
+      doREPL(L);
     } else {
-      if (report(L, luaL_loadfile(L, NULL) == LUA_OK ? docall(L, 0, 0) : LUA_ERRFILE) != LUA_OK) {
-        lua_pushboolean(L, 0);
-        return 1;
-      }
+      if (dofile(L, NULL) != LUA_OK) return 0;
     }
   }
   lua_pushboolean(L, 1);
@@ -300,8 +491,8 @@ int main(int argc, char **argv) {
   int status, result;
   lua_State *L = luaL_newstate();
   if (argv[0] && argv[0][0]) progname = argv[0];
-  if (!L) {
-    fprintf(stderr, "%s: cannot create state: not enough memory\n", progname);
+  if (L == NULL) {
+    l_message(progname, "cannot create state: not enough memory");
     return EXIT_FAILURE;
   }
   lua_pushcfunction(L, pmain);

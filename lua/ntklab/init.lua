@@ -6,5 +6,8 @@ local core = require "ntklab.core"
 local ntklab = {}
 for name, value in pairs(core) do ntklab[name] = value end
 ntklab.core = core
+ntklab.theory = require "ntklab.theory"     -- linear-network theory (pure Lua)
+ntklab.analysis = require "ntklab.analysis" -- predictor comparison, silent-alignment readouts
+ntklab.output = require "ntklab.output"     -- atomic files, JSON/CSV, plots, progress, options
 
 return ntklab
