@@ -3,6 +3,7 @@
 -- gzip input, a table of malformed files with the message each must produce, replay of the
 -- fuzzers' regression inputs, and the bad-argument table of every function.
 local ntklab = require "ntklab"
+local bad_args = require "spec.support.bad_args"
 local nio = ntklab.io
 
 local source_dir = os.getenv("NTKLAB_SOURCE_DIR") or "."
@@ -340,58 +341,52 @@ describe("bad arguments", function()
   local t = ntklab.tensor{{1, 2}, {3, 4}}
   local p = function() return path("bad") end
   local cases = {
-    {"read_idx", function() nio.read_idx() end, "bad argument #1 to 'read_idx' (string expected, got no value)"},
-    {"read_idx", function() nio.read_idx({}) end, "bad argument #1 to 'read_idx' (string expected, got table)"},
-    {"write_idx", function() nio.write_idx(nil, t) end, "bad argument #1 to 'write_idx' (string expected"},
-    {"write_idx", function() nio.write_idx(p(), "t") end, "bad argument #2 to 'write_idx'"},
-    {"write_idx", function() nio.write_idx(p(), t, 5) end, "bad argument #3 to 'write_idx' (table expected, got number)"},
-    {"write_idx", function() nio.write_idx(p(), t, {kind = "x"}) end, "bad argument #3 to 'write_idx' (invalid option 'kind')"},
-    {"write_idx", function() nio.write_idx(p(), t, {type = "long"}) end,
+    {"ntklab.io.read_idx", function() nio.read_idx() end, "bad argument #1 to 'read_idx' (string expected, got no value)"},
+    {"ntklab.io.read_idx", function() nio.read_idx({}) end, "bad argument #1 to 'read_idx' (string expected, got table)"},
+    {"ntklab.io.write_idx", function() nio.write_idx(nil, t) end, "bad argument #1 to 'write_idx' (string expected"},
+    {"ntklab.io.write_idx", function() nio.write_idx(p(), "t") end, "bad argument #2 to 'write_idx'"},
+    {"ntklab.io.write_idx", function() nio.write_idx(p(), t, 5) end, "bad argument #3 to 'write_idx' (table expected, got number)"},
+    {"ntklab.io.write_idx", function() nio.write_idx(p(), t, {kind = "x"}) end, "bad argument #3 to 'write_idx' (invalid option 'kind')"},
+    {"ntklab.io.write_idx", function() nio.write_idx(p(), t, {type = "long"}) end,
       "option 'type': expected one of 'ubyte', 'byte', 'short', 'int', 'float', 'double', got 'long'"},
-    {"write_idx", function() nio.write_idx(p(), t, {type = 8}) end, "option 'type': string expected, got number"},
-    {"write_idx", function() nio.write_idx(p(), t, {dims = {3}}) end,
+    {"ntklab.io.write_idx", function() nio.write_idx(p(), t, {type = 8}) end, "option 'type': string expected, got number"},
+    {"ntklab.io.write_idx", function() nio.write_idx(p(), t, {dims = {3}}) end,
       "bad argument #3 to 'write_idx' (dimensions do not multiply to the 4 elements)"},
-    {"write_idx", function() nio.write_idx(p(), t, {dims = {-1}}) end, "option 'dims': non-negative integer expected at [1]"},
-    {"write_idx", function() nio.write_idx(p(), t, {dims = {}}) end, "option 'dims': 1 to 16 dimensions expected, got 0"},
-    {"write_idx", function() nio.write_idx(p(), t, {dims = 4}) end, "option 'dims': table expected, got number"},
-    {"write_idx", function() nio.write_idx(p(), ntklab.tensor{0.5}, {type = "ubyte"}) end,
+    {"ntklab.io.write_idx", function() nio.write_idx(p(), t, {dims = {-1}}) end, "option 'dims': non-negative integer expected at [1]"},
+    {"ntklab.io.write_idx", function() nio.write_idx(p(), t, {dims = {}}) end, "option 'dims': 1 to 16 dimensions expected, got 0"},
+    {"ntklab.io.write_idx", function() nio.write_idx(p(), t, {dims = 4}) end, "option 'dims': table expected, got number"},
+    {"ntklab.io.write_idx", function() nio.write_idx(p(), ntklab.tensor{0.5}, {type = "ubyte"}) end,
       "bad argument #2 to 'write_idx' (value 0.5 at [1] is not a ubyte)"},
-    {"write_idx", function() nio.write_idx(p(), ntklab.tensor{{1, 300}}, {type = "byte"}) end,
+    {"ntklab.io.write_idx", function() nio.write_idx(p(), ntklab.tensor{{1, 300}}, {type = "byte"}) end,
       "bad argument #2 to 'write_idx' (value 300 at [1, 2] is not a byte)"},
-    {"read_cifar10", function() nio.read_cifar10() end, "bad argument #1 to 'read_cifar10' (string expected"},
-    {"write_cifar10", function() nio.write_cifar10(p(), t, ntklab.tensor{1, 2}) end,
+    {"ntklab.io.read_cifar10", function() nio.read_cifar10() end, "bad argument #1 to 'read_cifar10' (string expected"},
+    {"ntklab.io.write_cifar10", function() nio.write_cifar10(p(), t, ntklab.tensor{1, 2}) end,
       "bad argument #2 to 'write_cifar10' ([N x 3072] tensor of images expected)"},
-    {"write_cifar10", function() nio.write_cifar10(p(), ntklab.zeros(2, 3072), ntklab.tensor{1}) end,
+    {"ntklab.io.write_cifar10", function() nio.write_cifar10(p(), ntklab.zeros(2, 3072), ntklab.tensor{1}) end,
       "bad argument #3 to 'write_cifar10' ([2] tensor of labels expected)"},
-    {"write_cifar10", function() nio.write_cifar10(p(), ntklab.zeros(1, 3072), ntklab.tensor{10}) end,
+    {"ntklab.io.write_cifar10", function() nio.write_cifar10(p(), ntklab.zeros(1, 3072), ntklab.tensor{10}) end,
       "bad argument #3 to 'write_cifar10' (label 10 at [1] is not an integer 0 to 9)"},
-    {"write_cifar10", function() nio.write_cifar10(p(), ntklab.full(1, 3072, 256), ntklab.tensor{1}) end,
+    {"ntklab.io.write_cifar10", function() nio.write_cifar10(p(), ntklab.full(1, 3072, 256), ntklab.tensor{1}) end,
       "bad argument #2 to 'write_cifar10' (pixel 256 at [1, 1] is not an integer 0 to 255)"},
-    {"write_cifar10", function() nio.write_cifar10(p(), ntklab.zeros(0, 3072), ntklab.zeros(0)) end,
+    {"ntklab.io.write_cifar10", function() nio.write_cifar10(p(), ntklab.zeros(0, 3072), ntklab.zeros(0)) end,
       "bad argument #2 to 'write_cifar10' (at least one image expected)"},
-    {"write_cifar10", function() nio.write_cifar10(p(), t) end, "bad argument #3 to 'write_cifar10'"},
-    {"read_npy", function() nio.read_npy(true) end, "bad argument #1 to 'read_npy' (string expected, got boolean)"},
-    {"write_npy", function() nio.write_npy(p(), nil) end, "bad argument #2 to 'write_npy'"},
-    {"write_npy", function() nio.write_npy(p(), t, {dtype = "i8"}) end,
+    {"ntklab.io.write_cifar10", function() nio.write_cifar10(p(), t) end, "bad argument #3 to 'write_cifar10'"},
+    {"ntklab.io.read_npy", function() nio.read_npy(true) end, "bad argument #1 to 'read_npy' (string expected, got boolean)"},
+    {"ntklab.io.write_npy", function() nio.write_npy(p(), nil) end, "bad argument #2 to 'write_npy'"},
+    {"ntklab.io.write_npy", function() nio.write_npy(p(), t, {dtype = "i8"}) end,
       "bad argument #3 to 'write_npy' (option 'dtype': expected one of 'f8', 'f4', 'u1', got 'i8')"},
-    {"write_npy", function() nio.write_npy(p(), t, {order = "F"}) end, "invalid option 'order'"},
-    {"write_npy", function() nio.write_npy(p(), ntklab.tensor{-1}, {dtype = "u1"}) end,
+    {"ntklab.io.write_npy", function() nio.write_npy(p(), t, {order = "F"}) end, "invalid option 'order'"},
+    {"ntklab.io.write_npy", function() nio.write_npy(p(), ntklab.tensor{-1}, {dtype = "u1"}) end,
       "bad argument #2 to 'write_npy' (value -1 at element 1 is not a uint8)"},
-    {"read_csv", function() nio.read_csv() end, "bad argument #1 to 'read_csv' (string expected"},
-    {"read_csv", function() nio.read_csv(p(), "x") end, "bad argument #2 to 'read_csv' (table expected, got string)"},
-    {"read_csv", function() nio.read_csv(p(), {delimiter = ",;"}) end, "option 'delimiter': one-character string expected"},
-    {"read_csv", function() nio.read_csv(p(), {delimiter = "5"}) end,
+    {"ntklab.io.read_csv", function() nio.read_csv() end, "bad argument #1 to 'read_csv' (string expected"},
+    {"ntklab.io.read_csv", function() nio.read_csv(p(), "x") end, "bad argument #2 to 'read_csv' (table expected, got string)"},
+    {"ntklab.io.read_csv", function() nio.read_csv(p(), {delimiter = ",;"}) end, "option 'delimiter': one-character string expected"},
+    {"ntklab.io.read_csv", function() nio.read_csv(p(), {delimiter = "5"}) end,
       "bad argument #2 to 'read_csv' (delimiter '5' cannot separate numbers)"},
-    {"read_csv", function() nio.read_csv(p(), {header = 1}) end, "option 'header': boolean expected, got number"},
-    {"read_csv", function() nio.read_csv(p(), {sep = ","}) end, "invalid option 'sep'"},
+    {"ntklab.io.read_csv", function() nio.read_csv(p(), {header = 1}) end, "option 'header': boolean expected, got number"},
+    {"ntklab.io.read_csv", function() nio.read_csv(p(), {sep = ","}) end, "invalid option 'sep'"},
   }
-  for _, case in ipairs(cases) do
-    it(case[1] .. ": " .. case[3], function()
-      local ok, err = pcall(case[2])
-      assert.is_false(ok)
-      assert.matches(case[3], err, 1, true)
-    end)
-  end
+  bad_args.cases(it, cases)
 
   it("a released tensor is refused", function()
     local r = ntklab.tensor{1}

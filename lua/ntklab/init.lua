@@ -9,5 +9,7 @@ ntklab.core = core
 ntklab.theory = require "ntklab.theory"     -- linear-network theory (pure Lua)
 ntklab.analysis = require "ntklab.analysis" -- predictor comparison, silent-alignment readouts
 ntklab.output = require "ntklab.output"     -- atomic files, JSON/CSV, plots, progress, options
+ntklab.data = require "ntklab.data"         -- datasets (MNIST, Fashion-MNIST, CIFAR-10), teachers
+ntklab.preprocess = require "ntklab.preprocess" -- centering, PCA, (partial) whitening
 
 return ntklab
