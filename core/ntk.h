@@ -18,5 +18,8 @@
 #include "ntk_train.h"
 #include "ntk_blas.h"
 #include "ntk_linalg.h"
+#include "ntk_kernel.h"
+#include "ntk_regress.h"
+#include "ntk_metrics.h"
 
 #endif

@@ -1,0 +1,51 @@
+/* ntk_metrics.h: scalar summaries of kernels (row-major contiguous doubles).
+ *
+ * Kernel-target alignment, for a kernel K (n x n) and targets Y (P x C):
+ *   the target kernel is T = Y Y^T when n = P (a single-output or output-traced kernel) and
+ *   T = vec(Y) vec(Y)^T when n = P C (the full kernel in sample-major layout, row mu*C + k, as
+ *   ntk_kernel.h's NTK_KERNEL_FULL; NOT the output-major BLOCKS layout);
+ *   uncentered (the paper's, Cortes et al. 2012 without centering):
+ *     A(K, T) = <K, T>_F / (|K|_F |T|_F), which is y^T K y / (|K|_F |y|^2) for one output;
+ *   centered (Cortes, Mohri, Rostamizadeh 2012): the same of H K H and H T H, with
+ *     H = (I_P - 11^T/P) (x) I_{n/P}: each output is centered over the samples.
+ *   Both lie in [-1, 1]; a kernel proportional to T has alignment 1.
+ * Effective rank: the participation ratio r_eff = (tr K)^2 / |K|_F^2 = (sum l_i)^2 / sum l_i^2
+ * for symmetric PSD K: 1 for rank one, n for a multiple of I. */
+#ifndef NTK_METRICS_H
+#define NTK_METRICS_H
+
+#include <stddef.h>
+
+#include "ntk_error.h"
+
+/* Default PSD tolerance: eigenvalues of a float64 Gram are accurate to about n eps |K|_2, so a
+ * PSD kernel with n <= 1e4 never shows lambda_min below -1e-12 lambda_max; 1e-10 leaves margin. */
+#define NTK_METRICS_PSD_TOL 1e-10
+
+/* |A|_F over n elements. */
+double ntk_metrics_frobenius(const double *A, size_t n);
+/* sum_i K_ii for square K (n x n). */
+double ntk_metrics_trace(const double *K, size_t n);
+/* <A, B>_F over n elements. */
+double ntk_metrics_inner(const double *A, const double *B, size_t n);
+/* 1 - <K1, K2>_F / (|K1|_F |K2|_F) over n elements; 0 for proportional kernels. A zero kernel
+ * gives NTK_EARG (the distance is undefined). */
+int ntk_metrics_distance(double *out, const double *K1, const double *K2, size_t n,
+                         ntk_error *err);
+/* *out <- (tr K)^2 / |K|_F^2 for square K (n x n); NTK_EARG when K = 0. */
+int ntk_metrics_effective_rank(double *out, const double *K, size_t n, ntk_error *err);
+/* *out <- kernel-target alignment (see above) of K (n x n) with Y (P x C), n = P or P C. */
+int ntk_metrics_alignment(double *out, const double *K, size_t n, const double *Y, size_t P,
+                          size_t C, int centered, ntk_error *err);
+/* w (k) <- the k largest eigenvalues of symmetric K (n x n), descending; 1 <= k <= n. */
+int ntk_metrics_top_eigs(double *w, const double *K, size_t n, size_t k, ntk_error *err);
+/* *lmin, *lmax <- the extreme eigenvalues of symmetric K; *psd <- lmin >= -tol max(|lmax|, 0).
+ * Any pointer may be NULL. */
+int ntk_metrics_psd(int *psd, double *lmin, double *lmax, const double *K, size_t n, double tol,
+                    ntk_error *err);
+/* *out <- cos(W^T W, B^T B) = |W B^T|_F^2 / (|W^T W|_F |B B^T|_F) for W (N x D), B (r x D)
+ * (r = 1: beta beta^T for a teacher vector beta). */
+int ntk_metrics_weight_alignment(double *out, const double *W, size_t N, size_t D,
+                                 const double *B, size_t r, ntk_error *err);
+
+#endif

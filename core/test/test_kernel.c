@@ -1,0 +1,296 @@
+/* test_kernel.c: the fast NTK path against the explicit Jacobian J J^T, in every output layout,
+ * for every activation, depths 1-5, bias on/off, C = 1 and 3, both parameterizations, cross
+ * kernels, tiles, per-layer sums, the Adam kernel, NNGP kernels and the Gram cache. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ntk.h"
+#include "ntk_kernel.h"
+#include "ntk_test.h"
+
+/* Both paths sum the same products in a different order: rounding differences of a few ulps of
+ * the largest term, far below 1e-10 of the kernel's scale for these sizes. */
+#define REL_TOL 1e-10
+
+static double max_abs(const double *a, size_t n) {
+  double m = 0.0;
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (fabs(a[i]) > m) m = fabs(a[i]);
+  return m;
+}
+
+static double rel_diff(const double *a, const double *b, size_t n) {
+  double m = 0.0, s = max_abs(b, n);
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (fabs(a[i] - b[i]) > m) m = fabs(a[i] - b[i]);
+  return s > 0 ? m / s : m;
+}
+
+static ntk_mlp *make_net(int depth, size_t D, size_t width, size_t C, ntk_activation act, int bias,
+                         ntk_param param, uint64_t seed) {
+  size_t widths[8];
+  ntk_activation acts[8];
+  double sigma[8];
+  ntk_mlp_config cfg;
+  ntk_rng rng;
+  ntk_mlp *net = NULL;
+  int l;
+  for (l = 0; l <= depth; l++) widths[l] = l == 0 ? D : (l == depth ? C : width + (size_t)l);
+  for (l = 0; l < depth; l++) {
+    acts[l] = act;
+    sigma[l] = 1.3;
+  }
+  memset(&cfg, 0, sizeof cfg);
+  cfg.depth = depth;
+  cfg.widths = widths;
+  cfg.act = acts;
+  cfg.bias = bias;
+  cfg.param = param;
+  cfg.sigma = sigma;
+  cfg.bias_sigma = 0.4;
+  cfg.init = NTK_INIT_GAUSSIAN;
+  ntk_rng_seed(&rng, seed);
+  if (ntk_mlp_new(&net, &cfg, &rng, NULL) != NTK_OK) return NULL;
+  return net;
+}
+
+static void fill_normal(double *x, size_t n, uint64_t seed) {
+  ntk_rng rng;
+  ntk_rng_seed(&rng, seed);
+  ntk_rng_fill_normal_buf(&rng, x, n, 0.0, 1.0);
+}
+
+/* Fast vs reference for one net, all layouts, symmetric and cross, untiled and tiled. */
+static void check_net(ntk_mlp *net, size_t P1, size_t P2, ntk_kernel_ws *ws) {
+  size_t D = ntk_mlp_input_dim(net), C = ntk_mlp_output_dim(net), rows, cols;
+  double *X1 = malloc(P1 * D * sizeof *X1), *X2 = malloc(P2 * D * sizeof *X2);
+  size_t big = P1 * C * P1 * C > P1 * C * P2 * C ? P1 * C * P1 * C : P1 * C * P2 * C;
+  double *K = malloc(big * sizeof *K), *R = malloc(big * sizeof *R);
+  int out, cross, tiled;
+  fill_normal(X1, P1 * D, 11);
+  fill_normal(X2, P2 * D, 12);
+  for (out = NTK_KERNEL_FULL; out <= NTK_KERNEL_MEAN; out++)
+    for (cross = 0; cross < 2; cross++)
+      for (tiled = 0; tiled < 2; tiled++) {
+        ntk_kernel_opts o = {(ntk_kernel_output)out, NULL, tiled ? 3 : 0, ws};
+        const double *Xb = cross ? X2 : NULL;
+        size_t Pb = cross ? P2 : P1;
+        double d;
+        ntk_kernel_shape(&rows, &cols, (ntk_kernel_output)out, C, P1, Pb);
+        CHECK(ntk_kernel_ntk(K, NULL, net, X1, P1, Xb, Pb, &o, NULL) == NTK_OK);
+        CHECK(ntk_kernel_ntk_ref(R, net, X1, P1, Xb, Pb, (ntk_kernel_output)out, NULL, 0, NULL) ==
+              NTK_OK);
+        d = rel_diff(K, R, rows * cols);
+        if (!(d <= REL_TOL))
+          fprintf(stderr, "depth %d act %s bias %d C %zu out %d cross %d tiled %d: rel %g\n",
+                  net->depth, ntk_activation_name(net->act[0]), net->bias, C, out, cross, tiled,
+                  d);
+        CHECK(d <= REL_TOL);
+      }
+  free(X1);
+  free(X2);
+  free(K);
+  free(R);
+}
+
+static void test_fast_equals_reference(void) {
+  ntk_kernel_ws *ws;
+  int act, depth, bias, ci, param;
+  const size_t Cs[2] = {1, 3};
+  CHECK(ntk_kernel_ws_new(&ws, NULL) == NTK_OK);
+  for (act = 0; act < NTK_ACT_COUNT; act++)
+    for (depth = 1; depth <= 5; depth++)
+      for (bias = 0; bias < 2; bias++)
+        for (ci = 0; ci < 2; ci++)
+          for (param = 0; param < 2; param++) {
+            ntk_mlp *net = make_net(depth, 4, 5, Cs[ci], (ntk_activation)act, bias,
+                                    (ntk_param)param, (uint64_t)(100 * act + 10 * depth + bias));
+            CHECK(net != NULL);
+            if (!net) continue;
+            check_net(net, 7, 5, ws);
+            ntk_mlp_free(net);
+          }
+  ntk_kernel_ws_free(ws);
+}
+
+/* Per-layer contributions sum to the total and each equals the reference restricted to the
+ * layer; also with eta. */
+static void test_layers(void) {
+  size_t P = 6, D = 3, C = 2, n = P * C * P * C;
+  int L = 3, l, withEta, out;
+  ntk_mlp *net = make_net(L, D, 4, C, NTK_ACT_TANH, 1, NTK_PARAM_NTK, 7);
+  double X[18], *K = malloc(n * sizeof *K), *R = malloc(n * sizeof *R), *S = malloc(n * sizeof *S);
+  double *lay[3], *eta;
+  fill_normal(X, P * D, 3);
+  eta = malloc(net->nparams * sizeof *eta);
+  fill_normal(eta, net->nparams, 4);
+  for (l = 0; l < (int)net->nparams; l++) eta[l] = fabs(eta[l]);
+  for (l = 0; l < L; l++) lay[l] = malloc(n * sizeof *K);
+  for (out = NTK_KERNEL_FULL; out <= NTK_KERNEL_MEAN; out++)
+    for (withEta = 0; withEta < 2; withEta++) {
+      ntk_kernel_opts o = {(ntk_kernel_output)out, withEta ? eta : NULL, 0, NULL};
+      size_t rows, cols, i;
+      ntk_kernel_shape(&rows, &cols, (ntk_kernel_output)out, C, P, P);
+      CHECK(ntk_kernel_ntk(K, lay, net, X, P, NULL, 0, &o, NULL) == NTK_OK);
+      memset(S, 0, n * sizeof *S);
+      for (l = 0; l < L; l++) {
+        CHECK(ntk_kernel_ntk_ref(R, net, X, P, NULL, 0, (ntk_kernel_output)out,
+                                 withEta ? eta : NULL, l + 1, NULL) == NTK_OK);
+        CHECK(rel_diff(lay[l], R, rows * cols) <= REL_TOL);
+        for (i = 0; i < rows * cols; i++) S[i] += lay[l][i];
+      }
+      CHECK(rel_diff(S, K, rows * cols) <= REL_TOL);
+      CHECK(ntk_kernel_ntk_ref(R, net, X, P, NULL, 0, (ntk_kernel_output)out,
+                               withEta ? eta : NULL, 0, NULL) == NTK_OK);
+      CHECK(rel_diff(K, R, rows * cols) <= REL_TOL);
+    }
+  for (l = 0; l < L; l++) free(lay[l]);
+  free(eta);
+  free(K);
+  free(R);
+  free(S);
+  ntk_mlp_free(net);
+}
+
+/* Constant eta = c gives c times the NTK; a cross kernel with eta matches the reference. */
+static void test_eta(void) {
+  size_t P = 5, D = 4, C = 3, n = P * C * P * C, i;
+  ntk_mlp *net = make_net(2, D, 6, C, NTK_ACT_RELU, 1, NTK_PARAM_STANDARD, 9);
+  double X[20], X2[12], *K = malloc(n * sizeof *K), *E = malloc(n * sizeof *E);
+  double *eta = malloc(net->nparams * sizeof *eta);
+  ntk_kernel_opts o = {NTK_KERNEL_FULL, NULL, 0, NULL};
+  fill_normal(X, P * D, 5);
+  fill_normal(X2, 3 * D, 6);
+  for (i = 0; i < net->nparams; i++) eta[i] = 0.37;
+  CHECK(ntk_kernel_ntk(K, NULL, net, X, P, NULL, 0, &o, NULL) == NTK_OK);
+  o.eta = eta;
+  CHECK(ntk_kernel_ntk(E, NULL, net, X, P, NULL, 0, &o, NULL) == NTK_OK);
+  for (i = 0; i < n; i++) K[i] *= 0.37;
+  CHECK(rel_diff(E, K, n) <= REL_TOL);
+  for (i = 0; i < net->nparams; i++) eta[i] = (double)(i % 7) * 0.1;
+  o.output = NTK_KERNEL_BLOCKS;
+  CHECK(ntk_kernel_ntk(E, NULL, net, X, P, X2, 3, &o, NULL) == NTK_OK);
+  CHECK(ntk_kernel_ntk_ref(K, net, X, P, X2, 3, NTK_KERNEL_BLOCKS, eta, 0, NULL) == NTK_OK);
+  CHECK(rel_diff(E, K, P * C * 3 * C) <= REL_TOL);
+  eta[3] = -1.0;
+  CHECK(ntk_kernel_ntk(E, NULL, net, X, P, NULL, 0, &o, NULL) == NTK_EARG);
+  free(K);
+  free(E);
+  free(eta);
+  ntk_mlp_free(net);
+}
+
+/* Two-layer linear net f = a^T W x (standard parameterization): K = x^T (W^T W + |a|^2 I) x'. */
+static void test_linear_closed_form(void) {
+  size_t P = 5, D = 4, N = 7, mu, nu, i, j, k;
+  ntk_mlp *net = make_net(2, D, N - 1, 1, NTK_ACT_LINEAR, 0, NTK_PARAM_STANDARD, 21);
+  double X[20], K[25], M[16], a2 = 0.0;
+  const double *W = net->params + net->w_off[0], *a = net->params + net->w_off[1];
+  CHECK(net->widths[1] == N);
+  fill_normal(X, P * D, 8);
+  CHECK(ntk_kernel_ntk(K, NULL, net, X, P, NULL, 0, NULL, NULL) == NTK_OK);
+  for (i = 0; i < N; i++) a2 += a[i] * a[i];
+  for (i = 0; i < D; i++)
+    for (j = 0; j < D; j++) {
+      double s = i == j ? a2 : 0.0;
+      for (k = 0; k < N; k++) s += W[k * D + i] * W[k * D + j];
+      M[i * D + j] = s;
+    }
+  for (mu = 0; mu < P; mu++)
+    for (nu = 0; nu < P; nu++) {
+      double s = 0.0;
+      for (i = 0; i < D; i++)
+        for (j = 0; j < D; j++) s += X[mu * D + i] * M[i * D + j] * X[nu * D + j];
+      CHECK_NEAR(K[mu * P + nu], s, 1e-12 * (1.0 + fabs(s)));
+    }
+  ntk_mlp_free(net);
+}
+
+/* The Gram cache: hits when X is unchanged (even in another buffer), misses after an in-place
+ * edit, and cached results equal fresh ones bit for bit. */
+static void test_cache(void) {
+  size_t P = 9, D = 5, n = P * P, i;
+  ntk_mlp *net = make_net(2, D, 6, 1, NTK_ACT_RELU, 1, NTK_PARAM_STANDARD, 31);
+  double X[45], Y[45], K1[81], K2[81], K3[81];
+  ntk_kernel_ws *ws;
+  ntk_kernel_opts o = {NTK_KERNEL_FULL, NULL, 0, NULL};
+  fill_normal(X, P * D, 9);
+  memcpy(Y, X, sizeof X);
+  CHECK(ntk_kernel_ws_new(&ws, NULL) == NTK_OK);
+  o.ws = ws;
+  CHECK(ntk_kernel_ntk(K1, NULL, net, X, P, NULL, 0, &o, NULL) == NTK_OK);
+  CHECK(ntk_kernel_ws_hits(ws) == 0);
+  CHECK(ntk_kernel_ntk(K2, NULL, net, Y, P, NULL, 0, &o, NULL) == NTK_OK);
+  CHECK(ntk_kernel_ws_hits(ws) == 1);
+  CHECK(memcmp(K1, K2, sizeof K1) == 0);
+  Y[7] = nextafter(Y[7], 1e300); /* the smallest possible edit */
+  CHECK(ntk_kernel_hash(X, 45) != ntk_kernel_hash(Y, 45));
+  Y[7] = X[7] * 2.0;
+  CHECK(ntk_kernel_ntk(K2, NULL, net, Y, P, NULL, 0, &o, NULL) == NTK_OK);
+  CHECK(ntk_kernel_ws_hits(ws) == 1);
+  CHECK(ntk_kernel_ntk(K3, NULL, net, Y, P, NULL, 0, NULL, NULL) == NTK_OK);
+  CHECK(memcmp(K2, K3, sizeof K2) == 0);
+  CHECK(ntk_kernel_ws_bytes(ws) > 0);
+  ntk_kernel_ws_clear(ws);
+  CHECK(ntk_kernel_ws_bytes(ws) == 0);
+  for (i = 0; i < n; i++) CHECK(K1[i] == K1[(i % P) * P + i / P]); /* symmetric exactly */
+  ntk_kernel_ws_free(ws);
+  ntk_mlp_free(net);
+}
+
+/* NNGP kernels are the Grams of the representations: layer 0 is X X^T, layer L is f f^T. */
+static void test_nngp(void) {
+  size_t P = 4, D = 3, Q = 2, i, j, k;
+  ntk_mlp *net = make_net(3, D, 5, 2, NTK_ACT_ERF, 1, NTK_PARAM_STANDARD, 41);
+  double X[12], X2[6], f1[8], f2[4], G0[16], GL[16], C0[8], CL[8];
+  double *ks[4] = {G0, NULL, NULL, GL}, *kc[4] = {C0, NULL, NULL, CL};
+  fill_normal(X, P * D, 10);
+  fill_normal(X2, Q * D, 11);
+  CHECK(ntk_kernel_nngp(ks, net, X, P, NULL, 0, NULL) == NTK_OK);
+  CHECK(ntk_kernel_nngp(kc, net, X, P, X2, Q, NULL) == NTK_OK);
+  CHECK(ntk_mlp_forward(net, f1, X, P, NULL) == NTK_OK);
+  CHECK(ntk_mlp_forward(net, f2, X2, Q, NULL) == NTK_OK);
+  for (i = 0; i < P; i++)
+    for (j = 0; j < P; j++) {
+      double s = 0, t = 0;
+      for (k = 0; k < D; k++) s += X[i * D + k] * X[j * D + k];
+      for (k = 0; k < 2; k++) t += f1[i * 2 + k] * f1[j * 2 + k];
+      CHECK_NEAR(G0[i * P + j], s, 1e-12);
+      CHECK_NEAR(GL[i * P + j], t, 1e-12 * (1 + fabs(t)));
+    }
+  for (i = 0; i < P; i++)
+    for (j = 0; j < Q; j++) {
+      double s = 0, t = 0;
+      for (k = 0; k < D; k++) s += X[i * D + k] * X2[j * D + k];
+      for (k = 0; k < 2; k++) t += f1[i * 2 + k] * f2[j * 2 + k];
+      CHECK_NEAR(C0[i * Q + j], s, 1e-12);
+      CHECK_NEAR(CL[i * Q + j], t, 1e-12 * (1 + fabs(t)));
+    }
+  ntk_mlp_free(net);
+}
+
+static void test_bad_args(void) {
+  double X[4] = {1, 2, 3, 4}, K[4];
+  ntk_error err;
+  ntk_kernel_opts o = {(ntk_kernel_output)9, NULL, 0, NULL};
+  ntk_mlp *net = make_net(1, 2, 1, 1, NTK_ACT_LINEAR, 0, NTK_PARAM_STANDARD, 1);
+  CHECK(ntk_kernel_ntk(K, NULL, NULL, X, 2, NULL, 0, NULL, &err) == NTK_EARG && err.arg == 3);
+  CHECK(ntk_kernel_ntk(K, NULL, net, X, 0, NULL, 0, NULL, &err) == NTK_EARG && err.arg == 4);
+  CHECK(ntk_kernel_ntk(K, NULL, net, X, 2, NULL, 0, &o, &err) == NTK_EARG && err.arg == 8);
+  CHECK(ntk_kernel_ntk_ref(K, net, X, 2, NULL, 0, NTK_KERNEL_FULL, NULL, 5, &err) == NTK_EARG);
+  ntk_mlp_free(net);
+}
+
+int main(void) {
+  ntk_threads_set(1);
+  test_fast_equals_reference();
+  test_layers();
+  test_eta();
+  test_linear_closed_form();
+  test_cache();
+  test_nngp();
+  test_bad_args();
+  TEST_MAIN_END();
+}

@@ -1,0 +1,358 @@
+/* lntk_kernel.c: empirical NTK, NNGP layer kernels, the Jacobian reference and the kernel
+ * workspace.
+ *   K [, layers] = ntklab.ntk(net, X [, X2] [, opts])
+ *       X: P1 x D (and X2: P2 x D) inputs; without X2, the symmetric train x train Gram.
+ *       opts.output = "full" (default) | "blocks" | "trace" | "mean", for C outputs:
+ *         full   (P1 C) x (P2 C), sample-major, row (mu-1)*C + k: the C x C block of the pair
+ *                (mu, nu) is K:narrow(1, (mu-1)*C+1, C):narrow(2, (nu-1)*C+1, C);
+ *         blocks (C P1) x (C P2), output-major, row (k-1)*P1 + mu: block (k, k') is the
+ *                P1 x P2 kernel between outputs k and k';
+ *         trace  P1 x P2, sum over outputs of K_kk (NOT divided by C);
+ *         mean   P1 x P2, the trace divided by C.
+ *       opts.layers = true: also returns {K_1, ..., K_L}, each layer's parameter contribution,
+ *         summing to K.
+ *       opts.eta = tensor of net:nparams() steps eta_j >= 0 (e.g. adam:effective_lr(net)):
+ *         K_eta = sum_j eta_j df/dtheta_j df/dtheta_j (paper Eq. 91).
+ *       opts.tile = T: compute in T x T sample blocks (scratch O(T^2) instead of O(P^2)).
+ *       opts.workspace = ntklab.kernel_workspace(): reuse buffers and the cached input Gram
+ *         X X2^T across calls (keyed by shapes and a hash of the contents of X and X2).
+ *       opts.out = tensor: write K into this contiguous tensor of the result's shape (and
+ *         return it) instead of allocating a new one.
+ *   kernels = ntklab.nngp(net, X [, X2]): kernels[l] = A_l(X) A_l(X2)^T for l = 0..L
+ *       (kernels[0] = X X2^T, kernels[L] = f(X) f(X2)^T), raw inner products.
+ *   J = ntklab.jacobian(net, X): (P C) x nparams, row (mu-1)*C + k, explicit (reference path).
+ *   K = ntklab.ntk_reference(net, X [, X2] [, {output =, eta =, layer = l}]): J1 diag(eta) J2^T
+ *       in the same layouts, restricted to layer l's parameters when given (memory O(P C #params)).
+ *   ws = ntklab.kernel_workspace(): ws:bytes(), ws:hits() (cache hits), ws:clear(),
+ *       ws:release() (also __gc / __close). */
+#include <math.h>
+#include <string.h>
+
+#include "lntk_kernel_common.h"
+
+#define LNTK_KWS_MT "ntklab.kernel_workspace"
+
+typedef struct lkws {
+  ntk_kernel_ws *ws; /* NULL once released */
+} lkws;
+
+static ntk_kernel_ws *check_ws(lua_State *L, int idx) {
+  lkws *w = luaL_checkudata(L, idx, LNTK_KWS_MT);
+  if (!w->ws) luaL_error(L, "attempt to use a released kernel_workspace");
+  return w->ws;
+}
+
+static int kws_new(lua_State *L) {
+  ntk_error err;
+  lkws *w = lua_newuserdatauv(L, sizeof *w, 0);
+  w->ws = NULL;
+  luaL_setmetatable(L, LNTK_KWS_MT);
+  if (ntk_kernel_ws_new(&w->ws, &err) != NTK_OK) return luaL_error(L, "%s", err.msg);
+  return 1;
+}
+
+static int kws_gc(lua_State *L) {
+  lkws *w = luaL_checkudata(L, 1, LNTK_KWS_MT);
+  ntk_kernel_ws_free(w->ws);
+  w->ws = NULL;
+  return 0;
+}
+
+static int kws_bytes(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)ntk_kernel_ws_bytes(check_ws(L, 1)));
+  return 1;
+}
+
+static int kws_hits(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)ntk_kernel_ws_hits(check_ws(L, 1)));
+  return 1;
+}
+
+static int kws_clear(lua_State *L) {
+  ntk_kernel_ws_clear(check_ws(L, 1));
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int kws_tostring(lua_State *L) {
+  lkws *w = luaL_checkudata(L, 1, LNTK_KWS_MT);
+  if (!w->ws)
+    lua_pushstring(L, "ntklab.kernel_workspace (released)");
+  else
+    lua_pushfstring(L, "ntklab.kernel_workspace (%I bytes)",
+                    (lua_Integer)ntk_kernel_ws_bytes(w->ws));
+  return 1;
+}
+
+/* Inputs: a P x D tensor (or a length-P vector when D = 1); returns contiguous data. */
+static const double *check_inputs(lua_State *L, int idx, size_t D, size_t *P) {
+  ntk_tensor *t = lntk_checktensor(L, idx);
+  if (!((t->ndim == 2 && t->shape[1] == D) || (t->ndim == 1 && D == 1)) || t->shape[0] == 0) {
+    char expected[64];
+    snprintf(expected, sizeof expected, D == 1 ? "[P x 1] or [P] inputs" : "[P x %zu] inputs",
+             D);
+    lntk_shapeerror(L, idx, expected, t);
+  }
+  *P = t->shape[0];
+  return lntk_kc_data(L, idx, t);
+}
+
+static const char *const output_names[] = {"full", "blocks", "trace", "mean", NULL};
+
+typedef struct kargs {
+  ntk_mlp *net;
+  const double *X1, *X2;
+  size_t P1, P2;
+  int opt; /* stack index of the option table, 0 if none */
+} kargs;
+
+/* net, X [, X2] [, opts]: the second tensor is X2 when it is a tensor, opts is the first table
+ * after X. Everything is checked here, before any allocation of results. */
+static void check_kernel_args(lua_State *L, kargs *a) {
+  size_t D;
+  int top = lua_gettop(L);
+  a->net = lntk_checkmlp(L, 1);
+  D = ntk_mlp_input_dim(a->net);
+  a->X2 = NULL;
+  a->P2 = 0;
+  a->opt = 0;
+  if (top > 4) luaL_argerror(L, 5, "no value expected (net, X [, X2] [, options])");
+  /* contiguous copies pushed by check_inputs land above the arguments */
+  lua_settop(L, 4);
+  a->X1 = check_inputs(L, 2, D, &a->P1);
+  if (lntk_istensor(L, 3)) {
+    a->X2 = check_inputs(L, 3, D, &a->P2);
+    if (!lua_isnil(L, 4)) {
+      luaL_checktype(L, 4, LUA_TTABLE);
+      a->opt = 4;
+    }
+  } else if (!lua_isnil(L, 3)) {
+    if (!lua_istable(L, 3))
+      luaL_argerror(L, 3, lua_pushfstring(L, "tensor X2 or option table expected, got %s",
+                                          luaL_typename(L, 3)));
+    if (!lua_isnil(L, 4)) luaL_argerror(L, 4, "no value expected after the option table");
+    a->opt = 3;
+  } else if (!lua_isnil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    a->opt = 4;
+  }
+}
+
+static ntk_kernel_output opt_output(lua_State *L, int opt) {
+  int i;
+  const char *s;
+  if (!opt || lua_getfield(L, opt, "output") == LUA_TNIL) {
+    if (opt) lua_pop(L, 1);
+    return NTK_KERNEL_FULL;
+  }
+  if (lua_type(L, -1) != LUA_TSTRING)
+    luaL_argerror(L, opt, lua_pushfstring(L, "option 'output': string expected, got %s",
+                                          luaL_typename(L, -1)));
+  s = lua_tostring(L, -1);
+  for (i = 0; output_names[i]; i++)
+    if (strcmp(s, output_names[i]) == 0) {
+      lua_pop(L, 1);
+      return (ntk_kernel_output)i;
+    }
+  luaL_argerror(L, opt, lua_pushfstring(L, "option 'output': \"full\", \"blocks\", \"trace\" or "
+                                           "\"mean\" expected, got \"%s\"", s));
+  return NTK_KERNEL_FULL;
+}
+
+/* opts.eta: a tensor of nparams finite values >= 0; its contiguous data is kept alive on the
+ * stack. */
+static const double *opt_eta(lua_State *L, int opt, const ntk_mlp *net) {
+  ntk_tensor *t;
+  const double *d;
+  size_t i;
+  if (!opt || lua_getfield(L, opt, "eta") == LUA_TNIL) {
+    if (opt) lua_pop(L, 1);
+    return NULL;
+  }
+  if (!lntk_istensor(L, -1))
+    luaL_argerror(L, opt, lua_pushfstring(L, "option 'eta': tensor expected, got %s",
+                                          luaL_typename(L, -1)));
+  t = lntk_checktensor(L, -1);
+  if (ntk_tensor_numel(t) != net->nparams || t->ndim != 1) {
+    char buf[64];
+    ntk_tensor_shape_str(t, buf, sizeof buf);
+    luaL_argerror(L, opt, lua_pushfstring(L, "option 'eta': [%I] (one step per parameter) "
+                                             "expected, got %s", (lua_Integer)net->nparams, buf));
+  }
+  d = lntk_kc_data(L, lua_gettop(L), t);
+  for (i = 0; i < net->nparams; i++)
+    if (!(d[i] >= 0.0) || !isfinite(d[i]))
+      luaL_argerror(L, opt, lua_pushfstring(L, "option 'eta': entry %I is %f, finite value >= 0 "
+                                               "expected", (lua_Integer)i + 1, d[i]));
+  return d;
+}
+
+static int opt_bool(lua_State *L, int opt, const char *key) {
+  int v;
+  if (!opt) return 0;
+  lua_getfield(L, opt, key);
+  if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+    luaL_argerror(L, opt, lua_pushfstring(L, "option '%s': boolean expected, got %s", key,
+                                          luaL_typename(L, -1)));
+  v = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+static void kernel_result_shape(const kargs *a, ntk_kernel_output out, size_t *rows,
+                                size_t *cols) {
+  ntk_kernel_shape(rows, cols, out, ntk_mlp_output_dim(a->net), a->P1, a->X2 ? a->P2 : a->P1);
+}
+
+static int l_ntk(lua_State *L) {
+  static const char *const allowed[] = {"output", "layers", "eta", "tile", "workspace", "out",
+                                        NULL};
+  kargs a;
+  ntk_kernel_opts o = {NTK_KERNEL_FULL, NULL, 0, NULL};
+  int want_layers, l, L_ = 0, layer_tbl = 0;
+  size_t rows, cols;
+  ntk_tensor *K;
+  double *lay[NTK_MLP_MAX_DEPTH];
+  ntk_error err;
+  lua_Integer tile = 0;
+  check_kernel_args(L, &a);
+  if (a.opt) {
+    lntk_checkoptions(L, a.opt, allowed);
+    o.output = opt_output(L, a.opt);
+    o.eta = opt_eta(L, a.opt, a.net);
+    tile = lntk_optfield_integer(L, a.opt, "tile", 0);
+    if (tile < 0)
+      luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'tile': integer >= 0 expected, got %I",
+                                              tile));
+    o.tile = (size_t)tile;
+    if (lua_getfield(L, a.opt, "workspace") != LUA_TNIL) {
+      if (!luaL_testudata(L, -1, LNTK_KWS_MT))
+        luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'workspace': kernel_workspace "
+                                                   "expected, got %s", luaL_typename(L, -1)));
+      o.ws = check_ws(L, lua_gettop(L));
+    }
+    lua_pop(L, 1);
+  }
+  want_layers = opt_bool(L, a.opt, "layers");
+  kernel_result_shape(&a, o.output, &rows, &cols);
+  if (a.opt && lua_getfield(L, a.opt, "out") != LUA_TNIL) {
+    /* writing into the caller's tensor saves a fresh P x P allocation per call */
+    if (!lntk_istensor(L, -1))
+      luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'out': tensor expected, got %s",
+                                              luaL_typename(L, -1)));
+    K = lntk_checktensor(L, -1);
+    if (K->ndim != 2 || K->shape[0] != rows || K->shape[1] != cols ||
+        !ntk_tensor_is_contiguous(K)) {
+      char buf[64];
+      ntk_tensor_shape_str(K, buf, sizeof buf);
+      luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'out': contiguous [%I x %I] expected, "
+                                                 "got %s%s", (lua_Integer)rows,
+                                              (lua_Integer)cols, buf,
+                                              ntk_tensor_is_contiguous(K) ? "" : " view"));
+    }
+  } else {
+    if (a.opt) lua_pop(L, 1);
+    K = lntk_newtensor(L, 2, rows, cols);
+  }
+  if (want_layers) {
+    L_ = a.net->depth;
+    lua_createtable(L, L_, 0);
+    layer_tbl = lua_gettop(L);
+    for (l = 0; l < L_; l++) {
+      ntk_tensor *t = lntk_newtensor(L, 2, rows, cols);
+      lay[l] = ntk_tensor_data(t);
+      lua_rawseti(L, layer_tbl, l + 1);
+    }
+  }
+  if (ntk_kernel_ntk(ntk_tensor_data(K), want_layers ? lay : NULL, a.net, a.X1, a.P1, a.X2,
+                     a.X2 ? a.P2 : 0, &o, &err) != NTK_OK)
+    return lntk_status(L, &err, 0);
+  return want_layers ? 2 : 1;
+}
+
+static int l_ntk_reference(lua_State *L) {
+  static const char *const allowed[] = {"output", "eta", "layer", NULL};
+  kargs a;
+  ntk_kernel_output out = NTK_KERNEL_FULL;
+  const double *eta = NULL;
+  lua_Integer layer = 0;
+  size_t rows, cols;
+  ntk_tensor *K;
+  ntk_error err;
+  check_kernel_args(L, &a);
+  if (a.opt) {
+    lntk_checkoptions(L, a.opt, allowed);
+    out = opt_output(L, a.opt);
+    eta = opt_eta(L, a.opt, a.net);
+    layer = lntk_optfield_integer(L, a.opt, "layer", 0);
+    if (layer < 0 || layer > a.net->depth)
+      luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'layer': integer in [0, %d] expected, "
+                                                 "got %I", a.net->depth, layer));
+  }
+  kernel_result_shape(&a, out, &rows, &cols);
+  K = lntk_newtensor(L, 2, rows, cols);
+  if (ntk_kernel_ntk_ref(ntk_tensor_data(K), a.net, a.X1, a.P1, a.X2, a.X2 ? a.P2 : 0, out, eta,
+                         (int)layer, &err) != NTK_OK)
+    return lntk_status(L, &err, 0);
+  return 1;
+}
+
+static int l_jacobian(lua_State *L) {
+  ntk_mlp *net = lntk_checkmlp(L, 1);
+  size_t P;
+  const double *X;
+  ntk_tensor *J;
+  ntk_error err;
+  lua_settop(L, 2);
+  X = check_inputs(L, 2, ntk_mlp_input_dim(net), &P);
+  J = lntk_newtensor(L, 2, P * ntk_mlp_output_dim(net), net->nparams);
+  if (ntk_kernel_jacobian(ntk_tensor_data(J), net, X, P, &err) != NTK_OK)
+    return lntk_status(L, &err, 0);
+  return 1;
+}
+
+static int l_nngp(lua_State *L) {
+  kargs a;
+  double *ks[NTK_MLP_MAX_DEPTH + 1];
+  int l, tbl;
+  size_t P2;
+  ntk_error err;
+  check_kernel_args(L, &a);
+  if (a.opt) luaL_argerror(L, a.opt, "no option table expected (net, X [, X2])");
+  P2 = a.X2 ? a.P2 : a.P1;
+  lua_createtable(L, a.net->depth, 1);
+  tbl = lua_gettop(L);
+  for (l = 0; l <= a.net->depth; l++) {
+    ntk_tensor *t = lntk_newtensor(L, 2, a.P1, P2);
+    ks[l] = ntk_tensor_data(t);
+    lua_rawseti(L, tbl, l);
+  }
+  if (ntk_kernel_nngp(ks, a.net, a.X1, a.P1, a.X2, a.X2 ? a.P2 : 0, &err) != NTK_OK)
+    return lntk_status(L, &err, 0);
+  lua_settop(L, tbl);
+  return 1;
+}
+
+void lntk_open_kernel(lua_State *L) {
+  static const luaL_Reg methods[] = {
+      {"bytes", kws_bytes}, {"hits", kws_hits}, {"clear", kws_clear}, {"release", kws_gc},
+      {NULL, NULL},
+  };
+  static const luaL_Reg meta[] = {
+      {"__gc", kws_gc}, {"__close", kws_gc}, {"__tostring", kws_tostring}, {NULL, NULL},
+  };
+  static const luaL_Reg funcs[] = {
+      {"ntk", l_ntk},
+      {"ntk_reference", l_ntk_reference},
+      {"jacobian", l_jacobian},
+      {"nngp", l_nngp},
+      {"kernel_workspace", kws_new},
+      {NULL, NULL},
+  };
+  luaL_newmetatable(L, LNTK_KWS_MT);
+  luaL_setfuncs(L, meta, 0);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_setfuncs(L, funcs, 0);
+}
