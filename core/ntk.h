@@ -11,8 +11,10 @@
 
 #include "ntk_error.h"
 #include "ntk_tensor.h"
+#include "ntk_tensor_ops.h"
 #include "ntk_rng.h"
 #include "ntk_threads.h"
+#include "ntk_clock.h"
 #include "ntk_activation.h"
 #include "ntk_mlp.h"
 #include "ntk_train.h"
@@ -21,5 +23,6 @@
 #include "ntk_kernel.h"
 #include "ntk_regress.h"
 #include "ntk_metrics.h"
+#include "ntk_io.h"
 
 #endif

@@ -124,6 +124,7 @@ typedef void (*lntk_opener)(lua_State *L);
 static const lntk_opener openers[] = {
     lntk_open_tensor,
     lntk_open_rng,
+    lntk_open_io,
     lntk_open_linalg,
     lntk_open_regress,
     lntk_open_metrics,
@@ -131,6 +132,8 @@ static const lntk_opener openers[] = {
     lntk_open_clock,
     lntk_open_mlp,
     lntk_open_train,
+    lntk_open_tensor_ops,
+    lntk_open_blas,
     NULL,
 };
 

@@ -1,0 +1,129 @@
+/* lntk_blas.c: matrix products (gemm, gemv, syrk, ger) as module functions and methods.
+ *
+ * ntklab.matmul(a, b [, out]) = a:matmul(b [, out]): 2-D @ 2-D, 2-D @ 1-D, 1-D @ 2-D. With
+ * `out` the product is written into that tensor (of the result's shape) and out is returned,
+ * so loops can reuse one buffer instead of allocating a result per call. Views and transposes
+ * go to BLAS without copies (see ntk_blas.h). */
+#include "lntk.h"
+
+static ntk_tensor *check_tensor_arg(lua_State *L, int arg) {
+  if (!lntk_istensor(L, arg)) luaL_typeerror(L, arg, "tensor");
+  return lntk_checktensor(L, arg);
+}
+
+static int fail(lua_State *L, const ntk_error *err, int arg) {
+  if (err->status < 0) {
+    if (arg > 0) return luaL_argerror(L, arg, err->msg);
+    return luaL_error(L, "%s", err->msg);
+  }
+  luaL_pushfail(L);
+  lua_pushstring(L, err->msg);
+  return 2;
+}
+
+/* matmul(a, b [, out]) */
+static int blas_matmul(lua_State *L) {
+  ntk_tensor *a = check_tensor_arg(L, 1);
+  ntk_tensor *b = check_tensor_arg(L, 2);
+  ntk_error err;
+  if (!lua_isnoneornil(L, 3)) {
+    ntk_tensor *out = check_tensor_arg(L, 3);
+    if (ntk_blas_matmul_into(out, a, b, &err) != NTK_OK)
+      return fail(L, &err, err.arg == 1 ? 3 : err.arg - 1);
+    lua_settop(L, 3);
+    return 1;
+  } else {
+    ntk_tensor *c = lntk_pushtensor(L);
+    if (ntk_blas_matmul(c, a, b, &err) != NTK_OK) return fail(L, &err, err.arg - 1);
+    lntk_gcstep(L, ntk_tensor_numel(c) * sizeof(double));
+    return 1;
+  }
+}
+
+/* gram(a [, out]) = a a^T through syrk, both triangles filled */
+static int blas_gram(lua_State *L) {
+  ntk_tensor *a = check_tensor_arg(L, 1);
+  ntk_error err;
+  if (a->ndim != 2) return lntk_shapeerror(L, 1, "2-D tensor", a);
+  if (!lua_isnoneornil(L, 2)) {
+    ntk_tensor *out = check_tensor_arg(L, 2);
+    if (ntk_blas_gram_into(out, a, &err) != NTK_OK) return fail(L, &err, err.arg == 1 ? 2 : 1);
+    lua_settop(L, 2);
+    return 1;
+  } else {
+    ntk_tensor *c = lntk_pushtensor(L);
+    if (ntk_blas_gram(c, a, &err) != NTK_OK) return fail(L, &err, 1);
+    lntk_gcstep(L, ntk_tensor_numel(c) * sizeof(double));
+    return 1;
+  }
+}
+
+/* outer(x, y) = x y^T, fresh */
+static int blas_outer(lua_State *L) {
+  ntk_tensor *x = check_tensor_arg(L, 1);
+  ntk_tensor *y = check_tensor_arg(L, 2);
+  ntk_tensor *c;
+  ntk_error err;
+  if (x->ndim != 1) return lntk_shapeerror(L, 1, "1-D tensor", x);
+  if (y->ndim != 1) return lntk_shapeerror(L, 2, "1-D tensor", y);
+  c = lntk_pushtensor(L);
+  if (ntk_blas_outer(c, x, y, &err) != NTK_OK) return fail(L, &err, err.arg - 1);
+  lntk_gcstep(L, ntk_tensor_numel(c) * sizeof(double));
+  return 1;
+}
+
+/* gemm(C, alpha, A, B, beta): C <- alpha A B + beta C in place; returns C */
+static int blas_gemm(lua_State *L) {
+  ntk_tensor *c = check_tensor_arg(L, 1);
+  double alpha = luaL_checknumber(L, 2);
+  ntk_tensor *a = check_tensor_arg(L, 3);
+  ntk_tensor *b = check_tensor_arg(L, 4);
+  double beta = luaL_checknumber(L, 5);
+  ntk_error err;
+  if (ntk_blas_gemm(c, alpha, a, b, beta, &err) != NTK_OK) return fail(L, &err, err.arg);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* gemv(y, alpha, A, x, beta): y <- alpha A x + beta y in place; returns y */
+static int blas_gemv(lua_State *L) {
+  ntk_tensor *y = check_tensor_arg(L, 1);
+  double alpha = luaL_checknumber(L, 2);
+  ntk_tensor *a = check_tensor_arg(L, 3);
+  ntk_tensor *x = check_tensor_arg(L, 4);
+  double beta = luaL_checknumber(L, 5);
+  ntk_error err;
+  if (ntk_blas_gemv(y, alpha, a, x, beta, &err) != NTK_OK) return fail(L, &err, err.arg);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* ger(A, alpha, x, y): A <- A + alpha x y^T in place; returns A */
+static int blas_ger(lua_State *L) {
+  ntk_tensor *a = check_tensor_arg(L, 1);
+  double alpha = luaL_checknumber(L, 2);
+  ntk_tensor *x = check_tensor_arg(L, 3);
+  ntk_tensor *y = check_tensor_arg(L, 4);
+  ntk_error err;
+  if (ntk_blas_ger(a, alpha, x, y, &err) != NTK_OK) return fail(L, &err, err.arg);
+  lua_settop(L, 1);
+  return 1;
+}
+
+void lntk_open_blas(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+      {"matmul", blas_matmul}, {"gram", blas_gram}, {"outer", blas_outer},
+      {"gemm", blas_gemm},     {"gemv", blas_gemv}, {"ger", blas_ger},
+      {NULL, NULL},
+  };
+  static const luaL_Reg methods[] = {
+      {"matmul", blas_matmul},
+      {"gram", blas_gram},
+      {NULL, NULL},
+  };
+  luaL_setfuncs(L, funcs, 0);
+  luaL_getmetatable(L, LNTK_TENSOR_MT);
+  lua_getfield(L, -1, "__index");
+  luaL_setfuncs(L, methods, 0);
+  lua_pop(L, 2);
+}
