@@ -9,5 +9,6 @@ ntklab.core = core
 ntklab.theory = require "ntklab.theory"     -- linear-network theory (pure Lua)
 ntklab.analysis = require "ntklab.analysis" -- predictor comparison, silent-alignment readouts
 ntklab.output = require "ntklab.output"     -- atomic files, JSON/CSV, plots, progress, options
+ntklab.recorder = require("ntklab.recorder").new -- trajectory recorder, a trainer's observer
 
 return ntklab
