@@ -95,7 +95,7 @@ local function make_times(spec)
       times[1] = 0
       local a, b = math.log(from), math.log(to)
       for i = 0, n - 1 do times[#times + 1] = math.exp(a + (b - a) * i / (n - 1)) end
-      times[#times] = to -- exact end point, not exp(log(to)) rounded
+      times[2], times[#times] = from, to -- exact end points, not exp(log(.)) rounded
     else
       for i = 0, n - 1 do times[#times + 1] = from + (to - from) * i / (n - 1) end
       times[#times] = to
@@ -168,6 +168,8 @@ function recorder.new(opts)
     keep_predictions = opt_bool(opts, "predictions", false),
     layers = opt_bool(opts, "layers", true),
     workspace = core.kernel_workspace(),
+    -- the test x train kernels get their own: a workspace caches one input Gram at a time
+    test_workspace = X_test and core.kernel_workspace() or nil,
     K = core.zeros(P, P), -- the train kernel of the latest record
     trajectory = {}, columns = {}, snapshots = {}, predictions = {},
     seconds = 0, -- wall time spent recording (kernels and metrics), for timing splits
@@ -232,7 +234,7 @@ function Recorder:observe(t, step, loss, net)
     self.K0 = K:clone()
     self.f0_train = net:forward(self.X)
     if self.X_test then
-      self.K0_test = core.ntk(net, self.X_test, self.X, {workspace = self.workspace})
+      self.K0_test = core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace})
       self.f0_test = self.f_test:clone()
     end
   end
@@ -254,7 +256,7 @@ function Recorder:observe(t, step, loss, net)
   if self.beta then tr.weight_alignment[i] = core.weight_alignment(net:weight(1), self.beta) end
   if self.keep_snapshots then
     self.snapshots[i] = {t = t, K = K:clone(),
-      k = self.X_test and core.ntk(net, self.X_test, self.X, {workspace = self.workspace}) or nil}
+      k = self.X_test and core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace}) or nil}
   end
   if self.keep_predictions and self.X_test then self.predictions[i] = self.f_test:clone() end
   self.K_end = K
@@ -271,7 +273,7 @@ function Recorder:finish(net)
   if not net then check.fail(1, f, "nothing recorded yet") end
   local started = core.clock()
   if self.X_test then
-    self.K_end_test = core.ntk(net, self.X_test, self.X, {workspace = self.workspace})
+    self.K_end_test = core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace})
     self.f_end_test = net:forward(self.X_test)
   end
   self.f_end_train = net:forward(self.X)
