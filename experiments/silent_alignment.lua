@@ -36,7 +36,7 @@ local spec = {
     {name = "gamma", type = "number", default = 0, min = 0, max = 1,
       help = "partial whitening exponent (0 = fully whitened, 1 = raw)"},
     {name = "cutoff", type = "number", default = 1e-2, min = 0, max = 0.999,
-      help = "whitening keeps singular values above cutoff x the largest"},
+      help = "whitening keeps singular values above cutoff x the largest (0: full numerical rank)"},
     {name = "width", type = "integer", default = 100, min = 1, help = "hidden width"},
     {name = "depth", type = "integer", default = 2, min = 1, max = 16, help = "number of layers"},
     {name = "activation", type = "string", default = "relu", help = "hidden activation"},
@@ -82,7 +82,8 @@ else
 end
 if not ds then die(err) end
 local pp
-pp, err = preprocess.fit(ds.X_train, {gamma = opts.gamma, rcond = opts.cutoff})
+-- cutoff 0: the numerical rank only (preprocess's default rcond drops rounding-noise directions)
+pp, err = preprocess.fit(ds.X_train, {gamma = opts.gamma, rcond = opts.cutoff > 0 and opts.cutoff or nil})
 if not pp then die(err) end
 local X, X_test = pp:transform(ds.X_train), pp:transform(ds.X_test)
 local y, y_test = ds.y_train, ds.y_test
