@@ -46,18 +46,26 @@ end
 
 print(string.format("ntklab %s, OpenBLAS threads %d, best of %d calls, %d interleaved rounds",
   ntklab.version, threads, reps, rounds))
-print(string.format("%6s %14s %14s %8s", "n", "raw GFLOP/s", "ntklab GFLOP/s", "ratio"))
+-- Two ratios (binding rate / raw rate): of the best rates over all rounds, and the median of
+-- the per-round ratios, which pairs measurements taken seconds apart and so resists load that
+-- changes during the run.
+print(string.format("%6s %14s %14s %12s %14s", "n", "raw GFLOP/s", "ntklab GFLOP/s", "best ratio",
+  "median ratio"))
 local rng = ntklab.rng(1)
 for _, n in ipairs(sizes) do
   local a, b = rng:normal(n, n), rng:normal(n, n)
   local out = ntklab.zeros(n, n)
-  local raw, bound = math.huge, math.huge
-  for _ = 1, rounds do
-    raw = math.min(raw, time_raw(n))
-    bound = math.min(bound, time_binding(a, b, out))
+  local raw, bound, ratios = math.huge, math.huge, {}
+  for k = 1, rounds do
+    local r, t = time_raw(n), time_binding(a, b, out)
+    raw, bound = math.min(raw, r), math.min(bound, t)
+    ratios[k] = r / t
   end
+  table.sort(ratios)
+  local median = (ratios[(#ratios + 1) // 2] + ratios[#ratios // 2 + 1]) / 2
   local flops = 2 * n ^ 3
-  print(string.format("%6d %14.2f %14.2f %8.3f", n, flops / raw / 1e9, flops / bound / 1e9, raw / bound))
+  print(string.format("%6d %14.2f %14.2f %12.3f %14.3f", n, flops / raw / 1e9, flops / bound / 1e9,
+    raw / bound, median))
   a, b, out = nil, nil, nil
   collectgarbage()
 end

@@ -169,6 +169,12 @@ do
                       cached_best / (flops(2, D, N, P, true) / RATE)))
   print(string.format("  peak memory (VmHWM) of the uncached fresh calls: %.0f MB", peak))
   ws:release()
+  collectgarbage()
+  -- the memory-bounded mode: 1000 x 1000 sample tiles, scratch 2 x 8 MB, no cached Gram
+  reset_peak()
+  local tiled, tiled_best = median(function() ntklab.ntk(net, X, {tile = 1000, out = out}) end, 3)
+  print(string.format("  tiled (tile = 1000)      %s (%s)  peak %.0f MB (of which K: %.0f MB, X: %.0f MB)",
+                      ms(tiled), ms(tiled_best), peak_mb(), P * P * 8 / 2^20, P * D * 8 / 2^20))
   out:release()
   collectgarbage()
 end

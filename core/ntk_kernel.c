@@ -486,8 +486,11 @@ int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1, s
         for (l = 0; l < (size_t)L; l++)
           for (i = 0; i < n; i++) layers[l][i] *= sc;
     }
-  } else if (o.tile > 0 && (o.tile < P1 || o.tile < P2)) {
-    size_t T = o.tile, i0, j0, cc = c.full ? C * C : 1;
+  } else if ((o.tile > 0 && (o.tile < P1 || o.tile < P2)) ||
+             (o.tile == 0 && tmpws && (P1 > NTK_KERNEL_AUTO_TILE || P2 > NTK_KERNEL_AUTO_TILE))) {
+    /* explicit tiles, or a one-off call (nothing to cache) large enough for cache-sized tiles
+     * to beat whole-matrix passes; T < max(P1, P2) <= INT_MAX, so T^2 C^2 cannot overflow */
+    size_t T = o.tile > 0 ? o.tile : NTK_KERNEL_AUTO_TILE, i0, j0, cc = c.full ? C * C : 1;
     double *S1 = ws_grow(ws, WS_S1, T * T, err);
     double *S2 = S1 ? ws_grow(ws, WS_S2, cc * T * T, err) : NULL;
     if (!S2) {
@@ -501,13 +504,16 @@ int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1, s
       }
   } else {
     size_t cc = c.full ? C * C : 1;
-    uint64_t h1 = ntk_kernel_hash(X1, P1 * D), h2 = c.same ? h1 : ntk_kernel_hash(X2, P2 * D);
+    /* a temporary workspace never sees another call: no key needed */
+    uint64_t h1 = tmpws ? 0 : ntk_kernel_hash(X1, P1 * D);
+    uint64_t h2 = tmpws || c.same ? h1 : ntk_kernel_hash(X2, P2 * D);
     double *xg = ws->xvalid && ws->xP1 == P1 && ws->xP2 == P2 && ws->xD == D &&
                          ws->xsame == c.same && ws->xh1 == h1 && ws->xh2 == h2
                      ? ws->buf[WS_XGRAM]
                      : NULL;
     /* S1, S2 hold the input and signal Grams of layers 2..L-1, or of every layer when K is
-     * written per layer or in the full layout; a two-layer traced kernel needs neither */
+     * written per layer or in the full layout; a two-layer traced kernel needs neither. (Cache-
+     * sized tiles over the cached Gram measured no faster here: the Grams are BLAS-bound.) */
     int scratch = L > 2 || ((c.full || layers) && L > 1);
     double *S1 = ws_grow(ws, WS_S1, scratch ? P1 * P2 : 1, err);
     double *S2 = S1 ? ws_grow(ws, WS_S2, scratch ? cc * P1 * P2 : 1, err) : NULL;

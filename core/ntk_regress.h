@@ -18,7 +18,10 @@
 
 #define NTK_REGRESS_RCOND 1e-10
 
-typedef enum ntk_regress_method { NTK_REGRESS_CHOLESKY = 1, NTK_REGRESS_EIGH = 2 } ntk_regress_method;
+typedef enum ntk_regress_method {
+  NTK_REGRESS_CHOLESKY = 1,
+  NTK_REGRESS_EIGH = 2
+} ntk_regress_method;
 
 typedef struct ntk_regress {
   size_t P, C;                /* training points, outputs */

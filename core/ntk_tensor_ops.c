@@ -491,9 +491,22 @@ int ntk_tensor_where(ntk_tensor *dst, const ntk_tensor *cond, const ntk_tensor *
 static double norm2_line(const double *p, size_t n, ptrdiff_t s) {
   double ssq = 0.0, amax = 0.0, scaled = 0.0;
   size_t k;
-  for (k = 0; k < n; k++) {
-    double x = p[(ptrdiff_t)k * s];
-    ssq += x * x;
+  if (s == 1) {
+    /* four partial sums, as in reduce_line's SUM */
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    for (k = 0; k + 4 <= n; k += 4) {
+      s0 += p[k] * p[k];
+      s1 += p[k + 1] * p[k + 1];
+      s2 += p[k + 2] * p[k + 2];
+      s3 += p[k + 3] * p[k + 3];
+    }
+    for (; k < n; k++) s0 += p[k] * p[k];
+    ssq = (s0 + s1) + (s2 + s3);
+  } else {
+    for (k = 0; k < n; k++) {
+      double x = p[(ptrdiff_t)k * s];
+      ssq += x * x;
+    }
   }
   if (ssq != ssq) return ssq;
   if (ssq >= DBL_MIN && ssq <= DBL_MAX) return sqrt(ssq);

@@ -1,7 +1,7 @@
 -- 02-tensor_ops: element-wise operations, broadcasting, reductions and constructions, each on
 -- contiguous tensors and on views (narrowed, transposed, strided, diagonal) against plain Lua.
 local ntklab = require "ntklab"
-local ref = dofile("spec/ops_reference.lua")
+local ref = require "spec.support.ops_reference"
 
 -- One IEEE operation per element on both sides: the results are bit-identical.
 local EXACT = 0
@@ -88,6 +88,8 @@ describe("element-wise binary operations", function()
       close(ref.map(A, function(x) return 2 / x end), 2 / t, EXACT, "2 / t")
       close(ref.map(A, function(x) return 3 * x end), 3 * t, EXACT, "3 * t")
       close(ref.map(A, function(x) return -x end), -t, EXACT, "-t")
+      close(ref.map(A, function(x) return x ^ 3 end), t ^ 3, LIBM_TOL, "t ^ 3")
+      close(ref.map(A, function(x) return 2 ^ x end), 2 ^ t, LIBM_TOL, "2 ^ t")
       close(ref.map(A, function(x) return x > 1 and 1 or 0 end), t:gt(1), EXACT, "gt number")
       for _, lb in ipairs(ref.layouts(B)) do
         close(ref.zip(A, B, function(x, y) return x * y end), t * lb[2], EXACT, "t * u element-wise")
@@ -371,6 +373,19 @@ describe("constructions", function()
     local K = ntklab.tensor(A)
     K:diagonal():add_(10)
     close(ref.zip(A, {{10, 0, 0, 0}, {0, 10, 0, 0}, {0, 0, 10, 0}}, function(x, y) return x + y end), K, EXACT, "ridge on the diagonal")
+  end)
+
+  it("keeps a diagonal view valid after its matrix is collected", function()
+    local d
+    do
+      local m = ntklab.tensor(A)
+      d = m:t():diagonal()
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.are.same({A[1][1], A[2][2], A[3][3]}, d:totable())
+    d:mul_(2)
+    assert.are.same({2 * A[1][1], 2 * A[2][2], 2 * A[3][3]}, d:totable())
   end)
 
   it("cat along rows and columns, 1-D end to end, from views", function()

@@ -1,7 +1,7 @@
 -- 03-blas: matrix products through BLAS (gemm, gemv, syrk, ger) on contiguous tensors, views
 -- and transposes, against a plain-Lua triple loop.
 local ntklab = require "ntklab"
-local ref = dofile("spec/ops_reference.lua")
+local ref = require "spec.support.ops_reference"
 
 -- Dot products of <= 7 terms of size <= 1 summed in BLAS's order instead of left to right:
 -- a few ulps; a wrong index or transpose flag would be off by O(1).

@@ -271,6 +271,50 @@ static void test_nngp(void) {
   ntk_mlp_free(net);
 }
 
+/* More samples than NTK_KERNEL_AUTO_TILE: the workspace path (cached Gram, tiled passes) and
+ * the one-off path (auto tiles, no cache) against the reference, symmetric and cross. */
+static void test_large_p(void) {
+  size_t P = NTK_KERNEL_AUTO_TILE + 77, Q = NTK_KERNEL_AUTO_TILE + 5, D = 2, C = 2;
+  ntk_mlp *net = make_net(3, D, 3, C, NTK_ACT_TANH, 1, NTK_PARAM_STANDARD, 51);
+  double *X = malloc(P * D * sizeof *X), *X2 = malloc(Q * D * sizeof *X2);
+  double *K = malloc(P * C * P * C * sizeof *K), *R = malloc(P * C * P * C * sizeof *R);
+  double *lay[3];
+  ntk_kernel_ws *ws;
+  int out, l, with_ws, cross;
+  fill_normal(X, P * D, 13);
+  fill_normal(X2, Q * D, 14);
+  for (l = 0; l < 3; l++) lay[l] = malloc(P * C * P * C * sizeof *K);
+  CHECK(ntk_kernel_ws_new(&ws, NULL) == NTK_OK);
+  for (out = NTK_KERNEL_FULL; out <= NTK_KERNEL_MEAN; out += 2)
+    for (cross = 0; cross < 2; cross++)
+      for (with_ws = 0; with_ws < 2; with_ws++) {
+        ntk_kernel_opts o = {(ntk_kernel_output)out, NULL, 0, with_ws ? ws : NULL};
+        size_t rows, cols, i, Pb = cross ? Q : P;
+        const double *Xb = cross ? X2 : NULL;
+        ntk_kernel_shape(&rows, &cols, (ntk_kernel_output)out, C, P, Pb);
+        CHECK(ntk_kernel_ntk_ref(R, net, X, P, Xb, Pb, (ntk_kernel_output)out, NULL, 0, NULL) ==
+              NTK_OK);
+        CHECK(ntk_kernel_ntk(K, NULL, net, X, P, Xb, Pb, &o, NULL) == NTK_OK);
+        CHECK(rel_diff(K, R, rows * cols) <= REL_TOL);
+        CHECK(ntk_kernel_ntk(K, lay, net, X, P, Xb, Pb, &o, NULL) == NTK_OK);
+        CHECK(rel_diff(K, R, rows * cols) <= REL_TOL);
+        o.tile = (size_t)-1; /* a tile larger than the kernel means untiled */
+        CHECK(ntk_kernel_ntk(K, NULL, net, X, P, Xb, Pb, &o, NULL) == NTK_OK);
+        CHECK(rel_diff(K, R, rows * cols) <= REL_TOL);
+        o.tile = 0;
+        for (i = 0; i < rows * cols; i += 997) CHECK_NEAR(K[i], lay[0][i] + lay[1][i] + lay[2][i],
+                                                         1e-12 * (1 + fabs(K[i])));
+      }
+  CHECK(ntk_kernel_ws_hits(ws) > 0);
+  for (l = 0; l < 3; l++) free(lay[l]);
+  ntk_kernel_ws_free(ws);
+  free(X);
+  free(X2);
+  free(K);
+  free(R);
+  ntk_mlp_free(net);
+}
+
 static void test_bad_args(void) {
   double X[4] = {1, 2, 3, 4}, K[4];
   ntk_error err;
@@ -291,6 +335,7 @@ int main(void) {
   test_linear_closed_form();
   test_cache();
   test_nngp();
+  test_large_p();
   test_bad_args();
   TEST_MAIN_END();
 }

@@ -129,11 +129,11 @@ static const lntk_opener openers[] = {
     lntk_open_regress,
     lntk_open_metrics,
     lntk_open_kernel,
+    lntk_open_tensor_ops,
+    lntk_open_blas,
     lntk_open_clock,
     lntk_open_mlp,
     lntk_open_train,
-    lntk_open_tensor_ops,
-    lntk_open_blas,
     NULL,
 };
 

@@ -44,7 +44,9 @@ static ntk_kernel_ws *check_ws(lua_State *L, int idx) {
 
 static int kws_new(lua_State *L) {
   ntk_error err;
-  lkws *w = lua_newuserdatauv(L, sizeof *w, 0);
+  lkws *w;
+  luaL_argcheck(L, lua_isnone(L, 1), 1, "no arguments expected");
+  w = lua_newuserdatauv(L, sizeof *w, 0);
   w->ws = NULL;
   luaL_setmetatable(L, LNTK_KWS_MT);
   if (ntk_kernel_ws_new(&w->ws, &err) != NTK_OK) return luaL_error(L, "%s", err.msg);

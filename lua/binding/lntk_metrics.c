@@ -39,10 +39,10 @@ static int l_alignment(lua_State *L) {
   if (n != P && n != P * C) {
     char buf[64];
     ntk_tensor_shape_str(y, buf, sizeof buf);
-    return luaL_argerror(L, 1,
-                         lua_pushfstring(L, "kernel of size %I matches neither P = %I nor P*C = %I "
-                                            "of targets %s",
-                                         (lua_Integer)n, (lua_Integer)P, (lua_Integer)(P * C), buf));
+    return luaL_argerror(L, 1, lua_pushfstring(L, "kernel of size %I matches neither P = %I nor "
+                                                  "P*C = %I of targets %s",
+                                               (lua_Integer)n, (lua_Integer)P,
+                                               (lua_Integer)(P * C), buf));
   }
   kd = lntk_kc_data(L, 1, K);
   yd = lntk_kc_data(L, 2, y);

@@ -112,10 +112,9 @@ static int regress_predict(lua_State *L) {
 static int regress_index(lua_State *L) {
   lregress *r = luaL_checkudata(L, 1, LNTK_REGRESS_MT);
   const char *k = luaL_checkstring(L, 2);
-  if (strcmp(k, "predict") == 0) {
-    lua_pushcfunction(L, regress_predict);
-  } else if (strcmp(k, "release") == 0) {
-    lua_pushcfunction(L, regress_gc);
+  if (strcmp(k, "predict") == 0 || strcmp(k, "release") == 0) {
+    luaL_getmetafield(L, 1, "__methods");
+    lua_getfield(L, -1, k);
   } else {
     if (!r->fit.alpha) return luaL_error(L, "attempt to use a released kernel_regression");
     if (strcmp(k, "alpha") == 0) {
@@ -159,8 +158,16 @@ void lntk_open_regress(lua_State *L) {
       {"__tostring", regress_tostring},
       {NULL, NULL},
   };
+  static const luaL_Reg methods[] = {
+      {"predict", regress_predict},
+      {"release", regress_gc},
+      {NULL, NULL},
+  };
   luaL_newmetatable(L, LNTK_REGRESS_MT);
   luaL_setfuncs(L, meta, 0);
+  /* __index is a function (it also serves the fields); the methods stay listable here */
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__methods");
   lua_pop(L, 1);
   lua_pushcfunction(L, l_kernel_regression);
   lua_setfield(L, -2, "kernel_regression");

@@ -2,7 +2,7 @@
  * module functions and arithmetic metamethods.
  *
  * Naming follows torch: t:add(x) returns a new tensor, t:add_(x) works in place and returns t.
- * Operators: a + b, a - b, a * b, a / b are ELEMENT-WISE (with numbers on either side and
+ * Operators: a + b, a - b, a * b, a / b, a ^ b are ELEMENT-WISE (with numbers on either side and
  * row/column broadcasting, see ntk_tensor_ops.h); -a negates. Matrix products are explicit:
  * ntklab.matmul(a, b) or a:matmul(b) (lntk_blas.c). `*` stays element-wise so that every
  * arithmetic operator means the same kind of thing and a shape slip cannot silently switch
@@ -72,7 +72,7 @@ static int tensor_binop(lua_State *L) {
   return 1;
 }
 
-/* __add, __sub, __mul, __div: either operand may be a number. Upvalue: op. */
+/* __add, __sub, __mul, __div, __pow: either operand may be a number. Upvalue: op. */
 static int tensor_arith(lua_State *L) {
   ntk_binop op = (ntk_binop)lua_tointeger(L, lua_upvalueindex(1));
   ntk_tensor *dst;
@@ -308,7 +308,8 @@ static int tensor_gather(lua_State *L) {
     lua_Integer i;
     if (it) {
       double v = ntk_tensor_at(it, k, 0);
-      if (!(v == floor(v)) || v < -9.0e15 || v > 9.0e15)
+      /* range first (the cast is undefined outside it), then integrality; NaN fails both */
+      if (!(v >= -9.0e15 && v <= 9.0e15) || (double)(lua_Integer)v != v)
         return luaL_argerror(L, 2, lua_pushfstring(L, "integer index expected at [%I], got %f",
                                                    (lua_Integer)k + 1, v));
       i = (lua_Integer)v;
@@ -469,7 +470,7 @@ void lntk_open_tensor_ops(lua_State *L) {
     const char *name;
     ntk_binop op;
   } arith[] = {{"__add", NTK_OP_ADD}, {"__sub", NTK_OP_SUB}, {"__mul", NTK_OP_MUL},
-               {"__div", NTK_OP_DIV}};
+               {"__div", NTK_OP_DIV}, {"__pow", NTK_OP_POW}};
   static const struct {
     const char *name;
     ntk_reduce r;

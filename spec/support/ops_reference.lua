@@ -1,5 +1,5 @@
--- ops_reference: plain-Lua reference implementations and layout builders shared by the
--- tensor-operation specs (02-04). Loaded with dofile; not a spec itself.
+-- spec/support/ops_reference.lua: plain-Lua reference implementations and layout builders
+-- shared by the tensor-operation specs (02, 03); not a spec itself.
 local ntklab = require "ntklab"
 
 local ref = {}
