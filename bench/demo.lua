@@ -1,5 +1,5 @@
 -- bench/demo.lua: wall time of the demo and of the fixed peer workload (issue 6's benchmark).
---   build/bin/ntklab bench/demo.lua [demo|fixed|all]
+--   build/bin/ntklab bench/demo.lua [demo|fixed|all] [BLAS threads]
 -- demo:  experiments/silent_alignment.lua with its defaults (MNIST must be cached: run
 --        scripts/fetch-data mnist once), in a child process; its summary's timing split
 --        (data, training, NTK and metrics, analysis, the rest = plots and files) is printed.
@@ -13,6 +13,7 @@ local preprocess = require "ntklab.preprocess"
 local output = ntklab.output
 local clock = ntklab.clock
 local which = arg[1] or "all"
+if arg[2] then ntklab.threads(assert(math.tointeger(tonumber(arg[2])), "threads: integer expected")) end
 
 if which == "demo" or which == "all" then
   local dir = os.tmpname()
@@ -54,9 +55,9 @@ if which == "fixed" or which == "all" then
   local t0 = clock()
   gd:run(net, X, y, {steps = steps, observe = times, observer = rec.observer})
   local wall = clock() - t0
-  print(string.format("fixed workload: %d GD steps + %d NTKs with alignment: %.2f s wall "
+  print(string.format("fixed workload (%d BLAS threads): %d GD steps + %d NTKs with alignment: %.2f s wall "
     .. "(training %.2f s, NTK and metrics %.2f s); goal <= 8.5 s (numpy 12.7 s, PyTorch 14.1 s tuned)",
-    gd.steps, rec:count(), wall, wall - rec.seconds, rec.seconds))
+    ntklab.threads(), gd.steps, rec:count(), wall, wall - rec.seconds, rec.seconds))
   print(string.format("  final loss %.4g, alignment %.4f -> %.4f", rec.trajectory.loss[rec:count()],
     rec.trajectory.alignment[1], rec.trajectory.alignment[rec:count()]))
 end
