@@ -60,13 +60,13 @@ LUAMOD_API int luaopen_ntklab_core(lua_State *L);
 /* Registration of each concept; each expects the module table on top of the stack. */
 void lntk_open_tensor(lua_State *L);
 void lntk_open_rng(lua_State *L);
+void lntk_open_linalg(lua_State *L);
 void lntk_open_regress(lua_State *L);
 void lntk_open_metrics(lua_State *L);
 void lntk_open_kernel(lua_State *L);
 void lntk_open_tensor_ops(lua_State *L);
 void lntk_open_blas(lua_State *L);
 void lntk_open_clock(lua_State *L);
-void lntk_open_linalg(lua_State *L);
 void lntk_open_mlp(lua_State *L);
 void lntk_open_train(lua_State *L);
 void lntk_open_io(lua_State *L);

@@ -124,16 +124,16 @@ typedef void (*lntk_opener)(lua_State *L);
 static const lntk_opener openers[] = {
     lntk_open_tensor,
     lntk_open_rng,
+    lntk_open_io,
+    lntk_open_linalg,
     lntk_open_regress,
     lntk_open_metrics,
     lntk_open_kernel,
     lntk_open_tensor_ops,
     lntk_open_blas,
     lntk_open_clock,
-    lntk_open_linalg,
     lntk_open_mlp,
     lntk_open_train,
-    lntk_open_io,
     NULL,
 };
 

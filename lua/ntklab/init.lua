@@ -11,5 +11,6 @@ ntklab.analysis = require "ntklab.analysis" -- predictor comparison, silent-alig
 ntklab.output = require "ntklab.output"     -- atomic files, JSON/CSV, plots, progress, options
 ntklab.data = require "ntklab.data"         -- datasets (MNIST, Fashion-MNIST, CIFAR-10), teachers
 ntklab.preprocess = require "ntklab.preprocess" -- centering, PCA, (partial) whitening
+ntklab.recorder = require("ntklab.recorder").new -- trajectory recorder, a trainer's observer
 
 return ntklab

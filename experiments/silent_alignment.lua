@@ -1,0 +1,251 @@
+-- silent_alignment.lua: the paper's Figure 1a-b end to end.
+-- A two-layer ReLU MLP (width 100, sigma = 0.1) on whitened MNIST 0 vs 1 (P = 1000; the other
+-- 0s and 1s are the test set), trained by gradient flow until the train loss is below 1e-4.
+-- A recorder (ntklab.recorder) follows the train NTK along the way; afterwards the trained
+-- net's test outputs are compared with kernel regression with the final NTK K(t_end) and with
+-- the initial NTK K(0), and the silent-alignment readouts are taken (ntklab.analysis).
+--
+-- The kernel predictors: f_K(x) = f_0(x) + k(x)^T K^+ (y - f_0(X)), ridgeless, fitted on the
+-- train set's residual at initialization and added to the net's initial test output. For the
+-- initial NTK this is exactly what a linearized (lazy) net trained to convergence predicts; for
+-- the final NTK it is Eq. 2 with the kernel frozen at K(t_end), and Theorem 1's
+-- f - f_0 = k_inf^T K_inf^-1 y is its small-init limit (f_0 = O(sigma^2) there, and keeping f_0
+-- removes that offset from both predictors alike instead of charging it to the kernels).
+--
+-- Run: build/bin/ntklab experiments/silent_alignment.lua [--option value ...] (--help lists them).
+-- Writes into --out (default results/silent_alignment/), every file atomically and
+-- summary.json last: summary.json, trajectory.csv, predictions.csv, trajectory.png,
+-- predictions.png, alignment.png.
+local ntklab = require "ntklab"
+local data = require "ntklab.data"
+local preprocess = require "ntklab.preprocess"
+local output, analysis = ntklab.output, ntklab.analysis
+
+local spec = {
+  name = "experiments/silent_alignment.lua",
+  description = "Silent alignment (paper Figure 1a-b): a small-init MLP on whitened data learns "
+    .. "its kernel's direction before its size, and the trained net matches kernel regression "
+    .. "with its final NTK, not its initial one.",
+  options = {
+    {name = "dataset", type = "choice", choices = {"mnist", "fashion_mnist", "cifar10", "teacher"},
+      default = "mnist", help = "data: classes 0 and 1, or a linear teacher on Gaussian inputs"},
+    {name = "P", type = "integer", default = 1000, min = 2, help = "training set size"},
+    {name = "test", type = "integer", min = 1,
+      help = "test set size (default: the rest of the pool; teacher: 500)"},
+    {name = "dim", type = "integer", default = 50, min = 1, help = "teacher input dimension"},
+    {name = "gamma", type = "number", default = 0, min = 0, max = 1,
+      help = "partial whitening exponent (0 = fully whitened, 1 = raw)"},
+    {name = "cutoff", type = "number", default = 1e-2, min = 0, max = 0.999,
+      help = "whitening keeps singular values above cutoff x the largest (0: full numerical rank)"},
+    {name = "width", type = "integer", default = 100, min = 1, help = "hidden width"},
+    {name = "depth", type = "integer", default = 2, min = 1, max = 16, help = "number of layers"},
+    {name = "activation", type = "string", default = "relu", help = "hidden activation"},
+    {name = "sigma", type = "number", default = 0.1, min = 0, help = "initialization scale"},
+    {name = "trainer", type = "choice", choices = {"flow", "gd", "adam"}, default = "flow",
+      help = "gradient flow (rk45), gradient descent or Adam"},
+    {name = "lr", type = "number", default = 0.5, min = 0, help = "learning rate (gd, adam)"},
+    {name = "rtol", type = "number", default = 1e-3, min = 0,
+      help = "flow: rk45 relative tolerance (absolute tolerance rtol/1000)"},
+    {name = "stop_loss", type = "number", default = 1e-4, min = 0,
+      help = "stop at the first record with train loss below this"},
+    {name = "t_max", type = "number", default = 1e4, min = 0, help = "time limit"},
+    {name = "t_min", type = "number", default = 1e-2, min = 0, help = "first record time after 0"},
+    {name = "records", type = "integer", default = 100, min = 2,
+      help = "log-spaced record times from t_min to t_max"},
+    {name = "topk", type = "integer", default = 0, min = 0,
+      help = "top kernel eigenvalues recorded (each record then costs a P x P eigensolve)"},
+    {name = "seed", type = "integer", default = 1, help = "seed of the data draw and the init"},
+    {name = "out", type = "string", default = "results/silent_alignment", help = "output directory"},
+    {name = "plots", type = "boolean", default = true, help = "write the PNG plots"},
+    {name = "quiet", type = "boolean", default = false, help = "no progress line"},
+  },
+}
+
+local opts = output.cli(spec, arg or {})
+local clock = ntklab.clock
+local t_start = clock()
+
+local function die(msg)
+  io.stderr:write("silent_alignment: ", tostring(msg), "\n")
+  os.exit(1)
+end
+
+-- ----- data ------------------------------------------------------------------------------------
+local ds, err
+if opts.dataset == "teacher" then
+  ds, err = data.teacher{P = opts.P, D = opts.dim, test = opts.test or 500, seed = opts.seed}
+else
+  ds, err = data[opts.dataset]{classes = {0, 1}, train = opts.P, test = opts.test, seed = opts.seed}
+  if not ds and opts.dataset == "mnist" then
+    err = err .. "\n(run scripts/fetch-data mnist first)"
+  end
+end
+if not ds then die(err) end
+local pp
+-- cutoff 0: the numerical rank only (preprocess's default rcond drops rounding-noise directions)
+pp, err = preprocess.fit(ds.X_train, {gamma = opts.gamma, rcond = opts.cutoff > 0 and opts.cutoff or nil})
+if not pp then die(err) end
+local X, X_test = pp:transform(ds.X_train), pp:transform(ds.X_test)
+local y, y_test = ds.y_train, ds.y_test
+local P, D = X:size(1), X:size(2)
+local beta = ds.beta and ds.beta:dim() == 1 and ds.beta or nil
+local t_data = clock() - t_start
+
+-- ----- net and trainer -------------------------------------------------------------------------
+local widths = {D}
+for _ = 1, opts.depth - 1 do widths[#widths + 1] = opts.width end
+widths[#widths + 1] = 1
+local ok, net = pcall(ntklab.mlp, {widths = widths, activation = opts.activation,
+  sigma = opts.sigma, seed = opts.seed})
+if not ok then die(net) end
+local trainer
+if opts.trainer == "flow" then
+  trainer = ntklab.train.flow{method = "rk45", rtol = opts.rtol, atol = opts.rtol * 1e-3}
+elseif opts.trainer == "gd" then
+  trainer = ntklab.train.gd{lr = opts.lr}
+else
+  trainer = ntklab.train.adam{lr = opts.lr}
+end
+
+if not (opts.t_max > opts.t_min and opts.t_min > 0) then die("need 0 < t_min < t_max") end
+local rec = ntklab.recorder{times = {log = {opts.t_min, opts.t_max, opts.records}}, X = X, y = y,
+  X_test = X_test, y_test = y_test, beta = beta, topk = math.min(opts.topk, P)}
+
+local progress = output.progress{total = #rec.times, label = "silent_alignment", quiet = opts.quiet}
+local t0 = clock()
+ok, err = pcall(rec.run, rec, trainer, net, {stop_loss = opts.stop_loss,
+  progress = function(i, _, t, loss) progress:update(i, string.format("t %.3g loss %.3g", t, loss)) end})
+progress:finish()
+if not ok then die(err) end
+local t_train_total = clock() - t0
+local traj = rec.trajectory
+local n = #traj.t
+
+-- ----- predictors ------------------------------------------------------------------------------
+t0 = clock()
+local f_net = rec.f_end_test:reshape(X_test:size(1))
+local f0_train = rec.f0_train:reshape(P)
+local f0_test = rec.f0_test:reshape(X_test:size(1))
+local residual = y - f0_train
+
+local function kernel_predictor(K, k)
+  local fit, msg = ntklab.kernel_regression{K = K, y = residual}
+  if not fit then die("kernel regression: " .. msg) end
+  local pred = fit:predict(k) + f0_test
+  local info = {method = fit.method, rank = fit.rank, cond = fit.cond}
+  fit:release()
+  return pred, info
+end
+local pred_final, fit_final = kernel_predictor(rec.K_end, rec.K_end_test)
+local pred_initial, fit_initial = kernel_predictor(rec.K0, rec.K0_test)
+local cmp_final = analysis.compare(pred_final, f_net)
+local cmp_initial = analysis.compare(pred_initial, f_net)
+cmp_final.fit, cmp_initial.fit = fit_final, fit_initial
+
+local function test_error(f)
+  -- classification error for +-1 labels, mean squared error / 2 for regression targets
+  local ft, yt = f:totable(), y_test:totable()
+  if opts.dataset == "teacher" then
+    local s = 0
+    for i = 1, #yt do s = s + (ft[i] - yt[i]) ^ 2 end
+    return s / (2 * #yt)
+  end
+  local wrong = 0
+  for i = 1, #yt do if (ft[i] >= 0) ~= (yt[i] >= 0) then wrong = wrong + 1 end end
+  return wrong / #yt
+end
+
+local readouts = analysis.readouts(traj)
+local predictors = {final_ntk = cmp_final, initial_ntk = cmp_initial}
+local verdict = analysis.verdict(readouts, predictors)
+local t_analysis = clock() - t0
+
+-- ----- outputs ---------------------------------------------------------------------------------
+local out = opts.out:gsub("/+$", "")
+ok, err = output.mkdir_p(out)
+if not ok then die(err) end
+local function must(okw, msg) if not okw then die(msg) end end
+
+must(output.write_csv(out .. "/trajectory.csv", rec.columns, traj))
+local labels = ds.labels_test and ds.labels_test:totable() or nil
+local pred_cols = {"index", "label", "target", "net", "final_ntk", "initial_ntk", "net_init"}
+local yt, fn, pf, pi, f0 = y_test:totable(), f_net:totable(), pred_final:totable(),
+  pred_initial:totable(), f0_test:totable()
+local rows = {}
+for i = 1, #yt do
+  rows[i] = {i, labels and labels[i] or "", yt[i], fn[i], pf[i], pi[i], f0[i]}
+end
+must(output.write_csv(out .. "/predictions.csv", pred_cols, rows))
+
+local plots = {}
+if opts.plots then
+  local function plot(name, okp, msg)
+    if okp then plots[#plots + 1] = out .. "/" .. name
+    else io.stderr:write("silent_alignment: plot ", name, " skipped: ", tostring(msg), "\n") end
+  end
+  local title = string.format("%s, P = %d, %s, sigma = %g", opts.dataset, P, opts.trainer, opts.sigma)
+  plot("trajectory.png", output.plot_trajectory(out .. "/trajectory.png", traj, readouts,
+    {title = "silent alignment: " .. title}))
+  plot("predictions.png", output.plot_predictions(out .. "/predictions.png", f_net,
+    {{y = pred_final, title = string.format("final NTK (rel err %.3f)", cmp_final.rel_err)},
+     {y = pred_initial, title = string.format("initial NTK (rel err %.3f)", cmp_initial.rel_err)}},
+    {title = "test predictions: " .. title}))
+  local series = {
+    {x = traj.t, y = traj.alignment, title = "alignment (uncentered)"},
+    {x = traj.t, y = traj.alignment_centered, title = "alignment (centered)", style = "dashed"},
+  }
+  for l = 1, opts.depth do
+    series[#series + 1] = {x = traj.t, y = traj["layer" .. l .. "_alignment"],
+      title = "layer " .. l .. " alignment", style = "dotted"}
+  end
+  local vl = {}
+  if readouts.align90 then vl[#vl + 1] = {x = readouts.align90, title = "t_align90"} end
+  if readouts.kernel10 then vl[#vl + 1] = {x = readouts.kernel10, title = "t_kernel10"} end
+  plot("alignment.png", output.plot{file = out .. "/alignment.png", title = "kernel-target alignment: " .. title,
+    xlabel = "t", ylabel = "alignment", logx = true, key = "top left", series = series, vlines = vl})
+end
+
+local function num(v) return type(v) == "number" and v or nil end
+-- JSON objects take string keys: class counts keyed by label 0, 1, ... become "0", "1", ...
+local function json_safe(v)
+  if type(v) ~= "table" or getmetatable(v) then return v end
+  local n, keys = #v, 0
+  for _ in pairs(v) do keys = keys + 1 end
+  local copy = {}
+  for k, x in pairs(v) do
+    copy[(keys == n and math.type(k) == "integer" and k >= 1) and k or tostring(k)] = json_safe(x)
+  end
+  return copy
+end
+local summary = {
+  experiment = "silent_alignment",
+  config = opts,
+  data = {source = json_safe(ds.source), dataset = opts.dataset, P = P, D = D, rank = pp.rank,
+    test = X_test:size(1), cutoff = opts.cutoff, gamma = opts.gamma},
+  trainer = trainer:settings(),
+  final = {t = traj.t[n], step = traj.step[n], train_loss = traj.loss[n],
+    test_loss = traj.test_loss[n], test_error = test_error(f_net),
+    reached_stop_loss = traj.loss[n] < opts.stop_loss, gradient_evals = trainer.evals,
+    kernel_norm = traj.kernel_norm[n], kernel_norm_initial = traj.kernel_norm[1]},
+  alignment = {initial = traj.alignment[1], final = traj.alignment[n],
+    centered_initial = traj.alignment_centered[1], centered_final = traj.alignment_centered[n],
+    weight_final = beta and traj.weight_alignment[n] or nil},
+  times = {align90 = num(readouts.align90), kernel10 = num(readouts.kernel10),
+    half_loss = num(readouts.half_loss), messages = readouts.messages},
+  predictors = {final_ntk = cmp_final, initial_ntk = cmp_initial,
+    kernel_regression = "f0(x) + k(x)^T K^+ (y - f0(X)), ridgeless; K = K(t_end) or K(0)",
+    test_error_final_ntk = test_error(pred_final), test_error_initial_ntk = test_error(pred_initial)},
+  silent_alignment = verdict.silent,
+  verdict = verdict,
+  records = n,
+  seconds = {total = clock() - t_start, data = t_data, train = t_train_total - rec.seconds,
+    ntk_and_metrics = rec.seconds, analysis = t_analysis},
+  files = {summary = out .. "/summary.json", trajectory = out .. "/trajectory.csv",
+    predictions = out .. "/predictions.csv", plots = output.array(plots)},
+}
+-- The summary goes last: its presence means every other file of this run is complete.
+must(output.write_json(out .. "/summary.json", summary))
+if not opts.quiet then
+  io.stdout:write(string.format("silent_alignment: %s in %.1f s -> %s/summary.json\n",
+    verdict.silent and "silent alignment" or "no silent alignment", summary.seconds.total, out))
+end

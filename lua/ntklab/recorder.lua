@@ -1,0 +1,330 @@
+--- ntklab.recorder: a trajectory recorder that any trainer's run takes as its observer.
+--
+--   local rec = ntklab.recorder{times = {log = {1e-2, 1e3, 60}}, X = X, y = y,
+--                               X_test = Xt, y_test = yt, beta = beta, topk = 5}
+--   trainer:run(net, X, y, {t = rec:t_end(), observe = rec.times, observer = rec.observer})
+--   rec:finish(net)                                -- K(t_end) on test x train
+--   -- or, stopping early once the train loss is small:
+--   rec:run(trainer, net, {stop_loss = 1e-4})     -- runs, records and finishes
+--
+-- times: an ascending array of explicit times, or {log = {from, to, n}} (t = 0, then n
+-- log-spaced times from `from` to `to`), or {linear = {from, to, n}} (n equally spaced times).
+-- At each recorded time it stores, in rec.trajectory (column layout: one array per name in
+-- rec.columns, as analysis.readouts, output.write_csv and output.plot_trajectory take):
+--   t, step, loss (train; the trainer's loss at that point), test_loss (when X_test, y_test),
+--   kernel_norm |K|_F and kernel_trace tr K of the train NTK K = ntklab.ntk(net, X),
+--   alignment (uncentered, the paper's y^T K y / (|K|_F |y|^2)) and alignment_centered,
+--   kernel_distance = 1 - <K, K(0)> / (|K|_F |K(0)|_F),
+--   layer<l>_norm, layer<l>_alignment for each layer's share of K (layers = true, default),
+--   eig1 .. eig<k>, the k = topk largest eigenvalues of K (topk = 0 turns them off),
+--   weight_alignment cos(W1^T W1, beta beta^T) when beta (the teacher direction, D) is known.
+-- It keeps K0 = K(0) and K0_test = K(0) on test x train (the first record's), K_end and
+-- K_end_test (the last record's; K_end_test is computed by finish), f0_train and f0_test (the
+-- first record's outputs), and, optionally, snapshots[i] = {t =, K =, k =} for every record
+-- (keep_snapshots = true; the test x train k only with test data) and predictions[i], the test
+-- outputs at every record (predictions = true). rec.seconds is the wall time spent recording.
+--
+-- Allocation: the train kernel is computed into one preallocated [P x P] tensor through one
+-- kernel workspace (which caches the input Gram X X^T across records), the test outputs into a
+-- preallocated [M x C] tensor; per record the recorder allocates only what it stores (numbers,
+-- copies of kernels for snapshots, prediction copies), the k eigenvalues, and the per-layer
+-- kernels that ntklab.ntk returns for layers = true (its binding takes no `out` for them; turn
+-- layers off to avoid them).
+local check = require "ntklab.argcheck"
+check.register()
+local core = require "ntklab.core"
+
+local recorder = {}
+local Recorder = {}
+Recorder.__index = Recorder
+
+local F = "recorder"
+local OPTIONS = {times = true, X = true, y = true, X_test = true, y_test = true, beta = true,
+  keep_snapshots = true, predictions = true, topk = true, layers = true}
+
+local function is_tensor(v) return getmetatable(v) == core.metatable("tensor") end
+
+local function opt_tensor(opts, key, required, dims)
+  local v = opts[key]
+  if v == nil then
+    if required then check.fail(1, F, "option '" .. key .. "': tensor required") end
+    return nil
+  end
+  if not is_tensor(v) then
+    check.fail(1, F, ("option '%s': tensor expected, got %s"):format(key, check.typename(v)))
+  end
+  local ok = false
+  for _, d in ipairs(dims) do if v:dim() == d then ok = true end end
+  if not ok then
+    check.fail(1, F, ("option '%s': %s-D tensor expected, got %d-D"):format(key,
+      table.concat(dims, " or "), v:dim()))
+  end
+  return v
+end
+
+local function opt_bool(opts, key, default)
+  local v = opts[key]
+  if v == nil then return default end
+  if type(v) ~= "boolean" then
+    check.fail(1, F, ("option '%s': boolean expected, got %s"):format(key, check.typename(v)))
+  end
+  return v
+end
+
+-- The record times from the times option (see the module comment).
+local function make_times(spec)
+  if type(spec) ~= "table" then
+    check.fail(1, F, "option 'times': table expected, got " .. check.typename(spec))
+  end
+  local times = {}
+  local law = spec.log and "log" or spec.linear and "linear"
+  if law then
+    local r = spec[law]
+    if type(r) ~= "table" or type(r[1]) ~= "number" or type(r[2]) ~= "number"
+      or math.type(r[3]) ~= "integer" then
+      check.fail(1, F, ("option 'times': {%s = {from, to, n}} expected"):format(law))
+    end
+    local from, to, n = r[1], r[2], r[3]
+    if n < 2 or not (to > from) or from < 0 or to == math.huge
+      or (law == "log" and not (from > 0)) then
+      check.fail(1, F, ("option 'times': %s = {from, to, n} needs %s from < to (finite) and n >= 2, "
+        .. "got {%s, %s, %s}"):format(law, law == "log" and "0 <" or "0 <=", tostring(from),
+        tostring(to), tostring(n)))
+    end
+    if law == "log" then
+      times[1] = 0
+      local a, b = math.log(from), math.log(to)
+      for i = 0, n - 1 do times[#times + 1] = math.exp(a + (b - a) * i / (n - 1)) end
+      times[2], times[#times] = from, to -- exact end points, not exp(log(.)) rounded
+    else
+      for i = 0, n - 1 do times[#times + 1] = from + (to - from) * i / (n - 1) end
+      times[#times] = to
+    end
+    return times
+  end
+  if #spec == 0 then
+    check.fail(1, F, "option 'times': non-empty array, {log = {from, to, n}} or {linear = ...} expected")
+  end
+  for i, t in ipairs(spec) do
+    if type(t) ~= "number" or t ~= t or t < 0 or t == math.huge then
+      check.fail(1, F, ("option 'times': finite time >= 0 expected at [%d], got %s"):format(i, tostring(t)))
+    end
+    if i > 1 and not (t > spec[i - 1]) then
+      check.fail(1, F, ("option 'times': strictly ascending times expected, got %s after %s at [%d]")
+        :format(tostring(t), tostring(spec[i - 1]), i))
+    end
+    times[i] = t
+  end
+  return times
+end
+
+--- ntklab.recorder{...}: see the module comment.
+function recorder.new(opts)
+  check.table(opts, 1, F)
+  for k in pairs(opts) do
+    if not OPTIONS[k] then check.fail(1, F, "invalid option '" .. tostring(k) .. "'") end
+  end
+  if opts.times == nil then check.fail(1, F, "option 'times' required") end
+  local times = make_times(opts.times)
+  local X = opt_tensor(opts, "X", true, {2})
+  local y = opt_tensor(opts, "y", true, {1, 2})
+  local P = X:size(1)
+  if y:size(1) ~= P then
+    check.fail(1, F, ("option 'y': %d rows expected (as X), got %d"):format(P, y:size(1)))
+  end
+  if y:dim() == 2 and y:size(2) ~= 1 then
+    check.fail(1, F, ("option 'y': one output expected ([P] or [P x 1]), got [%d x %d]")
+      :format(y:size(1), y:size(2)))
+  end
+  local X_test = opt_tensor(opts, "X_test", false, {2})
+  local y_test = opt_tensor(opts, "y_test", false, {1, 2})
+  if (X_test == nil) ~= (y_test == nil) then
+    check.fail(1, F, "options 'X_test' and 'y_test' go together")
+  end
+  if X_test then
+    if X_test:size(2) ~= X:size(2) then
+      check.fail(1, F, ("option 'X_test': %d columns expected (as X), got %d"):format(X:size(2), X_test:size(2)))
+    end
+    if y_test:size(1) ~= X_test:size(1) then
+      check.fail(1, F, ("option 'y_test': %d rows expected (as X_test), got %d"):format(X_test:size(1), y_test:size(1)))
+    end
+  end
+  local beta = opt_tensor(opts, "beta", false, {1, 2})
+  if beta and beta:size(beta:dim()) ~= X:size(2) then
+    check.fail(1, F, ("option 'beta': %d entries expected (the input dimension), got %d")
+      :format(X:size(2), beta:size(beta:dim())))
+  end
+  local topk = opts.topk
+  if topk == nil then topk = 0 end
+  if math.type(topk) ~= "integer" or topk < 0 or topk > P then
+    check.fail(1, F, ("option 'topk': integer in [0, %d] expected, got %s"):format(P, tostring(topk)))
+  end
+  local y1 = y:dim() == 2 and y:reshape(P) or y
+  local rec = setmetatable({
+    times = times, X = X, y = y1, X_test = X_test,
+    y_test = y_test and (y_test:dim() == 2 and y_test:reshape(y_test:size(1)) or y_test),
+    beta = beta, topk = topk,
+    keep_snapshots = opt_bool(opts, "keep_snapshots", false),
+    keep_predictions = opt_bool(opts, "predictions", false),
+    layers = opt_bool(opts, "layers", true),
+    workspace = core.kernel_workspace(),
+    -- the test x train kernels get their own: a workspace caches one input Gram at a time
+    test_workspace = X_test and core.kernel_workspace() or nil,
+    K = core.zeros(P, P), -- the train kernel of the latest record
+    trajectory = {}, columns = {}, snapshots = {}, predictions = {},
+    seconds = 0, -- wall time spent recording (kernels and metrics), for timing splits
+  }, Recorder)
+  rec.observer = function(t, step, loss, net) rec:observe(t, step, loss, net) end
+  return rec
+end
+
+-- Declares the columns at the first record, when the depth of the net is known.
+function Recorder:_declare(depth)
+  local cols = {"t", "step", "loss"}
+  if self.X_test then cols[#cols + 1] = "test_loss" end
+  for _, c in ipairs{"kernel_norm", "kernel_trace", "alignment", "alignment_centered", "kernel_distance"} do
+    cols[#cols + 1] = c
+  end
+  if self.layers then
+    for l = 1, depth do
+      cols[#cols + 1] = "layer" .. l .. "_norm"
+      cols[#cols + 1] = "layer" .. l .. "_alignment"
+    end
+  end
+  for i = 1, self.topk do cols[#cols + 1] = "eig" .. i end
+  if self.beta then cols[#cols + 1] = "weight_alignment" end
+  self.columns = cols
+  for _, c in ipairs(cols) do self.trajectory[c] = {} end
+  self.depth = depth
+end
+
+local function is_net(v) return getmetatable(v) == core.metatable("mlp") end
+
+--- rec:observe(t, step, loss, net): records one point (the observer signature of trainer:run;
+-- rec.observer is this method bound to rec). t must exceed the previous record's.
+function Recorder:observe(t, step, loss, net)
+  local f = "recorder:observe"
+  check.number(t, 1, f)
+  check.number(step, 2, f)
+  check.number(loss, 3, f)
+  if not is_net(net) then check.fail(4, f, "mlp expected, got " .. check.typename(net)) end
+  local tr = self.trajectory
+  local n = tr.t and #tr.t or 0
+  if n > 0 and not (t > tr.t[n]) then
+    check.fail(1, f, ("time after the previous record %s expected, got %s"):format(tostring(tr.t[n]), tostring(t)))
+  end
+  if net:widths()[1] ~= self.X:size(2) then
+    check.fail(4, f, ("net with %d inputs expected (as X), got %d"):format(self.X:size(2), net:widths()[1]))
+  end
+  if n == 0 then self:_declare(net:depth()) end
+  local started = core.clock()
+  local i = n + 1
+  local K, lay
+  if self.layers then
+    K, lay = core.ntk(net, self.X, {workspace = self.workspace, out = self.K, layers = true})
+  else
+    K = core.ntk(net, self.X, {workspace = self.workspace, out = self.K})
+  end
+  tr.t[i], tr.step[i], tr.loss[i] = t, step, loss
+  if self.X_test then
+    self.f_test = net:forward(self.X_test, self.f_test)
+    -- the loss from the outputs just computed (net:loss would run the forward pass again)
+    local d = self.f_test:reshape(self.X_test:size(1)) - self.y_test
+    tr.test_loss[i] = (d * d):sum() / (2 * self.X_test:size(1))
+  end
+  if i == 1 then
+    self.K0 = K:clone()
+    self.f0_train = net:forward(self.X)
+    if self.X_test then
+      self.K0_test = core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace})
+      self.f0_test = self.f_test:clone()
+    end
+  end
+  tr.kernel_norm[i] = core.kernel_norm(K)
+  tr.kernel_trace[i] = core.kernel_trace(K)
+  tr.alignment[i] = core.alignment(K, self.y)
+  tr.alignment_centered[i] = core.alignment(K, self.y, {centered = true})
+  tr.kernel_distance[i] = core.kernel_distance(K, self.K0)
+  if lay then
+    for l = 1, #lay do
+      tr["layer" .. l .. "_norm"][i] = core.kernel_norm(lay[l])
+      tr["layer" .. l .. "_alignment"][i] = core.alignment(lay[l], self.y)
+    end
+  end
+  if self.topk > 0 then
+    local e = core.kernel_eigs(K, self.topk)
+    for k = 1, self.topk do tr["eig" .. k][i] = e:get(k) end
+  end
+  if self.beta then tr.weight_alignment[i] = core.weight_alignment(net:weight(1), self.beta) end
+  if self.keep_snapshots then
+    self.snapshots[i] = {t = t, K = K:clone(),
+      k = self.X_test and core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace}) or nil}
+  end
+  if self.keep_predictions and self.X_test then self.predictions[i] = self.f_test:clone() end
+  self.K_end = K
+  self.t_last, self.net = t, net
+  self.seconds = self.seconds + (core.clock() - started)
+end
+
+--- rec:finish([net]): computes K_end_test, the test x train kernel of the net at the last record
+-- (net defaults to the one last observed, which must not have moved since). Returns rec.
+function Recorder:finish(net)
+  local f = "recorder:finish"
+  if net ~= nil and not is_net(net) then check.fail(1, f, "mlp expected, got " .. check.typename(net)) end
+  net = net or self.net
+  if not net then check.fail(1, f, "nothing recorded yet") end
+  local started = core.clock()
+  if self.X_test then
+    self.K_end_test = core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace})
+    self.f_end_test = net:forward(self.X_test)
+  end
+  self.f_end_train = net:forward(self.X)
+  self.seconds = self.seconds + (core.clock() - started)
+  return self
+end
+
+--- rec:t_end(): the last record time.
+function Recorder:t_end() return self.times[#self.times] end
+
+--- rec:run(trainer, net, {stop_loss = number, progress = fn}): trains net on (X, y) with the
+-- trainer, recording at rec.times, until the last time or until the train loss at a record is
+-- below stop_loss (that record is then the last: training stops there), and finishes. The
+-- trainer runs one record interval per call, so rk45 keeps its step size across records.
+-- progress(i, n, t, loss), when given, is called after each record. Returns rec.
+function Recorder:run(trainer, net, opts)
+  local f = "recorder:run"
+  if getmetatable(trainer) ~= core.metatable("trainer") then
+    check.fail(1, f, "trainer expected, got " .. check.typename(trainer))
+  end
+  if not is_net(net) then check.fail(2, f, "mlp expected, got " .. check.typename(net)) end
+  opts = opts or {}
+  check.table(opts, 3, f)
+  for k in pairs(opts) do
+    if k ~= "stop_loss" and k ~= "progress" then check.fail(3, f, "invalid option '" .. tostring(k) .. "'") end
+  end
+  local stop = opts.stop_loss
+  if stop ~= nil and (type(stop) ~= "number" or not (stop > 0)) then
+    check.fail(3, f, "option 'stop_loss': positive number expected, got " .. tostring(stop))
+  end
+  if opts.progress ~= nil and type(opts.progress) ~= "function" then
+    check.fail(3, f, "option 'progress': function expected, got " .. check.typename(opts.progress))
+  end
+  local n = #self.times
+  for i, t in ipairs(self.times) do
+    -- discrete methods stop at the first step with t >= t_k, which may pass the next times
+    local last = self.trajectory.t and self.trajectory.t[#self.trajectory.t]
+    local target = math.max(t, trainer.t)
+    if last and target <= last then goto continue end
+    trainer:run(net, self.X, self.y, {t = target, observe = {target}, observer = self.observer})
+    local loss = self.trajectory.loss[#self.trajectory.loss]
+    if opts.progress then opts.progress(i, n, t, loss) end
+    if stop and loss < stop then break end
+    ::continue::
+  end
+  return self:finish(net)
+end
+
+--- The number of records so far.
+function Recorder:count() return self.trajectory.t and #self.trajectory.t or 0 end
+
+return recorder

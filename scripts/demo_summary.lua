@@ -1,0 +1,28 @@
+-- scripts/demo_summary.lua SUMMARY.json: the short table that scripts/demo prints.
+local output = require "ntklab".output
+local path = arg[1] or "results/silent_alignment/summary.json"
+local s, err = output.read_json(path)
+if not s then io.stderr:write("demo: ", tostring(err), "\n") os.exit(1) end
+local function g(v) return type(v) == "number" and string.format("%.4g", v) or "-" end
+local pf, pi = s.predictors.final_ntk, s.predictors.initial_ntk
+local lines = {
+  string.format("data            %s, P = %s, D = %s (whitened rank %s), %s test points",
+    s.data.dataset, g(s.data.P), g(s.data.D), g(s.data.rank), g(s.data.test)),
+  string.format("training        %s to t = %s, train loss %s, test error %s",
+    s.trainer.method, g(s.final.t), g(s.final.train_loss), g(s.final.test_error)),
+  string.format("alignment       initial %s -> final %s (centered final %s)",
+    g(s.alignment.initial), g(s.alignment.final), g(s.alignment.centered_final)),
+  string.format("times           t_align90 %s %s t_kernel10 %s, t_half %s",
+    g(s.times.align90), (type(s.times.align90) == "number" and type(s.times.kernel10) == "number"
+      and s.times.align90 < s.times.kernel10) and "<" or "not <", g(s.times.kernel10),
+    g(s.times.half_loss)),
+  "predictor vs trained net on the test points:",
+  string.format("  final NTK     rel L2 error %s   corr %s", g(pf.rel_err), g(pf.corr)),
+  string.format("  initial NTK   rel L2 error %s   corr %s   (%sx the final one's error)",
+    g(pi.rel_err), g(pi.corr), g(pi.rel_err / pf.rel_err)),
+  string.format("silent alignment: %s (%s)", tostring(s.silent_alignment), s.verdict.reason),
+  "files:",
+  "  " .. s.files.summary, "  " .. s.files.trajectory, "  " .. s.files.predictions,
+}
+for _, p in ipairs(s.files.plots or {}) do lines[#lines + 1] = "  " .. p end
+print(table.concat(lines, "\n"))

@@ -1,0 +1,158 @@
+-- 50-recorder: ntklab.recorder on a small teacher problem. What it records is checked against
+-- independent computations: the stored kernels against the explicit Jacobian J J^T, the
+-- recorded alignments against the plain-Lua analysis.kernel_alignment of the stored kernel,
+-- K(0) against the NTK of a copy of the untrained net.
+local ntklab = require "ntklab"
+local data = require "ntklab.data"
+local analysis = ntklab.analysis
+local bad_args = require "spec.support.bad_args"
+
+-- Kernels and alignments computed by two routes (BLAS fast path vs explicit Jacobian, C vs
+-- plain Lua) agree to rounding of sums over a few hundred terms of size ~1.
+local TOL = 1e-10
+
+local function problem(seed)
+  local ds = assert(data.teacher{P = 30, D = 6, test = 8, seed = seed or 1})
+  local net = ntklab.mlp{widths = {6, 12, 1}, activation = "relu", sigma = 0.5, seed = seed or 1}
+  return ds, net
+end
+
+local function max_abs_diff(A, B)
+  local a, b = A:totable(), B:totable()
+  local m = 0
+  for i = 1, #a do
+    for j = 1, #a[i] do m = math.max(m, math.abs(a[i][j] - b[i][j])) end
+  end
+  return m
+end
+
+describe("recorder", function()
+  it("records at the given times, keeps K(0), K(t_end) and every snapshot on request", function()
+    local ds, net = problem(1)
+    local net0 = net:clone()
+    local rec = ntklab.recorder{times = {0, 0.5, 1, 2}, X = ds.X_train, y = ds.y_train,
+      X_test = ds.X_test, y_test = ds.y_test, beta = ds.beta, keep_snapshots = true,
+      predictions = true, topk = 3}
+    local tr = ntklab.train.flow{method = "rk45", rtol = 1e-8}
+    tr:run(net, ds.X_train, ds.y_train, {t = 2, observe = rec.times, observer = rec.observer})
+    rec:finish(net)
+    local traj = rec.trajectory
+    assert.are.same({0, 0.5, 1, 2}, traj.t)
+    assert.are.equal(4, #rec.snapshots)
+    assert.are.equal(4, #rec.predictions)
+    for _, c in ipairs(rec.columns) do assert.are.equal(4, #traj[c], c) end
+    -- K(0) is the NTK of the untrained net, on train x train and test x train
+    assert.is_true(max_abs_diff(rec.K0, ntklab.ntk_reference(net0, ds.X_train)) < TOL)
+    assert.is_true(max_abs_diff(rec.K0_test, ntklab.ntk_reference(net0, ds.X_test, ds.X_train)) < TOL)
+    -- K(t_end) is the trained net's
+    assert.is_true(max_abs_diff(rec.K_end, ntklab.ntk_reference(net, ds.X_train)) < TOL)
+    assert.is_true(max_abs_diff(rec.K_end_test, ntklab.ntk_reference(net, ds.X_test, ds.X_train)) < TOL)
+    -- every recorded number is that of the stored snapshot, computed independently
+    for i, s in ipairs(rec.snapshots) do
+      assert.are.equal(traj.t[i], s.t)
+      local K = s.K:totable()
+      local y = ds.y_train:totable()
+      assert.is_true(math.abs(traj.alignment[i] - analysis.kernel_alignment(K, y)) < TOL)
+      assert.is_true(math.abs(traj.alignment_centered[i] - analysis.kernel_alignment(K, y, true)) < TOL)
+      local fro, trace, dot, fro0 = 0, 0, 0, 0
+      local K0 = rec.K0:totable()
+      for a = 1, #K do
+        trace = trace + K[a][a]
+        for b = 1, #K do
+          fro, dot, fro0 = fro + K[a][b] ^ 2, dot + K[a][b] * K0[a][b], fro0 + K0[a][b] ^ 2
+        end
+      end
+      assert.is_true(math.abs(traj.kernel_norm[i] - math.sqrt(fro)) < TOL * math.sqrt(fro))
+      assert.is_true(math.abs(traj.kernel_trace[i] - trace) < TOL * trace)
+      assert.is_true(math.abs(traj.kernel_distance[i] - (1 - dot / math.sqrt(fro * fro0))) < TOL)
+      assert.is_true(math.abs(traj.eig1[i] - ntklab.kernel_eigs(s.K, 1):get(1)) < TOL * traj.eig1[i])
+      assert.are.equal(ds.X_test:size(1), s.k:size(1))
+    end
+    assert.is_true(math.abs(traj.kernel_distance[1]) < TOL)
+    assert.is_true(traj.kernel_distance[4] > 0)
+    -- the layers' kernels add up to K: their norms bound it (triangle inequality)
+    for i = 1, 4 do
+      assert.is_true(traj.layer1_norm[i] + traj.layer2_norm[i] >= traj.kernel_norm[i] * (1 - TOL))
+    end
+    -- cos(W1^T W1, beta beta^T) of the trained net
+    assert.is_true(math.abs(traj.weight_alignment[4] - ntklab.weight_alignment(net:weight(1), ds.beta)) < TOL)
+    -- test loss and predictions at the last record are the trained net's
+    assert.is_true(math.abs(traj.test_loss[4] - net:loss(ds.X_test, ds.y_test)) < TOL)
+    assert.is_true(max_abs_diff(rec.predictions[4], net:forward(ds.X_test)) < TOL)
+    -- the trajectory has the layout the analysis and output modules take
+    local r = analysis.readouts(traj)
+    assert.is_number(r.align90)
+  end)
+
+  it("stores no snapshots or predictions unless asked, and reuses its kernel buffer", function()
+    local ds, net = problem(2)
+    local rec = ntklab.recorder{times = {linear = {0, 1, 11}}, X = ds.X_train, y = ds.y_train,
+      X_test = ds.X_test, y_test = ds.y_test, layers = false}
+    local tr = ntklab.train.gd{lr = 0.05}
+    tr:run(net, ds.X_train, ds.y_train, {t = 1, observe = rec.times, observer = rec.observer})
+    assert.are.equal(11, rec:count())
+    assert.are.equal(0, #rec.snapshots)
+    assert.are.equal(0, #rec.predictions)
+    assert.are.equal(rec.K, rec.K_end) -- one buffer, overwritten at each record
+    assert.is_nil(rec.trajectory.layer1_norm)
+    -- the workspace cached X X^T: every record after the first hit the cache
+    assert.is_true(rec.workspace:hits() >= 10, "cache hits: " .. rec.workspace:hits())
+    assert.is_true(max_abs_diff(rec.K_end, ntklab.ntk_reference(net, ds.X_train)) < TOL)
+  end)
+
+  it("run stops at the first record below stop_loss and builds log-spaced times", function()
+    local ds, net = problem(3)
+    local rec = ntklab.recorder{times = {log = {1e-2, 1e3, 26}}, X = ds.X_train, y = ds.y_train}
+    assert.are.equal(27, #rec.times)
+    assert.are.equal(0, rec.times[1])
+    assert.are.equal(1e-2, rec.times[2])
+    assert.are.equal(1e3, rec.times[27])
+    local tr = ntklab.train.flow{method = "rk45", rtol = 1e-6}
+    local calls = 0
+    rec:run(tr, net, {stop_loss = 1e-3, progress = function() calls = calls + 1 end})
+    local loss = rec.trajectory.loss
+    local n = #loss
+    assert.is_true(loss[n] < 1e-3)
+    assert.is_true(loss[n - 1] >= 1e-3)
+    assert.are.equal(n, calls)
+    assert.is_true(n < 27)
+    assert.are.equal(tr.t, rec.trajectory.t[n])
+    assert.is_nil(rec.K_end_test) -- no test data
+    assert.is_true(rec.seconds > 0)
+  end)
+
+  it("discrete trainers whose steps pass several record times record each step once", function()
+    local ds, net = problem(4)
+    local rec = ntklab.recorder{times = {0, 0.01, 0.02, 0.5}, X = ds.X_train, y = ds.y_train}
+    rec:run(ntklab.train.gd{lr = 0.25}, net)
+    assert.are.same({0, 0.25, 0.5}, rec.trajectory.t)
+  end)
+
+  local ds, net = problem(5)
+  local X, y = ds.X_train, ds.y_train
+  local function rec() return ntklab.recorder{times = {0, 1}, X = X, y = y} end
+  bad_args.cases(it, {
+    {"ntklab.recorder", function() ntklab.recorder() end, "bad argument #1 to 'recorder' (table expected"},
+    {"ntklab.recorder", function() ntklab.recorder{times = {0, 1}, X = X, y = y, foo = 1} end, "invalid option 'foo'"},
+    {"ntklab.recorder", function() ntklab.recorder{X = X, y = y} end, "option 'times' required"},
+    {"ntklab.recorder", function() ntklab.recorder{times = {1, 0}, X = X, y = y} end, "strictly ascending"},
+    {"ntklab.recorder", function() ntklab.recorder{times = {-1}, X = X, y = y} end, "finite time >= 0 expected at [1]"},
+    {"ntklab.recorder", function() ntklab.recorder{times = {log = {0, 1, 5}}, X = X, y = y} end, "log = {from, to, n}"},
+    {"ntklab.recorder", function() ntklab.recorder{times = {linear = {0, 1}}, X = X, y = y} end, "{linear = {from, to, n}} expected"},
+    {"ntklab.recorder", function() ntklab.recorder{times = {0}, y = y} end, "option 'X': tensor required"},
+    {"ntklab.recorder", function() ntklab.recorder{times = {0}, X = X, y = ds.X_test} end, "option 'y': 30 rows expected"},
+    {"ntklab.recorder", function() ntklab.recorder{times = {0}, X = X, y = X} end, "one output expected"},
+    {"ntklab.recorder", function() ntklab.recorder{times = {0}, X = X, y = y, X_test = ds.X_test} end, "go together"},
+    {"ntklab.recorder", function() ntklab.recorder{times = {0}, X = X, y = y, beta = ntklab.zeros(5)} end, "option 'beta': 6 entries expected"},
+    {"ntklab.recorder", function() ntklab.recorder{times = {0}, X = X, y = y, topk = 31} end, "option 'topk': integer in [0, 30]"},
+    {"ntklab.recorder", function() ntklab.recorder{times = {0}, X = X, y = y, layers = 1} end, "option 'layers': boolean expected"},
+    {"ntklab.recorder", function() rec():observe("a", 0, 1, net) end, "bad argument #1 to 'recorder:observe' (number expected"},
+    {"ntklab.recorder", function() rec():observe(0, 0, 1, {}) end, "bad argument #4 to 'recorder:observe' (mlp expected"},
+    {"ntklab.recorder", function() local r = rec(); r:observe(1, 0, 1, net); r:observe(1, 0, 1, net) end, "time after the previous record"},
+    {"ntklab.recorder", function() rec():observe(0, 0, 1, ntklab.mlp{widths = {3, 1}, seed = 1}) end, "net with 6 inputs expected"},
+    {"ntklab.recorder", function() rec():finish() end, "nothing recorded yet"},
+    {"ntklab.recorder", function() rec():run(net, net) end, "bad argument #1 to 'recorder:run' (trainer expected"},
+    {"ntklab.recorder", function() rec():run(ntklab.train.gd{lr = 0.1}, net, {stop_loss = -1}) end, "option 'stop_loss'"},
+    {"ntklab.recorder", function() rec():run(ntklab.train.gd{lr = 0.1}, net, {foo = 1}) end, "invalid option 'foo'"},
+  })
+end)

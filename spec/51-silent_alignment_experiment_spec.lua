@@ -1,0 +1,160 @@
+-- 51-silent_alignment_experiment: experiments/silent_alignment.lua on a tiny teacher problem
+-- writes every promised file, parseable and complete; a run killed mid-way leaves the previous
+-- summary intact and no temporary files; bad command lines are refused with exit status 2.
+local output = require "ntklab.output"
+local lfs = require "lfs"
+
+local source_dir = os.getenv("NTKLAB_SOURCE_DIR") or "."
+local build_dir = os.getenv("NTKLAB_BUILD_DIR") or (source_dir .. "/build")
+local host = build_dir .. "/bin/ntklab"
+local script = source_dir .. "/experiments/silent_alignment.lua"
+
+local function q(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
+
+local function run(args)
+  local p = io.popen(q(host) .. " " .. q(script) .. " " .. args .. " 2>&1")
+  local out = p:read("a")
+  local _, _, code = p:close()
+  return out, code
+end
+
+local function scratch_dir()
+  local base = os.tmpname()
+  os.remove(base)
+  assert(output.mkdir_p(base .. ".d"))
+  return base .. ".d"
+end
+
+local function remove_tree(dir)
+  for name in lfs.dir(dir) do
+    if name ~= "." and name ~= ".." then os.remove(dir .. "/" .. name) end
+  end
+  lfs.rmdir(dir)
+end
+
+local function entries(dir)
+  local names = {}
+  for name in lfs.dir(dir) do
+    if name ~= "." and name ~= ".." then names[#names + 1] = name end
+  end
+  table.sort(names)
+  return names
+end
+
+local function read_csv(path)
+  local f = assert(io.open(path))
+  local header = {}
+  for c in f:read("l"):gmatch("[^,]+") do header[#header + 1] = c end
+  local rows = {}
+  for line in f:lines() do
+    local row = {}
+    for c in (line .. ","):gmatch("([^,]*),") do row[#row + 1] = c end
+    rows[#rows + 1] = row
+  end
+  f:close()
+  return header, rows
+end
+
+local TINY = "--dataset teacher --P 40 --dim 8 --test 12 --width 16 --records 30 --t-max 200 --quiet"
+
+local function complete(s)
+  for _, path in ipairs{
+    {"config"}, {"data", "source"}, {"data", "P"}, {"data", "D"}, {"data", "rank"},
+    {"final", "train_loss"}, {"final", "test_error"},
+    {"alignment", "initial"}, {"alignment", "final"}, {"alignment", "centered_final"},
+    {"times", "align90"}, {"times", "kernel10"}, {"times", "half_loss"},
+    {"predictors", "final_ntk", "corr"}, {"predictors", "final_ntk", "rel_err"},
+    {"predictors", "initial_ntk", "corr"}, {"predictors", "initial_ntk", "rel_err"},
+    {"silent_alignment"}} do
+    local v = s
+    for _, k in ipairs(path) do
+      assert(type(v) == "table", table.concat(path, ".") .. " missing")
+      v = v[k]
+    end
+    assert(v ~= nil, table.concat(path, ".") .. " missing")
+  end
+  assert.is_boolean(s.silent_alignment)
+end
+
+describe("experiments/silent_alignment.lua", function()
+  it("writes summary, CSVs and plots that read back complete", function()
+    local dir = scratch_dir()
+    local out, code = run(TINY .. " --out " .. q(dir))
+    assert.are.equal(0, code, out)
+    local s = assert(output.read_json(dir .. "/summary.json"))
+    complete(s)
+    assert.are.equal(40, s.data.P)
+    assert.are.equal(8, s.data.D)
+    assert.are.equal(8, s.data.rank)
+    assert.are.equal("teacher", s.config.dataset)
+    local header, rows = read_csv(dir .. "/trajectory.csv")
+    assert.are.equal(s.records, #rows)
+    for _, c in ipairs{"t", "step", "loss", "test_loss", "kernel_norm", "alignment",
+      "alignment_centered", "kernel_distance", "layer1_norm", "weight_alignment"} do
+      local found = false
+      for _, h in ipairs(header) do found = found or h == c end
+      assert.is_true(found, "trajectory column " .. c)
+    end
+    for _, r in ipairs(rows) do assert.are.equal(#header, #r) end
+    -- the last record's loss and the summary's agree
+    local loss_col
+    for i, h in ipairs(header) do if h == "loss" then loss_col = i end end
+    assert.are.equal(s.final.train_loss, tonumber(rows[#rows][loss_col]))
+    header, rows = read_csv(dir .. "/predictions.csv")
+    assert.are.same({"index", "label", "target", "net", "final_ntk", "initial_ntk", "net_init"}, header)
+    assert.are.equal(12, #rows)
+    for _, p in ipairs(s.files.plots) do
+      assert.is_true((lfs.attributes(p, "size") or 0) > 1000, p)
+    end
+    assert.are.equal(3, #s.files.plots)
+    -- nothing but the promised files
+    assert.are.same({"alignment.png", "predictions.csv", "predictions.png", "summary.json",
+      "trajectory.csv", "trajectory.png"}, entries(dir))
+    remove_tree(dir)
+  end)
+
+  it("a run killed mid-way leaves the previous summary intact and no temporary files", function()
+    local dir = scratch_dir()
+    local out, code = run(TINY .. " --no-plots --out " .. q(dir))
+    assert.are.equal(0, code, out)
+    local before = assert(io.open(dir .. "/summary.json")):read("a")
+    -- a long run (no early stop, many records) into the same directory, killed after 1 s
+    local p = io.popen("sh -c " .. q(q(host) .. " " .. q(script) .. " --dataset teacher --P 300 "
+      .. "--dim 20 --records 400 --t-max 10000 --stop-loss 1e-300 --quiet --out " .. q(dir)
+      .. " >/dev/null 2>&1 & echo $!"))
+    local pid = p:read("l")
+    p:close()
+    os.execute("sleep 1")
+    local killed = os.execute("kill -9 " .. pid .. " 2>/dev/null")
+    assert.is_true(killed == true, "the long run ended within 1 s: it cannot test an interruption")
+    os.execute("sleep 0.2")
+    local after = assert(io.open(dir .. "/summary.json")):read("a")
+    assert.are.equal(before, after)
+    complete(assert(output.read_json(dir .. "/summary.json")))
+    for _, name in ipairs(entries(dir)) do
+      assert.is_nil(name:find("%.tmp%."), "temporary file left: " .. name)
+    end
+    remove_tree(dir)
+  end)
+
+  it("refuses bad command lines with exit status 2 and prints --help", function()
+    local out, code = run("--sigma abc")
+    assert.are.equal(2, code)
+    assert.is_truthy(out:find("option '--sigma' expects a number", 1, true))
+    out, code = run("--dataset imagenet")
+    assert.are.equal(2, code)
+    assert.is_truthy(out:find("expects one of mnist, fashion_mnist, cifar10, teacher", 1, true))
+    out, code = run("--help")
+    assert.are.equal(0, code)
+    for _, o in ipairs{"--sigma", "--width", "--depth", "--activation", "--P", "--trainer", "--lr",
+      "--dataset", "--gamma", "--cutoff", "--seed", "--out", "--quiet"} do
+      assert.is_truthy(out:find(o, 1, true), o)
+    end
+  end)
+
+  it("reports a dataset that is not there as a failure of the world (exit 1)", function()
+    local out, code = run("--dataset cifar10 --quiet --out /nonexistent-dir-ntklab")
+    assert.are.equal(1, code)
+    assert.is_truthy(out:find("silent_alignment:", 1, true))
+  end)
+end)
