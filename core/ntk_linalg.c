@@ -469,22 +469,28 @@ fail:
 /* ---------------------------------------------------------------------------------------- */
 /* square solves                                                                            */
 
-int ntk_linalg_cholesky_solve(ntk_tensor *X, const ntk_tensor *A, const ntk_tensor *B,
-                              ntk_error *err) {
+int ntk_linalg_cholesky_solve_cond(ntk_tensor *X, double *rcond, const ntk_tensor *A,
+                                   const ntk_tensor *B, double rcond_min, ntk_error *err) {
   size_t n, p;
   lapack_int info;
-  double anorm, rcond = 0.0, *a, *b;
+  double anorm, rc = 0.0, *a, *b;
   workspace ws = {NULL, NULL};
   int st;
+  if (rcond) *rcond = 0.0;
   if ((st = check_output(X, "X", err))) return st;
   if (!X) return ntk_error_set(err, NTK_EARG, 0, "output tensor X is required");
   if ((st = check_square(A, 1, "A", err)) || (st = check_rhs(B, A, err))) return st;
+  if ((st = check_rcond(rcond_min, 3, err))) return st;
   if ((st = check_finite(A, 1, "A", err)) || (st = check_finite(B, 2, "B", err))) return st;
   if ((st = check_symmetric(A, 1, "A", err))) return st;
+  if (rcond_min < NTK_LINALG_RCOND_MIN) rcond_min = NTK_LINALG_RCOND_MIN;
   n = A->shape[0];
   p = B->shape[1];
   if ((st = ntk_tensor_init(X, B->ndim, B->shape, err))) return st;
-  if (n == 0 || p == 0) return NTK_OK;
+  if (n == 0 || p == 0) {
+    if (rcond) *rcond = 1.0; /* an empty system is perfectly conditioned */
+    return NTK_OK;
+  }
   /* a: n*n, b: n*p, dpocon work: 3n; iwork: n */
   if ((st = workspace_alloc(&ws, n * n + n * p + 3 * n, n, err))) goto fail;
   a = ws.d;
@@ -504,17 +510,18 @@ int ntk_linalg_cholesky_solve(ntk_tensor *X, const ntk_tensor *A, const ntk_tens
                        (int)info);
     goto fail;
   }
-  info = LAPACKE_dpocon_work(LAPACK_COL_MAJOR, 'L', (lapack_int)n, a, (lapack_int)n, anorm, &rcond,
+  info = LAPACKE_dpocon_work(LAPACK_COL_MAJOR, 'L', (lapack_int)n, a, (lapack_int)n, anorm, &rc,
                              b + n * p, ws.i);
   if (info != 0) {
     st = fail_lapack("dpocon", info, err);
     goto fail;
   }
-  if (!(rcond >= NTK_LINALG_RCOND_MIN)) {
+  if (rcond) *rcond = rc;
+  if (!(rc >= rcond_min)) {
     st = ntk_error_set(err, NTK_ENOTPD, 1,
                        "cholesky_solve: matrix is not positive definite to working precision "
-                       "(reciprocal condition %.3g)",
-                       rcond);
+                       "(reciprocal condition %.3g < %.3g)",
+                       rc, rcond_min);
     goto fail;
   }
   unpack_colmajor(X, b, n);
@@ -524,6 +531,11 @@ fail:
   free(ws.d);
   ntk_tensor_release(X);
   return st;
+}
+
+int ntk_linalg_cholesky_solve(ntk_tensor *X, const ntk_tensor *A, const ntk_tensor *B,
+                              ntk_error *err) {
+  return ntk_linalg_cholesky_solve_cond(X, NULL, A, B, 0.0, err);
 }
 
 int ntk_linalg_solve(ntk_tensor *X, const ntk_tensor *A, const ntk_tensor *B, ntk_error *err) {
