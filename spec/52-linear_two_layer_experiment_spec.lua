@@ -9,7 +9,7 @@ local build_dir = os.getenv("NTKLAB_BUILD_DIR") or (source_dir .. "/build")
 local host = build_dir .. "/bin/ntklab"
 local script = source_dir .. "/experiments/linear_two_layer.lua"
 
-local function q(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
+local q = require("spec.support.files").q
 
 -- The issue's bound on |q_sim - q_theory| / s at every record.
 local QR_TOL = 1e-3
