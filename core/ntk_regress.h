@@ -1,8 +1,9 @@
 /* ntk_regress.h: kernel (ridge) regression, alpha = (K + ridge I)^+ Y, f(x) = k(x)^T alpha.
  *
  * Solver: Cholesky of K + ridge I when it is positive definite and well conditioned (LAPACK's
- * reciprocal 1-norm condition estimate >= max(rcond, DBL_EPSILON)); otherwise, and for rank-deficient kernels such
- * as those of whitened image data (rank <= D < P for a linear net), the pseudo-inverse through
+ * reciprocal 1-norm condition estimate >= max(rcond, DBL_EPSILON)); otherwise, and for
+ * rank-deficient kernels such as those of whitened image data (rank <= D < P for a linear
+ * net), the pseudo-inverse through
  * the eigendecomposition K + ridge I = V diag(w) V^T, keeping the eigenvalues with
  * |w_i| > rcond * max|w|. ridge = 0 is the ridgeless (minimum-norm interpolating) limit.
  * Default rcond NTK_REGRESS_RCOND = 1e-10: Grams summed over D ~ 1e3 terms carry rounding of
