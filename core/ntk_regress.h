@@ -17,13 +17,16 @@
 
 #include "ntk_error.h"
 
+/* Default rcond: the relative eigenvalue cutoff and the Cholesky bar (why 1e-10: above). */
 #define NTK_REGRESS_RCOND 1e-10
 
+/* The solver a fit used: Cholesky of K + ridge I, or its eigendecomposition (pseudo-inverse). */
 typedef enum ntk_regress_method {
   NTK_REGRESS_CHOLESKY = 1,
   NTK_REGRESS_EIGH = 2
 } ntk_regress_method;
 
+/* A fitted regression: alpha = (K + ridge I)^+ Y and how it was obtained. */
 typedef struct ntk_regress {
   size_t P, C;                /* training points, outputs */
   double *alpha;              /* P x C, owned: the fitted coefficients */
