@@ -20,8 +20,6 @@ local AXPY_TOL = 1e-15
 
 local function randn(seed, rows, cols) return ntklab.rng(seed):normal(rows, cols) end
 
-local function totable1(t) return t:totable() end
-
 -- Haar orthogonal n x n by modified Gram-Schmidt on a Gaussian (plain Lua, no ntklab linalg)
 local function orthogonal(n, seed)
   local G = randn(seed, n, n):totable()

@@ -4,12 +4,10 @@
 local output = require "ntklab.output"
 local lfs = require "lfs"
 
-local source_dir = os.getenv("NTKLAB_SOURCE_DIR") or "."
-local build_dir = os.getenv("NTKLAB_BUILD_DIR") or (source_dir .. "/build")
-local host = build_dir .. "/bin/ntklab"
-local script = source_dir .. "/experiments/silent_alignment.lua"
-
 local files = require "spec.support.files"
+local host = files.host
+local script = files.source_dir .. "/experiments/silent_alignment.lua"
+
 local q = files.q
 
 local function run(args)

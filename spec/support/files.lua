@@ -5,6 +5,12 @@ local lfs = require "lfs"
 
 local files = {}
 
+-- Where ctest says the checkout and the build are (the defaults suit a run from the checkout),
+-- and the host executable built there.
+files.source_dir = os.getenv("NTKLAB_SOURCE_DIR") or "."
+files.build_dir = os.getenv("NTKLAB_BUILD_DIR") or (files.source_dir .. "/build")
+files.host = files.build_dir .. "/bin/ntklab"
+
 -- s quoted for a POSIX shell command line.
 function files.q(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
 
