@@ -7,6 +7,7 @@
 #ifndef NTK_H
 #define NTK_H
 
+/* The library version, "major.minor.patch" (matches the rockspec and pkg-config file). */
 #define NTK_VERSION "0.1.0"
 
 #include "ntk_error.h"

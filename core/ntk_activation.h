@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+/* The elementwise nonlinearities phi of ntk_mlp layers (formulas per value). */
 typedef enum ntk_activation {
   NTK_ACT_LINEAR = 0, /* phi(x) = x */
   NTK_ACT_RELU,       /* phi(x) = max(x, 0); phi'(0) taken as 0 */

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+/* Status codes: 0 success, < 0 misuse (err->arg names the argument), > 0 numerical failure. */
 enum {
   NTK_OK = 0,
   /* misuse: the caller passed something wrong */
@@ -25,8 +26,10 @@ enum {
   NTK_ENONFINITE = 4 /* NaN or Inf met */
 };
 
+/* Capacity of ntk_error.msg in bytes, the terminating NUL included (longer text is cut). */
 #define NTK_ERROR_MSG_MAX 256
 
+/* The error record a fallible function fills: {status, argument position, message}. */
 typedef struct ntk_error {
   int status;                   /* one of NTK_* */
   int arg;                      /* 1-based position of the offending argument, 0 if none */

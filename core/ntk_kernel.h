@@ -30,6 +30,7 @@
 #include "ntk_error.h"
 #include "ntk_mlp.h"
 
+/* Layout of the kernel ntk_kernel_ntk writes (the four layouts described above). */
 typedef enum ntk_kernel_output {
   NTK_KERNEL_FULL = 0,
   NTK_KERNEL_BLOCKS,
@@ -59,6 +60,7 @@ size_t ntk_kernel_ws_hits(const ntk_kernel_ws *ws);
 /* The 64-bit content hash used as the cache key: of the n doubles at x. */
 uint64_t ntk_kernel_hash(const double *x, size_t n);
 
+/* Options of ntk_kernel_ntk; a zeroed struct is the full kernel, no eta, untiled, uncached. */
 typedef struct ntk_kernel_opts {
   ntk_kernel_output output; /* layout, see above */
   const double *eta;        /* NULL, or net->nparams step sizes eta_j >= 0: K_eta (see below) */
@@ -83,6 +85,7 @@ typedef struct ntk_kernel_opts {
 int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1, size_t P1,
                    const double *X2, size_t P2, const ntk_kernel_opts *opts, ntk_error *err);
 
+/* Jacobian columns per tile on the eta path: memory O(P C 2048) doubles, see above. */
 #define NTK_KERNEL_ETA_COLS 2048
 /* A call without a workspace (nothing to cache) and with more samples than this runs as if
  * tile = NTK_KERNEL_AUTO_TILE had been given: its scratch stays at 2 x 8 MB instead of 2 P^2

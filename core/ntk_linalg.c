@@ -171,10 +171,22 @@ static void unpack_colmajor(ntk_tensor *out, const double *buf, size_t ld) {
                out->shape[0], out->shape[1]);
 }
 
+/* |a|_1 = max_j sum_i |a_ij| of a column-major n x n block (the norm the condition estimators
+ * take). */
+static double norm1_colmajor(const double *a, size_t n) {
+  size_t i, j;
+  double norm1 = 0.0;
+  for (j = 0; j < n; j++) {
+    double colsum = 0.0;
+    for (i = 0; i < n; i++) colsum += fabs(a[i + j * n]);
+    if (colsum > norm1) norm1 = colsum;
+  }
+  return norm1;
+}
+
 /* buf (column-major n x n) <- (A + A^T) / 2; also returns its 1-norm (for dpocon). */
 static double pack_symmetric(double *buf, const ntk_tensor *A) {
   size_t n = A->shape[0], i0, j0, i, j;
-  double norm1 = 0.0;
   pack_colmajor(buf, n, A);
   for (j0 = 0; j0 < n; j0 += NTK_LINALG_TILE)
     for (i0 = 0; i0 <= j0; i0 += NTK_LINALG_TILE) {
@@ -187,12 +199,7 @@ static double pack_symmetric(double *buf, const ntk_tensor *A) {
           buf[j + i * n] = avg;
         }
     }
-  for (j = 0; j < n; j++) {
-    double colsum = 0.0;
-    for (i = 0; i < n; i++) colsum += fabs(buf[i + j * n]);
-    if (colsum > norm1) norm1 = colsum;
-  }
-  return norm1;
+  return norm1_colmajor(buf, n);
 }
 
 /* One block holding `ndoubles` doubles followed by `nints` lapack_ints (doubles first, so both
@@ -469,52 +476,84 @@ fail:
 /* ---------------------------------------------------------------------------------------- */
 /* square solves                                                                            */
 
-int ntk_linalg_cholesky_solve(ntk_tensor *X, const ntk_tensor *A, const ntk_tensor *B,
-                              ntk_error *err) {
+/* X <- A^{-1} B for square A, by Cholesky (dposv, dpocon) when spd, else by LU with pivoting
+ * (dgesv, dgecon). A reciprocal condition estimate below max(rcond_min, DBL_EPSILON) is refused
+ * as not positive definite (spd) or singular; *rcond (may be NULL) <- that estimate, also when
+ * refused (0 when the factorization itself failed). */
+static int square_solve(ntk_tensor *X, double *rcond, const ntk_tensor *A, const ntk_tensor *B,
+                        double rcond_min, int spd, ntk_error *err) {
   size_t n, p;
   lapack_int info;
-  double anorm, rcond = 0.0, *a, *b;
+  double anorm, rc = 0.0, *a, *b;
   workspace ws = {NULL, NULL};
   int st;
+  if (rcond) *rcond = 0.0;
   if ((st = check_output(X, "X", err))) return st;
   if (!X) return ntk_error_set(err, NTK_EARG, 0, "output tensor X is required");
   if ((st = check_square(A, 1, "A", err)) || (st = check_rhs(B, A, err))) return st;
+  if ((st = check_rcond(rcond_min, 3, err))) return st;
   if ((st = check_finite(A, 1, "A", err)) || (st = check_finite(B, 2, "B", err))) return st;
-  if ((st = check_symmetric(A, 1, "A", err))) return st;
+  if (spd && (st = check_symmetric(A, 1, "A", err))) return st;
+  if (rcond_min < NTK_LINALG_RCOND_MIN) rcond_min = NTK_LINALG_RCOND_MIN;
   n = A->shape[0];
   p = B->shape[1];
   if ((st = ntk_tensor_init(X, B->ndim, B->shape, err))) return st;
-  if (n == 0 || p == 0) return NTK_OK;
-  /* a: n*n, b: n*p, dpocon work: 3n; iwork: n */
-  if ((st = workspace_alloc(&ws, n * n + n * p + 3 * n, n, err))) goto fail;
+  if (n == 0 || p == 0) {
+    if (rcond) *rcond = 1.0; /* an empty system is perfectly conditioned */
+    return NTK_OK;
+  }
+  /* a: n*n, b: n*p, condition-estimate work: 4n (dgecon; dpocon uses 3n);
+   * ints: LU's pivots n, then the estimator's n */
+  if ((st = workspace_alloc(&ws, n * n + n * p + 4 * n, 2 * n, err))) goto fail;
   a = ws.d;
   b = a + n * n;
-  anorm = pack_symmetric(a, A);
+  if (spd) {
+    anorm = pack_symmetric(a, A);
+  } else {
+    pack_colmajor(a, n, A);
+    anorm = norm1_colmajor(a, n);
+  }
   pack_colmajor(b, n, B);
-  info = LAPACKE_dposv_work(LAPACK_COL_MAJOR, 'L', (lapack_int)n, (lapack_int)p, a, (lapack_int)n,
-                            b, (lapack_int)n);
+  if (spd)
+    info = LAPACKE_dposv_work(LAPACK_COL_MAJOR, 'L', (lapack_int)n, (lapack_int)p, a,
+                              (lapack_int)n, b, (lapack_int)n);
+  else
+    info = LAPACKE_dgesv_work(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)p, a, (lapack_int)n,
+                              ws.i, b, (lapack_int)n);
   if (info < 0) {
-    st = fail_lapack("dposv", info, err);
+    st = fail_lapack(spd ? "dposv" : "dgesv", info, err);
     goto fail;
   }
   if (info > 0) {
-    st = ntk_error_set(err, NTK_ENOTPD, 1,
-                       "cholesky_solve: matrix is not positive definite (leading minor of order "
-                       "%d is not)",
-                       (int)info);
+    st = spd ? ntk_error_set(err, NTK_ENOTPD, 1,
+                             "cholesky_solve: matrix is not positive definite (leading minor of "
+                             "order %d is not)",
+                             (int)info)
+             : ntk_error_set(err, NTK_ESINGULAR, 1,
+                             "solve: matrix is singular (U[%d, %d] is exactly 0)", (int)info,
+                             (int)info);
     goto fail;
   }
-  info = LAPACKE_dpocon_work(LAPACK_COL_MAJOR, 'L', (lapack_int)n, a, (lapack_int)n, anorm, &rcond,
-                             b + n * p, ws.i);
+  if (spd)
+    info = LAPACKE_dpocon_work(LAPACK_COL_MAJOR, 'L', (lapack_int)n, a, (lapack_int)n, anorm, &rc,
+                               b + n * p, ws.i + n);
+  else
+    info = LAPACKE_dgecon_work(LAPACK_COL_MAJOR, '1', (lapack_int)n, a, (lapack_int)n, anorm, &rc,
+                               b + n * p, ws.i + n);
   if (info != 0) {
-    st = fail_lapack("dpocon", info, err);
+    st = fail_lapack(spd ? "dpocon" : "dgecon", info, err);
     goto fail;
   }
-  if (!(rcond >= NTK_LINALG_RCOND_MIN)) {
-    st = ntk_error_set(err, NTK_ENOTPD, 1,
-                       "cholesky_solve: matrix is not positive definite to working precision "
-                       "(reciprocal condition %.3g)",
-                       rcond);
+  if (rcond) *rcond = rc;
+  if (!(rc >= rcond_min)) {
+    st = spd ? ntk_error_set(err, NTK_ENOTPD, 1,
+                             "cholesky_solve: matrix is not positive definite to working "
+                             "precision (reciprocal condition %.3g < %.3g)",
+                             rc, rcond_min)
+             : ntk_error_set(err, NTK_ESINGULAR, 1,
+                             "solve: matrix is singular to working precision (reciprocal "
+                             "condition %.3g)",
+                             rc);
     goto fail;
   }
   unpack_colmajor(X, b, n);
@@ -526,62 +565,18 @@ fail:
   return st;
 }
 
+int ntk_linalg_cholesky_solve_cond(ntk_tensor *X, double *rcond, const ntk_tensor *A,
+                                   const ntk_tensor *B, double rcond_min, ntk_error *err) {
+  return square_solve(X, rcond, A, B, rcond_min, 1, err);
+}
+
+int ntk_linalg_cholesky_solve(ntk_tensor *X, const ntk_tensor *A, const ntk_tensor *B,
+                              ntk_error *err) {
+  return square_solve(X, NULL, A, B, 0.0, 1, err);
+}
+
 int ntk_linalg_solve(ntk_tensor *X, const ntk_tensor *A, const ntk_tensor *B, ntk_error *err) {
-  size_t n, p, i, j;
-  lapack_int info;
-  double anorm = 0.0, rcond = 0.0, *a, *b;
-  workspace ws = {NULL, NULL};
-  int st;
-  if ((st = check_output(X, "X", err))) return st;
-  if (!X) return ntk_error_set(err, NTK_EARG, 0, "output tensor X is required");
-  if ((st = check_square(A, 1, "A", err)) || (st = check_rhs(B, A, err))) return st;
-  if ((st = check_finite(A, 1, "A", err)) || (st = check_finite(B, 2, "B", err))) return st;
-  n = A->shape[0];
-  p = B->shape[1];
-  if ((st = ntk_tensor_init(X, B->ndim, B->shape, err))) return st;
-  if (n == 0 || p == 0) return NTK_OK;
-  /* a: n*n, b: n*p, dgecon work: 4n; ipiv: n, dgecon iwork: n */
-  if ((st = workspace_alloc(&ws, n * n + n * p + 4 * n, 2 * n, err))) goto fail;
-  a = ws.d;
-  b = a + n * n;
-  pack_colmajor(a, n, A);
-  pack_colmajor(b, n, B);
-  for (j = 0; j < n; j++) {
-    double colsum = 0.0;
-    for (i = 0; i < n; i++) colsum += fabs(a[i + j * n]);
-    if (colsum > anorm) anorm = colsum;
-  }
-  info = LAPACKE_dgesv_work(LAPACK_COL_MAJOR, (lapack_int)n, (lapack_int)p, a, (lapack_int)n, ws.i,
-                            b, (lapack_int)n);
-  if (info < 0) {
-    st = fail_lapack("dgesv", info, err);
-    goto fail;
-  }
-  if (info > 0) {
-    st = ntk_error_set(err, NTK_ESINGULAR, 1, "solve: matrix is singular (U[%d, %d] is exactly 0)",
-                       (int)info, (int)info);
-    goto fail;
-  }
-  info = LAPACKE_dgecon_work(LAPACK_COL_MAJOR, '1', (lapack_int)n, a, (lapack_int)n, anorm, &rcond,
-                             b + n * p, ws.i + n);
-  if (info != 0) {
-    st = fail_lapack("dgecon", info, err);
-    goto fail;
-  }
-  if (!(rcond >= NTK_LINALG_RCOND_MIN)) {
-    st = ntk_error_set(err, NTK_ESINGULAR, 1,
-                       "solve: matrix is singular to working precision (reciprocal condition "
-                       "%.3g)",
-                       rcond);
-    goto fail;
-  }
-  unpack_colmajor(X, b, n);
-  free(ws.d);
-  return NTK_OK;
-fail:
-  free(ws.d);
-  ntk_tensor_release(X);
-  return st;
+  return square_solve(X, NULL, A, B, 0.0, 0, err);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -34,6 +34,12 @@ int ntk_linalg_svd(ntk_tensor *U, ntk_tensor *s, ntk_tensor *Vt, const ntk_tenso
  * 2-D with A's row count; X has B's shape. */
 int ntk_linalg_cholesky_solve(ntk_tensor *X, const ntk_tensor *A, const ntk_tensor *B,
                               ntk_error *err);
+/* The same with a chosen conditioning bar: X <- A^{-1} B when dpocon's reciprocal 1-norm
+ * condition estimate of A is >= max(rcond_min, DBL_EPSILON) (rcond_min <= 0: DBL_EPSILON;
+ * >= 1 or NaN: NTK_EARG, argument 3), else NTK_ENOTPD. *rcond (may be NULL) <- that estimate,
+ * also on NTK_ENOTPD (0 when the factorization itself failed), so a caller can fall back. */
+int ntk_linalg_cholesky_solve_cond(ntk_tensor *X, double *rcond, const ntk_tensor *A,
+                                   const ntk_tensor *B, double rcond_min, ntk_error *err);
 /* X <- A^{-1} B for square A (dgesv, LU with pivoting); NTK_ESINGULAR when singular. */
 int ntk_linalg_solve(ntk_tensor *X, const ntk_tensor *A, const ntk_tensor *B, ntk_error *err);
 /* X <- argmin |A X - B|_2, minimum norm (dgelsd); singular values <= rcond * s_max are

@@ -2,10 +2,12 @@
 #include "ntk_metrics.h"
 
 #include <cblas.h>
-#include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "ntk_linalg.h"
+#include "ntk_tensor.h"
 
 double ntk_metrics_frobenius(const double *A, size_t n) {
   /* scaled sum of squares: kernels of deep nets at large sigma overflow a naive sum */
@@ -157,70 +159,55 @@ int ntk_metrics_alignment(double *out, const double *K, size_t n, const double *
   return NTK_OK;
 }
 
-/* All eigenvalues (ascending) of symmetric K into w. */
-static int all_eigs(double *w, const double *K, size_t n, ntk_error *err) {
-  double *A = malloc(n * n * sizeof *A);
-  lapack_int info;
-  if (!A) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
-  memcpy(A, K, n * n * sizeof *A);
-  info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'L', (lapack_int)n, A, (lapack_int)n, w);
-  free(A);
-  if (info != 0)
-    return ntk_error_set(err, NTK_ENOCONV, 0, "eigenvalues did not converge (dsyevd info %d)",
-                         (int)info);
-  return NTK_OK;
+/* A (fresh tensor) <- the n x n kernel K, for ntk_linalg: one O(n^2) copy before an O(n^3)
+ * eigensolver, once per record. */
+static int kernel_tensor(ntk_tensor *A, const double *K, size_t n, ntk_error *err) {
+  int st = ntk_tensor_init_2d(A, n, n, err);
+  if (st == NTK_OK) memcpy(ntk_tensor_data(A), K, n * n * sizeof *K);
+  return st;
 }
 
 int ntk_metrics_top_eigs(double *w, const double *K, size_t n, size_t k, ntk_error *err) {
-  double *A, *all;
-  lapack_int m = 0, info;
+  ntk_tensor A = {0}, top = {0};
   size_t i;
+  int st;
   if (n == 0 || n > (size_t)1 << 30) return ntk_error_set(err, NTK_EARG, 2, "bad kernel size");
   if (k < 1 || k > n)
     return ntk_error_set(err, NTK_EARG, 4, "k in [1, %zu] expected, got %zu", n, k);
   for (i = 0; i < n * n; i++)
     if (!isfinite(K[i])) return ntk_error_set(err, NTK_ENONFINITE, 2, "kernel is not finite");
-  A = malloc(n * n * sizeof *A);
-  all = malloc(n * sizeof *all);
-  if (!A || !all) {
-    free(A);
-    free(all);
-    return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
-  }
-  memcpy(A, K, n * n * sizeof *A);
-  /* dsyevr computes only the requested index range after the tridiagonal reduction */
-  info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, 'N', 'I', 'L', (lapack_int)n, A, (lapack_int)n, 0.0, 0.0,
-                        (lapack_int)(n - k + 1), (lapack_int)n, 0.0, &m, all, NULL, 1, NULL);
-  free(A);
-  if (info != 0 || (size_t)m != k) {
-    free(all);
-    return ntk_error_set(err, NTK_ENOCONV, 0, "eigenvalues did not converge (dsyevr info %d)",
-                         (int)info);
-  }
-  for (i = 0; i < k; i++) w[i] = all[k - 1 - i];
-  free(all);
-  return NTK_OK;
+  if ((st = kernel_tensor(&A, K, n, err))) return st;
+  /* dsyevr inside computes only the requested index range after the tridiagonal reduction */
+  st = ntk_linalg_eigh_top(&top, NULL, &A, k, err);
+  if (st == NTK_OK) memcpy(w, ntk_tensor_data(&top), k * sizeof *w);
+  else if (err && err->arg == 1)
+    err->arg = 2; /* ntk_linalg's A is this function's K */
+  ntk_tensor_release(&A);
+  ntk_tensor_release(&top);
+  return st;
 }
 
 int ntk_metrics_psd(int *psd, double *lmin, double *lmax, const double *K, size_t n, double tol,
                     ntk_error *err) {
-  double *w;
+  ntk_tensor A = {0}, w = {0};
   size_t i;
   int st;
   if (n == 0 || n > (size_t)1 << 30) return ntk_error_set(err, NTK_EARG, 1, "bad kernel size");
   if (!(tol >= 0.0)) return ntk_error_set(err, NTK_EARG, 5, "tolerance >= 0 expected");
   for (i = 0; i < n * n; i++)
     if (!isfinite(K[i])) return ntk_error_set(err, NTK_ENONFINITE, 1, "kernel is not finite");
-  w = malloc(n * sizeof *w);
-  if (!w) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
-  st = all_eigs(w, K, n, err);
+  if ((st = kernel_tensor(&A, K, n, err))) return st;
+  /* all eigenvalues, ascending (values only); ntk_linalg's A is argument 1 here too */
+  st = ntk_linalg_eigh(&w, NULL, &A, err);
   if (st == NTK_OK) {
-    double top = w[n - 1] > 0.0 ? w[n - 1] : 0.0;
-    if (lmin) *lmin = w[0];
-    if (lmax) *lmax = w[n - 1];
-    if (psd) *psd = w[0] >= -tol * top;
+    const double *wv = ntk_tensor_data(&w);
+    double top = wv[n - 1] > 0.0 ? wv[n - 1] : 0.0;
+    if (lmin) *lmin = wv[0];
+    if (lmax) *lmax = wv[n - 1];
+    if (psd) *psd = wv[0] >= -tol * top;
   }
-  free(w);
+  ntk_tensor_release(&A);
+  ntk_tensor_release(&w);
   return st;
 }
 

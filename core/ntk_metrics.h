@@ -37,10 +37,11 @@ int ntk_metrics_effective_rank(double *out, const double *K, size_t n, ntk_error
 /* *out <- kernel-target alignment (see above) of K (n x n) with Y (P x C), n = P or P C. */
 int ntk_metrics_alignment(double *out, const double *K, size_t n, const double *Y, size_t P,
                           size_t C, int centered, ntk_error *err);
-/* w (k) <- the k largest eigenvalues of symmetric K (n x n), descending; 1 <= k <= n. */
+/* w (k) <- the k largest eigenvalues of symmetric K (n x n), descending; 1 <= k <= n.
+ * Through ntk_linalg_eigh_top: K not symmetric to its tolerance is NTK_EARG (argument 2). */
 int ntk_metrics_top_eigs(double *w, const double *K, size_t n, size_t k, ntk_error *err);
 /* *lmin, *lmax <- the extreme eigenvalues of symmetric K; *psd <- lmin >= -tol max(|lmax|, 0).
- * Any pointer may be NULL. */
+ * Any pointer may be NULL. Through ntk_linalg_eigh: K not symmetric is NTK_EARG. */
 int ntk_metrics_psd(int *psd, double *lmin, double *lmax, const double *K, size_t n, double tol,
                     ntk_error *err);
 /* *out <- cos(W^T W, B^T B) = |W B^T|_F^2 / (|W^T W|_F |B B^T|_F) for W (N x D), B (r x D)

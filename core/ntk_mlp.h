@@ -18,16 +18,20 @@
 #include "ntk_rng.h"
 #include "ntk_tensor.h"
 
+/* Most weight layers L a network may have (bounds per-layer arrays and absurd configs). */
 #define NTK_MLP_MAX_DEPTH 64
 
+/* Parameterization: c_l = 1 (standard) or 1/sqrt(n_{l-1}) (ntk), see above. */
 typedef enum ntk_param { NTK_PARAM_STANDARD = 0, NTK_PARAM_NTK } ntk_param;
 
+/* Initialization scheme of the weights (variance per parameterization, see above). */
 typedef enum ntk_init {
   NTK_INIT_GAUSSIAN = 0, /* iid normal, variance as above */
   NTK_INIT_ORTHOGONAL,   /* scaled (semi-)orthogonal matrices with the same row norms on average */
   NTK_INIT_BALANCED      /* W^l W^l^T = W^{l+1}^T W^{l+1} exactly at t = 0 */
 } ntk_init;
 
+/* What ntk_mlp_new builds: the architecture and its initialization (caller-owned arrays). */
 typedef struct ntk_mlp_config {
   int depth;                   /* L >= 1 weight layers */
   const size_t *widths;        /* L + 1 entries: n_0 = D, n_1, ..., n_L = C; all >= 1 */
@@ -39,6 +43,7 @@ typedef struct ntk_mlp_config {
   ntk_init init;               /* init scheme */
 } ntk_mlp_config;
 
+/* A network: its architecture, the flat parameter buffer and the forward cache (all owned). */
 typedef struct ntk_mlp {
   int depth;              /* L */
   size_t *widths;         /* L + 1, owned */
@@ -77,8 +82,9 @@ int ntk_mlp_reserve(ntk_mlp *net, size_t P, ntk_error *err);
 /* out (P x C, may be NULL) <- f(X) for X (P x D, row-major); fills the forward cache. */
 int ntk_mlp_forward(ntk_mlp *net, double *out, const double *X, size_t P, ntk_error *err);
 
-/* Input and output sizes. */
+/* Input size n_0 = D. */
 static inline size_t ntk_mlp_input_dim(const ntk_mlp *net) { return net->widths[0]; }
+/* Output size n_L = C. */
 static inline size_t ntk_mlp_output_dim(const ntk_mlp *net) { return net->widths[net->depth]; }
 /* Number of parameters of layer l (1-based): n_l n_{l-1} (+ n_l with bias). */
 size_t ntk_mlp_layer_nparams(const ntk_mlp *net, int l);

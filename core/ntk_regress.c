@@ -1,13 +1,15 @@
 /* ntk_regress.c: kernel ridge regression with a Cholesky fast path and a pseudo-inverse
- * fallback. LAPACKE is called directly on row-major buffers: the tensor-level ntk_linalg API
- * would add copies around every call of what is a single-buffer operation here. */
+ * fallback, both through ntk_linalg (its NaN, symmetry and conditioning checks included). The
+ * copies into and out of tensors are O(P^2) around O(P^3) factorizations, once per fit. */
 #include "ntk_regress.h"
 
 #include <cblas.h>
-#include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "ntk_linalg.h"
+#include "ntk_tensor.h"
 
 void ntk_regress_release(ntk_regress *fit) {
   if (!fit) return;
@@ -15,30 +17,27 @@ void ntk_regress_release(ntk_regress *fit) {
   memset(fit, 0, sizeof *fit);
 }
 
-/* alpha <- V diag(1/w, |w| > cut) V^T Y; returns the rank kept. A and w are overwritten. */
-static int solve_eigh(ntk_regress *fit, double *A, const double *Y, size_t P, size_t C,
-                      ntk_error *err) {
-  double *w = malloc(P * sizeof *w), *T = malloc(P * C * sizeof *T), wmax = 0.0, cut, wmin;
-  size_t i, c, rank = 0;
-  lapack_int info;
-  if (!w || !T) {
-    free(w);
-    free(T);
+/* alpha <- V diag(1/w, |w| > cut) V^T Y for A = V diag(w) V^T; returns the rank kept. */
+static int solve_eigh(ntk_regress *fit, const ntk_tensor *A, const double *Y, ntk_error *err) {
+  ntk_tensor wt = {0}, Vt = {0};
+  size_t P = fit->P, C = fit->C, i, c, rank = 0;
+  double *T, *w, *V, wmax = 0.0, cut, wmin;
+  int st;
+  if ((st = ntk_linalg_eigh(&wt, &Vt, A, err))) return st;
+  T = malloc(P * C * sizeof *T);
+  if (!T) {
+    ntk_tensor_release(&wt);
+    ntk_tensor_release(&Vt);
     return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
   }
-  info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'L', (lapack_int)P, A, (lapack_int)P, w);
-  if (info != 0) {
-    free(w);
-    free(T);
-    return ntk_error_set(err, NTK_ENOCONV, 0, "eigendecomposition failed (dsyevd info %d)",
-                         (int)info);
-  }
+  w = ntk_tensor_data(&wt);
+  V = ntk_tensor_data(&Vt);
   for (i = 0; i < P; i++)
     if (fabs(w[i]) > wmax) wmax = fabs(w[i]);
   cut = fit->rcond * wmax;
   wmin = wmax;
   /* T = V^T Y, scaled by 1/w_i on the kept directions and zeroed on the others */
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)C, (int)P, 1.0, A, (int)P, Y,
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)P, (int)C, (int)P, 1.0, V, (int)P, Y,
               (int)C, 0.0, T, (int)C);
   for (i = 0; i < P; i++) {
     int keep = fabs(w[i]) > cut && wmax > 0.0;
@@ -49,21 +48,22 @@ static int solve_eigh(ntk_regress *fit, double *A, const double *Y, size_t P, si
     }
     for (c = 0; c < C; c++) T[i * C + c] *= s;
   }
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)P, (int)C, (int)P, 1.0, A, (int)P, T,
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)P, (int)C, (int)P, 1.0, V, (int)P, T,
               (int)C, 0.0, fit->alpha, (int)C);
   fit->method = NTK_REGRESS_EIGH;
   fit->rank = rank;
   fit->cond_est = wmax > 0.0 && rank > 0 ? wmin / wmax : 0.0;
-  free(w);
   free(T);
+  ntk_tensor_release(&wt);
+  ntk_tensor_release(&Vt);
   return NTK_OK;
 }
 
 int ntk_regress_fit(ntk_regress *fit, const double *K, size_t P, const double *Y, size_t C,
                     double ridge, double rcond, ntk_error *err) {
-  double *A, anorm, rc = 0.0;
+  ntk_tensor A = {0}, B = {0}, X = {0};
+  double *a, rc = 0.0;
   size_t i;
-  lapack_int info;
   int st;
   memset(fit, 0, sizeof *fit);
   if (!K || P == 0) return ntk_error_set(err, NTK_EARG, 2, "non-empty kernel expected");
@@ -80,40 +80,36 @@ int ntk_regress_fit(ntk_regress *fit, const double *K, size_t P, const double *Y
   for (i = 0; i < P * C; i++)
     if (!isfinite(Y[i]))
       return ntk_error_set(err, NTK_ENONFINITE, 4, "targets have a non-finite entry");
-  A = malloc(P * P * sizeof *A);
   fit->alpha = malloc(P * C * sizeof *fit->alpha);
-  if (!A || !fit->alpha) {
-    free(A);
-    ntk_regress_release(fit);
-    return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a %zu x %zu kernel", P, P);
+  if (!fit->alpha || (st = ntk_tensor_init_2d(&A, P, P, err)) ||
+      (st = ntk_tensor_init_2d(&B, P, C, err))) {
+    st = ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a %zu x %zu kernel", P, P);
+    goto done;
   }
   fit->P = P;
   fit->C = C;
   fit->ridge = ridge;
   fit->rcond = rcond;
-  memcpy(A, K, P * P * sizeof *A);
-  for (i = 0; i < P; i++) A[i * P + i] += ridge;
-  anorm = LAPACKE_dlansy(LAPACK_ROW_MAJOR, '1', 'L', (lapack_int)P, A, (lapack_int)P);
-  info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (lapack_int)P, A, (lapack_int)P);
-  if (info == 0)
-    info = LAPACKE_dpocon(LAPACK_ROW_MAJOR, 'L', (lapack_int)P, A, (lapack_int)P, anorm, &rc);
-  if (info == 0 && rc >= rcond && rc > 0.0) {
-    memcpy(fit->alpha, Y, P * C * sizeof *Y);
-    info = LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'L', (lapack_int)P, (lapack_int)C, A, (lapack_int)P,
-                          fit->alpha, (lapack_int)C);
-    if (info == 0) {
-      fit->method = NTK_REGRESS_CHOLESKY;
-      fit->rank = P;
-      fit->cond_est = rc;
-      free(A);
-      return NTK_OK;
-    }
+  a = ntk_tensor_data(&A);
+  memcpy(a, K, P * P * sizeof *a);
+  for (i = 0; i < P; i++) a[i * P + i] += ridge;
+  memcpy(ntk_tensor_data(&B), Y, P * C * sizeof *Y);
+  st = ntk_linalg_cholesky_solve_cond(&X, &rc, &A, &B, rcond, err);
+  if (st == NTK_OK) {
+    memcpy(fit->alpha, ntk_tensor_data(&X), P * C * sizeof *fit->alpha);
+    fit->method = NTK_REGRESS_CHOLESKY;
+    fit->rank = P;
+    fit->cond_est = rc;
+  } else if (st == NTK_ENOTPD) {
+    /* not positive definite, or too ill-conditioned for the factor to mean anything */
+    st = solve_eigh(fit, &A, Y, err);
   }
-  /* not positive definite, or too ill-conditioned for the factor to mean anything */
-  memcpy(A, K, P * P * sizeof *A);
-  for (i = 0; i < P; i++) A[i * P + i] += ridge;
-  st = solve_eigh(fit, A, Y, P, C, err);
-  free(A);
+  /* ntk_linalg numbers its A as argument 1; here the kernel is argument 2 */
+  if (st != NTK_OK && err && err->arg == 1) err->arg = 2;
+done:
+  ntk_tensor_release(&A);
+  ntk_tensor_release(&B);
+  ntk_tensor_release(&X);
   if (st != NTK_OK) ntk_regress_release(fit);
   return st;
 }

@@ -1,8 +1,9 @@
 /* ntk_regress.h: kernel (ridge) regression, alpha = (K + ridge I)^+ Y, f(x) = k(x)^T alpha.
  *
  * Solver: Cholesky of K + ridge I when it is positive definite and well conditioned (LAPACK's
- * reciprocal 1-norm condition estimate >= rcond); otherwise, and for rank-deficient kernels such
- * as those of whitened image data (rank <= D < P for a linear net), the pseudo-inverse through
+ * reciprocal 1-norm condition estimate >= max(rcond, DBL_EPSILON)); otherwise, and for
+ * rank-deficient kernels such as those of whitened image data (rank <= D < P for a linear
+ * net), the pseudo-inverse through
  * the eigendecomposition K + ridge I = V diag(w) V^T, keeping the eigenvalues with
  * |w_i| > rcond * max|w|. ridge = 0 is the ridgeless (minimum-norm interpolating) limit.
  * Default rcond NTK_REGRESS_RCOND = 1e-10: Grams summed over D ~ 1e3 terms carry rounding of
@@ -16,13 +17,16 @@
 
 #include "ntk_error.h"
 
+/* Default rcond: the relative eigenvalue cutoff and the Cholesky bar (why 1e-10: above). */
 #define NTK_REGRESS_RCOND 1e-10
 
+/* The solver a fit used: Cholesky of K + ridge I, or its eigendecomposition (pseudo-inverse). */
 typedef enum ntk_regress_method {
   NTK_REGRESS_CHOLESKY = 1,
   NTK_REGRESS_EIGH = 2
 } ntk_regress_method;
 
+/* A fitted regression: alpha = (K + ridge I)^+ Y and how it was obtained. */
 typedef struct ntk_regress {
   size_t P, C;                /* training points, outputs */
   double *alpha;              /* P x C, owned: the fitted coefficients */
@@ -35,7 +39,8 @@ typedef struct ntk_regress {
 
 /* fit <- the regression of Y (P x C) on the kernel K (P x P, symmetric), ridge >= 0,
  * rcond >= 0 (NTK_REGRESS_RCOND is the usual choice). fit must be zeroed or released; on
- * failure it stays released. Non-finite K or Y: NTK_ENONFINITE. */
+ * failure it stays released. Non-finite K or Y: NTK_ENONFINITE; K not symmetric to
+ * ntk_linalg's tolerance: NTK_EARG (argument 2). */
 int ntk_regress_fit(ntk_regress *fit, const double *K, size_t P, const double *Y, size_t C,
                     double ridge, double rcond, ntk_error *err);
 /* out (Q x C) <- Kx alpha, Kx the Q x P test-by-train kernel. */

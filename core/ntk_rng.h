@@ -12,6 +12,7 @@
 #include "ntk_error.h"
 #include "ntk_tensor.h"
 
+/* Generator state; seed with ntk_rng_seed before use (a copy replays the same stream). */
 typedef struct ntk_rng {
   uint64_t s[4];       /* xoshiro256** state */
   double spare;        /* second normal of the last polar pair */

@@ -16,12 +16,14 @@
  * anything is allocated (protects against absurd sizes from files or overflowing products). */
 #define NTK_TENSOR_MAX_NUMEL ((size_t)1 << 40)
 
+/* A refcounted element buffer shared by a tensor and its views. */
 typedef struct ntk_storage {
   double *data;     /* owned; freed when refcount drops to 0 */
   size_t size;      /* number of doubles in data */
   size_t refcount;  /* number of tensors sharing this storage */
 } ntk_storage;
 
+/* t[i, j] = storage->data[offset + i stride[0] + j stride[1]]; caller-owned, zeroed = released. */
 typedef struct ntk_tensor {
   ntk_storage *storage; /* NULL when released; retained reference otherwise */
   size_t offset;        /* first element, in doubles from storage->data */
@@ -66,6 +68,7 @@ double *ntk_tensor_data(const ntk_tensor *t);
 static inline double ntk_tensor_at(const ntk_tensor *t, size_t i, size_t j) {
   return t->storage->data[t->offset + (ptrdiff_t)i * t->stride[0] + (ptrdiff_t)j * t->stride[1]];
 }
+/* &t[i] or &t[i, j], 0-based, unchecked; borrowed like ntk_tensor_data. */
 static inline double *ntk_tensor_ptr(const ntk_tensor *t, size_t i, size_t j) {
   return t->storage->data + t->offset + (ptrdiff_t)i * t->stride[0] + (ptrdiff_t)j * t->stride[1];
 }

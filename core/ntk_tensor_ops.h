@@ -76,9 +76,11 @@ typedef enum ntk_reduce {
   NTK_REDUCE_COUNT
 } ntk_reduce;
 
-/* Static lower-case names ("add", "exp", "sum"), NULL for invalid values. */
+/* Static lower-case name of a binary op ("add", "lt"), NULL for invalid values. */
 const char *ntk_binop_name(ntk_binop op);
+/* Static name of an elementwise map ("exp", "relu"), NULL for invalid values. */
 const char *ntk_map_name(ntk_map f);
+/* Static name of a reduction ("sum", "max"), NULL for invalid values. */
 const char *ntk_reduce_name(ntk_reduce r);
 /* Static operator symbol for messages ("+", "<=", "max"), NULL for invalid values. */
 const char *ntk_binop_symbol(ntk_binop op);

@@ -22,6 +22,7 @@
 #include "ntk_mlp.h"
 #include "ntk_rng.h"
 
+/* The update rule of a trainer (gd, rk4, rk45, sgd, adam: formulas above). */
 typedef enum ntk_train_method {
   NTK_TRAIN_GD = 0,
   NTK_TRAIN_RK4,
@@ -30,6 +31,7 @@ typedef enum ntk_train_method {
   NTK_TRAIN_ADAM
 } ntk_train_method;
 
+/* A trainer's method and its hyper-parameters (only the method's own fields are read). */
 typedef struct ntk_train_config {
   ntk_train_method method;
   double lr;                /* gd, sgd, adam: > 0 */
@@ -42,6 +44,7 @@ typedef struct ntk_train_config {
   double beta1, beta2, eps; /* adam: in [0, 1), [0, 1), > 0 */
 } ntk_train_config;
 
+/* A trainer: its config, the elapsed time and counters, and its reused work buffers. */
 typedef struct ntk_trainer {
   ntk_train_config cfg;
   double t;        /* current time */

@@ -127,7 +127,7 @@ local out = opts.out:gsub("/+$", "")
 assert(output.mkdir_p(out))
 local function must(ok, msg) if not ok then die(msg) end end
 must(output.write_csv(out .. "/trajectories.csv", columns, traj))
-local loss_series, tq = {}, {}
+local loss_series = {}
 for k, run in ipairs(runs) do
   local rel = {}
   for i = 1, #run.loss do rel[i] = run.loss[i] / run.loss[1] end

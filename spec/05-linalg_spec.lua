@@ -3,6 +3,7 @@
 -- conditions), on contiguous and on view/transposed inputs, plus every failure path.
 local ntklab = require "ntklab"
 local bad_args = require "spec.support.bad_args"
+local ref = require "spec.support.ops_reference"
 local linalg = ntklab.linalg
 
 -- The test matrices are small (n <= 9), entries O(1), condition numbers below ~1e3: backward
@@ -19,41 +20,7 @@ local function mat(t) return t:dim() == 2 and t:totable() or (function()
   return c
 end)() end
 
-local function mm(A, B)
-  local C = {}
-  for i = 1, #A do
-    C[i] = {}
-    for j = 1, #B[1] do
-      local s = 0
-      for k = 1, #B do s = s + A[i][k] * B[k][j] end
-      C[i][j] = s
-    end
-  end
-  return C
-end
-
-local function tr(A)
-  local T = {}
-  for j = 1, #A[1] do
-    T[j] = {}
-    for i = 1, #A do T[j][i] = A[i][j] end
-  end
-  return T
-end
-
-local function maxdiff(A, B)
-  assert.are.equal(#A, #B)
-  local d = 0
-  for i = 1, #A do
-    if type(A[i]) == "table" then
-      assert.are.equal(#A[i], #B[i])
-      for j = 1, #A[i] do d = math.max(d, math.abs(A[i][j] - B[i][j])) end
-    else
-      d = math.max(d, math.abs(A[i] - B[i]))
-    end
-  end
-  return d
-end
+local mm, tr, maxdiff = ref.matmul, ref.transpose, ref.absdiff
 
 local function eye(n)
   local I = {}
@@ -73,33 +40,8 @@ local function scale_cols(A, s)
   return C
 end
 
--- Solves the square system M x = b (tables) by Gaussian elimination with partial pivoting:
--- the independent reference for the normal equations.
-local function gauss_solve(M, b)
-  local n = #M
-  local a = {}
-  for i = 1, n do
-    a[i] = {}
-    for j = 1, n do a[i][j] = M[i][j] end
-    a[i][n + 1] = b[i]
-  end
-  for c = 1, n do
-    local p = c
-    for r = c + 1, n do if math.abs(a[r][c]) > math.abs(a[p][c]) then p = r end end
-    a[c], a[p] = a[p], a[c]
-    for r = c + 1, n do
-      local f = a[r][c] / a[c][c]
-      for j = c, n + 1 do a[r][j] = a[r][j] - f * a[c][j] end
-    end
-  end
-  local x = {}
-  for i = n, 1, -1 do
-    local s = a[i][n + 1]
-    for j = i + 1, n do s = s - a[i][j] * x[j] end
-    x[i] = s / a[i][i]
-  end
-  return x
-end
+-- the independent reference for the normal equations
+local gauss_solve = ref.gauss_solve
 
 local function column(A, j)
   local c = {}

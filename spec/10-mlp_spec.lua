@@ -2,6 +2,7 @@
 -- evaluation, backprop gradients against central finite differences for every activation,
 -- the init schemes, parameter views and their lifetime, clone, save/load.
 local ntklab = require "ntklab"
+local ref = require "spec.support.ops_reference"
 
 -- Central differences with step FD_STEP on O(1) losses: truncation ~ FD_STEP^2 |L'''| ~ 1e-12,
 -- rounding ~ eps |L| / FD_STEP ~ 1e-10; a correct gradient lands near 1e-9, far below the
@@ -17,39 +18,8 @@ local ACTIVATIONS = {"linear", "relu", "tanh", "erf", "gelu", "softplus", "quadr
 
 local function randn(seed, rows, cols) return ntklab.rng(seed):normal(rows, cols) end
 
--- A (m x k) * B (k x n) as tables of rows, from tensors or tables
-local function mat(t)
-  if type(t) == "table" then return t end
-  return t:totable()
-end
-local function matmul(A, B, transA, transB)
-  A, B = mat(A), mat(B)
-  local function a(i, k) if transA then return A[k][i] else return A[i][k] end end
-  local function b(k, j) if transB then return B[j][k] else return B[k][j] end end
-  local m = transA and #A[1] or #A
-  local kk = transA and #A or #A[1]
-  local n = transB and #B or #B[1]
-  local C = {}
-  for i = 1, m do
-    C[i] = {}
-    for j = 1, n do
-      local s = 0
-      for k = 1, kk do s = s + a(i, k) * b(k, j) end
-      C[i][j] = s
-    end
-  end
-  return C
-end
-local function maxabs(A)
-  local m = 0
-  for _, row in ipairs(A) do for _, v in ipairs(row) do m = math.max(m, math.abs(v)) end end
-  return m
-end
-local function maxdiff(A, B)
-  local m = 0
-  for i, row in ipairs(A) do for j, v in ipairs(row) do m = math.max(m, math.abs(v - B[i][j])) end end
-  return m
-end
+-- plain-Lua products and differences on tables of rows (from tensors or tables)
+local matmul, maxabs, maxdiff = ref.matmul, ref.maxabs, ref.absdiff
 
 local phi = {
   linear = function(x) return x end,

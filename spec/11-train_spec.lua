@@ -3,6 +3,7 @@
 -- against the closed form q(t), r(t) of NOTES.md, rk45 against rk4, observation times and the
 -- non-finite guard.
 local ntklab = require "ntklab"
+local ref = require "spec.support.ops_reference"
 
 -- Adam in C and in Lua perform the same IEEE operations in the same order; the bound leaves
 -- room only for a different libm pow/sqrt (there are none on one machine).
@@ -18,8 +19,6 @@ local RK_MATCH_TOL = 1e-6
 local AXPY_TOL = 1e-15
 
 local function randn(seed, rows, cols) return ntklab.rng(seed):normal(rows, cols) end
-
-local function totable1(t) return t:totable() end
 
 -- Haar orthogonal n x n by modified Gram-Schmidt on a Gaussian (plain Lua, no ntklab linalg)
 local function orthogonal(n, seed)
@@ -42,34 +41,7 @@ local function orthogonal(n, seed)
   return Q -- Q[j] is the j-th column
 end
 
-local function matmul(A, B, transA, transB)
-  A = type(A) == "table" and A or A:totable()
-  B = type(B) == "table" and B or B:totable()
-  local function a(i, k) if transA then return A[k][i] else return A[i][k] end end
-  local function b(k, j) if transB then return B[j][k] else return B[k][j] end end
-  local m, kk = transA and #A[1] or #A, transA and #A or #A[1]
-  local n = transB and #B or #B[1]
-  local C = {}
-  for i = 1, m do
-    C[i] = {}
-    for j = 1, n do
-      local s = 0
-      for k = 1, kk do s = s + a(i, k) * b(k, j) end
-      C[i][j] = s
-    end
-  end
-  return C
-end
-local function maxabs(A)
-  local m = 0
-  for _, row in ipairs(A) do for _, v in ipairs(row) do m = math.max(m, math.abs(v)) end end
-  return m
-end
-local function maxdiff(A, B)
-  local m = 0
-  for i, row in ipairs(A) do for j, v in ipairs(row) do m = math.max(m, math.abs(v - B[i][j])) end end
-  return m
-end
+local matmul, maxabs, maxdiff = ref.matmul, ref.maxabs, ref.absdiff
 
 describe("train", function()
   it("gd: theta <- theta - lr grad, t = lr steps, one gradient evaluation per step", function()

@@ -1,38 +1,12 @@
 -- 21-regress: kernel regression. Agrees with a direct solve, recovers a known function,
 -- handles rank-deficient kernels through the pseudo-inverse, and predicts from cross kernels.
 local ntklab = require "ntklab"
+local ref = require "spec.support.ops_reference"
 
 -- Solves of well-conditioned 8 x 8 systems agree to cond * eps ~ 1e-13; 1e-10 leaves margin.
 local SOLVE_TOL = 1e-10
 -- Ridgeless interpolation with a rank-D kernel: exact up to rounding amplified by cond(X).
 local INTERP_TOL = 1e-8
-
--- x = A^{-1} b by Gaussian elimination with partial pivoting, in plain Lua.
-local function gauss(A, b)
-  local n = #A
-  local M = {}
-  for i = 1, n do
-    M[i] = {}
-    for j = 1, n do M[i][j] = A[i][j] end
-    M[i][n + 1] = b[i]
-  end
-  for k = 1, n do
-    local p = k
-    for i = k + 1, n do if math.abs(M[i][k]) > math.abs(M[p][k]) then p = i end end
-    M[k], M[p] = M[p], M[k]
-    for i = k + 1, n do
-      local f = M[i][k] / M[k][k]
-      for j = k, n + 1 do M[i][j] = M[i][j] - f * M[k][j] end
-    end
-  end
-  local x = {}
-  for i = n, 1, -1 do
-    local s = M[i][n + 1]
-    for j = i + 1, n do s = s - M[i][j] * x[j] end
-    x[i] = s / M[i][i]
-  end
-  return x
-end
 
 local function gram(A, B)
   local a, b = A:totable(), B:totable()
@@ -61,7 +35,7 @@ describe("kernel_regression", function()
       assert.are.equal(8, fit.rank)
       local A = K:totable()
       for i = 1, 8 do A[i][i] = A[i][i] + ridge end
-      local x = gauss(A, y:totable())
+      local x = ref.gauss_solve(A, y:totable())
       local alpha = fit.alpha:totable()
       for i = 1, 8 do assert.is_true(math.abs(alpha[i] - x[i]) <= SOLVE_TOL * (1 + math.abs(x[i]))) end
     end

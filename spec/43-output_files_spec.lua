@@ -5,38 +5,9 @@ local output = require "ntklab.output"
 local cjson = require "cjson"
 local lfs = require "lfs"
 
-local function scratch_dir()
-  local base = os.tmpname()
-  os.remove(base)
-  assert(output.mkdir_p(base .. ".d"))
-  return base .. ".d"
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function entries(dir)
-  local names = {}
-  for name in lfs.dir(dir) do
-    if name ~= "." and name ~= ".." then names[#names + 1] = name end
-  end
-  table.sort(names)
-  return names
-end
-
-local function remove_tree(dir)
-  for name in lfs.dir(dir) do
-    if name ~= "." and name ~= ".." then
-      local p = dir .. "/" .. name
-      if lfs.attributes(p, "mode") == "directory" then remove_tree(p) else os.remove(p) end
-    end
-  end
-  lfs.rmdir(dir)
-end
+local files = require "spec.support.files"
+local scratch_dir, slurp, entries, remove_tree =
+  files.scratch_dir, files.slurp, files.entries, files.remove_tree
 
 describe("output: JSON", function()
   local dir

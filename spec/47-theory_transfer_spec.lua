@@ -3,30 +3,8 @@
 local ntklab = require "ntklab"
 local theory = require "ntklab.theory"
 
--- K y = b for symmetric positive definite K (Cholesky), plain Lua.
-local function spd_solve(K, b)
-  local n, Lm = #K, {}
-  for i = 1, n do
-    Lm[i] = {}
-    for j = 1, i do
-      local s = K[i][j]
-      for k = 1, j - 1 do s = s - Lm[i][k] * Lm[j][k] end
-      if i == j then Lm[i][i] = math.sqrt(s) else Lm[i][j] = s / Lm[j][j] end
-    end
-  end
-  local z, x = {}, {}
-  for i = 1, n do
-    local s = b[i]
-    for k = 1, i - 1 do s = s - Lm[i][k] * z[k] end
-    z[i] = s / Lm[i][i]
-  end
-  for i = n, 1, -1 do
-    local s = z[i]
-    for k = i + 1, n do s = s - Lm[k][i] * x[k] end
-    x[i] = s / Lm[i][i]
-  end
-  return x
-end
+-- K y = b for symmetric positive definite K, plain Lua (Gaussian elimination).
+local spd_solve = require("spec.support.ops_reference").gauss_solve
 
 -- Mean test error |w_hat - w|^2 (= E_x (f(x) - w.x)^2 for x ~ N(0, I)) of ridge regression
 -- with beta = e_1 and w_perp spread evenly over e_2..e_D, and its standard error.

@@ -7,30 +7,7 @@ local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
 local sim = dofile(source .. "/spec/support/linear_sim.lua")
 
 -- Gaussian elimination with partial pivoting, the obvious twin of the module's Cholesky.
-local function solve(A, b)
-  local n, M = #A, {}
-  for i = 1, n do
-    M[i] = {}
-    for j = 1, n do M[i][j] = A[i][j] end
-    M[i][n + 1] = b[i]
-  end
-  for col = 1, n do
-    local p = col
-    for r = col + 1, n do if math.abs(M[r][col]) > math.abs(M[p][col]) then p = r end end
-    M[col], M[p] = M[p], M[col]
-    for r = col + 1, n do
-      local m = M[r][col] / M[col][col]
-      for j = col, n + 1 do M[r][j] = M[r][j] - m * M[col][j] end
-    end
-  end
-  local x = {}
-  for i = n, 1, -1 do
-    local s = M[i][n + 1]
-    for j = i + 1, n do s = s - M[i][j] * x[j] end
-    x[i] = s / M[i][i]
-  end
-  return x
-end
+local solve = require("spec.support.ops_reference").gauss_solve
 
 -- Fewer points than dimensions (P = 5 < D = 8): the learned function depends on the kernel's
 -- path, so matching the net is not automatic.

@@ -4,12 +4,11 @@
 local output = require "ntklab.output"
 local lfs = require "lfs"
 
-local source_dir = os.getenv("NTKLAB_SOURCE_DIR") or "."
-local build_dir = os.getenv("NTKLAB_BUILD_DIR") or (source_dir .. "/build")
-local host = build_dir .. "/bin/ntklab"
-local script = source_dir .. "/experiments/silent_alignment.lua"
+local files = require "spec.support.files"
+local host = files.host
+local script = files.source_dir .. "/experiments/silent_alignment.lua"
 
-local function q(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
+local q = files.q
 
 local function run(args)
   local p = io.popen(q(host) .. " " .. q(script) .. " " .. args .. " 2>&1")
@@ -18,28 +17,7 @@ local function run(args)
   return out, code
 end
 
-local function scratch_dir()
-  local base = os.tmpname()
-  os.remove(base)
-  assert(output.mkdir_p(base .. ".d"))
-  return base .. ".d"
-end
-
-local function remove_tree(dir)
-  for name in lfs.dir(dir) do
-    if name ~= "." and name ~= ".." then os.remove(dir .. "/" .. name) end
-  end
-  lfs.rmdir(dir)
-end
-
-local function entries(dir)
-  local names = {}
-  for name in lfs.dir(dir) do
-    if name ~= "." and name ~= ".." then names[#names + 1] = name end
-  end
-  table.sort(names)
-  return names
-end
+local scratch_dir, entries, remove_tree = files.scratch_dir, files.entries, files.remove_tree
 
 local function read_csv(path)
   local f = assert(io.open(path))

@@ -4,12 +4,11 @@
 local output = require "ntklab.output"
 local lfs = require "lfs"
 
-local source_dir = os.getenv("NTKLAB_SOURCE_DIR") or "."
-local build_dir = os.getenv("NTKLAB_BUILD_DIR") or (source_dir .. "/build")
-local host = build_dir .. "/bin/ntklab"
-local script = source_dir .. "/experiments/linear_two_layer.lua"
+local files = require "spec.support.files"
+local host = files.host
+local script = files.source_dir .. "/experiments/linear_two_layer.lua"
 
-local function q(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
+local q = files.q
 
 -- The issue's bound on |q_sim - q_theory| / s at every record.
 local QR_TOL = 1e-3

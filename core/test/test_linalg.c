@@ -326,6 +326,57 @@ static void test_solves(void) {
   ntk_tensor_release(&NotPD);
 }
 
+/* ntk_linalg_cholesky_solve_cond: the caller's conditioning bar and the estimate it returns.
+ * For a diagonal matrix dpocon's estimate is exact: |A|_1 |A^-1|_1 = max d / min d. */
+static void test_cholesky_cond(void) {
+  ntk_rng rng;
+  ntk_tensor D = {0}, b = {0}, X = {0}, X2 = {0}, S = {0}, B = {0}, NotPD = {0};
+  ntk_error err;
+  double rc = -1.0;
+  size_t i;
+  ntk_rng_seed(&rng, 11);
+  CHECK(ntk_tensor_init_2d(&D, 3, 3, &err) == NTK_OK);
+  *ntk_tensor_ptr(&D, 0, 0) = 2.0;
+  *ntk_tensor_ptr(&D, 1, 1) = 1.0;
+  *ntk_tensor_ptr(&D, 2, 2) = 2e-6; /* reciprocal condition 1e-6 */
+  CHECK(ntk_tensor_init_1d(&b, 3, &err) == NTK_OK);
+  for (i = 0; i < 3; i++) *ntk_tensor_ptr(&b, i, 0) = i + 1.0;
+  CHECK(ntk_linalg_cholesky_solve_cond(&X, &rc, &D, &b, 1e-8, &err) == NTK_OK);
+  CHECK_NEAR(rc, 1e-6, 1e-6 * TOL);
+  CHECK_NEAR(ntk_tensor_at(&X, 0, 0), 0.5, TOL);
+  CHECK_NEAR(ntk_tensor_at(&X, 1, 0), 2.0, TOL);
+  CHECK_NEAR(ntk_tensor_at(&X, 2, 0), 1.5e6, 1.5e6 * TOL);
+  ntk_tensor_release(&X);
+  /* above the bar: refused as not positive definite, the estimate still reported */
+  rc = -1.0;
+  CHECK(ntk_linalg_cholesky_solve_cond(&X, &rc, &D, &b, 1e-4, &err) == NTK_ENOTPD);
+  CHECK(X.storage == NULL && err.arg == 1 && strstr(err.msg, "working precision") != NULL);
+  CHECK_NEAR(rc, 1e-6, 1e-6 * TOL);
+  /* a failed factorization reports 0 */
+  random_spd(&S, 5, &rng);
+  CHECK(ntk_tensor_init_copy(&NotPD, &S, &err) == NTK_OK);
+  *ntk_tensor_ptr(&NotPD, 2, 2) = -1.0;
+  random_matrix(&B, 5, 2, &rng);
+  rc = -1.0;
+  CHECK(ntk_linalg_cholesky_solve_cond(&X, &rc, &NotPD, &B, 0.0, &err) == NTK_ENOTPD);
+  CHECK(X.storage == NULL && rc == 0.0);
+  /* rcond_min <= 0 is cholesky_solve's own bar: the same bits */
+  CHECK(ntk_linalg_cholesky_solve_cond(&X, NULL, &S, &B, 0.0, &err) == NTK_OK);
+  CHECK(ntk_linalg_cholesky_solve(&X2, &S, &B, &err) == NTK_OK);
+  CHECK(same_bits(&X, &X2));
+  ntk_tensor_release(&X);
+  ntk_tensor_release(&X2);
+  /* a bar of 1 or more, or NaN, is misuse of argument 3; nothing is allocated */
+  CHECK(ntk_linalg_cholesky_solve_cond(&X, &rc, &S, &B, 1.0, &err) == NTK_EARG && err.arg == 3);
+  CHECK(ntk_linalg_cholesky_solve_cond(&X, &rc, &S, &B, NAN, &err) == NTK_EARG && err.arg == 3);
+  CHECK(X.storage == NULL);
+  ntk_tensor_release(&D);
+  ntk_tensor_release(&b);
+  ntk_tensor_release(&S);
+  ntk_tensor_release(&B);
+  ntk_tensor_release(&NotPD);
+}
+
 /* the four Penrose conditions: A P A = A, P A P = P, (A P)^T = A P, (P A)^T = P A */
 static void check_penrose(const ntk_tensor *A, const ntk_tensor *P) {
   ntk_tensor AP = {0}, PA = {0}, APA = {0}, PAP = {0}, T = {0};
@@ -583,6 +634,7 @@ int main(void) {
   test_eigh();
   test_svd();
   test_solves();
+  test_cholesky_cond();
   test_least_squares();
   test_bad_input();
   test_check_psd();

@@ -131,6 +131,14 @@ static void test_norms_and_spectra(void) {
   CHECK(ntk_metrics_distance(&v, D4, R, 16, NULL) == NTK_OK);
   CHECK_NEAR(v, 1.0, TOL);
   CHECK(ntk_metrics_top_eigs(w, D4, 4, 5, NULL) == NTK_EARG);
+  /* asymmetric: refused by ntk_linalg, blamed on K */
+  {
+    ntk_error err;
+    D4[1] = 1.0;
+    CHECK(ntk_metrics_top_eigs(w, D4, 4, 2, &err) == NTK_EARG && err.arg == 2);
+    CHECK(ntk_metrics_psd(&psd, &lmin, &lmax, D4, 4, NTK_METRICS_PSD_TOL, &err) == NTK_EARG &&
+          err.arg == 1);
+  }
 }
 
 static void test_weight_alignment(void) {

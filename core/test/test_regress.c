@@ -146,6 +146,10 @@ static void test_bad_args(void) {
   K[1] = NAN;
   CHECK(ntk_regress_fit(&fit, K, 2, y, 1, 0.0, 1e-10, &err) == NTK_ENONFINITE);
   CHECK(fit.alpha == NULL);
+  /* an asymmetric "kernel" is refused by ntk_linalg, blamed on K (argument 2) */
+  K[1] = 0.5;
+  CHECK(ntk_regress_fit(&fit, K, 2, y, 1, 0.0, 1e-10, &err) == NTK_EARG && err.arg == 2);
+  CHECK(fit.alpha == NULL && strstr(err.msg, "symmetric") != NULL);
 }
 
 int main(void) {

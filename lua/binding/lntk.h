@@ -35,6 +35,8 @@ void lntk_gcstep(lua_State *L, size_t bytes);
  * "bad argument #n to 'f' (msg)", where n = argbase + err->arg; for a numerical failure
  * (positive status) pushes nil, msg and returns 2. */
 int lntk_status(lua_State *L, const ntk_error *err, int argbase);
+/* The same with the Lua position given outright: misuse names argument arg (0: none). */
+int lntk_fail(lua_State *L, const ntk_error *err, int arg);
 /* Raises "bad argument #arg to 'f' (expected shape ..., got ...)". */
 int lntk_shapeerror(lua_State *L, int arg, const char *expected, const ntk_tensor *got);
 

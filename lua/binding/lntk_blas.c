@@ -11,16 +11,6 @@ static ntk_tensor *check_tensor_arg(lua_State *L, int arg) {
   return lntk_checktensor(L, arg);
 }
 
-static int fail(lua_State *L, const ntk_error *err, int arg) {
-  if (err->status < 0) {
-    if (arg > 0) return luaL_argerror(L, arg, err->msg);
-    return luaL_error(L, "%s", err->msg);
-  }
-  luaL_pushfail(L);
-  lua_pushstring(L, err->msg);
-  return 2;
-}
-
 /* matmul(a, b [, out]) */
 static int blas_matmul(lua_State *L) {
   ntk_tensor *a = check_tensor_arg(L, 1);
@@ -29,12 +19,12 @@ static int blas_matmul(lua_State *L) {
   if (!lua_isnoneornil(L, 3)) {
     ntk_tensor *out = check_tensor_arg(L, 3);
     if (ntk_blas_matmul_into(out, a, b, &err) != NTK_OK)
-      return fail(L, &err, err.arg == 1 ? 3 : err.arg - 1);
+      return lntk_fail(L, &err, err.arg == 1 ? 3 : err.arg - 1);
     lua_settop(L, 3);
     return 1;
   } else {
     ntk_tensor *c = lntk_pushtensor(L);
-    if (ntk_blas_matmul(c, a, b, &err) != NTK_OK) return fail(L, &err, err.arg - 1);
+    if (ntk_blas_matmul(c, a, b, &err) != NTK_OK) return lntk_fail(L, &err, err.arg - 1);
     lntk_gcstep(L, ntk_tensor_numel(c) * sizeof(double));
     return 1;
   }
@@ -47,12 +37,13 @@ static int blas_gram(lua_State *L) {
   if (a->ndim != 2) return lntk_shapeerror(L, 1, "2-D tensor", a);
   if (!lua_isnoneornil(L, 2)) {
     ntk_tensor *out = check_tensor_arg(L, 2);
-    if (ntk_blas_gram_into(out, a, &err) != NTK_OK) return fail(L, &err, err.arg == 1 ? 2 : 1);
+    if (ntk_blas_gram_into(out, a, &err) != NTK_OK)
+      return lntk_fail(L, &err, err.arg == 1 ? 2 : 1);
     lua_settop(L, 2);
     return 1;
   } else {
     ntk_tensor *c = lntk_pushtensor(L);
-    if (ntk_blas_gram(c, a, &err) != NTK_OK) return fail(L, &err, 1);
+    if (ntk_blas_gram(c, a, &err) != NTK_OK) return lntk_fail(L, &err, 1);
     lntk_gcstep(L, ntk_tensor_numel(c) * sizeof(double));
     return 1;
   }
@@ -67,36 +58,33 @@ static int blas_outer(lua_State *L) {
   if (x->ndim != 1) return lntk_shapeerror(L, 1, "1-D tensor", x);
   if (y->ndim != 1) return lntk_shapeerror(L, 2, "1-D tensor", y);
   c = lntk_pushtensor(L);
-  if (ntk_blas_outer(c, x, y, &err) != NTK_OK) return fail(L, &err, err.arg - 1);
+  if (ntk_blas_outer(c, x, y, &err) != NTK_OK) return lntk_fail(L, &err, err.arg - 1);
   lntk_gcstep(L, ntk_tensor_numel(c) * sizeof(double));
   return 1;
 }
 
-/* gemm(C, alpha, A, B, beta): C <- alpha A B + beta C in place; returns C */
-static int blas_gemm(lua_State *L) {
-  ntk_tensor *c = check_tensor_arg(L, 1);
+/* The in-place updates dst <- alpha op(a, b) + beta dst with Lua arguments
+ * (dst, alpha, a, b, beta), in the core's order so err->arg is the Lua position; returns dst. */
+typedef int (*inplace_update)(ntk_tensor *dst, double alpha, const ntk_tensor *a,
+                              const ntk_tensor *b, double beta, ntk_error *err);
+
+static int update_with(lua_State *L, inplace_update update) {
+  ntk_tensor *dst = check_tensor_arg(L, 1);
   double alpha = luaL_checknumber(L, 2);
   ntk_tensor *a = check_tensor_arg(L, 3);
   ntk_tensor *b = check_tensor_arg(L, 4);
   double beta = luaL_checknumber(L, 5);
   ntk_error err;
-  if (ntk_blas_gemm(c, alpha, a, b, beta, &err) != NTK_OK) return fail(L, &err, err.arg);
+  if (update(dst, alpha, a, b, beta, &err) != NTK_OK) return lntk_fail(L, &err, err.arg);
   lua_settop(L, 1);
   return 1;
 }
 
+/* gemm(C, alpha, A, B, beta): C <- alpha A B + beta C in place; returns C */
+static int blas_gemm(lua_State *L) { return update_with(L, ntk_blas_gemm); }
+
 /* gemv(y, alpha, A, x, beta): y <- alpha A x + beta y in place; returns y */
-static int blas_gemv(lua_State *L) {
-  ntk_tensor *y = check_tensor_arg(L, 1);
-  double alpha = luaL_checknumber(L, 2);
-  ntk_tensor *a = check_tensor_arg(L, 3);
-  ntk_tensor *x = check_tensor_arg(L, 4);
-  double beta = luaL_checknumber(L, 5);
-  ntk_error err;
-  if (ntk_blas_gemv(y, alpha, a, x, beta, &err) != NTK_OK) return fail(L, &err, err.arg);
-  lua_settop(L, 1);
-  return 1;
-}
+static int blas_gemv(lua_State *L) { return update_with(L, ntk_blas_gemv); }
 
 /* ger(A, alpha, x, y): A <- A + alpha x y^T in place; returns A */
 static int blas_ger(lua_State *L) {
@@ -105,7 +93,7 @@ static int blas_ger(lua_State *L) {
   ntk_tensor *x = check_tensor_arg(L, 3);
   ntk_tensor *y = check_tensor_arg(L, 4);
   ntk_error err;
-  if (ntk_blas_ger(a, alpha, x, y, &err) != NTK_OK) return fail(L, &err, err.arg);
+  if (ntk_blas_ger(a, alpha, x, y, &err) != NTK_OK) return lntk_fail(L, &err, err.arg);
   lua_settop(L, 1);
   return 1;
 }

@@ -52,6 +52,16 @@ int lntk_status(lua_State *L, const ntk_error *err, int argbase) {
   return 2;
 }
 
+int lntk_fail(lua_State *L, const ntk_error *err, int arg) {
+  if (err->status < 0) {
+    if (arg > 0) return luaL_argerror(L, arg, err->msg);
+    return luaL_error(L, "%s", err->msg);
+  }
+  luaL_pushfail(L);
+  lua_pushstring(L, err->msg);
+  return 2;
+}
+
 int lntk_shapeerror(lua_State *L, int arg, const char *expected, const ntk_tensor *got) {
   char buf[64];
   ntk_tensor_shape_str(got, buf, sizeof buf);

@@ -18,18 +18,6 @@
 
 #include "lntk.h"
 
-/* Raises for misuse, naming Lua argument `arg` (0: no argument); returns nil, msg for a
- * numerical failure. */
-static int fail(lua_State *L, const ntk_error *err, int arg) {
-  if (err->status < 0) {
-    if (arg > 0) return luaL_argerror(L, arg, err->msg);
-    return luaL_error(L, "%s", err->msg);
-  }
-  luaL_pushfail(L);
-  lua_pushstring(L, err->msg);
-  return 2;
-}
-
 /* A new zero tensor of t's shape, on top of the stack. */
 static ntk_tensor *new_like(lua_State *L, const ntk_tensor *t) {
   return lntk_newtensor(L, t->ndim, t->shape[0], t->shape[1]);
@@ -63,11 +51,11 @@ static int tensor_binop(lua_State *L) {
   } else {
     ntk_tensor *b = check_tensor_arg(L, 2, "tensor or number");
     if (ntk_tensor_check_broadcast(a, b, ntk_binop_symbol(op), &err) != NTK_OK)
-      return fail(L, &err, 2);
+      return lntk_fail(L, &err, 2);
     dst = inplace ? a : new_like(L, a);
     st = ntk_tensor_binop(dst, a, op, b, &err);
   }
-  if (st != NTK_OK) return fail(L, &err, 0);
+  if (st != NTK_OK) return lntk_fail(L, &err, 0);
   if (inplace) lua_settop(L, 1);
   return 1;
 }
@@ -91,12 +79,12 @@ static int tensor_arith(lua_State *L) {
     } else {
       ntk_tensor *b = check_tensor_arg(L, 2, "tensor or number");
       if (ntk_tensor_check_broadcast(a, b, ntk_binop_symbol(op), &err) != NTK_OK)
-        return fail(L, &err, 2);
+        return lntk_fail(L, &err, 2);
       dst = new_like(L, a);
       st = ntk_tensor_binop(dst, a, op, b, &err);
     }
   }
-  if (st != NTK_OK) return fail(L, &err, 0);
+  if (st != NTK_OK) return lntk_fail(L, &err, 0);
   return 1;
 }
 
@@ -107,7 +95,7 @@ static int tensor_map(lua_State *L) {
   ntk_tensor *a = lntk_checktensor(L, 1);
   ntk_tensor *dst = inplace ? a : new_like(L, a);
   ntk_error err;
-  if (ntk_tensor_map(dst, a, f, &err) != NTK_OK) return fail(L, &err, 0);
+  if (ntk_tensor_map(dst, a, f, &err) != NTK_OK) return lntk_fail(L, &err, 0);
   if (inplace) lua_settop(L, 1);
   return 1;
 }
@@ -117,7 +105,7 @@ static int tensor_unm(lua_State *L) {
   ntk_tensor *a = lntk_checktensor(L, 1);
   ntk_tensor *dst = new_like(L, a);
   ntk_error err;
-  if (ntk_tensor_map(dst, a, NTK_MAP_NEG, &err) != NTK_OK) return fail(L, &err, 0);
+  if (ntk_tensor_map(dst, a, NTK_MAP_NEG, &err) != NTK_OK) return lntk_fail(L, &err, 0);
   return 1;
 }
 
@@ -131,7 +119,7 @@ static int tensor_clamp(lua_State *L) {
   if (!(lo <= hi))
     return luaL_argerror(L, 3, lua_pushfstring(L, "upper bound %f below lower bound %f", hi, lo));
   dst = inplace ? a : new_like(L, a);
-  if (ntk_tensor_clamp(dst, a, lo, hi, &err) != NTK_OK) return fail(L, &err, 0);
+  if (ntk_tensor_clamp(dst, a, lo, hi, &err) != NTK_OK) return lntk_fail(L, &err, 0);
   if (inplace) lua_settop(L, 1);
   return 1;
 }
@@ -141,7 +129,7 @@ static int tensor_fill_(lua_State *L) {
   ntk_tensor *t = lntk_checktensor(L, 1);
   double v = luaL_checknumber(L, 2);
   ntk_error err;
-  if (ntk_tensor_fill(t, v, &err) != NTK_OK) return fail(L, &err, 0);
+  if (ntk_tensor_fill(t, v, &err) != NTK_OK) return lntk_fail(L, &err, 0);
   lua_settop(L, 1);
   return 1;
 }
@@ -150,7 +138,7 @@ static int tensor_fill_(lua_State *L) {
 static int tensor_zero_(lua_State *L) {
   ntk_tensor *t = lntk_checktensor(L, 1);
   ntk_error err;
-  if (ntk_tensor_fill(t, 0.0, &err) != NTK_OK) return fail(L, &err, 0);
+  if (ntk_tensor_fill(t, 0.0, &err) != NTK_OK) return lntk_fail(L, &err, 0);
   lua_settop(L, 1);
   return 1;
 }
@@ -160,7 +148,7 @@ static int tensor_copy_(lua_State *L) {
   ntk_tensor *t = lntk_checktensor(L, 1);
   ntk_tensor *src = check_tensor_arg(L, 2, "tensor");
   ntk_error err;
-  if (ntk_tensor_copy(t, src, &err) != NTK_OK) return fail(L, &err, 2);
+  if (ntk_tensor_copy(t, src, &err) != NTK_OK) return lntk_fail(L, &err, 2);
   lua_settop(L, 1);
   return 1;
 }
@@ -171,7 +159,7 @@ static int tensor_axpy_(lua_State *L) {
   double alpha = luaL_checknumber(L, 2);
   ntk_tensor *x = check_tensor_arg(L, 3, "tensor");
   ntk_error err;
-  if (ntk_tensor_axpy(y, alpha, x, &err) != NTK_OK) return fail(L, &err, 3);
+  if (ntk_tensor_axpy(y, alpha, x, &err) != NTK_OK) return lntk_fail(L, &err, 3);
   lua_settop(L, 1);
   return 1;
 }
@@ -191,14 +179,14 @@ static int reduce(lua_State *L, ntk_reduce r, int dimarg) {
   if (lua_isnoneornil(L, dimarg)) {
     if (r == NTK_REDUCE_ARGMIN || r == NTK_REDUCE_ARGMAX) {
       size_t i, j;
-      if (ntk_tensor_argreduce(&i, &j, t, r, &err) != NTK_OK) return fail(L, &err, 1);
+      if (ntk_tensor_argreduce(&i, &j, t, r, &err) != NTK_OK) return lntk_fail(L, &err, 1);
       lua_pushinteger(L, (lua_Integer)i + 1);
       if (t->ndim == 1) return 1;
       lua_pushinteger(L, (lua_Integer)j + 1);
       return 2;
     } else {
       double v;
-      if (ntk_tensor_reduce(&v, t, r, &err) != NTK_OK) return fail(L, &err, 1);
+      if (ntk_tensor_reduce(&v, t, r, &err) != NTK_OK) return lntk_fail(L, &err, 1);
       lua_pushnumber(L, v);
       return 1;
     }
@@ -218,7 +206,7 @@ static int reduce(lua_State *L, ntk_reduce r, int dimarg) {
     dst = lntk_newtensor(L, 2, 1, t->shape[1]);
   else
     dst = lntk_newtensor(L, 2, t->shape[0], 1);
-  if (ntk_tensor_reduce_dim(dst, t, (int)d - 1, r, &err) != NTK_OK) return fail(L, &err, 1);
+  if (ntk_tensor_reduce_dim(dst, t, (int)d - 1, r, &err) != NTK_OK) return lntk_fail(L, &err, 1);
   if (r == NTK_REDUCE_ARGMIN || r == NTK_REDUCE_ARGMAX)
     ntk_tensor_binop_scalar(dst, dst, NTK_OP_ADD, 1.0, &err); /* to 1-based positions */
   return 1;
@@ -258,7 +246,7 @@ static int tensor_dot(lua_State *L) {
   ntk_tensor *b = check_tensor_arg(L, 2, "tensor");
   ntk_error err;
   double v;
-  if (ntk_tensor_dot(&v, a, b, &err) != NTK_OK) return fail(L, &err, err.arg - 1);
+  if (ntk_tensor_dot(&v, a, b, &err) != NTK_OK) return lntk_fail(L, &err, err.arg - 1);
   lua_pushnumber(L, v);
   return 1;
 }
@@ -283,7 +271,7 @@ static int tensor_diagonal(lua_State *L) {
   ntk_error err;
   if (t->ndim != 2) return lntk_shapeerror(L, 1, "2-D tensor", t);
   v = lntk_pushtensor(L);
-  if (ntk_tensor_diagonal(v, t, &err) != NTK_OK) return fail(L, &err, 1);
+  if (ntk_tensor_diagonal(v, t, &err) != NTK_OK) return lntk_fail(L, &err, 1);
   return 1;
 }
 
@@ -328,7 +316,7 @@ static int tensor_gather(lua_State *L) {
     index[k] = (size_t)(i - 1);
   }
   dst = lntk_pushtensor(L);
-  if (ntk_tensor_gather_rows(dst, t, index, n, &err) != NTK_OK) return fail(L, &err, 2);
+  if (ntk_tensor_gather_rows(dst, t, index, n, &err) != NTK_OK) return lntk_fail(L, &err, 2);
   lntk_gcstep(L, ntk_tensor_numel(dst) * sizeof(double));
   return 1;
 }
@@ -361,7 +349,7 @@ static int tensor_eye(lua_State *L) {
   size_t m = lua_isnoneornil(L, 2) ? n : check_size(L, 2);
   ntk_tensor *t = lntk_pushtensor(L);
   ntk_error err;
-  if (ntk_tensor_eye(t, n, m, &err) != NTK_OK) return fail(L, &err, 0);
+  if (ntk_tensor_eye(t, n, m, &err) != NTK_OK) return lntk_fail(L, &err, 0);
   lntk_gcstep(L, ntk_tensor_numel(t) * sizeof(double));
   return 1;
 }
@@ -373,17 +361,17 @@ static int tensor_diag(lua_State *L) {
   ntk_error err;
   if (t->ndim == 1) {
     dst = lntk_pushtensor(L);
-    if (ntk_tensor_diag_matrix(dst, t, &err) != NTK_OK) return fail(L, &err, 1);
+    if (ntk_tensor_diag_matrix(dst, t, &err) != NTK_OK) return lntk_fail(L, &err, 1);
     lntk_gcstep(L, ntk_tensor_numel(dst) * sizeof(double));
   } else {
     /* push the result first: nothing below may raise while the view holds a reference */
     ntk_tensor view = {0};
     int st;
     dst = lntk_pushtensor(L);
-    if (ntk_tensor_diagonal(&view, t, &err) != NTK_OK) return fail(L, &err, 1);
+    if (ntk_tensor_diagonal(&view, t, &err) != NTK_OK) return lntk_fail(L, &err, 1);
     st = ntk_tensor_init_copy(dst, &view, &err);
     ntk_tensor_release(&view);
-    if (st != NTK_OK) return fail(L, &err, 0);
+    if (st != NTK_OK) return lntk_fail(L, &err, 0);
   }
   return 1;
 }
@@ -417,7 +405,7 @@ static int tensor_cat(lua_State *L) {
                 lua_pushfstring(L, "dimension %I out of range [1, %d]", d, parts[0]->ndim));
   dst = lntk_pushtensor(L);
   if (ntk_tensor_cat(dst, (const ntk_tensor *const *)parts, n, (int)d - 1, &err) != NTK_OK)
-    return fail(L, &err, err.arg == 4 ? 2 : 1);
+    return lntk_fail(L, &err, err.arg == 4 ? 2 : 1);
   lntk_gcstep(L, ntk_tensor_numel(dst) * sizeof(double));
   return 1;
 }
@@ -436,11 +424,12 @@ static int tensor_where(lua_State *L) {
       *(arg == 2 ? &av : &bv) = lua_tonumber(L, arg);
     } else {
       *t = check_tensor_arg(L, arg, "tensor or number");
-      if (ntk_tensor_check_broadcast(cond, *t, "where", &err) != NTK_OK) return fail(L, &err, arg);
+      if (ntk_tensor_check_broadcast(cond, *t, "where", &err) != NTK_OK)
+        return lntk_fail(L, &err, arg);
     }
   }
   dst = new_like(L, cond);
-  if (ntk_tensor_where(dst, cond, a, av, b, bv, &err) != NTK_OK) return fail(L, &err, 0);
+  if (ntk_tensor_where(dst, cond, a, av, b, bv, &err) != NTK_OK) return lntk_fail(L, &err, 0);
   return 1;
 }
 

@@ -9,7 +9,7 @@ check.register()
 
 local analysis = {}
 
-local sqrt, abs = math.sqrt, math.abs
+local sqrt = math.sqrt
 local NAN = 0 / 0
 
 -- ---------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 -- spec/support/ops_reference.lua: plain-Lua reference implementations and layout builders
--- shared by the tensor-operation specs (02, 03); not a spec itself.
+-- shared by the specs (tensor ops, linalg, mlp, train, regress, path kernel); not a spec itself.
 local ntklab = require "ntklab"
 
 local ref = {}
@@ -121,17 +121,76 @@ function ref.shape(t)
   return {#t}
 end
 
-function ref.matmul(a, b)
+-- a (m x k) times b (k x n), over nested tables or tensors; transA / transB multiply by a^T /
+-- b^T instead, reading the tables transposed.
+function ref.matmul(a, b, transA, transB)
+  if type(a) == "userdata" then a = a:totable() end
+  if type(b) == "userdata" then b = b:totable() end
+  local function A(i, k) if transA then return a[k][i] else return a[i][k] end end
+  local function B(k, j) if transB then return b[j][k] else return b[k][j] end end
+  local m, kk = transA and #a[1] or #a, transA and #a or #a[1]
+  local n = transB and #b or #b[1]
   local r = {}
-  for i = 1, #a do
+  for i = 1, m do
     r[i] = {}
-    for j = 1, #b[1] do
+    for j = 1, n do
       local s = 0
-      for k = 1, #b do s = s + a[i][k] * b[k][j] end
+      for k = 1, kk do s = s + A(i, k) * B(k, j) end
       r[i][j] = s
     end
   end
   return r
+end
+
+-- max |a_ij| over a 2-D table.
+function ref.maxabs(a)
+  local m = 0
+  for _, row in ipairs(a) do for _, v in ipairs(row) do m = math.max(m, math.abs(v)) end end
+  return m
+end
+
+-- The largest absolute |a - b| over 1-D or 2-D tables of the same shape (a shape mismatch is
+-- an error, not a small difference).
+function ref.absdiff(a, b)
+  assert(#a == #b, "row count differs: " .. #a .. " vs " .. #b)
+  local d = 0
+  for i = 1, #a do
+    if type(a[i]) == "table" then
+      assert(#a[i] == #b[i], "row " .. i .. " length differs: " .. #a[i] .. " vs " .. #b[i])
+      for j = 1, #a[i] do d = math.max(d, math.abs(a[i][j] - b[i][j])) end
+    else
+      d = math.max(d, math.abs(a[i] - b[i]))
+    end
+  end
+  return d
+end
+
+-- x = M^{-1} b (M a square table, b a list) by Gaussian elimination with partial pivoting:
+-- the independent twin of LAPACK's solves.
+function ref.gauss_solve(M, b)
+  local n = #M
+  local a = {}
+  for i = 1, n do
+    a[i] = {}
+    for j = 1, n do a[i][j] = M[i][j] end
+    a[i][n + 1] = b[i]
+  end
+  for c = 1, n do
+    local p = c
+    for r = c + 1, n do if math.abs(a[r][c]) > math.abs(a[p][c]) then p = r end end
+    a[c], a[p] = a[p], a[c]
+    for r = c + 1, n do
+      local f = a[r][c] / a[c][c]
+      for j = c, n + 1 do a[r][j] = a[r][j] - f * a[c][j] end
+    end
+  end
+  local x = {}
+  for i = n, 1, -1 do
+    local s = a[i][n + 1]
+    for j = i + 1, n do s = s - a[i][j] * x[j] end
+    x[i] = s / a[i][i]
+  end
+  return x
 end
 
 return ref
