@@ -21,6 +21,9 @@ local data = require "ntklab.data"
 local preprocess = require "ntklab.preprocess"
 local output, analysis = ntklab.output, ntklab.analysis
 
+-- The path-kernel predictor is on by default: see the measurements by the option below.
+local PATH_KERNEL_DEFAULT = true
+
 local spec = {
   name = "experiments/silent_alignment.lua",
   description = "Silent alignment (paper Figure 1a-b): a small-init MLP on whitened data learns "
@@ -54,6 +57,13 @@ local spec = {
       help = "log-spaced record times from t_min to t_max"},
     {name = "topk", type = "integer", default = 0, min = 0,
       help = "top kernel eigenvalues recorded (each record then costs a P x P eigensolve)"},
+    {name = "path_kernel", type = "boolean", default = PATH_KERNEL_DEFAULT,
+      help = "Eq. 2 path-kernel predictor integrated from kernel snapshots (costs memory: "
+        .. "8 (P^2 + M P) bytes per snapshot)"},
+    {name = "path_every", type = "integer", default = 4, min = 1,
+      help = "path kernel: keep a kernel snapshot every this many records (plus t = 0 and the end)"},
+    {name = "path_step", type = "number", default = 2, min = 0, max = 2.5,
+      help = "path kernel: RK4 step bound h (eta/P) |K|_F (stable below 2.78)"},
     {name = "seed", type = "integer", default = 1, help = "seed of the data draw and the init"},
     {name = "out", type = "string", default = "results/silent_alignment", help = "output directory"},
     {name = "plots", type = "boolean", default = true, help = "write the PNG plots"},
@@ -111,10 +121,27 @@ if not (opts.t_max > opts.t_min and opts.t_min > 0) then die("need 0 < t_min < t
 local rec = ntklab.recorder{times = {log = {opts.t_min, opts.t_max, opts.records}}, X = X, y = y,
   X_test = X_test, y_test = y_test, beta = beta, topk = math.min(opts.topk, P)}
 
+-- Path-kernel snapshots: the train kernel and the test x train kernel at every path_every-th
+-- record. t = 0 and the end reuse the recorder's K0, K0_test, K_end, K_end_test; the ones
+-- between are copied here, so the memory is (records / path_every) x 8 (P^2 + M P) bytes.
+local snapshots, snapshot_seconds = {}, 0
+local snapshot_workspace = opts.path_kernel and ntklab.kernel_workspace() or nil
+local function keep_snapshot()
+  local i = rec:count()
+  if i == 1 or (i - 1) % opts.path_every ~= 0 then return end
+  local started = clock()
+  snapshots[#snapshots + 1] = {t = rec.trajectory.t[i], K = rec.K:clone(),
+    k = ntklab.ntk(rec.net, X_test, X, {workspace = snapshot_workspace})}
+  snapshot_seconds = snapshot_seconds + (clock() - started)
+end
+
 local progress = output.progress{total = #rec.times, label = "silent_alignment", quiet = opts.quiet}
 local t0 = clock()
 ok, err = pcall(rec.run, rec, trainer, net, {stop_loss = opts.stop_loss,
-  progress = function(i, _, t, loss) progress:update(i, string.format("t %.3g loss %.3g", t, loss)) end})
+  progress = function(i, _, t, loss)
+    if opts.path_kernel then keep_snapshot() end
+    progress:update(i, string.format("t %.3g loss %.3g", t, loss))
+  end})
 progress:finish()
 if not ok then die(err) end
 local t_train_total = clock() - t0
@@ -153,6 +180,25 @@ local function test_error(f)
   local wrong = 0
   for i = 1, #yt do if (ft[i] >= 0) ~= (yt[i] >= 0) then wrong = wrong + 1 end end
   return wrong / #yt
+end
+
+-- Eq. 2 from the snapshots, the kernel linear in t between them (analysis.path_kernel_predictor),
+-- gradient flow with eta = 1 on the loss 1/(2P) sum (f - y)^2, integrated to t_end (no tail).
+local cmp_path, pred_path, path_info
+if opts.path_kernel then
+  local started = clock()
+  local path = {{t = 0, K = rec.K0, k = rec.K0_test}}
+  for _, s in ipairs(snapshots) do path[#path + 1] = s end
+  if traj.t[n] > path[#path].t then path[#path + 1] = {t = traj.t[n], K = rec.K_end, k = rec.K_end_test} end
+  local res, msg = analysis.path_kernel_predictor(path, y, f0_train, f0_test, {step = opts.path_step})
+  if not res then die("path kernel: " .. msg) end
+  pred_path = res.test
+  cmp_path = analysis.compare(pred_path, f_net)
+  path_info = {snapshots = #path, every = opts.path_every, rk4_steps = res.steps, step = opts.path_step,
+    seconds = clock() - started, snapshot_seconds = snapshot_seconds,
+    snapshot_bytes = 8 * (#path - 2) * (P * P + X_test:size(1) * P)}
+  for k, v in pairs(path_info) do cmp_path[k] = v end
+  snapshots, path = nil, nil
 end
 
 local readouts = analysis.readouts(traj)
@@ -234,7 +280,9 @@ local summary = {
     half_loss = num(readouts.half_loss), messages = readouts.messages},
   predictors = {final_ntk = cmp_final, initial_ntk = cmp_initial,
     kernel_regression = "f0(x) + k(x)^T K^+ (y - f0(X)), ridgeless; K = K(t_end) or K(0)",
-    test_error_final_ntk = test_error(pred_final), test_error_initial_ntk = test_error(pred_initial)},
+    test_error_final_ntk = test_error(pred_final), test_error_initial_ntk = test_error(pred_initial),
+    path_kernel = cmp_path,
+    test_error_path_kernel = pred_path and test_error(pred_path) or nil},
   silent_alignment = verdict.silent,
   verdict = verdict,
   records = n,
