@@ -20,9 +20,16 @@ local lines = {
   string.format("  final NTK     rel L2 error %s   corr %s", g(pf.rel_err), g(pf.corr)),
   string.format("  initial NTK   rel L2 error %s   corr %s   (%sx the final one's error)",
     g(pi.rel_err), g(pi.corr), g(pi.rel_err / pf.rel_err)),
+}
+local pk = s.predictors.path_kernel
+if pk then
+  lines[#lines + 1] = string.format("  path kernel   rel L2 error %s   corr %s   (Eq. 2 from %s snapshots, %s s)",
+    g(pk.rel_err), g(pk.corr), g(pk.snapshots), g(pk.seconds + pk.snapshot_seconds))
+end
+for _, line in ipairs{
   string.format("silent alignment: %s (%s)", tostring(s.silent_alignment), s.verdict.reason),
   "files:",
   "  " .. s.files.summary, "  " .. s.files.trajectory, "  " .. s.files.predictions,
-}
+} do lines[#lines + 1] = line end
 for _, p in ipairs(s.files.plots or {}) do lines[#lines + 1] = "  " .. p end
 print(table.concat(lines, "\n"))

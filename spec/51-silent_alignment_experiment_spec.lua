@@ -65,6 +65,7 @@ local function complete(s)
     {"times", "align90"}, {"times", "kernel10"}, {"times", "half_loss"},
     {"predictors", "final_ntk", "corr"}, {"predictors", "final_ntk", "rel_err"},
     {"predictors", "initial_ntk", "corr"}, {"predictors", "initial_ntk", "rel_err"},
+    {"predictors", "path_kernel", "corr"}, {"predictors", "path_kernel", "rel_err"},
     {"silent_alignment"}} do
     local v = s
     for _, k in ipairs(path) do
