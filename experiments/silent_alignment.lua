@@ -218,8 +218,10 @@ local pred_cols = {"index", "label", "target", "net", "final_ntk", "initial_ntk"
 local yt, fn, pf, pi, f0 = y_test:totable(), f_net:totable(), pred_final:totable(),
   pred_initial:totable(), f0_test:totable()
 local rows = {}
+local pp_path = pred_path and pred_path:totable()
+if pp_path then pred_cols[#pred_cols + 1] = "path_kernel" end
 for i = 1, #yt do
-  rows[i] = {i, labels and labels[i] or "", yt[i], fn[i], pf[i], pi[i], f0[i]}
+  rows[i] = {i, labels and labels[i] or "", yt[i], fn[i], pf[i], pi[i], f0[i], pp_path and pp_path[i] or nil}
 end
 must(output.write_csv(out .. "/predictions.csv", pred_cols, rows))
 
