@@ -194,7 +194,9 @@ if opts.path_kernel then
   if not res then die("path kernel: " .. msg) end
   pred_path = res.test
   cmp_path = analysis.compare(pred_path, f_net)
-  path_info = {snapshots = #path, every = opts.path_every, rk4_steps = res.steps, step = opts.path_step,
+  -- the same comparison on the train points (the residual the ODE integrates)
+  local train_cmp = analysis.compare(res.train, rec.f_end_train:reshape(P))
+  path_info = {train_rel_err = train_cmp.rel_err, train_corr = train_cmp.corr, snapshots = #path, every = opts.path_every, rk4_steps = res.steps, step = opts.path_step,
     seconds = clock() - started, snapshot_seconds = snapshot_seconds,
     snapshot_bytes = 8 * (#path - 2) * (P * P + X_test:size(1) * P)}
   for k, v in pairs(path_info) do cmp_path[k] = v end
