@@ -12,6 +12,14 @@
 -- f - f_0 = k_inf^T K_inf^-1 y is its small-init limit (f_0 = O(sigma^2) there, and keeping f_0
 -- removes that offset from both predictors alike instead of charging it to the kernels).
 --
+-- The path-kernel predictor (--path_kernel, on by default) integrates Eq. 2 itself from kernel
+-- snapshots at every path_every-th record (analysis.path_kernel_predictor, K(t) linear in t
+-- between them). Measured with seed 1 (rel L2 error vs the net, snapshot memory, extra wall
+-- time): every record 0.0076, 1.0 GB, 1.1 s; every 2nd 0.0087, 490 MB; every 4th (default)
+-- 0.0118, 240 MB, 0.35 s; every 8th 0.0175, 120 MB; every 12th 0.0226, 68 MB; final NTK 0.036.
+-- RK4 step bound 0.25 instead of 2 changes the error in the 7th digit. The error falls only
+-- linearly with the spacing: a ReLU net's NTK jumps where a pre-activation crosses zero.
+--
 -- Run: build/bin/ntklab experiments/silent_alignment.lua [--option value ...] (--help lists them).
 -- Writes into --out (default results/silent_alignment/), every file atomically and
 -- summary.json last: summary.json, trajectory.csv, predictions.csv, trajectory.png,
@@ -21,7 +29,7 @@ local data = require "ntklab.data"
 local preprocess = require "ntklab.preprocess"
 local output, analysis = ntklab.output, ntklab.analysis
 
--- The path-kernel predictor is on by default: see the measurements by the option below.
+-- On by default: at every 4th record it costs the demo ~0.35 s and 240 MB (measurements above).
 local PATH_KERNEL_DEFAULT = true
 
 local spec = {

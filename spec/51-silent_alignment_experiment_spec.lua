@@ -114,7 +114,7 @@ describe("experiments/silent_alignment.lua", function()
     remove_tree(dir)
   end)
 
-  it("the path-kernel predictor beats the final NTK, improves with denser snapshots, and can be off", function()
+  it("the path-kernel predictor beats the final NTK, converges with denser snapshots, and can be off", function()
     local dir = scratch_dir()
     local function path_run(args)
       local out, code = run(TINY .. " --no-plots --out " .. q(dir) .. " " .. args)
@@ -127,6 +127,13 @@ describe("experiments/silent_alignment.lua", function()
     assert.is_true(dense.path_kernel.rel_err < sparse.path_kernel.rel_err / 2)
     assert.is_true(sparse.path_kernel.rel_err < dense.final_ntk.rel_err / 2.5)
     assert.is_true(dense.path_kernel.snapshots > sparse.path_kernel.snapshots)
+    -- With a smooth activation K(t) is smooth and linear interpolation converges as dt^2:
+    -- 4x denser records cut the error 16.5x (measured, tanh, rtol 1e-6: 4.2e-3 -> 2.5e-4).
+    -- ReLU's NTK jumps where a pre-activation crosses 0, which leaves first order (above, 3x).
+    local smooth = "--activation tanh --rtol 1e-6 --path-every 1 --records "
+    local coarse, fine = path_run(smooth .. "30"), path_run(smooth .. "120")
+    assert.is_true(fine.path_kernel.rel_err < coarse.path_kernel.rel_err / 8,
+      ("%g then %g"):format(coarse.path_kernel.rel_err, fine.path_kernel.rel_err))
     local off = path_run("--no-path-kernel")
     assert.is_nil(off.path_kernel)
     local header = read_csv(dir .. "/predictions.csv")
