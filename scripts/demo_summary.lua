@@ -23,8 +23,9 @@ local lines = {
 }
 local pk = s.predictors.path_kernel
 if pk then
-  lines[#lines + 1] = string.format("  path kernel   rel L2 error %s   corr %s   (Eq. 2 from %s snapshots, %s s)",
-    g(pk.rel_err), g(pk.corr), g(pk.snapshots), g(pk.seconds + pk.snapshot_seconds))
+  -- corr to 6 digits: it is 0.9999x here, which %.4g would round to 1
+  lines[#lines + 1] = string.format("  path kernel   rel L2 error %s   corr %.6g   (Eq. 2 from %s snapshots, %.2g s)",
+    g(pk.rel_err), pk.corr, g(pk.snapshots), pk.seconds + pk.snapshot_seconds)
 end
 for _, line in ipairs{
   string.format("silent alignment: %s (%s)", tostring(s.silent_alignment), s.verdict.reason),
