@@ -20,9 +20,17 @@ local lines = {
   string.format("  final NTK     rel L2 error %s   corr %s", g(pf.rel_err), g(pf.corr)),
   string.format("  initial NTK   rel L2 error %s   corr %s   (%sx the final one's error)",
     g(pi.rel_err), g(pi.corr), g(pi.rel_err / pf.rel_err)),
+}
+local pk = s.predictors.path_kernel
+if pk then
+  -- corr to 6 digits: it is 0.9999x here, which %.4g would round to 1
+  lines[#lines + 1] = string.format("  path kernel   rel L2 error %s   corr %.6g   (Eq. 2 from %s snapshots, %.2g s)",
+    g(pk.rel_err), pk.corr, g(pk.snapshots), pk.seconds + pk.snapshot_seconds)
+end
+for _, line in ipairs{
   string.format("silent alignment: %s (%s)", tostring(s.silent_alignment), s.verdict.reason),
   "files:",
   "  " .. s.files.summary, "  " .. s.files.trajectory, "  " .. s.files.predictions,
-}
+} do lines[#lines + 1] = line end
 for _, p in ipairs(s.files.plots or {}) do lines[#lines + 1] = "  " .. p end
 print(table.concat(lines, "\n"))

@@ -1,0 +1,122 @@
+-- 49-path_kernel_tensor: the path-kernel predictor's tensor path (BLAS products into
+-- preallocated buffers) against its plain-Lua twin, on random small kernels; several outputs
+-- column by column; bad arguments of the tensor path.
+local ntklab = require "ntklab"
+local analysis = require "ntklab.analysis"
+local bad_args = require "spec.support.bad_args"
+
+-- Both paths take the same RK4 steps; they differ by the order of floating-point sums (BLAS
+-- against Lua loops, and the tensor path's once-per-interval k products), a few ulps per step
+-- relative to |y - f0| over some hundred steps: 1e-12 relative leaves a wide margin.
+local PATH_TOL = 1e-12
+
+local P, M = 7, 5
+
+-- A random PSD kernel A A^T / P scaled by `scale`, and a random test x train kernel.
+local function random_snapshot(rng, t, scale)
+  local A = rng:normal(P, P)
+  local K = ntklab.matmul(A, A:t()) * (scale / P)
+  local k = rng:normal(M, P) * scale
+  return {t = t, K = K, k = k}
+end
+
+local function as_tables(snaps)
+  local out = {}
+  for i, s in ipairs(snaps) do out[i] = {t = s.t, K = s.K:totable(), k = s.k:totable()} end
+  return out
+end
+
+local function max_rel(a, b)
+  local m, scale = 0, 0
+  for i = 1, #b do
+    m = math.max(m, math.abs(a[i] - b[i]))
+    scale = math.max(scale, math.abs(b[i]))
+  end
+  return m / scale
+end
+
+local function setup(seed)
+  local rng = ntklab.rng(seed)
+  local snaps = {random_snapshot(rng, 0, 1), random_snapshot(rng, 0.7, 3),
+    random_snapshot(rng, 1.5, 8), random_snapshot(rng, 3, 10)}
+  return rng, snaps, rng:normal(P), rng:normal(P) * 0.1, rng:normal(M) * 0.1
+end
+
+describe("analysis.path_kernel_predictor on tensors", function()
+  it("equals the plain-Lua path on random kernels, with and without the tail", function()
+    for seed = 1, 3 do
+      local _, snaps, y, f0, f0t = setup(seed)
+      for _, opts in ipairs{{}, {tail = true}, {eta = 0.5, step = 2.5}} do
+        local fast = assert(analysis.path_kernel_predictor(snaps, y, f0, f0t, opts))
+        local ref = assert(analysis.path_kernel_predictor(as_tables(snaps), y:totable(), f0:totable(),
+          f0t:totable(), opts))
+        assert.are.equal(ref.steps, fast.steps)
+        assert.are.equal(1, fast.test:dim())
+        local e1, e2 = max_rel(fast.test:totable(), ref.test), max_rel(fast.train:totable(), ref.train)
+        assert.is_true(e1 < PATH_TOL and e2 < PATH_TOL, ("seed %d: test %g, train %g"):format(seed, e1, e2))
+      end
+    end
+  end)
+
+  it("takes [P x 1] outputs and arrays, and a larger step takes fewer steps", function()
+    local _, snaps, y, f0, f0t = setup(4)
+    local ref = assert(analysis.path_kernel_predictor(snaps, y, f0, f0t))
+    local col = assert(analysis.path_kernel_predictor(snaps, y:reshape(P, 1), f0:reshape(P, 1),
+      f0t:totable()))
+    assert.are.same({M, 1}, {col.test:size(1), col.test:size(2)})
+    assert.is_true(max_rel(col.test:reshape(M):totable(), ref.test:totable()) < PATH_TOL)
+    local coarse = assert(analysis.path_kernel_predictor(snaps, y, f0, f0t, {step = 2.5}))
+    assert.is_true(coarse.steps < ref.steps / 5, ("%d vs %d steps"):format(coarse.steps, ref.steps))
+  end)
+
+  it("with C outputs, each column is the single-output prediction", function()
+    local rng, snaps, _, _, _ = setup(5)
+    local C = 3
+    local Y, F0, F0t = rng:normal(P, C), rng:normal(P, C) * 0.1, rng:normal(M, C) * 0.1
+    local out = assert(analysis.path_kernel_predictor(snaps, Y, F0, F0t, {tail = true}))
+    assert.are.same({M, C}, {out.test:size(1), out.test:size(2)})
+    for j = 1, C do
+      local ref = assert(analysis.path_kernel_predictor(as_tables(snaps), Y:select(2, j):totable(),
+        F0:select(2, j):totable(), F0t:select(2, j):totable(), {tail = true}))
+      assert.is_true(max_rel(out.test:select(2, j):totable(), ref.test) < PATH_TOL)
+      assert.is_true(max_rel(out.train:select(2, j):totable(), ref.train) < PATH_TOL)
+    end
+  end)
+
+  it("returns nil, msg for a singular tail kernel or too many steps", function()
+    local singular = {t = 0, K = ntklab.tensor{{1, 1}, {1, 1}}, k = ntklab.tensor{{1, 0}}}
+    local none, msg = analysis.path_kernel_predictor({singular}, ntklab.tensor{1, 2},
+      ntklab.tensor{0, 0}, ntklab.tensor{0}, {tail = true})
+    assert.is_nil(none)
+    assert.matches("tail", msg)
+    local _, snaps, y, f0, f0t = setup(6)
+    none, msg = analysis.path_kernel_predictor(snaps, y, f0, f0t, {max_steps = 2})
+    assert.is_nil(none)
+    assert.matches("more than 2 steps", msg)
+  end)
+end)
+
+describe("bad arguments", function()
+  local f = "analysis.path_kernel_predictor"
+  local K, k = ntklab.eye(2), ntklab.ones(1, 2)
+  local snap = {t = 0, K = K, k = k}
+  local y, f0, f0t = ntklab.tensor{1, 2}, ntklab.zeros(2), ntklab.zeros(1)
+  local function call(...) return analysis.path_kernel_predictor(...) end
+  local pre = "bad argument #%d to '" .. f .. "' ("
+  bad_args.cases(it, {
+    {"ntklab.analysis.path_kernel_predictor", function() call({snap}, y, ntklab.zeros(3), f0t) end,
+      pre:format(3) .. "initial train outputs: [2 x 1] expected, got [3])"},
+    {"ntklab.analysis.path_kernel_predictor", function() call({snap}, ntklab.ones(2, 2), f0, f0t) end,
+      pre:format(3) .. "initial train outputs: [2 x 2] expected, got [2])"},
+    {"ntklab.analysis.path_kernel_predictor", function() call({snap}, ntklab.tensor{1, 0 / 0}, f0, f0t) end,
+      pre:format(2) .. "targets: finite entries expected)"},
+    {"ntklab.analysis.path_kernel_predictor", function() call({snap, {t = 1, K = ntklab.eye(3), k = k}}, y, f0, f0t) end,
+      pre:format(1) .. "snapshot 2: K is [3 x 3], [2 x 2] expected)"},
+    {"ntklab.analysis.path_kernel_predictor", function() call({{t = 0, K = K, k = ntklab.ones(2)}}, y, f0, f0t) end,
+      pre:format(1) .. "snapshot 1: k is [2], [1 x 2] expected)"},
+    {"ntklab.analysis.path_kernel_predictor", function() call({snap, {t = 0, K = K, k = k}}, y, f0, f0t) end,
+      pre:format(1) .. "snapshot times must ascend strictly (snapshot 2 at 0))"},
+    {"ntklab.analysis.path_kernel_predictor", function() call({snap}, y, f0, f0t, {step = 3}) end,
+      pre:format(5) .. "field 'step': number in (0, 2.5] expected, got 3)"},
+  })
+end)
