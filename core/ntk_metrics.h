@@ -1,4 +1,5 @@
-/* ntk_metrics.h: scalar summaries of kernels (row-major contiguous doubles).
+/* ntk_metrics.h: scalar summaries of kernels (row-major contiguous doubles, or ntk_tensors and
+ * views of any strides read in place: ntk_metrics_kernel_stats, _tensor_norm, _tensor_distance).
  *
  * Kernel-target alignment, for a kernel K (n x n) and targets Y (P x C):
  *   the target kernel is T = Y Y^T when n = P (a single-output or output-traced kernel) and
