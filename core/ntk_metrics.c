@@ -228,6 +228,68 @@ static void stats_run(stats_pass *s) {
   }
 }
 
+/* The same sums through BLAS when K's rows are contiguous and unscaled: K [Z, Zc, E] as one
+ * GEMM with zc + zc + m right-hand sides and E^T K as another (both multithreaded, SIMD), the
+ * squares and <K, K0> as dot products (one call over all of K when it is contiguous). Returns
+ * 0 when it does not apply (strided rows, a rescaled pass, no memory): the row loop then runs. */
+static int stats_run_blas(stats_pass *s) {
+  size_t n = s->K.rows, m = s->m, zc = s->zc, i, r, a, q, qa, qc;
+  double *W, *KW;
+  int flat, flat0;
+  if (s->K.cs != 1 || s->sk != 1.0 || (s->has_k0 && (s->K0.cs != 1 || s->sk0 != 1.0)) ||
+      n > (size_t)INT_MAX / 4 || s->K.rs > INT_MAX)
+    return 0;
+  qa = s->align ? zc : 0;
+  qc = s->centered ? zc + m : 0;
+  q = qa + qc;
+  W = KW = NULL;
+  if (q > 0) {
+    W = malloc(2 * n * q * sizeof *W);
+    if (!W) return 0;
+    KW = W + n * q;
+    for (i = 0; i < n; i++) {
+      double *w = W + i * q;
+      for (r = 0; r < qa; r++) w[r] = s->Zt[r * n + i];
+      if (s->centered) {
+        for (r = 0; r < zc; r++) w[qa + r] = s->Zct[r * n + i];
+        for (a = 0; a < m; a++) w[qa + zc + a] = i % m == a ? 1.0 : 0.0;
+      }
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)q, (int)n, 1.0, s->K.d,
+                (int)s->K.rs, W, (int)q, 0.0, KW, (int)q);
+  }
+  s->ssq = s->trace = s->num = s->numc = s->ssq0 = s->cross = 0.0;
+  for (i = 0; i < n; i++) {
+    const double *w = W + i * q, *kw = KW + i * q;
+    for (r = 0; r < qa; r++) s->num += w[r] * kw[r];
+    if (s->centered) {
+      for (r = 0; r < zc; r++) s->numc += w[qa + r] * kw[qa + r];
+      for (a = 0; a < m; a++) s->R[i * m + a] = kw[qa + zc + a];
+    }
+    s->trace += s->K.d[(ptrdiff_t)i * s->K.rs + (ptrdiff_t)i];
+  }
+  if (s->centered) /* E^T K: the per-output column sums, E read from W with stride q */
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)n, (int)n, 1.0,
+                W + qa + zc, (int)q, s->K.d, (int)s->K.rs, 0.0, s->Cc, (int)n);
+  free(W);
+  flat = s->K.rs == (ptrdiff_t)n;
+  flat0 = s->has_k0 && s->K0.rs == (ptrdiff_t)n;
+  if (flat) s->ssq = dot(s->K.d, s->K.d, n * n);
+  if (flat0) s->ssq0 = dot(s->K0.d, s->K0.d, n * n);
+  if (flat && flat0) s->cross = dot(s->K.d, s->K0.d, n * n);
+  if (!flat || (s->has_k0 && !flat0))
+    for (i = 0; i < n; i++) {
+      const double *k = s->K.d + (ptrdiff_t)i * s->K.rs;
+      if (!flat) s->ssq += dot(k, k, n);
+      if (s->has_k0 && !(flat && flat0)) {
+        const double *k0 = s->K0.d + (ptrdiff_t)i * s->K0.rs;
+        if (!flat0) s->ssq0 += dot(k0, k0, n);
+        s->cross += dot(k, k0, n);
+      }
+    }
+  return 1;
+}
+
 /* |H K H|_F^2 from the pass's sums (see ntk_metrics.h); a second pass over (H K H)_ij when the
  * formula cancels more than 4 digits (K close to a sum of row- and column-constant parts). */
 static void stats_centered_norm(stats_pass *s) {
@@ -371,7 +433,7 @@ static int kernel_stats(ntk_kernel_stats *out, mat K, mat Y, const mat *K0, unsi
   s.Zt = Zt;
   s.Zct = Zct;
   s.sk = s.sk0 = 1.0;
-  stats_run(&s);
+  if (!stats_run_blas(&s)) stats_run(&s);
   if (!stats_sums_ok(&s)) {
     /* over- or underflowing squares: one more pass with K and K0 scaled near 1, unless an entry
      * is not finite (then the results are not finite either, as they should be) */

@@ -142,6 +142,19 @@ describe("one-pass metrics", function()
     assert.is_true(near(ntklab.alignment(ntklab.tensor(Kf), Yt), ref_align(Kf, v)))
     assert.is_true(near(ntklab.alignment(ntklab.tensor(Kf), Yt, {centered = true}),
                         ref_centered(Kf, v, P, C)))
+    -- the same through the row-by-row pass (K^T read along memory makes K0 strided), and
+    -- through the rescaled pass (squares that overflow)
+    local KfT = {}
+    for i = 1, P * C do
+      KfT[i] = {}
+      for j = 1, P * C do KfT[i][j] = Kf[j][i] end
+    end
+    local s = ntklab.kernel_stats(ntklab.tensor(Kf):t(), Yt, ntklab.tensor(Kf))
+    assert.is_true(near(s.alignment_centered, ref_centered(KfT, v, P, C)))
+    assert.is_true(near(s.alignment, ref_align(KfT, v)))
+    assert.is_true(near(s.distance, ref_distance(KfT, Kf)))
+    s = ntklab.kernel_stats(ntklab.tensor(Kf) * 1e300, Yt)
+    assert.is_true(near(s.alignment_centered, ref_centered(Kf, v, P, C)))
     -- traced: <K, Y Y^T> = sum_a y_a^T K y_a, |Y Y^T|_F = |Y^T Y|_F; centered: H K H, H Y
     local K = case(P)
     local function traced(Kx, Yx)
