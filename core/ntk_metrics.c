@@ -237,7 +237,7 @@ static int stats_run_blas(stats_pass *s) {
   double *W, *KW;
   int flat, flat0;
   if (s->K.cs != 1 || s->sk != 1.0 || (s->has_k0 && (s->K0.cs != 1 || s->sk0 != 1.0)) ||
-      n > (size_t)INT_MAX / 4 || s->K.rs > INT_MAX)
+      n > (size_t)INT_MAX / 4 || s->K.rs > INT_MAX || s->K.rs < (ptrdiff_t)n)
     return 0;
   qa = s->align ? zc : 0;
   qc = s->centered ? zc + m : 0;
@@ -468,7 +468,8 @@ static int kernel_stats(ntk_kernel_stats *out, mat K, mat Y, const mat *K0, unsi
     out->alignment_centered = s.numc / (sqrt(s.ssqc) * tnc);
   }
   if (has_k0) {
-    if (s.ssq0 == 0.0) return ntk_error_set(err, NTK_EARG, k0pos, "zero kernel: distance undefined");
+    if (s.ssq0 == 0.0)
+      return ntk_error_set(err, NTK_EARG, k0pos, "zero kernel: distance undefined");
     out->distance = 1.0 - s.cross / (sqrt(s.ssq) * sqrt(s.ssq0));
   }
   return NTK_OK;
