@@ -2,6 +2,8 @@
 #include "ntk_metrics.h"
 
 #include <cblas.h>
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,21 +11,158 @@
 #include "ntk_linalg.h"
 #include "ntk_tensor.h"
 
-double ntk_metrics_frobenius(const double *A, size_t n) {
-  /* scaled sum of squares: kernels of deep nets at large sigma overflow a naive sum */
+/* A read-only strided matrix: element (i, j) at d[i rs + j cs]; how the metrics read the
+ * caller's tensors and views in place. */
+typedef struct mat {
+  const double *d;
+  size_t rows, cols;
+  ptrdiff_t rs, cs;
+} mat;
+
+static mat mat_contiguous(const double *d, size_t rows, size_t cols) {
+  mat A = {d, rows, cols, (ptrdiff_t)cols, 1};
+  return A;
+}
+
+/* A tensor as a matrix: a 1-D tensor is one row; a transposed (column-major) 2-D view is
+ * read as stored, which the callers only do where a transpose changes nothing. */
+static mat mat_of(const ntk_tensor *t) {
+  mat A;
+  A.d = ntk_tensor_data(t);
+  if (t->ndim == 1) {
+    A.rows = 1;
+    A.cols = t->shape[0];
+    A.rs = 0;
+    A.cs = t->stride[0];
+  } else {
+    A.rows = t->shape[0];
+    A.cols = t->shape[1];
+    A.rs = t->stride[0];
+    A.cs = t->stride[1];
+  }
+  return A;
+}
+
+/* A^T: swaps rows and columns (the same elements). */
+static mat mat_t(mat A) {
+  mat T = {A.d, A.cols, A.rows, A.cs, A.rs};
+  return T;
+}
+
+/* Row i of A, scaled by s: in place when its elements are adjacent and s = 1, else gathered
+ * into buf (A.cols doubles). */
+static const double *mat_row(const mat *A, size_t i, double s, double *buf) {
+  const double *r = A->d + (ptrdiff_t)i * A->rs;
+  size_t j;
+  if (A->cs == 1 && s == 1.0) return r;
+  for (j = 0; j < A->cols; j++) buf[j] = s * r[(ptrdiff_t)j * A->cs];
+  return buf;
+}
+
+/* a . b over n contiguous doubles, through BLAS (SIMD; one call per INT_MAX chunk). */
+static double dot(const double *a, const double *b, size_t n) {
+  double s = 0.0;
+  while (n > 0) {
+    size_t c = n > (size_t)INT_MAX ? (size_t)INT_MAX : n;
+    s += cblas_ddot((int)c, a, 1, b, 1);
+    a += c;
+    b += c;
+    n -= c;
+  }
+  return s;
+}
+
+static double sum(const double *a, size_t n) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  size_t j = 0;
+  /* four chains: the adds pipeline instead of waiting on one accumulator */
+  for (; j + 4 <= n; j += 4) {
+    s0 += a[j];
+    s1 += a[j + 1];
+    s2 += a[j + 2];
+    s3 += a[j + 3];
+  }
+  for (; j < n; j++) s0 += a[j];
+  return (s0 + s1) + (s2 + s3);
+}
+
+/* Sums of squares below this may have lost digits to underflowing squares (entries below
+ * ~1e-135); above DBL_MAX they overflowed: both get a rescaled pass. */
+#define SSQ_TINY 0x1p-900
+
+/* A plain sum of squares is trustworthy: finite and not in the underflow range (or exactly 0,
+ * which only a zero matrix gives without underflow; a zero matrix gets the rescaled pass too
+ * and stays 0). */
+static int ssq_ok(double s) { return s <= DBL_MAX && s >= SSQ_TINY; }
+
+/* max |A_ij|; *finite <- 0 when an entry is Inf or NaN. */
+static double mat_amax(const mat *A, int *finite) {
+  double m = 0.0;
+  size_t i, j;
+  *finite = 1;
+  for (i = 0; i < A->rows; i++) {
+    const double *r = A->d + (ptrdiff_t)i * A->rs;
+    for (j = 0; j < A->cols; j++) {
+      double a = fabs(r[(ptrdiff_t)j * A->cs]);
+      if (!(a <= DBL_MAX)) *finite = 0;
+      else if (a > m) m = a;
+    }
+  }
+  return m;
+}
+
+/* A power of two that brings max |A_ij| = amax near 1 (exact scaling); 1 for amax = 0. */
+static double unit_scale(double amax) { return amax > 0.0 ? ldexp(1.0, -ilogb(amax)) : 1.0; }
+
+/* The scaled sum of squares (LAPACK's dlassq idea), for the rare matrix whose plain sum of
+ * squares over- or underflows. */
+static double frobenius_scaled(const mat *A) {
   double scale = 0.0, ssq = 1.0;
-  size_t i;
-  for (i = 0; i < n; i++)
-    if (A[i] != 0.0) {
-      double a = fabs(A[i]);
-      if (scale < a) {
-        ssq = 1.0 + ssq * (scale / a) * (scale / a);
-        scale = a;
-      } else {
-        ssq += (a / scale) * (a / scale);
+  size_t i, j;
+  for (i = 0; i < A->rows; i++)
+    for (j = 0; j < A->cols; j++) {
+      double v = A->d[(ptrdiff_t)i * A->rs + (ptrdiff_t)j * A->cs];
+      if (v != 0.0) {
+        double a = fabs(v);
+        if (scale < a) {
+          ssq = 1.0 + ssq * (scale / a) * (scale / a);
+          scale = a;
+        } else {
+          ssq += (a / scale) * (a / scale);
+        }
       }
     }
   return scale * sqrt(ssq);
+}
+
+static double mat_frobenius(mat A, double *buf) {
+  double s = 0.0;
+  size_t i;
+  if (A.cs != 1 && A.rs == 1) A = mat_t(A); /* a transposed view: read along memory */
+  if (A.cs == 1 && A.rs == (ptrdiff_t)A.cols) A = mat_contiguous(A.d, 1, A.rows * A.cols);
+  for (i = 0; i < A.rows; i++) {
+    const double *r = mat_row(&A, i, 1.0, buf);
+    s += dot(r, r, A.cols);
+  }
+  /* 0 (a zero matrix or underflowed squares), Inf/NaN (overflow or non-finite input) */
+  return ssq_ok(s) ? sqrt(s) : frobenius_scaled(&A);
+}
+
+double ntk_metrics_frobenius(const double *A, size_t n) {
+  return mat_frobenius(mat_contiguous(A, 1, n), NULL);
+}
+
+double ntk_metrics_tensor_norm(const ntk_tensor *A) {
+  mat M = mat_of(A);
+  double *buf = NULL, v;
+  /* a row buffer only when rows are strided either way (a column of a matrix, a sub-grid) */
+  if (M.cs != 1 && M.rs != 1 && !(M.rows == 1 && M.cs == 1)) {
+    buf = malloc((M.cols > M.rows ? M.cols : M.rows) * sizeof *buf);
+    if (!buf) return frobenius_scaled(&M); /* reads in place, needs nothing */
+  }
+  v = mat_frobenius(M, buf);
+  free(buf);
+  return v;
 }
 
 double ntk_metrics_trace(const double *K, size_t n) {
@@ -40,19 +179,372 @@ double ntk_metrics_inner(const double *A, const double *B, size_t n) {
   return s;
 }
 
-int ntk_metrics_distance(double *out, const double *K1, const double *K2, size_t n,
-                         ntk_error *err) {
-  double n1 = ntk_metrics_frobenius(K1, n), n2 = ntk_metrics_frobenius(K2, n);
-  if (n1 == 0.0) return ntk_error_set(err, NTK_EARG, 2, "zero kernel: distance undefined");
-  if (n2 == 0.0) return ntk_error_set(err, NTK_EARG, 3, "zero kernel: distance undefined");
-  /* normalise first so the inner product cannot overflow */
-  {
-    double s = 0.0;
-    size_t i;
-    for (i = 0; i < n; i++) s += (K1[i] / n1) * (K2[i] / n2);
-    *out = 1.0 - s;
+/* One pass over a kernel (and K0): the sums ntk_metrics_kernel_stats combines. Targets are
+ * stored one column per row of Zt / Zct (zc x n) so each is contiguous. */
+typedef struct stats_pass {
+  /* in */
+  mat K, K0;
+  int has_k0, align, centered;
+  size_t P, m, zc; /* n = P m; m outputs per sample in the full layout, 1 otherwise */
+  const double *Zt, *Zct;
+  double sk, sk0; /* scales applied to K and K0 (powers of two) */
+  double *row, *row0; /* n-double row buffers */
+  double *R, *Cc;     /* K E (n x m) and E^T K (m x n) */
+  /* out */
+  double ssq, trace, num, numc, ssq0, cross, ssqc;
+} stats_pass;
+
+static void stats_run(stats_pass *s) {
+  size_t n = s->K.rows, i, r, a, mu;
+  s->ssq = s->trace = s->num = s->numc = s->ssq0 = s->cross = 0.0;
+  if (s->centered) memset(s->Cc, 0, s->m * n * sizeof *s->Cc);
+  for (i = 0; i < n; i++) {
+    const double *k = mat_row(&s->K, i, s->sk, s->row);
+    s->ssq += dot(k, k, n);
+    s->trace += k[i];
+    if (s->align)
+      for (r = 0; r < s->zc; r++) s->num += s->Zt[r * n + i] * dot(k, s->Zt + r * n, n);
+    if (s->centered) {
+      for (r = 0; r < s->zc; r++) s->numc += s->Zct[r * n + i] * dot(k, s->Zct + r * n, n);
+      if (s->m == 1) {
+        s->R[i] = sum(k, n);
+      } else {
+        for (a = 0; a < s->m; a++) {
+          double t = 0.0;
+          for (mu = 0; mu < s->P; mu++) t += k[mu * s->m + a];
+          s->R[i * s->m + a] = t;
+        }
+      }
+      /* row i = (mu, a) adds to the column sums of output a */
+      {
+        cblas_daxpy((int)n, 1.0, k, 1, s->Cc + (i % s->m) * n, 1);
+      }
+    }
+    if (s->has_k0) {
+      const double *k0 = mat_row(&s->K0, i, s->sk0, s->row0);
+      s->ssq0 += dot(k0, k0, n);
+      s->cross += dot(k, k0, n);
+    }
+  }
+}
+
+/* The same sums through BLAS when K's rows are contiguous and unscaled: K [Z, Zc, E] as one
+ * GEMM with zc + zc + m right-hand sides and E^T K as another (both multithreaded, SIMD), the
+ * squares and <K, K0> as dot products (one call over all of K when it is contiguous). Returns
+ * 0 when it does not apply (strided rows, a rescaled pass, no memory): the row loop then runs. */
+static int stats_run_blas(stats_pass *s) {
+  size_t n = s->K.rows, m = s->m, zc = s->zc, i, r, a, q, qa, qc;
+  double *W, *KW;
+  int flat, flat0;
+  if (s->K.cs != 1 || s->sk != 1.0 || (s->has_k0 && (s->K0.cs != 1 || s->sk0 != 1.0)) ||
+      n > (size_t)INT_MAX / 4 || s->K.rs > INT_MAX || s->K.rs < (ptrdiff_t)n)
+    return 0;
+  qa = s->align ? zc : 0;
+  qc = s->centered ? zc + m : 0;
+  q = qa + qc;
+  W = KW = NULL;
+  if (q > 0) {
+    W = malloc(2 * n * q * sizeof *W);
+    if (!W) return 0;
+    KW = W + n * q;
+    for (i = 0; i < n; i++) {
+      double *w = W + i * q;
+      for (r = 0; r < qa; r++) w[r] = s->Zt[r * n + i];
+      if (s->centered) {
+        for (r = 0; r < zc; r++) w[qa + r] = s->Zct[r * n + i];
+        for (a = 0; a < m; a++) w[qa + zc + a] = i % m == a ? 1.0 : 0.0;
+      }
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)q, (int)n, 1.0, s->K.d,
+                (int)s->K.rs, W, (int)q, 0.0, KW, (int)q);
+  }
+  s->ssq = s->trace = s->num = s->numc = s->ssq0 = s->cross = 0.0;
+  for (i = 0; i < n; i++) {
+    const double *w = W + i * q, *kw = KW + i * q;
+    for (r = 0; r < qa; r++) s->num += w[r] * kw[r];
+    if (s->centered) {
+      for (r = 0; r < zc; r++) s->numc += w[qa + r] * kw[qa + r];
+      for (a = 0; a < m; a++) s->R[i * m + a] = kw[qa + zc + a];
+    }
+    s->trace += s->K.d[(ptrdiff_t)i * s->K.rs + (ptrdiff_t)i];
+  }
+  if (s->centered) /* E^T K: the per-output column sums, E read from W with stride q */
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)n, (int)n, 1.0,
+                W + qa + zc, (int)q, s->K.d, (int)s->K.rs, 0.0, s->Cc, (int)n);
+  free(W);
+  flat = s->K.rs == (ptrdiff_t)n;
+  flat0 = s->has_k0 && s->K0.rs == (ptrdiff_t)n;
+  if (flat) s->ssq = dot(s->K.d, s->K.d, n * n);
+  if (flat0) s->ssq0 = dot(s->K0.d, s->K0.d, n * n);
+  if (flat && flat0) s->cross = dot(s->K.d, s->K0.d, n * n);
+  if (!flat || (s->has_k0 && !flat0))
+    for (i = 0; i < n; i++) {
+      const double *k = s->K.d + (ptrdiff_t)i * s->K.rs;
+      if (!flat) s->ssq += dot(k, k, n);
+      if (s->has_k0 && !(flat && flat0)) {
+        const double *k0 = s->K0.d + (ptrdiff_t)i * s->K0.rs;
+        if (!flat0) s->ssq0 += dot(k0, k0, n);
+        s->cross += dot(k, k0, n);
+      }
+    }
+  return 1;
+}
+
+/* |H K H|_F^2 from the pass's sums (see ntk_metrics.h); a second pass over (H K H)_ij when the
+ * formula cancels more than 4 digits (K close to a sum of row- and column-constant parts). */
+static void stats_centered_norm(stats_pass *s) {
+  size_t n = s->K.rows, m = s->m, P = s->P, i, j, a, b, mu;
+  double rr = 0.0, cc = 0.0, ss = 0.0, Pd = (double)P, S[64], *Sp = S;
+  double *Sbig = NULL;
+  for (i = 0; i < n * m; i++) rr += s->R[i] * s->R[i];
+  for (i = 0; i < m * n; i++) cc += s->Cc[i] * s->Cc[i];
+  /* E^T K E (m x m): S_ab = sum_mu (K E)_{(mu, a), b} */
+  if (m * m > 64) {
+    Sbig = malloc(m * m * sizeof *Sbig);
+    if (!Sbig) {
+      s->ssqc = NAN;
+      return;
+    }
+    Sp = Sbig;
+  }
+  for (a = 0; a < m; a++)
+    for (b = 0; b < m; b++) {
+      double t = 0.0;
+      for (mu = 0; mu < P; mu++) t += s->R[(mu * m + a) * m + b];
+      Sp[a * m + b] = t;
+      ss += t * t;
+    }
+  s->ssqc = s->ssq - (rr + cc) / Pd + ss / (Pd * Pd);
+  if (!(s->ssqc > 1e-4 * s->ssq)) {
+    /* (H K H)_{(mu,a),(nu,b)} = K - (K E)_{(mu,a),b} / P - (E^T K)_{a,(nu,b)} / P + S_ab / P^2 */
+    double t = 0.0;
+    for (i = 0; i < n; i++) {
+      const double *k = mat_row(&s->K, i, s->sk, s->row);
+      const double *Ri = s->R + i * m, *Ca = s->Cc + (i % m) * n, *Sa = Sp + (i % m) * m;
+      for (j = 0; j < n; j++) {
+        double v = k[j] - Ri[j % m] / Pd - Ca[j] / Pd + Sa[j % m] / (Pd * Pd);
+        t += v * v;
+      }
+    }
+    s->ssqc = t;
+  }
+  free(Sbig);
+}
+
+static int stats_sums_ok(const stats_pass *s) {
+  return ssq_ok(s->ssq) && (!s->has_k0 || ssq_ok(s->ssq0)) && isfinite(s->num) &&
+         isfinite(s->numc) && isfinite(s->cross) && isfinite(s->trace);
+}
+
+/* The statistics of K (n x n) against targets Y (P x C matrix view; n = P or P C) and K0.
+ * arg positions for errors: K kpos, Y ypos, K0 k0pos. */
+static int kernel_stats(ntk_kernel_stats *out, mat K, mat Y, const mat *K0, unsigned what,
+                        int kpos, int ypos, int k0pos, ntk_error *err) {
+  stats_pass s;
+  size_t n = K.rows, P = Y.rows, C = Y.cols, i, r, a, zc = 1, m = 1, nz;
+  double *work, *Zt, *Zct, zmax = 0.0, tn = 0.0, tnc = 0.0;
+  int align = (what & NTK_STATS_ALIGNMENT) != 0, centered = (what & NTK_STATS_CENTERED) != 0;
+  int has_k0 = K0 != NULL && (what & NTK_STATS_DISTANCE);
+  memset(&s, 0, sizeof s);
+  if (align || centered) {
+    if (P == 0 || C == 0) return ntk_error_set(err, NTK_EARG, ypos, "non-empty targets expected");
+    if (n == P) {
+      m = 1;
+      zc = C; /* T = Y Y^T: Z = Y, C columns */
+    } else if (n == P * C) {
+      m = C;
+      zc = 1; /* T = vec(Y) vec(Y)^T */
+    } else {
+      return ntk_error_set(err, NTK_ESHAPE, kpos,
+                           "kernel of size %zu matches neither P = %zu nor P C = %zu", n, P,
+                           P * C);
+    }
+  } else {
+    P = n;
+  }
+  /* an all-transposed read (K^T, K0^T) when that walks K along memory: every statistic is
+   * invariant (the target kernels are symmetric, tr and |.|_F are, and <K^T, K0^T> = <K, K0>) */
+  if (K.cs != 1 && K.rs == 1) {
+    K = mat_t(K);
+    if (has_k0) {
+      mat T = mat_t(*K0);
+      s.K0 = T;
+    }
+  } else if (has_k0) {
+    s.K0 = *K0;
+  }
+  s.K = K;
+  nz = (align || centered) ? zc * n : 0;
+  /* row, row0, Zt, Zct, R (n m), Cc (m n) */
+  work = malloc((2 * n + 2 * nz + (centered ? 2 * n * m : 0) + 1) * sizeof *work);
+  if (!work) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
+  s.row = work;
+  s.row0 = work + n;
+  Zt = work + 2 * n;
+  Zct = Zt + nz;
+  s.R = Zct + nz;
+  s.Cc = s.R + (centered ? n * m : 0);
+  /* targets, scaled to max |z| = 1 (the alignments are invariant; the target norms cannot
+   * overflow) and stored column by column */
+  if (align || centered) {
+    for (i = 0; i < P; i++)
+      for (a = 0; a < C; a++) {
+        double v = Y.d[(ptrdiff_t)i * Y.rs + (ptrdiff_t)a * Y.cs];
+        if (fabs(v) > zmax) zmax = fabs(v);
+        /* traced: column a, row i; full: one column, row i C + a */
+        if (m == 1) Zt[a * n + i] = v;
+        else Zt[i * C + a] = v;
+      }
+    if (zmax > 0.0 && zmax <= DBL_MAX)
+      for (i = 0; i < nz; i++) Zt[i] /= zmax;
+    /* centered targets: each output centered over the samples (H Z) */
+    if (centered) {
+      memcpy(Zct, Zt, nz * sizeof *Zct);
+      for (a = 0; a < zc * m; a++) {
+        /* traced: column a (m = 1) at Zct[a n + i]; full: output a at Zct[i m + a] */
+        double mean = 0.0;
+        for (i = 0; i < P; i++) mean += m == 1 ? Zct[a * n + i] : Zct[i * m + a];
+        mean /= (double)P;
+        for (i = 0; i < P; i++) {
+          if (m == 1) Zct[a * n + i] -= mean;
+          else Zct[i * m + a] -= mean;
+        }
+      }
+    }
+    /* |Z Z^T|_F = |Z^T Z|_F: the zc x zc Gram of the columns */
+    for (r = 0; r < zc; r++)
+      for (a = 0; a < zc; a++) {
+        double g = dot(Zt + r * n, Zt + a * n, n);
+        tn += g * g;
+        if (centered) {
+          g = dot(Zct + r * n, Zct + a * n, n);
+          tnc += g * g;
+        }
+      }
+    tn = sqrt(tn);
+    tnc = sqrt(tnc);
+  }
+  s.has_k0 = has_k0;
+  s.align = align;
+  s.centered = centered;
+  s.P = P;
+  s.m = m;
+  s.zc = zc;
+  s.Zt = Zt;
+  s.Zct = Zct;
+  s.sk = s.sk0 = 1.0;
+  if (!stats_run_blas(&s)) stats_run(&s);
+  if (!stats_sums_ok(&s)) {
+    /* over- or underflowing squares: one more pass with K and K0 scaled near 1, unless an entry
+     * is not finite (then the results are not finite either, as they should be) */
+    int fin, fin0 = 1;
+    double ak = mat_amax(&s.K, &fin), ak0 = has_k0 ? mat_amax(&s.K0, &fin0) : 0.0;
+    if (fin && fin0) {
+      s.sk = unit_scale(ak);
+      s.sk0 = unit_scale(ak0);
+      stats_run(&s);
+    }
+  }
+  if (centered) stats_centered_norm(&s);
+  free(work);
+  out->norm = sqrt(s.ssq) / s.sk;
+  out->trace = s.trace / s.sk;
+  out->alignment = out->alignment_centered = out->distance = NAN;
+  if (s.ssq == 0.0) {
+    if (align || centered || has_k0) {
+      const char *what_msg = has_k0 && !(align || centered) ? "zero kernel: distance undefined"
+                                                           : "zero kernel: alignment undefined";
+      return ntk_error_set(err, NTK_EARG, kpos, "%s", what_msg);
+    }
+    return NTK_OK;
+  }
+  if (align) {
+    if (tn == 0.0) return ntk_error_set(err, NTK_EARG, ypos, "zero targets: alignment undefined");
+    out->alignment = s.num / (sqrt(s.ssq) * tn);
+  }
+  if (centered) {
+    if (tnc == 0.0)
+      return ntk_error_set(err, NTK_EARG, ypos, "constant targets: centered alignment undefined");
+    out->alignment_centered = s.numc / (sqrt(s.ssqc) * tnc);
+  }
+  if (has_k0) {
+    if (s.ssq0 == 0.0)
+      return ntk_error_set(err, NTK_EARG, k0pos, "zero kernel: distance undefined");
+    out->distance = 1.0 - s.cross / (sqrt(s.ssq) * sqrt(s.ssq0));
   }
   return NTK_OK;
+}
+
+int ntk_metrics_kernel_stats(ntk_kernel_stats *out, const ntk_tensor *K, const ntk_tensor *Y,
+                             const ntk_tensor *K0, unsigned what, ntk_error *err) {
+  mat Km, Ym = {NULL, 0, 0, 0, 0}, K0m;
+  if (K->ndim != 2 || K->shape[0] != K->shape[1] || K->shape[0] == 0)
+    return ntk_error_set(err, NTK_ESHAPE, 2, "non-empty square kernel expected");
+  Km = mat_of(K);
+  if (what & (NTK_STATS_ALIGNMENT | NTK_STATS_CENTERED)) {
+    if (!Y) return ntk_error_set(err, NTK_EARG, 3, "targets expected");
+    Ym = mat_of(Y);
+    if (Y->ndim == 1) Ym = mat_t(Ym); /* P targets: a P x 1 column */
+  }
+  if (K0 && (what & NTK_STATS_DISTANCE)) {
+    if (!ntk_tensor_same_shape(K, K0))
+      return ntk_error_set(err, NTK_ESHAPE, 4, "K0 of K's shape expected");
+    K0m = mat_of(K0);
+  }
+  return kernel_stats(out, Km, Ym, (K0 && (what & NTK_STATS_DISTANCE)) ? &K0m : NULL, what, 2, 3,
+                      4, err);
+}
+
+/* The distance of two same-shape matrices in one fused pass. */
+static int mat_distance(double *out, mat A, mat B, int apos, int bpos, ntk_error *err) {
+  double *buf = NULL, saa = 0.0, sbb = 0.0, sab = 0.0, sa = 1.0, sb = 1.0;
+  size_t i;
+  int pass;
+  if (A.cs != 1 && A.rs == 1) {
+    A = mat_t(A);
+    B = mat_t(B);
+  }
+  if (A.cs == 1 && A.rs == (ptrdiff_t)A.cols && B.cs == 1 && B.rs == (ptrdiff_t)B.cols) {
+    A = mat_contiguous(A.d, 1, A.rows * A.cols);
+    B = mat_contiguous(B.d, 1, B.rows * B.cols);
+  }
+  buf = malloc(2 * A.cols * sizeof *buf + 1);
+  if (!buf) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
+  for (pass = 0; pass < 2; pass++) {
+    saa = sbb = sab = 0.0;
+    for (i = 0; i < A.rows; i++) {
+      const double *a = mat_row(&A, i, sa, buf), *b = mat_row(&B, i, sb, buf + A.cols);
+      saa += dot(a, a, A.cols);
+      sbb += dot(b, b, A.cols);
+      sab += dot(a, b, A.cols);
+    }
+    if (pass == 0 && !(ssq_ok(saa) && ssq_ok(sbb) && isfinite(sab))) {
+      int fa, fb;
+      double ma = mat_amax(&A, &fa), mb = mat_amax(&B, &fb);
+      if (!(fa && fb) || ma == 0.0 || mb == 0.0) break;
+      sa = unit_scale(ma);
+      sb = unit_scale(mb);
+      continue;
+    }
+    break;
+  }
+  free(buf);
+  if (saa == 0.0) return ntk_error_set(err, NTK_EARG, apos, "zero kernel: distance undefined");
+  if (sbb == 0.0) return ntk_error_set(err, NTK_EARG, bpos, "zero kernel: distance undefined");
+  *out = 1.0 - sab / (sqrt(saa) * sqrt(sbb));
+  return NTK_OK;
+}
+
+int ntk_metrics_distance(double *out, const double *K1, const double *K2, size_t n,
+                         ntk_error *err) {
+  return mat_distance(out, mat_contiguous(K1, 1, n), mat_contiguous(K2, 1, n), 2, 3, err);
+}
+
+int ntk_metrics_tensor_distance(double *out, const ntk_tensor *A, const ntk_tensor *B,
+                                ntk_error *err) {
+  if (!ntk_tensor_same_shape(A, B))
+    return ntk_error_set(err, NTK_ESHAPE, 3, "tensors of the same shape expected");
+  return mat_distance(out, mat_of(A), mat_of(B), 2, 3, err);
 }
 
 int ntk_metrics_effective_rank(double *out, const double *K, size_t n, ntk_error *err) {
@@ -63,100 +555,18 @@ int ntk_metrics_effective_rank(double *out, const double *K, size_t n, ntk_error
   return NTK_OK;
 }
 
-/* M <- H M H for H = (I_P - 11^T/P) (x) I_m on the sample-major index (mu, a), n = P m. */
-static void center(double *M, size_t P, size_t m) {
-  size_t n = P * m, r, mu, a;
-  double *mean = calloc(n > m ? n : m, sizeof *mean);
-  if (!mean) return;
-  /* columns: subtract, in each row, the mean over samples of each output a */
-  for (r = 0; r < n; r++) {
-    double *row = M + r * n;
-    for (a = 0; a < m; a++) mean[a] = 0.0;
-    for (mu = 0; mu < P; mu++)
-      for (a = 0; a < m; a++) mean[a] += row[mu * m + a];
-    for (a = 0; a < m; a++) mean[a] /= (double)P;
-    for (mu = 0; mu < P; mu++)
-      for (a = 0; a < m; a++) row[mu * m + a] -= mean[a];
-  }
-  /* rows: subtract the mean over samples of rows (nu, a), column by column */
-  for (a = 0; a < m; a++) {
-    memset(mean, 0, n * sizeof *mean);
-    for (mu = 0; mu < P; mu++) {
-      const double *row = M + (mu * m + a) * n;
-      for (r = 0; r < n; r++) mean[r] += row[r];
-    }
-    for (mu = 0; mu < P; mu++) {
-      double *row = M + (mu * m + a) * n;
-      for (r = 0; r < n; r++) row[r] -= mean[r] / (double)P;
-    }
-  }
-  free(mean);
-}
-
 int ntk_metrics_alignment(double *out, const double *K, size_t n, const double *Y, size_t P,
                           size_t C, int centered, ntk_error *err) {
-  size_t m, r, zc, i, j, a;
-  double *Z, *Kc = NULL, *G, num = 0.0, kn, tn;
-  const double *Kuse = K;
+  ntk_kernel_stats st;
+  int rc;
   if (P == 0 || C == 0) return ntk_error_set(err, NTK_EARG, 4, "non-empty targets expected");
-  if (n == P) {
-    m = 1;
-    zc = C; /* T = Y Y^T: Z = Y, C columns */
-  } else if (n == P * C) {
-    m = C;
-    zc = 1; /* T = vec(Y) vec(Y)^T */
-  } else {
-    return ntk_error_set(err, NTK_ESHAPE, 2,
-                         "kernel of size %zu matches neither P = %zu nor P C = %zu", n, P, P * C);
-  }
-  Z = malloc(n * zc * sizeof *Z);
-  G = malloc(zc * zc * sizeof *G);
-  if (centered) Kc = malloc(n * n * sizeof *Kc);
-  if (!Z || !G || (centered && !Kc)) {
-    free(Z);
-    free(G);
-    free(Kc);
-    return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
-  }
-  memcpy(Z, Y, n * zc * sizeof *Z); /* Y (P x C) is vec(Y) (P C x 1) in the same order */
-  if (centered) {
-    /* center Z over samples within each output (H Z), and K to H K H */
-    for (a = 0; a < m * zc; a++) {
-      double s = 0.0;
-      size_t stride = m * zc, off = a;
-      for (i = 0; i < P; i++) s += Z[i * stride + off];
-      s /= (double)P;
-      for (i = 0; i < P; i++) Z[i * stride + off] -= s;
-    }
-    memcpy(Kc, K, n * n * sizeof *Kc);
-    center(Kc, P, m);
-    Kuse = Kc;
-  }
-  /* <K, Z Z^T> = sum_r z_r^T K z_r; |Z Z^T|_F = |Z^T Z|_F */
-  for (r = 0; r < zc; r++)
-    for (i = 0; i < n; i++) {
-      double s = 0.0;
-      for (j = 0; j < n; j++) s += Kuse[i * n + j] * Z[j * zc + r];
-      num += Z[i * zc + r] * s;
-    }
-  for (i = 0; i < zc; i++)
-    for (j = 0; j < zc; j++) {
-      double s = 0.0;
-      for (r = 0; r < n; r++) s += Z[r * zc + i] * Z[r * zc + j];
-      G[i * zc + j] = s;
-    }
-  kn = ntk_metrics_frobenius(Kuse, n * n);
-  tn = ntk_metrics_frobenius(G, zc * zc);
-  free(Z);
-  free(G);
-  free(Kc);
-  if (kn == 0.0) return ntk_error_set(err, NTK_EARG, 1, "zero kernel: alignment undefined");
-  if (tn == 0.0)
-    return ntk_error_set(err, NTK_EARG, 4,
-                         centered ? "constant targets: centered alignment undefined"
-                                  : "zero targets: alignment undefined");
-  *out = num / (kn * tn);
-  return NTK_OK;
+  /* argument positions as this function has always reported them: K 1, Y 4 (the kernel's
+   * size mismatch is 2) */
+  rc = kernel_stats(&st, mat_contiguous(K, n, n), mat_contiguous(Y, P, C), NULL,
+                    centered ? NTK_STATS_CENTERED : NTK_STATS_ALIGNMENT, 1, 4, 0, err);
+  if (rc == NTK_ESHAPE && err) err->arg = 2;
+  if (rc == NTK_OK) *out = centered ? st.alignment_centered : st.alignment;
+  return rc;
 }
 
 /* A (fresh tensor) <- the n x n kernel K, for ntk_linalg: one O(n^2) copy before an O(n^3)

@@ -1,4 +1,5 @@
-/* ntk_metrics.h: scalar summaries of kernels (row-major contiguous doubles).
+/* ntk_metrics.h: scalar summaries of kernels (row-major contiguous doubles, or ntk_tensors and
+ * views of any strides read in place: ntk_metrics_kernel_stats, _tensor_norm, _tensor_distance).
  *
  * Kernel-target alignment, for a kernel K (n x n) and targets Y (P x C):
  *   the target kernel is T = Y Y^T when n = P (a single-output or output-traced kernel) and
@@ -17,10 +18,47 @@
 #include <stddef.h>
 
 #include "ntk_error.h"
+#include "ntk_tensor.h"
 
 /* Default PSD tolerance: eigenvalues of a float64 Gram are accurate to about n eps |K|_2, so a
  * PSD kernel with n <= 1e4 never shows lambda_min below -1e-12 lambda_max; 1e-10 leaves margin. */
 #define NTK_METRICS_PSD_TOL 1e-10
+
+/* Several summaries of one kernel from one pass over it (ntk_metrics_kernel_stats). */
+typedef struct ntk_kernel_stats {
+  double norm;               /* |K|_F */
+  double trace;              /* tr K */
+  double alignment;          /* uncentered kernel-target alignment (NAN unless requested) */
+  double alignment_centered; /* centered kernel-target alignment (NAN unless requested) */
+  double distance;           /* 1 - <K, K0>_F / (|K|_F |K0|_F) (NAN unless K0 given) */
+} ntk_kernel_stats;
+
+/* What ntk_metrics_kernel_stats computes besides the norm and the trace. */
+enum {
+  NTK_STATS_ALIGNMENT = 1,
+  NTK_STATS_CENTERED = 2,
+  NTK_STATS_DISTANCE = 4
+};
+
+/* One pass over the square kernel K (n x n, any strides: the caller's tensor or view, read in
+ * place; only a row of O(n) scratch when its rows are not contiguous) computes its norm and
+ * trace and, as `what` asks, the alignments with Y (P x C or P, n = P or P C as for
+ * ntk_metrics_alignment; any strides) and the distance to K0 (same shape as K, any strides).
+ * Centered alignment without a centered copy: with E = 1_P (x) I_{n/P} and H = I - E E^T / P,
+ *   <H K H, Zc Zc^T> = sum_r zc_r^T K zc_r        (H zc_r = zc_r for the centered targets) and
+ *   |H K H|_F^2 = <K, H K H> = |K|_F^2 - (|K E|_F^2 + |E^T K|_F^2) / P + |E^T K E|_F^2 / P^2,
+ * so the pass accumulates K Z, K Zc, the per-output row sums K E and column sums E^T K. When
+ * the subtraction cancels more than 4 digits a second pass sums (H K H)_ij^2 directly.
+ * Entries so large or small that their squares overflow or underflow are handled by a rescaled
+ * second pass. Errors as ntk_metrics_alignment (K is argument 2, Y 3, K0 4): zero kernel or
+ * targets, constant targets for the centered alignment, a size mismatch. */
+int ntk_metrics_kernel_stats(ntk_kernel_stats *out, const ntk_tensor *K, const ntk_tensor *Y,
+                             const ntk_tensor *K0, unsigned what, ntk_error *err);
+/* |A|_F of a tensor or view of any strides, read in place. */
+double ntk_metrics_tensor_norm(const ntk_tensor *A);
+/* ntk_metrics_distance of two same-shape tensors or views, read in place in one pass. */
+int ntk_metrics_tensor_distance(double *out, const ntk_tensor *A, const ntk_tensor *B,
+                                ntk_error *err);
 
 /* |A|_F over n elements. */
 double ntk_metrics_frobenius(const double *A, size_t n);

@@ -162,8 +162,89 @@ static void test_weight_alignment(void) {
   CHECK_NEAR(v, 1.0 / sqrt(3.0), TOL);
 }
 
+/* ntk_metrics_kernel_stats on a non-symmetric K with a large mean part and off-mean targets,
+ * read as a contiguous tensor and as the transpose of K^T, against explicit H K H sums. */
+static void test_kernel_stats(void) {
+  enum { P = 7 };
+  double E[P * P], y[P], Kc[P * P], yc[P], r[P], c[P], s = 0, num = 0, kn = 0, yn = 0;
+  double ku = 0, nu = 0, yu = 0, k0n = 0, cross = 0, tr = 0;
+  ntk_tensor K = {0}, KT = {0}, KTT = {0}, Y = {0}, K0 = {0};
+  ntk_kernel_stats st;
+  size_t i, j;
+  int pass;
+  fill_normal(E, P * P, 7);
+  fill_normal(y, P, 8);
+  CHECK(ntk_tensor_init_2d(&K, P, P, NULL) == NTK_OK);
+  CHECK(ntk_tensor_init_2d(&KT, P, P, NULL) == NTK_OK);
+  CHECK(ntk_tensor_init_2d(&K0, P, P, NULL) == NTK_OK);
+  CHECK(ntk_tensor_init_1d(&Y, P, NULL) == NTK_OK);
+  for (i = 0; i < P; i++) {
+    y[i] += 0.7;
+    ntk_tensor_data(&Y)[i] = y[i];
+    for (j = 0; j < P; j++) {
+      double k = 4.0 + E[i * P + j] + 0.5 * (double)i; /* non-symmetric, large mean */
+      ntk_tensor_data(&K)[i * P + j] = k;
+      ntk_tensor_data(&KT)[j * P + i] = k;
+      ntk_tensor_data(&K0)[i * P + j] = E[j * P + i] * E[i * P + j] + 1.0;
+    }
+  }
+  CHECK(ntk_tensor_transpose(&KTT, &KT, NULL) == NTK_OK); /* K again, column-major */
+  /* explicit: Kc = K - r/P - c/P + s/P^2 = H K H, yc = H y */
+  memset(r, 0, sizeof r);
+  memset(c, 0, sizeof c);
+  for (i = 0; i < P; i++)
+    for (j = 0; j < P; j++) {
+      double k = ntk_tensor_data(&K)[i * P + j];
+      r[i] += k;
+      c[j] += k;
+      s += k;
+    }
+  for (i = 0; i < P; i++) yc[i] = y[i];
+  {
+    double m = 0;
+    for (i = 0; i < P; i++) m += y[i] / P;
+    for (i = 0; i < P; i++) yc[i] -= m;
+  }
+  for (i = 0; i < P; i++)
+    for (j = 0; j < P; j++) {
+      double k = ntk_tensor_data(&K)[i * P + j], k0 = ntk_tensor_data(&K0)[i * P + j];
+      Kc[i * P + j] = k - r[i] / P - c[j] / P + s / (P * P);
+      ku += y[i] * k * y[j];
+      nu += k * k;
+      k0n += k0 * k0;
+      cross += k * k0;
+    }
+  for (i = 0; i < P; i++) {
+    tr += ntk_tensor_data(&K)[i * P + i];
+    yn += yc[i] * yc[i];
+    yu += y[i] * y[i];
+    for (j = 0; j < P; j++) {
+      num += yc[i] * Kc[i * P + j] * yc[j];
+      kn += Kc[i * P + j] * Kc[i * P + j];
+    }
+  }
+  for (pass = 0; pass < 2; pass++) {
+    const ntk_tensor *Kin = pass == 0 ? &K : &KTT;
+    CHECK(ntk_metrics_kernel_stats(&st, Kin, &Y, &K0,
+                                   NTK_STATS_ALIGNMENT | NTK_STATS_CENTERED | NTK_STATS_DISTANCE,
+                                   NULL) == NTK_OK);
+    CHECK_NEAR(st.alignment_centered, num / (sqrt(kn) * yn), TOL);
+    CHECK_NEAR(st.alignment, ku / (sqrt(nu) * yu), TOL);
+    CHECK_NEAR(st.norm, sqrt(nu), TOL * sqrt(nu));
+    CHECK_NEAR(st.trace, tr, TOL * fabs(tr));
+    CHECK_NEAR(st.distance, 1.0 - cross / (sqrt(nu) * sqrt(k0n)), TOL);
+    CHECK_NEAR(ntk_metrics_tensor_norm(Kin), sqrt(nu), TOL * sqrt(nu));
+  }
+  ntk_tensor_release(&K);
+  ntk_tensor_release(&KT);
+  ntk_tensor_release(&KTT);
+  ntk_tensor_release(&K0);
+  ntk_tensor_release(&Y);
+}
+
 int main(void) {
   test_alignment();
+  test_kernel_stats();
   test_norms_and_spectra();
   test_weight_alignment();
   TEST_MAIN_END();

@@ -5,6 +5,9 @@
  *       (|K|_F |y|^2)); centered: Cortes et al. 2012, both centered over samples per output.
  *   ntklab.kernel_norm(K) -> |K|_F          ntklab.kernel_trace(K) -> tr K
  *   ntklab.kernel_distance(K1, K2) -> 1 - <K1,K2>/(|K1|_F |K2|_F)
+ *   ntklab.kernel_stats(K, y [, K0]) -> {norm =, trace =, alignment =, alignment_centered =,
+ *       distance = (with K0)}: the above from one pass over K (and K0)
+ * K, y and K0 are read in place: any view (transposed, narrowed) costs no copy.
  *   ntklab.kernel_eigs(K, k) -> tensor of the k largest eigenvalues, descending
  *   ntklab.effective_rank(K) -> (tr K)^2 / |K|_F^2 (participation ratio)
  *   ntklab.psd_check(K [, tol = 1e-10]) -> ok, lambda_min, lambda_max
@@ -17,14 +20,30 @@ static int metrics_fail(lua_State *L, ntk_error *err, int argbase) {
   return lntk_status(L, err, argbase);
 }
 
+/* Checks targets y (argument yidx) against the square kernel K (argument 1): P or P x C with
+ * n = P or P C. */
+static void check_targets(lua_State *L, ntk_tensor *K, ntk_tensor *y, int yidx) {
+  size_t n = K->shape[0], P = y->shape[0], C = y->ndim == 2 ? y->shape[1] : 1;
+  (void)yidx;
+  if (P == 0 || C == 0) lntk_shapeerror(L, yidx, "non-empty targets", y);
+  if (n != P && n != P * C) {
+    char buf[64];
+    ntk_tensor_shape_str(y, buf, sizeof buf);
+    luaL_argerror(L, 1, lua_pushfstring(L, "kernel of size %I matches neither P = %I nor "
+                                           "P*C = %I of targets %s",
+                                        (lua_Integer)n, (lua_Integer)P, (lua_Integer)(P * C),
+                                        buf));
+  }
+}
+
+/* K and y are read in place (any view); the core's K, Y, K0 are arguments 2, 3, 4. */
 static int l_alignment(lua_State *L) {
   static const char *const opts[] = {"centered", NULL};
   ntk_tensor *K = lntk_checktensor(L, 1), *y = lntk_checktensor(L, 2);
-  size_t n = lntk_kc_square(L, 1, K), P, C;
   int centered = 0;
-  double v;
+  ntk_kernel_stats st;
   ntk_error err;
-  const double *kd, *yd;
+  lntk_kc_square(L, 1, K);
   if (!lua_isnoneornil(L, 3)) {
     lntk_checkoptions(L, 3, opts);
     lua_getfield(L, 3, "centered");
@@ -33,38 +52,28 @@ static int l_alignment(lua_State *L) {
     centered = lua_toboolean(L, -1);
     lua_pop(L, 1);
   }
-  P = y->shape[0];
-  C = y->ndim == 2 ? y->shape[1] : 1;
-  if (P == 0 || C == 0) lntk_shapeerror(L, 2, "non-empty targets", y);
-  if (n != P && n != P * C) {
-    char buf[64];
-    ntk_tensor_shape_str(y, buf, sizeof buf);
-    return luaL_argerror(L, 1, lua_pushfstring(L, "kernel of size %I matches neither P = %I nor "
-                                                  "P*C = %I of targets %s",
-                                               (lua_Integer)n, (lua_Integer)P,
-                                               (lua_Integer)(P * C), buf));
-  }
-  kd = lntk_kc_data(L, 1, K);
-  yd = lntk_kc_data(L, 2, y);
-  if (ntk_metrics_alignment(&v, kd, n, yd, P, C, centered, &err) != NTK_OK) {
-    if (err.arg == 4) err.arg = 2; /* the core's Y is argument 4 */
-    return metrics_fail(L, &err, 0);
-  }
-  lua_pushnumber(L, v);
+  check_targets(L, K, y, 2);
+  if (ntk_metrics_kernel_stats(&st, K, y, NULL,
+                               centered ? NTK_STATS_CENTERED : NTK_STATS_ALIGNMENT,
+                               &err) != NTK_OK)
+    return metrics_fail(L, &err, -1);
+  lua_pushnumber(L, centered ? st.alignment_centered : st.alignment);
   lua_pushstring(L, centered ? "centered" : "uncentered");
   return 2;
 }
 
 static int l_kernel_norm(lua_State *L) {
   ntk_tensor *K = lntk_checktensor(L, 1);
-  lua_pushnumber(L, ntk_metrics_frobenius(lntk_kc_data(L, 1, K), ntk_tensor_numel(K)));
+  lua_pushnumber(L, ntk_metrics_tensor_norm(K)); /* in place, any view */
   return 1;
 }
 
 static int l_kernel_trace(lua_State *L) {
   ntk_tensor *K = lntk_checktensor(L, 1);
-  size_t n = lntk_kc_square(L, 1, K);
-  lua_pushnumber(L, ntk_metrics_trace(lntk_kc_data(L, 1, K), n));
+  size_t n = lntk_kc_square(L, 1, K), i;
+  double s = 0.0;
+  for (i = 0; i < n; i++) s += ntk_tensor_at(K, i, i);
+  lua_pushnumber(L, s);
   return 1;
 }
 
@@ -72,17 +81,50 @@ static int l_kernel_distance(lua_State *L) {
   ntk_tensor *A = lntk_checktensor(L, 1), *B = lntk_checktensor(L, 2);
   ntk_error err;
   double v;
-  const double *a, *b;
   if (!ntk_tensor_same_shape(A, B)) {
     char buf[64];
     ntk_tensor_shape_str(A, buf, sizeof buf);
     return lntk_shapeerror(L, 2, lua_pushfstring(L, "shape %s", buf), B);
   }
-  a = lntk_kc_data(L, 1, A);
-  b = lntk_kc_data(L, 2, B);
-  if (ntk_metrics_distance(&v, a, b, ntk_tensor_numel(A), &err) != NTK_OK)
-    return metrics_fail(L, &err, -1);
+  if (ntk_metrics_tensor_distance(&v, A, B, &err) != NTK_OK) return metrics_fail(L, &err, -1);
   lua_pushnumber(L, v);
+  return 1;
+}
+
+/* ntklab.kernel_stats(K, y [, K0]) -> {norm, trace, alignment, alignment_centered, distance}
+ * from one pass over K (and K0); distance only with K0. */
+static int l_kernel_stats(lua_State *L) {
+  ntk_tensor *K = lntk_checktensor(L, 1), *y = lntk_checktensor(L, 2), *K0 = NULL;
+  unsigned what = NTK_STATS_ALIGNMENT | NTK_STATS_CENTERED;
+  ntk_kernel_stats st;
+  ntk_error err;
+  lntk_kc_square(L, 1, K);
+  check_targets(L, K, y, 2);
+  if (!lua_isnoneornil(L, 3)) {
+    K0 = lntk_checktensor(L, 3);
+    if (!ntk_tensor_same_shape(K, K0)) {
+      char buf[64];
+      ntk_tensor_shape_str(K, buf, sizeof buf);
+      return lntk_shapeerror(L, 3, lua_pushfstring(L, "shape %s (as K)", buf), K0);
+    }
+    what |= NTK_STATS_DISTANCE;
+  }
+  luaL_argcheck(L, lua_gettop(L) <= 3, 4, "no value expected (K, y [, K0])");
+  if (ntk_metrics_kernel_stats(&st, K, y, K0, what, &err) != NTK_OK)
+    return metrics_fail(L, &err, -1);
+  lua_createtable(L, 0, 5);
+  lua_pushnumber(L, st.norm);
+  lua_setfield(L, -2, "norm");
+  lua_pushnumber(L, st.trace);
+  lua_setfield(L, -2, "trace");
+  lua_pushnumber(L, st.alignment);
+  lua_setfield(L, -2, "alignment");
+  lua_pushnumber(L, st.alignment_centered);
+  lua_setfield(L, -2, "alignment_centered");
+  if (K0) {
+    lua_pushnumber(L, st.distance);
+    lua_setfield(L, -2, "distance");
+  }
   return 1;
 }
 
@@ -160,6 +202,7 @@ void lntk_open_metrics(lua_State *L) {
       {"effective_rank", l_effective_rank},
       {"psd_check", l_psd_check},
       {"weight_alignment", l_weight_alignment},
+      {"kernel_stats", l_kernel_stats},
       {NULL, NULL},
   };
   luaL_setfuncs(L, funcs, 0);

@@ -240,11 +240,11 @@ function Recorder:observe(t, step, loss, net)
       self.f0_test = self.f_test:clone()
     end
   end
-  tr.kernel_norm[i] = core.kernel_norm(K)
-  tr.kernel_trace[i] = core.kernel_trace(K)
-  tr.alignment[i] = core.alignment(K, self.y)
-  tr.alignment_centered[i] = core.alignment(K, self.y, {centered = true})
-  tr.kernel_distance[i] = core.kernel_distance(K, self.K0)
+  -- the five summaries from one pass over K and K0 (in place, no copies)
+  local s = core.kernel_stats(K, self.y, self.K0)
+  tr.kernel_norm[i], tr.kernel_trace[i] = s.norm, s.trace
+  tr.alignment[i], tr.alignment_centered[i] = s.alignment, s.alignment_centered
+  tr.kernel_distance[i] = s.distance
   if lay then
     for l = 1, #lay do
       tr["layer" .. l .. "_norm"][i] = core.kernel_norm(lay[l])
