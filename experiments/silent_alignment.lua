@@ -22,6 +22,11 @@
 -- The error falls only linearly with the spacing: a ReLU net's NTK jumps where a
 -- pre-activation crosses zero (with tanh it falls as the spacing squared, spec 51).
 --
+-- With --trainer adam the recorder also follows Adam's kernel (Eq. 91: the NTK with each
+-- parameter weighted by Adam's effective step lr / (sqrt(v_hat) + eps); ntklab.recorder's adam
+-- option), and a third predictor uses it, the same formula with K_eta(t_end) in place of K(t_end):
+-- predictors.final_adam_kernel in summary.json, an adam_kernel column in predictions.csv.
+--
 -- Run: build/bin/ntklab experiments/silent_alignment.lua [--option value ...] (--help lists them).
 -- Writes into --out (default results/silent_alignment/), every file atomically and
 -- summary.json last: summary.json, trajectory.csv, predictions.csv, trajectory.png,
@@ -128,7 +133,8 @@ end
 
 if not (opts.t_max > opts.t_min and opts.t_min > 0) then die("need 0 < t_min < t_max") end
 local rec = ntklab.recorder{times = {log = {opts.t_min, opts.t_max, opts.records}}, X = X, y = y,
-  X_test = X_test, y_test = y_test, beta = beta, topk = math.min(opts.topk, P)}
+  X_test = X_test, y_test = y_test, beta = beta, topk = math.min(opts.topk, P),
+  adam = opts.trainer == "adam" and trainer or nil}
 
 -- Path kernel, integrated while training: Eq. 2 from t = 0 to t_end with K(t), k(t) linear in
 -- t between snapshots at every path_every-th record (t = 0 and the end reuse the recorder's K0,
@@ -211,6 +217,14 @@ local pred_initial, fit_initial = kernel_predictor(rec.K0, rec.K0_test)
 local cmp_final = analysis.compare(pred_final, f_net)
 local cmp_initial = analysis.compare(pred_initial, f_net)
 cmp_final.fit, cmp_initial.fit = fit_final, fit_initial
+-- Adam's kernel at the end (nil when training stopped before Adam's first step)
+local pred_adam, cmp_adam
+if rec.K_adam_end then
+  local fit_adam
+  pred_adam, fit_adam = kernel_predictor(rec.K_adam_end, rec.K_adam_end_test)
+  cmp_adam = analysis.compare(pred_adam, f_net)
+  cmp_adam.fit = fit_adam
+end
 
 local function test_error(f)
   -- classification error for +-1 labels, mean squared error / 2 for regression targets
@@ -261,8 +275,12 @@ local yt, fn, pf, pi, f0 = y_test:totable(), f_net:totable(), pred_final:totable
 local rows = {}
 local pp_path = pred_path and pred_path:totable()
 if pp_path then pred_cols[#pred_cols + 1] = "path_kernel" end
+local pa = pred_adam and pred_adam:totable()
+if pa then pred_cols[#pred_cols + 1] = "adam_kernel" end
 for i = 1, #yt do
-  rows[i] = {i, labels and labels[i] or "", yt[i], fn[i], pf[i], pi[i], f0[i], pp_path and pp_path[i] or nil}
+  rows[i] = {i, labels and labels[i] or "", yt[i], fn[i], pf[i], pi[i], f0[i]}
+  if pp_path then rows[i][#rows[i] + 1] = pp_path[i] end
+  if pa then rows[i][#rows[i] + 1] = pa[i] end
 end
 must(output.write_csv(out .. "/predictions.csv", pred_cols, rows))
 
@@ -325,7 +343,9 @@ local summary = {
     kernel_regression = "f0(x) + k(x)^T K^+ (y - f0(X)), ridgeless; K = K(t_end) or K(0)",
     test_error_final_ntk = test_error(pred_final), test_error_initial_ntk = test_error(pred_initial),
     path_kernel = cmp_path,
-    test_error_path_kernel = pred_path and test_error(pred_path) or nil},
+    test_error_path_kernel = pred_path and test_error(pred_path) or nil,
+    final_adam_kernel = cmp_adam,
+    test_error_final_adam_kernel = pred_adam and test_error(pred_adam) or nil},
   silent_alignment = verdict.silent,
   verdict = verdict,
   records = n,

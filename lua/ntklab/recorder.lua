@@ -24,12 +24,28 @@
 -- (keep_snapshots = true; the test x train k only with test data) and predictions[i], the test
 -- outputs at every record (predictions = true). rec.seconds is the wall time spent recording.
 --
+-- adam = trainer (an ntklab.train.adam trainer, the one that trains the net): each record also
+-- computes the Adam kernel of the paper's Eq. 91 on the train set,
+-- K_eta(x, x') = sum_j eta_j df(x)/dtheta_j df(x')/dtheta_j with eta = trainer:effective_lr(net)
+-- (lr / (sqrt(v_hat_j) + eps)), and records the columns adam_norm |K_eta|_F, adam_alignment and
+-- adam_alignment_centered. Before Adam's first step v_hat does not exist (effective_lr would
+-- give the placeholder lr / eps for every parameter, a multiple of the plain NTK), so records
+-- taken at step 0 hold NaN in these columns; K_adam0 and K_adam0_test (test x train) are the
+-- kernels of the first record after at least one step, t_adam0 its time; K_adam_end (the last
+-- record's, nil when no record had a step) and K_adam_end_test (computed by finish, with the
+-- trainer's eta at that point: the trainer must not have stepped since) like K_end. The
+-- trainer's steps counter decides the step-0 case: recording a net the trainer did not train
+-- is the caller's mistake (effective_lr checks only the parameter count).
+--
 -- Allocation: the train kernel is computed into one preallocated [P x P] tensor through one
 -- kernel workspace (which caches the input Gram X X^T across records), the test outputs into a
 -- preallocated [M x C] tensor; per record the recorder allocates only what it stores (numbers,
 -- copies of kernels for snapshots, prediction copies), the k eigenvalues, and the per-layer
 -- kernels that ntklab.ntk returns for layers = true (its binding takes no `out` for them; turn
--- layers off to avoid them).
+-- layers off to avoid them). With adam: eta goes into one preallocated [nparams] tensor and
+-- K_eta into one preallocated [P x P] tensor; the Adam kernels go through the same workspaces
+-- as the plain ones (the eta path does not read or invalidate their cached input Grams; it
+-- grows their Gram scratch once to its Jacobian tile of P x 2048 doubles).
 local check = require "ntklab.argcheck"
 check.register()
 local core = require "ntklab.core"
@@ -40,7 +56,7 @@ Recorder.__index = Recorder
 
 local F = "recorder"
 local OPTIONS = {times = true, X = true, y = true, X_test = true, y_test = true, beta = true,
-  keep_snapshots = true, predictions = true, topk = true, layers = true}
+  keep_snapshots = true, predictions = true, topk = true, layers = true, adam = true}
 
 local function is_tensor(v) return getmetatable(v) == core.metatable("tensor") end
 
@@ -159,6 +175,16 @@ function recorder.new(opts)
   if math.type(topk) ~= "integer" or topk < 0 or topk > P then
     check.fail(1, F, ("option 'topk': integer in [0, %d] expected, got %s"):format(P, tostring(topk)))
   end
+  local adam = opts.adam
+  if adam ~= nil then
+    if getmetatable(adam) ~= core.metatable("trainer") then
+      check.fail(1, F, "option 'adam': trainer expected, got " .. check.typename(adam))
+    end
+    local method = adam:settings().method
+    if method ~= "adam" then
+      check.fail(1, F, "option 'adam': adam trainer expected, got method '" .. tostring(method) .. "'")
+    end
+  end
   local y1 = y:dim() == 2 and y:reshape(P) or y
   local rec = setmetatable({
     times = times, X = X, y = y1, X_test = X_test,
@@ -171,6 +197,7 @@ function recorder.new(opts)
     -- the test x train kernels get their own: a workspace caches one input Gram at a time
     test_workspace = X_test and core.kernel_workspace() or nil,
     K = core.zeros(P, P), -- the train kernel of the latest record
+    adam = adam, K_adam = adam and core.zeros(P, P) or nil, -- eta is sized at the first record
     trajectory = {}, columns = {}, snapshots = {}, predictions = {},
     seconds = 0, -- wall time spent recording (kernels and metrics), for timing splits
   }, Recorder)
@@ -192,6 +219,11 @@ function Recorder:_declare(depth)
     end
   end
   for i = 1, self.topk do cols[#cols + 1] = "eig" .. i end
+  if self.adam then
+    for _, c in ipairs{"adam_norm", "adam_alignment", "adam_alignment_centered"} do
+      cols[#cols + 1] = c
+    end
+  end
   if self.beta then cols[#cols + 1] = "weight_alignment" end
   self.columns = cols
   for _, c in ipairs(cols) do self.trajectory[c] = {} end
@@ -256,6 +288,7 @@ function Recorder:observe(t, step, loss, net)
     for k = 1, self.topk do tr["eig" .. k][i] = e:get(k) end
   end
   if self.beta then tr.weight_alignment[i] = core.weight_alignment(net:weight(1), self.beta) end
+  if self.adam then self:_record_adam(i, t, net) end
   if self.keep_snapshots then
     self.snapshots[i] = {t = t, K = K:clone(),
       k = self.X_test and core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace}) or nil}
@@ -264,6 +297,27 @@ function Recorder:observe(t, step, loss, net)
   self.K_end = K
   self.t_last, self.net = t, net
   self.seconds = self.seconds + (core.clock() - started)
+end
+
+-- The Adam kernel columns of record i (see the module comment; NaN before the first step).
+function Recorder:_record_adam(i, t, net)
+  local tr = self.trajectory
+  if self.adam.steps == 0 then
+    tr.adam_norm[i], tr.adam_alignment[i], tr.adam_alignment_centered[i] = 0 / 0, 0 / 0, 0 / 0
+    return
+  end
+  self.eta = self.adam:effective_lr(net, self.eta)
+  local K = core.ntk(net, self.X, {eta = self.eta, workspace = self.workspace, out = self.K_adam})
+  local s = core.kernel_stats(K, self.y)
+  tr.adam_norm[i], tr.adam_alignment[i], tr.adam_alignment_centered[i] =
+    s.norm, s.alignment, s.alignment_centered
+  if not self.K_adam0 then
+    self.K_adam0, self.t_adam0 = K:clone(), t
+    if self.X_test then
+      self.K_adam0_test = core.ntk(net, self.X_test, self.X, {eta = self.eta, workspace = self.test_workspace})
+    end
+  end
+  self.K_adam_end = K
 end
 
 --- rec:finish([net]): computes K_end_test, the test x train kernel of the net at the last record
@@ -277,6 +331,10 @@ function Recorder:finish(net)
   if self.X_test then
     self.K_end_test = core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace})
     self.f_end_test = net:forward(self.X_test)
+    if self.K_adam_end then
+      self.K_adam_end_test = core.ntk(net, self.X_test, self.X,
+        {eta = self.adam:effective_lr(net, self.eta), workspace = self.test_workspace})
+    end
   end
   self.f_end_train = net:forward(self.X)
   self.seconds = self.seconds + (core.clock() - started)
