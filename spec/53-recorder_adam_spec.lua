@@ -146,5 +146,9 @@ describe("recorder with adam", function()
       local rec = ntklab.recorder{times = {0}, X = X, y = y, adam = tr}
       rec:observe(0.01, 1, 1, ntklab.mlp{widths = {3, 5, 1}, seed = 1})
     end, "parameters expected (the trainer's)"},
+    {"ntklab.recorder", function()
+      local rec = ntklab.recorder{times = {0, 1}, X = X, y = y, adam = ntklab.train.adam{lr = 1e-2}}
+      rec:run(ntklab.train.adam{lr = 1e-2}, ntklab.mlp{widths = {3, 4, 1}, seed = 1})
+    end, "bad argument #1 to 'recorder:run' (the trainer given as option 'adam' expected"},
   })
 end)

@@ -35,7 +35,8 @@
 -- record's, nil when no record had a step) and K_adam_end_test (computed by finish, with the
 -- trainer's eta at that point: the trainer must not have stepped since) like K_end. The
 -- trainer's steps counter decides the step-0 case: recording a net the trainer did not train
--- is the caller's mistake (effective_lr checks only the parameter count).
+-- is the caller's mistake (effective_lr checks only the parameter count; rec:run refuses any
+-- other trainer).
 --
 -- Allocation: the train kernel is computed into one preallocated [P x P] tensor through one
 -- kernel workspace (which caches the input Gram X X^T across records), the test outputs into a
@@ -353,6 +354,10 @@ function Recorder:run(trainer, net, opts)
   local f = "recorder:run"
   if getmetatable(trainer) ~= core.metatable("trainer") then
     check.fail(1, f, "trainer expected, got " .. check.typename(trainer))
+  end
+  if self.adam and trainer ~= self.adam then
+    -- another trainer's steps would leave the recorded eta (the adam option's) stale
+    check.fail(1, f, "the trainer given as option 'adam' expected, got another trainer")
   end
   if not is_net(net) then check.fail(2, f, "mlp expected, got " .. check.typename(net)) end
   opts = opts or {}
