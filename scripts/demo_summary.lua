@@ -27,6 +27,9 @@ if pk then
   lines[#lines + 1] = string.format("  path kernel   rel L2 error %s   corr %.6g   (Eq. 2 from %s snapshots, %.2g s)",
     g(pk.rel_err), pk.corr, g(pk.snapshots), pk.seconds + pk.snapshot_seconds)
 end
+if s.predictors.path_kernel_skipped then
+  lines[#lines + 1] = "  path kernel   " .. s.predictors.path_kernel_skipped
+end
 local pa = s.predictors.final_adam_kernel
 if pa then
   lines[#lines + 1] = string.format("  Adam kernel   rel L2 error %s   corr %s   (final K_eta of Eq. 91: NTK weighted by Adam's steps)",

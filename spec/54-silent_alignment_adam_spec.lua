@@ -47,7 +47,8 @@ end
 describe("silent_alignment --trainer adam", function()
   it("reports the final Adam kernel predictor, consistent with its predictions", function()
     local dir = files.scratch_dir()
-    local out, code = run(q(host) .. " " .. q(script) .. " " .. TINY
+    -- asks for the path-kernel predictor, which Adam runs must skip
+    local out, code = run(q(host) .. " " .. q(script) .. " " .. TINY:gsub("%-%-no%-path%-kernel", "--path-kernel")
       .. " --trainer adam --lr 1e-2 --out " .. q(dir))
     assert.are.equal(0, code, out)
     local s = assert(output.read_json(dir .. "/summary.json"))
@@ -57,8 +58,12 @@ describe("silent_alignment --trainer adam", function()
     assert.is_number(pa.rel_err)
     assert.is_number(s.predictors.test_error_final_adam_kernel)
     assert.are.equal("adam", s.trainer.method)
+    -- the path-kernel predictor integrates plain gradient flow: skipped for Adam, with the reason
+    assert.is_nil(s.predictors.path_kernel)
+    assert.matches("skipped for trainer adam", s.predictors.path_kernel_skipped)
     local header, cols = read_csv(dir .. "/predictions.csv")
     assert.is_true(has(header, "adam_kernel"))
+    assert.is_false(has(header, "path_kernel"))
     -- rel_err = |pred - net| / |net| and the Pearson correlation, from the written columns
     local a, n = cols.adam_kernel, cols.net
     local d2, n2, ma, mn = 0, 0, 0, 0
@@ -93,6 +98,7 @@ describe("silent_alignment --trainer adam", function()
     assert.are.equal(0, code, out)
     local s = assert(output.read_json(dir .. "/summary.json"))
     assert.is_nil(s.predictors.final_adam_kernel)
+    assert.is_nil(s.predictors.path_kernel_skipped)
     local header, cols = read_csv(dir .. "/predictions.csv")
     assert.is_false(has(header, "adam_kernel"))
     header = read_csv(dir .. "/trajectory.csv")
