@@ -9,7 +9,8 @@
 #include <string.h>
 
 enum {
-  WS_ACT1, WS_ACT2,   /* hidden-layer inputs A_1..A_{L-1} of each input set */
+  WS_ACT,             /* hidden-layer inputs A_1..A_{L-1} of X1 in a cross kernel (the last input
+                       * set's are read in place from the net's forward cache, see prepare_set) */
   WS_GRAD1, WS_GRAD2, /* backprop signals G_1..G_{L-1} of each input set, rows (mu, k) */
   WS_S1, WS_S2,       /* Gram scratch: layer-input Gram, signal Gram */
   WS_XGRAM,           /* cached input Gram X1 X2^T */
@@ -146,7 +147,7 @@ static int prepare_set(kctx *c, ntk_kernel_ws *ws, int s, ntk_mlp *net, const do
    * the second set's forward pass overwrites it, and nothing runs a forward pass after the last
    * set, whose inputs are read in place. */
   keep = s == 0 && !c->same;
-  act = keep ? ws_grow(ws, WS_ACT1 + s, P * hidden, err) : NULL;
+  act = keep ? ws_grow(ws, WS_ACT, P * hidden, err) : NULL;
   grad = act || !keep ? ws_grow(ws, WS_GRAD1 + s, P * C * hidden, err) : NULL;
   tmp = grad ? ws_grow(ws, WS_TMP, maxw, err) : NULL;
   if (!tmp) return err ? err->status : NTK_ENOMEM;
