@@ -315,6 +315,64 @@ static void test_large_p(void) {
   ntk_mlp_free(net);
 }
 
+/* Sizes past the 32 x 32 blocks of the symmetrizing pass (full off-diagonal blocks go through
+ * 4 x 4 register tiles, the ragged edge and the diagonal blocks element by element), for C = 1
+ * and 3, bias on and off, depths 2 and 3, untiled and tiled: the fast path matches the reference
+ * and the symmetric kernel and its per-layer parts are exactly symmetric. Symmetric and cross
+ * calls alternate on one workspace and one net, so the layer inputs read in place from the
+ * forward cache (all but the first of two input sets) always belong to the right input set. */
+static void test_mid_p(void) {
+  const size_t sizes[2] = {70, 97}, Cs[2] = {1, 3};
+  size_t D = 3, Q = 41;
+  ntk_kernel_ws *ws;
+  int si, ci, bias, depth;
+  CHECK(ntk_kernel_ws_new(&ws, NULL) == NTK_OK);
+  for (si = 0; si < 2; si++)
+    for (ci = 0; ci < 2; ci++)
+      for (bias = 0; bias < 2; bias++)
+        for (depth = 2; depth <= 3; depth++) {
+          size_t P = sizes[si], C = Cs[ci], n = P * C * P * C, rows, cols, i, j;
+          ntk_mlp *net = make_net(depth, D, 6, C, NTK_ACT_RELU, bias, NTK_PARAM_STANDARD,
+                                  (uint64_t)(300 + 10 * si + 4 * ci + 2 * bias + depth));
+          double *X = malloc(P * D * sizeof *X), *X2 = malloc(Q * D * sizeof *X2);
+          double *K = malloc(n * sizeof *K), *R = malloc(n * sizeof *R), *lay[3];
+          int out, tiled, l;
+          CHECK(net != NULL);
+          fill_normal(X, P * D, 31);
+          fill_normal(X2, Q * D, 32);
+          for (l = 0; l < depth; l++) lay[l] = malloc(n * sizeof *K);
+          for (out = NTK_KERNEL_FULL; out <= NTK_KERNEL_MEAN; out++)
+            for (tiled = 0; tiled < 2; tiled++) {
+              ntk_kernel_opts o = {(ntk_kernel_output)out, NULL, tiled ? 33 : 0, ws};
+              ntk_kernel_shape(&rows, &cols, (ntk_kernel_output)out, C, P, P);
+              CHECK(ntk_kernel_ntk_ref(R, net, X, P, NULL, 0, (ntk_kernel_output)out, NULL, 0,
+                                       NULL) == NTK_OK);
+              CHECK(ntk_kernel_ntk(K, NULL, net, X, P, NULL, 0, &o, NULL) == NTK_OK);
+              CHECK(rel_diff(K, R, rows * cols) <= REL_TOL);
+              for (i = 0; i < rows; i++)
+                for (j = 0; j < i; j++) CHECK(K[i * cols + j] == K[j * cols + i]);
+              CHECK(ntk_kernel_ntk(K, lay, net, X, P, NULL, 0, &o, NULL) == NTK_OK);
+              CHECK(rel_diff(K, R, rows * cols) <= REL_TOL);
+              for (l = 0; l < depth; l++)
+                for (i = 0; i < rows; i++)
+                  for (j = 0; j < i; j++) CHECK(lay[l][i * cols + j] == lay[l][j * cols + i]);
+              /* cross kernel next, then the symmetric one again, on the same workspace */
+              ntk_kernel_shape(&rows, &cols, (ntk_kernel_output)out, C, P, Q);
+              CHECK(ntk_kernel_ntk_ref(R, net, X, P, X2, Q, (ntk_kernel_output)out, NULL, 0,
+                                       NULL) == NTK_OK);
+              CHECK(ntk_kernel_ntk(K, NULL, net, X, P, X2, Q, &o, NULL) == NTK_OK);
+              CHECK(rel_diff(K, R, rows * cols) <= REL_TOL);
+            }
+          for (l = 0; l < depth; l++) free(lay[l]);
+          free(X);
+          free(X2);
+          free(K);
+          free(R);
+          ntk_mlp_free(net);
+        }
+  ntk_kernel_ws_free(ws);
+}
+
 static void test_bad_args(void) {
   double X[4] = {1, 2, 3, 4}, K[4];
   ntk_error err;
@@ -336,6 +394,7 @@ int main(void) {
   test_cache();
   test_nngp();
   test_large_p();
+  test_mid_p();
   test_bad_args();
   TEST_MAIN_END();
 }
