@@ -96,9 +96,5 @@ int ntk_io_write_cifar10(const char *path, const ntk_tensor *images, const ntk_t
       rec[1 + j] = (unsigned char)ntk_tensor_at(images, i, j);
     st = ntk_io_out_write(&out, rec, sizeof rec, err);
   }
-  if (st != NTK_OK) {
-    ntk_io_out_abort(&out);
-    return st;
-  }
-  return ntk_io_out_commit(&out, err);
+  return ntk_io_out_finish(&out, st, err);
 }

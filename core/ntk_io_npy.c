@@ -300,9 +300,5 @@ int ntk_io_write_npy(const char *path, const ntk_tensor *t, int dtype, ntk_error
       }
     }
   if (st == NTK_OK) st = ntk_io_out_write(&out, buf, fill, err);
-  if (st != NTK_OK) {
-    ntk_io_out_abort(&out);
-    return st;
-  }
-  return ntk_io_out_commit(&out, err);
+  return ntk_io_out_finish(&out, st, err);
 }

@@ -288,3 +288,9 @@ void ntk_io_out_abort(ntk_io_out *o) {
   }
   o->tmp = NULL;
 }
+
+int ntk_io_out_finish(ntk_io_out *o, int st, ntk_error *err) {
+  if (st == NTK_OK) return ntk_io_out_commit(o, err);
+  ntk_io_out_abort(o);
+  return st;
+}

@@ -51,6 +51,9 @@ int ntk_io_out_write(ntk_io_out *o, const void *buf, size_t n, ntk_error *err);
 int ntk_io_out_commit(ntk_io_out *o, ntk_error *err);
 /* Removes the temporary file; idempotent (a no-op after commit). */
 void ntk_io_out_abort(ntk_io_out *o);
+/* Ends a write that returned st so far: commits when st is NTK_OK, else aborts and returns st,
+ * so a failed writer never leaves a partial file or a temporary behind. */
+int ntk_io_out_finish(ntk_io_out *o, int st, ntk_error *err);
 
 /* Big- and little-endian decoding of unsigned integers. */
 static inline unsigned long ntk_io_be32(const unsigned char *p) {
