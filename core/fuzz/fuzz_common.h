@@ -31,4 +31,13 @@ static void fuzz_check(int st, const ntk_error *err, const ntk_tensor *t) {
   if (st != NTK_OK && st != NTK_EFORMAT && st != NTK_EIO && st != NTK_ENOMEM) abort();
 }
 
+/* A loader that succeeds must return as many elements as the shape it reports. */
+static inline void fuzz_check_shape(int st, const ntk_io_shape *shape, const ntk_tensor *t) {
+  size_t n = 1;
+  int k;
+  if (st != NTK_OK) return;
+  for (k = 0; k < shape->ndim; k++) n *= shape->dims[k];
+  if (n != ntk_tensor_numel(t)) abort();
+}
+
 #endif
