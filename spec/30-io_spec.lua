@@ -8,15 +8,10 @@ local nio = ntklab.io
 
 local source_dir = os.getenv("NTKLAB_SOURCE_DIR") or "."
 
+local files = require "spec.support.files"
 local tmpdir
-setup(function()
-  tmpdir = os.tmpname()
-  os.remove(tmpdir)
-  assert(os.execute("mkdir -p '" .. tmpdir .. "'"))
-end)
-teardown(function()
-  if tmpdir then os.execute("rm -rf '" .. tmpdir .. "'") end
-end)
+setup(function() tmpdir = files.scratch_dir() end)
+teardown(function() if tmpdir then files.remove_tree(tmpdir) end end)
 
 local function path(name) return tmpdir .. "/" .. name end
 

@@ -12,15 +12,10 @@ local build_dir = os.getenv("NTKLAB_BUILD_DIR") or (source_dir .. "/build")
 -- Products of O(1) Gaussian data over D <= 50 terms: rounding ~ D * eps * |x| ~ 1e-14.
 local TOL = 1e-12
 
+local files = require "spec.support.files"
 local tmpdir
-setup(function()
-  tmpdir = os.tmpname()
-  os.remove(tmpdir)
-  assert(os.execute("mkdir -p '" .. tmpdir .. "'"))
-end)
-teardown(function()
-  if tmpdir then os.execute("rm -rf '" .. tmpdir .. "'") end
-end)
+setup(function() tmpdir = files.scratch_dir() end)
+teardown(function() if tmpdir then files.remove_tree(tmpdir) end end)
 
 local function have_fashion()
   local f = io.open(data.FASHION_MNIST_DIR .. "/t10k-labels-idx1-ubyte.gz", "rb")
