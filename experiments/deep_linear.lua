@@ -42,7 +42,7 @@ local M = {
     {name = "per_decade", type = "integer", default = 20, min = 1,
       help = "records per decade of t at least (more where the observables move)"},
     {name = "max_change", type = "number", default = 0.02, min = 0,
-      help = "at most about this change of log loss, c/s, the cosine and the alignment per record"},
+      help = "at most about this change of log loss, c/s, the cosine, the alignment and log |K|_F per record"},
     {name = "stop_ratio", type = "number", default = 1e-8, min = 0, max = 1,
       help = "stop once the loss is below this fraction of its initial value"},
     {name = "seed", type = "integer", default = 1, help = "seed of the data, the teacher and the init"},
@@ -90,9 +90,11 @@ function M.run(cfg, ctx)
     observe = function(t, loss, nt)
       observe(t, loss, nt)
       local i = #traj.t
-      return {math.log(loss), traj.c[i] / s, traj.cos[i], traj.alignment[i]}
+      -- log |K|_F grows smoothly with the layers' scale u^{2L-2} (c itself sits near 0, then
+      -- jumps): watching it samples the take-off of the sigmoid.
+      return {math.log(loss), traj.c[i] / s, traj.cos[i], traj.alignment[i], math.log(traj.kernel_norm[i])}
     end,
-    max_change = {cfg.max_change, cfg.max_change, cfg.max_change, cfg.max_change},
+    max_change = cfg.max_change,
     stop = function(_, loss) return loss <= cfg.stop_ratio * loss0 end,
     progress = function(_, t, loss)
       progress:update(math.max(0, math.floor(math.log(t / cfg.t_min, 10)) + 1), ("t %.3g loss %.3g"):format(t, loss))

@@ -67,7 +67,7 @@ function curves.crossing(t, v, level)
   local cubic = lo >= 1 and hi <= #t
   local function g(x)
     if cubic then return lagrange(t, v, lo, hi, x) - level end
-    return v[k - 1] + (v[k] - v[k - 1]) * (x - a) / (b - a) - level
+    return v[k - 1] + (v[k] - v[k - 1]) * (x - t[k - 1]) / (t[k] - t[k - 1]) - level
   end
   -- The cubic must change sign on [a, b] like the samples do; otherwise fall back to linear.
   if cubic and not (sign * g(a) >= 0 and sign * g(b) <= 0) then cubic = false end

@@ -75,7 +75,7 @@ function record_schedule.run(opts)
   local prev = watched(opts.observe(t, net:loss(X, y), net))
   local bound = bounds(#prev)
   local count, dt_prev, stopped = 1, nil, false
-  local rates = nil
+  local rates, raw = nil, nil
   while t < t_max do
     local dt = t > 0 and t * growth or t_min
     if dt_prev then dt = math.min(dt, 2 * dt_prev) end
@@ -90,8 +90,15 @@ function record_schedule.run(opts)
       values, loss = watched(opts.observe(tt, l, nt), #prev), l
     end})
     count = count + 1
-    rates = {}
-    for k = 1, #values do rates[k] = math.abs(values[k] - prev[k]) / (t_next - t) end
+    -- A rate that grew over the last interval is extrapolated by the same factor: the next
+    -- interval then anticipates a blow-up instead of discovering it one record late.
+    local last = raw
+    raw, rates = {}, {}
+    for k = 1, #values do
+      local r = math.abs(values[k] - prev[k]) / (t_next - t)
+      local grown = last and last[k] > 0 and r / last[k] or 1
+      raw[k], rates[k] = r, r * math.min(math.max(grown, 1), 10)
+    end
     dt_prev, t, prev = t_next - t, t_next, values
     if opts.progress then opts.progress(count, t, loss) end
     if opts.stop and opts.stop(t, loss) then stopped = true break end
