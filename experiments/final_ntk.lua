@@ -43,6 +43,9 @@ local M = {
   },
 }
 
+-- Relative singular-value cutoff of the pseudo-inverses (see beta* below).
+local RCOND = 1e-10
+
 -- Rows of the P x P matrix K (a tensor) in the given order, as CSV rows.
 local function ordered_rows(K, order)
   local rows = {}
@@ -110,8 +113,9 @@ function M.run(cfg, ctx)
   local n = #traj.t
   local converged = traj.loss[n] <= cfg.stop_ratio * loss0
 
-  -- theory: beta* = X^+ y (minimum norm), s = |beta*|
-  local bstar = ntklab.linalg.lstsq(X, y:reshape(P, 1)):reshape(D)
+  -- theory: beta* = X^+ y (minimum norm), s = |beta*|. Centering leaves X with rank P - 1 (and
+  -- one singular value at rounding level): a relative cutoff of 1e-10 keeps it out of X^+.
+  local bstar = ntklab.linalg.lstsq(X, y:reshape(P, 1), RCOND):reshape(D)
   local s = bstar:norm()
   local K_theory = theory.final_ntk_gram(s, L, bstar, X)
   local v = deep_linear.end_to_end(net)
@@ -125,7 +129,7 @@ function M.run(cfg, ctx)
   -- the net's map on the data span (X^+ X v) against beta*, and its part outside the span
   -- (the init's W^1 there is never trained: O(sigma), it does not enter the train kernel's
   -- beta-terms but adds to |v|)
-  local v_span = ntklab.linalg.lstsq(X, ntklab.matmul(X, v):reshape(P, 1)):reshape(D)
+  local v_span = ntklab.linalg.lstsq(X, ntklab.matmul(X, v):reshape(P, 1), RCOND):reshape(D)
   local map_rel_err = (v_span - bstar):norm() / s
   local null_rel = (v - v_span):norm() / s
 

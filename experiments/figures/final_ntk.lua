@@ -1,0 +1,167 @@
+-- figures/final_ntk.lua: the paper's Figure E.3 from a merged sweep of experiments/final_ntk.lua
+-- (it reads; it never trains):
+--   ntklab sweep experiments/final_ntk.lua --grid depth=2,3,4,5 --grid sigma=... --out DIR
+--   ntklab sweep merge DIR
+--   ntklab experiments/figures/final_ntk.lua DIR [OUTDIR]      (OUTDIR defaults to DIR/figures)
+-- Writes into OUTDIR:
+--   figE3a_alignment.png   kernel-target alignment against t, one curve per depth (smallest sigma,
+--                          seed 1), with theory's final alignment of K_inf as dashed levels
+--   figE3b_kernels.png     heat maps, points ordered by class: per depth (rows) the initial NTK,
+--                          the final NTK and theory's K_inf = s^{2-2/L} X[(L-1)bb^T + I]X^T
+--                          (each scaled by its largest entry)
+--   figE3_error.png        relative Frobenius error |K - K_inf|_F / |K_inf|_F against sigma per depth
+--   figures.json           the errors per run and the smallest-sigma error per depth
+local ntklab = require "ntklab"
+local output = ntklab.output
+
+local dir = arg and arg[1]
+if not dir or dir == "--help" then
+  io.stdout:write("usage: ntklab experiments/figures/final_ntk.lua SWEEP_DIR [OUT_DIR]\n"
+    .. "  SWEEP_DIR: a merged sweep of experiments/final_ntk.lua (runs.json); OUT_DIR: default SWEEP_DIR/figures\n")
+  os.exit(dir and 0 or 2)
+end
+dir = dir:gsub("/+$", "")
+local out = (arg[2] or (dir .. "/figures")):gsub("/+$", "")
+local function die(msg) io.stderr:write("figures/final_ntk: ", tostring(msg), "\n") os.exit(1) end
+
+local merged, err = output.read_json(dir .. "/runs.json")
+if not merged then die(err .. " (run `ntklab sweep merge " .. dir .. "` first)") end
+assert(output.mkdir_p(out))
+
+local by_depth, depths, dataset = {}, {}, nil
+for _, r in ipairs(merged.runs) do
+  if r.status == "done" and r.final_ntk_rel_err then
+    local L = math.tointeger(r.depth)
+    if not by_depth[L] then by_depth[L] = {}; depths[#depths + 1] = L end
+    table.insert(by_depth[L], r)
+    dataset = dataset or r.dataset
+  end
+end
+if #depths == 0 then die("no completed runs in " .. dir .. "/runs.json") end
+table.sort(depths)
+-- the run shown per depth: smallest sigma, then smallest seed
+local shown = {}
+for _, L in ipairs(depths) do
+  table.sort(by_depth[L], function(a, b)
+    if a.sigma ~= b.sigma then return a.sigma < b.sigma end
+    return (a.seed or 0) < (b.seed or 0)
+  end)
+  shown[L] = by_depth[L][1]
+end
+
+local function read(run, name)
+  local T, terr = ntklab.io.read_csv(dir .. "/" .. run.run .. "/" .. name, {header = true})
+  if not T then die(terr) end
+  return T
+end
+
+local plots = {}
+local function plot(name, ok, msg)
+  if ok then plots[#plots + 1] = out .. "/" .. name else io.stderr:write("figures/final_ntk: ", name, ": ", tostring(msg), "\n") end
+end
+
+-- E.3a: alignment dynamics
+do
+  local series = {}
+  for _, L in ipairs(depths) do
+    local r = shown[L]
+    local T = read(r, "trajectory.csv")
+    local t, a = {}, {}
+    for i = 2, T:size(1) do t[#t + 1], a[#a + 1] = T:get(i, 1), T:get(i, 3) end
+    series[#series + 1] = {x = t, y = a, title = ("L = %d (sigma = %g)"):format(L, r.sigma)}
+    series[#series + 1] = {x = {t[1], t[#t]}, y = {r.alignment_theory, r.alignment_theory}, style = "dotted"}
+  end
+  plot("figE3a_alignment.png", output.plot{file = out .. "/figE3a_alignment.png", logx = true,
+    title = "Fig. E.3a: NTK alignment of deep linear nets, " .. tostring(dataset) .. ", gamma = 0.25 (dotted: theory's K_inf)",
+    xlabel = "t", ylabel = "kernel-target alignment", key = "top left", series = series, width = 1000, height = 550})
+end
+
+-- E.3b: heat maps through gnuplot's matrix images (one multiplot, rows = depths)
+local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local function heatmaps(file)
+  local tmp = {}
+  local lines = {
+    ("set terminal pngcairo noenhanced size %d,%d"):format(1050, 330 * #depths),
+    "set output " .. q(file .. ".tmp.png"):gsub("'\\''", "''"),
+    ("set multiplot layout %d,3 title %s"):format(#depths, q("Fig. E.3b: NTKs on " .. tostring(dataset)
+      .. ", ordered by class; each scaled by its largest entry"):gsub("'\\''", "''")),
+    "set view map", "unset key", "set size square", "set yrange [*:*] reverse", "set cbrange [-1:1]",
+    "set palette defined (-1 'blue', 0 'white', 1 'red')", "unset xtics", "unset ytics",
+  }
+  for _, L in ipairs(depths) do
+    local r = shown[L]
+    for _, panel in ipairs{{"kernels_initial.csv", "initial NTK"}, {"kernels_final.csv", "final NTK"},
+                            {"kernels_theory.csv", "theory K_inf"}} do
+      local T = read(r, panel[1])
+      local n = T:size(1)
+      local big = 0
+      for i = 1, n do for j = 1, n do big = math.max(big, math.abs(T:get(i, j))) end end
+      local path = os.tmpname()
+      tmp[#tmp + 1] = path
+      local f = assert(io.open(path, "w"))
+      for i = 1, n do
+        local row = {}
+        for j = 1, n do row[j] = ("%.6g"):format(T:get(i, j) / big) end
+        f:write(table.concat(row, " "), "\n")
+      end
+      f:close()
+      local title = ("L = %d, %s"):format(L, panel[2])
+      if panel[2] == "final NTK" then title = title .. (" (rel err %.3f)"):format(r.final_ntk_rel_err) end
+      lines[#lines + 1] = "set title '" .. title .. "'"
+      lines[#lines + 1] = "plot '" .. path .. "' matrix with image"
+    end
+  end
+  lines[#lines + 1] = "unset multiplot"
+  lines[#lines + 1] = "set output"
+  local script = os.tmpname()
+  tmp[#tmp + 1] = script
+  local f = assert(io.open(script, "w"))
+  f:write(table.concat(lines, "\n"), "\n")
+  f:close()
+  local pipe = io.popen("gnuplot " .. q(script) .. " 2>&1")
+  local said = pipe:read("a")
+  local _, _, code = pipe:close()
+  for _, p in ipairs(tmp) do os.remove(p) end
+  if code ~= 0 then os.remove(file .. ".tmp.png"); return nil, "gnuplot: " .. said end
+  local ok, rerr = os.rename(file .. ".tmp.png", file)
+  if not ok then return nil, rerr end
+  return true
+end
+plot("figE3b_kernels.png", heatmaps(out .. "/figE3b_kernels.png"))
+
+-- error against sigma
+local report = {dataset = dataset, sweep = dir, depths = {}}
+do
+  local series = {}
+  for _, L in ipairs(depths) do
+    local acc, sig = {}, {}
+    for _, r in ipairs(by_depth[L]) do
+      if not acc[r.sigma] then acc[r.sigma] = {}; sig[#sig + 1] = r.sigma end
+      table.insert(acc[r.sigma], r.final_ntk_rel_err)
+    end
+    table.sort(sig)
+    local ys, worst = {}, {}
+    for i, sg in ipairs(sig) do
+      local m, w = 0, 0
+      for _, v in ipairs(acc[sg]) do m, w = m + v, math.max(w, v) end
+      ys[i], worst[i] = m / #acc[sg], w
+    end
+    series[#series + 1] = {x = sig, y = ys, title = ("L = %d"):format(L), style = "linespoints"}
+    report.depths[#report.depths + 1] = {depth = L, sigmas = sig, mean_rel_err = ys, max_rel_err = worst,
+      smallest_sigma = sig[1], rel_err_at_smallest_sigma = worst[1],
+      own_beta_rel_err = shown[L].final_ntk_rel_err_own_beta, initial_shape_rel_err = shown[L].initial_ntk_shape_rel_err,
+      alignment_final = shown[L].alignment_final, alignment_theory = shown[L].alignment_theory}
+  end
+  plot("figE3_error.png", output.plot{file = out .. "/figE3_error.png", logx = true, logy = true,
+    title = "final NTK against theory: |K - K_inf|_F / |K_inf|_F, " .. tostring(dataset),
+    xlabel = "sigma", ylabel = "relative Frobenius error", key = "top left", series = series})
+end
+report.plots = output.array(plots)
+local ok, werr = output.write_json(out .. "/figures.json", report)
+if not ok then die(werr) end
+for _, e in ipairs(report.depths) do
+  io.stdout:write(("L = %d: rel err at sigma = %g: %.4f (own beta %.2g; initial NTK rescaled %.3f); alignment %.4f vs theory %.4f\n")
+    :format(e.depth, e.smallest_sigma, e.rel_err_at_smallest_sigma, e.own_beta_rel_err, e.initial_shape_rel_err,
+      e.alignment_final, e.alignment_theory))
+end
+io.stdout:write("figures -> ", out, "\n")
