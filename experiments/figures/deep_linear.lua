@@ -21,6 +21,7 @@ local ntklab = require "ntklab"
 local output = ntklab.output
 local theory = require "ntklab.theory"
 local curves = require "ntklab.curves"
+local gp = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "gp.lua")
 
 local dir = arg and arg[1]
 if not dir or dir == "--help" then
@@ -131,6 +132,17 @@ for _, L in ipairs(depths) do
     for i = 1, #ts do worst = math.max(worst, math.abs(off[i] - (lo + hi) / 2) / ts[i]) end
     entry.offsets, entry.offset_spread, entry.max_rel_dev_from_log_law = off, hi - lo, worst
   end
+  -- Both times come from the same early ODE du/dt = s u^{L-1} (per-layer scale u): t_cos1/2 is
+  -- when u reaches u_cos, where the learned rank-one part of W1 outweighs its random start,
+  -- t_1/2 when it blows up, so t_cos1/2 / t_1/2 -> 1 - (u0/u_cos)^{L-2}: one number per depth.
+  if L > 2 and #tc == #ts then
+    local ratio, implied = {}, {}
+    for i = 1, #ts do
+      ratio[i] = tc[i] / ts[i]
+      implied[i] = (1 - ratio[i]) ^ (1 / (L - 2))
+    end
+    entry.cos_ratio, entry.u0_over_ucos = ratio, implied
+  end
   -- every run: t_cos1/2 < t_1/2
   local all_before, pairs_seen = true, 0
   for _, r in ipairs(runs) do
@@ -152,20 +164,22 @@ for _, L in ipairs(depths) do
   local xs = logspace(sigmas[1], sigmas[#sigmas], 40)
   local ode, lead = {}, {}
   for i, sg in ipairs(xs) do ode[i], lead[i] = t_ode(L, sg, kappa), t_leading(L, sg, kappa) end
-  local label = L > 2 and ("L = %d (slope %.3f)"):format(L, entry.slope) or ("L = %d"):format(L)
-  series3a[#series3a + 1] = {x = sigmas, y = ts, title = label, style = "points"}
-  series3a[#series3a + 1] = {x = xs, y = ode, title = ("ODE, c0 = (%.2f sigma)^%d"):format(kappa, L)}
-  series3a[#series3a + 1] = {x = xs, y = lead, style = "dashed"}
+  local label = L > 2 and ("L = %d: slope %.3f"):format(L, entry.slope) or ("L = %d"):format(L)
+  local color = gp.palette[(L - 2) % #gp.palette + 1]
+  series3a[#series3a + 1] = {x = sigmas, y = ts, title = label, style = "points", color = color}
+  series3a[#series3a + 1] = {x = xs, y = ode, title = ("ODE from c0 = (%.2f sigma)^%d"):format(kappa, L), color = color}
+  series3a[#series3a + 1] = {x = xs, y = lead, style = "dashed", color = color,
+    title = L == depths[#depths] and "leading term (dashed)" or nil}
 end
 
 local plots = {}
 local function plot(name, ok, msg)
   if ok then plots[#plots + 1] = out .. "/" .. name else io.stderr:write("figures/deep_linear: ", name, ": ", tostring(msg), "\n") end
 end
-local where = ("deep linear, D = %d, N = 50, %s"):format(rank, "whitened synthetic data, |beta| = 1")
-plot("fig3a_t_half.png", output.plot{file = out .. "/fig3a_t_half.png", logx = true, logy = true,
-  title = "Fig. 3a: time to half loss against sigma (" .. where .. "); dashed: leading term",
-  xlabel = "sigma", ylabel = "t_1/2", key = "top right", series = series3a, width = 900, height = 600})
+local where = ("deep linear, D = %d, N = 50, whitened synthetic data"):format(rank)
+plot("fig3a_t_half.png", gp.render(out .. "/fig3a_t_half.png", {width = 950, height = 650, panels = {{
+  title = "Fig. 3a: time to half loss, " .. where, logx = true, logy = true,
+  xlabel = "sigma", ylabel = "t_1/2", key = "top right", series = series3a}}}))
 
 -- 3b: L = 3 trajectories, seed 1
 if by_depth[3] then
@@ -173,18 +187,19 @@ if by_depth[3] then
   local runs = {}
   for _, r in ipairs(by_depth[3]) do if math.tointeger(r.seed) == 1 or r.seed == nil then runs[#runs + 1] = r end end
   table.sort(runs, function(a, b) return a.sigma < b.sigma end)
-  for _, r in ipairs(runs) do
+  for k, r in ipairs(runs) do
+    local color = gp.palette[(k - 1) % #gp.palette + 1]
     local T, terr = ntklab.io.read_csv(dir .. "/" .. r.run .. "/trajectory.csv", {header = true})
     if not T then die(terr) end
     local t, loss, cos = {}, {}, {}
     local l0 = T:get(1, 2)
     for i = 2, T:size(1) do t[#t + 1], loss[#loss + 1], cos[#cos + 1] = T:get(i, 1), T:get(i, 2) / l0, T:get(i, 4) end
-    series[#series + 1] = {x = t, y = loss, title = ("sigma = %g: loss"):format(r.sigma)}
-    series[#series + 1] = {x = t, y = cos, title = ("sigma = %g: cos"):format(r.sigma), style = "dashed"}
+    series[#series + 1] = {x = t, y = loss, title = ("sigma = %g"):format(r.sigma), color = color}
+    series[#series + 1] = {x = t, y = cos, style = "dashed", color = color}
   end
-  plot("fig3b_L3_dynamics.png", output.plot{file = out .. "/fig3b_L3_dynamics.png", logx = true,
-    title = "Fig. 3b: L = 3, loss / initial loss (solid) and cos(W1^T W1, beta beta^T) (dashed)",
-    xlabel = "t", ylabel = "loss ratio, cosine", key = "outside right", series = series, width = 1000, height = 550})
+  plot("fig3b_L3_dynamics.png", gp.render(out .. "/fig3b_L3_dynamics.png", {width = 1000, height = 600, panels = {{
+    title = "Fig. 3b: L = 3, loss / initial loss (solid) and cos(W1^T W1, beta beta^T) (dashed)", logx = true,
+    xlabel = "t", ylabel = "loss ratio, cosine", key = "center left", series = series}}}))
 end
 
 -- 3c: t_1/2 and t_cos1/2 for L = 3, 4
@@ -192,16 +207,17 @@ do
   local series = {}
   for _, e in ipairs(report.depths) do
     if e.depth == 3 or e.depth == 4 then
-      series[#series + 1] = {x = e.sigmas, y = e.t_half, style = "linespoints",
+      local color = gp.palette[(e.depth - 2) % #gp.palette + 1]
+      series[#series + 1] = {x = e.sigmas, y = e.t_half, style = "linespoints", color = color,
         title = ("L = %d: t_1/2 (slope %.3f)"):format(e.depth, e.slope)}
-      series[#series + 1] = {x = e.sigmas, y = e.t_cos_half, style = "dashed",
+      series[#series + 1] = {x = e.sigmas, y = e.t_cos_half, style = "dashed", color = color,
         title = ("L = %d: t_cos1/2 (slope %.3f)"):format(e.depth, e.slope_cos or 0 / 0)}
     end
   end
   if #series > 0 then
-    plot("fig3c_t_half_t_cos.png", output.plot{file = out .. "/fig3c_t_half_t_cos.png", logx = true, logy = true,
-      title = "Fig. 3c: loss halves (t_1/2) after the first layer aligns (t_cos1/2), " .. where,
-      xlabel = "sigma", ylabel = "time", key = "top right", series = series, width = 900, height = 600})
+    plot("fig3c_t_half_t_cos.png", gp.render(out .. "/fig3c_t_half_t_cos.png", {width = 950, height = 650, panels = {{
+      title = "Fig. 3c: the first layer aligns (t_cos1/2) before the loss halves (t_1/2)", logx = true, logy = true,
+      xlabel = "sigma", ylabel = "time", key = "top right", series = series}}}))
   end
 end
 
@@ -216,13 +232,13 @@ do
     local L = depths[1] + (depths[#depths] - depths[1]) * i / 40
     xs[#xs + 1], th[#th + 1] = L, L / math.sqrt(L * L + rank - 1)
   end
-  plot("figE1_alignment.png", output.plot{file = out .. "/figE1_alignment.png",
-    title = ("Fig. E.1b-c: final NTK alignment and first-layer cosine against depth (rank r = %d)"):format(rank),
-    xlabel = "depth L", ylabel = "final value", key = "bottom right", series = {
-      {x = Ls, y = A, title = "final kernel alignment (every run)", style = "points"},
-      {x = xs, y = th, title = "L / sqrt(L^2 + r - 1)"},
-      {x = Ls, y = C, title = "final cos(W1^T W1, beta beta^T)", style = "points"},
-    }})
+  plot("figE1_alignment.png", gp.render(out .. "/figE1_alignment.png", {width = 900, height = 600, panels = {{
+    title = ("Fig. E.1b-c: final NTK alignment and first-layer cosine against depth (r = %d)"):format(rank),
+    xlabel = "depth L", ylabel = "final value", key = "bottom right", yrange = {0, 1.05}, series = {
+      {x = Ls, y = A, title = "final kernel alignment (every run)", style = "points", color = gp.palette[1]},
+      {x = xs, y = th, title = "L / sqrt(L^2 + r - 1)", color = gp.palette[1]},
+      {x = Ls, y = C, title = "final cos(W1^T W1, beta beta^T)", style = "points", color = gp.palette[2]},
+    }}}}))
 end
 
 report.plots = output.array(plots)
