@@ -33,7 +33,7 @@ local M = {
     {name = "kernels", type = "boolean", default = true,
       help = "record the NTK and compare the net with kernel regression (false: loss only)"},
     {name = "kernel_records", type = "integer", default = 8, min = 1, help = "NTK records per decade of t"},
-    {name = "rtol", type = "number", default = 1e-4, min = 0,
+    {name = "rtol", type = "number", default = 1e-3, min = 0,
       help = "rk45 relative tolerance (absolute: rtol x sigma / 100)"},
     {name = "t_min", type = "number", default = 1e-2, min = 0, help = "first record time after 0"},
     {name = "t_max", type = "number", default = 1e7, min = 0, help = "give up at this time"},

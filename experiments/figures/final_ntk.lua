@@ -13,6 +13,7 @@
 --   figures.json           the errors per run and the smallest-sigma error per depth
 local ntklab = require "ntklab"
 local output = ntklab.output
+local gp = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "gp.lua")
 
 local dir = arg and arg[1]
 if not dir or dir == "--help" then
@@ -76,18 +77,9 @@ do
     xlabel = "t", ylabel = "kernel-target alignment", key = "top left", series = series, width = 1000, height = 550})
 end
 
--- E.3b: heat maps through gnuplot's matrix images (one multiplot, rows = depths)
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-local function heatmaps(file)
-  local tmp = {}
-  local lines = {
-    ("set terminal pngcairo noenhanced size %d,%d"):format(1050, 330 * #depths),
-    "set output " .. q(file .. ".tmp.png"):gsub("'\\''", "''"),
-    ("set multiplot layout %d,3 title %s"):format(#depths, q("Fig. E.3b: NTKs on " .. tostring(dataset)
-      .. ", ordered by class; each scaled by its largest entry"):gsub("'\\''", "''")),
-    "set view map", "unset key", "set size square", "set yrange [*:*] reverse", "set cbrange [-1:1]",
-    "set palette defined (-1 'blue', 0 'white', 1 'red')", "unset xtics", "unset ytics",
-  }
+-- E.3b: heat maps (rows = depths), each matrix scaled by its largest entry
+local function heatmap_panels()
+  local panels = {}
   for _, L in ipairs(depths) do
     local r = shown[L]
     for _, panel in ipairs{{"kernels_initial.csv", "initial NTK"}, {"kernels_final.csv", "final NTK"},
@@ -96,38 +88,22 @@ local function heatmaps(file)
       local n = T:size(1)
       local big = 0
       for i = 1, n do for j = 1, n do big = math.max(big, math.abs(T:get(i, j))) end end
-      local path = os.tmpname()
-      tmp[#tmp + 1] = path
-      local f = assert(io.open(path, "w"))
+      local rows = {}
       for i = 1, n do
         local row = {}
-        for j = 1, n do row[j] = ("%.6g"):format(T:get(i, j) / big) end
-        f:write(table.concat(row, " "), "\n")
+        for j = 1, n do row[j] = T:get(i, j) / big end
+        rows[i] = row
       end
-      f:close()
       local title = ("L = %d, %s"):format(L, panel[2])
       if panel[2] == "final NTK" then title = title .. (" (rel err %.3f)"):format(r.final_ntk_rel_err) end
-      lines[#lines + 1] = "set title '" .. title .. "'"
-      lines[#lines + 1] = "plot '" .. path .. "' matrix with image"
+      panels[#panels + 1] = {heatmap = rows, title = title}
     end
   end
-  lines[#lines + 1] = "unset multiplot"
-  lines[#lines + 1] = "set output"
-  local script = os.tmpname()
-  tmp[#tmp + 1] = script
-  local f = assert(io.open(script, "w"))
-  f:write(table.concat(lines, "\n"), "\n")
-  f:close()
-  local pipe = io.popen("gnuplot " .. q(script) .. " 2>&1")
-  local said = pipe:read("a")
-  local _, _, code = pipe:close()
-  for _, p in ipairs(tmp) do os.remove(p) end
-  if code ~= 0 then os.remove(file .. ".tmp.png"); return nil, "gnuplot: " .. said end
-  local ok, rerr = os.rename(file .. ".tmp.png", file)
-  if not ok then return nil, rerr end
-  return true
+  return panels
 end
-plot("figE3b_kernels.png", heatmaps(out .. "/figE3b_kernels.png"))
+plot("figE3b_kernels.png", gp.render(out .. "/figE3b_kernels.png", {width = 1050, height = 340 * #depths,
+  layout = {#depths, 3}, title = "Fig. E.3b: NTKs on " .. tostring(dataset) .. ", ordered by class, scaled by their largest entry",
+  panels = heatmap_panels()}))
 
 -- error against sigma
 local report = {dataset = dataset, sweep = dir, depths = {}}
