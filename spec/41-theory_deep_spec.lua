@@ -123,6 +123,20 @@ describe("theory, deep linear nets: t_1/2", function()
     assert.is_true(math.abs(theory.t_half(s, 2, 1e-8) - theory.t_half_asymptotic(1e-4, 2, s)) < 1e-7)
   end)
 
+  it("an intermediate level u_cos = u0 / rho is reached at t_1/2 (1 - rho^{L-2}) as sigma -> 0", function()
+    -- The first layer's cosine reaches 1/2 when the per-layer scale has grown by a fixed factor
+    -- 1/rho (figures/deep_linear measures rho ~ 0.36 for D = 30, N = 50): in the early solution
+    -- u^{2-L} = u0^{2-L} - (L-2) s t that time is (u0^{2-L} - u_cos^{2-L}) / ((L-2)s), so its
+    -- ratio to t_1/2 tends to 1 - rho^{L-2}; the corrections are O(u_cos^L / s) and the
+    -- sigma-independent offset of t_1/2 over its leading term.
+    local s, rho = 1, 0.36
+    for _, L in ipairs{3, 4, 5} do
+      local u0 = 1e-3
+      local ratio = theory.deep_time((u0 / rho) ^ L, s, L, u0 ^ L) / theory.t_half(s, L, u0 ^ L)
+      assert.is_true(math.abs(ratio - (1 - rho ^ (L - 2))) < 2e-3, ("L = %d: %g"):format(L, ratio))
+    end
+  end)
+
   it("level = 1 - 1/sqrt(2) is the time the loss (s - c)^2/2 halves", function()
     local s, L, c0 = 1, 3, 1e-6
     local t = theory.t_half(s, L, c0, 1 - 1 / math.sqrt(2))
