@@ -93,7 +93,8 @@ int ntk_train_init(ntk_trainer *tr, const ntk_train_config *cfg, ntk_error *err)
       return ntk_error_set(err, NTK_EARG, 1, "eps > 0 expected, got %g", c->eps);
   }
   if (!(c->max_loss_ratio > 1.0))
-    return ntk_error_set(err, NTK_EARG, 1, "max_loss_ratio > 1 expected (INFINITY: no bound), got %g",
+    return ntk_error_set(err, NTK_EARG, 1,
+                         "max_loss_ratio > 1 expected (INFINITY: no bound), got %g",
                          c->max_loss_ratio);
   tr->cfg = *c;
   tr->loss0 = NAN;
@@ -424,7 +425,8 @@ static int reserve(double **buf, size_t *cap, size_t n, ntk_error *err) {
   double *grown;
   if (n <= *cap) return NTK_OK;
   grown = realloc(*buf, n * sizeof *grown);
-  if (!grown) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a %zu-double minibatch", n);
+  if (!grown)
+    return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a %zu-double minibatch", n);
   *buf = grown;
   *cap = n;
   return NTK_OK;
@@ -439,7 +441,8 @@ static int next_batch(ntk_trainer *tr, const ntk_mlp *net, const double *X, cons
   int st;
   if (tr->perm_n != P) {
     size_t *perm = realloc(tr->perm, P * sizeof *perm);
-    if (!perm) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a %zu-row permutation", P);
+    if (!perm)
+      return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a %zu-row permutation", P);
     tr->perm = perm;
     tr->perm_n = P;
     tr->perm_pos = P; /* forces a fresh permutation */
