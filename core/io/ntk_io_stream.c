@@ -3,6 +3,7 @@
 #include "ntk_io_stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,22 +16,46 @@
  * from here, so memory stays within twice what the stream really holds. */
 #define GZ_FIRST_CHUNK ((size_t)1 << 20)
 
+/* The kind of a non-regular file, for the message that refuses it. */
+static const char *file_kind(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISSOCK(m)) return "a socket";
+  return "a special file";
+}
+
 int ntk_io_in_open(ntk_io_in *s, const char *path, ntk_error *err) {
   unsigned char magic[2];
   size_t got;
   struct stat st;
+  int fd, flags;
   memset(s, 0, sizeof *s);
   s->remaining = -1;
-  s->fp = fopen(path, "rb");
-  if (!s->fp) return ntk_error_set(err, NTK_EIO, 0, "cannot open: %s", strerror(errno));
-  if (fstat(fileno(s->fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-    ntk_io_in_close(s);
-    return ntk_error_set(err, NTK_EIO, 0, "is a directory");
+  /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer; the descriptor's
+   * own fstat then decides, so nothing can swap the file between the check and the open */
+  fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return ntk_error_set(err, NTK_EIO, 0, "cannot open: %s", strerror(errno));
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return ntk_error_set(err, NTK_EIO, 0, "cannot stat: %s", strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return ntk_error_set(err, NTK_EIO, 0, "is %s, not a regular file", file_kind(st.st_mode));
+  }
+  if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
+      !(s->fp = fdopen(fd, "rb"))) {
+    int e = errno;
+    close(fd);
+    return ntk_error_set(err, NTK_EIO, 0, "cannot open: %s", strerror(e));
   }
   got = fread(magic, 1, 2, s->fp);
   if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
     gzFile gz;
-    int fd = dup(fileno(s->fp));
+    fd = dup(fileno(s->fp));
     fclose(s->fp);
     s->fp = NULL;
     if (fd < 0) return ntk_error_set(err, NTK_EIO, 0, "cannot open: %s", strerror(errno));
@@ -53,7 +78,7 @@ int ntk_io_in_open(ntk_io_in *s, const char *path, ntk_error *err) {
     ntk_io_in_close(s);
     return ntk_error_set(err, NTK_EIO, 0, "cannot seek: %s", strerror(errno));
   }
-  if (fstat(fileno(s->fp), &st) == 0 && S_ISREG(st.st_mode)) s->remaining = (long long)st.st_size;
+  s->remaining = (long long)st.st_size;
   return NTK_OK;
 }
 
