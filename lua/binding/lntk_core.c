@@ -111,10 +111,16 @@ void lntk_checkoptions(lua_State *L, int tbl, const char *const allowed[]) {
   }
 }
 
+/* threads([n]) -> the BLAS thread count in force, after setting it to min(n, cores) | nil, msg
+ * when the OpenBLAS buffers of that many threads do not fit under the address-space limit. */
 static int core_threads(lua_State *L) {
   if (!lua_isnoneornil(L, 1)) {
     lua_Integer n = luaL_checkinteger(L, 1);
+    int cores = ntk_threads_cores();
+    ntk_error err;
     luaL_argcheck(L, n >= 1 && n <= 4096, 1, "thread count in [1, 4096] expected");
+    if (n > cores) n = cores;
+    if (ntk_memory_check_threads((int)n, &err) != NTK_OK) return lntk_status(L, &err, 0);
     ntk_threads_set((int)n);
   }
   lua_pushinteger(L, ntk_threads_get());
