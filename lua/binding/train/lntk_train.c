@@ -242,7 +242,7 @@ static int trainer_run(lua_State *L) {
     if (n < 0)
       return luaL_argerror(L, 5,
                            lua_pushfstring(L, "option 'steps': count >= 0 expected, got %I", n));
-    max_steps = tr->steps + (size_t)n;
+    max_steps = (size_t)n > SIZE_MAX - tr->steps ? SIZE_MAX : tr->steps + (size_t)n;
   }
   if (lua_getfield(L, 5, "observe") != LUA_TNIL) {
     if (!lua_istable(L, -1))
