@@ -14,6 +14,7 @@
 #endif
 #endif
 
+#ifndef UNDER_ASAN
 static void test_rlimit(void) {
   struct rlimit rl;
   ntk_tensor t = {0};
@@ -38,6 +39,7 @@ static void test_rlimit(void) {
   rl.rlim_cur = RLIM_INFINITY;
   CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
 }
+#endif
 
 int main(void) {
   int cores = ntk_threads_cores(), before = ntk_threads_get();
