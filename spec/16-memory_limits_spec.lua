@@ -56,5 +56,10 @@ describe("memory limits", function()
     assert.are.equal(math.min(64, cores), ntklab.threads(64))
     assert.are.equal(1, ntklab.threads(1))
     ntklab.threads(before)
+    -- OPENBLAS_NUM_THREADS asking for more is capped when the module loads
+    local p2 = assert(io.popen(("OPENBLAS_NUM_THREADS=64 %s -e %s"):format(files.q(files.host),
+      files.q("print(require 'ntklab'.threads())"))))
+    assert.are.equal(tostring(math.min(64, cores)), p2:read("l"))
+    p2:close()
   end)
 end)

@@ -62,6 +62,31 @@ describe("loaders refuse non-regular files", function()
   end)
 end)
 
+describe("writers refuse to replace non-regular files", function()
+  it("io writers and net:save leave a FIFO, a directory and a device in place", function()
+    local dir = files.scratch_dir()
+    local fifo = dir .. "/f"
+    assert.is_true(os.execute("mkfifo " .. files.q(fifo)))
+    assert.is_true(os.execute("ln -s /dev/null " .. files.q(dir .. "/null")))
+    local net = ntklab.mlp{widths = {2, 1}, seed = 1}
+    for path, kind in pairs{[fifo] = "a FIFO", [dir] = "a directory", [dir .. "/null"] = "a character device"} do
+      for _, write in ipairs{
+        function() return ntklab.io.write_npy(path, ntklab.zeros(2)) end,
+        function() return ntklab.io.write_idx(path, ntklab.zeros(2), {type = "ubyte"}) end,
+        function() return net:save(path) end,
+      } do
+        local ok, msg = write()
+        assert.is_nil(ok)
+        assert.are.equal(path .. ": is " .. kind .. ", not a regular file", msg)
+      end
+    end
+    local lfs = require "lfs"
+    assert.are.equal("named pipe", lfs.attributes(fifo, "mode"))
+    assert.are.same({"f", "null"}, files.entries(dir)) -- and no temporary left behind
+    files.remove_tree(dir)
+  end)
+end)
+
 describe("file modes", function()
   it("net:save and the io writers give the same mode (0666 & ~umask)", function()
     local dir = files.scratch_dir()

@@ -250,8 +250,13 @@ void ntk_io_in_close(ntk_io_in *s) {
 int ntk_io_out_open(ntk_io_out *o, const char *path, ntk_error *err) {
   size_t n = strlen(path);
   int fd;
+  struct stat st;
   memset(o, 0, sizeof *o);
   o->path = path;
+  /* the rename would replace whatever is there: a FIFO, a device (as root, /dev/null itself) or,
+   * through a symlink, the file it names must stay */
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    return ntk_error_set(err, NTK_EIO, 0, "is %s, not a regular file", file_kind(st.st_mode));
   o->tmp = malloc(n + sizeof ".tmp.XXXXXX");
   if (!o->tmp) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
   memcpy(o->tmp, path, n);

@@ -44,7 +44,8 @@ typedef struct ntk_io_out {
   const char *path;  /* destination, borrowed */
 } ntk_io_out;
 
-/* o <- temporary file beside path; on commit it gets mode 0666 & ~umask, as fopen gives. */
+/* o <- temporary file beside path; on commit it gets mode 0666 & ~umask, as fopen gives. A
+ * destination that exists and is not a regular file (directory, FIFO, device) is refused. */
 int ntk_io_out_open(ntk_io_out *o, const char *path, ntk_error *err);
 /* Appends n bytes. */
 int ntk_io_out_write(ntk_io_out *o, const void *buf, size_t n, ntk_error *err);

@@ -161,6 +161,8 @@ int luaopen_ntklab_core(lua_State *L) {
   };
   int i;
   luaL_checkversion(L);
+  /* OPENBLAS_NUM_THREADS may ask for more threads than cores: each one only adds a buffer */
+  if (ntk_threads_get() > ntk_threads_cores()) ntk_threads_set(ntk_threads_cores());
   luaL_newlib(L, funcs);
   lua_pushstring(L, NTK_VERSION);
   lua_setfield(L, -2, "version");
