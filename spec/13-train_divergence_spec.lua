@@ -119,6 +119,14 @@ describe("divergence stops the trainer", function()
     end
   end)
 
+  it("refuses a run that would take more than 2^53 steps, unless a step budget stops it", function()
+    local tr = ntklab.train.gd{lr = 1e-300}
+    assert.has_error(function() tr:run(net(), X, Y, {t = 1}) end,
+      "t = 1 is 1e+300 steps of 1e-300 away, more than the 2^53 a run may take")
+    tr:run(net(), X, Y, {t = 1, steps = 3})
+    assert.are.equal(3, tr.steps)
+  end)
+
   it("checks the loss at the end of a run and at each observation", function()
     -- the last step's result is judged too: one huge step, no further step
     local tr = ntklab.train.gd{lr = 1e6}

@@ -553,6 +553,15 @@ int ntk_train_reached(const ntk_trainer *tr, double t) {
 int ntk_train_run(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
                   double t_end, size_t max_steps, ntk_error *err) {
   int st;
+  if (tr->cfg.method != NTK_TRAIN_RK45 && isfinite(t_end) &&
+      max_steps - tr->steps > NTK_TRAIN_MAX_STEPS) {
+    double h = tr->cfg.method == NTK_TRAIN_RK4 ? tr->cfg.dt : tr->cfg.lr;
+    double need = (t_end - tr->t) / h;
+    if (need > (double)NTK_TRAIN_MAX_STEPS)
+      return ntk_error_set(err, NTK_EARG, 0,
+                           "t = %g is %g steps of %g away, more than the 2^53 a run may take",
+                           t_end, need, h);
+  }
   while (tr->steps < max_steps && !ntk_train_reached(tr, t_end)) {
     if ((st = ntk_train_step(tr, net, X, Y, P, t_end, err)) != NTK_OK) return st;
   }

@@ -58,6 +58,9 @@ typedef struct ntk_train_config {
 /* Default bound on loss / initial loss before a run counts as diverged: a run that grows its
  * loss a million-fold has left any regime the paper studies. */
 #define NTK_TRAIN_MAX_LOSS_RATIO 1e6
+/* Most steps a run toward a time may need (gd, sgd, adam: (t_end - t) / lr; rk4: / dt): past
+ * 2^53, lr * steps is no longer exact and the run would take centuries. */
+#define NTK_TRAIN_MAX_STEPS ((size_t)1 << 53)
 
 /* A trainer: its config, the elapsed time and counters, and its reused work buffers. */
 typedef struct ntk_trainer {
@@ -107,7 +110,9 @@ int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const double *X, const double 
 /* Steps until t reaches t_end (flow methods: exactly; discrete ones: the first step with
  * t >= t_end up to rounding) or steps reaches max_steps, whichever comes first; then
  * tr->loss_end <- the loss at the end point, checked as the loss of a step start. A discrete
- * step may land past t_end: when t_end ends the whole run, ntk_train_check_end judges it. */
+ * step may land past t_end: when t_end ends the whole run, ntk_train_check_end judges it.
+ * NTK_EARG when t_end is more than NTK_TRAIN_MAX_STEPS fixed steps away and max_steps does not
+ * stop the run first. */
 int ntk_train_run(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
                   double t_end, size_t max_steps, ntk_error *err);
 /* 1 when tr's t has reached t (flows: exactly; discrete methods: up to the rounding of lr k). */
