@@ -54,6 +54,21 @@ describe("loaders refuse non-regular files", function()
     end)
   end
 
+  it("refuses a path with a NUL byte (the C library would open what precedes it)", function()
+    local base = dir .. "/a.csv"
+    local f = assert(io.open(base, "w"))
+    f:write("1,2\n")
+    f:close()
+    for name, code in pairs(loaders) do
+      assert.has_error(function() load("local ntklab, P = ...; " .. code)(ntklab, base .. "\0.npy") end,
+        nil, name)
+    end
+    local ok, msg = pcall(function() return ntklab.io.read_csv(base .. "\0x") end)
+    assert.is_false(ok)
+    assert.matches("path without NUL bytes expected", msg)
+    assert.has_error(function() ntklab.mlp{widths = {2, 1}, seed = 1}:save(base .. "\0x") end)
+  end)
+
   it("still reads through a symlink to a regular file", function()
     local net = ntklab.mlp{widths = {2, 3, 1}, seed = 1}
     assert.is_true(net:save(dir .. "/net.mlp"))

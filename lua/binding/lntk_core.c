@@ -113,6 +113,13 @@ void lntk_checkoptions(lua_State *L, int tbl, const char *const allowed[]) {
 
 /* threads([n]) -> the BLAS thread count in force, after setting it to min(n, cores) | nil, msg
  * when the OpenBLAS buffers of that many threads do not fit under the address-space limit. */
+const char *lntk_checkpath(lua_State *L, int idx) {
+  size_t len;
+  const char *path = luaL_checklstring(L, idx, &len);
+  if (strlen(path) != len) luaL_argerror(L, idx, "path without NUL bytes expected");
+  return path;
+}
+
 static int core_threads(lua_State *L) {
   if (!lua_isnoneornil(L, 1)) {
     lua_Integer n = luaL_checkinteger(L, 1);
