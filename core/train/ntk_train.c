@@ -74,8 +74,9 @@ int ntk_train_init(ntk_trainer *tr, const ntk_train_config *cfg, ntk_error *err)
     case NTK_TRAIN_RK45:
       if (!positive(c->rtol))
         return ntk_error_set(err, NTK_EARG, 1, "rtol > 0 expected, got %g", c->rtol);
-      if (!(c->atol >= 0.0) || !isfinite(c->atol))
-        return ntk_error_set(err, NTK_EARG, 1, "atol >= 0 expected, got %g", c->atol);
+      /* a parameter at 0 (a fresh bias) has no relative scale: atol = 0 would divide 0 by 0 */
+      if (!positive(c->atol))
+        return ntk_error_set(err, NTK_EARG, 1, "atol > 0 expected, got %g", c->atol);
       if (!(c->h0 >= 0.0) || !isfinite(c->h0))
         return ntk_error_set(err, NTK_EARG, 1, "h0 >= 0 expected, got %g", c->h0);
       break;

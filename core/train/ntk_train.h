@@ -46,7 +46,7 @@ typedef struct ntk_train_config {
   ntk_train_method method;
   double lr;                /* gd, sgd, adam: > 0 */
   double dt;                /* rk4: > 0 */
-  double rtol, atol;        /* rk45: > 0 and >= 0 */
+  double rtol, atol;        /* rk45: both > 0 */
   double h0;                /* rk45: first step (0: Hairer's automatic choice) */
   size_t batch;             /* sgd: minibatch rows (0 or >= P: full batch) */
   double momentum;          /* sgd: in [0, 1) */
