@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ntk_io.h"
+#include "ntk_memory.h"
 #include "ntk_io_stream.h"
 
 size_t ntk_mlp_layer_nparams(const ntk_mlp *net, int l) {
@@ -259,6 +260,15 @@ int ntk_mlp_reserve(ntk_mlp *net, size_t P, ntk_error *err) {
   int l;
   if (P == 0) P = 1; /* an empty batch still needs the buffers to exist */
   if (P <= net->cache_cap) return NTK_OK;
+  {
+    /* the whole cache at once against the memory limits (what would be left for BLAS) */
+    size_t doubles = 0;
+    for (l = 0; l < net->depth; l++)
+      if (P <= SIZE_MAX / 16 / net->widths[l + 1])
+        doubles += P * net->widths[l + 1] * (net->act[l] == NTK_ACT_LINEAR ? 1 : 2);
+    if (ntk_memory_check(doubles * sizeof(double), "the forward cache", err) != NTK_OK)
+      return NTK_ENOMEM;
+  }
   if (!net->pre) {
     net->pre = calloc((size_t)net->depth, sizeof *net->pre);
     net->post = calloc((size_t)net->depth, sizeof *net->post);
@@ -316,8 +326,10 @@ static int reserve_backward(ntk_mlp *net, size_t P, ntk_error *err) {
   if (P <= net->work_cap && net->ones) return NTK_OK;
   for (l = 1; l <= net->depth; l++)
     if (net->widths[l] > wmax) wmax = net->widths[l];
-  if (P > SIZE_MAX / sizeof(double) / wmax)
+  if (P > SIZE_MAX / sizeof(double) / wmax / 4)
     return ntk_error_set(err, NTK_ENOMEM, 0, "batch of %zu rows too large", P);
+  if (ntk_memory_check((3 * wmax + 1) * P * sizeof(double), "the backward workspace", err) != NTK_OK)
+    return NTK_ENOMEM;
   for (k = 0; k < 2; k++) {
     p = realloc(net->delta[k], (P ? P : 1) * wmax * sizeof *p);
     if (!p) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a batch of %zu", P);
