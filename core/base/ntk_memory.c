@@ -42,52 +42,47 @@ static int read_key(const char *path, const char *key, unsigned long long *v) {
   return found;
 }
 
+/* *room <- limit minus usage read from dir/names[0] and dir/names[1]; 0 when dir holds no limit
+ * (no such files, or "max"). */
+static int room_in(const char *dir, const char *const names[2], unsigned long long *room) {
+  char path[1024];
+  unsigned long long limit, usage;
+  snprintf(path, sizeof path, "%s/%s", dir, names[0]);
+  if (!read_number(path, &limit) || limit >= UNLIMITED_FROM) return 0;
+  snprintf(path, sizeof path, "%s/%s", dir, names[1]);
+  if (!read_number(path, &usage)) return 0;
+  *room = usage < limit ? limit - usage : 0;
+  return 1;
+}
+
 /* Limit minus usage of this process's memory cgroup; 0 when there is no known limit. */
 static int cgroup_room(unsigned long long *room) {
-  static const char *const v2[2] = {"memory.max", "memory.current"};
-  static const char *const v1[2] = {"memory.limit_in_bytes", "memory.usage_in_bytes"};
+  static const char *const names[2][2] = {{"memory.max", "memory.current"},
+                                          {"memory.limit_in_bytes", "memory.usage_in_bytes"}};
+  /* v2 (unified) and v1 (memory controller) mount points */
+  static const char *const roots[2] = {"/sys/fs/cgroup", "/sys/fs/cgroup/memory"};
   FILE *f = fopen("/proc/self/cgroup", "r");
-  char line[512], path[1024];
-  unsigned long long limit, usage;
-  int k;
-  /* candidates: the group named in /proc/self/cgroup, then the mount's root (which is the
-   * process's own group inside a cgroup namespace) */
-  const char *const roots[2] = {"/sys/fs/cgroup", "/sys/fs/cgroup/memory"};
-  while (f && fgets(line, sizeof line, f)) {
-    char *nl = strchr(line, '\n'), *rel;
-    int v = -1;
+  char line[512], dir[1024];
+  int found = 0, k;
+  /* the group named in /proc/self/cgroup ("0::/path" for v2, "N:memory:/path" for v1) */
+  while (f && !found && fgets(line, sizeof line, f)) {
+    char *nl = strchr(line, '\n'), *rel = NULL;
     if (nl) *nl = 0;
     if (strncmp(line, "0::", 3) == 0) {
-      v = 2;
+      k = 0;
       rel = line + 3;
     } else if ((rel = strstr(line, ":memory:")) != NULL) {
-      v = 1;
+      k = 1;
       rel += 8;
     }
-    if (v < 0) continue;
-    snprintf(path, sizeof path, "%s%s/%s", roots[v == 1], rel, (v == 2 ? v2 : v1)[0]);
-    if (read_number(path, &limit) && limit < UNLIMITED_FROM) {
-      snprintf(path, sizeof path, "%s%s/%s", roots[v == 1], rel, (v == 2 ? v2 : v1)[1]);
-      if (read_number(path, &usage)) {
-        fclose(f);
-        *room = usage < limit ? limit - usage : 0;
-        return 1;
-      }
-    }
+    if (!rel) continue;
+    snprintf(dir, sizeof dir, "%s%s", roots[k], rel);
+    found = room_in(dir, names[k], room);
   }
   if (f) fclose(f);
-  for (k = 0; k < 2; k++) {
-    const char *const *names = k == 0 ? v2 : v1;
-    snprintf(path, sizeof path, "%s/%s", roots[k], names[0]);
-    if (read_number(path, &limit) && limit < UNLIMITED_FROM) {
-      snprintf(path, sizeof path, "%s/%s", roots[k], names[1]);
-      if (read_number(path, &usage)) {
-        *room = usage < limit ? limit - usage : 0;
-        return 1;
-      }
-    }
-  }
-  return 0;
+  /* then the mount's root, which is the process's own group inside a cgroup namespace */
+  for (k = 0; !found && k < 2; k++) found = room_in(roots[k], names[k], room);
+  return found;
 }
 
 /* RLIMIT_AS minus the address space in use and `threads` OpenBLAS buffers (signed: negative when
