@@ -48,6 +48,21 @@ describe("memory limits", function()
     assert.matches("^3000\t3000\n", out)
   end)
 
+  it_limited("threads(n) returns nil, msg when n OpenBLAS buffers cannot fit", function()
+    local out = limited(400000, [[
+      local ntklab = require 'ntklab'
+      print(ntklab.threads(64))
+      print(ntklab.threads(1))]])
+    local p = assert(io.popen("nproc"))
+    local cores = tonumber(p:read("a"))
+    p:close()
+    if cores > 1 then
+      assert.matches("^nil\t%d+ BLAS threads need %d+ bytes of buffers, %d+ more than RLIMIT_AS leaves\n1\n", out)
+    else
+      assert.matches("^1\n1\n", out)
+    end
+  end)
+
   it("caps the thread count at the cores this process may use", function()
     local p = assert(io.popen("nproc"))
     local cores = tonumber(p:read("a"))

@@ -127,7 +127,12 @@ static int core_threads(lua_State *L) {
     ntk_error err;
     luaL_argcheck(L, n >= 1 && n <= 4096, 1, "thread count in [1, 4096] expected");
     if (n > cores) n = cores;
-    if (ntk_memory_check_threads((int)n, &err) != NTK_OK) return lntk_status(L, &err, 0);
+    if (ntk_memory_check_threads((int)n, &err) != NTK_OK) {
+      /* the world's limit, not the caller's mistake: nil, msg, the old count stays */
+      luaL_pushfail(L);
+      lua_pushstring(L, err.msg);
+      return 2;
+    }
     ntk_threads_set((int)n);
   }
   lua_pushinteger(L, ntk_threads_get());
