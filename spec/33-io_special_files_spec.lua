@@ -102,6 +102,23 @@ describe("writers refuse to replace non-regular files", function()
   end)
 end)
 
+describe("a writer killed mid-write", function()
+  it("leaves the old file whole and no temporary behind (kill -9, 10 times)", function()
+    local dir = files.scratch_dir()
+    local code = ("local n = require 'ntklab'; local net = n.mlp{widths = {300, 300, 300, 1}, seed = 1}; "
+      .. "for i = 1, 1000 do assert(net:save(%q)) end"):format(dir .. "/net.mlp")
+    -- a saving loop killed at a random instant in its first second, ten times
+    local script = ("for i in $(seq 1 10); do %s -e %s & pid=$!; sleep 0.$((RANDOM %% 9 + 1)); "
+      .. "kill -9 $pid; wait $pid 2>/dev/null; done; true"):format(files.q(files.host), files.q(code))
+    assert.is_true(os.execute("bash -c " .. files.q(script)))
+    local names = files.entries(dir)
+    if names[1] == "net.mlp" then assert.are.equal(180300, assert(ntklab.mlp_load(dir .. "/net.mlp")):nparams()) end
+    files.remove_tree(dir)
+    -- a kill before the first commit leaves no net.mlp at all, never a part of one
+    assert.is_true(#names == 0 or (#names == 1 and names[1] == "net.mlp"), table.concat(names, " "))
+  end)
+end)
+
 describe("file modes", function()
   it("net:save and the io writers give the same mode (0666 & ~umask)", function()
     local dir = files.scratch_dir()

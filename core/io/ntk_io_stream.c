@@ -1,5 +1,5 @@
 /* ntk_io_stream.c: plain/gzip input streams and atomic output files. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* O_TMPFILE */
 #include "ntk_io_stream.h"
 
 #include <errno.h>
@@ -247,6 +247,56 @@ void ntk_io_in_close(ntk_io_in *s) {
   s->gz = NULL;
 }
 
+/* An unnamed file in the destination's directory (Linux O_TMPFILE, mode 0666 & ~umask): a process
+ * killed while writing leaves nothing behind; commit gives it a name. -1 where unsupported (the
+ * file system, or no /proc to name it through): the caller falls back to mkstemp. */
+static int open_anonymous(ntk_io_out *o) {
+#ifdef O_TMPFILE
+  const char *slash = strrchr(o->path, '/');
+  size_t len = slash ? (size_t)(slash - o->path) : 0;
+  char *dir;
+  int fd;
+  if (access("/proc/self/fd", X_OK) != 0) return -1;
+  dir = malloc(len + 2);
+  if (!dir) return -1;
+  if (!slash)
+    strcpy(dir, ".");
+  else if (len == 0)
+    strcpy(dir, "/");
+  else {
+    memcpy(dir, o->path, len);
+    dir[len] = 0;
+  }
+  fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+  free(dir);
+  if (fd >= 0) o->anonymous = 1;
+  return fd;
+#else
+  (void)o;
+  return -1;
+#endif
+}
+
+/* Gives the anonymous file of o the name o->tmp (its XXXXXX replaced until the name is free). */
+static int name_anonymous(ntk_io_out *o) {
+  static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  static unsigned long counter;
+  char proc[64], *x = o->tmp + strlen(o->tmp) - 6;
+  unsigned long seed = (unsigned long)getpid() * 2654435761u ^ (unsigned long)(size_t)o;
+  int attempt, k;
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno(o->fp));
+  for (attempt = 0; attempt < 100; attempt++) {
+    unsigned long r = seed + 0x9E3779B9ul * ++counter;
+    for (k = 0; k < 6; k++, r /= 62) x[k] = chars[r % 62];
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW) == 0) {
+      o->anonymous = 0; /* named now: abort removes it */
+      return 0;
+    }
+    if (errno != EEXIST) return -1;
+  }
+  return -1;
+}
+
 int ntk_io_out_open(ntk_io_out *o, const char *path, ntk_error *err) {
   size_t n = strlen(path);
   int fd;
@@ -261,7 +311,8 @@ int ntk_io_out_open(ntk_io_out *o, const char *path, ntk_error *err) {
   if (!o->tmp) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
   memcpy(o->tmp, path, n);
   memcpy(o->tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-  fd = mkstemp(o->tmp);
+  fd = open_anonymous(o);
+  if (fd < 0) fd = mkstemp(o->tmp);
   if (fd < 0) {
     int e = errno;
     free(o->tmp);
@@ -287,10 +338,18 @@ int ntk_io_out_write(ntk_io_out *o, const void *buf, size_t n, ntk_error *err) {
 int ntk_io_out_commit(ntk_io_out *o, ntk_error *err) {
   int bad = fflush(o->fp) != 0 || fsync(fileno(o->fp)) != 0;
   int e = errno;
-  /* mkstemp creates 0600; a data file should have the usual permissions */
-  mode_t mask = umask(0);
-  umask(mask);
-  if (!bad) fchmod(fileno(o->fp), 0666 & ~mask);
+  if (o->anonymous) {
+    /* O_TMPFILE applied the umask to 0666 already; the file needs a name to be renamed */
+    if (!bad && name_anonymous(o) != 0) {
+      bad = 1;
+      e = errno;
+    }
+  } else {
+    /* mkstemp creates 0600; a data file should have the usual permissions */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (!bad) fchmod(fileno(o->fp), 0666 & ~mask);
+  }
   if (fclose(o->fp) != 0 && !bad) {
     bad = 1;
     e = errno;
@@ -310,13 +369,14 @@ int ntk_io_out_commit(ntk_io_out *o, ntk_error *err) {
 }
 
 void ntk_io_out_abort(ntk_io_out *o) {
-  if (o->fp) fclose(o->fp);
+  if (o->fp) fclose(o->fp); /* an anonymous file vanishes here */
   o->fp = NULL;
   if (o->tmp) {
-    remove(o->tmp);
+    if (!o->anonymous) remove(o->tmp);
     free(o->tmp);
   }
   o->tmp = NULL;
+  o->anonymous = 0;
 }
 
 int ntk_io_out_finish(ntk_io_out *o, int st, ntk_error *err) {

@@ -40,12 +40,15 @@ void ntk_io_in_close(ntk_io_in *s);
 
 typedef struct ntk_io_out {
   FILE *fp;
-  char *tmp;         /* malloc'd temporary path */
+  char *tmp;         /* malloc'd temporary path (named only at commit when anonymous) */
   const char *path;  /* destination, borrowed */
+  int anonymous;     /* 1: fp is an unnamed O_TMPFILE file, nothing on disk to remove */
 } ntk_io_out;
 
-/* o <- temporary file beside path; on commit it gets mode 0666 & ~umask, as fopen gives. A
- * destination that exists and is not a regular file (directory, FIFO, device) is refused. */
+/* o <- temporary file beside path: unnamed (O_TMPFILE) where Linux allows, so a killed writer
+ * leaves nothing behind, else path.tmp.XXXXXX. On commit it gets mode 0666 & ~umask, as fopen
+ * gives. A destination that exists and is not a regular file (directory, FIFO, device) is
+ * refused. */
 int ntk_io_out_open(ntk_io_out *o, const char *path, ntk_error *err);
 /* Appends n bytes. */
 int ntk_io_out_write(ntk_io_out *o, const void *buf, size_t n, ntk_error *err);
