@@ -90,7 +90,7 @@ cli.check_spec = check_spec
 
 local function usage_of(o)
   local flag = "--" .. o.name:gsub("_", "-")
-  if o.type == "boolean" then return flag end
+  if o.type == "boolean" then return o.default == true and ("--[no-]" .. flag:sub(3)) or flag end
   if o.type == "choice" then
     local c = {}
     for i, v in ipairs(o.choices) do c[i] = tostring(v) end
@@ -99,17 +99,52 @@ local function usage_of(o)
   return flag .. " " .. option_types[o.type]
 end
 
+-- --help fits in 100 columns; option usages longer than 28 characters get a line of their own.
+local HELP_COLUMNS, USAGE_COLUMN = 100, 28
+
+-- text broken into lines of at most `columns` characters at spaces (a longer word stays whole).
+local function wrap(text, columns)
+  local out, line = {}, ""
+  for word in text:gmatch("%S+") do
+    if line ~= "" and #line + 1 + #word > columns then
+      out[#out + 1] = line
+      line = word
+    else
+      line = line == "" and word or (line .. " " .. word)
+    end
+  end
+  if line ~= "" then out[#out + 1] = line end
+  return out
+end
+
 --- The --help text of an options spec.
 function cli.help_text(spec)
   check_spec("output.help_text", spec)
   local lines = {}
   local prog = spec.name or "script"
   lines[1] = fmt("usage: ntklab %s [options]", spec.usage or prog)
-  if spec.description then lines[#lines + 1] = ""; lines[#lines + 1] = spec.description end
+  if spec.description then
+    lines[#lines + 1] = ""
+    for _, l in ipairs(wrap(spec.description, HELP_COLUMNS)) do lines[#lines + 1] = l end
+  end
   lines[#lines + 1] = ""
   lines[#lines + 1] = "options:"
+  -- Usages up to USAGE_COLUMN wide share a column; a longer one puts its text on the next line.
   local width = 6
-  for _, o in ipairs(spec.options) do width = math.max(width, #usage_of(o)) end
+  for _, o in ipairs(spec.options) do
+    local u = #usage_of(o)
+    if u <= USAGE_COLUMN then width = math.max(width, u) end
+  end
+  local function entry(usage, d)
+    local text = wrap(d, HELP_COLUMNS - width - 4)
+    if #usage > width then
+      lines[#lines + 1] = "  " .. usage
+    else
+      lines[#lines + 1] = fmt("  %-" .. width .. "s  %s", usage, text[1] or "")
+      table.remove(text, 1)
+    end
+    for _, l in ipairs(text) do lines[#lines + 1] = string.rep(" ", width + 4) .. l end
+  end
   for _, o in ipairs(spec.options) do
     local d = o.help or ""
     local notes = {}
@@ -124,9 +159,9 @@ function cli.help_text(spec)
       notes[#notes + 1] = "<= " .. number_text(o.max)
     end
     if #notes > 0 then d = d .. (d ~= "" and " " or "") .. "(" .. table.concat(notes, ", ") .. ")" end
-    lines[#lines + 1] = fmt("  %-" .. width .. "s  %s", usage_of(o), d)
+    entry(usage_of(o), d)
   end
-  lines[#lines + 1] = fmt("  %-" .. width .. "s  %s", "--help", "show this help and exit")
+  entry("--help", "show this help and exit")
   return table.concat(lines, "\n") .. "\n"
 end
 
