@@ -265,9 +265,12 @@ local function new_context(m, cfg, out, opts)
   return ctx
 end
 
+-- A failure's text. Errors raised by library code carry its position ("recorder.lua:381: ");
+-- the reader of a run's failure wants what happened (NTKLAB_TRACEBACK=1 keeps everything).
 local function message_of(err)
-  if getmetatable(err) == failure_mt then return err.msg end
-  return tostring(err)
+  local text = getmetatable(err) == failure_mt and err.msg or tostring(err)
+  if os.getenv("NTKLAB_TRACEBACK") == "1" then return text end
+  return (text:gsub("^[^%s:]+%.lua:%d+: ", ""))
 end
 
 -- Removes the previous run's summary (first: from here on the directory is incomplete) and

@@ -13,4 +13,37 @@ ntklab.data = require "ntklab.data"         -- datasets (MNIST, Fashion-MNIST, C
 ntklab.preprocess = require "ntklab.preprocess" -- centering, PCA, (partial) whitening
 ntklab.recorder = require("ntklab.recorder").new -- trajectory recorder, a trainer's observer
 
+-- trainer:run(net, X, Y, {..., progress = reporter}): a progress reporter (ntklab.output.progress,
+-- or an experiment's ctx.progress{total = t}) hears of every observation (done = t, or the step
+-- when the run is given in steps, with t and the loss) and of the end. The C loop knows nothing
+-- of it: the reporter rides on the observer, so it updates at the observation times only.
+do
+  local mt = debug.getregistry()["ntklab.trainer"]
+  local methods = type(mt.__index) == "table" and mt.__index or mt.__methods
+  local run = methods.run
+  methods.run = function(self, net, X, Y, opts)
+    if type(opts) ~= "table" or opts.progress == nil then return run(self, net, X, Y, opts) end
+    local reporter = opts.progress
+    if type(reporter) ~= "table" or type(reporter.update) ~= "function" then
+      error(string.format("bad argument #5 to 'run' (option 'progress': a reporter with an update method "
+        .. "expected (ntklab.output.progress), got %s)", type(reporter)), 2)
+    end
+    local o = {}
+    for k, v in pairs(opts) do if k ~= "progress" then o[k] = v end end
+    local by_steps, observer = opts.t == nil, opts.observer
+    if opts.observe ~= nil then
+      o.observer = function(t, step, loss, ...)
+        reporter:update(by_steps and step or t, {t = t, loss = loss})
+        if observer then return observer(t, step, loss, ...) end
+      end
+    end
+    local results = table.pack(run(self, net, X, Y, o))
+    if results[1] ~= nil then
+      reporter:update(by_steps and self.steps or self.t, {t = self.t, loss = results[1]})
+    end
+    if reporter.finish then reporter:finish() end
+    return table.unpack(results, 1, results.n)
+  end
+end
+
 return ntklab
