@@ -359,9 +359,13 @@ function sweep.merge(dir, keys)
     rows[i] = {run = r.name, status = status, summary = s, params = r.params}
   end
   keys = keys or (type(plan.columns) == "table" and plan.columns) or scalar_keys(summaries)
-  local columns = {"run", "status"}
-  for _, p in ipairs(plan.params) do columns[#columns + 1] = p end
-  for _, k in ipairs(keys) do columns[#columns + 1] = k end
+  local columns, is_param = {"run", "status"}, {run = true, status = true}
+  for _, p in ipairs(plan.params) do columns[#columns + 1], is_param[p] = p, true end
+  local chosen = {}
+  for _, k in ipairs(keys) do
+    if not is_param[k] then chosen[#chosen + 1], columns[#columns + 1] = k, k end
+  end
+  keys = chosen
   local records = {}
   for i, row in ipairs(rows) do
     local rec = {run = row.run, status = row.status}
