@@ -77,13 +77,18 @@ describe("experiment.run", function()
     local seen = {}
     assert(experiment.run(toy(seen), {out = dir}))
     assert.is_true(exists(dir .. "/summary.json"))
+    assert.is_false(exists(dir .. "/failure.json"))
     for mode, msg in pairs{fail = "the toy failed on purpose", raise = "toy: an error deep inside",
                            nothing = "toy: run must return the summary table, returned nil"} do
       local none, err = experiment.run(toy(seen), {out = dir, mode = mode})
       assert.is_nil(none)
       assert.are.equal(msg, err)
       assert.is_false(exists(dir .. "/summary.json"), mode)
+      assert.are.equal(msg, assert(output.read_json(dir .. "/failure.json")).error)
     end
+    -- the next successful run removes the failure note
+    assert(experiment.run(toy(seen), {out = dir}))
+    assert.is_false(exists(dir .. "/failure.json"))
   end)
 
   it("removes temporary files that dead writers left, and keeps those of live ones", function()

@@ -145,6 +145,12 @@ return {name = "toy", summary = "fails for x = 2", options = {{name = "x", type 
     for _, r in ipairs(runs.runs) do status[r.x] = r.status end
     assert.are.same({"done", "failed", "done"}, status)
     assert.are.equal(9, runs.runs[3].square)
+    assert.are.equal("x = 2 is the failing case", runs.runs[2].error)
+    assert.matches("\nx=2,failed,2,,,x = 2 is the failing case\n", files.slurp(dir .. "/runs.csv"))
+    -- a run that started and ended neither way (killed, or still running) is not a failure
+    os.remove(dir .. "/x=3/summary.json")
+    local text = sh(q(host) .. " sweep merge " .. q(dir))
+    assert.matches("3 runs %(1 done, 1 failed, 0 not run, 1 started without an end: running or killed%)", text)
   end)
 
   it("refuses bad sweeps with status 101 and a message naming the option", function()

@@ -22,7 +22,7 @@
 -- the temporary files that killed writers left there; then it writes config.json, then the
 -- run's files, then summary.json, last and atomically. So a summary.json means every file of
 -- that run is complete, under kill -9 at any instant. A run that fails (ctx.fail, an error,
--- divergence reported by a trainer) leaves no summary.json.
+-- divergence reported by a trainer) leaves no summary.json, and failure.json with its error.
 --   experiment.run(module, cfg [, opts])   in-process (specs); returns summary, out or nil, msg
 --   experiment.main(args)                  `ntklab run FILE [--option value ...]`
 local check = require "ntklab.argcheck"
@@ -284,6 +284,8 @@ local function begin_transaction(out)
     local rok, rerr = os.remove(summary)
     if not rok then return nil, fmt("cannot remove the previous summary '%s': %s", summary, tostring(rerr)) end
   end
+  -- a failure note of an earlier run (written by run() below) no longer applies either
+  if lfs and lfs.attributes(out .. "/failure.json", "mode") then os.remove(out .. "/failure.json") end
   local n, cerr = fs.clean_temp(out)
   if not n then return nil, cerr end
   return true
@@ -332,9 +334,16 @@ function experiment.run(module, cfg, opts)
     return debug.traceback(e, 2)
   end, cfg, ctx)
   local run_seconds = clock() - t_run
-  if not rok then return nil, message_of(summary) end
-  if type(summary) ~= "table" then
-    return nil, fmt("%s: run must return the summary table, returned %s", m.name, check.typename(summary))
+  local failure
+  if not rok then
+    failure = message_of(summary)
+  elseif type(summary) ~= "table" then
+    failure = fmt("%s: run must return the summary table, returned %s", m.name, check.typename(summary))
+  end
+  if failure then
+    -- failure.json, never summary.json: a sweep's merge tells failed runs from killed ones
+    json.write_json(out .. "/failure.json", {experiment = m.name, error = failure, seconds = run_seconds})
+    return nil, failure
   end
   local t_end = clock()
   if summary.experiment == nil then summary.experiment = m.name end

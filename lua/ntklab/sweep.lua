@@ -12,10 +12,11 @@
 --                    [--sshloginfile FILE] < DIR/jobs.txt` (hosts share DIR's file system);
 --   --emit slurm     writes DIR/sweep.sbatch, a job array with one task per line of jobs.txt.
 -- Reruns skip runs that have a summary.json: an interrupted sweep resumes where it stopped. A
--- failed run keeps its log and has no summary. Exit status: 0 when every run succeeded, k when
+-- failed run keeps its log, has no summary and has failure.json with its error. Exit status: 0 when every run succeeded, k when
 -- k runs failed (100 for 100 or more), 101 for a bad command line. merge gathers every run into
 -- DIR/runs.csv and DIR/runs.json: one row per run, its parameters, its status and chosen
--- summary keys (the experiment's `columns`, or --keys).
+-- summary keys (the experiment's `columns`, or --keys). Statuses: done, failed, incomplete
+-- (started but neither summary nor failure: running, or killed), not run.
 local check = require "ntklab.argcheck"
 check.register()
 local fs = require "ntklab.fs"
@@ -342,21 +343,27 @@ function sweep.merge(dir, keys)
   plan, err = json.read_json(abs .. "/sweep.json")
   if not plan then return nil, fmt("%s is not a sweep directory (no readable sweep.json: %s)", dir, tostring(err)) end
   local summaries, rows = {}, {}
-  local counts = {done = 0, failed = 0, missing = 0}
+  local counts = {done = 0, failed = 0, incomplete = 0, missing = 0}
   local lfs = fs.lfs()
   for i, r in ipairs(plan.runs) do
     local s = json.read_json(r.dir .. "/summary.json")
-    local status
+    local status, failure
     if s then
       status = "done"
       summaries[#summaries + 1] = s
-    elseif lfs and lfs.attributes(r.dir .. "/run.log", "mode") then
-      status = "failed"
     else
-      status = "missing"
+      failure = json.read_json(r.dir .. "/failure.json")
+      if failure then
+        status = "failed"
+      elseif lfs and lfs.attributes(r.dir .. "/config.json", "mode") then
+        status = "incomplete" -- started: still running, or killed
+      else
+        status = "missing"
+      end
     end
     counts[status] = counts[status] + 1
-    rows[i] = {run = r.name, status = status, summary = s, params = r.params}
+    rows[i] = {run = r.name, status = status == "missing" and "not run" or status, summary = s,
+               params = r.params, error = failure and failure.error}
   end
   keys = keys or (type(plan.columns) == "table" and plan.columns) or scalar_keys(summaries)
   local columns, is_param = {"run", "status"}, {run = true, status = true}
@@ -368,7 +375,7 @@ function sweep.merge(dir, keys)
   keys = chosen
   local records = {}
   for i, row in ipairs(rows) do
-    local rec = {run = row.run, status = row.status}
+    local rec = {run = row.run, status = row.status, error = row.error}
     for _, p in ipairs(plan.params) do
       local v = row.params[p]
       rec[p] = tonumber(v) or v
@@ -381,12 +388,15 @@ function sweep.merge(dir, keys)
     records[i] = rec
   end
   local ok
-  ok, err = csv.write_csv(abs .. "/runs.csv", columns, records)
+  local csv_columns = {table.unpack(columns)}
+  if counts.failed > 0 then csv_columns[#csv_columns + 1] = "error" end
+  ok, err = csv.write_csv(abs .. "/runs.csv", csv_columns, records)
   if not ok then return nil, err end
   ok, err = json.write_json(abs .. "/runs.json", {experiment = plan.experiment, columns = json.array(columns),
     runs = json.array(records)})
   if not ok then return nil, err end
-  return {rows = records, columns = columns, done = counts.done, failed = counts.failed, missing = counts.missing}
+  return {rows = records, columns = columns, done = counts.done, failed = counts.failed,
+          incomplete = counts.incomplete, missing = counts.missing}
 end
 
 local function usage()
@@ -445,8 +455,9 @@ local function merge_main(args)
   if not dir then return fail_usage("merge: the sweep's directory expected (ntklab sweep merge DIR)") end
   local res, err = sweep.merge(dir, keys)
   if not res then io.stderr:write("ntklab sweep merge: ", err, "\n") return 1 end
-  io.stdout:write(fmt("%d runs (%d done, %d failed, %d not run) -> %s/runs.csv, runs.json\n", #res.rows,
-    res.done, res.failed, res.missing, dir))
+  io.stdout:write(fmt("%d runs (%d done, %d failed, %d not run%s) -> %s/runs.csv, runs.json\n", #res.rows,
+    res.done, res.failed, res.missing,
+    res.incomplete > 0 and fmt(", %d started without an end: running or killed", res.incomplete) or "", dir))
   return 0
 end
 
