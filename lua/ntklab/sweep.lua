@@ -216,6 +216,8 @@ function sweep.write_plan(plan)
   check.table(plan, 1, "sweep.write_plan")
   local ok, err = fs.mkdir_p(plan.out)
   if not ok then return nil, err end
+  ok, err = fs.clean_temp(plan.out) -- an interrupted sweep's list of pending runs
+  if not ok then return nil, err end
   for _, r in ipairs(plan.runs) do
     ok, err = fs.mkdir_p(r.dir)
     if not ok then return nil, err end
@@ -256,54 +258,43 @@ local function has_summary(run)
   return lfs and lfs.attributes(run.dir .. "/summary.json", "mode") == "file"
 end
 
-local function sleep(seconds) os.execute(fmt("sleep %g", seconds)) end
-
 --- Runs a written plan here, `jobs` at a time. Returns done, failed, skipped (counts) and the
 -- failed runs' names. report(line), when given, hears of each finished run.
+-- xargs -P (findutils) keeps `jobs` runs going and prints "<line> <exit status>" as each ends;
+-- this process blocks on that pipe instead of polling.
 function sweep.run_local(plan, jobs, report)
   check.table(plan, 1, "sweep.run_local")
   check.integer(jobs, 2, "sweep.run_local", 1)
-  local lfs = fs.lfs()
   local pending, skipped = {}, 0
-  for _, r in ipairs(plan.runs) do
-    if has_summary(r) then skipped = skipped + 1 else pending[#pending + 1] = r end
+  for i, r in ipairs(plan.runs) do
+    if has_summary(r) then skipped = skipped + 1 else pending[#pending + 1] = i end
   end
-  local running, done, failed, failed_names = {}, 0, 0, {}
-  local next_run = 1
-  local n = #pending
-  while next_run <= n or next(running) do
-    while next_run <= n and #running < jobs do
-      local r = pending[next_run]
-      next_run = next_run + 1
-      local status_file = r.dir .. "/.exit-status"
-      os.remove(status_file)
-      -- in the background; its exit status lands in a file the loop below waits for
-      local cmd = fmt("(%s; echo $? > %s) </dev/null >/dev/null 2>&1 &", sweep.command(plan, r), q(status_file))
-      os.execute(cmd)
-      running[#running + 1] = {run = r, status_file = status_file}
-    end
-    sleep(0.05)
-    for i = #running, 1, -1 do
-      local job = running[i]
-      if lfs.attributes(job.status_file, "size") and lfs.attributes(job.status_file, "size") > 0 then
-        local fh = io.open(job.status_file)
-        local code = fh and tonumber(fh:read("l") or "")
-        if fh then fh:close() end
-        if code then
-          os.remove(job.status_file)
-          table.remove(running, i)
-          if code == 0 and has_summary(job.run) then
-            done = done + 1
-            if report then report(fmt("done   %s", job.run.name)) end
-          else
-            failed = failed + 1
-            failed_names[#failed_names + 1] = job.run.name
-            if report then report(fmt("FAILED %s (exit %d; log: %s/run.log)", job.run.name, code, job.run.dir)) end
-          end
-        end
+  local done, failed, failed_names = 0, 0, {}
+  if #pending == 0 then return done, failed, skipped, failed_names end
+  local list = fs.temp_name(plan.out .. "/pending")
+  local ok, err = fs.write_atomic(list, table.concat(pending, "\n") .. "\n")
+  if not ok then error(err, 0) end
+  local jobs_file = plan.out .. "/jobs.txt"
+  local worker = fmt([[line=$(sed -n "${1}p" %s); bash -c "$line" </dev/null >/dev/null 2>&1; echo "$1 $?"]],
+    q(jobs_file))
+  local pipe = io.popen(fmt("xargs -P %d -n 1 sh -c %s _ < %s", jobs, q(worker), q(list)), "r")
+  for line in pipe:lines() do
+    local index, code = line:match("^(%d+) (%d+)$")
+    local r = index and plan.runs[tonumber(index)]
+    if r then
+      code = tonumber(code)
+      if code == 0 and has_summary(r) then
+        done = done + 1
+        if report then report(fmt("done   %s", r.name)) end
+      else
+        failed = failed + 1
+        failed_names[#failed_names + 1] = r.name
+        if report then report(fmt("FAILED %s (exit %d; log: %s/run.log)", r.name, code, r.dir)) end
       end
     end
   end
+  pipe:close()
+  os.remove(list)
   return done, failed, skipped, failed_names
 end
 
