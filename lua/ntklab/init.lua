@@ -21,11 +21,31 @@ do
   local mt = debug.getregistry()["ntklab.trainer"]
   local methods = type(mt.__index) == "table" and mt.__index or mt.__methods
   local run = methods.run
+  -- The C method is called through pcall here, not as `self:run`: its argument errors come
+  -- numbered as for a plain call and without a position. They are renumbered as for the
+  -- method call the user wrote and raised at the user's line; other errors (an observer's) pass
+  -- through unchanged.
+  local function call(...)
+    local res = table.pack(pcall(run, ...))
+    if res[1] then return table.unpack(res, 2, res.n) end
+    local e = res[2]
+    local n, rest
+    if type(e) == "string" then n, rest = e:match("^bad argument #(%d+) to '[^']*' (.*)$") end
+    if n then
+      n = tonumber(n)
+      error(n == 1 and ("calling 'run' on bad self " .. rest) or
+        string.format("bad argument #%d to 'run' %s", n - 1, rest), 3)
+    end
+    error(e, 0)
+  end
   methods.run = function(self, net, X, Y, opts)
-    if type(opts) ~= "table" or opts.progress == nil then return run(self, net, X, Y, opts) end
+    if type(opts) ~= "table" or opts.progress == nil then
+      local r = table.pack(call(self, net, X, Y, opts)) -- not a tail call: call blames our caller
+      return table.unpack(r, 1, r.n)
+    end
     local reporter = opts.progress
     if type(reporter) ~= "table" or type(reporter.update) ~= "function" then
-      error(string.format("bad argument #5 to 'run' (option 'progress': a reporter with an update method "
+      error(string.format("bad argument #4 to 'run' (option 'progress': a reporter with an update method "
         .. "expected (ntklab.output.progress), got %s)", type(reporter)), 2)
     end
     local o = {}
@@ -37,7 +57,7 @@ do
         if observer then return observer(t, step, loss, ...) end
       end
     end
-    local results = table.pack(run(self, net, X, Y, o))
+    local results = table.pack(call(self, net, X, Y, o))
     if results[1] ~= nil then
       reporter:update(by_steps and self.steps or self.t, {t = self.t, loss = results[1]})
     end
