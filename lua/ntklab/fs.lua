@@ -168,15 +168,17 @@ function fs.write_atomic(path, content)
   return fs.atomic(path, content)
 end
 
--- A writer is alive when /proc/<pid> exists; without /proc (or for a non-numeric tag) nobody
--- can tell, and the file counts as abandoned: two runs into one directory at once are not
--- supported anyway.
+-- A writer is alive when /proc/<pid> exists and is not a zombie (a killed process stays one
+-- until its parent reaps it); without /proc (or for a non-numeric tag) nobody can tell, and the
+-- file counts as abandoned: two runs into one directory at once are not supported anyway.
 local function writer_alive(tag)
   local pid = tonumber(tag)
   if not pid or tag == fs.tag() then return false end
-  local lfs = fs.lfs()
-  return lfs and lfs.attributes("/proc/1", "mode") == "directory"
-    and lfs.attributes("/proc/" .. tag, "mode") == "directory"
+  local f = io.open("/proc/" .. tag .. "/stat", "r")
+  if not f then return false end
+  local state = (f:read("l") or ""):match("^%d+ %b() (%a)")
+  f:close()
+  return state ~= nil and state ~= "Z" and state ~= "X"
 end
 
 --- Removes the temporary files ("<name>.tmp.<tag>.<n>...") that interrupted writers left in
