@@ -12,6 +12,7 @@
 --   ctx.path(name)              ctx.out .. "/" .. name
 --   ctx.write_json(name, v), ctx.write_csv(name, columns, rows)   atomic, or raise on failure
 --   ctx.plot(name, opts)        a PNG (ntklab.plot); a missing gnuplot is a warning, not a failure
+--   ctx.add_plot(name, ok, msg) records a PNG drawn by other code (a panel) into ctx.path(name)
 --   ctx.files                   what the writers wrote: {[stem] = path, plots = {...}}
 --   ctx.progress(opts)          a progress reporter (ntklab.progress) that honours --quiet
 --   ctx.timer                   timer:lap(name), timer:add(name, s), timer:elapsed()
@@ -293,7 +294,7 @@ end
 
 --- Runs an experiment in this process. module: a module table or the path of its file; cfg:
 -- option values by name (defaults fill the rest; checked as the command line checks them);
--- opts: clock (function), print (function(line) for the end-of-run lines; default none).
+-- opts: clock (a function returning seconds; default ntklab.clock).
 -- Returns summary, out (the absolute directory), or nil, msg when the run fails (its error,
 -- e.g. divergence reported by a trainer, or a file that could not be written); there is then no
 -- summary.json in out. Bad modules and bad cfg raise.
