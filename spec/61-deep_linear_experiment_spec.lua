@@ -5,7 +5,7 @@ local theory = require "ntklab.theory"
 local curves = require "ntklab.curves"
 local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
 local M = dofile(source .. "/experiments/deep_linear.lua")
-local new_ctx = dofile(source .. "/spec/support/mini_ctx.lua")
+local experiment = require "ntklab.experiment"
 local files = dofile(source .. "/spec/support/files.lua")
 
 -- On the aligned start the ODE is exact: what is left is rk45 (rtol 1e-9 on parameters of
@@ -23,16 +23,18 @@ local function config(over)
 end
 
 describe("experiments/deep_linear.lua", function()
-  local dir, ctx
-  setup(function()
-    dir = files.scratch_dir()
-    ctx = new_ctx(dir)
-  end)
+  local dir
+  -- through the runner, in-process: options checked as on the command line, files into dir
+  local function run(cfg)
+    cfg.out, cfg.quiet = dir, true
+    return experiment.run(M, cfg)
+  end
+  setup(function() dir = files.scratch_dir() end)
   teardown(function() files.remove_tree(dir) end)
 
   it("from the aligned start, t_1/2 and the final alignment are theory's", function()
     for _, L in ipairs{2, 3, 4} do
-      local r = M.run(config{depth = L, sigma = 0.3, init = "aligned"}, ctx)
+      local r = assert(run(config{depth = L, sigma = 0.3, init = "aligned"}))
       assert.is_true(r.converged)
       assert.is_true(math.abs(r.c0 - 0.3 ^ L) < 1e-15)
       assert.is_true(math.abs(r.t_half / r.t_half_ode - 1) < ALIGNED_TOL, ("L = %d: %.12g vs %.12g"):format(L, r.t_half, r.t_half_ode))
@@ -53,7 +55,7 @@ describe("experiments/deep_linear.lua", function()
     for _, L in ipairs{2, 3, 4} do
       local ts, tc = {}, {}
       for k, sigma in ipairs(sigmas) do
-        local r = M.run(config{depth = L, sigma = sigma}, ctx)
+        local r = assert(run(config{depth = L, sigma = sigma}))
         assert.is_true(r.converged)
         assert.is_true(r.t_cos_half < r.t_half, ("L = %d, sigma = %g: t_cos %g, t_half %g"):format(L, sigma, r.t_cos_half, r.t_half))
         ts[k], tc[k] = r.t_half, r.t_cos_half
@@ -73,7 +75,7 @@ describe("experiments/deep_linear.lua", function()
 
   it("E.1: the final alignment is within 2% of L/sqrt(L^2 + r - 1) and the first layer aligns", function()
     for _, L in ipairs{2, 3, 4, 5} do
-      local r = M.run(config{depth = L, sigma = 0.03}, ctx)
+      local r = assert(run(config{depth = L, sigma = 0.03}))
       assert.are.equal(r.alignment_theory, theory.max_alignment(L, 8))
       assert.is_true(r.alignment_rel_err < 0.02, ("L = %d: %g vs %g"):format(L, r.alignment_final, r.alignment_theory))
       assert.is_true(r.cos_final > 0.99)
@@ -82,11 +84,17 @@ describe("experiments/deep_linear.lua", function()
   end)
 
   it("fails with a message on settings it cannot run", function()
-    local ok, err = pcall(M.run, config{depth = 2, sigma = 0.1, P = 4}, ctx)
-    assert.is_false(ok)
+    local summary, err = run(config{depth = 2, sigma = 0.1, P = 4})
+    assert.is_nil(summary)
     assert.is_truthy(tostring(err):find("whitening needs P >= dim, got P = 4, dim = 8", 1, true))
-    ok, err = pcall(M.run, config{depth = 2, sigma = 0.1, t_min = 5, t_max = 1}, ctx)
-    assert.is_false(ok)
+    summary, err = run(config{depth = 2, sigma = 0.1, t_min = 5, t_max = 1})
+    assert.is_nil(summary)
     assert.is_truthy(tostring(err):find("need 0 < t_min < t_max", 1, true))
+    -- a failed run leaves no summary
+    assert.is_nil(io.open(dir .. "/summary.json"))
+    -- an option the module does not declare is the runner's bad argument
+    local ok, msg = pcall(run, config{depth = 2, sigma = 0.1, widht = 3})
+    assert.is_false(ok)
+    assert.is_truthy(tostring(msg):find("unknown option 'widht'", 1, true))
   end)
 end)

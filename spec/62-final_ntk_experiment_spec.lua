@@ -5,7 +5,7 @@ local ntklab = require "ntklab"
 local image_data = require "ntklab.image_data"
 local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
 local M = dofile(source .. "/experiments/final_ntk.lua")
-local new_ctx = dofile(source .. "/spec/support/mini_ctx.lua")
+local experiment = require "ntklab.experiment"
 local files = dofile(source .. "/spec/support/files.lua")
 
 -- The issue's E.3 target: 5% relative Frobenius error at the smallest sigma.
@@ -24,17 +24,19 @@ end
 local have_fashion = image_data.two_class("fashion_mnist", {train = 2, test = 0}) ~= nil
 
 describe("experiments/final_ntk.lua", function()
-  local dir, ctx
-  setup(function()
-    dir = files.scratch_dir()
-    ctx = new_ctx(dir)
-  end)
+  local dir
+  -- through the runner, in-process: options checked as on the command line, files into dir
+  local function run(cfg)
+    cfg.out, cfg.quiet = dir, true
+    return experiment.run(M, cfg)
+  end
+  setup(function() dir = files.scratch_dir() end)
   teardown(function() files.remove_tree(dir) end)
 
   it("ends with theory's final NTK, far from the initial one's shape, for L = 2 and 3", function()
     if not have_fashion then pending("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)") return end
     for _, L in ipairs{2, 3} do
-      local r = M.run(config{depth = L, sigma = 0.01}, ctx)
+      local r = assert(run(config{depth = L, sigma = 0.01}))
       assert.is_true(r.converged)
       assert.is_truthy(r.dataset:find("Fashion-MNIST classes 0/1", 1, true))
       assert.is_true(r.final_ntk_rel_err < E3_TOL, ("L = %d: %g"):format(L, r.final_ntk_rel_err))

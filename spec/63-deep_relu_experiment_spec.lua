@@ -6,7 +6,7 @@ local image_data = require "ntklab.image_data"
 local curves = require "ntklab.curves"
 local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
 local M = dofile(source .. "/experiments/deep_relu.lua")
-local new_ctx = dofile(source .. "/spec/support/mini_ctx.lua")
+local experiment = require "ntklab.experiment"
 local files = dofile(source .. "/spec/support/files.lua")
 
 local SMALL = {width = 50, P = 40, test = 40, dataset = "fashion_mnist", cutoff = 1e-2, kernels = true,
@@ -23,16 +23,18 @@ end
 local have_fashion = image_data.two_class("fashion_mnist", {train = 2, test = 0}) ~= nil
 
 describe("experiments/deep_relu.lua", function()
-  local dir, ctx
-  setup(function()
-    dir = files.scratch_dir()
-    ctx = new_ctx(dir)
-  end)
+  local dir
+  -- through the runner, in-process: options checked as on the command line, files into dir
+  local function run(cfg)
+    cfg.out, cfg.quiet = dir, true
+    return experiment.run(M, cfg)
+  end
+  setup(function() dir = files.scratch_dir() end)
   teardown(function() files.remove_tree(dir) end)
 
   it("L = 3: t_1/2 from its loss records, kernel readouts, predictors from its prediction file", function()
     if not have_fashion then pending("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)") return end
-    local r = M.run(config{depth = 3, sigma = 0.1}, ctx)
+    local r = assert(run(config{depth = 3, sigma = 0.1}))
     assert.is_true(r.converged)
     assert.is_truthy(r.dataset:find("Fashion-MNIST classes 0/1", 1, true))
     -- t_1/2 is the crossing of the recorded loss at half its initial value
@@ -62,7 +64,7 @@ describe("experiments/deep_relu.lua", function()
 
   it("kernels = false records the loss alone", function()
     if not have_fashion then pending("Fashion-MNIST not installed") return end
-    local r = M.run(config{depth = 2, sigma = 0.1, kernels = false}, ctx)
+    local r = assert(run(config{depth = 2, sigma = 0.1, kernels = false}))
     assert.is_number(r.t_half)
     assert.is_nil(r.final_ntk_rel_err)
     assert.is_nil(r.t_align90)
@@ -71,8 +73,8 @@ describe("experiments/deep_relu.lua", function()
   end)
 
   it("fails with a message on settings it cannot run", function()
-    local ok, err = pcall(M.run, config{depth = 2, sigma = 0}, ctx)
-    assert.is_false(ok)
+    local summary, err = run(config{depth = 2, sigma = 0})
+    assert.is_nil(summary)
     assert.is_truthy(tostring(err):find("need sigma > 0", 1, true))
   end)
 end)

@@ -1,0 +1,157 @@
+-- figures/deep_relu.lua: the paper's Figure E.2 from merged sweeps of experiments/deep_relu.lua
+-- (it reads; it never trains):
+--   ntklab sweep experiments/deep_relu.lua --grid depth=2,3,4,5 --grid sigma=0.1 --out KDIR
+--   ntklab sweep experiments/deep_relu.lua --grid depth=3 --grid sigma=... --kernels false --out SDIR
+--   ntklab sweep merge KDIR; ntklab sweep merge SDIR
+--   ntklab experiments/figures/deep_relu.lua KDIR [SDIR | -] [OUTDIR]   (OUTDIR: KDIR/figures)
+-- Writes into OUTDIR:
+--   figE2_dynamics.png    per depth (seed 1): loss / initial loss, and the NTK's alignment with
+--                         its time of |K|_F at 10% of its final value dashed (E.2a-b)
+--   figE2_predictions.png test outputs of kernel regression with the final NTK and with the
+--                         initial NTK against the trained net's, every depth (E.2c)
+--   figE2_t_half.png      t_1/2 against sigma from SDIR, with the fitted slope
+--   figures.json          per run: predictor errors, readouts; the slope fit
+local ntklab = require "ntklab"
+local output = ntklab.output
+local curves = require "ntklab.curves"
+local gp = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "gp.lua")
+
+local dir = arg and arg[1]
+if not dir or dir == "--help" then
+  io.stdout:write("usage: ntklab experiments/figures/deep_relu.lua KERNEL_SWEEP_DIR [SLOPE_SWEEP_DIR | -] [OUT_DIR]\n")
+  os.exit(dir and 0 or 2)
+end
+dir = dir:gsub("/+$", "")
+local slope_dir = arg[2] ~= "-" and arg[2] or nil
+local out = (arg[3] or (dir .. "/figures")):gsub("/+$", "")
+local function die(msg) io.stderr:write("figures/deep_relu: ", tostring(msg), "\n") os.exit(1) end
+
+local merged, err = output.read_json(dir .. "/runs.json")
+if not merged then die(err .. " (run `ntklab sweep merge " .. dir .. "` first)") end
+assert(output.mkdir_p(out))
+
+local runs, dataset = {}, nil
+for _, r in ipairs(merged.runs) do
+  if r.status == "done" and r.final_ntk_rel_err then runs[#runs + 1] = r; dataset = dataset or r.dataset end
+end
+if #runs == 0 then die("no completed kernel runs in " .. dir .. "/runs.json") end
+table.sort(runs, function(a, b)
+  if a.depth ~= b.depth then return a.depth < b.depth end
+  return (a.seed or 0) < (b.seed or 0)
+end)
+local function read(r, name)
+  local T, terr = ntklab.io.read_csv(dir .. "/" .. r.run .. "/" .. name, {header = true})
+  if not T then die(terr) end
+  return T
+end
+local function color(L) return gp.palette[(math.tointeger(L) - 2) % #gp.palette + 1] end
+
+local plots = {}
+local function plot(name, ok, msg)
+  if ok then plots[#plots + 1] = out .. "/" .. name else io.stderr:write("figures/deep_relu: ", name, ": ", tostring(msg), "\n") end
+end
+
+-- one run per depth (the smallest seed) for the curves
+local first, shown = {}, {}
+for _, r in ipairs(runs) do
+  if not first[r.depth] then first[r.depth] = true; shown[#shown + 1] = r end
+end
+
+do
+  local loss_series, align_series, vlines = {}, {}, {}
+  for _, r in ipairs(shown) do
+    local Tl = read(r, "loss.csv")
+    local t, l = {}, {}
+    local l0 = Tl:get(1, 2)
+    for i = 2, Tl:size(1) do t[#t + 1], l[#l + 1] = Tl:get(i, 1), Tl:get(i, 2) / l0 end
+    loss_series[#loss_series + 1] = {x = t, y = l, color = color(r.depth), title = ("L = %d, sigma = %g"):format(r.depth, r.sigma)}
+    local Tk = read(r, "trajectory.csv")
+    local tk, a = {}, {}
+    for i = 2, Tk:size(1) do tk[#tk + 1], a[#a + 1] = Tk:get(i, 1), Tk:get(i, 3) end
+    align_series[#align_series + 1] = {x = tk, y = a, color = color(r.depth), style = "linespoints",
+      title = ("L = %d: t_align90 %.3g, t_kernel10 %.3g"):format(r.depth, r.t_align90 or 0 / 0, r.t_kernel10 or 0 / 0)}
+    if r.t_kernel10 then vlines[#vlines + 1] = {x = r.t_kernel10, color = color(r.depth)} end
+  end
+  plot("figE2_dynamics.png", gp.render(out .. "/figE2_dynamics.png", {width = 1000, height = 900, layout = {2, 1},
+    title = "Fig. E.2a-b: ReLU nets, width 100, " .. tostring(dataset), panels = {
+      {title = "loss / initial loss", logx = true, xlabel = "t", ylabel = "loss ratio", key = "bottom left", series = loss_series},
+      {title = "NTK alignment; dashed: |K|_F at 10% of its final value", logx = true, xlabel = "t",
+       ylabel = "kernel-target alignment", key = "top left", series = align_series, vlines = vlines},
+    }}))
+end
+
+do
+  local final_s, initial_s = {}, {}
+  local lo, hi = math.huge, -math.huge
+  for _, r in ipairs(shown) do
+    local T = read(r, "predictions.csv")
+    local net, pf, pi = {}, {}, {}
+    for i = 1, T:size(1) do
+      net[i], pf[i], pi[i] = T:get(i, 2), T:get(i, 3), T:get(i, 4)
+      lo, hi = math.min(lo, net[i]), math.max(hi, net[i])
+    end
+    final_s[#final_s + 1] = {x = net, y = pf, style = "points", color = color(r.depth),
+      title = ("L = %d: rel err %.3f"):format(r.depth, r.final_ntk_rel_err)}
+    initial_s[#initial_s + 1] = {x = net, y = pi, style = "points", color = color(r.depth),
+      title = ("L = %d: rel err %.3f"):format(r.depth, r.initial_ntk_rel_err)}
+  end
+  final_s[#final_s + 1] = {x = {lo, hi}, y = {lo, hi}, color = "gray40", style = "dashed"}
+  initial_s[#initial_s + 1] = {x = {lo, hi}, y = {lo, hi}, color = "gray40", style = "dashed"}
+  plot("figE2_predictions.png", gp.render(out .. "/figE2_predictions.png", {width = 1200, height = 560, layout = {1, 2},
+    title = "Fig. E.2c: test outputs, kernel regression against the trained net, " .. tostring(dataset), panels = {
+      {title = "final NTK", xlabel = "net", ylabel = "kernel regression", key = "top left", series = final_s},
+      {title = "initial NTK", xlabel = "net", ylabel = "kernel regression", key = "top left", series = initial_s},
+    }}))
+end
+
+local report = {dataset = dataset, sweep = dir, runs = {}}
+for _, r in ipairs(runs) do
+  report.runs[#report.runs + 1] = {depth = r.depth, sigma = r.sigma, seed = r.seed, P = r.P,
+    final_ntk_rel_err = r.final_ntk_rel_err, initial_ntk_rel_err = r.initial_ntk_rel_err,
+    initial_over_final = r.initial_over_final, t_align90 = r.t_align90, t_kernel10 = r.t_kernel10,
+    t_half = r.t_half, silent = r.silent, test_error_net = r.test_error_net}
+end
+
+if slope_dir then
+  slope_dir = slope_dir:gsub("/+$", "")
+  local sm, serr = output.read_json(slope_dir .. "/runs.json")
+  if not sm then die(serr) end
+  local by = {}
+  for _, r in ipairs(sm.runs) do
+    if r.status == "done" and r.t_half then
+      by[r.depth] = by[r.depth] or {sig = {}, t = {}}
+      table.insert(by[r.depth].sig, r.sigma)
+      table.insert(by[r.depth].t, r.t_half)
+    end
+  end
+  local series = {}
+  report.slopes = {}
+  for L, d in pairs(by) do
+    local fit = #d.sig >= 2 and curves.power_law(d.sig, d.t) or nil
+    report.slopes[#report.slopes + 1] = {depth = L, sigmas = d.sig, t_half = d.t, slope = fit and fit.slope,
+      slope_se = fit and fit.slope_se, slope_theory = 2 - L}
+    series[#series + 1] = {x = d.sig, y = d.t, style = "points", color = color(L),
+      title = fit and ("L = %d: slope %.3f (theory %d)"):format(L, fit.slope, 2 - L) or ("L = %d"):format(L)}
+    if fit then
+      series[#series + 1] = {x = {d.sig[1], d.sig[#d.sig]}, color = color(L), style = "dashed",
+        y = {fit.prefactor * d.sig[1] ^ fit.slope, fit.prefactor * d.sig[#d.sig] ^ fit.slope}}
+    end
+  end
+  local sname = sm.runs[1] and sm.runs[1].dataset or dataset
+  plot("figE2_t_half.png", gp.render(out .. "/figE2_t_half.png", {width = 900, height = 600, panels = {{
+    title = "Fig. E.2a: ReLU nets, time to half loss against sigma, " .. tostring(sname), logx = true, logy = true,
+    xlabel = "sigma", ylabel = "t_1/2", key = "top right", series = series}}}))
+end
+
+report.plots = output.array(plots)
+local ok, werr = output.write_json(out .. "/figures.json", report)
+if not ok then die(werr) end
+for _, r in ipairs(report.runs) do
+  io.stdout:write(("L = %d seed %s: final NTK rel err %.4f, initial %.4f (x%.1f), t_align90 %.3g, t_kernel10 %.3g, t_1/2 %.3g, silent %s\n")
+    :format(r.depth, tostring(r.seed), r.final_ntk_rel_err, r.initial_ntk_rel_err, r.initial_over_final,
+      r.t_align90 or 0 / 0, r.t_kernel10 or 0 / 0, r.t_half or 0 / 0, tostring(r.silent)))
+end
+for _, s in ipairs(report.slopes or {}) do
+  io.stdout:write(("slope L = %d: %s\n"):format(s.depth, s.slope and ("%.3f +- %.3f"):format(s.slope, s.slope_se) or "-"))
+end
+io.stdout:write("figures -> ", out, "\n")
