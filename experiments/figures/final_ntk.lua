@@ -8,7 +8,7 @@
 --                          seed 1), with theory's final alignment of K_inf as dashed levels
 --   figE3b_kernels.png     heat maps, points ordered by class: per depth (rows) the initial NTK,
 --                          the final NTK and theory's K_inf = s^{2-2/L} X[(L-1)bb^T + I]X^T
---                          (each scaled by its largest entry)
+--                          (each scaled by its largest off-diagonal entry)
 --   figE3_error.png        relative Frobenius error |K - K_inf|_F / |K_inf|_F against sigma per depth
 --   figures.json           the errors per run and the smallest-sigma error per depth
 local ntklab = require "ntklab"
@@ -69,15 +69,18 @@ do
     local T = read(r, "trajectory.csv")
     local t, a = {}, {}
     for i = 2, T:size(1) do t[#t + 1], a[#a + 1] = T:get(i, 1), T:get(i, 3) end
-    series[#series + 1] = {x = t, y = a, title = ("L = %d (sigma = %g)"):format(L, r.sigma)}
-    series[#series + 1] = {x = {t[1], t[#t]}, y = {r.alignment_theory, r.alignment_theory}, style = "dotted"}
+    local color = gp.palette[(L - 2) % #gp.palette + 1]
+    series[#series + 1] = {x = t, y = a, title = ("L = %d (sigma = %g)"):format(L, r.sigma), color = color}
+    series[#series + 1] = {x = {t[1], t[#t]}, y = {r.alignment_theory, r.alignment_theory}, style = "dotted", color = color}
   end
-  plot("figE3a_alignment.png", output.plot{file = out .. "/figE3a_alignment.png", logx = true,
-    title = "Fig. E.3a: NTK alignment of deep linear nets, " .. tostring(dataset) .. ", gamma = 0.25 (dotted: theory's K_inf)",
-    xlabel = "t", ylabel = "kernel-target alignment", key = "top left", series = series, width = 1000, height = 550})
+  plot("figE3a_alignment.png", gp.render(out .. "/figE3a_alignment.png", {width = 1000, height = 600, panels = {{
+    title = "Fig. E.3a: NTK alignment, deep linear nets, " .. tostring(dataset):gsub(" %(.*", "") .. ", gamma = 0.25 (dotted: theory's K_inf)",
+    logx = true, xlabel = "t", ylabel = "kernel-target alignment", key = "top left", series = series}}}))
 end
 
--- E.3b: heat maps (rows = depths), each matrix scaled by its largest entry
+-- E.3b: heat maps (rows = depths). Partial whitening leaves the diagonal |x|^2 far above the
+-- off-diagonal entries, so each matrix is scaled by its largest off-diagonal entry and the
+-- colours clip there: the class blocks are what the figure is about.
 local function heatmap_panels()
   local panels = {}
   for _, L in ipairs(depths) do
@@ -87,22 +90,22 @@ local function heatmap_panels()
       local T = read(r, panel[1])
       local n = T:size(1)
       local big = 0
-      for i = 1, n do for j = 1, n do big = math.max(big, math.abs(T:get(i, j))) end end
+      for i = 1, n do for j = 1, n do if i ~= j then big = math.max(big, math.abs(T:get(i, j))) end end end
       local rows = {}
       for i = 1, n do
         local row = {}
-        for j = 1, n do row[j] = T:get(i, j) / big end
+        for j = 1, n do row[j] = math.max(-1, math.min(1, T:get(i, j) / big)) end
         rows[i] = row
       end
       local title = ("L = %d, %s"):format(L, panel[2])
-      if panel[2] == "final NTK" then title = title .. (" (rel err %.3f)"):format(r.final_ntk_rel_err) end
+      if panel[2] == "final NTK" then title = title .. (" (rel err %.1e)"):format(r.final_ntk_rel_err) end
       panels[#panels + 1] = {heatmap = rows, title = title}
     end
   end
   return panels
 end
 plot("figE3b_kernels.png", gp.render(out .. "/figE3b_kernels.png", {width = 1050, height = 340 * #depths,
-  layout = {#depths, 3}, title = "Fig. E.3b: NTKs on " .. tostring(dataset) .. ", ordered by class, scaled by their largest entry",
+  layout = {#depths, 3}, title = "Fig. E.3b: NTKs on " .. tostring(dataset):gsub(" %(.*", "") .. " by class (colours clip at the largest off-diagonal entry)",
   panels = heatmap_panels()}))
 
 -- error against sigma
@@ -122,15 +125,16 @@ do
       for _, v in ipairs(acc[sg]) do m, w = m + v, math.max(w, v) end
       ys[i], worst[i] = m / #acc[sg], w
     end
-    series[#series + 1] = {x = sig, y = ys, title = ("L = %d"):format(L), style = "linespoints"}
+    series[#series + 1] = {x = sig, y = ys, title = ("L = %d"):format(L), style = "linespoints",
+      color = gp.palette[(L - 2) % #gp.palette + 1]}
     report.depths[#report.depths + 1] = {depth = L, sigmas = sig, mean_rel_err = ys, max_rel_err = worst,
       smallest_sigma = sig[1], rel_err_at_smallest_sigma = worst[1],
       own_beta_rel_err = shown[L].final_ntk_rel_err_own_beta, initial_shape_rel_err = shown[L].initial_ntk_shape_rel_err,
       alignment_final = shown[L].alignment_final, alignment_theory = shown[L].alignment_theory}
   end
-  plot("figE3_error.png", output.plot{file = out .. "/figE3_error.png", logx = true, logy = true,
-    title = "final NTK against theory: |K - K_inf|_F / |K_inf|_F, " .. tostring(dataset),
-    xlabel = "sigma", ylabel = "relative Frobenius error", key = "top left", series = series})
+  plot("figE3_error.png", gp.render(out .. "/figE3_error.png", {width = 900, height = 600, panels = {{
+    title = "final NTK against theory: |K - K_inf|_F / |K_inf|_F, " .. tostring(dataset):gsub(" %(.*", ""),
+    logx = true, logy = true, xlabel = "sigma", ylabel = "relative Frobenius error", key = "top left", series = series}}}))
 end
 report.plots = output.array(plots)
 local ok, werr = output.write_json(out .. "/figures.json", report)
