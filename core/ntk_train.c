@@ -456,14 +456,20 @@ int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const double *X, const double 
   return NTK_OK;
 }
 
-int ntk_train_run(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
-                  double t_end, size_t max_steps, ntk_error *err) {
+int ntk_train_reached(const ntk_trainer *tr, double t_end) {
   int flow = tr->cfg.method == NTK_TRAIN_RK4 || tr->cfg.method == NTK_TRAIN_RK45;
   /* discrete methods stop at the first step with t >= t_end; the slack absorbs the rounding
-   * of lr * steps (0.1 * 3 < 0.3) */
-  double slack = flow ? 0.0 : 1e-9 * tr->cfg.lr;
+   * of lr * steps (0.1 * 3 < 0.3). It is a billionth of a step, and never more than a
+   * billionth of t_end: a slack of 1e-9 lr alone swallowed every t_end below it, so a huge lr
+   * (1e8) took no step at all towards t_end = 0.01. */
+  double slack = flow ? 0.0 : 1e-9 * fmin(tr->cfg.lr, fabs(t_end));
+  return !(t_end - tr->t > slack);
+}
+
+int ntk_train_run(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+                  double t_end, size_t max_steps, ntk_error *err) {
   int st;
-  while (tr->steps < max_steps && t_end - tr->t > slack) {
+  while (tr->steps < max_steps && !ntk_train_reached(tr, t_end)) {
     if ((st = ntk_train_step(tr, net, X, Y, P, t_end, err)) != NTK_OK) return st;
   }
   return NTK_OK;

@@ -167,29 +167,36 @@ static int trainer_step(lua_State *L) {
   return 1;
 }
 
-/* Calls observer(t, step, loss, net) at the current point. */
-static void observe(lua_State *L, ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y,
+/* Calls observer(t, step, loss, net) at the current point; returns 1 when the observer
+ * returned true (end the run here). */
+static int observe(lua_State *L, ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y,
                     size_t P, int fn) {
   ntk_error err;
   double loss;
+  int stop;
   if (ntk_mlp_loss(net, &loss, X, Y, P, &err) != NTK_OK) luaL_error(L, "%s", err.msg);
   lua_pushvalue(L, fn);
   lua_pushnumber(L, tr->t);
   lua_pushinteger(L, (lua_Integer)tr->steps);
   lua_pushnumber(L, loss);
   lua_pushvalue(L, 2);
-  lua_call(L, 4, 0);
+  lua_call(L, 4, 1);
+  stop = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   /* The observer may have changed the parameters (FSAL is stale) or released the trainer or the
    * net (raise before touching them again). X and Y stay valid: run holds views of them. */
   checktrainer(L, 1);
   lntk_checkmlp(L, 2);
   ntk_train_invalidate(tr);
+  return stop;
 }
 
 /* tr:run(net, X, Y, {t = T, steps = N, observe = {t1, t2, ...}, observer = fn}) -> loss at the
  * end. Stops at t = T (flows: exactly) or after N more steps, whichever comes first; at least
  * one of them is required. The observer is called at each observation time (discrete methods:
- * at the first step with t >= t_k), with the trainer's actual t. */
+ * at the first step with t >= t_k, so a step that passes several times is observed once per
+ * time), with the trainer's actual t; when it returns true the run ends there. This is the one
+ * observation schedule: ntklab.recorder and ntklab.pathkernel only receive its calls. */
 static int trainer_run(lua_State *L) {
   static const char *const allowed[] = {"t", "steps", "observe", "observer", NULL};
   ntk_trainer *tr = checktrainer(L, 1);
@@ -197,7 +204,7 @@ static int trainer_run(lua_State *L) {
   const double *X, *Y;
   size_t P, max_steps = SIZE_MAX, nobs = 0, k;
   double t_end = INFINITY, prev;
-  int has_t, has_steps, fn = 0, obs = 0, flow;
+  int has_t, has_steps, fn = 0, obs = 0, stopped = 0;
   ntk_error err;
   lua_settop(L, 5); /* contiguous copies of the data go above the arguments */
   P = check_problem(L, &net, &X, &Y);
@@ -257,7 +264,6 @@ static int trainer_run(lua_State *L) {
     int k2;
     for (k2 = 3; k2 <= 4; k2++) ntk_tensor_view(lntk_pushtensor(L), lntk_checktensor(L, k2));
   }
-  flow = tr->cfg.method == NTK_TRAIN_RK4 || tr->cfg.method == NTK_TRAIN_RK45;
   ntk_train_invalidate(tr);
   for (k = 1; k <= nobs; k++) {
     double tk;
@@ -266,10 +272,10 @@ static int trainer_run(lua_State *L) {
     lua_pop(L, 1);
     if (ntk_train_run(tr, net, X, Y, P, tk, max_steps, &err) != NTK_OK) return step_failed(L, &err);
     /* out of steps before this observation (discrete methods reach t_k up to rounding) */
-    if (tr->steps >= max_steps && tk - tr->t > (flow ? 0.0 : 1e-9 * tr->cfg.lr)) break;
-    observe(L, tr, net, X, Y, P, fn);
+    if (tr->steps >= max_steps && !ntk_train_reached(tr, tk)) break;
+    if ((stopped = observe(L, tr, net, X, Y, P, fn)) != 0) break;
   }
-  if (ntk_train_run(tr, net, X, Y, P, t_end, max_steps, &err) != NTK_OK)
+  if (!stopped && ntk_train_run(tr, net, X, Y, P, t_end, max_steps, &err) != NTK_OK)
     return step_failed(L, &err);
   {
     double loss;

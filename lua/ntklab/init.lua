@@ -12,5 +12,6 @@ ntklab.output = require "ntklab.output"     -- atomic files, JSON/CSV, plots, pr
 ntklab.data = require "ntklab.data"         -- datasets (MNIST, Fashion-MNIST, CIFAR-10), teachers
 ntklab.preprocess = require "ntklab.preprocess" -- centering, PCA, (partial) whitening
 ntklab.recorder = require("ntklab.recorder").new -- trajectory recorder, a trainer's observer
+ntklab.pathkernel = require "ntklab.pathkernel" -- Eq. 2 path-kernel predictor and its observer
 
 return ntklab
