@@ -156,6 +156,15 @@ describe("recorder", function()
     end)
   end
 
+  it("a huge lr on real targets ends in the trainer's non-finite loss report, not in the recorder", function()
+    local ds2, net2 = problem(6)
+    local rec = ntklab.recorder{times = {0, 0.01, 1}, X = ds2.X_train, y = ds2.y_train}
+    local ok, err = pcall(rec.run, rec, ntklab.train.adam{lr = 1e300}, net2)
+    assert.is_false(ok)
+    assert.matches("non%-finite loss %(%-?nan%) after step 1, t = 1e%+300, in adam{lr = 1e%+300", err)
+    assert.are.same({0}, rec.trajectory.t)
+  end)
+
   it("rec:run is one trainer:run, whose observer ends it at stop_loss", function()
     -- the same records as driving the trainer by hand (rk45 keeps its step size across records)
     local ds2, net2 = problem(3)

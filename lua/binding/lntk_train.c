@@ -175,6 +175,13 @@ static int observe(lua_State *L, ntk_trainer *tr, ntk_mlp *net, const double *X,
   double loss;
   int stop;
   if (ntk_mlp_loss(net, &loss, X, Y, P, &err) != NTK_OK) luaL_error(L, "%s", err.msg);
+  if (!isfinite(loss)) {
+    /* a step can leave finite parameters whose outputs overflow (adam{lr = 1e300}): the same
+     * report as a step's, not a NaN handed to the observer */
+    char desc[200];
+    luaL_error(L, "non-finite loss (%f) after step %I, t = %f, in %s", loss,
+               (lua_Integer)tr->steps, tr->t, ntk_train_describe(tr, desc, sizeof desc));
+  }
   lua_pushvalue(L, fn);
   lua_pushnumber(L, tr->t);
   lua_pushinteger(L, (lua_Integer)tr->steps);
