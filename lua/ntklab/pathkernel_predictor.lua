@@ -209,32 +209,9 @@ local function path_kernel_tensor(snapshots, y, f0_train, f0_test, opts, f)
   return {test = g:reshape(M, C), train = train:reshape(P, C), steps = steps}
 end
 
---- The path-kernel predictor of Eq. 2, for a net trained by gradient flow with the loss
--- 1/(2P) sum (f - y)^2 and learning rate eta: on the training set the residual D = f - y obeys
--- dD/dt = -(eta/P) K(t) D, and a test point follows df(x)/dt = -(eta/P) k_t(x)^T D(t). Given
--- the kernel snapshots, this integrates both with K(t), k(t) linear in t between snapshots
--- (RK4, with the step rule above). When K(t) commutes with its integral this is
--- f_0(x) + int_0^T k_t(x)^T exp(-int_0^t K) (y - f_0) dt, Eq. 2 cut at T; otherwise it is the
--- time-ordered version, which is what the net does.
---   snapshots: ascending {t = number, K = P x P train NTK, k = M x P test-train NTK}, the first
---              at t = 0 (arrays of rows or 2-D tensors);
---   y, f0_train (P), f0_test (M): targets and the net's outputs at t = 0;
---   opts.eta (default 1); opts.tail (default false): add the t -> infinity remainder with the
---   kernel frozen at the last snapshot, -k_T^T K_T^{-1} D(T) (then a single snapshot at t = 0 is
---   kernel regression with K(0)); opts.max_steps (default 1e6) bounds the work; opts.step
---   (default 0.25, at most 2.5) bounds h (eta/P) |K|_F per RK4 step.
--- Two paths, same steps and same results up to rounding:
---   * every snapshot's K and k an ntklab tensor: BLAS matrix-vector products into preallocated
---     buffers, O(P^2) per RK4 stage and O(M P) per snapshot interval. y, f0_train, f0_test may
---     be 1-D tensors (or arrays), or [P x C], [P x C], [M x C] tensors for C outputs: each
---     output column then follows the same scalar kernel (exact when the net's NTK is
---     block-diagonal with equal blocks, e.g. the traced kernel of an output-isotropic net; for
---     other nets it is the traced-kernel approximation). test and train are returned as tensors
---     of y's dimension (1-D for 1-D y, [M x C] and [P x C] for 2-D y);
---   * otherwise plain Lua over tables (tensors are converted): O(P^2 + M P) per RK4 stage,
---     the reference for small P; single output only, test and train returned as arrays.
--- Returns {test = ..., train = ..., steps = n}, or nil, msg (a kernel that is not positive
--- definite for the tail, more than max_steps steps).
+--- predictor.predict(f, snapshots, y, f0_train, f0_test [, opts]): ntklab.pathkernel.predictor
+-- (documented there), reporting misuse as function f. The tensor path when every snapshot's K
+-- and k are ntklab tensors, else the plain-Lua one; the same RK4 steps either way.
 function predictor.predict(f, snapshots, y, f0_train, f0_test, opts)
   check.table(snapshots, 1, f)
   if #snapshots == 0 then check.fail(1, f, "non-empty array of snapshots expected") end
@@ -248,14 +225,9 @@ function predictor.predict(f, snapshots, y, f0_train, f0_test, opts)
   local fte = check.vector(f0_test, 4, f, "initial test outputs")
   local M = #fte
   local eta, max_steps, tail, step = path_options(opts, f)
+  check_snapshot_times(snapshots, f)
   local snaps = {}
   for i, s in ipairs(snapshots) do
-    if type(s) ~= "table" then check.fail(1, f, string.format("snapshot %d: table expected, got %s", i, check.typename(s))) end
-    if type(s.t) ~= "number" or s.t ~= s.t then check.fail(1, f, string.format("snapshot %d: t (number) expected", i)) end
-    if i == 1 and s.t ~= 0 then check.fail(1, f, string.format("the first snapshot must be at t = 0, got %g", s.t)) end
-    if i > 1 and not (s.t > snaps[i - 1].t) then
-      check.fail(1, f, string.format("snapshot times must ascend strictly (snapshot %d at %g)", i, s.t))
-    end
     local okK, K, rK, cK = pcall(check.matrix, s.K, 1, f, "K")
     if not okK then check.fail(1, f, string.format("snapshot %d: K: %s", i, K:match("%((.*)%)$") or K)) end
     if rK ~= P or cK ~= P then
