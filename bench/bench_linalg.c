@@ -2,9 +2,8 @@
  * bare LAPACKE call a C programmer would write (which still has to copy its input, since LAPACK
  * overwrites it). Prints best-of-R times and the ratio ntk / raw. Not a test: no assertions.
  *
- * Build and run from the repository root after scripts/test has built ./build:
- *   cc -O2 -std=c11 -Icore -I/usr/include/x86_64-linux-gnu/openblas-pthread bench/bench_linalg.c \
- *      build/libntk.a -llapacke -lopenblas -lz -lm -o build/bench_linalg && build/bench_linalg */
+ * Built by CMake into build/bench/bench_linalg (scripts/setup builds ./build); run it from there.
+ */
 #define _POSIX_C_SOURCE 199309L
 #include <lapacke.h>
 #include <stdio.h>

@@ -2,9 +2,8 @@
  * the bare BLAS calls the step cannot avoid, in the same run. Prints best-of-R times and the
  * ratio step / bare. Not a test: no assertions.
  *
- * Build and run from the repository root after scripts/test has built ./build:
- *   cc -O2 -std=c11 -Icore -I/usr/include/x86_64-linux-gnu/openblas-pthread bench/bench_mlp.c \
- *      build/libntk.a -llapacke -lopenblas -lz -lm -o build/bench_mlp && build/bench_mlp */
+ * Built by CMake into build/bench/bench_mlp (scripts/setup builds ./build); run it from there.
+ */
 #define _POSIX_C_SOURCE 199309L
 #include <cblas.h>
 #include <stdio.h>

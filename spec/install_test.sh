@@ -27,7 +27,7 @@ for f in lib/libntk.a lib/libntk.so lib/libntklab-lua.a lib/pkgconfig/ntk.pc lib
          lib/lua/5.4/ntklab/core.so bin/ntklab; do
   check_file "$f"
 done
-for h in "$source"/core/*.h; do check_file "include/ntklab/$(basename "$h")"; done
+for h in "$source"/core/*.h "$source"/core/{base,tensor,nn,train,kernel,io}/*.h; do check_file "include/ntklab/$(basename "$h")"; done
 for m in "$source"/lua/ntklab/*.lua; do check_file "share/lua/5.4/ntklab/$(basename "$m")"; done
 
 # --- pkg-config and a C program using the core --------------------------------------------
