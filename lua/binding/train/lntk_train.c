@@ -170,7 +170,7 @@ static int trainer_step(lua_State *L) {
 /* Calls observer(t, step, loss, net) at the current point; returns 1 when the observer
  * returned true (end the run here). */
 static int observe(lua_State *L, ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y,
-                    size_t P, int fn) {
+                   size_t P, int fn) {
   ntk_error err;
   double loss;
   int stop;
