@@ -147,6 +147,7 @@ describe("pathkernel.new: the observer that integrates while the net trains", fu
     assert.is_true(max_rel(totable(res.test), totable(ref.test)) < PATH_TOL)
     assert.is_true(max_rel(totable(res.train), totable(ref.train)) < PATH_TOL)
     assert.are.equal(2 * 8 * (20 * 20 + 6 * 20), res.snapshot_bytes)
+    assert.are.equal(0.25, res.step) -- the predictor's default bound
     -- alone, as the trainer's observer: it computes the train kernels itself
     local alone = pathkernel.new{X = X, y = y, X_test = Xt, every = 2}
     local net = new_net()

@@ -19,6 +19,9 @@
 -- time: 2 x 8 (P^2 + M P) bytes in two buffers used in turn. A point at the previous one's
 -- (t, step) (a discrete step observed for several times) is the same point: skipped.
 --
+-- Its public surface is pk.observer and the methods observe, finish and result; its other
+-- fields are private state.
+--
 -- A failed integration (more than max_steps RK4 steps: the kernel grew without bound, e.g. a
 -- diverging run) does not raise inside the trainer's loop: the observer stops integrating, and
 -- pk:result() returns nil, msg. So a trainer that diverges reports its own error first.
@@ -106,10 +109,11 @@ function pathkernel.new(opts)
     check.fail(1, F, "option 'every': integer >= 1 expected, got " .. tostring(every))
   end
   local settings = {step = opts.step, eta = opts.eta, max_steps = opts.max_steps}
-  integrate.options(settings, F, 1, "option") -- misuse is reported here, not mid-training
+  -- misuse is reported here, not mid-training; step is kept for result() with its default
+  local _, _, _, step = integrate.options(settings, F, 1, "option")
   local pk = setmetatable({
     X = X, y = y:dim() == 2 and y:reshape(P) or y, X_test = X_test, every = every,
-    settings = settings, workspace = core.kernel_workspace(),
+    settings = settings, step = step, workspace = core.kernel_workspace(),
     count = 0, buffers = {}, steps = 0, snapshots = 0, seconds = 0, snapshot_seconds = 0,
   }, PathKernel)
   pk.observer = function(t, step, loss, net) pk:observe(t, step, loss, net) end
@@ -204,7 +208,8 @@ function PathKernel:finish(net, K, k)
 end
 
 --- pk:result(): {test = [M] tensor, train = [P] tensor (the predictor's outputs at the last
--- snapshot), steps = RK4 steps, snapshots = count, every =, step =, seconds = integration wall
+-- snapshot), steps = RK4 steps, snapshots = count, every =, step = the RK4 step bound (its
+-- default when not given), seconds = integration wall
 -- time, snapshot_seconds = wall time of the snapshots' kernels, snapshot_bytes = bytes of the
 -- two snapshot buffers}, or nil, msg when the integration failed.
 function PathKernel:result()
@@ -212,7 +217,7 @@ function PathKernel:result()
   if not self.left then return nil, "nothing observed yet" end
   local P, M = self.X:size(1), self.X_test:size(1)
   return {test = self.test, train = self.train, steps = self.steps, snapshots = self.snapshots,
-    every = self.every, step = self.settings.step, seconds = self.seconds,
+    every = self.every, step = self.step, seconds = self.seconds,
     snapshot_seconds = self.snapshot_seconds, snapshot_bytes = 8 * #self.buffers * (P * P + M * P)}
 end
 
