@@ -63,8 +63,13 @@ local function path_options(opts, f, n, word)
   return eta, max_steps, opts.tail, step
 end
 
-local function path_steps(span, c, norm_a, norm_b, step)
-  return math.max(1, math.ceil(span * c * math.max(norm_a, norm_b) / step))
+-- Interval s of the snapshots: its two ends a, b, its RK4 step count n (the rule above) and
+-- step size h.
+local function interval(snaps, s, c, step)
+  local a, b = snaps[s], snaps[s + 1]
+  local span = b.t - a.t
+  local n = math.max(1, math.ceil(span * c * math.max(a.norm, b.norm) / step))
+  return a, b, n, span / n
 end
 
 local function check_snapshot_times(snapshots, f)
@@ -144,7 +149,8 @@ local function path_kernel_tensor(snapshots, y, f0_train, f0_test, opts, f)
   local c = eta / P
   local total = 0
   for s = 1, #snaps - 1 do
-    total = total + path_steps(snaps[s + 1].t - snaps[s].t, c, snaps[s].norm, snaps[s + 1].norm, step)
+    local _, _, n = interval(snaps, s, c, step)
+    total = total + n
     if total > max_steps then
       return nil, string.format("path_kernel_predictor: more than %d steps needed (interval %d)", max_steps, s)
     end
@@ -164,10 +170,7 @@ local function path_kernel_tensor(snapshots, y, f0_train, f0_test, opts, f)
   end
   local steps = 0
   for s = 1, #snaps - 1 do
-    local a, b = snaps[s], snaps[s + 1]
-    local span = b.t - a.t
-    local n = path_steps(span, c, a.norm, b.norm, step)
-    local h = span / n
+    local a, b, n, h = interval(snaps, s, c, step)
     Ua:zero_()
     Ub:zero_()
     for st = 0, n - 1 do
@@ -261,14 +264,11 @@ function predictor.predict(f, snapshots, y, f0_train, f0_test, opts)
   end
   local steps = 0
   for s = 1, #snaps - 1 do
-    local a, b = snaps[s], snaps[s + 1]
-    local span = b.t - a.t
-    local n = path_steps(span, c, a.norm, b.norm, step)
+    local a, b, n, h = interval(snaps, s, c, step)
     if steps + n > max_steps then
       return nil, string.format("path_kernel_predictor: more than %d steps needed (%d in interval %d)",
         max_steps, n, s)
     end
-    local h = span / n
     for step = 0, n - 1 do
       local w0 = step / n
       local wh = (step + 0.5) / n
