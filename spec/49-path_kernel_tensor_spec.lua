@@ -174,9 +174,10 @@ describe("pathkernel.new: the observer that integrates while the net trains", fu
   bad_args.cases(it, {
     {"ntklab.pathkernel.new", function() pathkernel.new() end, "bad argument #1 to 'pathkernel.new' (table expected, got nil)"},
     {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = y, X_test = Xt, foo = 1} end, "invalid option 'foo'"},
-    {"ntklab.pathkernel.new", function() pathkernel.new{y = y, X_test = Xt} end, "option 'X': 2-D tensor expected, got nil"},
+    {"ntklab.pathkernel.new", function() pathkernel.new{y = y, X_test = Xt} end, "option 'X': tensor required"},
     {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = Xt, X_test = Xt} end, "option 'y': [20] or [20 x 1] expected (as X's rows), got 2-D with 6 rows"},
     {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = y, X_test = X:t()} end, "option 'X_test': 5 columns expected (as X), got 20"},
+    {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = y, X_test = Xt:reshape(30)} end, "option 'X_test': 2-D tensor expected, got 1-D"},
     {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = y, X_test = Xt, every = 0} end, "option 'every': integer >= 1 expected, got 0"},
     {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = y, X_test = Xt, step = 3} end,
       "bad argument #1 to 'pathkernel.new' (option 'step': number in (0, 2.5] expected, got 3)"},

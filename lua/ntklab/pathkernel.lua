@@ -75,15 +75,6 @@ local OPTIONS = {X = true, y = true, X_test = true, every = true, step = true, e
 local function is_tensor(v) return getmetatable(v) == core.metatable("tensor") end
 local function is_net(v) return getmetatable(v) == core.metatable("mlp") end
 
-local function opt_matrix(opts, key)
-  local v = opts[key]
-  if not is_tensor(v) or v:dim() ~= 2 then
-    check.fail(1, F, ("option '%s': 2-D tensor expected, got %s"):format(key,
-      is_tensor(v) and v:dim() .. "-D tensor" or check.typename(v)))
-  end
-  return v
-end
-
 --- pathkernel.new{X = [P x D], y = [P] or [P x 1], X_test = [M x D], every = 1,
 -- step = 0.25, eta = 1, max_steps = 1e6}: an observer that integrates the path-kernel
 -- predictor while the net trains (see the module comment); step, eta and max_steps are
@@ -93,13 +84,13 @@ function pathkernel.new(opts)
   for k in pairs(opts) do
     if not OPTIONS[k] then check.fail(1, F, "invalid option '" .. tostring(k) .. "'") end
   end
-  local X, X_test = opt_matrix(opts, "X"), opt_matrix(opts, "X_test")
+  local X = check.option_tensor(opts, "X", 1, F, {2}, true)
+  local X_test = check.option_tensor(opts, "X_test", 1, F, {2}, true)
   local P, M = X:size(1), X_test:size(1)
   if X_test:size(2) ~= X:size(2) then
     check.fail(1, F, ("option 'X_test': %d columns expected (as X), got %d"):format(X:size(2), X_test:size(2)))
   end
-  local y = opts.y
-  if not is_tensor(y) then check.fail(1, F, "option 'y': tensor expected, got " .. check.typename(y)) end
+  local y = check.option_tensor(opts, "y", 1, F, {1, 2}, true)
   if not (y:dim() == 1 or (y:dim() == 2 and y:size(2) == 1)) or y:size(1) ~= P then
     check.fail(1, F, ("option 'y': [%d] or [%d x 1] expected (as X's rows), got %d-D with %d rows")
       :format(P, P, y:dim(), y:size(1)))

@@ -91,25 +91,10 @@ local OPTIONS = {times = true, X = true, y = true, X_test = true, y_test = true,
   keep_snapshots = true, predictions = true, topk = true, layers = true, adam = true,
   observers = true}
 
-local function is_tensor(v) return getmetatable(v) == core.metatable("tensor") end
 local function is_net(v) return getmetatable(v) == core.metatable("mlp") end
 
 local function opt_tensor(opts, key, required, dims)
-  local v = opts[key]
-  if v == nil then
-    if required then check.fail(1, F, "option '" .. key .. "': tensor required") end
-    return nil
-  end
-  if not is_tensor(v) then
-    check.fail(1, F, ("option '%s': tensor expected, got %s"):format(key, check.typename(v)))
-  end
-  local ok = false
-  for _, d in ipairs(dims) do if v:dim() == d then ok = true end end
-  if not ok then
-    check.fail(1, F, ("option '%s': %s-D tensor expected, got %d-D"):format(key,
-      table.concat(dims, " or "), v:dim()))
-  end
-  return v
+  return check.option_tensor(opts, key, 1, F, dims, required)
 end
 
 local function opt_bool(opts, key, default)
