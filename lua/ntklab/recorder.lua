@@ -437,12 +437,14 @@ function Recorder:run(trainer, net, opts)
   local observe = {}
   for i, t in ipairs(self.times) do observe[i] = math.max(t, now) end
   local k = 0
-  trainer:run(net, S.X, S.y, {t = observe[n], observe = observe, observer = function(t, step, loss, at)
-    k = k + 1
-    if not self:_observe_once(t, step, loss, at) then return false end
-    if progress then progress(k, n, self.times[k], loss) end
-    return stop ~= nil and loss < stop
-  end})
+  -- t_final: the end of the whole run, so a single step longer than it is reported (issue 11 B6)
+  trainer:run(net, S.X, S.y, {t = observe[n], t_final = observe[n], observe = observe,
+    observer = function(t, step, loss, at)
+      k = k + 1
+      if not self:_observe_once(t, step, loss, at) then return false end
+      if progress then progress(k, n, self.times[k], loss) end
+      return stop ~= nil and loss < stop
+    end})
   return self:finish(net)
 end
 
