@@ -116,31 +116,46 @@ if slope_dir then
   slope_dir = slope_dir:gsub("/+$", "")
   local sm, serr = output.read_json(slope_dir .. "/runs.json")
   if not sm then die(serr) end
+  -- Deep ReLU nets on two classes learn in two drops with a plateau near half the initial loss
+  -- (figE2_dynamics), where the t_1/2 crossing is ill-conditioned: the time the loss reaches
+  -- 3/4 of its start (the first drop, read from each run's loss.csv) is fitted as well.
   local by = {}
   for _, r in ipairs(sm.runs) do
     if r.status == "done" and r.t_half then
-      by[r.depth] = by[r.depth] or {sig = {}, t = {}}
+      local T, terr = ntklab.io.read_csv(slope_dir .. "/" .. r.run .. "/loss.csv", {header = true})
+      if not T then die(terr) end
+      local t, l = {}, {}
+      for i = 1, T:size(1) do t[i], l[i] = T:get(i, 1), T:get(i, 2) end
+      by[r.depth] = by[r.depth] or {sig = {}, t = {}, t34 = {}}
       table.insert(by[r.depth].sig, r.sigma)
       table.insert(by[r.depth].t, r.t_half)
+      table.insert(by[r.depth].t34, curves.crossing(t, l, 0.75 * l[1]))
     end
   end
   local series = {}
   report.slopes = {}
   for L, d in pairs(by) do
     local fit = #d.sig >= 2 and curves.power_law(d.sig, d.t) or nil
+    local fit34 = #d.sig >= 2 and curves.power_law(d.sig, d.t34) or nil
     report.slopes[#report.slopes + 1] = {depth = L, sigmas = d.sig, t_half = d.t, slope = fit and fit.slope,
-      slope_se = fit and fit.slope_se, slope_theory = 2 - L}
+      slope_se = fit and fit.slope_se, slope_theory = 2 - L, t_three_quarters = d.t34,
+      slope_three_quarters = fit34 and fit34.slope, slope_three_quarters_se = fit34 and fit34.slope_se}
     series[#series + 1] = {x = d.sig, y = d.t, style = "points", color = color(L),
-      title = fit and ("L = %d: slope %.3f (theory %d)"):format(L, fit.slope, 2 - L) or ("L = %d"):format(L)}
-    if fit then
-      series[#series + 1] = {x = {d.sig[1], d.sig[#d.sig]}, color = color(L), style = "dashed",
-        y = {fit.prefactor * d.sig[1] ^ fit.slope, fit.prefactor * d.sig[#d.sig] ^ fit.slope}}
+      title = fit and ("L = %d, t_1/2: slope %.3f (theory %d)"):format(L, fit.slope, 2 - L) or ("L = %d"):format(L)}
+    series[#series + 1] = {x = d.sig, y = d.t34, style = "points", color = color(L + 1),
+      title = fit34 and ("L = %d, t_3/4: slope %.3f"):format(L, fit34.slope) or nil}
+    for _, pair in ipairs{{fit, color(L)}, {fit34, color(L + 1)}} do
+      local ft = pair[1]
+      if ft then
+        series[#series + 1] = {x = {d.sig[1], d.sig[#d.sig]}, color = pair[2], style = "dashed",
+          y = {ft.prefactor * d.sig[1] ^ ft.slope, ft.prefactor * d.sig[#d.sig] ^ ft.slope}}
+      end
     end
   end
   local sname = sm.runs[1] and sm.runs[1].dataset or dataset
   plot("figE2_t_half.png", gp.render(out .. "/figE2_t_half.png", {width = 900, height = 600, panels = {{
-    title = "Fig. E.2a: ReLU nets, time to half loss against sigma, " .. tostring(sname), logx = true, logy = true,
-    xlabel = "sigma", ylabel = "t_1/2", key = "top right", series = series}}}))
+    title = "Fig. E.2a: ReLU nets, time to 1/2 and 3/4 of the initial loss, " .. tostring(sname):gsub(" %(.*", ""),
+    logx = true, logy = true, xlabel = "sigma", ylabel = "time", key = "top right", series = series}}}))
 end
 
 report.plots = output.array(plots)
@@ -152,6 +167,7 @@ for _, r in ipairs(report.runs) do
       r.t_align90 or 0 / 0, r.t_kernel10 or 0 / 0, r.t_half or 0 / 0, tostring(r.silent)))
 end
 for _, s in ipairs(report.slopes or {}) do
-  io.stdout:write(("slope L = %d: %s\n"):format(s.depth, s.slope and ("%.3f +- %.3f"):format(s.slope, s.slope_se) or "-"))
+  io.stdout:write(("slope L = %d: t_1/2 %s, t_3/4 %s\n"):format(s.depth, s.slope and ("%.3f +- %.3f"):format(s.slope, s.slope_se) or "-",
+    s.slope_three_quarters and ("%.3f +- %.3f"):format(s.slope_three_quarters, s.slope_three_quarters_se) or "-"))
 end
 io.stdout:write("figures -> ", out, "\n")

@@ -140,7 +140,7 @@ report.plots = output.array(plots)
 local ok, werr = output.write_json(out .. "/figures.json", report)
 if not ok then die(werr) end
 for _, e in ipairs(report.depths) do
-  io.stdout:write(("L = %d: rel err at sigma = %g: %.4f (own beta %.2g; initial NTK rescaled %.3f); alignment %.4f vs theory %.4f\n")
+  io.stdout:write(("L = %d: rel err at sigma = %g: %.2g (own beta %.2g; initial NTK rescaled %.3f); alignment %.4f vs theory %.4f\n")
     :format(e.depth, e.smallest_sigma, e.rel_err_at_smallest_sigma, e.own_beta_rel_err, e.initial_shape_rel_err,
       e.alignment_final, e.alignment_theory))
 end
