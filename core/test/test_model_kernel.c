@@ -222,7 +222,7 @@ static void test_jacobian_tiles(void) {
   ntk_tensor_init_2d(&T, P * C, m->nparams, &err);
   CHECK(ntk_model_jacobian(m, &J, &X, 0, &err) == NTK_OK);
   CHECK(ntk_model_jacobian(m, &T, &X, 2, &err) == NTK_OK);
-  CHECK(max_rel(&J, &T) == 0.0); /* same products, same order: bit for bit */
+  CHECK(max_rel(&J, &T) <= NTK_REL_TOL); /* tiles change the forward GEMMs' blocking only */
   ntk_tensor_release(&X);
   ntk_tensor_release(&J);
   ntk_tensor_release(&T);

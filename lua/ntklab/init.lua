@@ -13,4 +13,9 @@ ntklab.data = require "ntklab.data"         -- datasets (MNIST, Fashion-MNIST, C
 ntklab.preprocess = require "ntklab.preprocess" -- centering, PCA, (partial) whitening
 ntklab.recorder = require("ntklab.recorder").new -- trajectory recorder, a trainer's observer
 
+-- image networks (issue 16): the paper's Wide-ResNet as an ntklab.model
+local wide_resnet = require "ntklab.wide_resnet"
+ntklab.wide_resnet = wide_resnet.build          -- ntklab.wide_resnet{k, b, outputs, sigma, ...}
+ntklab.wide_resnet_layers = wide_resnet.layers  -- its layer list, for inspection
+
 return ntklab

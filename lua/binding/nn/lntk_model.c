@@ -328,7 +328,9 @@ static int model_forward(lua_State *L) {
     }
     out = lntk_newtensor(L, 2, P, m->output_dim);
   }
-  if (ntk_model_forward(m, out, X, &err) != NTK_OK) return lntk_status(L, &err, 1);
+  /* core positions (out, X) to the stack's (X = 2, out = 3) */
+  if (ntk_model_forward(m, out, X, &err) != NTK_OK)
+    return lntk_fail(L, &err, err.arg == 1 ? 3 : err.arg == 2 ? 2 : 0);
   return 1;
 }
 
@@ -356,7 +358,8 @@ static int model_grad(lua_State *L) {
     g = lntk_newtensor(L, 1, m->nparams, 1);
   }
   if (ntk_model_loss_grad(m, g, &loss, X, Y, &err) != NTK_OK)
-    return lntk_fail(L, &err, err.arg == 1 ? 4 : err.arg);
+    /* core positions (grad, loss, X, Y) to the stack's (X = 2, Y = 3, grad = 4) */
+    return lntk_fail(L, &err, err.arg == 1 ? 4 : err.arg == 3 ? 2 : err.arg == 4 ? 3 : 0);
   lua_pushnumber(L, loss);
   return 2;
 }
