@@ -183,7 +183,7 @@ size_t ntk_model_kernel_bytes(const ntk_model *m, size_t P1, size_t P2,
 int ntk_model_kernel_ntk(ntk_tensor *K, ntk_tensor *layers, ntk_model *m, const ntk_tensor *X1,
                          const ntk_tensor *X2, const ntk_model_kernel_opts *opts,
                          ntk_error *err) {
-  static const ntk_model_kernel_opts defaults = {NTK_KERNEL_FULL, NULL, 0};
+  static const ntk_model_kernel_opts defaults = {NTK_KERNEL_FULL, NULL, 0, 0};
   const size_t C = m->output_dim, np = m->nparams;
   double *own1 = NULL, *own2 = NULL, *seta = NULL, **dst = NULL, *tmp = NULL;
   const double *x1, *x2 = NULL;
@@ -203,6 +203,16 @@ int ntk_model_kernel_ntk(ntk_tensor *K, ntk_tensor *layers, ntk_model *m, const 
   for (g = 0; st == NTK_OK && layers && g < (size_t)m->ngroups; g++)
     st = check_kernel(&layers[g], rows, cols, ARG_LAYERS, "layer kernel", err);
   if (st != NTK_OK) goto done;
+  if (m->ops->ntk && !opts->generic) { /* the model's own structured path, same layouts */
+    dst = calloc((size_t)m->ngroups + 1, sizeof *dst);
+    if (!dst) {
+      st = ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
+      goto done;
+    }
+    for (g = 0; layers && g < (size_t)m->ngroups; g++) dst[g] = ntk_tensor_data(&layers[g]);
+    st = m->ops->ntk(m->impl, ntk_tensor_data(K), layers ? dst : NULL, x1, P1, x2, P2, opts, err);
+    goto done;
+  }
   blocks = opts->output == NTK_KERNEL_BLOCKS && C > 1;
   dst = calloc((size_t)m->ngroups + 1, sizeof *dst);
   if (!dst) {
@@ -221,11 +231,6 @@ int ntk_model_kernel_ntk(ntk_tensor *K, ntk_tensor *layers, ntk_model *m, const 
   } else {
     dst[0] = ntk_tensor_data(K);
     for (g = 0; layers && g < (size_t)m->ngroups; g++) dst[g + 1] = ntk_tensor_data(&layers[g]);
-  }
-  if (m->ops->ntk) {
-    st = m->ops->ntk(m->impl, ntk_tensor_data(K), layers ? dst + 1 : NULL, x1, P1, x2, P2, opts,
-                     err);
-    goto done;
   }
   T = opts->tile ? opts->tile : (P1 > P2 ? P1 : P2);
   if (T > (P1 > P2 ? P1 : P2)) T = P1 > P2 ? P1 : P2;

@@ -27,6 +27,7 @@ typedef struct ntk_model_kernel_opts {
   ntk_kernel_output output; /* layout */
   const double *eta;        /* NULL, or nparams weights eta_j >= 0 (Adam's kernel, Eq. 91) */
   size_t tile;              /* samples per Jacobian tile; 0: all of them at once */
+  int generic;              /* 1: the generic path even for a model with its own (for specs) */
 } ntk_model_kernel_opts;
 
 /* K <- kernel of X1 [P1 x D] and X2 [P2 x D] (X2 NULL: X1, symmetric) in opts->output layout;
@@ -45,5 +46,11 @@ size_t ntk_model_kernel_bytes(const ntk_model *m, size_t P1, size_t P2,
 int ntk_model_kernel_ntk_ref(ntk_tensor *K, ntk_model *m, const ntk_tensor *X1,
                              const ntk_tensor *X2, ntk_kernel_output output, const double *eta,
                              int group, ntk_error *err);
+
+/* *out <- a model over the MLP net (ntk_model_mlp.c): forward, VJP and per-sample gradients are
+ * the MLP's, and its `ntk` entry is the structured fast path ntk_kernel_ntk. Parameter groups are
+ * the MLP's layers. own = 1: net is freed with the model (also on failure); own = 0: the caller
+ * keeps net alive longer than the model. */
+int ntk_model_from_mlp(ntk_model **out, ntk_mlp *net, int own, ntk_error *err);
 
 #endif

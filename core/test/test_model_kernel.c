@@ -229,7 +229,75 @@ static void test_jacobian_tiles(void) {
   ntk_model_free(m);
 }
 
+/* The MLP behind the interface: its fast structured NTK (the model's ntk entry), the generic
+ * tiled path on the same model, and the MLP's own explicit reference agree; so do the gradients. */
+static void test_mlp_model(void) {
+  size_t widths[4] = {5, 6, 4, 2}, P = 6, rows, cols, o;
+  ntk_activation act[3] = {NTK_ACT_TANH, NTK_ACT_RELU, NTK_ACT_LINEAR};
+  double sigma[3] = {1.0, 1.0, 1.0};
+  ntk_mlp_config cfg = {3, widths, act, 1, NTK_PARAM_NTK, sigma, 0.3, NTK_INIT_GAUSSIAN};
+  ntk_kernel_output outs[] = {NTK_KERNEL_FULL, NTK_KERNEL_BLOCKS, NTK_KERNEL_TRACE};
+  ntk_mlp *net = NULL;
+  ntk_model *m = NULL;
+  ntk_rng rng;
+  ntk_error err;
+  ntk_tensor X = {0}, Y = {0}, g = {0}, K = {0}, G = {0}, R = {0}, L[3];
+  ntk_model_kernel_opts opts;
+  double loss, loss2, *g2;
+  int l;
+  memset(L, 0, sizeof L);
+  ntk_rng_seed(&rng, 5);
+  CHECK(ntk_mlp_new(&net, &cfg, &rng, &err) == NTK_OK);
+  CHECK(ntk_model_from_mlp(&m, net, 0, &err) == NTK_OK);
+  CHECK(m->ngroups == 3 && m->nparams == net->nparams);
+  ntk_tensor_init_2d(&X, P, 5, &err);
+  ntk_tensor_init_2d(&Y, P, 2, &err);
+  ntk_tensor_init_1d(&g, m->nparams, &err);
+  fill(ntk_tensor_data(&X), P * 5, 12);
+  fill(ntk_tensor_data(&Y), P * 2, 13);
+  g2 = malloc(m->nparams * sizeof *g2);
+  CHECK(ntk_model_loss_grad(m, &g, &loss, &X, &Y, &err) == NTK_OK);
+  CHECK(ntk_mlp_loss_grad(net, g2, &loss2, ntk_tensor_data(&X), ntk_tensor_data(&Y), P, &err) ==
+        NTK_OK);
+  /* the same sums; the residual is scaled by 1/P (model) or *(1/P) (MLP): rounding apart */
+  CHECK(fabs(loss - loss2) <= NTK_REL_TOL * loss);
+  for (o = 0; o < m->nparams; o++) CHECK_NEAR(ntk_tensor_data(&g)[o], g2[o], NTK_REL_TOL);
+  for (o = 0; o < 3; o++) {
+    ntk_kernel_shape(&rows, &cols, outs[o], 2, P, P);
+    ntk_tensor_init_2d(&K, rows, cols, &err);
+    ntk_tensor_init_2d(&G, rows, cols, &err);
+    ntk_tensor_init_2d(&R, rows, cols, &err);
+    for (l = 0; l < 3; l++) ntk_tensor_init_2d(&L[l], rows, cols, &err);
+    memset(&opts, 0, sizeof opts);
+    opts.output = outs[o];
+    CHECK(ntk_model_kernel_ntk(&K, L, m, &X, NULL, &opts, &err) == NTK_OK); /* fast */
+    opts.generic = 1;
+    opts.tile = 4;
+    CHECK(ntk_model_kernel_ntk(&G, NULL, m, &X, NULL, &opts, &err) == NTK_OK);
+    CHECK(ntk_kernel_ntk_ref(ntk_tensor_data(&R), net, ntk_tensor_data(&X), P, NULL, 0, outs[o],
+                             NULL, 0, &err) == NTK_OK);
+    CHECK(max_rel(&K, &R) <= NTK_REL_TOL);
+    CHECK(max_rel(&G, &R) <= NTK_REL_TOL);
+    for (l = 0; l < 3; l++) {
+      CHECK(ntk_kernel_ntk_ref(ntk_tensor_data(&R), net, ntk_tensor_data(&X), P, NULL, 0, outs[o],
+                               NULL, l + 1, &err) == NTK_OK);
+      CHECK(max_rel(&L[l], &R) <= NTK_REL_TOL);
+      ntk_tensor_release(&L[l]);
+    }
+    ntk_tensor_release(&K);
+    ntk_tensor_release(&G);
+    ntk_tensor_release(&R);
+  }
+  free(g2);
+  ntk_tensor_release(&X);
+  ntk_tensor_release(&Y);
+  ntk_tensor_release(&g);
+  ntk_model_free(m);
+  ntk_mlp_free(net);
+}
+
 int main(void) {
+  test_mlp_model();
   test_loss_grad(NTK_LAYER_STANDARD);
   test_loss_grad(NTK_LAYER_NTK);
   test_ntk(1);
