@@ -5,8 +5,8 @@
 local ntklab = require "ntklab"
 local bad_args = require "spec.support.bad_args"
 
--- Central differences of the forward pass, h = 1e-6: see spec 16.
-local FD_STEP = 1e-6
+-- Central differences of the forward pass, h = 1e-6: see spec/support/model_fd.lua.
+local FD_STEP = require("spec.support.model_fd").STEP
 local GRAD_REL_TOL = 1e-6
 -- Two evaluations of the same sums in different orders.
 local SUM_TOL = 1e-12

@@ -29,6 +29,25 @@ static double probe(const ntk_layer *l, const double *params, const double *x0, 
 
 static double rel(double a, double fd) { return fabs(a - fd) / (fabs(fd) > 1.0 ? fabs(fd) : 1.0); }
 
+/* Largest relative error of the analytic derivative d[i] of <dy, layer> with respect to v[i]
+ * (v is x0, x1 or params) against central differences, over the n entries of v. */
+static double fd_worst(const ntk_layer *l, double *v, size_t n, const double *d,
+                       const double *params, const double *x0, const double *x1, const double *dy,
+                       size_t P, double *y, double *scratch) {
+  double worst = 0.0;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    double keep = v[i], lp, lm;
+    v[i] = keep + FD_STEP;
+    lp = probe(l, params, x0, x1, dy, P, y, scratch);
+    v[i] = keep - FD_STEP;
+    lm = probe(l, params, x0, x1, dy, P, y, scratch);
+    v[i] = keep;
+    worst = fmax(worst, rel(d[i], (lp - lm) / (2 * FD_STEP)));
+  }
+  return worst;
+}
+
 /* Checks l (hyperparameters set, in0/in1 shapes) against finite differences. */
 static void check_layer(ntk_layer l, ntk_shape in0, ntk_shape in1, const char *what) {
   const size_t P = 3;
@@ -62,34 +81,10 @@ static void check_layer(ntk_layer l, ntk_shape in0, ntk_shape in1, const char *w
   probe(&l, params, x0, x1, dy, P, y, scratch);
   ntk_layer_backward(&l, params, dx0, l.kind == NTK_LAYER_ADD ? dx1 : NULL, np ? grad : NULL, 0,
                      dy, x0, y, P, scratch);
-  for (i = 0; i < nx; i++) {
-    double v = x0[i], lp, lm;
-    x0[i] = v + FD_STEP;
-    lp = probe(&l, params, x0, x1, dy, P, y, scratch);
-    x0[i] = v - FD_STEP;
-    lm = probe(&l, params, x0, x1, dy, P, y, scratch);
-    x0[i] = v;
-    if (rel(dx0[i], (lp - lm) / (2 * FD_STEP)) > worst) worst = rel(dx0[i], (lp - lm) / (2 * FD_STEP));
-  }
+  worst = fmax(worst, fd_worst(&l, x0, nx, dx0, params, x0, x1, dy, P, y, scratch));
   if (l.kind == NTK_LAYER_ADD)
-    for (i = 0; i < nx; i++) {
-      double v = x1[i], lp, lm;
-      x1[i] = v + FD_STEP;
-      lp = probe(&l, params, x0, x1, dy, P, y, scratch);
-      x1[i] = v - FD_STEP;
-      lm = probe(&l, params, x0, x1, dy, P, y, scratch);
-      x1[i] = v;
-      if (rel(dx1[i], (lp - lm) / (2 * FD_STEP)) > worst) worst = rel(dx1[i], (lp - lm) / (2 * FD_STEP));
-    }
-  for (i = 0; i < np; i++) {
-    double v = params[i], lp, lm;
-    params[i] = v + FD_STEP;
-    lp = probe(&l, params, x0, x1, dy, P, y, scratch);
-    params[i] = v - FD_STEP;
-    lm = probe(&l, params, x0, x1, dy, P, y, scratch);
-    params[i] = v;
-    if (rel(grad[i], (lp - lm) / (2 * FD_STEP)) > worst) worst = rel(grad[i], (lp - lm) / (2 * FD_STEP));
-  }
+    worst = fmax(worst, fd_worst(&l, x1, nx, dx1, params, x0, x1, dy, P, y, scratch));
+  worst = fmax(worst, fd_worst(&l, params, np, grad, params, x0, x1, dy, P, y, scratch));
   /* per-sample gradients sum to the batch gradient */
   if (np) {
     probe(&l, params, x0, x1, dy, P, y, scratch);
