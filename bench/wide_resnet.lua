@@ -5,7 +5,8 @@
 --   build/bin/ntklab bench/wide_resnet.lua [k] [b] [P] [reps] [tile] [what]
 --     k, b   width factor and blocks per group (default 4, 1: the issue's WRN)
 --     P      samples of 3 x 32 x 32 (default 100)
---     reps   timed repetitions; the fastest counts (default 2)
+--     reps   rounds (step: median of the rounds, each beside its own DGEMM rate; NTK: the
+--            fastest of reps - 1 calls) (default 3)
 --     tile   Jacobian tile of the memory-bounded NTK run (default 25)
 --     what   "all" (default), "step", "torch", "ntk", or "ntk-memory" (one tiled NTK in this
 --            process, then its peak resident memory: run by "all" as a child process)
@@ -17,13 +18,15 @@
 --   NTK bound = forward + input gradients + per-sample weight gradients (3 sum f_l - f_first)
 --     + the Gram 2 P^2 #params, all at the DGEMM rate; the measured time is printed beside it.
 -- The DGEMM rate is that of a 2000 x 2000 product through ntklab.matmul at the same thread
--- count, measured between the runs (the machine is shared: rates drift, ratios hold better).
+-- count, measured in every round (the machine is shared: rates drift, ratios hold better).
+-- OpenBLAS picks its kernel from the CPU it detects; on a CPU it does not know it falls back to
+-- an old one (this VM: Prescott, 5x slower than SkylakeX): OPENBLAS_CORETYPE=SkylakeX forces it.
 local ntklab = require "ntklab"
 
 local k = tonumber(arg[1] or 4)
 local b = tonumber(arg[2] or 1)
 local P = tonumber(arg[3] or 100)
-local reps = tonumber(arg[4] or 2)
+local reps = tonumber(arg[4] or 3)
 local tile = tonumber(arg[5] or 25)
 local what = arg[6] or "all"
 local clock = ntklab.clock
@@ -91,35 +94,64 @@ print(("WRN k = %d, b = %d, P = %d, %d parameters, %d BLAS threads"):format(k, b
 print(("convolution FLOPs: forward %.1f G, training step %.1f G; NTK bound %.1f G (Gram %.1f G)")
   :format(fwd / 1e9, step_flops / 1e9, ntk_flops / 1e9, 2 * P * P * m:nparams() / 1e9))
 
-local rate = dgemm_rate()
-print(("DGEMM 2000^3: %.1f GFLOP/s"):format(rate / 1e9))
-
-if what == "all" or what == "step" then
-  local t = best_of(reps, function() m:grad(X, Y) end)
-  print(("ntklab step: %.2f s = %.1f GFLOP/s = %.0f%% of DGEMM (goal >= 60%%)")
-    :format(t, step_flops / t / 1e9, 100 * step_flops / t / rate))
+-- Rounds interleave the DGEMM rate with each step measurement, so that a ratio compares two
+-- numbers taken seconds apart under the same load; the median of the rounds is reported.
+local function median(t)
+  table.sort(t)
+  return t[(#t + 1) // 2]
 end
 
-if what == "all" or what == "torch" then
-  for _, layout in ipairs{"", "channels_last"} do
-    local cmd = ("/usr/bin/python3 %q %d %d %d %d %d %s 2>&1"):format(
-      root .. "/bench/wide_resnet_torch.py", k, b, P, reps, threads, layout)
-    local p = io.popen(cmd)
-    local out = p and p:read("a") or ""
-    if p then p:close() end
-    local s = tonumber(out:match("best_seconds%s+(%S+)"))
-    if s then
-      print(("pytorch step (%s): %.2f s = %.1f GFLOP/s"):format(layout == "" and "NCHW" or layout,
-        s, step_flops / s / 1e9))
-    else
-      print("pytorch step: not measured (" .. out:gsub("\n.*", "") .. ")")
+local function torch_step(layout)
+  local cmd = ("/usr/bin/python3 %q %d %d %d 1 %d %s 2>&1"):format(
+    root .. "/bench/wide_resnet_torch.py", k, b, P, threads, layout)
+  local p = io.popen(cmd)
+  local out = p and p:read("a") or ""
+  if p then p:close() end
+  return tonumber(out:match("best_seconds%s+(%S+)")), out
+end
+
+local rates, ratio, step, torch, torch_cl = {}, {}, {}, {}, {}
+local rate
+if what == "all" or what == "step" or what == "torch" then
+  m:grad(X, Y) -- warm-up: caches allocated, pages touched
+  for round = 1, reps do
+    local r = dgemm_rate()
+    rates[#rates + 1] = r
+    if what ~= "torch" then
+      local t0 = clock()
+      m:grad(X, Y)
+      local t = clock() - t0
+      step[#step + 1] = t
+      ratio[#ratio + 1] = step_flops / t / r
+      print(("round %d: DGEMM %.1f GFLOP/s, ntklab step %.2f s = %.0f%% of it"):format(round,
+        r / 1e9, t, 100 * step_flops / t / r))
+    end
+    if what ~= "step" then
+      local s, out = torch_step("nchw")
+      local c = torch_step("channels_last")
+      if not s then print("pytorch: not measured (" .. out:gsub("\n.*", "") .. ")") break end
+      torch[#torch + 1], torch_cl[#torch_cl + 1] = s, c
+      print(("round %d: pytorch step %.2f s (NCHW), %.2f s (channels_last)"):format(round, s, c))
     end
   end
-  rate = math.max(rate, dgemm_rate())
+  rate = median(rates)
+  print(("DGEMM 2000^3: median %.1f GFLOP/s over %d rounds"):format(rate / 1e9, #rates))
+  if #step > 0 then
+    local t = median(step)
+    print(("ntklab step: median %.2f s = %.1f GFLOP/s = %.0f%% of DGEMM (median of the per-round "
+      .. "ratios; goal >= 60%%)"):format(t, step_flops / t / 1e9, 100 * median(ratio)))
+  end
+  if #torch > 0 then
+    print(("pytorch step: median %.2f s (NCHW), %.2f s (channels_last)"):format(median(torch),
+      median(torch_cl)))
+  end
+else
+  rate = dgemm_rate()
 end
 
 if what == "all" or what == "ntk" then
   local t = best_of(math.max(1, reps - 1), function() ntklab.model_ntk(m, X) end)
+  rate = math.max(rate, dgemm_rate())
   local bound = ntk_flops / rate
   print(("ntklab NTK untiled: %.2f s, FLOP bound %.2f s: %.2fx (goal <= 2x)"):format(t, bound,
     t / bound))
