@@ -17,5 +17,6 @@ ntklab.recorder = require("ntklab.recorder").new -- trajectory recorder, a train
 local wide_resnet = require "ntklab.wide_resnet"
 ntklab.wide_resnet = wide_resnet.build          -- ntklab.wide_resnet{k, b, outputs, sigma, ...}
 ntklab.wide_resnet_layers = wide_resnet.layers  -- its layer list, for inspection
+ntklab.images = require "ntklab.images"         -- image datasets as NHWC rows, whitened
 
 return ntklab
