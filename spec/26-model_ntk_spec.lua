@@ -86,6 +86,39 @@ describe("model_ntk", function()
   end)
 end)
 
+describe("an MLP behind the model interface", function()
+  it("its fast NTK (the MLP's per-layer Grams), the generic tiled path and ntklab.ntk agree", function()
+    local net = ntklab.mlp{widths = {4, 7, 5, 2}, activation = "tanh", bias = true, seed = 2}
+    local m = ntklab.model_from_mlp(net)
+    assert.are.equal("ntklab.model (mlp, 0 layers, " .. net:nparams() .. " parameters, 4 -> 2)",
+                     tostring(m))
+    local X, Xt = randn(5, 6, 4), randn(6, 3, 4)
+    for _, output in ipairs{"full", "trace"} do
+      local want, wl = ntklab.ntk(net, X, Xt, {output = output, layers = true})
+      local fast, fl = ntklab.model_ntk(m, X, Xt, {output = output, layers = true})
+      local gen, gl = ntklab.model_ntk(m, X, Xt, {output = output, layers = true, generic = true,
+                                                  tile = 2})
+      assert.is_true(rel(fast, want) <= NTK_REL_TOL)
+      assert.is_true(rel(gen, want) <= NTK_REL_TOL)
+      for l = 1, 3 do
+        assert.is_true((gl[l] - wl[l]):abs():max() <= NTK_REL_TOL * want:abs():max())
+        assert.is_true((fl[l] - wl[l]):abs():max() <= NTK_REL_TOL * want:abs():max())
+      end
+    end
+    -- parameters are shared: a step on the model's view moves the net
+    local g = m:grad(X, randn(7, 6, 2))
+    local g2 = net:grad(X, randn(7, 6, 2))
+    assert.is_true((g - g2):abs():max() <= NTK_REL_TOL * g2:abs():max())
+    m:params():set(1, 5)
+    assert.are.equal(5, net:params():get(1))
+    -- the model keeps the net alive
+    net = nil
+    collectgarbage()
+    assert.are.equal(2, m:output_dim())
+    assert.are.same({6, 3}, ntklab.model_ntk(m, X, Xt, {output = "trace"}):shape())
+  end)
+end)
+
 describe("bad arguments", function()
   local m = resnet(1)
   local X = ntklab.zeros(3, 72)
@@ -104,6 +137,10 @@ describe("bad arguments", function()
     {"ntklab.model_ntk", function() ntklab.model_ntk(m, X, {eta = -ntklab.ones(m:nparams())}) end, "option 'eta': entry 1 is -1.0, finite value >= 0 expected"},
     {"ntklab.model_ntk", function() ntklab.model_ntk(m, X, {layers = 1}) end, "option 'layers': boolean expected, got number"},
     {"ntklab.model_ntk", function() ntklab.model_ntk(m, X, {}, 5) end, "bad argument #4 to 'model_ntk' (no value expected after the option table)"},
+    {"ntklab.model_ntk", function() ntklab.model_ntk(m, X, {generic = "yes"}) end, "option 'generic': boolean expected, got string"},
+    {"ntklab.model_from_mlp", function() ntklab.model_from_mlp(42) end, "bad argument #1 to 'model_from_mlp' (ntklab.mlp expected, got number)"},
+    {"model:input_shape", function() ntklab.model_from_mlp(ntklab.mlp{widths = {2, 1}, seed = 1}):input_shape() end, "model of layers expected, got a model of kind 'mlp'"},
+    {"model:node_shape", function() ntklab.model_from_mlp(ntklab.mlp{widths = {2, 1}, seed = 1}):node_shape(0) end, "model of layers expected, got a model of kind 'mlp'"},
     {"ntklab.model_ntk_reference", function() ntklab.model_ntk_reference(m, X, {layer = 99}) end, "option 'layer': group in [0, "},
     {"ntklab.model_ntk_reference", function() ntklab.model_ntk_reference(m, ntklab.zeros(2)) end, "bad argument #2 to 'model_ntk_reference' ([P x 72] inputs expected, got [2])"},
     {"ntklab.model_ntk_reference", function() ntklab.model_ntk_reference(m, X, {tile = 2}) end, "invalid option 'tile'"},

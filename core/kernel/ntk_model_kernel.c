@@ -171,15 +171,6 @@ static void to_blocks(double *dst, const double *src, size_t P1, size_t P2, size
           dst[(k * P1 + mu) * (C * P2) + l * P2 + nu] = src[(mu * C + k) * (C * P2) + nu * C + l];
 }
 
-size_t ntk_model_kernel_bytes(const ntk_model *m, size_t P1, size_t P2,
-                              const ntk_model_kernel_opts *opts) {
-  size_t T = opts && opts->tile ? opts->tile : (P1 > P2 ? P1 : P2), tiles;
-  size_t T1 = T < P1 ? T : P1, T2 = T < P2 ? T : P2;
-  tiles = T1 * m->output_dim * m->nparams;
-  if (P2 > 0 || T < P1) tiles += T2 * m->output_dim * m->nparams;
-  return tiles * sizeof(double) + (opts && opts->eta ? m->nparams * sizeof(double) : 0);
-}
-
 int ntk_model_kernel_ntk(ntk_tensor *K, ntk_tensor *layers, ntk_model *m, const ntk_tensor *X1,
                          const ntk_tensor *X2, const ntk_model_kernel_opts *opts,
                          ntk_error *err) {

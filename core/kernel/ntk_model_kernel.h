@@ -36,10 +36,6 @@ typedef struct ntk_model_kernel_opts {
 int ntk_model_kernel_ntk(ntk_tensor *K, ntk_tensor *layers, ntk_model *m, const ntk_tensor *X1,
                          const ntk_tensor *X2, const ntk_model_kernel_opts *opts, ntk_error *err);
 
-/* Bytes the generic path needs beyond the model's caches for P1, P2 samples and these options. */
-size_t ntk_model_kernel_bytes(const ntk_model *m, size_t P1, size_t P2,
-                              const ntk_model_kernel_opts *opts);
-
 /* Explicit twin for the specs: the Jacobian of one sample at a time through the summed backward
  * pass (no per-sample GEMMs, no tiles), then K[r][s] = sum_j J1[r][j] eta_j J2[s][j] in plain
  * loops over group `group` (1-based; 0: all). Memory O((P1 + P2) C #params). */

@@ -15,7 +15,9 @@
  *   [(P C) x nparams]; m:params() (a view), m:group(g) (view of group g's parameters),
  *   m:groups() -> {{node =, kind =, offset =, count =}, ...}; m:nparams(), m:input_dim(),
  *   m:output_dim(), m:input_shape() -> C, H, W; m:node_shape(i) -> C, H, W; m:cache_bytes();
- *   m:release() (also __gc, __close). */
+ *   m:release() (also __gc, __close).
+ *   m = ntklab.model_from_mlp(net): an MLP behind the same interface (its parameters shared, its
+ *   structured NTK as the model's fast path; m:input_shape and m:node_shape do not apply). */
 #include <string.h>
 
 #include "lntk.h"
@@ -290,6 +292,21 @@ static int model_new(lua_State *L) {
   return 1;
 }
 
+/* ntklab.model_from_mlp(net): the MLP behind the model interface, sharing its parameters; its
+ * NTK entry is the MLP's structured fast path. The model keeps net alive (user value 1). */
+static int model_from_mlp(lua_State *L) {
+  ntk_mlp *net = lntk_checkmlp(L, 1);
+  lntk_model_box *box;
+  ntk_error err;
+  box = lua_newuserdatauv(L, sizeof *box, 1);
+  box->m = NULL;
+  luaL_setmetatable(L, LNTK_MODEL_MT);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  if (ntk_model_from_mlp(&box->m, net, 0, &err) != NTK_OK) return lntk_fail(L, &err, 0);
+  return 1;
+}
+
 static int model_gc(lua_State *L) {
   lntk_model_box *b = luaL_checkudata(L, 1, LNTK_MODEL_MT);
   ntk_model_free(b->m);
@@ -427,7 +444,8 @@ static int model_groups(lua_State *L) {
     lua_createtable(L, 0, 4);
     lua_pushinteger(L, m->group_node[g]);
     lua_setfield(L, -2, "node");
-    lua_pushstring(L, net && m->group_node[g] > 0
+    lua_pushstring(L, !net ? "dense" /* an MLP layer */
+                      : m->group_node[g] > 0
                           ? ntk_layer_kind_name(net->layers[m->group_node[g] - 1].kind)
                           : "none");
     lua_setfield(L, -2, "kind");
@@ -447,13 +465,23 @@ static int push_shape(lua_State *L, ntk_shape s) {
   return 3;
 }
 
+/* The layer graph behind argument 1; raises for models of other kinds (an MLP has no images). */
+static ntk_net *check_net(lua_State *L) {
+  ntk_model *m = lntk_checkmodel(L, 1);
+  ntk_net *net = ntk_model_net(m);
+  if (!net)
+    luaL_argerror(L, 1, lua_pushfstring(L, "model of layers expected, got a model of kind '%s'",
+                                        m->ops->kind));
+  return net;
+}
+
 static int model_input_shape(lua_State *L) {
-  ntk_net *net = ntk_model_net(lntk_checkmodel(L, 1));
+  ntk_net *net = check_net(L);
   return push_shape(L, net->input);
 }
 
 static int model_node_shape(lua_State *L) {
-  ntk_net *net = ntk_model_net(lntk_checkmodel(L, 1));
+  ntk_net *net = check_net(L);
   lua_Integer i = luaL_checkinteger(L, 2);
   if (i < 0 || i > net->nlayers)
     return luaL_argerror(L, 2, lua_pushfstring(L, "node %I out of range [0, %d]", i, net->nlayers));
@@ -509,5 +537,7 @@ void lntk_open_model(lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, model_new);
   lua_setfield(L, -2, "model");
+  lua_pushcfunction(L, model_from_mlp);
+  lua_setfield(L, -2, "model_from_mlp");
   lntk_open_model_kernel(L);
 }

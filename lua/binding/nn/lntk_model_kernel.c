@@ -4,7 +4,8 @@
  *       "trace" | "mean"; layers = true also returns one kernel per parameter group (weight
  *       layer, see m:groups()), summing to K; eta = [nparams] tensor (Adam's kernel, Eq. 91);
  *       tile = T: Jacobian tiles of T samples (memory 2 T C nparams doubles plus the model's
- *       caches for T samples; 0 or absent: all samples at once).
+ *       caches for T samples; 0 or absent: all samples at once); generic = true: the tiled
+ *       path even for a model with its own fast one (ntklab.model_from_mlp), for comparisons.
  *   K = ntklab.model_ntk_reference(m, X [, X2] [, {output =, eta =, layer = g}]): the explicit
  *       J diag(eta) J^T twin (one sample at a time, plain loops), restricted to group g. */
 #include <math.h>
@@ -116,7 +117,7 @@ static size_t opt_size(lua_State *L, int opt, const char *key) {
 }
 
 static int l_model_ntk(lua_State *L) {
-  static const char *const allowed[] = {"output", "layers", "eta", "tile", NULL};
+  static const char *const allowed[] = {"output", "layers", "eta", "tile", "generic", NULL};
   margs a;
   ntk_model_kernel_opts o;
   ntk_tensor *K, *layers = NULL;
@@ -135,7 +136,12 @@ static int l_model_ntk(lua_State *L) {
       luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'layers': boolean expected, got %s",
                                               luaL_typename(L, -1)));
     want_layers = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    lua_getfield(L, a.opt, "generic");
+    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+      luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'generic': boolean expected, got %s",
+                                              luaL_typename(L, -1)));
+    o.generic = lua_toboolean(L, -1);
+    lua_pop(L, 2);
   }
   P1 = a.X1->shape[0];
   P2 = a.X2 ? a.X2->shape[0] : P1;
