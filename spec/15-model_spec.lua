@@ -116,6 +116,16 @@ describe("loss, gradient, VJP, Jacobian", function()
     assert.are.equal(0, (out:t() - want):abs():max())
   end)
 
+  it("an empty batch: no outputs, zero loss and gradient, no Jacobian rows", function()
+    local m = resnet(10)
+    local X, Y = ntklab.zeros(0, 50), ntklab.zeros(0, 2)
+    assert.are.same({0, 2}, m:forward(X):shape())
+    local g, loss = m:grad(X, Y)
+    assert.are.equal(0, loss)
+    assert.are.equal(0, g:abs():max())
+    assert.are.same({0, m:nparams()}, m:jacobian(X):shape())
+  end)
+
   it("a training step decreases the loss", function()
     local m = resnet(6)
     local X, Y = randn(9, 8, 50), randn(10, 8, 2)
@@ -166,6 +176,7 @@ describe("bad arguments", function()
     {"ntklab.model", function() ntklab.model{input = input, seed = 1, layers = {{"relu"}}, depth = 2} end, "invalid option 'depth'"},
     {"ntklab.model", function() ntklab.model{input = {1, 4}, seed = 1, layers = {{"relu"}}} end, "option 'input': {C, H, W} expected"},
     {"ntklab.model", function() ntklab.model{input = {1, 0, 4}, seed = 1, layers = {{"relu"}}} end, "{C, H, W} of integers >= 1 expected"},
+    {"ntklab.model", function() ntklab.model{input = {4096, 4096, 8}, seed = 1, layers = {{"relu"}}} end, "bad argument #1 to 'model' (input of 4096 x 4096 x 8 values too large)"},
     {"ntklab.model", function() ntklab.model{input = input, layers = {{"relu"}}} end, "exactly one of the options 'seed' and 'rng' expected"},
     {"ntklab.model", function() ntklab.model{input = input, seed = 1} end, "option 'layers': list of layers expected"},
     {"ntklab.model", function() ntklab.model{input = input, seed = 1, layers = {}} end, "option 'layers': 1 to 4096 layers expected, got 0"},

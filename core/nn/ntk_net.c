@@ -14,7 +14,7 @@ int ntk_net_new(ntk_net **out, ntk_shape input, ntk_error *err) {
       input.w > NTK_LAYER_MAX_DIM || input.c > NTK_LAYER_MAX_DIM)
     return ntk_error_set(err, NTK_EARG, 2, "input shape C, H, W in [1, %zu] expected, got %zu, "
                          "%zu, %zu", NTK_LAYER_MAX_DIM, input.c, input.h, input.w);
-  if (input.h * input.w > NTK_LAYER_MAX_DIM * 64 / input.c)
+  if (input.h * input.w > NTK_NET_MAX_INPUT / input.c) /* no product below can overflow */
     return ntk_error_set(err, NTK_ENOMEM, 2, "input of %zu x %zu x %zu values too large", input.c,
                          input.h, input.w);
   net = calloc(1, sizeof *net);
@@ -30,6 +30,7 @@ static void free_caches(ntk_net *net) {
   free(net->scratch);
   net->act = net->grad = net->scratch = NULL;
   net->cap = net->rows = 0;
+  net->forwarded = 0;
 }
 
 void ntk_net_free(ntk_net *net) {
@@ -70,7 +71,7 @@ int ntk_net_add(ntk_net *net, const ntk_layer *layer, int *node, ntk_error *err)
   if (nin == 2) s1 = ntk_net_node_shape(net, l.in[1]);
   st = ntk_layer_check(&l, s0, s1, err);
   if (st != NTK_OK) {
-    err->arg = 2;
+    if (err) err->arg = 2; /* the layer */
     return st;
   }
   if (net->nlayers == net->cap_layers) {
@@ -168,6 +169,7 @@ int ntk_net_forward(ntk_net *net, double *out, const double *X, size_t P, ntk_er
                       l->in[1] >= 0 ? node_act(net, l->in[1]) : NULL, P, net->scratch);
   }
   net->rows = P;
+  net->forwarded = 1;
   if (out) memcpy(out, node_act(net, net->nlayers), P * ntk_net_output_dim(net) * sizeof *out);
   return NTK_OK;
 }
@@ -176,6 +178,10 @@ int ntk_net_forward(ntk_net *net, double *out, const double *X, size_t P, ntk_er
 static void backward_pass(ntk_net *net, double *grad, size_t grad_stride) {
   const size_t P = net->rows;
   int i;
+  if (P == 0) { /* an empty batch: the summed gradient is zero, no per-sample rows exist */
+    if (grad && grad_stride == 0) memset(grad, 0, net->nparams * sizeof *grad);
+    return;
+  }
   /* node 0's signal (dL/dX) is never needed: its slot is left alone */
   memset(node_grad(net, 1), 0,
          net->cap * (net->node_off[net->nlayers] - net->node_off[1]) * sizeof *net->grad);
@@ -191,8 +197,7 @@ static void backward_pass(ntk_net *net, double *grad, size_t grad_stride) {
 
 int ntk_net_backward(ntk_net *net, double *grad, size_t grad_stride, const double *dout,
                      ntk_error *err) {
-  if (!net->ready || net->rows == 0)
-    return ntk_error_set(err, NTK_EARG, 1, "backward without a forward pass");
+  if (!net->forwarded) return ntk_error_set(err, NTK_EARG, 0, "backward without a forward pass");
   memcpy(node_grad(net, net->nlayers), dout, net->rows * ntk_net_output_dim(net) * sizeof *dout);
   backward_pass(net, grad, grad_stride);
   return NTK_OK;

@@ -24,6 +24,8 @@
 
 /* Most layers a net may have (bounds absurd configs). */
 #define NTK_NET_MAX_LAYERS 4096
+/* Most values per input sample (C H W): 2^26, a 4096 x 4096 x 4 image. */
+#define NTK_NET_MAX_INPUT ((size_t)1 << 26)
 
 /* A graph network; every pointer is owned. */
 typedef struct ntk_net {
@@ -38,7 +40,8 @@ typedef struct ntk_net {
   /* caches of the last batch: node i's P x numel rows at act + cap * node_off[i] */
   size_t *node_off;       /* nlayers + 2 prefix sums of the per-sample sizes (last = total) */
   size_t cap;             /* rows the caches hold */
-  size_t rows;            /* P of the last forward pass (0: none) */
+  size_t rows;            /* P of the last forward pass */
+  int forwarded;          /* 1 once a forward pass has filled the caches */
   double *act;            /* node outputs; node 0 is the copied input */
   double *grad;           /* backward signals dL/d(node) */
   double *scratch;        /* largest ntk_layer_scratch over the layers */

@@ -284,7 +284,7 @@ static int model_new(lua_State *L) {
   if (st == NTK_OK) st = ntk_net_init(net, rng, bias_sigma, &err);
   if (st != NTK_OK) {
     ntk_net_free(net);
-    return lntk_fail(L, &err, err.arg == 3 ? 1 : 0);
+    return lntk_fail(L, &err, err.arg > 0 ? 1 : 0); /* input shape or bias_sigma: options */
   }
   st = ntk_model_from_net(&box->m, net, &err); /* takes net, also on failure */
   if (st != NTK_OK) return lntk_fail(L, &err, 0);
