@@ -2,10 +2,10 @@
  *
  * Why im2col + GEMM: every product then runs in the BLAS's blocked DGEMM, which is the fastest
  * double-precision kernel this machine has (AVX-512 OpenBLAS); the im2col copy is O(1/Cout) of the
- * GEMM's work and streams through a fixed 16 MB scratch. A hand-blocked direct convolution would
+ * GEMM's work and streams through a fixed 4 MB scratch. A hand-blocked direct convolution would
  * have to match OpenBLAS's register tiling to win, for the small 3x3 kernels of a ResNet only.
  * Samples go through in chunks (ntk_layer.cols_rows) so the scratch is bounded whatever P is;
- * GEMMs keep M = chunk x Ho x Wo >= 1024 rows for the image sizes of interest.
+ * GEMMs keep M = chunk x Ho x Wo in the hundreds to thousands of rows.
  *
  * Raw cblas, not ntk_blas: these products run on buffers the network owns (never views), many
  * times per pass (per chunk and, for per-sample gradients, per sample); ntk_blas's tensor

@@ -142,7 +142,7 @@ static void test_conv(void) {
 static void test_conv_chunks(void) {
   /* more samples than one im2col chunk holds: the chunked paths against one chunk */
   ntk_layer a = conv(3, 3, 1, 1, 1, NTK_LAYER_STANDARD), b;
-  ntk_shape in = {24, 24, 16}, none = {0, 0, 0}; /* 25 samples per chunk */
+  ntk_shape in = {24, 24, 16}, none = {0, 0, 0}; /* 6 samples per chunk */
   ntk_error err;
   const size_t P = 70;
   size_t nx, ny, np, i;
