@@ -2,7 +2,10 @@
  * per-group split and Adam's eta-weighted kernel, and the explicit plain-loop twin. */
 #include "ntk_model_kernel.h"
 
+#include "ntk_memory.h"
+
 #include <cblas.h>
+#include <stdio.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -249,6 +252,15 @@ int ntk_model_kernel_ntk(ntk_tensor *K, ntk_tensor *layers, ntk_model *m, const 
   if (T > SIZE_MAX / sizeof(double) / (C * (np ? np : 1))) {
     st = ntk_error_set(err, NTK_ENOMEM, ARG_OPTS, "Jacobian tile of %zu samples too large", T);
     goto done;
+  }
+  {
+    char what[96];
+    snprintf(what, sizeof what, "a pair of Jacobian tiles of %zu samples (option tile)", T);
+    st = ntk_memory_check((x2 || T < P1 ? 2 : 1) * T * C * np * sizeof(double), what, err);
+    if (st != NTK_OK) {
+      if (err) err->arg = ARG_OPTS; /* the tile option bounds it */
+      goto done;
+    }
   }
   jb.J1 = malloc(T * C * (np ? np : 1) * sizeof *jb.J1);
   if (x2 || T < P1) jb.J2 = malloc(T * C * (np ? np : 1) * sizeof *jb.J2);

@@ -2,8 +2,11 @@
  * per sample) and the per-sample Jacobian. */
 #include "ntk_net.h"
 
+#include "ntk_memory.h"
+
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,8 +141,15 @@ static int reserve(ntk_net *net, size_t P, ntk_error *err) {
   size_t rows = net->node_off[net->nlayers + 1];
   if (P <= net->cap) return NTK_OK;
   free_caches(net);
-  if (P > SIZE_MAX / sizeof(double) / rows)
+  if (P > SIZE_MAX / sizeof(double) / rows / 2)
     return ntk_error_set(err, NTK_ENOMEM, 0, "caches of %zu x %zu doubles too large", P, rows);
+  {
+    char what[96];
+    int st;
+    snprintf(what, sizeof what, "a cache of activations and gradients for %zu samples", P);
+    st = ntk_memory_check(2 * P * rows * sizeof(double), what, err);
+    if (st != NTK_OK) return st;
+  }
   net->act = malloc(P * rows * sizeof *net->act);
   net->grad = malloc(P * rows * sizeof *net->grad);
   net->scratch = malloc((net->scratch_len ? net->scratch_len : 1) * sizeof *net->scratch);
