@@ -21,7 +21,7 @@ static int batch(ntk_model *m, const double **data, double **own, size_t *P, con
   if (st != NTK_OK || *data != m->xcopy) return st;
   *own = malloc((*P * m->input_dim > 0 ? *P * m->input_dim : 1) * sizeof **own);
   if (!*own) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
-  memcpy(*own, *data, *P * m->input_dim * sizeof **own);
+  if (*P * m->input_dim > 0) memcpy(*own, *data, *P * m->input_dim * sizeof **own);
   *data = *own;
   return NTK_OK;
 }

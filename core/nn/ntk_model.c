@@ -176,6 +176,7 @@ static int check_grad(const ntk_model *m, const ntk_tensor *grad, int arg, ntk_e
 /* The model's result in work[0 .. n) copied into a tensor of any layout. */
 static void scatter(ntk_tensor *t, const double *src, size_t rows, size_t n) {
   size_t i, j;
+  if (rows * n == 0) return;
   if (ntk_tensor_is_contiguous(t)) {
     memcpy(ntk_tensor_data(t), src, rows * n * sizeof *src);
     return;

@@ -172,7 +172,7 @@ int ntk_net_forward(ntk_net *net, double *out, const double *X, size_t P, ntk_er
   if (!net->ready) return ntk_error_set(err, NTK_EARG, 1, "net not initialized");
   st = reserve(net, P ? P : 1, err);
   if (st != NTK_OK) return st;
-  memcpy(net->act, X, P * ntk_net_input_dim(net) * sizeof *X);
+  if (P) memcpy(net->act, X, P * ntk_net_input_dim(net) * sizeof *X); /* X may be NULL at P = 0 */
   for (i = 1; i <= net->nlayers; i++) {
     const ntk_layer *l = &net->layers[i - 1];
     ntk_layer_forward(l, net->params, node_act(net, i), node_act(net, l->in[0]),
@@ -180,7 +180,7 @@ int ntk_net_forward(ntk_net *net, double *out, const double *X, size_t P, ntk_er
   }
   net->rows = P;
   net->forwarded = 1;
-  if (out) memcpy(out, node_act(net, net->nlayers), P * ntk_net_output_dim(net) * sizeof *out);
+  if (out && P) memcpy(out, node_act(net, net->nlayers), P * ntk_net_output_dim(net) * sizeof *out);
   return NTK_OK;
 }
 
@@ -208,7 +208,8 @@ static void backward_pass(ntk_net *net, double *grad, size_t grad_stride) {
 int ntk_net_backward(ntk_net *net, double *grad, size_t grad_stride, const double *dout,
                      ntk_error *err) {
   if (!net->forwarded) return ntk_error_set(err, NTK_EARG, 0, "backward without a forward pass");
-  memcpy(node_grad(net, net->nlayers), dout, net->rows * ntk_net_output_dim(net) * sizeof *dout);
+  if (net->rows)
+    memcpy(node_grad(net, net->nlayers), dout, net->rows * ntk_net_output_dim(net) * sizeof *dout);
   backward_pass(net, grad, grad_stride);
   return NTK_OK;
 }
