@@ -1,4 +1,4 @@
--- 15-model: the model container (a graph of layers behind the model interface): building from a
+-- 14-model: the model container (a graph of layers behind the model interface): building from a
 -- layer list, determinism, the loss and its gradient, the VJP, per-sample gradients (the
 -- Jacobian) against finite differences of the forward pass, parameter views and their lifetime,
 -- and bad arguments.

@@ -1,4 +1,4 @@
--- 16-conv: the image layers (convolution, activations, residual addition, global average
+-- 18-conv: the image layers (convolution, activations, residual addition, global average
 -- pooling, dense) against plain-Lua evaluations of their formulas, and their gradients against
 -- central finite differences, on contiguous and strided (view) inputs. Layout NHWC: sample mu is
 -- row mu of a [P x (H W C)] tensor, entry ((i - 1) W + j - 1) C + c.

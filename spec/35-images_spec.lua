@@ -1,4 +1,4 @@
--- 33-images: image datasets for image networks: CHW <-> HWC pixel orders against plain-Lua
+-- 35-images: image datasets for image networks: CHW <-> HWC pixel orders against plain-Lua
 -- indexing, whitening of flattened images commuting with the pixel order, CIFAR-10 (small fake
 -- batches in the real format) loaded as NHWC images, the Fashion-MNIST fallback named in the
 -- source record, and bad arguments.
