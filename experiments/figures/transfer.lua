@@ -63,9 +63,9 @@ local series = {}
 for _, k in ipairs(order) do
   if k >= 0.8 or k == order[1] then
     local g = groups[k]
-    series[#series + 1] = {x = g.P, y = g.i, title = ("initial NTK, alpha = %g"):format(k), style = "linespoints"}
-    series[#series + 1] = {x = g.P, y = g.f, title = ("final NTK, alpha = %g"):format(k), style = "points"}
-    series[#series + 1] = {x = g.P, y = g.th, title = ("Eq. 67, fitted A = %.2f"):format(s.A_fit), style = "dashed"}
+    series[#series + 1] = {x = g.P, y = g.i, title = ("initial NTK, alpha = %g"):format(k), style = "lines"}
+    series[#series + 1] = {x = g.P, y = g.f, title = ("final NTK, alpha = %g"):format(k), style = "linespoints"}
+    series[#series + 1] = {x = g.P, y = g.th, title = ("Eq. 67 with fitted A = %.2f, alpha = %g"):format(s.A_fit, k), style = "dashed"}
   end
 end
 check(plot.plot{file = out .. "/transfer_learned.png", title = ("depth-%d linear net trained on beta: initial vs final NTK"):format(
