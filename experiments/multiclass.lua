@@ -4,8 +4,8 @@
 --              exactly whitened Gaussian inputs, so that each mode can be read off;
 --   "mnist":   whitened MNIST, 10 classes, one-hot targets; the task's modes are those of its
 --              least-squares map beta* = Y^T X / P (X whitened: X^T X / P = I on its span).
--- Recorded against t: the loss, the alignment of the traced NTK with Y Y^T (uncentered; the
--- final value of ntklab.theory.final_alignment_multi for a linear net), and each mode's
+-- Recorded against t: the loss, the alignment of the traced NTK with Y Y^T (uncentered; beside
+-- the alignment of the linear theory's final traced NTK, theory.final_ntk_multi), and each mode's
 -- strength c_a = z_a^T (F^T X / P) v_a, F = f(X) (for a linear net z_a^T M v_a; a mode is
 -- learned when c_a = s_a). Its learning time is when c_a first reaches s_a / 2; the theory's
 -- is theory.mode_times: for L = 2 from the initial weights' c0_a (theory.mode_c0; a tanh net
@@ -165,7 +165,29 @@ function experiment.run(opts, ctx)
   end
   ctx.write_csv("trajectory.csv", columns, traj)
   ctx.write_csv("modes.csv", {"mode", "s", "c0", "t_measured", "t_theory", "rel_error"}, mode_rows)
-  local align_theory = theory.final_alignment_multi(beta, L, X)
+  -- The final traced NTK of the linear theory, sum_l tr[(beta beta^T)^{(L-l)/L}] X (beta^T
+  -- beta)^{(l-1)/L} X^T (theory.final_ntk_multi's "trace", here with tensors: P may be large),
+  -- and its alignment with the targets the net was trained on (for the teacher Y = X beta^T,
+  -- theory.final_alignment_multi; for MNIST Y is not a linear map of X).
+  local V = ntklab.zeros(m, D)
+  for a = 1, m do for k = 1, D do V:set(a, k, modes.v[a][k]) end end
+  local XV = ntklab.matmul(X, V:t())
+  local Ktheory = ntklab.zeros(P, P)
+  for l = 1, L do
+    local po, pi, tr = (L - l) / L, (l - 1) / L, 0
+    for a = 1, m do tr = tr + modes.s[a] ^ (2 * po) end
+    if po == 0 then tr = C end -- the identity I_C, not the projection onto the modes
+    local G
+    if pi == 0 then
+      G = ntklab.gram(X)
+    else
+      local S = ntklab.zeros(1, m)
+      for a = 1, m do S:set(1, a, modes.s[a] ^ pi) end
+      G = ntklab.gram(XV * S)
+    end
+    Ktheory:axpy_(tr, G)
+  end
+  local align_theory = ntklab.alignment(Ktheory, Y)
 
   return {
     data = {dataset = opts.dataset, P = P, D = D, C = C, modes = m, s = modes.s},
