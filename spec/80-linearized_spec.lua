@@ -139,11 +139,11 @@ describe("linearized.path", function()
     end
   end)
 
-  it("at the last snapshot it agrees with analysis.path_kernel_predictor on a moving kernel", function()
+  it("at the last snapshot it agrees with pathkernel.predictor over all snapshots on a moving kernel", function()
     local a, b = problem(6, 10, 4, 6), problem(7, 10, 4, 6)
     local snaps = {{t = 0, K = a.K, k = a.Kx}, {t = 2, K = b.K, k = b.Kx}, {t = 5, K = a.K:clone():mul_(2), k = a.Kx:clone():mul_(2)}}
     local r = assert(linearized.path(snaps, a.y, a.f0, a.f0_test, {1, 2, 3.5, 5}, {step = 0.05}))
-    local whole = assert(ntklab.analysis.path_kernel_predictor(snaps, a.y, a.f0, a.f0_test, {step = 0.05}))
+    local whole = assert(ntklab.pathkernel.predictor(snaps, a.y, a.f0, a.f0_test, {step = 0.05}))
     assert.is_true(maxdiff(r.test[4]:totable(), whole.test:totable()) <= 1e-7)
     assert.is_true(maxdiff(r.train[4]:totable(), whole.train:totable()) <= 1e-7)
   end)

@@ -88,7 +88,7 @@ Predictor.__name = "ntklab.linearized.predictor"
 --   Kx: M x P test-train kernel, f0_test: test outputs at t = 0 (default zeros, [M] or [M x C]);
 --   eta: learning rate (default 1); rcond: the t = infinity cutoff (default 1e-10).
 -- For C outputs every output column follows the same scalar kernel (the "mean" layout of an
--- output-isotropic NTK, as analysis.path_kernel_predictor).
+-- output-isotropic NTK, as ntklab.pathkernel.predictor).
 -- Returns an object: p:train(t [, out]), p:test(t [, out]) (tensors shaped like y / f0_test;
 -- out, when given, is filled and returned: nothing is allocated per call then) and
 -- p:trajectory(times) -> {train = {...}, test = {...}}, one tensor per time. p.eigenvalues
@@ -230,7 +230,7 @@ end
 -- ---------------------------------------------------------------------------------------------
 
 -- The snapshot linearly interpolated at time t inside [a.t, b.t] (the kernel path that
--- analysis.path_kernel_predictor integrates), shifted by t0.
+-- ntklab.pathkernel.predictor integrates), shifted by t0.
 local function interpolate(a, b, t, t0)
   if t == a.t then return {t = t - t0, K = a.K, k = a.k} end
   if t == b.t then return {t = t - t0, K = b.K, k = b.k} end
@@ -239,12 +239,12 @@ local function interpolate(a, b, t, t0)
 end
 
 --- linearized.path(snapshots, y, f0_train, f0_test, times [, opts]): the path-kernel predictor
--- of Eq. 2 (analysis.path_kernel_predictor: the residual and test outputs integrated with the
+-- of Eq. 2 (ntklab.pathkernel.predictor: the residual and test outputs integrated with the
 -- kernel linear in t between recorded snapshots) read out at each of `times` (ascending, within
 -- [0, last snapshot's t]) in one pass: the flow is integrated segment by segment between
 -- consecutive times, each continuing from the previous one's outputs.
 --   snapshots: {t, K (P x P), k (M x P)} with 2-D tensors, the first at t = 0 (as the recorder
---   keeps them with keep_snapshots = true); y, f0_train, f0_test: as for path_kernel_predictor;
+--   keeps them with keep_snapshots = true); y, f0_train, f0_test: as for pathkernel.predictor;
 --   opts: eta, step, max_steps (per segment), as there.
 -- Returns {train = {...}, test = {...}} (one tensor per time), or nil, msg.
 function linearized.path(snapshots, y, f0_train, f0_test, times, opts)
@@ -269,7 +269,7 @@ function linearized.path(snapshots, y, f0_train, f0_test, times, opts)
     end
   end
   if opts ~= nil then check.table(opts, 6, f) end
-  local pk = require("ntklab.analysis").path_kernel_predictor
+  local pk = require("ntklab.pathkernel").predictor
   local out = {train = {}, test = {}}
   local train, test = f0_train, f0_test
   local t0, j = 0, 1 -- j: the snapshot interval [j, j + 1] holding t0
