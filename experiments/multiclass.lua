@@ -120,9 +120,9 @@ function experiment.run(opts, ctx)
     traj["c_" .. a] = {}
     columns[#columns + 1] = "c_" .. a
   end
-  local progress = ctx.progress{total = T}
+  local progress = ctx.progress{total = #times} -- counts records (t itself would print unrounded)
   local flow = ntklab.train.flow{method = "rk45", rtol = opts.rtol, atol = opts.rtol * sigma ^ L}
-  local final_loss, ferr = flow:run(net, X, Y, {t = T, observe = times, progress = progress,
+  local final_loss, ferr = flow:run(net, X, Y, {t = T, observe = times,
     observer = function(t, _, loss, nt)
       local F = nt:forward(X)
       local map = ntklab.matmul(F:t(), X) / P
@@ -131,7 +131,9 @@ function experiment.run(opts, ctx)
       local i = #traj.t + 1
       traj.t[i], traj.loss[i], traj.alignment[i] = t, loss, ntklab.alignment(K, Y)
       for a = 1, m do traj["c_" .. a][i] = c[a] end
+      progress:update(i, {t = t, loss = loss})
     end})
+  progress:finish()
   if final_loss == nil then die(ferr) end
   ctx.timer:lap("train")
 

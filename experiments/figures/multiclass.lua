@@ -43,7 +43,11 @@ local function check(ok, msg) if not ok then io.stderr:write("multiclass figure:
 
 local xs, ys, labels = {}, {}, {}
 for _, r in ipairs(run_dirs()) do
-  local s = assert(json.read_json(r.dir .. "/summary.json"))
+  local s, serr = json.read_json(r.dir .. "/summary.json")
+  if not s then
+    io.stderr:write(("multiclass figure: %s is not a finished multiclass run (%s)\n"):format(r.dir, tostring(serr)))
+    os.exit(1)
+  end
   local traj = read(r.dir .. "/trajectory.csv")
   local modes = read(r.dir .. "/modes.csv")
   local tag = ("depth %d %s, sigma %.3g"):format(s.depth, s.activation, s.sigma)

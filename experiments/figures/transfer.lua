@@ -22,7 +22,11 @@ local function read(name)
   return cols
 end
 local function check(ok, msg) if not ok then io.stderr:write("transfer figure: ", tostring(msg), "\n") end end
-local s = assert(json.read_json(dir .. "/summary.json"))
+local s, serr = json.read_json(dir .. "/summary.json")
+if not s then
+  io.stderr:write(("transfer figure: %s is not a finished transfer run (%s)\n"):format(dir, tostring(serr)))
+  os.exit(1)
+end
 
 -- Series of one panel: rows grouped by `key`, x from `xkey`.
 local function panel(cols, key, xkey, label)
