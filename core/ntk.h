@@ -18,12 +18,17 @@
 #include "ntk_memory.h"
 #include "ntk_activation.h"
 #include "ntk_mlp.h"
+#include "ntk_layer.h"
+#include "ntk_net.h"
+#include "ntk_model.h"
 #include "ntk_train.h"
 #include "ntk_blas.h"
 #include "ntk_linalg.h"
 #include "ntk_kernel.h"
+#include "ntk_model_kernel.h"
 #include "ntk_regress.h"
 #include "ntk_metrics.h"
+#include "ntk_analytic.h"
 #include "ntk_io.h"
 
 #endif
