@@ -482,4 +482,5 @@ function theory.transfer_error(P, D, A, alpha, lambda)
   return eg, kappa, gamma
 end
 
+require("ntklab.theory_unwhitened").merge(theory)
 return theory
