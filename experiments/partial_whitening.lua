@@ -47,7 +47,7 @@ local experiment = {
     "final.test_error", "final.kernel_norm", "alignment.final", "predictors.final_ntk.rel_err",
     "predictors.final_ntk.corr", "predictors.initial_ntk.rel_err", "predictors.initial_ntk.corr",
     "predictors.final_adam_kernel.rel_err", "predictors.final_adam_kernel.corr",
-    "predictors.ratio_final_initial", "seconds.experiment", "seconds.train",
+    "predictors.ratio_final_initial", "config.trainer", "seconds.experiment", "seconds.train",
     "seconds.ntk_and_metrics", "seconds.per_unit_t"},
   options = {
     {name = "dataset", type = "choice", choices = {"auto", "cifar10", "fashion_mnist", "mnist", "powerlaw"},

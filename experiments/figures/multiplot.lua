@@ -24,6 +24,7 @@ local function q(s) return "'" .. tostring(s):gsub("'", "''") .. "'" end
 local function shq(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 local function num(x)
+  if type(x) == "string" then return x end -- "*": gnuplot's autoscale for a range end
   if x ~= x or x == math.huge or x == -math.huge then return "NaN" end
   return fmt("%.10g", x)
 end
