@@ -46,6 +46,9 @@ lua_Integer lntk_optfield_integer(lua_State *L, int tbl, const char *key, lua_In
 lua_Number lntk_optfield_number(lua_State *L, int tbl, const char *key, lua_Number def);
 /* Raises "bad argument #tbl to 'f' (invalid option 'key')" for keys not in the NULL-ended list. */
 void lntk_checkoptions(lua_State *L, int tbl, const char *const allowed[]);
+/* The file path at idx: a string without NUL bytes (the C library would stop at the first one and
+ * open another file). */
+const char *lntk_checkpath(lua_State *L, int idx);
 
 /* Checks that argument idx is an rng. */
 ntk_rng *lntk_checkrng(lua_State *L, int idx);
