@@ -85,14 +85,17 @@ end
 --- theory.unwhitened_constants(Sigma, beta) -> A, b, Sigma_beta
 -- A = beta^T Sigma beta, b = beta^T Sigma^2 beta = |Sigma beta|^2, and the vector Sigma beta.
 -- Sigma: D x D covariance (symmetric), beta: D (unit teacher direction; not renormalized).
-function M.unwhitened_constants(Sigma, beta)
-  local f = "theory.unwhitened_constants"
+local function constants(f, Sigma, beta)
   beta = vec(beta, 2, f, "beta")
   Sigma = mat(Sigma, 1, f, "Sigma", #beta, #beta)
   local sb = matvec(Sigma, beta)
   local b = dot(sb, sb)
   if not (b > 0) then check.fail(1, f, "Sigma beta = 0: the teacher is orthogonal to the data") end
   return dot(beta, sb), b, sb
+end
+
+function M.unwhitened_constants(Sigma, beta)
+  return constants("theory.unwhitened_constants", Sigma, beta)
 end
 
 --- theory.unwhitened_matrix(A, b) -> the 5 x 5 matrix of dr/dt = s Amat r (rows, as NOTES.md).
@@ -163,7 +166,7 @@ end
 -- direction along which the early NTK M = W^T W + |a|^2 I grows (its top eigenvector once
 -- |a|^2 >> sigma^2), and spike_kernel(a2) -> a2 (e e^T + I), the predicted growth of M.
 function M.unwhitened_spike(Sigma, beta)
-  local _, b, sb = M.unwhitened_constants(Sigma, beta)
+  local _, b, sb = constants("theory.unwhitened_spike", Sigma, beta)
   local n = sqrt(b)
   local e = {}
   for i = 1, #sb do e[i] = sb[i] / n end
