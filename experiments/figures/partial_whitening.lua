@@ -90,8 +90,8 @@ local function draw(png, title, dirs)
   end
   local err_s, relf_s, corr_s = {}, {}, {}
   local table_lines = {
-    "| trainer | gamma | final NTK rel err | initial NTK rel err | ratio final/initial | Adam kernel rel err | final NTK corr | test error | n |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"}
+    "| trainer | gamma | final NTK rel err | initial NTK rel err | ratio final/initial | Adam kernel rel err | final NTK corr | test error | train loss | n |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"}
   for j, sw in ipairs(sweeps) do
     local tn = trainer_of(sw)
     local x, m, se = stat(sw, "final.test_error")
@@ -115,10 +115,12 @@ local function draw(png, title, dirs)
     local _, ma, sa = stat(sw, "predictors.final_adam_kernel.rel_err")
     local _, mc, sc = stat(sw, "predictors.final_ntk.corr")
     local _, me, see = stat(sw, "final.test_error")
+    local _, ml, sl = stat(sw, "final.train_loss")
     for i, g in ipairs(sw.gammas) do
       local function pm(a, b, d) return a == a and fmt("%." .. d .. "f ± %." .. d .. "f", a, b) or "–" end
-      table_lines[#table_lines + 1] = fmt("| %s | %g | %s | %s | %s | %s | %s | %s | %d |", tn, g, pm(mf[i], sf[i], 4),
-        pm(mi[i], si[i], 3), pm(mq[i], sq[i], 3), pm(ma[i], sa[i], 3), pm(mc[i], sc[i], 5), pm(me[i], see[i], 4), #sw.by[g])
+      table_lines[#table_lines + 1] = fmt("| %s | %g | %s | %s | %s | %s | %s | %s | %s | %d |", tn, g, pm(mf[i], sf[i], 4),
+        pm(mi[i], si[i], 3), pm(mq[i], sq[i], 3), pm(ma[i], sa[i], 3), pm(mc[i], sc[i], 5), pm(me[i], see[i], 4),
+        ml[i] == ml[i] and fmt("%.1e", ml[i]) or "–", #sw.by[g])
     end
   end
   local tn1 = trainer_of(first)
