@@ -30,7 +30,7 @@ local M = {}
 local sqrt, cosh, sinh, abs = math.sqrt, math.cosh, math.sinh, math.abs
 
 local function as_table(v)
-  if type(v) ~= "table" and type(v) == "userdata" and v.totable then return v:totable() end
+  if type(v) == "userdata" and v.totable then return v:totable() end
   return v
 end
 
@@ -82,9 +82,7 @@ local function dot(x, y)
   return s
 end
 
---- theory.unwhitened_constants(Sigma, beta) -> A, b, Sigma_beta
--- A = beta^T Sigma beta, b = beta^T Sigma^2 beta = |Sigma beta|^2, and the vector Sigma beta.
--- Sigma: D x D covariance (symmetric), beta: D (unit teacher direction; not renormalized).
+-- A, b and Sigma beta, with errors named after the public function f.
 local function constants(f, Sigma, beta)
   beta = vec(beta, 2, f, "beta")
   Sigma = mat(Sigma, 1, f, "Sigma", #beta, #beta)
@@ -94,6 +92,9 @@ local function constants(f, Sigma, beta)
   return dot(beta, sb), b, sb
 end
 
+--- theory.unwhitened_constants(Sigma, beta) -> A, b, Sigma_beta
+-- A = beta^T Sigma beta, b = beta^T Sigma^2 beta = |Sigma beta|^2, and the vector Sigma beta.
+-- Sigma: D x D covariance (symmetric), beta: D (unit teacher direction; not renormalized).
 function M.unwhitened_constants(Sigma, beta)
   return constants("theory.unwhitened_constants", Sigma, beta)
 end
