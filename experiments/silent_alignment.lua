@@ -13,7 +13,7 @@
 -- removes that offset from both predictors alike instead of charging it to the kernels).
 --
 -- The path-kernel predictor (--path_kernel, on by default) integrates Eq. 2 itself from kernel
--- snapshots at every path_every-th record (analysis.path_kernel_predictor, K(t) linear in t
+-- snapshots at every path_every-th record (ntklab.pathkernel, K(t) linear in t
 -- between them), interval by interval during training, so two snapshots (34 MB at P = 1000)
 -- are all it keeps. Measured with seed 1 (rel L2 error vs the net; wall time of the snapshots'
 -- test x train kernels and the integration): every record 0.0076, 1.2 s; every 2nd (default)
@@ -161,71 +161,21 @@ function experiment.run(opts, ctx)
   end
 
   if not (opts.t_max > opts.t_min and opts.t_min > 0) then die("need 0 < t_min < t_max") end
+  -- Path kernel, integrated while training (ntklab.pathkernel, an observer of the recorder's
+  -- points that reuses its train kernels): Eq. 2 from t = 0 to t_end with K(t), k(t) linear in
+  -- t between snapshots at every path_every-th record and at the end. A failed integration
+  -- (e.g. "more than 1000000 steps needed" on a kernel that is blowing up) is kept by the
+  -- observer until the trainer has had its say: divergence is reported first.
+  local path = opts.path_kernel and ntklab.pathkernel.new{X = X, y = y, X_test = X_test,
+    every = opts.path_every, step = opts.path_step} or nil
   local rec = ntklab.recorder{times = {log = {opts.t_min, opts.t_max, opts.records}}, X = X, y = y,
     X_test = X_test, y_test = y_test, beta = beta, topk = math.min(opts.topk, P),
-    adam = opts.trainer == "adam" and trainer or nil}
+    adam = opts.trainer == "adam" and trainer or nil, observers = {path}}
 
-  -- Path kernel, integrated while training: Eq. 2 from t = 0 to t_end with K(t), k(t) linear in
-  -- t between snapshots at every path_every-th record (t = 0 and the end reuse the recorder's K0,
-  -- K0_test, K_end, K_end_test). Each interval is integrated as soon as its right end is recorded,
-  -- starting from the predictor's outputs at its left end: chaining analysis.path_kernel_predictor
-  -- over the intervals takes the same RK4 steps as one call over all snapshots, and only two
-  -- snapshots are alive at a time, 2 x 8 (P^2 + M P) bytes in two buffers used in turn.
-  local path
-  if opts.path_kernel then
-    path = {steps = 0, snapshots = 1, snapshot_seconds = 0, seconds = 0, buffers = {},
-      workspace = ntklab.kernel_workspace()}
-  end
-
-  -- Integrates from path.left to (t, K, k), which becomes the new left end.
-  local function path_advance(t, K, k)
-    local started = clock()
-    local left = path.left
-    local res, msg = analysis.path_kernel_predictor({{t = 0, K = left.K, k = left.k},
-      {t = t - left.t, K = K, k = k}}, rec.y, path.train, path.test, {step = opts.path_step})
-    if not res then die("path kernel: " .. msg) end
-    path.train, path.test, path.steps = res.train, res.test, path.steps + res.steps
-    path.snapshots = path.snapshots + 1
-    path.left = {t = t, K = K, k = k}
-    path.seconds = path.seconds + (clock() - started)
-  end
-
-  local function path_record()
-    local i = rec:count()
-    if i == 1 then
-      path.left = {t = 0, K = rec.K0, k = rec.K0_test}
-      path.train, path.test = rec.f0_train:reshape(P), rec.f0_test:reshape(X_test:size(1))
-      return
-    end
-    if (i - 1) % opts.path_every ~= 0 then return end
-    local started = clock()
-    -- the buffer that does not hold the left end
-    local buf = path.buffers[1]
-    if not buf or buf.K == path.left.K then buf = path.buffers[2] end
-    if not buf then
-      buf = {K = rec.K:clone(), k = ntklab.zeros(X_test:size(1), P)}
-      path.buffers[#path.buffers + 1] = buf
-    else
-      buf.K:copy_(rec.K)
-    end
-    ntklab.ntk(rec.net, X_test, X, {workspace = path.workspace, out = buf.k})
-    path.snapshot_seconds = path.snapshot_seconds + (clock() - started)
-    path_advance(rec.trajectory.t[i], buf.K, buf.k)
-  end
-
-  -- A path-kernel failure during training (e.g. "more than 1000000 steps needed" on a kernel
-  -- that is blowing up) is kept until the trainer has had its say: divergence is reported first.
-  local path_failure
   local progress = ctx.progress{total = #rec.times}
   local t0 = clock()
   ok, err = pcall(rec.run, rec, trainer, net, {stop_loss = opts.stop_loss,
-    progress = function(i, _, t, loss)
-      if path and not path_failure then
-        local pok, perr = pcall(path_record)
-        if not pok then path_failure = perr end
-      end
-      progress:update(i, {t = t, loss = loss})
-    end})
+    progress = function(i, _, t, loss) progress:update(i, {t = t, loss = loss}) end})
   progress:finish()
   if not ok then die(err) end
   local t_train_total = clock() - t0
@@ -239,7 +189,12 @@ function experiment.run(opts, ctx)
         i, traj.t[i], traj.step[i], opts.trainer))
     end
   end
-  if path_failure then die(path_failure) end
+  local path_result
+  if path then
+    local msg
+    path_result, msg = path:result()
+    if not path_result then die("path kernel: " .. msg) end
+  end
 
   -- ----- predictors ------------------------------------------------------------------------------
   t0 = clock()
@@ -285,19 +240,19 @@ function experiment.run(opts, ctx)
 
   local cmp_path, pred_path
   local path_seconds = 0 -- integration and snapshots, inside the training loop's wall time
-  if path then
-    if traj.t[n] > path.left.t then path_advance(traj.t[n], rec.K_end, rec.K_end_test) end
-    pred_path = path.test
+  if path_result then
+    local res = path_result
+    pred_path = res.test
     cmp_path = analysis.compare(pred_path, f_net)
     -- the same comparison on the train points (the residual the ODE integrates)
-    local train_cmp = analysis.compare(path.train, rec.f_end_train:reshape(P))
+    local train_cmp = analysis.compare(res.train, rec.f_end_train:reshape(P))
     local info = {train_rel_err = train_cmp.rel_err, train_corr = train_cmp.corr,
-      snapshots = path.snapshots, every = opts.path_every, rk4_steps = path.steps,
-      step = opts.path_step, seconds = path.seconds, snapshot_seconds = path.snapshot_seconds,
-      snapshot_bytes = 8 * #path.buffers * (P * P + X_test:size(1) * P)}
+      snapshots = res.snapshots, every = res.every, rk4_steps = res.steps,
+      step = opts.path_step, seconds = res.seconds, snapshot_seconds = res.snapshot_seconds,
+      snapshot_bytes = res.snapshot_bytes}
     for k, v in pairs(info) do cmp_path[k] = v end
-    path_seconds = path.seconds + path.snapshot_seconds
-    path = nil
+    path_seconds = res.seconds + res.snapshot_seconds
+    path, path_result = nil, nil
   end
 
   local readouts = analysis.readouts(traj)

@@ -107,6 +107,9 @@ void ntk_train_invalidate(ntk_trainer *tr);
  * (err names step, t, the settings and the loss). */
 int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
                    double t_max, ntk_error *err);
+/* Whether the trainer's t has reached t_end: flow methods exactly, discrete ones up to the
+ * rounding of t = lr * steps (a billionth of the smaller of one step and t_end). */
+int ntk_train_reached(const ntk_trainer *tr, double t_end);
 /* Steps until t reaches t_end (flow methods: exactly; discrete ones: the first step with
  * t >= t_end up to rounding) or steps reaches max_steps, whichever comes first; then
  * tr->loss_end <- the loss at the end point, checked as the loss of a step start. A discrete

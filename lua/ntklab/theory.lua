@@ -483,4 +483,5 @@ function theory.transfer_error(P, D, A, alpha, lambda)
 end
 
 require("ntklab.theory_unwhitened").merge(theory)
+for k, v in pairs(require "ntklab.theory_multi") do theory[k] = v end -- C outputs (Appendix H)
 return theory

@@ -180,30 +180,36 @@ static int trainer_step(lua_State *L) {
 }
 
 /* Calls observer(t, step, loss, net) at the current point (ntk_train_run left its loss, checked,
- * in tr->loss_end). */
-static void observe(lua_State *L, ntk_trainer *tr, int fn) {
+ * in tr->loss_end); returns 1 when the observer returned true (end the run here). */
+static int observe(lua_State *L, ntk_trainer *tr, int fn) {
+  int stop;
   lua_pushvalue(L, fn);
   lua_pushnumber(L, tr->t);
   lua_pushinteger(L, (lua_Integer)tr->steps);
   lua_pushnumber(L, tr->loss_end);
   lua_pushvalue(L, 2);
-  lua_call(L, 4, 0);
+  lua_call(L, 4, 1);
+  stop = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   /* The observer may have changed the parameters (FSAL is stale) or released the trainer or the
    * net (raise before touching them again). X and Y stay valid: run holds views of them. */
   checktrainer(L, 1);
   lntk_checkmlp(L, 2);
   ntk_train_invalidate(tr);
+  return stop;
 }
 
 /* tr:run(net, X, Y, {t = T, steps = N, observe = {t1, t2, ...}, observer = fn, t_final = Tf})
  * -> loss at the end. Stops at t = T (flows: exactly) or after N more steps, whichever comes
  * first; at least one of them is required. The observer is called at each observation time
- * (discrete methods: at the first step with t >= t_k), with the trainer's actual t. Tf >= T
- * is the end of the whole training this call is a part of: a discrete step longer than Tf that
- * lands past it is an error. It defaults to T, except with an observer: a recorder runs one
- * record interval per call and lands past early record times by design, so it names its end
- * with t_final (without it, no bound). Divergence raises before any observer sees the diverged
- * point. */
+ * (discrete methods: at the first step with t >= t_k, so a step that passes several times is
+ * observed once per time), with the trainer's actual t; when it returns true the run ends there
+ * (this is the one observation schedule: ntklab.recorder and ntklab.pathkernel only receive its
+ * calls). Tf >= T is the end of the whole training this call is a part of: a discrete step
+ * longer than Tf that lands past it is an error. It defaults to T, except with an observer: a
+ * step may pass early observation times by design, so the caller names its end with t_final
+ * (without it, no bound; ntklab.recorder's run passes its last record time). Divergence raises
+ * before any observer sees the diverged point. */
 static int trainer_run(lua_State *L) {
   static const char *const allowed[] = {"t", "steps", "observe", "observer", "t_final", NULL};
   ntk_trainer *tr = checktrainer(L, 1);
@@ -211,7 +217,7 @@ static int trainer_run(lua_State *L) {
   const double *X, *Y;
   size_t P, max_steps = SIZE_MAX, nobs = 0, k;
   double t_end = INFINITY, t_final, prev;
-  int has_t, has_steps, fn = 0, obs = 0;
+  int has_t, has_steps, fn = 0, obs = 0, stopped = 0;
   ntk_error err;
   lua_settop(L, 5); /* contiguous copies of the data go above the arguments */
   P = check_problem(L, &net, &X, &Y);
@@ -289,10 +295,10 @@ static int trainer_run(lua_State *L) {
       return step_failed(L, &err);
     /* out of steps before this observation */
     if (tr->steps >= max_steps && !ntk_train_reached(tr, tk)) break;
-    observe(L, tr, fn);
+    if ((stopped = observe(L, tr, fn)) != 0) break;
   }
-  if (ntk_train_run(tr, net, X, Y, P, t_end, max_steps, &err) != NTK_OK ||
-      ntk_train_check_end(tr, t_final, &err) != NTK_OK)
+  if (!stopped && (ntk_train_run(tr, net, X, Y, P, t_end, max_steps, &err) != NTK_OK ||
+                   ntk_train_check_end(tr, t_final, &err) != NTK_OK))
     return step_failed(L, &err);
   lua_pushnumber(L, tr->loss_end);
   return 1;
