@@ -10,15 +10,16 @@
  * K, y and K0 are read in place: any view (transposed, narrowed) costs no copy.
  *   ntklab.kernel_eigs(K, k) -> tensor of the k largest eigenvalues, descending
  *   ntklab.effective_rank(K) -> (tr K)^2 / |K|_F^2 (participation ratio)
- *   ntklab.psd_check(K [, tol = 1e-10]) -> ok, lambda_min, lambda_max
- *       ok = lambda_min >= -tol * lambda_max
+ *   ntklab.check_psd(K [, tol = 1e-10]) -> ok, lambda_min, lambda_max
+ *       ok = lambda_min >= -tol * lambda_max (ntklab.psd_check, its old name, is an alias in
+ *       lua/ntklab/init.lua for one release)
  *   ntklab.weight_alignment(W, beta) -> cos(W^T W, beta^T beta) for W (N x D), beta (D or r x D)
  */
 #include "lntk_kernel_common.h"
 
-static int metrics_fail(lua_State *L, ntk_error *err, int argbase) {
-  return lntk_status(L, err, argbase);
-}
+/* core ntk_metrics_kernel_stats(out, K, Y, K0) and ntk_metrics_tensor_distance(out, A, B):
+ * the tensors are the Lua arguments in order */
+#define STATS_ARGS LNTK_ARGS(0, 1, 2, 3)
 
 /* Checks targets y (argument yidx) against the square kernel K (argument 1): P or P x C with
  * n = P or P C. */
@@ -38,27 +39,20 @@ static void check_targets(lua_State *L, ntk_tensor *K, ntk_tensor *y, int yidx) 
 
 /* K and y are read in place (any view); the core's K, Y, K0 are arguments 2, 3, 4. */
 static int l_alignment(lua_State *L) {
-  static const char *const opts[] = {"centered", NULL};
+  static const lntk_option options[] = {LNTK_OPT("centered", LNTK_OPT_BOOLEAN), LNTK_OPT_END};
   ntk_tensor *K = lntk_checktensor(L, 1), *y = lntk_checktensor(L, 2);
-  int centered = 0;
+  lntk_optval centered;
   ntk_kernel_stats st;
   ntk_error err;
   lntk_kc_square(L, 1, K);
-  if (!lua_isnoneornil(L, 3)) {
-    lntk_checkoptions(L, 3, opts);
-    lua_getfield(L, 3, "centered");
-    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-      luaL_argerror(L, 3, "option 'centered': boolean expected");
-    centered = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-  }
+  lntk_options(L, 3, options, &centered);
   check_targets(L, K, y, 2);
   if (ntk_metrics_kernel_stats(&st, K, y, NULL,
-                               centered ? NTK_STATS_CENTERED : NTK_STATS_ALIGNMENT,
+                               centered.boolean ? NTK_STATS_CENTERED : NTK_STATS_ALIGNMENT,
                                &err) != NTK_OK)
-    return metrics_fail(L, &err, -1);
-  lua_pushnumber(L, centered ? st.alignment_centered : st.alignment);
-  lua_pushstring(L, centered ? "centered" : "uncentered");
+    return lntk_result(L, &err, STATS_ARGS);
+  lua_pushnumber(L, centered.boolean ? st.alignment_centered : st.alignment);
+  lua_pushstring(L, centered.boolean ? "centered" : "uncentered");
   return 2;
 }
 
@@ -86,7 +80,8 @@ static int l_kernel_distance(lua_State *L) {
     ntk_tensor_shape_str(A, buf, sizeof buf);
     return lntk_shapeerror(L, 2, lua_pushfstring(L, "shape %s", buf), B);
   }
-  if (ntk_metrics_tensor_distance(&v, A, B, &err) != NTK_OK) return metrics_fail(L, &err, -1);
+  if (ntk_metrics_tensor_distance(&v, A, B, &err) != NTK_OK)
+    return lntk_result(L, &err, STATS_ARGS);
   lua_pushnumber(L, v);
   return 1;
 }
@@ -111,7 +106,7 @@ static int l_kernel_stats(lua_State *L) {
   }
   luaL_argcheck(L, lua_gettop(L) <= 3, 4, "no value expected (K, y [, K0])");
   if (ntk_metrics_kernel_stats(&st, K, y, K0, what, &err) != NTK_OK)
-    return metrics_fail(L, &err, -1);
+    return lntk_result(L, &err, STATS_ARGS);
   lua_createtable(L, 0, 5);
   lua_pushnumber(L, st.norm);
   lua_setfield(L, -2, "norm");
@@ -138,8 +133,9 @@ static int l_kernel_eigs(lua_State *L) {
                 lua_pushfstring(L, "k in [1, %I] expected, got %I", (lua_Integer)n, k));
   kd = lntk_kc_data(L, 1, K);
   w = lntk_newtensor(L, 1, (size_t)k, 1);
+  /* core (w, K, n, k) */
   if (ntk_metrics_top_eigs(ntk_tensor_data(w), kd, n, (size_t)k, &err) != NTK_OK)
-    return metrics_fail(L, &err, -1);
+    return lntk_result(L, &err, LNTK_ARGS(0, 1, 1, 2));
   return 1;
 }
 
@@ -148,21 +144,23 @@ static int l_effective_rank(lua_State *L) {
   size_t n = lntk_kc_square(L, 1, K);
   ntk_error err;
   double v;
+  /* core (out, K, n); a zero kernel is blamed on K */
   if (ntk_metrics_effective_rank(&v, lntk_kc_data(L, 1, K), n, &err) != NTK_OK)
-    return metrics_fail(L, &err, 0);
+    return lntk_result(L, &err, LNTK_ARGS(1, 1, 1));
   lua_pushnumber(L, v);
   return 1;
 }
 
-static int l_psd_check(lua_State *L) {
+static int l_check_psd(lua_State *L) {
   ntk_tensor *K = lntk_checktensor(L, 1);
   size_t n = lntk_kc_square(L, 1, K);
   double tol = luaL_optnumber(L, 2, NTK_METRICS_PSD_TOL), lmin, lmax;
   int psd;
   ntk_error err;
   luaL_argcheck(L, tol >= 0.0, 2, "tolerance >= 0 expected");
+  /* core (psd, lmin, lmax, K, n, tol); a bad size is blamed on K */
   if (ntk_metrics_psd(&psd, &lmin, &lmax, lntk_kc_data(L, 1, K), n, tol, &err) != NTK_OK)
-    return metrics_fail(L, &err, 0);
+    return lntk_result(L, &err, LNTK_ARGS(1, 0, 0, 1, 1, 2));
   lua_pushboolean(L, psd);
   lua_pushnumber(L, lmin);
   lua_pushnumber(L, lmax);
@@ -183,11 +181,9 @@ static int l_weight_alignment(lua_State *L) {
                                                  (lua_Integer)D), B);
   wd = lntk_kc_data(L, 1, W);
   bd = lntk_kc_data(L, 2, B);
-  if (ntk_metrics_weight_alignment(&v, wd, W->shape[0], D, bd, r, &err) != NTK_OK) {
-    /* core positions: W is 2, B is 5 */
-    if (err.arg == 4) err.arg = 2;
-    return metrics_fail(L, &err, 0);
-  }
+  /* core (out, W, N, D, B, r); zero weights are blamed on W (1), a zero teacher on B (4) */
+  if (ntk_metrics_weight_alignment(&v, wd, W->shape[0], D, bd, r, &err) != NTK_OK)
+    return lntk_result(L, &err, LNTK_ARGS(1, 1, 1, 2, 2, 2));
   lua_pushnumber(L, v);
   return 1;
 }
@@ -200,7 +196,7 @@ void lntk_open_metrics(lua_State *L) {
       {"kernel_distance", l_kernel_distance},
       {"kernel_eigs", l_kernel_eigs},
       {"effective_rank", l_effective_rank},
-      {"psd_check", l_psd_check},
+      {"check_psd", l_check_psd},
       {"weight_alignment", l_weight_alignment},
       {"kernel_stats", l_kernel_stats},
       {NULL, NULL},

@@ -1,7 +1,8 @@
 /* lntk_linalg.c: ntklab.linalg, the factorizations and solves of ntk_linalg.h.
  *
  * Each function checks its Lua arguments, pushes zeroed result userdata, lets the core fill
- * them and translates the status: misuse raises "bad argument #n to 'f' (...)", a numerical
+ * them and translates the status (the core counts the inputs as these functions take them, so
+ * no argument map is needed): misuse raises "bad argument #n to 'f' (...)", a numerical
  * failure (singular, not positive definite, NaN input, no convergence) returns nil, message.
  * The core checks every argument before it allocates and leaves failed results released, so
  * raising here never strands memory: the empty userdata are garbage for Lua to collect. */
@@ -10,19 +11,13 @@
 /* Reads the optional option table at idx: {vectors = boolean}. Returns 1 (the default) when
  * vectors are wanted. */
 static int opt_vectors(lua_State *L, int idx) {
-  static const char *const allowed[] = {"vectors", NULL};
-  int want = 1;
-  if (lua_isnoneornil(L, idx)) return want;
-  lntk_checkoptions(L, idx, allowed);
-  if (lua_getfield(L, idx, "vectors") != LUA_TNIL) {
-    if (!lua_isboolean(L, -1))
-      luaL_argerror(
-          L, idx,
-          lua_pushfstring(L, "option 'vectors': boolean expected, got %s", luaL_typename(L, -1)));
-    want = lua_toboolean(L, -1);
-  }
-  lua_pop(L, 1);
-  return want;
+  static const lntk_option options[] = {
+      LNTK_OPT("vectors", LNTK_OPT_BOOLEAN, .def = 1),
+      LNTK_OPT_END,
+  };
+  lntk_optval vectors;
+  lntk_options(L, idx, options, &vectors);
+  return vectors.boolean;
 }
 
 static void gcstep_for(lua_State *L, const ntk_tensor *a, const ntk_tensor *b,
@@ -40,7 +35,7 @@ static int linalg_eigh(lua_State *L) {
   lua_settop(L, 1);
   w = lntk_pushtensor(L);
   if (vectors) V = lntk_pushtensor(L);
-  if (ntk_linalg_eigh(w, V, A, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  if (ntk_linalg_eigh(w, V, A, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   gcstep_for(L, w, V, NULL);
   return vectors ? 2 : 1;
 }
@@ -57,7 +52,7 @@ static int linalg_eigh_top(lua_State *L) {
   lua_settop(L, 1);
   w = lntk_pushtensor(L);
   if (vectors) V = lntk_pushtensor(L);
-  if (ntk_linalg_eigh_top(w, V, A, (size_t)k, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  if (ntk_linalg_eigh_top(w, V, A, (size_t)k, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   gcstep_for(L, w, V, NULL);
   return vectors ? 2 : 1;
 }
@@ -72,7 +67,7 @@ static int linalg_svd(lua_State *L) {
   if (vectors) U = lntk_pushtensor(L);
   s = lntk_pushtensor(L);
   if (vectors) Vt = lntk_pushtensor(L);
-  if (ntk_linalg_svd(U, s, Vt, A, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  if (ntk_linalg_svd(U, s, Vt, A, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   gcstep_for(L, s, U, Vt);
   return vectors ? 3 : 1;
 }
@@ -87,7 +82,7 @@ static int solve_with(lua_State *L, square_solver solver) {
   ntk_error err;
   lua_settop(L, 2);
   X = lntk_pushtensor(L);
-  if (solver(X, A, B, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  if (solver(X, A, B, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   gcstep_for(L, X, NULL, NULL);
   return 1;
 }
@@ -109,7 +104,7 @@ static int linalg_lstsq(lua_State *L) {
   size_t rank = 0;
   lua_settop(L, 2);
   X = lntk_pushtensor(L);
-  if (ntk_linalg_lstsq(X, A, B, rcond, &rank, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  if (ntk_linalg_lstsq(X, A, B, rcond, &rank, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   gcstep_for(L, X, NULL, NULL);
   lua_pushinteger(L, (lua_Integer)rank);
   return 2;
@@ -124,7 +119,7 @@ static int linalg_pinv(lua_State *L) {
   size_t rank = 0;
   lua_settop(L, 1);
   P = lntk_pushtensor(L);
-  if (ntk_linalg_pinv(P, A, rcond, &rank, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  if (ntk_linalg_pinv(P, A, rcond, &rank, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   gcstep_for(L, P, NULL, NULL);
   lua_pushinteger(L, (lua_Integer)rank);
   return 2;
@@ -143,11 +138,11 @@ static int linalg_check_psd(lua_State *L) {
     return 1;
   }
   if (st == NTK_ENOTPD) {
-    lntk_status(L, &err, 0);
+    lntk_result(L, &err, NULL);
     lua_pushnumber(L, lambda_min);
     return 3;
   }
-  return lntk_status(L, &err, 0);
+  return lntk_result(L, &err, NULL);
 }
 
 void lntk_open_linalg(lua_State *L) {

@@ -9,8 +9,7 @@ ntk_rng *lntk_checkrng(lua_State *L, int idx) { return luaL_checkudata(L, idx, L
 
 static int rng_new(lua_State *L) {
   lua_Integer seed = luaL_checkinteger(L, 1);
-  ntk_rng *r = lua_newuserdatauv(L, sizeof *r, 0);
-  luaL_setmetatable(L, LNTK_RNG_MT);
+  ntk_rng *r = lntk_newobject(L, sizeof *r, LNTK_RNG_MT);
   ntk_rng_seed(r, (uint64_t)seed);
   return 1;
 }
@@ -24,8 +23,7 @@ static int rng_seed(lua_State *L) {
 
 static int rng_clone(lua_State *L) {
   ntk_rng *r = lntk_checkrng(L, 1);
-  ntk_rng *c = lua_newuserdatauv(L, sizeof *c, 0);
-  luaL_setmetatable(L, LNTK_RNG_MT);
+  ntk_rng *c = lntk_newobject(L, sizeof *c, LNTK_RNG_MT);
   *c = *r;
   return 1;
 }
@@ -113,12 +111,9 @@ void lntk_open_rng(lua_State *L) {
       {"normal", rng_normal},     {"integer", rng_integer}, {"permutation", rng_permutation},
       {NULL, NULL},
   };
-  luaL_newmetatable(L, LNTK_RNG_MT);
-  lua_pushcfunction(L, rng_tostring);
-  lua_setfield(L, -2, "__tostring");
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  static const luaL_Reg meta[] = {{"__tostring", rng_tostring}, {NULL, NULL}};
+  static const lntk_class rng = {LNTK_RNG_MT, NULL, meta, methods, NULL};
+  lntk_newclass(L, &rng);
   lua_pushcfunction(L, rng_new);
   lua_setfield(L, -2, "rng");
 }

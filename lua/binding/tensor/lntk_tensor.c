@@ -351,27 +351,19 @@ void lntk_open_tensor(lua_State *L) {
       {"contiguous", tensor_contiguous},
       {"reshape", tensor_reshape},
       {"is_contiguous", tensor_is_contiguous},
-      {"release", tensor_gc},
       {NULL, NULL},
   };
   static const luaL_Reg meta[] = {
-      {"__gc", tensor_gc},
-      {"__close", tensor_gc},
       {"__len", tensor_len},
       {"__tostring", tensor_tostring},
       {NULL, NULL},
   };
+  static const lntk_class tensor = {LNTK_TENSOR_MT, tensor_gc, meta, methods, NULL};
   static const luaL_Reg funcs[] = {
       {"tensor", tensor_new},
       {"zeros", tensor_zeros},
       {NULL, NULL},
   };
-  luaL_newmetatable(L, LNTK_TENSOR_MT);
-  luaL_setfuncs(L, meta, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pushliteral(L, "ntklab.tensor");
-  lua_setfield(L, -2, "__name");
-  lua_pop(L, 1);
+  lntk_newclass(L, &tensor);
   luaL_setfuncs(L, funcs, 0);
 }
