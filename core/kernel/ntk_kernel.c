@@ -438,32 +438,56 @@ static int kernel_eta(const kctx *c, ntk_kernel_ws *ws, const double *eta, doubl
   return NTK_OK;
 }
 
-static int check_common(ntk_mlp *net, const double *X1, size_t P1, const double *X2, size_t P2,
-                        ntk_error *err) {
-  if (!net) return ntk_error_set(err, NTK_EARG, 3, "network expected");
-  if (!X1 || P1 == 0) return ntk_error_set(err, NTK_EARG, 4, "non-empty X1 expected");
-  if (X2 && P2 == 0) return ntk_error_set(err, NTK_EARG, 7, "non-empty X2 expected");
+int ntk_kernel_check_inputs(const ntk_mlp *net, const ntk_tensor *X1, const ntk_tensor *X2,
+                            int arg1, int arg2, ntk_error *err) {
+  size_t D = ntk_mlp_input_dim(net);
+  int st;
+  if (!X1) return ntk_error_set(err, NTK_EARG, arg1, "inputs X1 expected");
+  if ((st = ntk_tensor_check_rows(X1, D, 1, " inputs", arg1, err)) != NTK_OK) return st;
+  return X2 ? ntk_tensor_check_rows(X2, D, 1, " inputs", arg2, err) : NTK_OK;
+}
+
+int ntk_kernel_inputs(ntk_tensor *x1, ntk_tensor *x2, const ntk_mlp *net, const ntk_tensor *X1,
+                      const ntk_tensor *X2, int arg1, int arg2, ntk_error *err) {
+  int st = ntk_kernel_check_inputs(net, X1, X2, arg1, arg2, err);
+  if (st == NTK_OK) st = ntk_tensor_contiguous(x1, X1, err);
+  if (st == NTK_OK && X2 && (st = ntk_tensor_contiguous(x2, X2, err)) != NTK_OK)
+    ntk_tensor_release(x1);
+  return st;
+}
+
+int ntk_kernel_eta(ntk_tensor *dst, const ntk_mlp *net, const ntk_tensor *eta, int arg,
+                   ntk_error *err) {
+  size_t j;
+  const double *e;
+  int st;
+  if (!eta) return NTK_OK;
+  if (eta->ndim != 1 || eta->shape[0] != net->nparams)
+    return ntk_error_set(err, NTK_ESHAPE, arg, "eta: [%zu] (one step per parameter) expected",
+                         net->nparams);
+  if ((st = ntk_tensor_contiguous(dst, eta, err)) != NTK_OK) return st;
+  e = ntk_tensor_data(dst);
+  for (j = 0; j < net->nparams; j++)
+    if (!(e[j] >= 0.0) || !isfinite(e[j])) {
+      ntk_tensor_release(dst);
+      return ntk_error_set(err, NTK_EARG, arg, "eta[%zu] = %g: finite value >= 0 expected", j,
+                           e[j]);
+    }
   return NTK_OK;
 }
 
-int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1, size_t P1,
-                   const double *X2, size_t P2, const ntk_kernel_opts *opts, ntk_error *err) {
+/* ntk_kernel_ntk on checked, contiguous inputs (eta: nparams doubles or NULL). */
+static int kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1, size_t P1,
+                      const double *X2, size_t P2, const ntk_kernel_opts *opts, const double *eta,
+                      ntk_error *err) {
   ntk_kernel_opts o = {NTK_KERNEL_FULL, NULL, 0, NULL};
   ntk_kernel_ws *tmpws = NULL, *ws;
   kctx c;
   size_t rows, cols, C, D, l;
   int st, L;
-  if ((st = check_common(net, X1, P1, X2, P2, err)) != NTK_OK) return st;
   if (opts) o = *opts;
   if (o.output < NTK_KERNEL_FULL || o.output > NTK_KERNEL_MEAN)
-    return ntk_error_set(err, NTK_EARG, 8, "invalid output layout %d", (int)o.output);
-  if (o.eta) {
-    size_t j;
-    for (j = 0; j < net->nparams; j++)
-      if (!(o.eta[j] >= 0.0) || !isfinite(o.eta[j]))
-        return ntk_error_set(err, NTK_EARG, 8, "eta[%zu] = %g: finite value >= 0 expected", j,
-                             o.eta[j]);
-  }
+    return ntk_error_set(err, NTK_EARG, 6, "invalid output layout %d", (int)o.output);
   L = net->depth;
   C = ntk_mlp_output_dim(net);
   D = ntk_mlp_input_dim(net);
@@ -493,13 +517,13 @@ int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1, s
   if ((st = prepare_set(&c, ws, 0, net, X1, P1, err)) != NTK_OK) goto done;
   if (!c.same && (st = prepare_set(&c, ws, 1, net, X2, P2, err)) != NTK_OK) goto done;
   /* kernel_block's traced path without layers writes every block first with beta = 0 */
-  if (c.full || layers || o.eta || L == 1)
+  if (c.full || layers || eta || L == 1)
     memset(K, 0, rows * cols * sizeof *K);
   if (layers)
     for (l = 0; l < (size_t)L; l++) memset(layers[l], 0, rows * cols * sizeof *K);
 
-  if (o.eta) {
-    if ((st = kernel_eta(&c, ws, o.eta, K, layers, err)) != NTK_OK) goto done;
+  if (eta) {
+    if ((st = kernel_eta(&c, ws, eta, K, layers, err)) != NTK_OK) goto done;
     if (layers) {
       size_t i, n = rows * cols;
       for (l = 0; l < (size_t)L; l++)
@@ -588,13 +612,29 @@ done:
   return st;
 }
 
-int ntk_kernel_nngp(double **kernels, ntk_mlp *net, const double *X1, size_t P1, const double *X2,
-                    size_t P2, ntk_error *err) {
+int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const ntk_tensor *X1,
+                   const ntk_tensor *X2, const ntk_kernel_opts *opts, ntk_error *err) {
+  ntk_tensor x1 = {0}, x2 = {0}, eta = {0};
+  const ntk_tensor *eta_in = opts ? opts->eta : NULL;
+  int st;
+  if (!net) return ntk_error_set(err, NTK_EARG, 3, "network expected");
+  if ((st = ntk_kernel_inputs(&x1, &x2, net, X1, X2, 4, 5, err)) != NTK_OK) return st;
+  if ((st = ntk_kernel_eta(&eta, net, eta_in, 6, err)) == NTK_OK)
+    st = kernel_ntk(K, layers, net, ntk_tensor_data(&x1), x1.shape[0],
+                    X2 ? ntk_tensor_data(&x2) : NULL, X2 ? x2.shape[0] : 0, opts,
+                    eta_in ? ntk_tensor_data(&eta) : NULL, err);
+  ntk_tensor_release(&x1);
+  ntk_tensor_release(&x2);
+  ntk_tensor_release(&eta);
+  return st;
+}
+
+static int kernel_nngp(double **kernels, ntk_mlp *net, const double *X1, size_t P1,
+                       const double *X2, size_t P2, ntk_error *err) {
   int L, l, st;
   size_t total = 0, off = 0;
   double *copy = NULL;
   const double *A1[NTK_MLP_MAX_DEPTH + 1];
-  if ((st = check_common(net, X1, P1, X2, P2, err)) != NTK_OK) return st;
   L = net->depth;
   if (!X2) P2 = P1;
   if ((st = ntk_mlp_forward(net, NULL, X1, P1, err)) != NTK_OK) return st;
@@ -627,4 +667,17 @@ int ntk_kernel_nngp(double **kernels, ntk_mlp *net, const double *X1, size_t P1,
   }
   free(copy);
   return NTK_OK;
+}
+
+int ntk_kernel_nngp(double **kernels, ntk_mlp *net, const ntk_tensor *X1, const ntk_tensor *X2,
+                    ntk_error *err) {
+  ntk_tensor x1 = {0}, x2 = {0};
+  int st;
+  if (!net) return ntk_error_set(err, NTK_EARG, 2, "network expected");
+  if ((st = ntk_kernel_inputs(&x1, &x2, net, X1, X2, 3, 4, err)) != NTK_OK) return st;
+  st = kernel_nngp(kernels, net, ntk_tensor_data(&x1), x1.shape[0],
+                   X2 ? ntk_tensor_data(&x2) : NULL, X2 ? x2.shape[0] : 0, err);
+  ntk_tensor_release(&x1);
+  ntk_tensor_release(&x2);
+  return st;
 }

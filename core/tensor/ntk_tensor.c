@@ -187,3 +187,33 @@ char *ntk_tensor_shape_str(const ntk_tensor *t, char *buf, size_t len) {
     snprintf(buf, len, "[released]");
   return buf;
 }
+
+int ntk_tensor_contiguous(ntk_tensor *dst, const ntk_tensor *src, ntk_error *err) {
+  if (!src || !src->storage)
+    return ntk_error_set(err, NTK_ERELEASED, 0, "attempt to use a released tensor");
+  if (ntk_tensor_is_contiguous(src)) {
+    ntk_tensor_view(dst, src);
+    return NTK_OK;
+  }
+  return ntk_tensor_init_copy(dst, src, err);
+}
+
+int ntk_tensor_check_rows(const ntk_tensor *src, size_t cols, size_t min_rows, const char *what,
+                          int arg, ntk_error *err) {
+  char got[64];
+  if (!src || !src->storage)
+    return ntk_error_set(err, NTK_ERELEASED, arg, "attempt to use a released tensor");
+  if (((src->ndim == 2 && src->shape[1] == cols) || (src->ndim == 1 && cols == 1)) &&
+      src->shape[0] >= min_rows)
+    return NTK_OK;
+  ntk_tensor_shape_str(src, got, sizeof got);
+  if (cols == 1)
+    return ntk_error_set(err, NTK_ESHAPE, arg, "[P x 1] or [P]%s expected, got %s", what, got);
+  return ntk_error_set(err, NTK_ESHAPE, arg, "[P x %zu]%s expected, got %s", cols, what, got);
+}
+
+int ntk_tensor_rows(ntk_tensor *dst, const ntk_tensor *src, size_t cols, size_t min_rows,
+                    const char *what, int arg, ntk_error *err) {
+  int st = ntk_tensor_check_rows(src, cols, min_rows, what, arg, err);
+  return st != NTK_OK ? st : ntk_tensor_contiguous(dst, src, err);
+}

@@ -73,6 +73,20 @@ static inline double *ntk_tensor_ptr(const ntk_tensor *t, size_t i, size_t j) {
   return t->storage->data + t->offset + (ptrdiff_t)i * t->stride[0] + (ptrdiff_t)j * t->stride[1];
 }
 
+/* dst <- src itself (a view, no copy) when src is contiguous, else a contiguous copy; dst must be
+ * released on entry and is released by the caller. The one place where a model-level function
+ * (ntk_kernel, ntk_regress, ntk_metrics, ntk_mlp, ntk_train) turns any view into row-major
+ * data. */
+int ntk_tensor_contiguous(ntk_tensor *dst, const ntk_tensor *src, ntk_error *err);
+/* Checks that src holds rows of `cols` values: [P x cols], or [P] when cols is 1, with
+ * P >= min_rows. Otherwise NTK_ESHAPE for argument arg, "[P x cols]<what> expected, got [..]"
+ * (what: "" or a noun such as " inputs"). */
+int ntk_tensor_check_rows(const ntk_tensor *src, size_t cols, size_t min_rows, const char *what,
+                          int arg, ntk_error *err);
+/* dst <- ntk_tensor_contiguous(src) after ntk_tensor_check_rows. */
+int ntk_tensor_rows(ntk_tensor *dst, const ntk_tensor *src, size_t cols, size_t min_rows,
+                    const char *what, int arg, ntk_error *err);
+
 /* 1 when a and b have the same ndim and shape. */
 int ntk_tensor_same_shape(const ntk_tensor *a, const ntk_tensor *b);
 /* Writes "[3 x 4]" or "[5]" into buf (at least 64 bytes) and returns buf. */

@@ -84,55 +84,42 @@ static int kws_tostring(lua_State *L) {
   return 1;
 }
 
-/* Inputs: a P x D tensor (or a length-P vector when D = 1); returns contiguous data. */
-static const double *check_inputs(lua_State *L, int idx, size_t D, size_t *P) {
-  ntk_tensor *t = lntk_checktensor(L, idx);
-  if (!((t->ndim == 2 && t->shape[1] == D) || (t->ndim == 1 && D == 1)) || t->shape[0] == 0) {
-    char expected[64];
-    snprintf(expected, sizeof expected, D == 1 ? "[P x 1] or [P] inputs" : "[P x %zu] inputs",
-             D);
-    lntk_shapeerror(L, idx, expected, t);
-  }
-  *P = t->shape[0];
-  return lntk_kc_data(L, idx, t);
-}
-
 static const char *const output_names[] = {"full", "blocks", "trace", "mean", NULL};
 
 /* Lua positions: ntklab.ntk(net, X [, X2] [, opts]) */
 enum { ARG_NET = 1, ARG_X1 = 2, ARG_X2 = 3 };
-/* core ntk_kernel_ntk(K, layers, net, X1, P1, X2, P2, opts) */
-#define KERNEL_ARGS(opt) LNTK_ARGS(0, 0, ARG_NET, ARG_X1, ARG_X1, ARG_X2, ARG_X2, opt)
-/* core ntk_kernel_ntk_ref(K, net, X1, P1, X2, P2, output, eta, layer) */
-#define REF_ARGS(opt) LNTK_ARGS(0, ARG_NET, ARG_X1, ARG_X1, ARG_X2, ARG_X2, opt, opt, opt)
-/* core ntk_kernel_jacobian(J, net, X, P) */
-#define JACOBIAN_ARGS LNTK_ARGS(0, ARG_NET, ARG_X1, ARG_X1)
-/* core ntk_kernel_nngp(kernels, net, X1, P1, X2, P2) */
-#define NNGP_ARGS LNTK_ARGS(0, ARG_NET, ARG_X1, ARG_X1, ARG_X2, ARG_X2)
+/* core ntk_kernel_ntk(K, layers, net, X1, X2, opts) */
+#define KERNEL_ARGS(opt) LNTK_ARGS(0, 0, ARG_NET, ARG_X1, ARG_X2, opt)
+/* core ntk_kernel_ntk_ref(K, net, X1, X2, output, eta, layer) */
+#define REF_ARGS(opt) LNTK_ARGS(0, ARG_NET, ARG_X1, ARG_X2, opt, opt, opt)
+/* core ntk_kernel_jacobian(J, net, X) */
+#define JACOBIAN_ARGS LNTK_ARGS(0, ARG_NET, ARG_X1)
+/* core ntk_kernel_nngp(kernels, net, X1, X2) */
+#define NNGP_ARGS LNTK_ARGS(0, ARG_NET, ARG_X1, ARG_X2)
 
 typedef struct kargs {
   ntk_mlp *net;
-  const double *X1, *X2;
+  ntk_tensor *X1, *X2; /* X2 NULL: the symmetric kernel of X1 */
   size_t P1, P2;
   int opt; /* stack index of the option table, 0 if none */
 } kargs;
 
 /* net, X [, X2] [, opts]: the second tensor is X2 when it is a tensor, opts is the first table
- * after X. Everything is checked here, before any allocation of results. */
+ * after X. The core's input check runs here, before any allocation of results. */
 static void check_kernel_args(lua_State *L, kargs *a) {
-  size_t D;
+  ntk_error err;
   int top = lua_gettop(L);
-  a->net = lntk_checkmlp(L, 1);
-  D = ntk_mlp_input_dim(a->net);
+  a->net = lntk_checkmlp(L, ARG_NET);
   a->X2 = NULL;
   a->P2 = 0;
   a->opt = 0;
   if (top > 4) luaL_argerror(L, 5, "no value expected (net, X [, X2] [, options])");
-  /* contiguous copies pushed by check_inputs land above the arguments */
   lua_settop(L, 4);
-  a->X1 = check_inputs(L, 2, D, &a->P1);
-  if (lntk_istensor(L, 3)) {
-    a->X2 = check_inputs(L, 3, D, &a->P2);
+  a->X1 = lntk_checktensor(L, ARG_X1);
+  a->P1 = a->X1->shape[0];
+  if (lntk_istensor(L, ARG_X2)) {
+    a->X2 = lntk_checktensor(L, ARG_X2);
+    a->P2 = a->X2->shape[0];
     if (!lua_isnil(L, 4)) {
       luaL_checktype(L, 4, LUA_TTABLE);
       a->opt = 4;
@@ -147,13 +134,16 @@ static void check_kernel_args(lua_State *L, kargs *a) {
     luaL_checktype(L, 4, LUA_TTABLE);
     a->opt = 4;
   }
+  /* Lua positions given to the core outright */
+  if (ntk_kernel_check_inputs(a->net, a->X1, a->X2, ARG_X1, ARG_X2, &err) != NTK_OK)
+    lntk_result(L, &err, NULL);
 }
 
-/* opts.eta: a tensor of nparams finite values >= 0; its contiguous data is kept alive on the
- * stack. */
-static const double *opt_eta(lua_State *L, int opt, const lntk_optval *v, const ntk_mlp *net) {
+/* opts.eta: a tensor of nparams finite values >= 0 (any view). The core checks it too; here the
+ * messages name the option. */
+static const ntk_tensor *opt_eta(lua_State *L, int opt, const lntk_optval *v,
+                                 const ntk_mlp *net) {
   ntk_tensor *t = v->tensor;
-  const double *d;
   size_t i;
   if (!v->present) return NULL;
   if (ntk_tensor_numel(t) != net->nparams || t->ndim != 1) {
@@ -162,12 +152,13 @@ static const double *opt_eta(lua_State *L, int opt, const lntk_optval *v, const 
     lntk_opterror(L, opt, "eta", lua_pushfstring(L, "[%I] (one step per parameter) expected, "
                                                     "got %s", (lua_Integer)net->nparams, buf));
   }
-  d = lntk_kc_data(L, v->idx, t);
-  for (i = 0; i < net->nparams; i++)
-    if (!(d[i] >= 0.0) || !isfinite(d[i]))
+  for (i = 0; i < net->nparams; i++) {
+    double e = ntk_tensor_at(t, i, 0);
+    if (!(e >= 0.0) || !isfinite(e))
       lntk_opterror(L, opt, "eta", lua_pushfstring(L, "entry %I is %f, finite value >= 0 "
-                                                      "expected", (lua_Integer)i + 1, d[i]));
-  return d;
+                                                      "expected", (lua_Integer)i + 1, e));
+  }
+  return t;
 }
 
 static void kernel_result_shape(const kargs *a, ntk_kernel_output out, size_t *rows,
@@ -230,8 +221,8 @@ static int l_ntk(lua_State *L) {
       lua_rawseti(L, layer_tbl, l + 1);
     }
   }
-  if (ntk_kernel_ntk(ntk_tensor_data(K), o[NTK_LAYERS].boolean ? lay : NULL, a.net, a.X1, a.P1,
-                     a.X2, a.X2 ? a.P2 : 0, &ko, &err) != NTK_OK)
+  if (ntk_kernel_ntk(ntk_tensor_data(K), o[NTK_LAYERS].boolean ? lay : NULL, a.net, a.X1, a.X2, &ko,
+                     &err) != NTK_OK)
     return lntk_result(L, &err, KERNEL_ARGS(a.opt));
   return o[NTK_LAYERS].boolean ? 2 : 1;
 }
@@ -248,7 +239,7 @@ static int l_ntk_reference(lua_State *L) {
   kargs a;
   lntk_optval o[REF_NOPTS];
   ntk_kernel_output out;
-  const double *eta;
+  const ntk_tensor *eta;
   lua_Integer layer;
   size_t rows, cols;
   ntk_tensor *K;
@@ -263,22 +254,22 @@ static int l_ntk_reference(lua_State *L) {
                                                      a.net->depth, layer));
   kernel_result_shape(&a, out, &rows, &cols);
   K = lntk_newtensor(L, 2, rows, cols);
-  if (ntk_kernel_ntk_ref(ntk_tensor_data(K), a.net, a.X1, a.P1, a.X2, a.X2 ? a.P2 : 0, out, eta,
-                         (int)layer, &err) != NTK_OK)
+  if (ntk_kernel_ntk_ref(ntk_tensor_data(K), a.net, a.X1, a.X2, out, eta, (int)layer, &err) !=
+      NTK_OK)
     return lntk_result(L, &err, REF_ARGS(a.opt));
   return 1;
 }
 
 static int l_jacobian(lua_State *L) {
-  ntk_mlp *net = lntk_checkmlp(L, 1);
-  size_t P;
-  const double *X;
-  ntk_tensor *J;
+  ntk_mlp *net = lntk_checkmlp(L, ARG_NET);
+  ntk_tensor *X, *J;
   ntk_error err;
   lua_settop(L, 2);
-  X = check_inputs(L, 2, ntk_mlp_input_dim(net), &P);
-  J = lntk_newtensor(L, 2, P * ntk_mlp_output_dim(net), net->nparams);
-  if (ntk_kernel_jacobian(ntk_tensor_data(J), net, X, P, &err) != NTK_OK)
+  X = lntk_checktensor(L, ARG_X1);
+  if (ntk_kernel_check_inputs(net, X, NULL, ARG_X1, 0, &err) != NTK_OK)
+    return lntk_result(L, &err, NULL);
+  J = lntk_newtensor(L, 2, X->shape[0] * ntk_mlp_output_dim(net), net->nparams);
+  if (ntk_kernel_jacobian(ntk_tensor_data(J), net, X, &err) != NTK_OK)
     return lntk_result(L, &err, JACOBIAN_ARGS);
   return 1;
 }
@@ -299,7 +290,7 @@ static int l_nngp(lua_State *L) {
     ks[l] = ntk_tensor_data(t);
     lua_rawseti(L, tbl, l);
   }
-  if (ntk_kernel_nngp(ks, a.net, a.X1, a.P1, a.X2, a.X2 ? a.P2 : 0, &err) != NTK_OK)
+  if (ntk_kernel_nngp(ks, a.net, a.X1, a.X2, &err) != NTK_OK)
     return lntk_result(L, &err, NNGP_ARGS);
   lua_settop(L, tbl);
   return 1;
