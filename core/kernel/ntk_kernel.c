@@ -2,7 +2,9 @@
  * preconditioned kernel, NNGP layer kernels and the kernel workspace with its input-Gram cache. */
 #include "ntk_kernel.h"
 
-#include <cblas.h>
+#include <cblas.h> /* not ntk_blas: the fast path multiplies slices of its workspace buffers
+                    * and accumulates into blocks of K (beta = 1); tensor headers per tile
+                    * would buy nothing */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>

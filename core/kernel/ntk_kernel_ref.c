@@ -1,7 +1,8 @@
 /* ntk_kernel_ref.c: the obvious twin of the fast NTK path. It shares nothing with ntk_kernel.c:
  * its own per-sample forward pass in plain loops, one backward pass per output, the explicit
  * Jacobian J ((P C) x #params) and K = J diag(eta) J^T with one gemm. */
-#include <cblas.h>
+#include <cblas.h> /* not ntk_blas: the Jacobians are plain row-major buffers and the product
+                    * reads a column range of them (one layer's parameters) */
 #include <stdlib.h>
 #include <string.h>
 

@@ -10,7 +10,7 @@
  * A is argument 1, B (or k, or rcond for pinv) argument 2, rcond of lstsq argument 3. */
 #include "ntk_linalg.h"
 
-#include <cblas.h>
+#include <cblas.h> /* not ntk_blas: one product on LAPACK's column-major work arrays */
 #include <float.h>
 #include <lapacke.h>
 #include <limits.h>

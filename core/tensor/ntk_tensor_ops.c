@@ -7,7 +7,7 @@
  * loops so that the compiler can vectorise them. */
 #include "ntk_tensor_ops.h"
 
-#include <cblas.h>
+#include <cblas.h> /* ddot with the operands' own strides (ntk_blas is products on 2-D) */
 #include <float.h>
 #include <limits.h>
 #include <math.h>

@@ -22,9 +22,9 @@ static void test_alignment(void) {
   /* K = y y^T: alignment 1, centered and uncentered */
   for (i = 0; i < P; i++)
     for (j = 0; j < P; j++) K[i * P + j] = 3.0 * y[i] * y[j];
-  CHECK(ntk_metrics_alignment(&v, K, P, y, P, 1, 0, NULL) == NTK_OK);
+  CHECK(ntk_metrics_alignment(&v, NTK_TEST_T2(K, P, P), NTK_TEST_T2(y, P, 1), 0, NULL) == NTK_OK);
   CHECK_NEAR(v, 1.0, TOL);
-  CHECK(ntk_metrics_alignment(&v, K, P, y, P, 1, 1, NULL) == NTK_OK);
+  CHECK(ntk_metrics_alignment(&v, NTK_TEST_T2(K, P, P), NTK_TEST_T2(y, P, 1), 1, NULL) == NTK_OK);
   CHECK_NEAR(v, 1.0, TOL);
   /* traced multi-output kernel Y Y^T and full kernel vec(Y) vec(Y)^T */
   for (i = 0; i < P; i++)
@@ -33,13 +33,13 @@ static void test_alignment(void) {
       for (a = 0; a < C; a++) s += Y[i * C + a] * Y[j * C + a];
       K[i * P + j] = s;
     }
-  CHECK(ntk_metrics_alignment(&v, K, P, Y, P, C, 0, NULL) == NTK_OK);
+  CHECK(ntk_metrics_alignment(&v, NTK_TEST_T2(K, P, P), NTK_TEST_T2(Y, P, C), 0, NULL) == NTK_OK);
   CHECK_NEAR(v, 1.0, TOL);
   for (i = 0; i < P * C; i++)
     for (j = 0; j < P * C; j++) Kf[i * P * C + j] = Y[i] * Y[j];
-  CHECK(ntk_metrics_alignment(&v, Kf, P * C, Y, P, C, 0, NULL) == NTK_OK);
+  CHECK(ntk_metrics_alignment(&v, NTK_TEST_T2(Kf, P * C, P * C), NTK_TEST_T2(Y, P, C), 0, NULL) == NTK_OK);
   CHECK_NEAR(v, 1.0, TOL);
-  CHECK(ntk_metrics_alignment(&v, Kf, P * C, Y, P, C, 1, NULL) == NTK_OK);
+  CHECK(ntk_metrics_alignment(&v, NTK_TEST_T2(Kf, P * C, P * C), NTK_TEST_T2(Y, P, C), 1, NULL) == NTK_OK);
   CHECK_NEAR(v, 1.0, TOL);
   /* a random PSD kernel against y^T K y / (|K|_F |y|^2) */
   fill_normal(B, 36, 3);
@@ -58,7 +58,7 @@ static void test_alignment(void) {
         kn += K[i * P + j] * K[i * P + j];
       }
     }
-    CHECK(ntk_metrics_alignment(&v, K, P, y, P, 1, 0, NULL) == NTK_OK);
+    CHECK(ntk_metrics_alignment(&v, NTK_TEST_T2(K, P, P), NTK_TEST_T2(y, P, 1), 0, NULL) == NTK_OK);
     CHECK_NEAR(v, num / (sqrt(kn) * yn), TOL);
   }
   /* centered: explicit H K H and H y */
@@ -86,12 +86,12 @@ static void test_alignment(void) {
         kn += Kc[i * P + j] * Kc[i * P + j];
       }
     }
-    CHECK(ntk_metrics_alignment(&v, K, P, y, P, 1, 1, NULL) == NTK_OK);
+    CHECK(ntk_metrics_alignment(&v, NTK_TEST_T2(K, P, P), NTK_TEST_T2(y, P, 1), 1, NULL) == NTK_OK);
     CHECK_NEAR(v, num / (sqrt(kn) * yn), TOL);
   }
-  CHECK(ntk_metrics_alignment(&v, K, 5, y, P, 1, 0, NULL) == NTK_ESHAPE);
+  CHECK(ntk_metrics_alignment(&v, NTK_TEST_T2(K, 5, 5), NTK_TEST_T2(y, P, 1), 0, NULL) == NTK_ESHAPE);
   for (i = 0; i < P; i++) y[i] = 2.0;
-  CHECK(ntk_metrics_alignment(&v, K, P, y, P, 1, 1, NULL) == NTK_EARG);
+  CHECK(ntk_metrics_alignment(&v, NTK_TEST_T2(K, P, P), NTK_TEST_T2(y, P, 1), 1, NULL) == NTK_EARG);
 }
 
 static void test_norms_and_spectra(void) {
@@ -99,45 +99,50 @@ static void test_norms_and_spectra(void) {
   double u[4] = {1, 2, -1, 0.5}, D4[16] = {0};
   size_t i, j;
   int psd;
-  CHECK_NEAR(ntk_metrics_frobenius(I, 16), 2.0, TOL);
-  CHECK_NEAR(ntk_metrics_trace(I, 4), 4.0, TOL);
-  CHECK(ntk_metrics_effective_rank(&v, I, 4, NULL) == NTK_OK);
+  CHECK_NEAR(ntk_metrics_tensor_norm(NTK_TEST_T2(I, 4, 4)), 2.0, TOL);
+  {
+    ntk_kernel_stats st; /* the trace, as ntklab.kernel_trace reads it */
+    CHECK(ntk_metrics_kernel_stats(&st, NTK_TEST_T2(I, 4, 4), NULL, NULL, 0, NULL) == NTK_OK);
+    CHECK_NEAR(st.trace, 4.0, TOL);
+  }
+  CHECK(ntk_metrics_effective_rank(&v, NTK_TEST_T2(I, 4, 4), NULL) == NTK_OK);
   CHECK_NEAR(v, 4.0, TOL);
   for (i = 0; i < 4; i++)
     for (j = 0; j < 4; j++) R[i * 4 + j] = u[i] * u[j];
-  CHECK(ntk_metrics_effective_rank(&v, R, 4, NULL) == NTK_OK);
+  CHECK(ntk_metrics_effective_rank(&v, NTK_TEST_T2(R, 4, 4), NULL) == NTK_OK);
   CHECK_NEAR(v, 1.0, TOL);
-  CHECK(ntk_metrics_distance(&v, R, R, 16, NULL) == NTK_OK);
+  CHECK(ntk_metrics_tensor_distance(&v, NTK_TEST_T2(R, 4, 4), NTK_TEST_T2(R, 4, 4), NULL) == NTK_OK);
   CHECK_NEAR(v, 0.0, TOL);
   D4[0] = 3;
   D4[5] = -0.5;
   D4[10] = 7;
   D4[15] = 1;
-  CHECK(ntk_metrics_top_eigs(w, D4, 4, 3, NULL) == NTK_OK);
+  CHECK(ntk_metrics_top_eigs(w, NTK_TEST_T2(D4, 4, 4), 3, NULL) == NTK_OK);
   CHECK_NEAR(w[0], 7, TOL);
   CHECK_NEAR(w[1], 3, TOL);
   CHECK_NEAR(w[2], 1, TOL);
-  CHECK(ntk_metrics_psd(&psd, &lmin, &lmax, D4, 4, NTK_METRICS_PSD_TOL, NULL) == NTK_OK);
+  CHECK(ntk_metrics_psd(&psd, &lmin, &lmax, NTK_TEST_T2(D4, 4, 4), NTK_METRICS_PSD_TOL, NULL) == NTK_OK);
   CHECK(!psd);
   CHECK_NEAR(lmin, -0.5, TOL);
   CHECK_NEAR(lmax, 7, TOL);
-  CHECK(ntk_metrics_psd(&psd, &lmin, NULL, R, 4, NTK_METRICS_PSD_TOL, NULL) == NTK_OK);
+  CHECK(ntk_metrics_psd(&psd, &lmin, NULL, NTK_TEST_T2(R, 4, 4), NTK_METRICS_PSD_TOL, NULL) == NTK_OK);
   CHECK(psd);
   CHECK(fabs(lmin) < 1e-13);
   /* distance of orthogonal kernels is 1 */
   D4[5] = D4[10] = D4[15] = 0;
   memset(R, 0, sizeof R);
   R[5] = 2;
-  CHECK(ntk_metrics_distance(&v, D4, R, 16, NULL) == NTK_OK);
+  CHECK(ntk_metrics_tensor_distance(&v, NTK_TEST_T2(D4, 4, 4), NTK_TEST_T2(R, 4, 4), NULL) == NTK_OK);
   CHECK_NEAR(v, 1.0, TOL);
-  CHECK(ntk_metrics_top_eigs(w, D4, 4, 5, NULL) == NTK_EARG);
+  CHECK(ntk_metrics_top_eigs(w, NTK_TEST_T2(D4, 4, 4), 5, NULL) == NTK_EARG);
   /* asymmetric: refused by ntk_linalg, blamed on K */
   {
     ntk_error err;
     D4[1] = 1.0;
-    CHECK(ntk_metrics_top_eigs(w, D4, 4, 2, &err) == NTK_EARG && err.arg == 2);
-    CHECK(ntk_metrics_psd(&psd, &lmin, &lmax, D4, 4, NTK_METRICS_PSD_TOL, &err) == NTK_EARG &&
-          err.arg == 1);
+    CHECK(ntk_metrics_top_eigs(w, NTK_TEST_T2(D4, 4, 4), 2, &err) == NTK_EARG && err.arg == 2);
+    CHECK(ntk_metrics_psd(&psd, &lmin, &lmax, NTK_TEST_T2(D4, 4, 4), NTK_METRICS_PSD_TOL, &err) ==
+              NTK_EARG &&
+          err.arg == 4); /* K is psd's argument 4 */
   }
 }
 
@@ -146,7 +151,7 @@ static void test_weight_alignment(void) {
   size_t i, j;
   for (i = 0; i < 4; i++)
     for (j = 0; j < 3; j++) W[i * 3 + j] = u[i] * beta[j];
-  CHECK(ntk_metrics_weight_alignment(&v, W, 4, 3, beta, 1, NULL) == NTK_OK);
+  CHECK(ntk_metrics_weight_alignment(&v, NTK_TEST_T2(W, 4, 3), NTK_TEST_T1(beta, 3), NULL) == NTK_OK);
   CHECK_NEAR(v, 1.0, TOL);
   /* W with rows orthogonal to beta: cosine 0; W = I (3 x 3): |beta|^2 / (sqrt 3 |beta|^2) */
   for (i = 0; i < 4; i++) {
@@ -154,11 +159,11 @@ static void test_weight_alignment(void) {
     W[i * 3 + 1] = u[i];
     W[i * 3 + 2] = 0.0;
   }
-  CHECK(ntk_metrics_weight_alignment(&v, W, 4, 3, beta, 1, NULL) == NTK_OK);
+  CHECK(ntk_metrics_weight_alignment(&v, NTK_TEST_T2(W, 4, 3), NTK_TEST_T1(beta, 3), NULL) == NTK_OK);
   CHECK_NEAR(v, 0.0, TOL);
   memset(W, 0, sizeof W);
   W[0] = W[4] = W[8] = 1;
-  CHECK(ntk_metrics_weight_alignment(&v, W, 3, 3, beta, 1, NULL) == NTK_OK);
+  CHECK(ntk_metrics_weight_alignment(&v, NTK_TEST_T2(W, 3, 3), NTK_TEST_T1(beta, 3), NULL) == NTK_OK);
   CHECK_NEAR(v, 1.0 / sqrt(3.0), TOL);
 }
 

@@ -5,6 +5,8 @@
 #include "ntk.h"
 #include "ntk_test.h"
 
+#define ALPHA ntk_tensor_data(&fit.alpha) /* [P x C], row-major */
+
 /* A solve of a well-conditioned 8 x 8 system differs from Gaussian elimination by a few ulps
  * times the condition number (< 1e3 here). */
 #define SOLVE_TOL 1e-11
@@ -60,7 +62,7 @@ static void test_direct_solve(void) {
       K[i * P + j] = s;
     }
   /* ridge 0.5, two outputs: each column against its own direct solve */
-  CHECK(ntk_regress_fit(&fit, K, P, y, 2, 0.5, NTK_REGRESS_RCOND, NULL) == NTK_OK);
+  CHECK(ntk_regress_fit(&fit, NTK_TEST_T2(K, P, P), NTK_TEST_T2(y, P, 2), 0.5, NTK_REGRESS_RCOND, NULL) == NTK_OK);
   CHECK(fit.method == NTK_REGRESS_CHOLESKY && fit.rank == P);
   for (k = 0; k < 2; k++) {
     double Kr[64], yk[8];
@@ -70,16 +72,16 @@ static void test_direct_solve(void) {
       yk[i] = y[i * 2 + k];
     }
     gauss_solve(a, Kr, yk, P);
-    for (i = 0; i < P; i++) CHECK_NEAR(fit.alpha[i * 2 + k], a[i], SOLVE_TOL * (1 + fabs(a[i])));
+    for (i = 0; i < P; i++) CHECK_NEAR(ALPHA[i * 2 + k], a[i], SOLVE_TOL * (1 + fabs(a[i])));
   }
   /* predicting on the training kernel with ridge 0 interpolates */
   ntk_regress_release(&fit);
-  CHECK(ntk_regress_fit(&fit, K, P, y, 2, 0.0, NTK_REGRESS_RCOND, NULL) == NTK_OK);
-  CHECK(ntk_regress_predict(pred, &fit, K, P, NULL) == NTK_OK);
+  CHECK(ntk_regress_fit(&fit, NTK_TEST_T2(K, P, P), NTK_TEST_T2(y, P, 2), 0.0, NTK_REGRESS_RCOND, NULL) == NTK_OK);
+  CHECK(ntk_regress_predict(NTK_TEST_T2(pred, P, fit.C), &fit, NTK_TEST_T2(K, P, fit.P), NULL) == NTK_OK);
   for (i = 0; i < 16; i++) CHECK_NEAR(pred[i], y[i], 1e-8);
   ntk_regress_release(&fit);
   ntk_regress_release(&fit);
-  CHECK(fit.alpha == NULL);
+  CHECK(fit.alpha.storage == NULL);
 }
 
 /* Linear kernel K = X X^T of rank D < P: ridgeless regression of y = beta . x takes the
@@ -105,10 +107,10 @@ static void test_rank_deficient(void) {
       for (k = 0; k < D; k++) s += Xt[i * D + k] * X[j * D + k];
       Kx[i * P + j] = s;
     }
-  CHECK(ntk_regress_fit(&fit, K, P, y, 1, 0.0, NTK_REGRESS_RCOND, NULL) == NTK_OK);
+  CHECK(ntk_regress_fit(&fit, NTK_TEST_T2(K, P, P), NTK_TEST_T2(y, P, 1), 0.0, NTK_REGRESS_RCOND, NULL) == NTK_OK);
   CHECK(fit.method == NTK_REGRESS_EIGH);
   CHECK(fit.rank == D);
-  CHECK(ntk_regress_predict(pred, &fit, Kx, Q, NULL) == NTK_OK);
+  CHECK(ntk_regress_predict(NTK_TEST_T2(pred, Q, fit.C), &fit, NTK_TEST_T2(Kx, Q, fit.P), NULL) == NTK_OK);
   for (i = 0; i < Q; i++) {
     double t = 0;
     for (k = 0; k < D; k++) t += beta[k] * Xt[i * D + k];
@@ -119,7 +121,7 @@ static void test_rank_deficient(void) {
     double c[3], G[9], r[3], res = 0, an = 0;
     for (i = 0; i < D; i++) {
       r[i] = 0;
-      for (j = 0; j < P; j++) r[i] += X[j * D + i] * fit.alpha[j];
+      for (j = 0; j < P; j++) r[i] += X[j * D + i] * ALPHA[j];
       for (j = 0; j < D; j++) {
         G[i * D + j] = 0;
         for (k = 0; k < P; k++) G[i * D + j] += X[k * D + i] * X[k * D + j];
@@ -129,8 +131,8 @@ static void test_rank_deficient(void) {
     for (j = 0; j < P; j++) {
       double s = 0;
       for (k = 0; k < D; k++) s += X[j * D + k] * c[k];
-      res += (fit.alpha[j] - s) * (fit.alpha[j] - s);
-      an += fit.alpha[j] * fit.alpha[j];
+      res += (ALPHA[j] - s) * (ALPHA[j] - s);
+      an += ALPHA[j] * ALPHA[j];
     }
     CHECK(sqrt(res) <= 1e-10 * sqrt(an));
   }
@@ -141,15 +143,15 @@ static void test_bad_args(void) {
   double K[4] = {1, 0, 0, 1}, y[2] = {1, 2};
   ntk_regress fit = {0};
   ntk_error err;
-  CHECK(ntk_regress_fit(&fit, K, 2, y, 1, -1.0, 1e-10, &err) == NTK_EARG && err.arg == 6);
-  CHECK(ntk_regress_fit(&fit, K, 2, y, 1, 0.0, 2.0, &err) == NTK_EARG && err.arg == 7);
+  CHECK(ntk_regress_fit(&fit, NTK_TEST_T2(K, 2, 2), NTK_TEST_T2(y, 2, 1), -1.0, 1e-10, &err) == NTK_EARG && err.arg == 4); /* ridge */
+  CHECK(ntk_regress_fit(&fit, NTK_TEST_T2(K, 2, 2), NTK_TEST_T2(y, 2, 1), 0.0, 2.0, &err) == NTK_EARG && err.arg == 5); /* rcond */
   K[1] = NAN;
-  CHECK(ntk_regress_fit(&fit, K, 2, y, 1, 0.0, 1e-10, &err) == NTK_ENONFINITE);
-  CHECK(fit.alpha == NULL);
+  CHECK(ntk_regress_fit(&fit, NTK_TEST_T2(K, 2, 2), NTK_TEST_T2(y, 2, 1), 0.0, 1e-10, &err) == NTK_ENONFINITE);
+  CHECK(fit.alpha.storage == NULL);
   /* an asymmetric "kernel" is refused by ntk_linalg, blamed on K (argument 2) */
   K[1] = 0.5;
-  CHECK(ntk_regress_fit(&fit, K, 2, y, 1, 0.0, 1e-10, &err) == NTK_EARG && err.arg == 2);
-  CHECK(fit.alpha == NULL && strstr(err.msg, "symmetric") != NULL);
+  CHECK(ntk_regress_fit(&fit, NTK_TEST_T2(K, 2, 2), NTK_TEST_T2(y, 2, 1), 0.0, 1e-10, &err) == NTK_EARG && err.arg == 2);
+  CHECK(fit.alpha.storage == NULL && strstr(err.msg, "symmetric") != NULL);
 }
 
 int main(void) {

@@ -28,7 +28,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "lntk_kernel_common.h"
+#include "lntk.h"
 
 #define LNTK_KWS_MT "ntklab.kernel_workspace"
 

@@ -12,7 +12,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "lntk_kernel_common.h"
+#include "lntk.h"
 
 #define LNTK_REGRESS_MT "ntklab.kernel_regression"
 
@@ -23,7 +23,7 @@ typedef struct lregress {
 
 static lregress *check_fit(lua_State *L, int idx) {
   lregress *r = luaL_checkudata(L, idx, LNTK_REGRESS_MT);
-  if (!r->fit.alpha) lntk_released(L, "kernel_regression");
+  if (!r->fit.alpha.storage) lntk_released(L, "kernel_regression");
   return r;
 }
 
@@ -42,15 +42,14 @@ static const lntk_option options[] = {
     LNTK_OPT_END,
 };
 
-/* core ntk_regress_fit(fit, K, P, Y, C, ridge, rcond): everything is in the option table #1 */
-#define FIT_ARGS LNTK_ARGS(1, 1, 1, 1, 1, 1, 1)
+/* core ntk_regress_fit(fit, K, Y, ridge, rcond): everything is in the option table #1 */
+#define FIT_ARGS LNTK_ARGS(1, 1, 1, 1, 1)
 
 static int l_kernel_regression(lua_State *L) {
   lntk_optval o[NOPTS];
   ntk_tensor *K, *y;
   size_t P, C;
   double ridge, rcond;
-  const double *kd, *yd;
   lregress *r;
   ntk_error err;
   int k;
@@ -82,11 +81,9 @@ static int l_kernel_regression(lua_State *L) {
     lntk_opterror(L, 1, "ridge", lua_pushfstring(L, "finite value >= 0 expected, got %f", ridge));
   if (!(rcond >= 0.0 && rcond < 1.0))
     lntk_opterror(L, 1, "rcond", lua_pushfstring(L, "value in [0, 1) expected, got %f", rcond));
-  kd = lntk_kc_data(L, o[OPT_K].idx, K);
-  yd = lntk_kc_data(L, o[OPT_Y].idx, y);
   r = lntk_newobject(L, sizeof *r, LNTK_REGRESS_MT);
   r->vector_targets = y->ndim == 1;
-  if (ntk_regress_fit(&r->fit, kd, P, yd, C, ridge, rcond, &err) != NTK_OK)
+  if (ntk_regress_fit(&r->fit, K, y, ridge, rcond, &err) != NTK_OK)
     return lntk_result(L, &err, FIT_ARGS);
   lntk_gcstep(L, P * C * sizeof(double));
   return 1;
@@ -95,18 +92,12 @@ static int l_kernel_regression(lua_State *L) {
 static int regress_predict(lua_State *L) {
   lregress *r = check_fit(L, 1);
   ntk_tensor *Kx = lntk_checktensor(L, 2), *out;
-  size_t Q;
-  const double *kd;
+  size_t Q = Kx->shape[0]; /* the core checks Kx's shape; out is only as large as Kx allows */
   ntk_error err;
-  if (Kx->ndim != 2 || Kx->shape[1] != r->fit.P || Kx->shape[0] == 0)
-    return lntk_shapeerror(L, 2, lua_pushfstring(L, "[Q x %I] test-by-train kernel",
-                                                 (lua_Integer)r->fit.P), Kx);
-  Q = Kx->shape[0];
-  kd = lntk_kc_data(L, 2, Kx);
   out = r->vector_targets ? lntk_newtensor(L, 1, Q, 1) : lntk_newtensor(L, 2, Q, r->fit.C);
-  /* core (out, fit, Kx, Q) */
-  if (ntk_regress_predict(ntk_tensor_data(out), &r->fit, kd, Q, &err) != NTK_OK)
-    return lntk_result(L, &err, LNTK_ARGS(0, 1, 2, 2));
+  /* core (out, fit, Kx) */
+  if (ntk_regress_predict(out, &r->fit, Kx, &err) != NTK_OK)
+    return lntk_result(L, &err, LNTK_ARGS(0, 1, 2));
   return 1;
 }
 
@@ -114,13 +105,14 @@ static int regress_predict(lua_State *L) {
 static int regress_fields(lua_State *L) {
   lregress *r = luaL_checkudata(L, 1, LNTK_REGRESS_MT);
   const char *k = lua_tostring(L, 2);
-  if (!r->fit.alpha) return lntk_released(L, "kernel_regression");
+  if (!r->fit.alpha.storage) return lntk_released(L, "kernel_regression");
   if (!k) {
     lua_pushnil(L);
   } else if (strcmp(k, "alpha") == 0) {
     ntk_tensor *a = r->vector_targets ? lntk_newtensor(L, 1, r->fit.P, 1)
                                       : lntk_newtensor(L, 2, r->fit.P, r->fit.C);
-    memcpy(ntk_tensor_data(a), r->fit.alpha, r->fit.P * r->fit.C * sizeof(double));
+    memcpy(ntk_tensor_data(a), ntk_tensor_data(&r->fit.alpha),
+           r->fit.P * r->fit.C * sizeof(double));
   } else if (strcmp(k, "method") == 0) {
     lua_pushstring(L, r->fit.method == NTK_REGRESS_CHOLESKY ? "cholesky" : "eigh");
   } else if (strcmp(k, "rank") == 0) {
@@ -139,7 +131,7 @@ static int regress_fields(lua_State *L) {
 
 static int regress_tostring(lua_State *L) {
   lregress *r = luaL_checkudata(L, 1, LNTK_REGRESS_MT);
-  if (!r->fit.alpha)
+  if (!r->fit.alpha.storage)
     lua_pushstring(L, "ntklab.kernel_regression (released)");
   else
     lua_pushfstring(L, "ntklab.kernel_regression (P = %I, C = %I, %s, rank %I, ridge %f)",
