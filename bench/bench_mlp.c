@@ -4,22 +4,10 @@
  *
  * Built by CMake into build/bench/bench_mlp (scripts/setup builds ./build); run it from there.
  */
-#define _POSIX_C_SOURCE 199309L
+#include "bench_common.h"
 #include <cblas.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include "ntk.h"
 
 #define REPEATS 7
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* The gemms of one step of a bias-free chain of widths w[0..L] on P rows, written by hand:
  * H_l = A_{l-1} W_l^T forward; dW_l = G_l^T A_{l-1} and G_{l-1} = G_l W_l backward (l > 1). */

@@ -406,14 +406,10 @@ static int kernel_stats(ntk_kernel_stats *out, ntk_tensor K, ntk_tensor Y, const
     tn = sqrt(tn);
     tnc = sqrt(tnc);
   }
-  s.has_k0 = has_k0;
-  s.align = align;
-  s.centered = centered;
-  s.P = P;
-  s.m = m;
-  s.zc = zc;
-  s.Zt = Zt;
-  s.Zct = Zct;
+  /* the pass's inputs; K, K0 and the buffers are set above */
+  s.has_k0 = has_k0, s.align = align, s.centered = centered;
+  s.P = P, s.m = m, s.zc = zc;
+  s.Zt = Zt, s.Zct = Zct;
   s.sk = s.sk0 = 1.0;
   if (!stats_run_blas(&s)) stats_run(&s);
   if (!stats_sums_ok(&s)) {
@@ -581,10 +577,13 @@ int ntk_metrics_alignment(double *out, const ntk_tensor *K, const ntk_tensor *Y,
   return rc;
 }
 
-/* NTK_ENONFINITE (argument arg) when K has a NaN or Inf: the eigensolvers would fail later with
- * a message about their own arguments. */
-static int check_finite(const ntk_tensor *K, int arg, ntk_error *err) {
+/* The checks before an eigensolver: a non-empty square K of LAPACK's sizes, and NTK_ENONFINITE
+ * for a NaN or Inf (the solvers would fail later with a message about their own arguments). */
+static int eigen_input(const ntk_tensor *K, int arg, ntk_error *err) {
   size_t i, j;
+  int st = check_square(K, arg, err);
+  if (st != NTK_OK) return st;
+  if (K->shape[0] > (size_t)1 << 30) return ntk_error_set(err, NTK_EARG, arg, "kernel too large");
   for (i = 0; i < K->shape[0]; i++)
     for (j = 0; j < K->shape[1]; j++)
       if (!isfinite(ntk_tensor_at(K, i, j)))
@@ -596,12 +595,10 @@ int ntk_metrics_top_eigs(double *w, const ntk_tensor *K, size_t k, ntk_error *er
   ntk_tensor top = {0};
   size_t n;
   int st;
-  if ((st = check_square(K, 2, err)) != NTK_OK) return st;
+  if ((st = eigen_input(K, 2, err)) != NTK_OK) return st;
   n = K->shape[0];
-  if (n > (size_t)1 << 30) return ntk_error_set(err, NTK_EARG, 2, "kernel too large");
   if (k < 1 || k > n)
     return ntk_error_set(err, NTK_EARG, 3, "k in [1, %zu] expected, got %zu", n, k);
-  if ((st = check_finite(K, 2, err)) != NTK_OK) return st;
   /* dsyevr inside computes only the requested index range after the tridiagonal reduction;
    * ntk_linalg reads any view (it copies into LAPACK's column-major work array anyway) */
   st = ntk_linalg_eigh_top(&top, NULL, K, k, err);
@@ -617,11 +614,9 @@ int ntk_metrics_psd(int *psd, double *lmin, double *lmax, const ntk_tensor *K, d
   ntk_tensor w = {0};
   size_t n;
   int st;
-  if ((st = check_square(K, 4, err)) != NTK_OK) return st;
-  n = K->shape[0];
-  if (n > (size_t)1 << 30) return ntk_error_set(err, NTK_EARG, 4, "kernel too large");
   if (!(tol >= 0.0)) return ntk_error_set(err, NTK_EARG, 5, "tolerance >= 0 expected");
-  if ((st = check_finite(K, 4, err)) != NTK_OK) return st;
+  if ((st = eigen_input(K, 4, err)) != NTK_OK) return st;
+  n = K->shape[0];
   /* all eigenvalues, ascending (values only) */
   st = ntk_linalg_eigh(&w, NULL, K, err);
   if (st == NTK_OK) {

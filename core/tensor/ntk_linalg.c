@@ -476,6 +476,22 @@ fail:
 /* ---------------------------------------------------------------------------------------- */
 /* square solves                                                                            */
 
+/* The checks of a linear system A X = B before anything is allocated: X released on entry, A
+ * square (or any matrix for least squares), B's rows matching, rcond (argument 3) valid, A and B
+ * finite. */
+static int check_system(ntk_tensor *X, const ntk_tensor *A, const ntk_tensor *B,
+                        double rcond, int square, ntk_error *err) {
+  int st;
+  if ((st = check_output(X, "X", err))) return st;
+  if (!X) return ntk_error_set(err, NTK_EARG, 0, "output tensor X is required");
+  if ((st = square ? check_square(A, 1, "A", err) : check_matrix(A, 1, "A", err)) ||
+      (st = check_rhs(B, A, err)))
+    return st;
+  if ((st = check_rcond(rcond, 3, err))) return st;
+  if ((st = check_finite(A, 1, "A", err)) || (st = check_finite(B, 2, "B", err))) return st;
+  return NTK_OK;
+}
+
 /* X <- A^{-1} B for square A, by Cholesky (dposv, dpocon) when spd, else by LU with pivoting
  * (dgesv, dgecon). A reciprocal condition estimate below max(rcond_min, DBL_EPSILON) is refused
  * as not positive definite (spd) or singular; *rcond (may be NULL) <- that estimate, also when
@@ -488,11 +504,7 @@ static int square_solve(ntk_tensor *X, double *rcond, const ntk_tensor *A, const
   workspace ws = {NULL, NULL};
   int st;
   if (rcond) *rcond = 0.0;
-  if ((st = check_output(X, "X", err))) return st;
-  if (!X) return ntk_error_set(err, NTK_EARG, 0, "output tensor X is required");
-  if ((st = check_square(A, 1, "A", err)) || (st = check_rhs(B, A, err))) return st;
-  if ((st = check_rcond(rcond_min, 3, err))) return st;
-  if ((st = check_finite(A, 1, "A", err)) || (st = check_finite(B, 2, "B", err))) return st;
+  if ((st = check_system(X, A, B, rcond_min, 1, err))) return st;
   if (spd && (st = check_symmetric(A, 1, "A", err))) return st;
   if (rcond_min < NTK_LINALG_RCOND_MIN) rcond_min = NTK_LINALG_RCOND_MIN;
   n = A->shape[0];
@@ -591,11 +603,7 @@ int ntk_linalg_lstsq(ntk_tensor *X, const ntk_tensor *A, const ntk_tensor *B, do
   workspace ws = {NULL, NULL};
   int st;
   if (rank) *rank = 0;
-  if ((st = check_output(X, "X", err))) return st;
-  if (!X) return ntk_error_set(err, NTK_EARG, 0, "output tensor X is required");
-  if ((st = check_matrix(A, 1, "A", err)) || (st = check_rhs(B, A, err))) return st;
-  if ((st = check_rcond(rcond, 3, err))) return st;
-  if ((st = check_finite(A, 1, "A", err)) || (st = check_finite(B, 2, "B", err))) return st;
+  if ((st = check_system(X, A, B, rcond, 0, err))) return st;
   m = A->shape[0];
   n = A->shape[1];
   p = B->shape[1];

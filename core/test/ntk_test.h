@@ -7,7 +7,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "ntk_mlp.h"
+#include "ntk_rng.h"
 #include "ntk_tensor.h"
+
+/* x[0..n) <- N(0, 1) draws of the generator seeded with seed. */
+static inline void fill_normal(double *x, size_t n, uint64_t seed) {
+  ntk_rng rng;
+  ntk_rng_seed(&rng, seed);
+  ntk_rng_fill_normal_buf(&rng, x, n, 0.0, 1.0);
+}
+
+/* G (m x n) <- A B^T for row-major A (m x d) and B (n x d), by plain loops: the reference
+ * kernels of the tests (ntk_test_gram: B = A). */
+static inline void ntk_test_cross(double *G, const double *A, const double *B, size_t m, size_t n,
+                                  size_t d) {
+  size_t i, j, k;
+  for (i = 0; i < m; i++)
+    for (j = 0; j < n; j++) {
+      double s = 0;
+      for (k = 0; k < d; k++) s += A[i * d + k] * B[j * d + k];
+      G[i * n + j] = s;
+    }
+}
+#define ntk_test_gram(G, A, m, d) ntk_test_cross((G), (A), (A), (m), (m), (d))
+
+/* A net with one activation and one sigma for every layer, from a seeded generator; NULL when
+ * ntk_mlp_new refuses the configuration (err, may be NULL, says why). */
+static inline ntk_mlp *ntk_test_mlp(int depth, const size_t *widths, ntk_activation act, int bias,
+                                    ntk_param param, ntk_init init, double sigma,
+                                    double bias_sigma, uint64_t seed, ntk_error *err) {
+  ntk_activation acts[NTK_MLP_MAX_DEPTH];
+  double sigmas[NTK_MLP_MAX_DEPTH];
+  ntk_mlp_config cfg = {.depth = depth, .widths = widths, .act = acts, .bias = bias,
+                        .param = param, .sigma = sigmas, .bias_sigma = bias_sigma, .init = init};
+  ntk_rng rng;
+  ntk_mlp *net = NULL;
+  int l;
+  for (l = 0; l < depth && l < NTK_MLP_MAX_DEPTH; l++) {
+    acts[l] = act;
+    sigmas[l] = sigma;
+  }
+  ntk_rng_seed(&rng, seed);
+  return ntk_mlp_new(&net, &cfg, &rng, err) == NTK_OK ? net : NULL;
+}
 
 /* Tensors over a test's plain arrays (the API takes tensors; most tests keep their data in
  * arrays): the storage record is a compound literal holding one reference that is never

@@ -36,35 +36,9 @@ static double rel_diff(const double *a, const double *b, size_t n) {
 static ntk_mlp *make_net(int depth, size_t D, size_t width, size_t C, ntk_activation act, int bias,
                          ntk_param param, uint64_t seed) {
   size_t widths[8];
-  ntk_activation acts[8];
-  double sigma[8];
-  ntk_mlp_config cfg;
-  ntk_rng rng;
-  ntk_mlp *net = NULL;
   int l;
   for (l = 0; l <= depth; l++) widths[l] = l == 0 ? D : (l == depth ? C : width + (size_t)l);
-  for (l = 0; l < depth; l++) {
-    acts[l] = act;
-    sigma[l] = 1.3;
-  }
-  memset(&cfg, 0, sizeof cfg);
-  cfg.depth = depth;
-  cfg.widths = widths;
-  cfg.act = acts;
-  cfg.bias = bias;
-  cfg.param = param;
-  cfg.sigma = sigma;
-  cfg.bias_sigma = 0.4;
-  cfg.init = NTK_INIT_GAUSSIAN;
-  ntk_rng_seed(&rng, seed);
-  if (ntk_mlp_new(&net, &cfg, &rng, NULL) != NTK_OK) return NULL;
-  return net;
-}
-
-static void fill_normal(double *x, size_t n, uint64_t seed) {
-  ntk_rng rng;
-  ntk_rng_seed(&rng, seed);
-  ntk_rng_fill_normal_buf(&rng, x, n, 0.0, 1.0);
+  return ntk_test_mlp(depth, widths, act, bias, param, NTK_INIT_GAUSSIAN, 1.3, 0.4, seed, NULL);
 }
 
 /* Fast vs reference for one net, all layouts, symmetric and cross, untiled and tiled. */

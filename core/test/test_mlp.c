@@ -13,35 +13,13 @@
 
 static ntk_mlp *make(int depth, const size_t *widths, ntk_activation act, int bias, ntk_param param,
                      ntk_init init, uint64_t seed) {
-  ntk_activation acts[8];
-  double sigma[8];
-  ntk_mlp_config cfg;
-  ntk_rng rng;
-  ntk_mlp *net = NULL;
   ntk_error err;
-  int l;
-  for (l = 0; l < depth; l++) {
-    acts[l] = act;
-    sigma[l] = 1.0;
-  }
-  cfg.depth = depth;
-  cfg.widths = widths;
-  cfg.act = acts;
-  cfg.bias = bias;
-  cfg.param = param;
-  cfg.sigma = sigma;
-  cfg.bias_sigma = 0.5;
-  cfg.init = init;
-  ntk_rng_seed(&rng, seed);
-  CHECK(ntk_mlp_new(&net, &cfg, &rng, &err) == NTK_OK);
+  ntk_mlp *net = ntk_test_mlp(depth, widths, act, bias, param, init, 1.0, 0.5, seed, &err);
+  CHECK(net != NULL);
   return net;
 }
 
-static void fill(double *x, size_t n, uint64_t seed) {
-  ntk_rng rng;
-  ntk_rng_seed(&rng, seed);
-  ntk_rng_fill_normal_buf(&rng, x, n, 0.0, 1.0);
-}
+static void fill(double *x, size_t n, uint64_t seed) { fill_normal(x, n, seed); }
 
 static void test_gradient(ntk_activation act, int bias, ntk_param param) {
   size_t widths[4] = {3, 5, 4, 2}, P = 6, i;

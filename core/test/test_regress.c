@@ -14,11 +14,6 @@
  * interpolation and extrapolation are exact up to rounding amplified by cond(X) ~ 10. */
 #define INTERP_TOL 1e-9
 
-static void fill_normal(double *x, size_t n, uint64_t seed) {
-  ntk_rng rng;
-  ntk_rng_seed(&rng, seed);
-  ntk_rng_fill_normal_buf(&rng, x, n, 0.0, 1.0);
-}
 
 /* x <- A^{-1} b by Gaussian elimination with partial pivoting (n <= 16). */
 static void gauss_solve(double *x, const double *A0, const double *b, size_t n) {
@@ -50,17 +45,12 @@ static void gauss_solve(double *x, const double *A0, const double *b, size_t n) 
 }
 
 static void test_direct_solve(void) {
-  size_t P = 8, i, j, k;
+  size_t P = 8, i, k;
   double B[64], K[64], y[16], a[8], pred[16];
   ntk_regress fit = {0};
   fill_normal(B, 64, 1);
   fill_normal(y, 16, 2);
-  for (i = 0; i < P; i++)
-    for (j = 0; j < P; j++) {
-      double s = 0;
-      for (k = 0; k < P; k++) s += B[i * P + k] * B[j * P + k];
-      K[i * P + j] = s;
-    }
+  ntk_test_gram(K, B, P, P);
   /* ridge 0.5, two outputs: each column against its own direct solve */
   CHECK(ntk_regress_fit(&fit, NTK_TEST_T2(K, P, P), NTK_TEST_T2(y, P, 2), 0.5, NTK_REGRESS_RCOND, NULL) == NTK_OK);
   CHECK(fit.method == NTK_REGRESS_CHOLESKY && fit.rank == P);
@@ -92,21 +82,9 @@ static void test_rank_deficient(void) {
   ntk_regress fit = {0};
   fill_normal(X, P * D, 3);
   fill_normal(Xt, Q * D, 4);
-  for (i = 0; i < P; i++) {
-    y[i] = 0;
-    for (k = 0; k < D; k++) y[i] += beta[k] * X[i * D + k];
-    for (j = 0; j < P; j++) {
-      double s = 0;
-      for (k = 0; k < D; k++) s += X[i * D + k] * X[j * D + k];
-      K[i * P + j] = s;
-    }
-  }
-  for (i = 0; i < Q; i++)
-    for (j = 0; j < P; j++) {
-      double s = 0;
-      for (k = 0; k < D; k++) s += Xt[i * D + k] * X[j * D + k];
-      Kx[i * P + j] = s;
-    }
+  ntk_test_cross(y, X, beta, P, 1, D);
+  ntk_test_gram(K, X, P, D);
+  ntk_test_cross(Kx, Xt, X, Q, P, D);
   CHECK(ntk_regress_fit(&fit, NTK_TEST_T2(K, P, P), NTK_TEST_T2(y, P, 1), 0.0, NTK_REGRESS_RCOND, NULL) == NTK_OK);
   CHECK(fit.method == NTK_REGRESS_EIGH);
   CHECK(fit.rank == D);

@@ -156,18 +156,14 @@ const double *lntk_checkdata(lua_State *L, int idx, size_t cols, size_t *rows);
 /* The C module entry point (also preloaded by the host executable). */
 LUAMOD_API int luaopen_ntklab_core(lua_State *L);
 
-/* Registration of each concept; each expects the module table on top of the stack. */
-void lntk_open_tensor(lua_State *L);
-void lntk_open_rng(lua_State *L);
-void lntk_open_linalg(lua_State *L);
-void lntk_open_regress(lua_State *L);
-void lntk_open_metrics(lua_State *L);
-void lntk_open_kernel(lua_State *L);
-void lntk_open_tensor_ops(lua_State *L);
-void lntk_open_blas(lua_State *L);
-void lntk_open_clock(lua_State *L);
-void lntk_open_mlp(lua_State *L);
-void lntk_open_train(lua_State *L);
-void lntk_open_io(lua_State *L);
+/* Every concept's registration, in the order luaopen_ntklab_core runs them (the tensor first:
+ * later concepts add methods to its class). A new binding file adds one X(name) here and defines
+ * lntk_open_<name>, which expects the module table on top of the stack. */
+#define LNTK_CONCEPTS(X) \
+  X(tensor) X(rng) X(io) X(linalg) X(regress) X(metrics) X(kernel) X(tensor_ops) X(blas) \
+  X(clock) X(mlp) X(train)
+#define LNTK_DECLARE_OPEN(name) void lntk_open_##name(lua_State *L);
+LNTK_CONCEPTS(LNTK_DECLARE_OPEN)
+#undef LNTK_DECLARE_OPEN
 
 #endif

@@ -357,22 +357,10 @@ static int core_metatable(lua_State *L) {
 
 typedef void (*lntk_opener)(lua_State *L);
 
-/* Every concept's registration; metatables exist before any object is created. */
-static const lntk_opener openers[] = {
-    lntk_open_tensor,
-    lntk_open_rng,
-    lntk_open_io,
-    lntk_open_linalg,
-    lntk_open_regress,
-    lntk_open_metrics,
-    lntk_open_kernel,
-    lntk_open_tensor_ops,
-    lntk_open_blas,
-    lntk_open_clock,
-    lntk_open_mlp,
-    lntk_open_train,
-    NULL,
-};
+/* Every concept's registration (lntk.h's list); metatables exist before any object is created. */
+#define LNTK_OPENER(name) lntk_open_##name,
+static const lntk_opener openers[] = {LNTK_CONCEPTS(LNTK_OPENER) NULL};
+#undef LNTK_OPENER
 
 int luaopen_ntklab_core(lua_State *L) {
   static const luaL_Reg funcs[] = {

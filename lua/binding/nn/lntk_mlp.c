@@ -417,29 +417,38 @@ static int mlp_widths(lua_State *L) {
   return 1;
 }
 
+static void push_activation(lua_State *L, const ntk_mlp *net, int l) {
+  lua_pushstring(L, ntk_activation_name(net->act[l]));
+}
+
+static void push_sigma(lua_State *L, const ntk_mlp *net, int l) {
+  lua_pushnumber(L, net->sigma[l]);
+}
+
+/* t[key] <- {push(0), ..., push(n - 1)} for the table t on top of the stack. */
+static void set_list(lua_State *L, const char *key, const ntk_mlp *net, int n,
+                     void (*push)(lua_State *L, const ntk_mlp *net, int l)) {
+  int l;
+  lua_createtable(L, n, 0);
+  for (l = 0; l < n; l++) {
+    push(L, net, l);
+    lua_rawseti(L, -2, l + 1);
+  }
+  lua_setfield(L, -2, key);
+}
+
 /* net:config() -> the options that rebuild this architecture (without seed) */
 static int mlp_config(lua_State *L) {
   ntk_mlp *net = lntk_checkmlp(L, 1);
-  int l;
   lua_createtable(L, 0, 7);
   push_widths(L, net);
   lua_setfield(L, -2, "widths");
-  lua_createtable(L, net->depth - 1, 0);
-  for (l = 0; l < net->depth - 1; l++) {
-    lua_pushstring(L, ntk_activation_name(net->act[l]));
-    lua_rawseti(L, -2, l + 1);
-  }
-  lua_setfield(L, -2, "activation");
+  set_list(L, "activation", net, net->depth - 1, push_activation);
   lua_pushboolean(L, net->bias);
   lua_setfield(L, -2, "bias");
   lua_pushstring(L, param_names[net->param]);
   lua_setfield(L, -2, "param");
-  lua_createtable(L, net->depth, 0);
-  for (l = 0; l < net->depth; l++) {
-    lua_pushnumber(L, net->sigma[l]);
-    lua_rawseti(L, -2, l + 1);
-  }
-  lua_setfield(L, -2, "sigma");
+  set_list(L, "sigma", net, net->depth, push_sigma);
   lua_pushnumber(L, net->bias_sigma);
   lua_setfield(L, -2, "bias_sigma");
   lua_pushstring(L, init_names[net->init]);

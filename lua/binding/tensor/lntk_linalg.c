@@ -93,6 +93,15 @@ static int linalg_cholesky_solve(lua_State *L) { return solve_with(L, ntk_linalg
 /* solve(A, B) -> X = A^{-1} B for square A (LU with pivoting); B 1-D or 2-D */
 static int linalg_solve(lua_State *L) { return solve_with(L, ntk_linalg_solve); }
 
+/* Pushes the solution X and its rank after a least-squares solve or pseudo-inverse. */
+static int with_rank(lua_State *L, int st, ntk_tensor *X, const size_t *rank,
+                     const ntk_error *err) {
+  if (st != NTK_OK) return lntk_result(L, err, NULL);
+  gcstep_for(L, X, NULL, NULL);
+  lua_pushinteger(L, (lua_Integer)*rank); /* read after the call has set it */
+  return 2;
+}
+
 /* lstsq(A, B [, rcond]) -> X (minimum-norm least squares), rank; rcond defaults to machine
  * precision */
 static int linalg_lstsq(lua_State *L) {
@@ -104,10 +113,7 @@ static int linalg_lstsq(lua_State *L) {
   size_t rank = 0;
   lua_settop(L, 2);
   X = lntk_pushtensor(L);
-  if (ntk_linalg_lstsq(X, A, B, rcond, &rank, &err) != NTK_OK) return lntk_result(L, &err, NULL);
-  gcstep_for(L, X, NULL, NULL);
-  lua_pushinteger(L, (lua_Integer)rank);
-  return 2;
+  return with_rank(L, ntk_linalg_lstsq(X, A, B, rcond, &rank, &err), X, &rank, &err);
 }
 
 /* pinv(A [, rcond]) -> P = A^+ [n x m], rank; rcond defaults to machine precision */
@@ -119,10 +125,7 @@ static int linalg_pinv(lua_State *L) {
   size_t rank = 0;
   lua_settop(L, 1);
   P = lntk_pushtensor(L);
-  if (ntk_linalg_pinv(P, A, rcond, &rank, &err) != NTK_OK) return lntk_result(L, &err, NULL);
-  gcstep_for(L, P, NULL, NULL);
-  lua_pushinteger(L, (lua_Integer)rank);
-  return 2;
+  return with_rank(L, ntk_linalg_pinv(P, A, rcond, &rank, &err), P, &rank, &err);
 }
 
 /* check_psd(A [, rtol]) -> lambda_min when symmetric A is positive semi-definite (up to
@@ -147,14 +150,9 @@ static int linalg_check_psd(lua_State *L) {
 
 void lntk_open_linalg(lua_State *L) {
   static const luaL_Reg funcs[] = {
-      {"eigh", linalg_eigh},
-      {"eigh_top", linalg_eigh_top},
-      {"svd", linalg_svd},
-      {"cholesky_solve", linalg_cholesky_solve},
-      {"solve", linalg_solve},
-      {"lstsq", linalg_lstsq},
-      {"pinv", linalg_pinv},
-      {"check_psd", linalg_check_psd},
+      {"eigh", linalg_eigh},   {"eigh_top", linalg_eigh_top}, {"svd", linalg_svd},
+      {"solve", linalg_solve}, {"cholesky_solve", linalg_cholesky_solve},
+      {"lstsq", linalg_lstsq}, {"pinv", linalg_pinv},         {"check_psd", linalg_check_psd},
       {NULL, NULL},
   };
   luaL_newlib(L, funcs);

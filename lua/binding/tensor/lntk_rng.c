@@ -46,30 +46,33 @@ static void check_no_cols(lua_State *L) {
   if (!lua_isnoneornil(L, 3)) luaL_checkinteger(L, 2);
 }
 
-/* rng:uniform() -> U[0,1); rng:uniform(n) / rng:uniform(rows, cols) -> tensor of U[0,1) */
-static int rng_uniform(lua_State *L) {
+/* The two distributions a draw can come from: one number, or a tensor filled from it. */
+typedef struct distribution {
+  double (*draw)(ntk_rng *rng);
+  void (*fill)(ntk_rng *rng, ntk_tensor *t, double a, double b);
+} distribution;
+
+static int draw_from(lua_State *L, const distribution *d) {
   ntk_rng *r = lntk_checkrng(L, 1);
   if (lua_isnoneornil(L, 2)) {
     check_no_cols(L);
-    lua_pushnumber(L, ntk_rng_uniform(r));
+    lua_pushnumber(L, d->draw(r));
   } else {
-    ntk_tensor *t = shaped_result(L, 2);
-    ntk_rng_fill_uniform(r, t, 0.0, 1.0);
+    d->fill(r, shaped_result(L, 2), 0.0, 1.0);
   }
   return 1;
 }
 
+/* rng:uniform() -> U[0,1); rng:uniform(n) / rng:uniform(rows, cols) -> tensor of U[0,1) */
+static int rng_uniform(lua_State *L) {
+  static const distribution uniform = {ntk_rng_uniform, ntk_rng_fill_uniform};
+  return draw_from(L, &uniform);
+}
+
 /* rng:normal() -> N(0,1); rng:normal(n) / rng:normal(rows, cols) -> tensor of N(0,1) */
 static int rng_normal(lua_State *L) {
-  ntk_rng *r = lntk_checkrng(L, 1);
-  if (lua_isnoneornil(L, 2)) {
-    check_no_cols(L);
-    lua_pushnumber(L, ntk_rng_normal(r));
-  } else {
-    ntk_tensor *t = shaped_result(L, 2);
-    ntk_rng_fill_normal(r, t, 0.0, 1.0);
-  }
-  return 1;
+  static const distribution normal = {ntk_rng_normal, ntk_rng_fill_normal};
+  return draw_from(L, &normal);
 }
 
 /* rng:integer(n) -> uniform integer in [1, n] */
