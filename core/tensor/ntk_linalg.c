@@ -260,6 +260,16 @@ static int fail_lapack(const char *routine, lapack_int info, ntk_error *err) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* The one exit of the eigensolvers: frees the workspace and, on failure, the results. */
+static int eig_finish(workspace *ws, ntk_tensor *w, ntk_tensor *V, int st) {
+  free(ws->d);
+  if (st != NTK_OK) {
+    ntk_tensor_release(w);
+    if (V) ntk_tensor_release(V);
+  }
+  return st;
+}
+
 /* eigendecompositions                                                                      */
 
 int ntk_linalg_eigh(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, ntk_error *err) {
@@ -305,13 +315,9 @@ int ntk_linalg_eigh(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, ntk_error
     for (i = 0; i < n; i++) fix_sign(ws.d + i * n, n);
     unpack_colmajor(V, ws.d, n);
   }
-  free(ws.d);
-  return NTK_OK;
+  st = NTK_OK;
 fail:
-  free(ws.d);
-  ntk_tensor_release(w);
-  if (V) ntk_tensor_release(V);
-  return st;
+  return eig_finish(&ws, w, V, st);
 }
 
 int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_t k,
@@ -380,13 +386,9 @@ int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_
     for (i = 0; i < n; i++)
       for (t = 0; t < k; t++) vo[i * k + t] = z[i + (k - 1 - t) * n];
   }
-  free(ws.d);
-  return NTK_OK;
+  st = NTK_OK;
 fail:
-  free(ws.d);
-  ntk_tensor_release(w);
-  if (V) ntk_tensor_release(V);
-  return st;
+  return eig_finish(&ws, w, V, st);
 }
 
 /* ---------------------------------------------------------------------------------------- */

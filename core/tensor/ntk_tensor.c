@@ -32,6 +32,15 @@ static void storage_release(ntk_storage *s) {
   }
 }
 
+
+/* t's shape <- rows (x cols), row-major contiguous strides (offset and storage untouched). */
+static void set_contiguous(ntk_tensor *t, int ndim, size_t rows, size_t cols) {
+  t->ndim = ndim;
+  t->shape[0] = rows;
+  t->shape[1] = cols;
+  t->stride[0] = (ptrdiff_t)(ndim == 2 ? cols : 1);
+  t->stride[1] = 1;
+}
 int ntk_tensor_init(ntk_tensor *t, int ndim, const size_t *shape, ntk_error *err) {
   size_t rows, cols, n;
   int st;
@@ -49,11 +58,7 @@ int ntk_tensor_init(ntk_tensor *t, int ndim, const size_t *shape, ntk_error *err
     return st;
   }
   t->offset = 0;
-  t->ndim = ndim;
-  t->shape[0] = rows;
-  t->shape[1] = cols;
-  t->stride[0] = (ptrdiff_t)(ndim == 2 ? cols : 1);
-  t->stride[1] = 1;
+  set_contiguous(t, ndim, rows, cols);
   return NTK_OK;
 }
 
@@ -151,11 +156,7 @@ int ntk_tensor_reshape(ntk_tensor *dst, const ntk_tensor *src, int ndim, const s
     return ntk_error_set(err, NTK_ESHAPE, 2, "cannot reshape %zu elements to %zu x %zu",
                          ntk_tensor_numel(src), rows, cols);
   ntk_tensor_view(dst, src);
-  dst->ndim = ndim;
-  dst->shape[0] = rows;
-  dst->shape[1] = cols;
-  dst->stride[0] = (ptrdiff_t)(ndim == 2 ? cols : 1);
-  dst->stride[1] = 1;
+  set_contiguous(dst, ndim, rows, cols);
   return NTK_OK;
 }
 

@@ -11,6 +11,21 @@
 #include "ntk_rng.h"
 #include "ntk_tensor.h"
 
+/* Releases every tensor listed (addresses), and frees every buffer listed: the end of a test. */
+#define NTK_TEST_RELEASE(...)                                                     \
+  do {                                                                            \
+    ntk_tensor *ntk_r_[] = {__VA_ARGS__};                                         \
+    size_t ntk_i_;                                                                \
+    for (ntk_i_ = 0; ntk_i_ < sizeof ntk_r_ / sizeof *ntk_r_; ntk_i_++)           \
+      ntk_tensor_release(ntk_r_[ntk_i_]);                                         \
+  } while (0)
+#define NTK_TEST_FREE(...)                                                        \
+  do {                                                                            \
+    void *ntk_f_[] = {__VA_ARGS__};                                               \
+    size_t ntk_i_;                                                                \
+    for (ntk_i_ = 0; ntk_i_ < sizeof ntk_f_ / sizeof *ntk_f_; ntk_i_++) free(ntk_f_[ntk_i_]); \
+  } while (0)
+
 /* x[0..n) <- N(0, 1) draws of the generator seeded with seed. */
 static inline void fill_normal(double *x, size_t n, uint64_t seed) {
   ntk_rng rng;

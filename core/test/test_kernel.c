@@ -68,10 +68,7 @@ static void check_net(ntk_mlp *net, size_t P1, size_t P2, ntk_kernel_ws *ws) {
                   d);
         CHECK(d <= REL_TOL);
       }
-  free(X1);
-  free(X2);
-  free(K);
-  free(R);
+  NTK_TEST_FREE(X1, X2, K, R);
 }
 
 static void test_fast_equals_reference(void) {
@@ -124,10 +121,7 @@ static void test_layers(void) {
       CHECK(rel_diff(K, R, rows * cols) <= REL_TOL);
     }
   for (l = 0; l < L; l++) free(lay[l]);
-  free(eta);
-  free(K);
-  free(R);
-  free(S);
+  NTK_TEST_FREE(eta, K, R, S);
   ntk_mlp_free(net);
 }
 
@@ -153,9 +147,7 @@ static void test_eta(void) {
   CHECK(rel_diff(E, K, P * C * 3 * C) <= REL_TOL);
   eta[3] = -1.0;
   CHECK(ntk_kernel_ntk(E, NULL, net, IN(X, P), IN(NULL, 0), &o, NULL) == NTK_EARG);
-  free(K);
-  free(E);
-  free(eta);
+  NTK_TEST_FREE(K, E, eta);
   ntk_mlp_free(net);
 }
 
@@ -285,10 +277,7 @@ static void test_large_p(void) {
   CHECK(ntk_kernel_ws_hits(ws) > 0);
   for (l = 0; l < 3; l++) free(lay[l]);
   ntk_kernel_ws_free(ws);
-  free(X);
-  free(X2);
-  free(K);
-  free(R);
+  NTK_TEST_FREE(X, X2, K, R);
   ntk_mlp_free(net);
 }
 
@@ -341,10 +330,7 @@ static void test_mid_p(void) {
               CHECK(rel_diff(K, R, rows * cols) <= REL_TOL);
             }
           for (l = 0; l < depth; l++) free(lay[l]);
-          free(X);
-          free(X2);
-          free(K);
-          free(R);
+          NTK_TEST_FREE(X, X2, K, R);
           ntk_mlp_free(net);
         }
   ntk_kernel_ws_free(ws);

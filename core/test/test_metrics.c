@@ -227,11 +227,7 @@ static void test_kernel_stats(void) {
     CHECK_NEAR(st.distance, 1.0 - cross / (sqrt(nu) * sqrt(k0n)), TOL);
     CHECK_NEAR(ntk_metrics_tensor_norm(Kin), sqrt(nu), TOL * sqrt(nu));
   }
-  ntk_tensor_release(&K);
-  ntk_tensor_release(&KT);
-  ntk_tensor_release(&KTT);
-  ntk_tensor_release(&K0);
-  ntk_tensor_release(&Y);
+  NTK_TEST_RELEASE(&K, &KT, &KTT, &K0, &Y);
 }
 
 int main(void) {

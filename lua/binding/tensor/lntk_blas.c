@@ -99,16 +99,12 @@ static int blas_ger(lua_State *L) {
 }
 
 void lntk_open_blas(lua_State *L) {
-  static const luaL_Reg funcs[] = {
-      {"matmul", blas_matmul}, {"gram", blas_gram}, {"outer", blas_outer},
-      {"gemm", blas_gemm},     {"gemv", blas_gemv}, {"ger", blas_ger},
-      {NULL, NULL},
-  };
-  static const luaL_Reg methods[] = {
-      {"matmul", blas_matmul},
-      {"gram", blas_gram},
-      {NULL, NULL},
-  };
-  luaL_setfuncs(L, funcs, 0);
+  /* the first two are also tensor methods (a:matmul(b), a:gram()) */
+  static const luaL_Reg funcs[] = {{"matmul", blas_matmul}, {"gram", blas_gram}, {NULL, NULL},
+                                   {"outer", blas_outer},   {"gemm", blas_gemm}, {"gemv", blas_gemv},
+                                   {"ger", blas_ger},       {NULL, NULL}};
+  const luaL_Reg *methods = funcs, *others = funcs + 3;
+  luaL_setfuncs(L, methods, 0);
+  luaL_setfuncs(L, others, 0);
   lntk_extendclass(L, LNTK_TENSOR_MT, methods);
 }

@@ -93,40 +93,29 @@ static int linalg_cholesky_solve(lua_State *L) { return solve_with(L, ntk_linalg
 /* solve(A, B) -> X = A^{-1} B for square A (LU with pivoting); B 1-D or 2-D */
 static int linalg_solve(lua_State *L) { return solve_with(L, ntk_linalg_solve); }
 
-/* Pushes the solution X and its rank after a least-squares solve or pseudo-inverse. */
-static int with_rank(lua_State *L, int st, ntk_tensor *X, const size_t *rank,
-                     const ntk_error *err) {
-  if (st != NTK_OK) return lntk_result(L, err, NULL);
-  gcstep_for(L, X, NULL, NULL);
-  lua_pushinteger(L, (lua_Integer)*rank); /* read after the call has set it */
-  return 2;
-}
-
-/* lstsq(A, B [, rcond]) -> X (minimum-norm least squares), rank; rcond defaults to machine
- * precision */
-static int linalg_lstsq(lua_State *L) {
+/* lstsq(A, B [, rcond]) -> X (minimum-norm least squares), rank; pinv(A [, rcond]) -> P = A^+
+ * [n x m], rank. rcond defaults to machine precision. nin: 2 for lstsq, 1 for pinv. */
+static int rank_solve(lua_State *L, int nin) {
   const ntk_tensor *A = lntk_checktensor(L, 1);
-  const ntk_tensor *B = lntk_checktensor(L, 2);
-  double rcond = luaL_optnumber(L, 3, -1.0);
+  const ntk_tensor *B = nin == 2 ? lntk_checktensor(L, 2) : NULL;
+  double rcond = luaL_optnumber(L, nin + 1, -1.0);
   ntk_tensor *X;
   ntk_error err;
   size_t rank = 0;
-  lua_settop(L, 2);
+  int st;
+  lua_settop(L, nin);
   X = lntk_pushtensor(L);
-  return with_rank(L, ntk_linalg_lstsq(X, A, B, rcond, &rank, &err), X, &rank, &err);
+  st = B ? ntk_linalg_lstsq(X, A, B, rcond, &rank, &err)
+         : ntk_linalg_pinv(X, A, rcond, &rank, &err);
+  if (st != NTK_OK) return lntk_result(L, &err, NULL);
+  gcstep_for(L, X, NULL, NULL);
+  lua_pushinteger(L, (lua_Integer)rank);
+  return 2;
 }
 
-/* pinv(A [, rcond]) -> P = A^+ [n x m], rank; rcond defaults to machine precision */
-static int linalg_pinv(lua_State *L) {
-  const ntk_tensor *A = lntk_checktensor(L, 1);
-  double rcond = luaL_optnumber(L, 2, -1.0);
-  ntk_tensor *P;
-  ntk_error err;
-  size_t rank = 0;
-  lua_settop(L, 1);
-  P = lntk_pushtensor(L);
-  return with_rank(L, ntk_linalg_pinv(P, A, rcond, &rank, &err), P, &rank, &err);
-}
+static int linalg_lstsq(lua_State *L) { return rank_solve(L, 2); }
+
+static int linalg_pinv(lua_State *L) { return rank_solve(L, 1); }
 
 /* check_psd(A [, rtol]) -> lambda_min when symmetric A is positive semi-definite (up to
  * rtol * max|lambda|); otherwise nil, message, lambda_min */
