@@ -1,5 +1,10 @@
 /* ntk_kernel.c: the structured (per-layer Gram) fast path for the empirical NTK, the Adam-
- * preconditioned kernel, NNGP layer kernels and the kernel workspace with its input-Gram cache. */
+ * preconditioned kernel, NNGP layer kernels and the kernel workspace with its input-Gram cache.
+ *
+ * Longer than 600 lines on purpose: the fast NTK is one algorithm (forward caches, per-layer
+ * Grams, Hadamard sums) whose tiling, eta path and cache all work on the same kctx state,
+ * workspace slots and block kernel; split, each part would need the others' internals through a
+ * private header. Its independent twin already lives apart (ntk_kernel_ref.c). */
 #include "ntk_kernel.h"
 
 #include <cblas.h> /* not ntk_blas: the fast path multiplies slices of its workspace buffers

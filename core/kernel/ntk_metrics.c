@@ -1,4 +1,9 @@
-/* ntk_metrics.c: alignments, norms, spectra and distances of kernels. */
+/* ntk_metrics.c: alignments, norms, spectra and distances of kernels.
+ *
+ * Longer than 600 lines on purpose: the one-pass statistics (kernel_stats), the norm and the
+ * distance all read the caller's views in place through the strided readers and overflow-safe
+ * sums at the top (as_matrix ... mat_frobenius); half of the file is that one pass and its
+ * rescaled and centered second passes, which only make sense together. */
 #include "ntk_metrics.h"
 
 #include <cblas.h> /* ddot, daxpy, dgemm on the pass's row buffers: see stats_run_blas */

@@ -53,11 +53,7 @@ static int shares_memory(const ntk_tensor *a, const ntk_tensor *b) {
   return alo <= bhi && blo <= ahi;
 }
 
-static int check_live(const ntk_tensor *t, int arg, ntk_error *err) {
-  if (!t || !t->storage)
-    return ntk_error_set(err, NTK_ERELEASED, arg, "attempt to use a released tensor");
-  return NTK_OK;
-}
+#define check_live ntk_tensor_check_live
 
 static int check_ndim(const ntk_tensor *t, int ndim, int arg, ntk_error *err) {
   char buf[64];

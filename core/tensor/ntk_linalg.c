@@ -1,4 +1,6 @@
 /* ntk_linalg.c: dense factorizations and solves through LAPACKE's column-major _work routines.
+ * (Longer than 600 lines on purpose: it is one adapter, and every routine below uses the shared
+ * checks, packing, sign convention and workspace query at its top.)
  *
  * Every function follows the same shape: check the arguments (shapes, release state, finite
  * values, symmetry) before anything is allocated; create the outputs and ONE workspace block

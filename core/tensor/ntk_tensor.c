@@ -218,3 +218,17 @@ int ntk_tensor_rows(ntk_tensor *dst, const ntk_tensor *src, size_t cols, size_t 
   int st = ntk_tensor_check_rows(src, cols, min_rows, what, arg, err);
   return st != NTK_OK ? st : ntk_tensor_contiguous(dst, src, err);
 }
+
+int ntk_tensor_check_live(const ntk_tensor *t, int arg, ntk_error *err) {
+  if (!t || !t->storage)
+    return ntk_error_set(err, NTK_ERELEASED, arg, "attempt to use a released tensor");
+  return NTK_OK;
+}
+
+int ntk_tensor_shape_error(ntk_error *err, int arg, const char *what, const ntk_tensor *expected,
+                           const ntk_tensor *got) {
+  char e[64], g[64];
+  return ntk_error_set(err, NTK_ESHAPE, arg, "shape mismatch: %s %s expected, got %s", what,
+                       ntk_tensor_shape_str(expected, e, sizeof e),
+                       ntk_tensor_shape_str(got, g, sizeof g));
+}

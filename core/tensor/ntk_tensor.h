@@ -87,6 +87,12 @@ int ntk_tensor_check_rows(const ntk_tensor *src, size_t cols, size_t min_rows, c
 int ntk_tensor_rows(ntk_tensor *dst, const ntk_tensor *src, size_t cols, size_t min_rows,
                     const char *what, int arg, ntk_error *err);
 
+/* NTK_ERELEASED for argument arg when t is NULL or released, else NTK_OK. */
+int ntk_tensor_check_live(const ntk_tensor *t, int arg, ntk_error *err);
+/* NTK_ESHAPE for argument arg: "shape mismatch: <what> [expected] expected, got [got]". */
+int ntk_tensor_shape_error(ntk_error *err, int arg, const char *what, const ntk_tensor *expected,
+                           const ntk_tensor *got);
+
 /* 1 when a and b have the same ndim and shape. */
 int ntk_tensor_same_shape(const ntk_tensor *a, const ntk_tensor *b);
 /* Writes "[3 x 4]" or "[5]" into buf (at least 64 bytes) and returns buf. */
