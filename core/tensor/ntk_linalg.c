@@ -262,8 +262,9 @@ static int fail_lapack(const char *routine, lapack_int info, ntk_error *err) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* The one exit of the eigensolvers: frees the workspace and, on failure, the results. */
-static int eig_finish(workspace *ws, ntk_tensor *w, ntk_tensor *V, int st) {
+/* The one exit of every routine with a workspace: frees it and, on failure, the results (b may
+ * be NULL). */
+static int finish(workspace *ws, ntk_tensor *w, ntk_tensor *V, int st) {
   free(ws->d);
   if (st != NTK_OK) {
     ntk_tensor_release(w);
@@ -319,7 +320,7 @@ int ntk_linalg_eigh(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, ntk_error
   }
   st = NTK_OK;
 fail:
-  return eig_finish(&ws, w, V, st);
+  return finish(&ws, w, V, st);
 }
 
 int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_t k,
@@ -390,7 +391,7 @@ int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_
   }
   st = NTK_OK;
 fail:
-  return eig_finish(&ws, w, V, st);
+  return finish(&ws, w, V, st);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -573,12 +574,9 @@ static int square_solve(ntk_tensor *X, double *rcond, const ntk_tensor *A, const
     goto fail;
   }
   unpack_colmajor(X, b, n);
-  free(ws.d);
-  return NTK_OK;
+  st = NTK_OK;
 fail:
-  free(ws.d);
-  ntk_tensor_release(X);
-  return st;
+  return finish(&ws, X, NULL, st);
 }
 
 int ntk_linalg_cholesky_solve_cond(ntk_tensor *X, double *rcond, const ntk_tensor *A,
@@ -691,12 +689,9 @@ int ntk_linalg_pinv(ntk_tensor *P, const ntk_tensor *A, double rcond, size_t *ra
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasTrans, (int)n, (int)m, (int)kept, 1.0, vt, (int)n,
                 u, (int)r, 0.0, ntk_tensor_data(P), (int)m);
   if (rank) *rank = kept;
-  free(ws.d);
-  return NTK_OK;
+  st = NTK_OK;
 fail:
-  free(ws.d);
-  ntk_tensor_release(P);
-  return st;
+  return finish(&ws, P, NULL, st);
 }
 
 /* ---------------------------------------------------------------------------------------- */
