@@ -15,6 +15,7 @@
 
 #include "ntk_linalg.h"
 #include "ntk_tensor.h"
+#include "ntk_tensor_ops.h"
 
 /* The metrics read the caller's tensors and views in place through borrowed 2-D views: struct
  * copies of a tensor (no reference taken, never released) with their shape and strides
@@ -77,19 +78,6 @@ static double dot(const double *a, const double *b, size_t n) {
   return s;
 }
 
-static double sum(const double *a, size_t n) {
-  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-  size_t j = 0;
-  /* four chains: the adds pipeline instead of waiting on one accumulator */
-  for (; j + 4 <= n; j += 4) {
-    s0 += a[j];
-    s1 += a[j + 1];
-    s2 += a[j + 2];
-    s3 += a[j + 3];
-  }
-  for (; j < n; j++) s0 += a[j];
-  return (s0 + s1) + (s2 + s3);
-}
 
 /* Sums of squares below this may have lost digits to underflowing squares (entries below
  * ~1e-135); above DBL_MAX they overflowed: both get a rescaled pass. */
@@ -194,7 +182,7 @@ static void stats_run(stats_pass *s) {
     if (s->centered) {
       for (r = 0; r < s->zc; r++) s->numc += s->Zct[r * n + i] * dot(k, s->Zct + r * n, n);
       if (s->m == 1) {
-        s->R[i] = sum(k, n);
+        s->R[i] = ntk_sum_contiguous(k, n);
       } else {
         for (a = 0; a < s->m; a++) {
           double t = 0.0;

@@ -374,34 +374,34 @@ int ntk_tensor_binop(ntk_tensor *dst, const ntk_tensor *a, ntk_binop op, const n
   return NTK_OK;
 }
 
+/* dst <- t op s (scalar_first = 0, t is argument 2) or s op t (scalar_first = 1, t is argument
+ * 4); the checks run in argument order. */
+static int with_scalar(ntk_tensor *dst, const ntk_tensor *t, ntk_binop op, double s,
+                       int scalar_first, ntk_error *err) {
+  ntk_tensor tt = {0};
+  const ntk_tensor *ut;
+  operand so = operand_scalar(&s);
+  int targ = scalar_first ? 4 : 2, st;
+  if ((st = check_live(dst, 1, err)) != NTK_OK) return st;
+  if (scalar_first ? (st = check_binop(op, 3, err)) != NTK_OK || (st = check_live(t, targ, err))
+                   : (st = check_live(t, targ, err)) != NTK_OK || (st = check_binop(op, 3, err)))
+    return st;
+  if (!ntk_tensor_same_shape(dst, t)) return shape_error(err, 1, "destination", t, dst);
+  if ((st = detach_input(dst, t, &tt, &ut, err)) != NTK_OK) return st;
+  run_binop(op, t->shape[0], t->shape[1], operand_of(dst), scalar_first ? so : operand_of(ut),
+            scalar_first ? operand_of(ut) : so);
+  ntk_tensor_release(&tt);
+  return NTK_OK;
+}
+
 int ntk_tensor_binop_scalar(ntk_tensor *dst, const ntk_tensor *a, ntk_binop op, double s,
                             ntk_error *err) {
-  ntk_tensor ta = {0};
-  const ntk_tensor *ua;
-  int st;
-  if ((st = check_live(dst, 1, err)) != NTK_OK || (st = check_live(a, 2, err)) != NTK_OK ||
-      (st = check_binop(op, 3, err)) != NTK_OK)
-    return st;
-  if (!ntk_tensor_same_shape(dst, a)) return shape_error(err, 1, "destination", a, dst);
-  if ((st = detach_input(dst, a, &ta, &ua, err)) != NTK_OK) return st;
-  run_binop(op, a->shape[0], a->shape[1], operand_of(dst), operand_of(ua), operand_scalar(&s));
-  ntk_tensor_release(&ta);
-  return NTK_OK;
+  return with_scalar(dst, a, op, s, 0, err);
 }
 
 int ntk_tensor_scalar_binop(ntk_tensor *dst, double s, ntk_binop op, const ntk_tensor *b,
                             ntk_error *err) {
-  ntk_tensor tb = {0};
-  const ntk_tensor *ub;
-  int st;
-  if ((st = check_live(dst, 1, err)) != NTK_OK || (st = check_binop(op, 3, err)) != NTK_OK ||
-      (st = check_live(b, 4, err)) != NTK_OK)
-    return st;
-  if (!ntk_tensor_same_shape(dst, b)) return shape_error(err, 1, "destination", b, dst);
-  if ((st = detach_input(dst, b, &tb, &ub, err)) != NTK_OK) return st;
-  run_binop(op, b->shape[0], b->shape[1], operand_of(dst), operand_scalar(&s), operand_of(ub));
-  ntk_tensor_release(&tb);
-  return NTK_OK;
+  return with_scalar(dst, b, op, s, 1, err);
 }
 
 int ntk_tensor_axpy(ntk_tensor *y, double alpha, const ntk_tensor *x, ntk_error *err) {

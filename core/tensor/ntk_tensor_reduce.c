@@ -50,6 +50,20 @@ static double norm2_line(const double *p, size_t n, ptrdiff_t s) {
   return amax * sqrt(scaled);
 }
 
+double ntk_sum_contiguous(const double *a, size_t n) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  size_t k;
+  /* four partial sums: breaks the add latency chain and lets the loop vectorise */
+  for (k = 0; k + 4 <= n; k += 4) {
+    s0 += a[k];
+    s1 += a[k + 1];
+    s2 += a[k + 2];
+    s3 += a[k + 3];
+  }
+  for (; k < n; k++) s0 += a[k];
+  return (s0 + s1) + (s2 + s3);
+}
+
 /* r over the strided line p[0], p[s], ..., p[(n-1)s] (n >= 1 except for SUM and NORM*);
  * *pos <- position for ARGMIN/ARGMAX. MEAN gives the sum: callers divide. */
 static double reduce_line(const double *p, size_t n, ptrdiff_t s, ntk_reduce r, size_t *pos) {
@@ -58,18 +72,7 @@ static double reduce_line(const double *p, size_t n, ptrdiff_t s, ntk_reduce r, 
   switch (r) {
     case NTK_REDUCE_SUM:
     case NTK_REDUCE_MEAN:
-      if (s == 1) {
-        /* four partial sums: breaks the add latency chain and lets the loop vectorise */
-        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-        for (k = 0; k + 4 <= n; k += 4) {
-          s0 += p[k];
-          s1 += p[k + 1];
-          s2 += p[k + 2];
-          s3 += p[k + 3];
-        }
-        for (; k < n; k++) s0 += p[k];
-        return (s0 + s1) + (s2 + s3);
-      }
+      if (s == 1) return ntk_sum_contiguous(p, n);
       for (k = 0; k < n; k++) acc += p[(ptrdiff_t)k * s];
       return acc;
     case NTK_REDUCE_NORM2: return norm2_line(p, n, s);

@@ -158,11 +158,10 @@ static int l_weight_alignment(lua_State *L) {
 
 void lntk_open_metrics(lua_State *L) {
   static const luaL_Reg funcs[] = {
-      {"alignment", l_alignment},         {"kernel_stats", l_kernel_stats},
-      {"kernel_norm", l_kernel_norm},     {"kernel_trace", l_kernel_trace},
-      {"kernel_eigs", l_kernel_eigs},     {"kernel_distance", l_kernel_distance},
-      {"check_psd", l_check_psd},         {"effective_rank", l_effective_rank},
-      {"weight_alignment", l_weight_alignment},
+      {"alignment", l_alignment},     {"kernel_stats", l_kernel_stats}, {"kernel_norm", l_kernel_norm},
+      {"kernel_trace", l_kernel_trace}, {"kernel_eigs", l_kernel_eigs},
+      {"kernel_distance", l_kernel_distance},   {"check_psd", l_check_psd},
+      {"effective_rank", l_effective_rank},     {"weight_alignment", l_weight_alignment},
       {NULL, NULL},
   };
   luaL_setfuncs(L, funcs, 0);
