@@ -33,18 +33,21 @@ static inline void fill_normal(double *x, size_t n, uint64_t seed) {
   ntk_rng_fill_normal_buf(&rng, x, n, 0.0, 1.0);
 }
 
-/* G (m x n) <- A B^T for row-major A (m x d) and B (n x d), by plain loops: the reference
- * kernels of the tests (ntk_test_gram: B = A). */
-static inline void ntk_test_cross(double *G, const double *A, const double *B, size_t m, size_t n,
-                                  size_t d) {
-  size_t i, j, k;
+/* C (m x n) <- A (m x k) times B (k x n), or times B^T for B (n x k) when bt is set; row-major,
+ * by plain loops: the reference products of the tests. */
+static inline void ntk_test_product(double *C, const double *A, const double *B, size_t m,
+                                    size_t k, size_t n, int bt) {
+  size_t i, j, a;
   for (i = 0; i < m; i++)
     for (j = 0; j < n; j++) {
       double s = 0;
-      for (k = 0; k < d; k++) s += A[i * d + k] * B[j * d + k];
-      G[i * n + j] = s;
+      for (a = 0; a < k; a++) s += A[i * k + a] * (bt ? B[j * k + a] : B[a * n + j]);
+      C[i * n + j] = s;
     }
 }
+#define ntk_test_matmul(C, A, B, m, k, n) ntk_test_product((C), (A), (B), (m), (k), (n), 0)
+/* G (m x n) <- A B^T for A (m x d), B (n x d); ntk_test_gram: A A^T. */
+#define ntk_test_cross(G, A, B, m, n, d) ntk_test_product((G), (A), (B), (m), (d), (n), 1)
 #define ntk_test_gram(G, A, m, d) ntk_test_cross((G), (A), (A), (m), (m), (d))
 
 /* A net with one activation and one sigma for every layer, from a seeded generator; NULL when

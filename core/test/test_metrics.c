@@ -24,7 +24,7 @@ static double explicit_alignment(const double *K, const double *y, size_t P) {
 
 
 static void test_alignment(void) {
-  size_t P = 6, C = 2, i, j, a, b;
+  size_t P = 6, C = 2, i, j, a;
   double y[6], Y[12], K[36], Kf[144], B[36], v;
   fill_normal(y, P, 1);
   fill_normal(Y, P * C, 2);
@@ -60,19 +60,9 @@ static void test_alignment(void) {
     double H[36], HK[36], Kc[36], yc[6];
     for (i = 0; i < P; i++)
       for (j = 0; j < P; j++) H[i * P + j] = (i == j) - 1.0 / (double)P;
-    for (i = 0; i < P; i++) {
-      yc[i] = 0;
-      for (j = 0; j < P; j++) yc[i] += H[i * P + j] * y[j];
-      for (j = 0; j < P; j++) {
-        HK[i * P + j] = 0;
-        for (a = 0; a < P; a++) HK[i * P + j] += H[i * P + a] * K[a * P + j];
-      }
-    }
-    for (i = 0; i < P; i++)
-      for (j = 0; j < P; j++) {
-        Kc[i * P + j] = 0;
-        for (b = 0; b < P; b++) Kc[i * P + j] += HK[i * P + b] * H[b * P + j];
-      }
+    ntk_test_matmul(yc, H, y, P, P, 1);
+    ntk_test_matmul(HK, H, K, P, P, P);
+    ntk_test_matmul(Kc, HK, H, P, P, P);
     CHECK(ntk_metrics_alignment(&v, NTK_TEST_T2(K, P, P), NTK_TEST_T2(y, P, 1), 1, NULL) == NTK_OK);
     CHECK_NEAR(v, explicit_alignment(Kc, yc, P), TOL);
   }
