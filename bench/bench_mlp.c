@@ -34,6 +34,8 @@ static void run_case(const char *name, int L, const size_t *w, ntk_activation ac
   ntk_mlp_config cfg;
   ntk_train_config tcfg;
   ntk_trainer tr;
+  ntk_storage Xs, Ys; /* the arrays X and Y as the API's tensors, no copy */
+  ntk_tensor Xt, Yt;
   ntk_mlp *net;
   ntk_rng rng;
   ntk_error err;
@@ -63,12 +65,14 @@ static void run_case(const char *name, int L, const size_t *w, ntk_activation ac
   ntk_train_config_default(&tcfg, NTK_TRAIN_GD);
   tcfg.lr = 1e-4;
   ntk_train_init(&tr, &tcfg, &err);
-  ntk_train_step(&tr, net, X, Y, P, 1e300, &err); /* warm-up: allocates the buffers */
+  ntk_tensor_wrap(&Xt, &Xs, X, P, w[0]);
+  ntk_tensor_wrap(&Yt, &Ys, Y, P, w[L]);
+  ntk_train_step(&tr, net, &Xt, &Yt, 1e300, &err); /* warm-up: allocates the buffers */
   bare_step(L, w, P, A, W, G, dW);
   for (r = 0; r < REPEATS; r++) {
     double t0 = now(), t1, t2;
     for (k = 0; k < iters; k++)
-      if (ntk_train_step(&tr, net, X, Y, P, 1e300, &err) != NTK_OK) {
+      if (ntk_train_step(&tr, net, &Xt, &Yt, 1e300, &err) != NTK_OK) {
         fprintf(stderr, "%s\n", err.msg);
         exit(1);
       }

@@ -139,6 +139,14 @@ typedef struct kctx {
 
 /* Forward and backward pass for input set s: copies A_1..A_{L-1} out of the net's forward cache
  * and builds G_{L-1} .. G_1 by G_l = (c_{l+1} G_{l+1} W^{l+1}) o phi_l'(h^l). */
+/* One forward pass of net over P contiguous rows X (checked by the caller), lent as a tensor. */
+static int rows_forward(ntk_mlp *net, const double *X, size_t P, ntk_error *err) {
+  ntk_storage s;
+  ntk_tensor x;
+  ntk_tensor_wrap(&x, &s, X, P, ntk_mlp_input_dim(net));
+  return ntk_mlp_forward(net, NULL, &x, err);
+}
+
 static int prepare_set(kctx *c, ntk_kernel_ws *ws, int s, ntk_mlp *net, const double *X,
                        size_t P, ntk_error *err) {
   int L = net->depth, l, st, keep;
@@ -158,7 +166,7 @@ static int prepare_set(kctx *c, ntk_kernel_ws *ws, int s, ntk_mlp *net, const do
   grad = act || !keep ? ws_grow(ws, WS_GRAD1 + s, P * C * hidden, err) : NULL;
   tmp = grad ? ws_grow(ws, WS_TMP, maxw, err) : NULL;
   if (!tmp) return err ? err->status : NTK_ENOMEM;
-  if ((st = ntk_mlp_forward(net, NULL, X, P, err)) != NTK_OK) return st;
+  if ((st = rows_forward(net, X, P, err)) != NTK_OK) return st;
   c->A[s][0] = X;
   off = 0;
   for (l = 1; l < L; l++) {
@@ -644,7 +652,7 @@ static int kernel_nngp(double **kernels, ntk_mlp *net, const double *X1, size_t 
   const double *A1[NTK_MLP_MAX_DEPTH + 1];
   L = net->depth;
   if (!X2) P2 = P1;
-  if ((st = ntk_mlp_forward(net, NULL, X1, P1, err)) != NTK_OK) return st;
+  if ((st = rows_forward(net, X1, P1, err)) != NTK_OK) return st;
   A1[0] = X1;
   if (X2) {
     /* the second forward pass overwrites the cache: keep X1's representations */
@@ -658,7 +666,7 @@ static int kernel_nngp(double **kernels, ntk_mlp *net, const double *X1, size_t 
       A1[l] = copy + off;
       off += P1 * net->widths[l];
     }
-    if ((st = ntk_mlp_forward(net, NULL, X2, P2, err)) != NTK_OK) {
+    if ((st = rows_forward(net, X2, P2, err)) != NTK_OK) {
       free(copy);
       return st;
     }

@@ -284,7 +284,7 @@ int ntk_mlp_reserve(ntk_mlp *net, size_t P, ntk_error *err) {
   return NTK_OK;
 }
 
-int ntk_mlp_forward(ntk_mlp *net, double *out, const double *X, size_t P, ntk_error *err) {
+static int forward_rows(ntk_mlp *net, double *out, const double *X, size_t P, ntk_error *err) {
   int l, st;
   const double *a = X;
   if ((st = ntk_mlp_reserve(net, P, err)) != NTK_OK) return st;
@@ -369,8 +369,8 @@ static void backprop(ntk_mlp *net, double *grad, const double *G0, const double 
   }
 }
 
-int ntk_mlp_backward(ntk_mlp *net, double *grad, const double *dout, const double *X, size_t P,
-                     ntk_error *err) {
+static int backward_rows(ntk_mlp *net, double *grad, const double *dout, const double *X, size_t P,
+                         ntk_error *err) {
   int st;
   if (net->cache_rows != P || !net->pre)
     return ntk_error_set(err, NTK_ESHAPE, 4, "batch of %zu rows expected (the last forward pass), "
@@ -397,20 +397,20 @@ static double residual(ntk_mlp *net, const double *Y, size_t P, int keep) {
   return 0.5 * sum * inv;
 }
 
-int ntk_mlp_loss(ntk_mlp *net, double *loss, const double *X, const double *Y, size_t P,
-                 ntk_error *err) {
+static int loss_rows(ntk_mlp *net, double *loss, const double *X, const double *Y, size_t P,
+                     ntk_error *err) {
   int st;
-  if ((st = ntk_mlp_forward(net, NULL, X, P, err)) != NTK_OK) return st;
+  if ((st = forward_rows(net, NULL, X, P, err)) != NTK_OK) return st;
   if ((st = reserve_backward(net, P, err)) != NTK_OK) return st;
   if (loss) *loss = residual(net, Y, P, 0);
   return NTK_OK;
 }
 
-int ntk_mlp_loss_grad(ntk_mlp *net, double *grad, double *loss, const double *X, const double *Y,
-                      size_t P, ntk_error *err) {
+static int loss_grad_rows(ntk_mlp *net, double *grad, double *loss, const double *X,
+                          const double *Y, size_t P, ntk_error *err) {
   int st;
   double l;
-  if ((st = ntk_mlp_forward(net, NULL, X, P, err)) != NTK_OK) return st;
+  if ((st = forward_rows(net, NULL, X, P, err)) != NTK_OK) return st;
   if ((st = reserve_backward(net, P, err)) != NTK_OK) return st;
   l = residual(net, Y, P, 1);
   if (loss) *loss = l;
@@ -420,6 +420,71 @@ int ntk_mlp_loss_grad(ntk_mlp *net, double *grad, double *loss, const double *X,
   }
   backprop(net, grad, net->delta[0], X, P);
   return NTK_OK;
+}
+
+int ntk_mlp_check_inputs(const ntk_mlp *net, const ntk_tensor *X, const ntk_tensor *Y, int xarg,
+                         int yarg, ntk_error *err) {
+  int st;
+  if (!net) return ntk_error_set(err, NTK_EARG, 1, "network expected");
+  if ((st = ntk_tensor_check_rows(X, ntk_mlp_input_dim(net), 0, "", xarg, err)) != NTK_OK)
+    return st;
+  if (!Y) return NTK_OK;
+  if ((st = ntk_tensor_check_rows(Y, ntk_mlp_output_dim(net), 0, "", yarg, err)) != NTK_OK)
+    return st;
+  if (Y->shape[0] != X->shape[0])
+    return ntk_error_set(err, NTK_ESHAPE, yarg, "%zu rows expected (as X), got %zu", X->shape[0],
+                         Y->shape[0]);
+  return NTK_OK;
+}
+
+/* x (and y) <- the contiguous data of the checked X (and Y); the caller releases them. */
+static int batch(ntk_tensor *x, ntk_tensor *y, const ntk_mlp *net, const ntk_tensor *X,
+                 const ntk_tensor *Y, int xarg, int yarg, ntk_error *err) {
+  int st = ntk_mlp_check_inputs(net, X, Y, xarg, yarg, err);
+  if (st == NTK_OK) st = ntk_tensor_contiguous(x, X, err);
+  if (st == NTK_OK && Y && (st = ntk_tensor_contiguous(y, Y, err)) != NTK_OK)
+    ntk_tensor_release(x);
+  return st;
+}
+
+int ntk_mlp_forward(ntk_mlp *net, double *out, const ntk_tensor *X, ntk_error *err) {
+  ntk_tensor x = {0};
+  int st = batch(&x, NULL, net, X, NULL, 3, 0, err);
+  if (st == NTK_OK) st = forward_rows(net, out, ntk_tensor_data(&x), x.shape[0], err);
+  ntk_tensor_release(&x);
+  return st;
+}
+
+int ntk_mlp_backward(ntk_mlp *net, double *grad, const double *dout, const ntk_tensor *X,
+                     ntk_error *err) {
+  ntk_tensor x = {0};
+  int st = batch(&x, NULL, net, X, NULL, 4, 0, err);
+  if (st == NTK_OK) st = backward_rows(net, grad, dout, ntk_tensor_data(&x), x.shape[0], err);
+  ntk_tensor_release(&x);
+  return st;
+}
+
+int ntk_mlp_loss(ntk_mlp *net, double *loss, const ntk_tensor *X, const ntk_tensor *Y,
+                 ntk_error *err) {
+  ntk_tensor x = {0}, y = {0};
+  int st = batch(&x, &y, net, X, Y, 3, 4, err);
+  if (st == NTK_OK)
+    st = loss_rows(net, loss, ntk_tensor_data(&x), ntk_tensor_data(&y), x.shape[0], err);
+  ntk_tensor_release(&x);
+  ntk_tensor_release(&y);
+  return st;
+}
+
+int ntk_mlp_loss_grad(ntk_mlp *net, double *grad, double *loss, const ntk_tensor *X,
+                      const ntk_tensor *Y, ntk_error *err) {
+  ntk_tensor x = {0}, y = {0};
+  int st = batch(&x, &y, net, X, Y, 4, 5, err);
+  if (st == NTK_OK)
+    st = loss_grad_rows(net, grad, loss, ntk_tensor_data(&x), ntk_tensor_data(&y), x.shape[0],
+                        err);
+  ntk_tensor_release(&x);
+  ntk_tensor_release(&y);
+  return st;
 }
 
 int ntk_mlp_params_finite(const ntk_mlp *net) {

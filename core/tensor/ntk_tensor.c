@@ -232,3 +232,12 @@ int ntk_tensor_shape_error(ntk_error *err, int arg, const char *what, const ntk_
                        ntk_tensor_shape_str(expected, e, sizeof e),
                        ntk_tensor_shape_str(got, g, sizeof g));
 }
+
+void ntk_tensor_wrap(ntk_tensor *t, ntk_storage *s, const double *data, size_t rows, size_t cols) {
+  s->data = (double *)data; /* never freed: refcount stays >= 1 */
+  s->size = cols ? rows * cols : rows;
+  s->refcount = 1;
+  t->storage = s;
+  t->offset = 0;
+  set_contiguous(t, cols ? 2 : 1, rows, cols ? cols : 1);
+}

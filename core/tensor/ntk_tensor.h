@@ -73,6 +73,13 @@ static inline double *ntk_tensor_ptr(const ntk_tensor *t, size_t i, size_t j) {
   return t->storage->data + t->offset + (ptrdiff_t)i * t->stride[0] + (ptrdiff_t)j * t->stride[1];
 }
 
+/* t <- a contiguous [rows x cols] tensor (cols 0: 1-D [rows]) over the caller's buffer data,
+ * without copying: s is the storage record, holding one reference that is never dropped, so the
+ * core never frees data. For C callers (and the core's own loops) that keep plain row-major
+ * arrays; t is valid while data and s are, needs no release, and must not be written through
+ * when data is read-only. */
+void ntk_tensor_wrap(ntk_tensor *t, ntk_storage *s, const double *data, size_t rows, size_t cols);
+
 /* dst <- src itself (a view, no copy) when src is contiguous, else a contiguous copy; dst must be
  * released on entry and is released by the caller. The one place where a model-level function
  * (ntk_kernel, ntk_regress, ntk_metrics, ntk_mlp, ntk_train) turns any view into row-major

@@ -230,8 +230,8 @@ static void test_nngp(void) {
   fill_normal(X2, Q * D, 11);
   CHECK(ntk_kernel_nngp(ks, net, IN(X, P), IN(NULL, 0), NULL) == NTK_OK);
   CHECK(ntk_kernel_nngp(kc, net, IN(X, P), IN(X2, Q), NULL) == NTK_OK);
-  CHECK(ntk_mlp_forward(net, f1, X, P, NULL) == NTK_OK);
-  CHECK(ntk_mlp_forward(net, f2, X2, Q, NULL) == NTK_OK);
+  CHECK(ntk_mlp_forward(net, f1, IN(X, P), NULL) == NTK_OK);
+  CHECK(ntk_mlp_forward(net, f2, IN(X2, Q), NULL) == NTK_OK);
   /* input Grams to 1e-12 absolute, output Grams to 1e-12 relative */
   check_against_cross(G0, X, X, P, P, D, 0);
   check_against_cross(GL, f1, f1, P, P, 2, 1);

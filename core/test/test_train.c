@@ -6,6 +6,10 @@
 #include "../ntk.h"
 #include "ntk_test.h"
 
+/* plain arrays of P rows as the API's tensors, with net's input and output sizes */
+#define XT(x, p) NTK_TEST_T2((x), (p), ntk_mlp_input_dim(net))
+#define YT(y, p) NTK_TEST_T2((y), (p), ntk_mlp_output_dim(net))
+
 static ntk_mlp *linear_model(void) {
   size_t widths[2] = {3, 1};
   double sigma = 1.0;
@@ -40,7 +44,7 @@ static void run(ntk_train_method m, double lr_or_dt, double T, double tol) {
   cfg.rtol = 1e-11;
   cfg.atol = 1e-13;
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
-  CHECK(ntk_train_run(&tr, net, X, Y, 3, T, SIZE_MAX, &e) == NTK_OK);
+  CHECK(ntk_train_run(&tr, net, XT(X, 3), YT(Y, 3), T, SIZE_MAX, &e) == NTK_OK);
   if (m == NTK_TRAIN_GD)
     CHECK(max_error(net, w0, pow(1.0 - lr_or_dt / 3.0, (double)tr.steps)) < tol);
   else
@@ -61,7 +65,7 @@ static void test_nonfinite(void) {
   ntk_train_config_default(&cfg, NTK_TRAIN_GD);
   cfg.lr = 1e3; /* (1 - lr/3)^k diverges */
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
-  CHECK(ntk_train_run(&tr, net, X, Y, 3, INFINITY, 100000, &e) == NTK_ENONFINITE);
+  CHECK(ntk_train_run(&tr, net, XT(X, 3), YT(Y, 3), INFINITY, 100000, &e) == NTK_ENONFINITE);
   CHECK(strstr(e.msg, "gd{lr = 1000}") != NULL);
   ntk_train_release(&tr);
   cfg.lr = -1;

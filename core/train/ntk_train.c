@@ -172,9 +172,21 @@ static int nonfinite(ntk_trainer *tr, const char *what, double value, ntk_error 
 }
 
 /* g <- grad L at the net's current parameters, counting the evaluation; checks the loss. */
+/* The net's loss (and gradient, g not NULL) on P contiguous rows X, Y: the trainers keep row
+ * buffers (the caller's data made contiguous once per call, or a minibatch copy) and lend them to
+ * the net as tensors, without copying. */
+static int rows_loss(ntk_mlp *net, double *g, double *loss, const double *X, const double *Y,
+                     size_t P, ntk_error *err) {
+  ntk_storage xs, ys;
+  ntk_tensor x, y;
+  ntk_tensor_wrap(&x, &xs, X, P, ntk_mlp_input_dim(net));
+  ntk_tensor_wrap(&y, &ys, Y, P, ntk_mlp_output_dim(net));
+  return g ? ntk_mlp_loss_grad(net, g, loss, &x, &y, err) : ntk_mlp_loss(net, loss, &x, &y, err);
+}
+
 static int eval(ntk_trainer *tr, ntk_mlp *net, double *g, double *loss, const double *X,
                 const double *Y, size_t P, ntk_error *err) {
-  int st = ntk_mlp_loss_grad(net, g, loss, X, Y, P, err);
+  int st = rows_loss(net, g, loss, X, Y, P, err);
   if (st != NTK_OK) return st;
   tr->evals++;
   if (!isfinite(*loss)) return nonfinite(tr, "loss", *loss, err);
@@ -425,8 +437,8 @@ static int step_adam(ntk_trainer *tr, ntk_mlp *net, const double *X, const doubl
   return NTK_OK;
 }
 
-int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
-                   double t_max, ntk_error *err) {
+static int step_rows(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+                     double t_max, ntk_error *err) {
   int st;
   if ((st = ensure_buffers(tr, net, err)) != NTK_OK) return st;
   switch (tr->cfg.method) {
@@ -456,15 +468,15 @@ int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const double *X, const double 
   return NTK_OK;
 }
 
-int ntk_train_run(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
-                  double t_end, size_t max_steps, ntk_error *err) {
+static int run_rows(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+                    double t_end, size_t max_steps, ntk_error *err) {
   int flow = tr->cfg.method == NTK_TRAIN_RK4 || tr->cfg.method == NTK_TRAIN_RK45;
   /* discrete methods stop at the first step with t >= t_end; the slack absorbs the rounding
    * of lr * steps (0.1 * 3 < 0.3) */
   double slack = flow ? 0.0 : 1e-9 * tr->cfg.lr;
   int st;
   while (tr->steps < max_steps && t_end - tr->t > slack) {
-    if ((st = ntk_train_step(tr, net, X, Y, P, t_end, err)) != NTK_OK) return st;
+    if ((st = step_rows(tr, net, X, Y, P, t_end, err)) != NTK_OK) return st;
   }
   return NTK_OK;
 }
@@ -485,4 +497,37 @@ int ntk_train_effective_lr(double *out, const ntk_trainer *tr, size_t n, ntk_err
     for (i = 0; i < n; i++) out[i] = eta;
   }
   return NTK_OK;
+}
+
+/* x, y <- the contiguous data of the checked X (argument 3) and Y (argument 4), once per call:
+ * the step loop then reads them in place. */
+static int train_batch(ntk_tensor *x, ntk_tensor *y, const ntk_mlp *net, const ntk_tensor *X,
+                       const ntk_tensor *Y, ntk_error *err) {
+  int st = ntk_mlp_check_inputs(net, X, Y, 3, 4, err);
+  if (st == NTK_OK) st = ntk_tensor_contiguous(x, X, err);
+  if (st == NTK_OK && (st = ntk_tensor_contiguous(y, Y, err)) != NTK_OK) ntk_tensor_release(x);
+  return st;
+}
+
+int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const ntk_tensor *X, const ntk_tensor *Y,
+                   double t_max, ntk_error *err) {
+  ntk_tensor x = {0}, y = {0};
+  int st = train_batch(&x, &y, net, X, Y, err);
+  if (st == NTK_OK)
+    st = step_rows(tr, net, ntk_tensor_data(&x), ntk_tensor_data(&y), x.shape[0], t_max, err);
+  ntk_tensor_release(&x);
+  ntk_tensor_release(&y);
+  return st;
+}
+
+int ntk_train_run(ntk_trainer *tr, ntk_mlp *net, const ntk_tensor *X, const ntk_tensor *Y,
+                  double t_end, size_t max_steps, ntk_error *err) {
+  ntk_tensor x = {0}, y = {0};
+  int st = train_batch(&x, &y, net, X, Y, err);
+  if (st == NTK_OK)
+    st = run_rows(tr, net, ntk_tensor_data(&x), ntk_tensor_data(&y), x.shape[0], t_end,
+                  max_steps, err);
+  ntk_tensor_release(&x);
+  ntk_tensor_release(&y);
+  return st;
 }

@@ -75,14 +75,15 @@ void ntk_train_reset(ntk_trainer *tr);
 /* Forgets the rk45 FSAL gradient: call after changing the parameters or data between steps. */
 void ntk_train_invalidate(ntk_trainer *tr);
 
-/* One step of the method on X (P x D), Y (P x C), both row-major. rk4/rk45 steps are clipped
+/* One step of the method on inputs X [P x D] and targets Y [P x C] (or [P] when D or C is 1; any
+ * views, made contiguous once per call; arguments 3 and 4). rk4/rk45 steps are clipped
  * so as not to pass t_max (INFINITY: no limit). NTK_ENONFINITE when the loss or the new
  * parameters are not finite (err names step, t and the settings). */
-int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const ntk_tensor *X, const ntk_tensor *Y,
                    double t_max, ntk_error *err);
 /* Steps until t reaches t_end (flow methods: exactly; discrete ones: the first step with
  * t >= t_end up to rounding) or steps reaches max_steps, whichever comes first. */
-int ntk_train_run(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+int ntk_train_run(ntk_trainer *tr, ntk_mlp *net, const ntk_tensor *X, const ntk_tensor *Y,
                   double t_end, size_t max_steps, ntk_error *err);
 /* out (n) <- per-parameter effective step eta_j of the paper's Eq. 91: adam lr / (sqrt(v_hat_j)
  * + eps) with v_hat from the current moments (lr / eps before the first step); gd and sgd lr;

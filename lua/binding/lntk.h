@@ -148,10 +148,6 @@ void lntk_checkoptions(lua_State *L, int tbl, const char *const allowed[]);
 ntk_rng *lntk_checkrng(lua_State *L, int idx);
 /* Checks that argument idx is a live mlp; raises "attempt to use a released mlp" otherwise. */
 ntk_mlp *lntk_checkmlp(lua_State *L, int idx);
-/* Checks that argument idx is a data tensor with `cols` columns (2-D, or 1-D when cols is 1);
- * *rows <- its rows. Returns its elements row-major: the tensor's own data when contiguous,
- * else a contiguous copy pushed on the stack (so it lives as long as the caller's frame). */
-const double *lntk_checkdata(lua_State *L, int idx, size_t cols, size_t *rows);
 
 /* The C module entry point (also preloaded by the host executable). */
 LUAMOD_API int luaopen_ntklab_core(lua_State *L);

@@ -21,23 +21,6 @@ ntk_mlp *lntk_checkmlp(lua_State *L, int idx) {
   return m->net;
 }
 
-const double *lntk_checkdata(lua_State *L, int idx, size_t cols, size_t *rows) {
-  ntk_tensor *t = lntk_checktensor(L, idx);
-  char expected[64];
-  if (!((t->ndim == 2 && t->shape[1] == cols) || (t->ndim == 1 && cols == 1))) {
-    snprintf(expected, sizeof expected, cols == 1 ? "[P x 1] or [P]" : "[P x %zu]", cols);
-    lntk_shapeerror(L, idx, expected, t);
-  }
-  *rows = t->shape[0];
-  if (ntk_tensor_is_contiguous(t)) return ntk_tensor_data(t);
-  {
-    ntk_error err;
-    ntk_tensor *c = lntk_pushtensor(L);
-    if (ntk_tensor_init_copy(c, t, &err) != NTK_OK) luaL_error(L, "%s", err.msg);
-    return ntk_tensor_data(c);
-  }
-}
-
 /* Pushes a new, empty mlp userdata; the caller creates the net into box->net, so that nothing
  * can raise between the allocation of the net and its owner's existence. */
 static lntk_mlp *pushbox(lua_State *L) {
@@ -190,54 +173,54 @@ static int mlp_gc(lua_State *L) {
   return 0;
 }
 
+/* The tensors X (and Y) of net:forward, net:loss, net:grad, checked by the core before anything
+ * is allocated (Lua positions given outright). */
+static ntk_tensor *check_xy(lua_State *L, ntk_mlp *net, ntk_tensor **Y) {
+  ntk_tensor *X = lntk_checktensor(L, ARG_X);
+  ntk_error err;
+  if (Y) *Y = lntk_checktensor(L, ARG_Y);
+  if (ntk_mlp_check_inputs(net, X, Y ? *Y : NULL, ARG_X, ARG_Y, &err) != NTK_OK)
+    lntk_result(L, &err, NULL);
+  return X;
+}
+
 /* net:forward(X [, out]) -> out (P x C) */
 static int mlp_forward(lua_State *L) {
-  ntk_mlp *net = lntk_checkmlp(L, 1);
+  ntk_mlp *net = lntk_checkmlp(L, ARG_NET);
+  ntk_tensor *X, *out;
   size_t P, C = ntk_mlp_output_dim(net);
-  const double *X;
-  ntk_tensor *out;
   ntk_error err;
-  lua_settop(L, 3); /* contiguous copies of the data go above the arguments */
-  X = lntk_checkdata(L, 2, ntk_mlp_input_dim(net), &P);
-  if (!lua_isnoneornil(L, 3)) {
+  lua_settop(L, 3); /* absent arguments read as nil, as in the messages */
+  X = check_xy(L, net, NULL);
+  P = X->shape[0];
+  if (!lua_isnoneornil(L, ARG_FORWARD_OUT)) {
     char expected[64];
-    out = lntk_checktensor(L, 3);
+    out = lntk_checktensor(L, ARG_FORWARD_OUT);
     snprintf(expected, sizeof expected, "contiguous [%zu x %zu]", P, C);
     if (out->ndim != 2 || out->shape[0] != P || out->shape[1] != C ||
         !ntk_tensor_is_contiguous(out))
-      return lntk_shapeerror(L, 3, expected, out);
-    lua_pushvalue(L, 3);
+      return lntk_shapeerror(L, ARG_FORWARD_OUT, expected, out);
+    lua_pushvalue(L, ARG_FORWARD_OUT);
   } else {
     out = lntk_newtensor(L, 2, P, C);
   }
-  if (ntk_mlp_forward(net, ntk_tensor_data(out), X, P, &err) != NTK_OK)
-    return lntk_result(L, &err, LNTK_ARGS(ARG_NET, ARG_FORWARD_OUT, ARG_X, ARG_X));
+  /* core (net, out, X) */
+  if (ntk_mlp_forward(net, ntk_tensor_data(out), X, &err) != NTK_OK)
+    return lntk_result(L, &err, LNTK_ARGS(ARG_NET, ARG_FORWARD_OUT, ARG_X));
   return 1;
-}
-
-/* Checks X (arg xi) and Y (arg xi + 1) against the net; returns their rows. */
-static size_t check_xy(lua_State *L, ntk_mlp *net, int xi, const double **X, const double **Y) {
-  size_t P, Py;
-  *X = lntk_checkdata(L, xi, ntk_mlp_input_dim(net), &P);
-  *Y = lntk_checkdata(L, xi + 1, ntk_mlp_output_dim(net), &Py);
-  if (Py != P)
-    luaL_argerror(
-        L, xi + 1,
-        lua_pushfstring(L, "%I rows expected (as X), got %I", (lua_Integer)P, (lua_Integer)Py));
-  return P;
 }
 
 /* net:loss(X, Y) -> 1/(2P) sum |f(x) - y|^2 */
 static int mlp_loss(lua_State *L) {
-  ntk_mlp *net = lntk_checkmlp(L, 1);
-  const double *X, *Y;
-  size_t P;
+  ntk_mlp *net = lntk_checkmlp(L, ARG_NET);
+  ntk_tensor *Y, *X;
   double loss;
   ntk_error err;
   lua_settop(L, 3);
-  P = check_xy(L, net, 2, &X, &Y);
-  if (ntk_mlp_loss(net, &loss, X, Y, P, &err) != NTK_OK)
-    return lntk_result(L, &err, LNTK_ARGS(ARG_NET, 0, ARG_X, ARG_Y, ARG_X));
+  X = check_xy(L, net, &Y);
+  /* core (net, loss, X, Y) */
+  if (ntk_mlp_loss(net, &loss, X, Y, &err) != NTK_OK)
+    return lntk_result(L, &err, LNTK_ARGS(ARG_NET, 0, ARG_X, ARG_Y));
   lua_pushnumber(L, loss);
   return 1;
 }
@@ -258,17 +241,16 @@ static ntk_tensor *flat_out(lua_State *L, int idx, size_t n) {
 
 /* net:grad(X, Y [, g]) -> g (flat dL/dtheta), loss */
 static int mlp_grad(lua_State *L) {
-  ntk_mlp *net = lntk_checkmlp(L, 1);
-  const double *X, *Y;
-  size_t P;
-  ntk_tensor *g;
+  ntk_mlp *net = lntk_checkmlp(L, ARG_NET);
+  ntk_tensor *Y, *X, *g;
   double loss;
   ntk_error err;
   lua_settop(L, 4);
-  P = check_xy(L, net, 2, &X, &Y);
-  g = flat_out(L, 4, net->nparams);
-  if (ntk_mlp_loss_grad(net, ntk_tensor_data(g), &loss, X, Y, P, &err) != NTK_OK)
-    return lntk_result(L, &err, LNTK_ARGS(ARG_NET, ARG_GRAD_OUT, 0, ARG_X, ARG_Y, ARG_X));
+  X = check_xy(L, net, &Y);
+  g = flat_out(L, ARG_GRAD_OUT, net->nparams);
+  /* core (net, grad, loss, X, Y) */
+  if (ntk_mlp_loss_grad(net, ntk_tensor_data(g), &loss, X, Y, &err) != NTK_OK)
+    return lntk_result(L, &err, LNTK_ARGS(ARG_NET, ARG_GRAD_OUT, 0, ARG_X, ARG_Y));
   lua_pushnumber(L, loss);
   return 2;
 }

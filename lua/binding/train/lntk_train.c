@@ -129,17 +129,13 @@ static int trainer_gc(lua_State *L) {
   return 0;
 }
 
-/* Checks (net, X, Y) at args 2..4; returns P. */
-static size_t check_problem(lua_State *L, ntk_mlp **net, const double **X, const double **Y) {
-  size_t P, Py;
+/* Checks (net, X, Y) at args 2..4 through the core's check (positions given outright). */
+static void check_problem(lua_State *L, ntk_mlp **net, ntk_tensor **X, ntk_tensor **Y) {
+  ntk_error err;
   *net = lntk_checkmlp(L, 2);
-  *X = lntk_checkdata(L, 3, ntk_mlp_input_dim(*net), &P);
-  *Y = lntk_checkdata(L, 4, ntk_mlp_output_dim(*net), &Py);
-  if (Py != P)
-    luaL_argerror(
-        L, 4,
-        lua_pushfstring(L, "%I rows expected (as X), got %I", (lua_Integer)P, (lua_Integer)Py));
-  return P;
+  *X = lntk_checktensor(L, 3);
+  *Y = lntk_checktensor(L, 4);
+  if (ntk_mlp_check_inputs(*net, *X, *Y, 3, 4, &err) != NTK_OK) lntk_result(L, &err, NULL);
 }
 
 /* Raises for any failure of a step: misuse as a bad argument, a non-finite loss or parameters
@@ -155,24 +151,23 @@ static int step_failed(lua_State *L, const ntk_error *err) {
 static int trainer_step(lua_State *L) {
   ntk_trainer *tr = checktrainer(L, 1);
   ntk_mlp *net;
-  const double *X, *Y;
-  size_t P;
+  ntk_tensor *X, *Y;
   ntk_error err;
-  lua_settop(L, 4); /* contiguous copies of the data go above the arguments */
-  P = check_problem(L, &net, &X, &Y);
+  lua_settop(L, 4);
+  check_problem(L, &net, &X, &Y);
   /* the caller may have changed the parameters or the data since the last step */
   ntk_train_invalidate(tr);
-  if (ntk_train_step(tr, net, X, Y, P, INFINITY, &err) != NTK_OK) return step_failed(L, &err);
+  if (ntk_train_step(tr, net, X, Y, INFINITY, &err) != NTK_OK) return step_failed(L, &err);
   lua_pushnumber(L, tr->loss);
   return 1;
 }
 
 /* Calls observer(t, step, loss, net) at the current point. */
-static void observe(lua_State *L, ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y,
-                    size_t P, int fn) {
+static void observe(lua_State *L, ntk_trainer *tr, ntk_mlp *net, const ntk_tensor *X,
+                    const ntk_tensor *Y, int fn) {
   ntk_error err;
   double loss;
-  if (ntk_mlp_loss(net, &loss, X, Y, P, &err) != NTK_OK) luaL_error(L, "%s", err.msg);
+  if (ntk_mlp_loss(net, &loss, X, Y, &err) != NTK_OK) luaL_error(L, "%s", err.msg);
   lua_pushvalue(L, fn);
   lua_pushnumber(L, tr->t);
   lua_pushinteger(L, (lua_Integer)tr->steps);
@@ -194,13 +189,13 @@ static int trainer_run(lua_State *L) {
   static const char *const allowed[] = {"t", "steps", "observe", "observer", NULL};
   ntk_trainer *tr = checktrainer(L, 1);
   ntk_mlp *net;
-  const double *X, *Y;
-  size_t P, max_steps = SIZE_MAX, nobs = 0, k;
+  ntk_tensor *X, *Y;
+  size_t max_steps = SIZE_MAX, nobs = 0, k;
   double t_end = INFINITY, prev;
   int has_t, has_steps, fn = 0, obs = 0, flow;
   ntk_error err;
-  lua_settop(L, 5); /* contiguous copies of the data go above the arguments */
-  P = check_problem(L, &net, &X, &Y);
+  lua_settop(L, 5);
+  check_problem(L, &net, &X, &Y);
   lntk_checkoptions(L, 5, allowed);
   has_t = lua_getfield(L, 5, "t") != LUA_TNIL;
   lua_pop(L, 1);
@@ -254,8 +249,11 @@ static int trainer_run(lua_State *L) {
   }
   if (fn) {
     /* views retain the data's storage even if the observer releases X or Y */
-    int k2;
-    for (k2 = 3; k2 <= 4; k2++) ntk_tensor_view(lntk_pushtensor(L), lntk_checktensor(L, k2));
+    ntk_tensor *xv = lntk_pushtensor(L), *yv = lntk_pushtensor(L);
+    ntk_tensor_view(xv, X);
+    ntk_tensor_view(yv, Y);
+    X = xv;
+    Y = yv;
   }
   flow = tr->cfg.method == NTK_TRAIN_RK4 || tr->cfg.method == NTK_TRAIN_RK45;
   ntk_train_invalidate(tr);
@@ -264,16 +262,16 @@ static int trainer_run(lua_State *L) {
     lua_rawgeti(L, obs, (lua_Integer)k);
     tk = lua_tonumber(L, -1);
     lua_pop(L, 1);
-    if (ntk_train_run(tr, net, X, Y, P, tk, max_steps, &err) != NTK_OK) return step_failed(L, &err);
+    if (ntk_train_run(tr, net, X, Y, tk, max_steps, &err) != NTK_OK) return step_failed(L, &err);
     /* out of steps before this observation (discrete methods reach t_k up to rounding) */
     if (tr->steps >= max_steps && tk - tr->t > (flow ? 0.0 : 1e-9 * tr->cfg.lr)) break;
-    observe(L, tr, net, X, Y, P, fn);
+    observe(L, tr, net, X, Y, fn);
   }
-  if (ntk_train_run(tr, net, X, Y, P, t_end, max_steps, &err) != NTK_OK)
+  if (ntk_train_run(tr, net, X, Y, t_end, max_steps, &err) != NTK_OK)
     return step_failed(L, &err);
   {
     double loss;
-    if (ntk_mlp_loss(net, &loss, X, Y, P, &err) != NTK_OK) return lntk_status(L, &err, 1);
+    if (ntk_mlp_loss(net, &loss, X, Y, &err) != NTK_OK) return lntk_status(L, &err, 1);
     lua_pushnumber(L, loss);
   }
   return 1;
