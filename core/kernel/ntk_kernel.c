@@ -465,10 +465,7 @@ int ntk_kernel_check_inputs(const ntk_mlp *net, const ntk_tensor *X1, const ntk_
 int ntk_kernel_inputs(ntk_tensor *x1, ntk_tensor *x2, const ntk_mlp *net, const ntk_tensor *X1,
                       const ntk_tensor *X2, int arg1, int arg2, ntk_error *err) {
   int st = ntk_kernel_check_inputs(net, X1, X2, arg1, arg2, err);
-  if (st == NTK_OK) st = ntk_tensor_contiguous(x1, X1, err);
-  if (st == NTK_OK && X2 && (st = ntk_tensor_contiguous(x2, X2, err)) != NTK_OK)
-    ntk_tensor_release(x1);
-  return st;
+  return st != NTK_OK ? st : ntk_tensor_contiguous_pair(x1, X1, x2, X2, err);
 }
 
 int ntk_kernel_eta(ntk_tensor *dst, const ntk_mlp *net, const ntk_tensor *eta, int arg,

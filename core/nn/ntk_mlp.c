@@ -441,10 +441,7 @@ int ntk_mlp_check_inputs(const ntk_mlp *net, const ntk_tensor *X, const ntk_tens
 static int batch(ntk_tensor *x, ntk_tensor *y, const ntk_mlp *net, const ntk_tensor *X,
                  const ntk_tensor *Y, int xarg, int yarg, ntk_error *err) {
   int st = ntk_mlp_check_inputs(net, X, Y, xarg, yarg, err);
-  if (st == NTK_OK) st = ntk_tensor_contiguous(x, X, err);
-  if (st == NTK_OK && Y && (st = ntk_tensor_contiguous(y, Y, err)) != NTK_OK)
-    ntk_tensor_release(x);
-  return st;
+  return st != NTK_OK ? st : ntk_tensor_contiguous_pair(x, X, y, Y, err);
 }
 
 int ntk_mlp_forward(ntk_mlp *net, double *out, const ntk_tensor *X, ntk_error *err) {

@@ -241,3 +241,11 @@ void ntk_tensor_wrap(ntk_tensor *t, ntk_storage *s, const double *data, size_t r
   t->offset = 0;
   set_contiguous(t, cols ? 2 : 1, rows, cols ? cols : 1);
 }
+
+int ntk_tensor_contiguous_pair(ntk_tensor *x, const ntk_tensor *X, ntk_tensor *y,
+                               const ntk_tensor *Y, ntk_error *err) {
+  int st = ntk_tensor_contiguous(x, X, err);
+  if (st == NTK_OK && Y && (st = ntk_tensor_contiguous(y, Y, err)) != NTK_OK)
+    ntk_tensor_release(x);
+  return st;
+}

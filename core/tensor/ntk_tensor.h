@@ -85,6 +85,10 @@ void ntk_tensor_wrap(ntk_tensor *t, ntk_storage *s, const double *data, size_t r
  * (ntk_kernel, ntk_regress, ntk_metrics, ntk_mlp, ntk_train) turns any view into row-major
  * data. */
 int ntk_tensor_contiguous(ntk_tensor *dst, const ntk_tensor *src, ntk_error *err);
+/* x <- ntk_tensor_contiguous(X) and, when Y is not NULL, y <- ntk_tensor_contiguous(Y): the
+ * inputs and targets of one call; on failure both stay released. */
+int ntk_tensor_contiguous_pair(ntk_tensor *x, const ntk_tensor *X, ntk_tensor *y,
+                               const ntk_tensor *Y, ntk_error *err);
 /* Checks that src holds rows of `cols` values: [P x cols], or [P] when cols is 1, with
  * P >= min_rows. Otherwise NTK_ESHAPE for argument arg, "[P x cols]<what> expected, got [..]"
  * (what: "" or a noun such as " inputs"). */

@@ -504,9 +504,7 @@ int ntk_train_effective_lr(double *out, const ntk_trainer *tr, size_t n, ntk_err
 static int train_batch(ntk_tensor *x, ntk_tensor *y, const ntk_mlp *net, const ntk_tensor *X,
                        const ntk_tensor *Y, ntk_error *err) {
   int st = ntk_mlp_check_inputs(net, X, Y, 3, 4, err);
-  if (st == NTK_OK) st = ntk_tensor_contiguous(x, X, err);
-  if (st == NTK_OK && (st = ntk_tensor_contiguous(y, Y, err)) != NTK_OK) ntk_tensor_release(x);
-  return st;
+  return st != NTK_OK ? st : ntk_tensor_contiguous_pair(x, X, y, Y, err);
 }
 
 int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const ntk_tensor *X, const ntk_tensor *Y,
