@@ -21,7 +21,7 @@ if which == "demo" or which == "all" then
   local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
   local host = arg[-1] or "build/bin/ntklab"
   local t0 = clock()
-  local ok = os.execute(("%q %q --quiet --out %q"):format(host, source .. "/experiments/silent_alignment.lua", dir))
+  local ok = os.execute(("%q run %q --quiet --out %q"):format(host, source .. "/experiments/silent_alignment.lua", dir))
   local wall = clock() - t0
   if not ok then error("the demo experiment failed (is MNIST cached? scripts/fetch-data mnist)") end
   local s = assert(output.read_json(dir .. "/summary.json"))
@@ -31,7 +31,8 @@ if which == "demo" or which == "all" then
     sec.train, s.final.gradient_evals, sec.ntk_and_metrics, s.records))
   print(string.format("  data %.2f s, analysis %.2f s, other (plots, files, start-up) %.2f s",
     sec.data, sec.analysis, wall - sec.train - sec.ntk_and_metrics - sec.data - sec.analysis))
-  for _, f in ipairs{"summary.json", "trajectory.csv", "predictions.csv", "trajectory.png", "predictions.png", "alignment.png"} do
+  for _, f in ipairs{"config.json", "summary.json", "trajectory.csv", "predictions.csv", "trajectory.png",
+                     "predictions.png", "alignment.png"} do
     os.remove(dir .. "/" .. f)
   end
   os.remove(dir)

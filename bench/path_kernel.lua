@@ -1,9 +1,9 @@
--- bench/path_kernel.lua: cost of analysis.path_kernel_predictor per RK4 step, tensor path
+-- bench/path_kernel.lua: cost of pathkernel.predictor (Eq. 2) per RK4 step, tensor path
 -- (BLAS products into preallocated buffers) against the plain-Lua path, at the demo's sizes.
 -- Not a test: prints numbers, asserts nothing.
 --   build/bin/ntklab bench/path_kernel.lua [P] [M]     (default P = 1000, M = 1128)
 local ntklab = require "ntklab"
-local analysis = require "ntklab.analysis"
+local pathkernel = require "ntklab.pathkernel"
 
 local P = tonumber(arg and arg[1]) or 1000
 local M = tonumber(arg and arg[2]) or 1128
@@ -23,7 +23,7 @@ local scale = math.max(snaps[1].K:norm(), snaps[2].K:norm()) / P
 local function per_step(s, n1, n2)
   local function run(n)
     local t0 = clock()
-    local out = assert(analysis.path_kernel_predictor(s, y, f0, f0t, {step = scale / n * (1 + 1e-9)}))
+    local out = assert(pathkernel.predictor(s, y, f0, f0t, {step = scale / n * (1 + 1e-9)}))
     assert(out.steps == n)
     return clock() - t0
   end

@@ -13,7 +13,7 @@
 -- removes that offset from both predictors alike instead of charging it to the kernels).
 --
 -- The path-kernel predictor (--path_kernel, on by default) integrates Eq. 2 itself from kernel
--- snapshots at every path_every-th record (analysis.path_kernel_predictor, K(t) linear in t
+-- snapshots at every path_every-th record (ntklab.pathkernel, K(t) linear in t
 -- between them), interval by interval during training, so two snapshots (34 MB at P = 1000)
 -- are all it keeps. Measured with seed 1 (rel L2 error vs the net; wall time of the snapshots'
 -- test x train kernels and the integration): every record 0.0076, 1.2 s; every 2nd (default)
@@ -29,33 +29,44 @@
 --
 -- Run: build/bin/ntklab experiments/silent_alignment.lua [--option value ...] (--help lists them).
 -- Writes into --out (default results/silent_alignment/), every file atomically and
--- summary.json last: summary.json, trajectory.csv, predictions.csv, trajectory.png,
--- predictions.png, alignment.png.
+-- Run: build/bin/ntklab run experiments/silent_alignment.lua [--option value ...] (--help lists
+-- them; ntklab.experiment is the runner). Writes into --out (default results/silent_alignment/),
+-- config.json first, every file atomically and summary.json last: summary.json, config.json,
+-- trajectory.csv, predictions.csv, trajectory.png, predictions.png, alignment.png.
+-- A trainer that reports divergence ends the run as a failure (no summary.json) before any
+-- predictor runs: path-kernel failures during training wait for the trainer's verdict.
 local ntklab = require "ntklab"
 local data = require "ntklab.data"
 local preprocess = require "ntklab.preprocess"
-local output, analysis = ntklab.output, ntklab.analysis
+local analysis = ntklab.analysis
+
+-- The Figure 1a and 1c panels, drawn from this experiment's results (experiments/panels/).
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+local panels = dofile(here .. "/panels/silent_alignment.lua")
 
 -- On by default: at every 2nd record it costs the demo ~0.6 s and 34 MB (measurements above).
 local PATH_KERNEL_DEFAULT = true
 
-local spec = {
-  name = "experiments/silent_alignment.lua",
-  description = "Silent alignment (paper Figure 1a-b): a small-init MLP on whitened data learns "
+-- Caps on the count options keep a typo from asking for memory the machine does not have
+-- (issue 11, B7): P and test bound the P x P and test x P kernels (8 P^2 bytes each: 3.2 GB at
+-- P = 20000), width and depth the net, records and topk the trajectory.
+local experiment = {
+  name = "silent_alignment",
+  summary = "Silent alignment (paper Figure 1a-b): a small-init MLP on whitened data learns "
     .. "its kernel's direction before its size, and the trained net matches kernel regression "
     .. "with its final NTK, not its initial one.",
   options = {
     {name = "dataset", type = "choice", choices = {"mnist", "fashion_mnist", "cifar10", "teacher"},
       default = "mnist", help = "data: classes 0 and 1, or a linear teacher on Gaussian inputs"},
-    {name = "P", type = "integer", default = 1000, min = 2, help = "training set size"},
-    {name = "test", type = "integer", min = 1,
+    {name = "P", type = "integer", default = 1000, min = 2, max = 20000, help = "training set size"},
+    {name = "test", type = "integer", min = 1, max = 100000,
       help = "test set size (default: the rest of the pool; teacher: 500)"},
-    {name = "dim", type = "integer", default = 50, min = 1, help = "teacher input dimension"},
+    {name = "dim", type = "integer", default = 50, min = 1, max = 100000, help = "teacher input dimension"},
     {name = "gamma", type = "number", default = 0, min = 0, max = 1,
       help = "partial whitening exponent (0 = fully whitened, 1 = raw)"},
     {name = "cutoff", type = "number", default = 1e-2, min = 0, max = 0.999,
       help = "whitening keeps singular values above cutoff x the largest (0: full numerical rank)"},
-    {name = "width", type = "integer", default = 100, min = 1, help = "hidden width"},
+    {name = "width", type = "integer", default = 100, min = 1, max = 100000, help = "hidden width"},
     {name = "depth", type = "integer", default = 2, min = 1, max = 16, help = "number of layers"},
     {name = "activation", type = "string", default = "relu", help = "hidden activation"},
     {name = "sigma", type = "number", default = 0.1, min = 0, help = "initialization scale"},
@@ -68,259 +79,22 @@ local spec = {
       help = "stop at the first record with train loss below this"},
     {name = "t_max", type = "number", default = 1e4, min = 0, help = "time limit"},
     {name = "t_min", type = "number", default = 1e-2, min = 0, help = "first record time after 0"},
-    {name = "records", type = "integer", default = 100, min = 2,
+    {name = "records", type = "integer", default = 100, min = 2, max = 100000,
       help = "log-spaced record times from t_min to t_max"},
-    {name = "topk", type = "integer", default = 0, min = 0,
+    {name = "topk", type = "integer", default = 0, min = 0, max = 20000,
       help = "top kernel eigenvalues recorded (each record then costs a P x P eigensolve)"},
     {name = "path_kernel", type = "boolean", default = PATH_KERNEL_DEFAULT,
       help = "Eq. 2 path-kernel predictor integrated from kernel snapshots during training"},
-    {name = "path_every", type = "integer", default = 2, min = 1,
+    {name = "path_every", type = "integer", default = 2, min = 1, max = 100000,
       help = "path kernel: a kernel snapshot every this many records (plus t = 0 and the end)"},
     {name = "path_step", type = "number", default = 2, min = 0, max = 2.5,
       help = "path kernel: RK4 step bound h (eta/P) |K|_F (stable below 2.78)"},
     {name = "seed", type = "integer", default = 1, help = "seed of the data draw and the init"},
-    {name = "out", type = "string", default = "results/silent_alignment", help = "output directory"},
     {name = "plots", type = "boolean", default = true, help = "write the PNG plots"},
-    {name = "quiet", type = "boolean", default = false, help = "no progress line"},
   },
 }
 
-local opts = output.cli(spec, arg or {})
--- The path-kernel predictor integrates plain gradient flow, df/dt = -(1/P) K_t (f - y). Adam
--- follows other dynamics (Eq. 91's preconditioned kernel, with momentum), so for Adam runs the
--- predictor would measure the wrong thing: it is skipped, and the summary says why.
-local path_kernel_skipped
-if opts.trainer == "adam" and opts.path_kernel then
-  opts.path_kernel = false
-  path_kernel_skipped = "skipped for trainer adam: the predictor integrates plain gradient flow"
-end
-local clock = ntklab.clock
-local t_start = clock()
 
-local function die(msg)
-  io.stderr:write("silent_alignment: ", tostring(msg), "\n")
-  os.exit(1)
-end
-
--- ----- data ------------------------------------------------------------------------------------
-local ds, err
-if opts.dataset == "teacher" then
-  ds, err = data.teacher{P = opts.P, D = opts.dim, test = opts.test or 500, seed = opts.seed}
-else
-  ds, err = data[opts.dataset]{classes = {0, 1}, train = opts.P, test = opts.test, seed = opts.seed}
-  if not ds and opts.dataset == "mnist" then
-    err = err .. "\n(run scripts/fetch-data mnist first)"
-  end
-end
-if not ds then die(err) end
-local pp
--- cutoff 0: the numerical rank only (preprocess's default rcond drops rounding-noise directions)
-pp, err = preprocess.fit(ds.X_train, {gamma = opts.gamma, rcond = opts.cutoff > 0 and opts.cutoff or nil})
-if not pp then die(err) end
-local X, X_test = pp:transform(ds.X_train), pp:transform(ds.X_test)
-local y, y_test = ds.y_train, ds.y_test
-local P, D = X:size(1), X:size(2)
-local beta = ds.beta and ds.beta:dim() == 1 and ds.beta or nil
-local t_data = clock() - t_start
-
--- ----- net and trainer -------------------------------------------------------------------------
-local widths = {D}
-for _ = 1, opts.depth - 1 do widths[#widths + 1] = opts.width end
-widths[#widths + 1] = 1
-local ok, net = pcall(ntklab.mlp, {widths = widths, activation = opts.activation,
-  sigma = opts.sigma, seed = opts.seed})
-if not ok then die(net) end
-local trainer
-if opts.trainer == "flow" then
-  trainer = ntklab.train.flow{method = "rk45", rtol = opts.rtol, atol = opts.rtol * 1e-3}
-elseif opts.trainer == "gd" then
-  trainer = ntklab.train.gd{lr = opts.lr}
-else
-  trainer = ntklab.train.adam{lr = opts.lr}
-end
-
-if not (opts.t_max > opts.t_min and opts.t_min > 0) then die("need 0 < t_min < t_max") end
-local rec = ntklab.recorder{times = {log = {opts.t_min, opts.t_max, opts.records}}, X = X, y = y,
-  X_test = X_test, y_test = y_test, beta = beta, topk = math.min(opts.topk, P),
-  adam = opts.trainer == "adam" and trainer or nil}
-
--- Path kernel, integrated while training: Eq. 2 from t = 0 to t_end with K(t), k(t) linear in
--- t between snapshots at every path_every-th record (t = 0 and the end reuse the recorder's K0,
--- K0_test, K_end, K_end_test). Each interval is integrated as soon as its right end is recorded,
--- starting from the predictor's outputs at its left end: chaining analysis.path_kernel_predictor
--- over the intervals takes the same RK4 steps as one call over all snapshots, and only two
--- snapshots are alive at a time, 2 x 8 (P^2 + M P) bytes in two buffers used in turn.
-local path
-if opts.path_kernel then
-  path = {steps = 0, snapshots = 1, snapshot_seconds = 0, seconds = 0, buffers = {},
-    workspace = ntklab.kernel_workspace()}
-end
-
--- Integrates from path.left to (t, K, k), which becomes the new left end.
-local function path_advance(t, K, k)
-  local started = clock()
-  local left = path.left
-  local res, msg = analysis.path_kernel_predictor({{t = 0, K = left.K, k = left.k},
-    {t = t - left.t, K = K, k = k}}, rec.y, path.train, path.test, {step = opts.path_step})
-  if not res then die("path kernel: " .. msg) end
-  path.train, path.test, path.steps = res.train, res.test, path.steps + res.steps
-  path.snapshots = path.snapshots + 1
-  path.left = {t = t, K = K, k = k}
-  path.seconds = path.seconds + (clock() - started)
-end
-
-local function path_record()
-  local i = rec:count()
-  if i == 1 then
-    path.left = {t = 0, K = rec.K0, k = rec.K0_test}
-    path.train, path.test = rec.f0_train:reshape(P), rec.f0_test:reshape(X_test:size(1))
-    return
-  end
-  if (i - 1) % opts.path_every ~= 0 then return end
-  local started = clock()
-  -- the buffer that does not hold the left end
-  local buf = path.buffers[1]
-  if not buf or buf.K == path.left.K then buf = path.buffers[2] end
-  if not buf then
-    buf = {K = rec.K:clone(), k = ntklab.zeros(X_test:size(1), P)}
-    path.buffers[#path.buffers + 1] = buf
-  else
-    buf.K:copy_(rec.K)
-  end
-  ntklab.ntk(rec.net, X_test, X, {workspace = path.workspace, out = buf.k})
-  path.snapshot_seconds = path.snapshot_seconds + (clock() - started)
-  path_advance(rec.trajectory.t[i], buf.K, buf.k)
-end
-
-local progress = output.progress{total = #rec.times, label = "silent_alignment", quiet = opts.quiet}
-local t0 = clock()
-ok, err = pcall(rec.run, rec, trainer, net, {stop_loss = opts.stop_loss,
-  progress = function(i, _, t, loss)
-    if path then path_record() end
-    progress:update(i, string.format("t %.3g loss %.3g", t, loss))
-  end})
-progress:finish()
-if not ok then die(err) end
-local t_train_total = clock() - t0
-local traj = rec.trajectory
-local n = #traj.t
-
--- ----- predictors ------------------------------------------------------------------------------
-t0 = clock()
-local f_net = rec.f_end_test:reshape(X_test:size(1))
-local f0_train = rec.f0_train:reshape(P)
-local f0_test = rec.f0_test:reshape(X_test:size(1))
-local residual = y - f0_train
-
-local function kernel_predictor(K, k)
-  local fit, msg = ntklab.kernel_regression{K = K, y = residual}
-  if not fit then die("kernel regression: " .. msg) end
-  local pred = fit:predict(k) + f0_test
-  local info = {method = fit.method, rank = fit.rank, cond = fit.cond}
-  fit:release()
-  return pred, info
-end
-local pred_final, fit_final = kernel_predictor(rec.K_end, rec.K_end_test)
-local pred_initial, fit_initial = kernel_predictor(rec.K0, rec.K0_test)
-local cmp_final = analysis.compare(pred_final, f_net)
-local cmp_initial = analysis.compare(pred_initial, f_net)
-cmp_final.fit, cmp_initial.fit = fit_final, fit_initial
--- Adam's kernel at the end (nil when training stopped before Adam's first step)
-local pred_adam, cmp_adam
-if rec.K_adam_end then
-  local fit_adam
-  pred_adam, fit_adam = kernel_predictor(rec.K_adam_end, rec.K_adam_end_test)
-  cmp_adam = analysis.compare(pred_adam, f_net)
-  cmp_adam.fit = fit_adam
-end
-
-local function test_error(f)
-  -- classification error for +-1 labels, mean squared error / 2 for regression targets
-  local ft, yt = f:totable(), y_test:totable()
-  if opts.dataset == "teacher" then
-    local s = 0
-    for i = 1, #yt do s = s + (ft[i] - yt[i]) ^ 2 end
-    return s / (2 * #yt)
-  end
-  local wrong = 0
-  for i = 1, #yt do if (ft[i] >= 0) ~= (yt[i] >= 0) then wrong = wrong + 1 end end
-  return wrong / #yt
-end
-
-local cmp_path, pred_path
-local path_seconds = 0 -- integration and snapshots, inside the training loop's wall time
-if path then
-  if traj.t[n] > path.left.t then path_advance(traj.t[n], rec.K_end, rec.K_end_test) end
-  pred_path = path.test
-  cmp_path = analysis.compare(pred_path, f_net)
-  -- the same comparison on the train points (the residual the ODE integrates)
-  local train_cmp = analysis.compare(path.train, rec.f_end_train:reshape(P))
-  local info = {train_rel_err = train_cmp.rel_err, train_corr = train_cmp.corr,
-    snapshots = path.snapshots, every = opts.path_every, rk4_steps = path.steps,
-    step = opts.path_step, seconds = path.seconds, snapshot_seconds = path.snapshot_seconds,
-    snapshot_bytes = 8 * #path.buffers * (P * P + X_test:size(1) * P)}
-  for k, v in pairs(info) do cmp_path[k] = v end
-  path_seconds = path.seconds + path.snapshot_seconds
-  path = nil
-end
-
-local readouts = analysis.readouts(traj)
-local predictors = {final_ntk = cmp_final, initial_ntk = cmp_initial}
-local verdict = analysis.verdict(readouts, predictors)
-local t_analysis = clock() - t0
-
--- ----- outputs ---------------------------------------------------------------------------------
-local out = opts.out:gsub("/+$", "")
-ok, err = output.mkdir_p(out)
-if not ok then die(err) end
-local function must(okw, msg) if not okw then die(msg) end end
-
-must(output.write_csv(out .. "/trajectory.csv", rec.columns, traj))
-local labels = ds.labels_test and ds.labels_test:totable() or nil
-local pred_cols = {"index", "label", "target", "net", "final_ntk", "initial_ntk", "net_init"}
-local yt, fn, pf, pi, f0 = y_test:totable(), f_net:totable(), pred_final:totable(),
-  pred_initial:totable(), f0_test:totable()
-local rows = {}
-local pp_path = pred_path and pred_path:totable()
-if pp_path then pred_cols[#pred_cols + 1] = "path_kernel" end
-local pa = pred_adam and pred_adam:totable()
-if pa then pred_cols[#pred_cols + 1] = "adam_kernel" end
-for i = 1, #yt do
-  rows[i] = {i, labels and labels[i] or "", yt[i], fn[i], pf[i], pi[i], f0[i]}
-  if pp_path then rows[i][#rows[i] + 1] = pp_path[i] end
-  if pa then rows[i][#rows[i] + 1] = pa[i] end
-end
-must(output.write_csv(out .. "/predictions.csv", pred_cols, rows))
-
-local plots = {}
-if opts.plots then
-  local function plot(name, okp, msg)
-    if okp then plots[#plots + 1] = out .. "/" .. name
-    else io.stderr:write("silent_alignment: plot ", name, " skipped: ", tostring(msg), "\n") end
-  end
-  local title = string.format("%s, P = %d, %s, sigma = %g", opts.dataset, P, opts.trainer, opts.sigma)
-  plot("trajectory.png", output.plot_trajectory(out .. "/trajectory.png", traj, readouts,
-    {title = "silent alignment: " .. title}))
-  plot("predictions.png", output.plot_predictions(out .. "/predictions.png", f_net,
-    {{y = pred_final, title = string.format("final NTK (rel err %.3f)", cmp_final.rel_err)},
-     {y = pred_initial, title = string.format("initial NTK (rel err %.3f)", cmp_initial.rel_err)}},
-    {title = "test predictions: " .. title}))
-  local series = {
-    {x = traj.t, y = traj.alignment, title = "alignment (uncentered)"},
-    {x = traj.t, y = traj.alignment_centered, title = "alignment (centered)", style = "dashed"},
-  }
-  for l = 1, opts.depth do
-    series[#series + 1] = {x = traj.t, y = traj["layer" .. l .. "_alignment"],
-      title = "layer " .. l .. " alignment", style = "dotted"}
-  end
-  local vl = {}
-  if readouts.align90 then vl[#vl + 1] = {x = readouts.align90, title = "t_align90"} end
-  if readouts.kernel10 then vl[#vl + 1] = {x = readouts.kernel10, title = "t_kernel10"} end
-  plot("alignment.png", output.plot{file = out .. "/alignment.png", title = "kernel-target alignment: " .. title,
-    xlabel = "t", ylabel = "alignment", logx = true, key = "top left", series = series, vlines = vl})
-end
-
-local function num(v) return type(v) == "number" and v or nil end
 -- JSON objects take string keys: class counts keyed by label 0, 1, ... become "0", "1", ...
 local function json_safe(v)
   if type(v) ~= "table" or getmetatable(v) then return v end
@@ -332,39 +106,236 @@ local function json_safe(v)
   end
   return copy
 end
-local summary = {
-  experiment = "silent_alignment",
-  config = opts,
-  data = {source = json_safe(ds.source), dataset = opts.dataset, P = P, D = D, rank = pp.rank,
-    test = X_test:size(1), cutoff = opts.cutoff, gamma = opts.gamma},
-  trainer = trainer:settings(),
-  final = {t = traj.t[n], step = traj.step[n], train_loss = traj.loss[n],
-    test_loss = traj.test_loss[n], test_error = test_error(f_net),
-    reached_stop_loss = traj.loss[n] < opts.stop_loss, gradient_evals = trainer.evals,
-    kernel_norm = traj.kernel_norm[n], kernel_norm_initial = traj.kernel_norm[1]},
-  alignment = {initial = traj.alignment[1], final = traj.alignment[n],
-    centered_initial = traj.alignment_centered[1], centered_final = traj.alignment_centered[n],
-    weight_final = beta and traj.weight_alignment[n] or nil},
-  times = {align90 = num(readouts.align90), kernel10 = num(readouts.kernel10),
-    half_loss = num(readouts.half_loss), messages = readouts.messages},
-  predictors = {final_ntk = cmp_final, initial_ntk = cmp_initial,
-    kernel_regression = "f0(x) + k(x)^T K^+ (y - f0(X)), ridgeless; K = K(t_end) or K(0)",
-    test_error_final_ntk = test_error(pred_final), test_error_initial_ntk = test_error(pred_initial),
-    path_kernel = cmp_path, path_kernel_skipped = path_kernel_skipped,
-    test_error_path_kernel = pred_path and test_error(pred_path) or nil,
-    final_adam_kernel = cmp_adam,
-    test_error_final_adam_kernel = pred_adam and test_error(pred_adam) or nil},
-  silent_alignment = verdict.silent,
-  verdict = verdict,
-  records = n,
-  seconds = {total = clock() - t_start, data = t_data, train = t_train_total - rec.seconds - path_seconds, path_kernel = path_seconds,
-    ntk_and_metrics = rec.seconds, analysis = t_analysis},
-  files = {summary = out .. "/summary.json", trajectory = out .. "/trajectory.csv",
-    predictions = out .. "/predictions.csv", plots = output.array(plots)},
-}
--- The summary goes last: its presence means every other file of this run is complete.
-must(output.write_json(out .. "/summary.json", summary))
-if not opts.quiet then
-  io.stdout:write(string.format("silent_alignment: %s in %.1f s -> %s/summary.json\n",
-    verdict.silent and "silent alignment" or "no silent alignment", summary.seconds.total, out))
+
+local function num(v) return type(v) == "number" and v or nil end
+
+function experiment.run(opts, ctx)
+  -- The path-kernel predictor integrates plain gradient flow, df/dt = -(1/P) K_t (f - y). Adam
+  -- follows other dynamics (Eq. 91's preconditioned kernel, with momentum), so for Adam runs the
+  -- predictor would measure the wrong thing: it is skipped, and the summary says why.
+  local path_kernel_skipped
+  if opts.trainer == "adam" and opts.path_kernel then
+    opts.path_kernel = false
+    path_kernel_skipped = "skipped for trainer adam: the predictor integrates plain gradient flow"
+  end
+  local clock = ctx.clock
+  local t_start = clock()
+
+  local die = ctx.fail
+
+  -- ----- data ------------------------------------------------------------------------------------
+  local ds, err
+  if opts.dataset == "teacher" then
+    ds, err = data.teacher{P = opts.P, D = opts.dim, test = opts.test or 500, seed = opts.seed}
+  else
+    ds, err = data[opts.dataset]{classes = {0, 1}, train = opts.P, test = opts.test, seed = opts.seed}
+    if not ds and opts.dataset == "mnist" then
+      err = err .. "\n(run scripts/fetch-data mnist first)"
+    end
+  end
+  if not ds then die(err) end
+  local pp
+  -- cutoff 0: the numerical rank only (preprocess's default rcond drops rounding-noise directions)
+  pp, err = preprocess.fit(ds.X_train, {gamma = opts.gamma, rcond = opts.cutoff > 0 and opts.cutoff or nil})
+  if not pp then die(err) end
+  local X, X_test = pp:transform(ds.X_train), pp:transform(ds.X_test)
+  local y, y_test = ds.y_train, ds.y_test
+  local P, D = X:size(1), X:size(2)
+  local beta = ds.beta and ds.beta:dim() == 1 and ds.beta or nil
+  local t_data = clock() - t_start
+
+  -- ----- net and trainer -------------------------------------------------------------------------
+  local widths = {D}
+  for _ = 1, opts.depth - 1 do widths[#widths + 1] = opts.width end
+  widths[#widths + 1] = 1
+  local ok, net = pcall(ntklab.mlp, {widths = widths, activation = opts.activation,
+    sigma = opts.sigma, seed = opts.seed})
+  if not ok then die(net) end
+  local trainer
+  if opts.trainer == "flow" then
+    trainer = ntklab.train.flow{method = "rk45", rtol = opts.rtol, atol = opts.rtol * 1e-3}
+  elseif opts.trainer == "gd" then
+    trainer = ntklab.train.gd{lr = opts.lr}
+  else
+    trainer = ntklab.train.adam{lr = opts.lr}
+  end
+
+  if not (opts.t_max > opts.t_min and opts.t_min > 0) then die("need 0 < t_min < t_max") end
+  -- Path kernel, integrated while training (ntklab.pathkernel, an observer of the recorder's
+  -- points that reuses its train kernels): Eq. 2 from t = 0 to t_end with K(t), k(t) linear in
+  -- t between snapshots at every path_every-th record and at the end. A failed integration
+  -- (e.g. "more than 1000000 steps needed" on a kernel that is blowing up) is kept by the
+  -- observer until the trainer has had its say: divergence is reported first.
+  local path = opts.path_kernel and ntklab.pathkernel.new{X = X, y = y, X_test = X_test,
+    every = opts.path_every, step = opts.path_step} or nil
+  local rec = ntklab.recorder{times = {log = {opts.t_min, opts.t_max, opts.records}}, X = X, y = y,
+    X_test = X_test, y_test = y_test, beta = beta, topk = math.min(opts.topk, P),
+    adam = opts.trainer == "adam" and trainer or nil, observers = {path}}
+
+  local progress = ctx.progress{total = #rec.times}
+  local t0 = clock()
+  ok, err = pcall(rec.run, rec, trainer, net, {stop_loss = opts.stop_loss,
+    progress = function(i, _, t, loss) progress:update(i, {t = t, loss = loss}) end})
+  progress:finish()
+  if not ok then die(err) end
+  local t_train_total = clock() - t0
+  local traj = rec.trajectory
+  local n = #traj.t
+  -- A trainer that does not check (or an observer that missed it): a non-finite loss is
+  -- divergence, and no predictor runs on it.
+  for i = 1, n do
+    if traj.loss[i] ~= traj.loss[i] or math.abs(traj.loss[i]) == math.huge then
+      die(string.format("training diverged: train loss %s at record %d (t = %g, step %d), %s", tostring(traj.loss[i]),
+        i, traj.t[i], traj.step[i], opts.trainer))
+    end
+  end
+  local path_result
+  if path then
+    local msg
+    path_result, msg = path:result()
+    if not path_result then die("path kernel: " .. msg) end
+  end
+
+  -- ----- predictors ------------------------------------------------------------------------------
+  t0 = clock()
+  local f_net = rec.f_end_test:reshape(X_test:size(1))
+  local f0_train = rec.f0_train:reshape(P)
+  local f0_test = rec.f0_test:reshape(X_test:size(1))
+  local residual = y - f0_train
+
+  local function kernel_predictor(K, k)
+    local fit, msg = ntklab.kernel_regression{K = K, y = residual}
+    if not fit then die("kernel regression: " .. msg) end
+    local pred = fit:predict(k) + f0_test
+    local info = {method = fit.method, rank = fit.rank, cond = fit.cond}
+    fit:release()
+    return pred, info
+  end
+  local pred_final, fit_final = kernel_predictor(rec.K_end, rec.K_end_test)
+  local pred_initial, fit_initial = kernel_predictor(rec.K0, rec.K0_test)
+  local cmp_final = analysis.compare(pred_final, f_net)
+  local cmp_initial = analysis.compare(pred_initial, f_net)
+  cmp_final.fit, cmp_initial.fit = fit_final, fit_initial
+  -- Adam's kernel at the end (nil when training stopped before Adam's first step)
+  local pred_adam, cmp_adam
+  if rec.K_adam_end then
+    local fit_adam
+    pred_adam, fit_adam = kernel_predictor(rec.K_adam_end, rec.K_adam_end_test)
+    cmp_adam = analysis.compare(pred_adam, f_net)
+    cmp_adam.fit = fit_adam
+  end
+
+  local function test_error(f)
+    -- classification error for +-1 labels, mean squared error / 2 for regression targets
+    local ft, yt = f:totable(), y_test:totable()
+    if opts.dataset == "teacher" then
+      local s = 0
+      for i = 1, #yt do s = s + (ft[i] - yt[i]) ^ 2 end
+      return s / (2 * #yt)
+    end
+    local wrong = 0
+    for i = 1, #yt do if (ft[i] >= 0) ~= (yt[i] >= 0) then wrong = wrong + 1 end end
+    return wrong / #yt
+  end
+
+  local cmp_path, pred_path
+  local path_seconds = 0 -- integration and snapshots, inside the training loop's wall time
+  if path_result then
+    local res = path_result
+    pred_path = res.test
+    cmp_path = analysis.compare(pred_path, f_net)
+    -- the same comparison on the train points (the residual the ODE integrates)
+    local train_cmp = analysis.compare(res.train, rec.f_end_train:reshape(P))
+    local info = {train_rel_err = train_cmp.rel_err, train_corr = train_cmp.corr,
+      snapshots = res.snapshots, every = res.every, rk4_steps = res.steps,
+      step = opts.path_step, seconds = res.seconds, snapshot_seconds = res.snapshot_seconds,
+      snapshot_bytes = res.snapshot_bytes}
+    for k, v in pairs(info) do cmp_path[k] = v end
+    path_seconds = res.seconds + res.snapshot_seconds
+    path, path_result = nil, nil
+  end
+
+  local readouts = analysis.readouts(traj)
+  local predictors = {final_ntk = cmp_final, initial_ntk = cmp_initial}
+  local verdict = analysis.verdict(readouts, predictors)
+  local t_analysis = clock() - t0
+
+  -- ----- outputs ---------------------------------------------------------------------------------
+  ctx.write_csv("trajectory.csv", rec.columns, traj)
+  local labels = ds.labels_test and ds.labels_test:totable() or nil
+  local pred_cols = {"index", "label", "target", "net", "final_ntk", "initial_ntk", "net_init"}
+  local yt, fn, pf, pi, f0 = y_test:totable(), f_net:totable(), pred_final:totable(),
+    pred_initial:totable(), f0_test:totable()
+  local rows = {}
+  local pp_path = pred_path and pred_path:totable()
+  if pp_path then pred_cols[#pred_cols + 1] = "path_kernel" end
+  local pa = pred_adam and pred_adam:totable()
+  if pa then pred_cols[#pred_cols + 1] = "adam_kernel" end
+  for i = 1, #yt do
+    rows[i] = {i, labels and labels[i] or "", yt[i], fn[i], pf[i], pi[i], f0[i]}
+    if pp_path then rows[i][#rows[i] + 1] = pp_path[i] end
+    if pa then rows[i][#rows[i] + 1] = pa[i] end
+  end
+  ctx.write_csv("predictions.csv", pred_cols, rows)
+
+  if opts.plots then
+    local title = string.format("%s, P = %d, %s, sigma = %g", opts.dataset, P, opts.trainer, opts.sigma)
+    ctx.add_plot("trajectory.png", panels.plot_trajectory(ctx.path("trajectory.png"), traj, readouts,
+      {title = "silent alignment: " .. title}))
+    ctx.add_plot("predictions.png", panels.plot_predictions(ctx.path("predictions.png"), f_net,
+      {{y = pred_final, title = string.format("final NTK (rel err %.3f)", cmp_final.rel_err)},
+       {y = pred_initial, title = string.format("initial NTK (rel err %.3f)", cmp_initial.rel_err)}},
+      {title = "test predictions: " .. title}))
+    local series = {
+      {x = traj.t, y = traj.alignment, title = "alignment (uncentered)"},
+      {x = traj.t, y = traj.alignment_centered, title = "alignment (centered)", style = "dashed"},
+    }
+    for l = 1, opts.depth do
+      series[#series + 1] = {x = traj.t, y = traj["layer" .. l .. "_alignment"],
+        title = "layer " .. l .. " alignment", style = "dotted"}
+    end
+    local vl = {}
+    if readouts.align90 then vl[#vl + 1] = {x = readouts.align90, title = "t_align90"} end
+    if readouts.kernel10 then vl[#vl + 1] = {x = readouts.kernel10, title = "t_kernel10"} end
+    ctx.plot("alignment.png", {title = "kernel-target alignment: " .. title,
+      xlabel = "t", ylabel = "alignment", logx = true, key = "top left", series = series, vlines = vl})
+  end
+
+  local summary = {
+    experiment = "silent_alignment",
+    config = opts,
+    data = {source = json_safe(ds.source), dataset = opts.dataset, P = P, D = D, rank = pp.rank,
+      test = X_test:size(1), cutoff = opts.cutoff, gamma = opts.gamma},
+    trainer = trainer:settings(),
+    final = {t = traj.t[n], step = traj.step[n], train_loss = traj.loss[n],
+      test_loss = traj.test_loss[n], test_error = test_error(f_net),
+      reached_stop_loss = traj.loss[n] < opts.stop_loss, gradient_evals = trainer.evals,
+      kernel_norm = traj.kernel_norm[n], kernel_norm_initial = traj.kernel_norm[1]},
+    alignment = {initial = traj.alignment[1], final = traj.alignment[n],
+      centered_initial = traj.alignment_centered[1], centered_final = traj.alignment_centered[n],
+      weight_final = beta and traj.weight_alignment[n] or nil},
+    times = {align90 = num(readouts.align90), kernel10 = num(readouts.kernel10),
+      half_loss = num(readouts.half_loss), messages = readouts.messages},
+    predictors = {final_ntk = cmp_final, initial_ntk = cmp_initial,
+      kernel_regression = "f0(x) + k(x)^T K^+ (y - f0(X)), ridgeless; K = K(t_end) or K(0)",
+      test_error_final_ntk = test_error(pred_final), test_error_initial_ntk = test_error(pred_initial),
+      path_kernel = cmp_path, path_kernel_skipped = path_kernel_skipped,
+      test_error_path_kernel = pred_path and test_error(pred_path) or nil,
+      final_adam_kernel = cmp_adam,
+      test_error_final_adam_kernel = pred_adam and test_error(pred_adam) or nil},
+    silent_alignment = verdict.silent,
+    verdict = verdict,
+    records = n,
+    seconds = {experiment = clock() - t_start, data = t_data, train = t_train_total - rec.seconds - path_seconds, path_kernel = path_seconds,
+      ntk_and_metrics = rec.seconds, analysis = t_analysis},
+    -- files: the runner adds what ctx wrote (summary, config, trajectory, predictions, plots)
+  }
+  return summary
 end
+
+--- The verdict and its reason, for the runner's last line.
+function experiment.verdict(s)
+  return s.silent_alignment and "silent alignment" or "no silent alignment", s.verdict and s.verdict.reason
+end
+
+return experiment

@@ -2,6 +2,7 @@
 -- synthetic trajectories whose answers are known.
 local ntklab = require "ntklab"
 local analysis = require "ntklab.analysis"
+local kernel_reference = require "spec.support.kernel_reference"
 
 -- Hand-computed answers below are exact in decimal but not in binary: 1e-12 covers rounding.
 local EXACT = 1e-12
@@ -61,45 +62,51 @@ describe("analysis.compare", function()
   end)
 end)
 
-describe("analysis.kernel_alignment", function()
-  it("is 1 for K = y y^T and 1/sqrt(P) for K = I with |y| any", function()
-    local y = {1, -2, 0.5}
-    local K = {}
-    for i = 1, 3 do K[i] = {} for j = 1, 3 do K[i][j] = y[i] * y[j] end end
-    assert.is_true(close(analysis.kernel_alignment(K, y), 1))
-    assert.is_true(close(analysis.kernel_alignment({{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}, y), 1 / math.sqrt(3)))
-  end)
+-- The library's alignment (C, through analysis.kernel_alignment) and the plain-Lua twin the
+-- recorder specs check against, both against the same closed forms.
+for _, impl in ipairs{{"analysis.kernel_alignment", analysis.kernel_alignment},
+                      {"kernel_reference.alignment (plain-Lua twin)", kernel_reference.alignment}} do
+  local name, kernel_alignment = impl[1], impl[2]
+  describe(name, function()
+    it("is 1 for K = y y^T and 1/sqrt(P) for K = I with |y| any", function()
+      local y = {1, -2, 0.5}
+      local K = {}
+      for i = 1, 3 do K[i] = {} for j = 1, 3 do K[i][j] = y[i] * y[j] end end
+      assert.is_true(close(kernel_alignment(K, y), 1))
+      assert.is_true(close(kernel_alignment({{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}, y), 1 / math.sqrt(3)))
+    end)
 
-  it("centered: equals the uncentered alignment of H K H with H y (explicit H)", function()
-    local K = {{2, 0.5, 0.1, 0}, {0.5, 1, 0.3, 0.2}, {0.1, 0.3, 3, 1}, {0, 0.2, 1, 1.5}}
-    local y = {1, 0.2, -0.7, 2}
-    local P = 4
-    local H = {}
-    for i = 1, P do H[i] = {} for j = 1, P do H[i][j] = (i == j and 1 or 0) - 1 / P end end
-    local function mm(A, B)
-      local C = {}
-      for i = 1, P do C[i] = {} for j = 1, P do
-        local s = 0
-        for k = 1, P do s = s + A[i][k] * B[k][j] end
-        C[i][j] = s
-      end end
-      return C
-    end
-    local HKH = mm(mm(H, K), H)
-    local Hy = {}
-    for i = 1, P do Hy[i] = 0 for k = 1, P do Hy[i] = Hy[i] + H[i][k] * y[k] end end
-    assert.is_true(close(analysis.kernel_alignment(K, y, true), analysis.kernel_alignment(HKH, Hy)))
-    assert.is_false(close(analysis.kernel_alignment(K, y, true), analysis.kernel_alignment(K, y), 1e-3))
-    -- The input is not modified by centering.
-    assert.are.equal(2, K[1][1])
-    assert.are.equal(1, y[1])
-  end)
+    it("centered: equals the uncentered alignment of H K H with H y (explicit H)", function()
+      local K = {{2, 0.5, 0.1, 0}, {0.5, 1, 0.3, 0.2}, {0.1, 0.3, 3, 1}, {0, 0.2, 1, 1.5}}
+      local y = {1, 0.2, -0.7, 2}
+      local P = 4
+      local H = {}
+      for i = 1, P do H[i] = {} for j = 1, P do H[i][j] = (i == j and 1 or 0) - 1 / P end end
+      local function mm(A, B)
+        local C = {}
+        for i = 1, P do C[i] = {} for j = 1, P do
+          local s = 0
+          for k = 1, P do s = s + A[i][k] * B[k][j] end
+          C[i][j] = s
+        end end
+        return C
+      end
+      local HKH = mm(mm(H, K), H)
+      local Hy = {}
+      for i = 1, P do Hy[i] = 0 for k = 1, P do Hy[i] = Hy[i] + H[i][k] * y[k] end end
+      assert.is_true(close(kernel_alignment(K, y, true), kernel_alignment(HKH, Hy)))
+      assert.is_false(close(kernel_alignment(K, y, true), kernel_alignment(K, y), 1e-3))
+      -- The input is not modified by centering.
+      assert.are.equal(2, K[1][1])
+      assert.are.equal(1, y[1])
+    end)
 
-  it("is NaN for a zero kernel or zero targets", function()
-    assert.is_true(isnan(analysis.kernel_alignment({{0, 0}, {0, 0}}, {1, 2})))
-    assert.is_true(isnan(analysis.kernel_alignment({{1, 0}, {0, 1}}, {0, 0})))
+    it("is NaN for a zero kernel or zero targets", function()
+      assert.is_true(isnan(kernel_alignment({{0, 0}, {0, 0}}, {1, 2})))
+      assert.is_true(isnan(kernel_alignment({{1, 0}, {0, 1}}, {0, 0})))
+    end)
   end)
-end)
+end
 
 describe("silent-alignment readouts", function()
   it("t_align90 interpolates the crossing after the last record below 90% of the final value", function()

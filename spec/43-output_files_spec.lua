@@ -220,13 +220,14 @@ describe("output: plots", function()
       traj.t[i + 1], traj.loss[i + 1] = t, 1 / (1 + t / 30)
       traj.alignment[i + 1], traj.kernel_norm[i + 1] = 1 - 0.7 / (1 + t), 0.01 + t / (10 + t)
     end
+    local panels = dofile(files.source_dir .. "/experiments/panels/silent_alignment.lua")
     local file = dir .. "/trajectory.png"
-    assert.is_true(output.plot_trajectory(file, traj, {align90 = 8, kernel10 = 1.2}))
+    assert.is_true(panels.plot_trajectory(file, traj, {align90 = 8, kernel10 = 1.2}))
     assert.are.equal("\137PNG", slurp(file):sub(1, 4))
     local net, pred = {}, {}
     for i = 1, 30 do net[i] = math.sin(i); pred[i] = 0.9 * math.sin(i) end
     file = dir .. "/predictions.png"
-    assert.is_true(output.plot_predictions(file, net, {{y = pred, title = "final NTK"}}, {title = "MNIST 0/1"}))
+    assert.is_true(panels.plot_predictions(file, net, {{y = pred, title = "final NTK"}}, {title = "MNIST 0/1"}))
     assert.are.equal("\137PNG", slurp(file):sub(1, 4))
   end)
 

@@ -54,16 +54,36 @@ describe("output.progress", function()
     assert.are.equal(4, redraws)
   end)
 
-  it("stays silent when stderr is not a terminal, or with quiet", function()
-    for _, opts in ipairs{{isatty = function() return false end}, {isatty = function() return true end, quiet = true}} do
-      local stream, contents = capture()
-      opts.stream, opts.total, opts.interval = stream, 3, 0
-      local p = output.progress(opts)
-      p:update(1)
-      p:update(3)
-      p:finish()
-      assert.are.equal("", contents())
-    end
+  it("writes plain lines every 10% when stderr is not a terminal, and nothing with quiet", function()
+    local stream, contents = capture()
+    local p = output.progress{total = 100, label = "sweep", stream = stream, interval = 0,
+      isatty = function() return false end}
+    assert.are.equal("log", p.mode)
+    for i = 1, 100 do p:update(i, {t = i / 10, loss = 1 / i}) end
+    p:finish()
+    local s = contents()
+    assert.is_nil(s:find("\r", 1, true))
+    local lines = {}
+    for line in s:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    assert.are.equal(10, #lines, s)
+    assert.matches("^sweep  10%% %(10/100%) t 1 loss 0.1 ETA %d+s$", lines[1])
+    assert.matches("^sweep 100%% %(100/100%) t 10 loss 0.01$", lines[10])
+    stream, contents = capture()
+    p = output.progress{total = 3, stream = stream, interval = 0, quiet = true, isatty = function() return true end}
+    assert.are.equal("off", p.mode)
+    p:update(1)
+    p:update(3)
+    p:finish()
+    assert.are.equal("", contents())
+  end)
+
+  it("in a log, writes a line after log_interval seconds even within the same 10%", function()
+    local stream, contents = capture()
+    local now = 0
+    local p = output.progress{total = 1000, stream = stream, mode = "log", clock = function() return now end}
+    for i = 1, 50 do now = i; p:update(i) end -- 50 s, under 10% done: one line, at 31 s
+    p:finish()
+    assert.are.equal("  3% (31/1000) ETA 16m09s\n", contents())
   end)
 
   it("throttles redraws to the interval but always draws the last step", function()
@@ -75,12 +95,14 @@ describe("output.progress", function()
     assert.are.equal(2, redraws)
   end)
 
-  it("NTKLAB_FORCE_PROGRESS=1 draws on a redirected stderr; by default nothing is drawn", function()
+  it("NTKLAB_FORCE_PROGRESS=1 draws in place on a redirected stderr, =0 silences it; by default a log gets plain lines", function()
     local code = "local p = require'ntklab.output'.progress{total = 2, interval = 0} p:update(1) p:update(2) p:finish()"
     local _, forced = run("NTKLAB_FORCE_PROGRESS=1", code)
-    assert.matches("100%% %(2/2%)\n$", forced)
+    assert.matches("^\r 50%% %(1/2%) ETA %d+s\r100%% %(2/2%) +\n$", forced)
     local _, plain = run("NTKLAB_FORCE_PROGRESS=", code)
-    assert.are.equal("", plain)
+    assert.matches("^ 50%% %(1/2%) ETA %d+s\n100%% %(2/2%)\n$", plain)
+    local _, off = run("NTKLAB_FORCE_PROGRESS=0", code)
+    assert.are.equal("", off)
   end)
 end)
 
@@ -112,7 +134,10 @@ describe("output.parse_args", function()
   end)
 
   local errors = {
-    {{"--sigmaa", "1"}, "silent_alignment: unknown option '--sigmaa' (see --help)"},
+    {{"--sigmaa", "1"}, "silent_alignment: unknown option '--sigmaa' (did you mean --sigma?) (see --help)"},
+    {{"--wdith", "1"}, "unknown option '--wdith' (did you mean --width?)"},
+    {{"--trainer", "flwo"}, "option '--trainer' expects one of flow, gd, adam, got 'flwo' (did you mean flow?)"},
+    {{"--xyz", "1"}, "unknown option '--xyz' (see --help)"},
     {{"--sigma"}, "option '--sigma' needs a value"},
     {{"--sigma", "abc"}, "option '--sigma' expects a number, got 'abc'"},
     {{"--sigma", "nan"}, "option '--sigma' expects a number, got 'nan'"},
@@ -141,8 +166,8 @@ describe("output.parse_args", function()
     assert.are.equal(0, code)
     assert.matches("^usage: ntklab silent_alignment %[options%]\n", text)
     assert.matches("Figure 1a%-b", text)
-    assert.matches("\n  %-%-sigma NUMBER +initialization scale %(default 0.1%)\n", text)
-    assert.matches("\n  %-%-width INTEGER +hidden width %(default 100%)\n", text)
+    assert.matches("\n  %-%-sigma NUMBER +initialization scale %(default 0.1, >= 0%)\n", text)
+    assert.matches("\n  %-%-width INTEGER +hidden width %(default 100, >= 1%)\n", text)
     assert.matches("\n  %-%-trainer flow|gd|adam +optimizer %(default flow%)\n", text)
     assert.matches("\n  %-%-quiet +no progress line %(default false%)\n", text)
     assert.matches("\n  %-%-out STRING +output directory\n", text)

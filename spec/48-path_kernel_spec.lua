@@ -2,7 +2,7 @@
 -- simulated two-layer linear net, reproduces the net's own test predictions; with one snapshot
 -- and the tail it is kernel regression with that kernel.
 local ntklab = require "ntklab"
-local analysis = require "ntklab.analysis"
+local pathkernel = require "ntklab.pathkernel"
 local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
 local sim = dofile(source .. "/spec/support/linear_sim.lua")
 
@@ -66,7 +66,7 @@ local function max_rel(a, b)
   return num / den
 end
 
-describe("analysis.path_kernel_predictor", function()
+describe("pathkernel.predictor", function()
   local E = setup()
   local records = {}
   local times = {}
@@ -82,7 +82,7 @@ describe("analysis.path_kernel_predictor", function()
     for k, stride in ipairs{8, 4, 1} do
       local snaps = {}
       for i = 1, #records, stride do snaps[#snaps + 1] = records[i] end
-      local out = assert(analysis.path_kernel_predictor(snaps, E.y, f0_train, f0_test))
+      local out = assert(pathkernel.predictor(snaps, E.y, f0_train, f0_test))
       errors[k] = max_rel(out.test, net_test)
       assert.is_true(max_rel(out.train, net_train) < 10 * errors[k] + 1e-9)
     end
@@ -92,13 +92,13 @@ describe("analysis.path_kernel_predictor", function()
     assert.is_true(errors[2] < errors[1] / 3, ("%g then %g"):format(errors[1], errors[2]))
     assert.is_true(errors[3] < 1e-3, "densest error " .. errors[3])
     -- and the kernel moved: the initial kernel's regression is far from the net
-    local lazy = assert(analysis.path_kernel_predictor({records[1]}, E.y, f0_train, f0_test, {tail = true}))
+    local lazy = assert(pathkernel.predictor({records[1]}, E.y, f0_train, f0_test, {tail = true}))
     assert.is_true(max_rel(lazy.test, net_test) > 100 * errors[3])
   end)
 
   it("one snapshot with the tail is kernel regression with that kernel", function()
     local snap = records[1]
-    local out = assert(analysis.path_kernel_predictor({snap}, E.y, f0_train, f0_test, {tail = true}))
+    local out = assert(pathkernel.predictor({snap}, E.y, f0_train, f0_test, {tail = true}))
     local r = {}
     for i = 1, P do r[i] = E.y[i] - f0_train[i] end
     local alpha = solve(snap.K, r)
@@ -114,18 +114,50 @@ describe("analysis.path_kernel_predictor", function()
   it("a frozen kernel over a long time approaches the tail, and tensors are accepted", function()
     local snap = records[#records]
     local frozen = {{t = 0, K = snap.K, k = snap.k}, {t = 400, K = ntklab.tensor(snap.K), k = ntklab.tensor(snap.k)}}
-    local long = assert(analysis.path_kernel_predictor(frozen, ntklab.tensor(E.y), f0_train, f0_test))
-    local tail = assert(analysis.path_kernel_predictor({frozen[1]}, E.y, f0_train, f0_test, {tail = true}))
+    local long = assert(pathkernel.predictor(frozen, ntklab.tensor(E.y), f0_train, f0_test))
+    local tail = assert(pathkernel.predictor({frozen[1]}, E.y, f0_train, f0_test, {tail = true}))
     assert.is_true(max_rel(long.test, tail.test) < 1e-8)
   end)
 
   it("returns nil, msg for a singular kernel in the tail or too many steps", function()
     local singular = {t = 0, K = {{1, 1}, {1, 1}}, k = {{1, 0}}}
-    local none, msg = analysis.path_kernel_predictor({singular}, {1, 2}, {0, 0}, {0}, {tail = true})
+    local none, msg = pathkernel.predictor({singular}, {1, 2}, {0, 0}, {0}, {tail = true})
     assert.is_nil(none)
     assert.matches("not positive definite", msg)
-    none, msg = analysis.path_kernel_predictor({records[1], records[#records]}, E.y, f0_train, f0_test, {max_steps = 2})
+    none, msg = pathkernel.predictor({records[1], records[#records]}, E.y, f0_train, f0_test, {max_steps = 2})
     assert.is_nil(none)
     assert.matches("more than 2 steps", msg)
+  end)
+
+  it("keeps its older name, analysis.path_kernel_predictor, with the same results", function()
+    local snaps = {records[1], records[65], records[#records]}
+    local old = assert(require("ntklab.analysis").path_kernel_predictor(snaps, E.y, f0_train, f0_test))
+    assert.are.same(assert(pathkernel.predictor(snaps, E.y, f0_train, f0_test)), old)
+  end)
+end)
+
+describe("kernel_reference.cholesky_solve (the plain-Lua twin of linalg.cholesky_solve)", function()
+  local kernel_reference = require "spec.support.kernel_reference"
+  it("solves like Gaussian elimination and the C Cholesky, and names a bad pivot", function()
+    local ops = require "spec.support.ops_reference"
+    local gen = ops.generator(5)
+    local A = ops.matrix(gen, 6, 6)
+    local K, b = {}, ops.vector(gen, 6)
+    for i = 1, 6 do
+      K[i] = {}
+      for j = 1, 6 do
+        local s = i == j and 1 or 0
+        for l = 1, 6 do s = s + A[i][l] * A[j][l] end
+        K[i][j] = s
+      end
+    end
+    local x = assert(kernel_reference.cholesky_solve(K, b))
+    local c = ntklab.linalg.cholesky_solve(ntklab.tensor(K), ntklab.tensor(b)):totable()
+    -- three routes on a 6 x 6 system with condition number ~1e2: rounding only
+    assert.is_true(max_rel(x, solve(K, b)) < 1e-12)
+    assert.is_true(max_rel(x, c) < 1e-12)
+    local none, msg = kernel_reference.cholesky_solve({{1, 1}, {1, 1}}, {1, 2})
+    assert.is_nil(none)
+    assert.matches("not positive definite %(pivot 2 is 0%)", msg)
   end)
 end)

@@ -1,11 +1,12 @@
 -- 50-recorder: ntklab.recorder on a small teacher problem. What it records is checked against
 -- independent computations: the stored kernels against the explicit Jacobian J J^T, the
--- recorded alignments against the plain-Lua analysis.kernel_alignment of the stored kernel,
--- K(0) against the NTK of a copy of the untrained net.
+-- recorded alignments against the plain-Lua twin of the alignment (spec/support) on the stored
+-- kernel, K(0) against the NTK of a copy of the untrained net.
 local ntklab = require "ntklab"
 local data = require "ntklab.data"
 local analysis = ntklab.analysis
 local bad_args = require "spec.support.bad_args"
+local kernel_reference = require "spec.support.kernel_reference"
 
 -- Kernels and alignments computed by two routes (BLAS fast path vs explicit Jacobian, C vs
 -- plain Lua) agree to rounding of sums over a few hundred terms of size ~1.
@@ -52,8 +53,8 @@ describe("recorder", function()
       assert.are.equal(traj.t[i], s.t)
       local K = s.K:totable()
       local y = ds.y_train:totable()
-      assert.is_true(math.abs(traj.alignment[i] - analysis.kernel_alignment(K, y)) < TOL)
-      assert.is_true(math.abs(traj.alignment_centered[i] - analysis.kernel_alignment(K, y, true)) < TOL)
+      assert.is_true(math.abs(traj.alignment[i] - kernel_reference.alignment(K, y)) < TOL)
+      assert.is_true(math.abs(traj.alignment_centered[i] - kernel_reference.alignment(K, y, true)) < TOL)
       local fro, trace, dot, fro0 = 0, 0, 0, 0
       local K0 = rec.K0:totable()
       for a = 1, #K do
@@ -89,11 +90,15 @@ describe("recorder", function()
     local rec = ntklab.recorder{times = {linear = {0, 1, 11}}, X = ds.X_train, y = ds.y_train,
       X_test = ds.X_test, y_test = ds.y_test, layers = false}
     local tr = ntklab.train.gd{lr = 0.05}
-    tr:run(net, ds.X_train, ds.y_train, {t = 1, observe = rec.times, observer = rec.observer})
+    local first -- the train kernel tensor of the first record
+    tr:run(net, ds.X_train, ds.y_train, {t = 1, observe = rec.times, observer = function(...)
+      rec.observer(...)
+      first = first or rec.K_end
+    end})
     assert.are.equal(11, rec:count())
     assert.are.equal(0, #rec.snapshots)
     assert.are.equal(0, #rec.predictions)
-    assert.are.equal(rec.K, rec.K_end) -- one buffer, overwritten at each record
+    assert.are.equal(first, rec.K_end) -- one buffer, overwritten at each record
     assert.is_nil(rec.trajectory.layer1_norm)
     -- the workspace cached X X^T: every record after the first hit the cache
     assert.is_true(rec.workspace:hits() >= 10, "cache hits: " .. rec.workspace:hits())
@@ -126,6 +131,82 @@ describe("recorder", function()
     local rec = ntklab.recorder{times = {0, 0.01, 0.02, 0.5}, X = ds.X_train, y = ds.y_train}
     rec:run(ntklab.train.gd{lr = 0.25}, net)
     assert.are.same({0, 0.25, 0.5}, rec.trajectory.t)
+    -- the same through rec.observer handed to trainer:run, which observes every time
+    local ds2, net2 = problem(4)
+    local direct = ntklab.recorder{times = {0, 0.01, 0.02, 0.5}, X = ds2.X_train, y = ds2.y_train}
+    ntklab.train.gd{lr = 0.25}:run(net2, ds2.X_train, ds2.y_train,
+      {t = 0.5, observe = direct.times, observer = direct.observer})
+    assert.are.same(rec.trajectory, direct.trajectory)
+  end)
+
+  -- Issue 11 B5: the end-of-run slack of discrete methods was 1e-9 lr, which swallowed every
+  -- record time below it: a huge lr took no step and observed t = 0 twice. With targets equal
+  -- to the net's outputs the gradient is zero, so any lr is a valid (if idle) run.
+  for _, case in ipairs{{"gd", 1e8}, {"adam", 1e300}} do
+    local method, lr = case[1], case[2]
+    it(("a huge lr (%s, lr = %g) steps past the first record times instead of stalling"):format(method, lr), function()
+      local ds2, net2 = problem(6)
+      local y = net2:forward(ds2.X_train)
+      local rec = ntklab.recorder{times = {0, 0.01, 1e-3 * lr, lr}, X = ds2.X_train, y = y}
+      local tr = ntklab.train[method]{lr = lr}
+      rec:run(tr, net2)
+      assert.are.same({0, lr}, rec.trajectory.t)
+      assert.are.same({0, 1}, rec.trajectory.step)
+      assert.are.equal(lr, tr.t)
+    end)
+  end
+
+  it("a huge lr on real targets ends in the trainer's non-finite loss report, not in the recorder", function()
+    local ds2, net2 = problem(6)
+    local rec = ntklab.recorder{times = {0, 0.01, 1}, X = ds2.X_train, y = ds2.y_train}
+    local ok, err = pcall(rec.run, rec, ntklab.train.adam{lr = 1e300}, net2)
+    assert.is_false(ok)
+    -- the trainer's own report (names the loss, step, t and settings), raised before the observer
+    assert.matches("^non%-finite loss %(%-?nan%) at step %d+, t = [%d.]+e%+300, in adam{lr = 1e%+300", err)
+    assert.are.same({0}, rec.trajectory.t)
+  end)
+
+  it("rec:run is one trainer:run, whose observer ends it at stop_loss", function()
+    -- the same records as driving the trainer by hand (rk45 keeps its step size across records)
+    local ds2, net2 = problem(3)
+    local by_run = ntklab.recorder{times = {log = {1e-2, 1e3, 26}}, X = ds2.X_train, y = ds2.y_train}
+    local tr = ntklab.train.flow{method = "rk45", rtol = 1e-4}
+    by_run:run(tr, net2, {stop_loss = 1e-3})
+    local ds3, net3 = problem(3)
+    local by_hand = ntklab.recorder{times = by_run.times, X = ds3.X_train, y = ds3.y_train}
+    local tr3 = ntklab.train.flow{method = "rk45", rtol = 1e-4}
+    tr3:run(net3, ds3.X_train, ds3.y_train, {t = by_hand:t_end(), observe = by_hand.times,
+      observer = function(...)
+        by_hand.observer(...)
+        return by_hand.trajectory.loss[by_hand:count()] < 1e-3 -- true ends the run here
+      end})
+    assert.are.same(by_run.trajectory, by_hand.trajectory)
+    assert.are.equal(tr.t, tr3.t)
+    assert.are.equal(tr.evals, tr3.evals)
+  end)
+
+  it("hands each new record and the finish to its observers, with its own kernels", function()
+    local ds2, net2 = problem(7)
+    local seen, finished = {}, nil
+    local spy = {
+      observe = function(_, t, step, loss, n, K)
+        seen[#seen + 1] = {t = t, step = step, loss = loss, net = n, K = K:clone()}
+      end,
+      finish = function(_, n, K, k) finished = {net = n, K = K, k = k} end,
+    }
+    local rec = ntklab.recorder{times = {0, 0.01, 0.02, 0.5}, X = ds2.X_train, y = ds2.y_train,
+      X_test = ds2.X_test, y_test = ds2.y_test, keep_snapshots = true, observers = {spy}}
+    rec:run(ntklab.train.gd{lr = 0.25}, net2)
+    assert.are.equal(rec:count(), #seen)
+    for i, s in ipairs(seen) do
+      assert.are.equal(rec.trajectory.t[i], s.t)
+      assert.are.equal(rec.trajectory.loss[i], s.loss)
+      assert.are.same(rec.snapshots[i].K:totable(), s.K:totable())
+      assert.are.equal(net2, s.net)
+    end
+    assert.are.equal(net2, finished.net)
+    assert.are.equal(rec.K_end, finished.K)
+    assert.are.equal(rec.K_end_test, finished.k)
   end)
 
   local ds, net = problem(5)
@@ -154,5 +235,9 @@ describe("recorder", function()
     {"ntklab.recorder", function() rec():run(net, net) end, "bad argument #1 to 'recorder:run' (trainer expected"},
     {"ntklab.recorder", function() rec():run(ntklab.train.gd{lr = 0.1}, net, {stop_loss = -1}) end, "option 'stop_loss'"},
     {"ntklab.recorder", function() rec():run(ntklab.train.gd{lr = 0.1}, net, {foo = 1}) end, "invalid option 'foo'"},
+    {"ntklab.recorder", function() ntklab.recorder{times = {0}, X = X, y = y, observers = {{}}} end,
+      "option 'observers': [1]: object with observe and finish methods expected, got table"},
+    {"ntklab.recorder", function() ntklab.recorder{times = {0}, X = X, y = y, observers = 1} end,
+      "option 'observers': array expected, got number"},
   })
 end)

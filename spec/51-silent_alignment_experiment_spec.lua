@@ -11,7 +11,7 @@ local script = files.source_dir .. "/experiments/silent_alignment.lua"
 local q = files.q
 
 local function run(args)
-  local p = io.popen(q(host) .. " " .. q(script) .. " " .. args .. " 2>&1")
+  local p = io.popen(q(host) .. " run " .. q(script) .. " " .. args .. " 2>&1")
   local out = p:read("a")
   local _, _, code = p:close()
   return out, code
@@ -87,7 +87,7 @@ describe("experiments/silent_alignment.lua", function()
     end
     assert.are.equal(3, #s.files.plots)
     -- nothing but the promised files
-    assert.are.same({"alignment.png", "predictions.csv", "predictions.png", "summary.json",
+    assert.are.same({"alignment.png", "config.json", "predictions.csv", "predictions.png", "summary.json",
       "trajectory.csv", "trajectory.png"}, entries(dir))
     remove_tree(dir)
   end)
@@ -119,13 +119,12 @@ describe("experiments/silent_alignment.lua", function()
     remove_tree(dir)
   end)
 
-  it("a run killed mid-way leaves the previous summary intact and no temporary files", function()
+  it("a run into a used --out removes the old summary first: killed mid-way it leaves none, and no temporary files", function()
     local dir = scratch_dir()
     local out, code = run(TINY .. " --no-plots --out " .. q(dir))
     assert.are.equal(0, code, out)
-    local before = assert(io.open(dir .. "/summary.json")):read("a")
     -- a long run (no early stop, many records) into the same directory, killed after 1 s
-    local p = io.popen("sh -c " .. q(q(host) .. " " .. q(script) .. " --dataset teacher --P 300 "
+    local p = io.popen("sh -c " .. q(q(host) .. " run " .. q(script) .. " --dataset teacher --P 300 "
       .. "--dim 20 --records 400 --t-max 10000 --stop-loss 1e-300 --quiet --out " .. q(dir)
       .. " >/dev/null 2>&1 & echo $!"))
     local pid = p:read("l")
@@ -134,13 +133,63 @@ describe("experiments/silent_alignment.lua", function()
     local killed = os.execute("kill -9 " .. pid .. " 2>/dev/null")
     assert.is_true(killed == true, "the long run ended within 1 s: it cannot test an interruption")
     os.execute("sleep 0.2")
-    local after = assert(io.open(dir .. "/summary.json")):read("a")
-    assert.are.equal(before, after)
+    -- the old summary would describe files the killed run has since replaced (issue 11, B3)
+    assert.is_nil(io.open(dir .. "/summary.json"))
+    assert.is_truthy(io.open(dir .. "/config.json"))
+    -- a leftover temporary file of a dead writer, as a kill during a write leaves one
+    local stale = dir .. "/trajectory.csv.tmp.999999999.1"
+    assert(output.write_atomic(stale, "partial"))
+    out, code = run(TINY .. " --no-plots --out " .. q(dir))
+    assert.are.equal(0, code, out)
     complete(assert(output.read_json(dir .. "/summary.json")))
     for _, name in ipairs(entries(dir)) do
       assert.is_nil(name:find("%.tmp%."), "temporary file left: " .. name)
     end
     remove_tree(dir)
+  end)
+
+  it("reports divergence as the run's failure before any predictor runs, with the path kernel on (B4)", function()
+    local dir = scratch_dir()
+    for _, extra in ipairs{"--path-kernel", "--no-path-kernel"} do
+      local out, code = run(TINY .. " --trainer gd --lr 5 " .. extra .. " --out " .. q(dir))
+      assert.are.equal(1, code, out)
+      -- the trainer's report: "non-finite loss (inf) at step 9, t = 40, ..." or, with a growth
+      -- bound, "diverged at step 6, t = 25: loss ... exceeds ..."; either names the step and t
+      assert.matches("^silent_alignment: failed: [^\n]*step %d+, t = [%d.e+-]+", out)
+      assert.is_nil(out:find("path_kernel_predictor", 1, true), out)
+      assert.is_nil(io.open(dir .. "/summary.json"))
+      assert.is_nil(io.open(dir .. "/predictions.csv"))
+    end
+    remove_tree(dir)
+  end)
+
+  it("takes a relative --out from the caller's working directory and refuses --out / (B12, B13)", function()
+    local dir = scratch_dir()
+    local abs_script = files.absolute(script)
+    local p = io.popen("cd " .. q(dir) .. " && " .. q(files.absolute(host)) .. " run " .. q(abs_script) .. " "
+      .. TINY .. " --no-plots --out rel 2>&1")
+    local out = p:read("a")
+    local _, _, code = p:close()
+    assert.are.equal(0, code, out)
+    local s = assert(output.read_json(dir .. "/rel/summary.json"))
+    assert.are.equal(dir .. "/rel/trajectory.csv", s.files.trajectory)
+    out, code = run(TINY .. " --out /")
+    assert.are.equal(2, code, out)
+    assert.are.equal("silent_alignment: option 'out': a directory of the run's own expected, got '/' (the root directory)\n", out)
+    out, code = run(TINY .. " --out /./")
+    assert.are.equal(2, code, out)
+    remove_tree(dir)
+  end)
+
+  it("caps its count options with an early error that names the cap (B7)", function()
+    local out, code = run("--records 100000000000")
+    assert.are.equal(2, code)
+    assert.is_truthy(out:find("option '--records' must be <= 100000, got 100000000000", 1, true), out)
+    out, code = run("--P 1000000")
+    assert.are.equal(2, code)
+    assert.is_truthy(out:find("option '--P' must be <= 20000", 1, true), out)
+    out = run("--help")
+    assert.is_truthy(out:find("(default 100, 2 to 100000)", 1, true), out)
   end)
 
   it("refuses bad command lines with exit status 2 and prints --help", function()
@@ -150,6 +199,12 @@ describe("experiments/silent_alignment.lua", function()
     out, code = run("--dataset imagenet")
     assert.are.equal(2, code)
     assert.is_truthy(out:find("expects one of mnist, fashion_mnist, cifar10, teacher", 1, true))
+    out, code = run("--dataset fashion-mnist")
+    assert.are.equal(2, code)
+    assert.is_truthy(out:find("(did you mean fashion_mnist?)", 1, true), out)
+    out, code = run("--sigmaa 1")
+    assert.are.equal(2, code)
+    assert.is_truthy(out:find("unknown option '--sigmaa' (did you mean --sigma?)", 1, true), out)
     out, code = run("--help")
     assert.are.equal(0, code)
     for _, o in ipairs{"--sigma", "--width", "--depth", "--activation", "--P", "--trainer", "--lr",
@@ -159,8 +214,33 @@ describe("experiments/silent_alignment.lua", function()
   end)
 
   it("reports a dataset that is not there as a failure of the world (exit 1)", function()
-    local out, code = run("--dataset cifar10 --quiet --out /nonexistent-dir-ntklab")
+    local dir = scratch_dir()
+    local out, code = run("--dataset cifar10 --quiet --out " .. q(dir))
     assert.are.equal(1, code)
-    assert.is_truthy(out:find("silent_alignment:", 1, true))
+    assert.is_truthy(out:find("silent_alignment: failed:", 1, true))
+    assert.is_nil(io.open(dir .. "/summary.json"))
+    remove_tree(dir)
   end)
+end)
+
+describe("experiments/panels/silent_alignment.lua", function()
+  local panels = dofile(files.source_dir .. "/experiments/panels/silent_alignment.lua")
+  local traj = {t = {0, 1}, alignment = {0.1, 0.9}, kernel_norm = {0.1, 1}, loss = {1, 0.1}}
+  for _, case in ipairs{
+    {function() panels.plot_trajectory("p.png", {t = {1, 2}, loss = {1, 2}, alignment = {1}}) end, "bad argument #2 to 'panels.plot_trajectory' (trajectory field 'alignment' has 1 records, t has 2)"},
+    {function() panels.plot_trajectory("p.png", {t = {1}, loss = {1}, alignment = {1}}) end, "bad argument #2 to 'panels.plot_trajectory' (trajectory field 'kernel_norm': kernel_norm expected (table or tensor), got nil)"},
+    {function() panels.plot_trajectory("p.png", traj, 5) end, "bad argument #3 to 'panels.plot_trajectory' (table expected, got number)"},
+    {function() panels.plot_trajectory(nil, traj) end, "bad argument #1 to 'panels.plot_trajectory' (string expected, got nil)"},
+    {function() panels.plot_predictions("p.png", {1, 2}, {}) end, "bad argument #3 to 'panels.plot_predictions' (non-empty array of {y =, title =} expected)"},
+    {function() panels.plot_predictions("p.png", {1, 2}, {{y = {1}}}) end, "bad argument #3 to 'panels.plot_predictions' (predictor 1 has 1 predictions, the net 2)"},
+    {function() panels.plot_predictions("p.png", nil, {{y = {1}}}) end, "bad argument #2 to 'panels.plot_predictions' (net predictions expected (table or tensor), got nil)"},
+  } do
+    it("rejects bad input: " .. case[2], function()
+      local ok, err = pcall(case[1])
+      assert.is_false(ok)
+      assert.is_truthy(tostring(err):find(case[2], 1, true), tostring(err))
+      -- blamed on the caller, not on the panel module
+      assert.matches("51%-silent_alignment_experiment_spec%.lua:%d+: bad argument", err)
+    end)
+  end
 end)

@@ -22,7 +22,7 @@ describe("experiments/linear_two_layer.lua", function()
     local base = os.tmpname()
     os.remove(base)
     local dir = base .. ".d"
-    local p = io.popen(q(host) .. " " .. q(script) .. " --sigmas 1e-3,1e-2 --records 120 --quiet --out "
+    local p = io.popen(q(host) .. " run " .. q(script) .. " --sigmas 1e-3,1e-2 --records 120 --quiet --out "
       .. q(dir) .. " 2>&1")
     local out = p:read("a")
     local _, _, code = p:close()

@@ -1,8 +1,9 @@
 /* ntk_io_stream.c: plain/gzip input streams and atomic output files. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* O_TMPFILE */
 #include "ntk_io_stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,22 +16,46 @@
  * from here, so memory stays within twice what the stream really holds. */
 #define GZ_FIRST_CHUNK ((size_t)1 << 20)
 
+/* The kind of a non-regular file, for the message that refuses it. */
+static const char *file_kind(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISSOCK(m)) return "a socket";
+  return "a special file";
+}
+
 int ntk_io_in_open(ntk_io_in *s, const char *path, ntk_error *err) {
   unsigned char magic[2];
   size_t got;
   struct stat st;
+  int fd, flags;
   memset(s, 0, sizeof *s);
   s->remaining = -1;
-  s->fp = fopen(path, "rb");
-  if (!s->fp) return ntk_error_set(err, NTK_EIO, 0, "cannot open: %s", strerror(errno));
-  if (fstat(fileno(s->fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-    ntk_io_in_close(s);
-    return ntk_error_set(err, NTK_EIO, 0, "is a directory");
+  /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer; the descriptor's
+   * own fstat then decides, so nothing can swap the file between the check and the open */
+  fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return ntk_error_set(err, NTK_EIO, 0, "cannot open: %s", strerror(errno));
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return ntk_error_set(err, NTK_EIO, 0, "cannot stat: %s", strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return ntk_error_set(err, NTK_EIO, 0, "is %s, not a regular file", file_kind(st.st_mode));
+  }
+  if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
+      !(s->fp = fdopen(fd, "rb"))) {
+    int e = errno;
+    close(fd);
+    return ntk_error_set(err, NTK_EIO, 0, "cannot open: %s", strerror(e));
   }
   got = fread(magic, 1, 2, s->fp);
   if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
     gzFile gz;
-    int fd = dup(fileno(s->fp));
+    fd = dup(fileno(s->fp));
     fclose(s->fp);
     s->fp = NULL;
     if (fd < 0) return ntk_error_set(err, NTK_EIO, 0, "cannot open: %s", strerror(errno));
@@ -53,7 +78,7 @@ int ntk_io_in_open(ntk_io_in *s, const char *path, ntk_error *err) {
     ntk_io_in_close(s);
     return ntk_error_set(err, NTK_EIO, 0, "cannot seek: %s", strerror(errno));
   }
-  if (fstat(fileno(s->fp), &st) == 0 && S_ISREG(st.st_mode)) s->remaining = (long long)st.st_size;
+  s->remaining = (long long)st.st_size;
   return NTK_OK;
 }
 
@@ -222,16 +247,72 @@ void ntk_io_in_close(ntk_io_in *s) {
   s->gz = NULL;
 }
 
+/* An unnamed file in the destination's directory (Linux O_TMPFILE, mode 0666 & ~umask): a process
+ * killed while writing leaves nothing behind; commit gives it a name. -1 where unsupported (the
+ * file system, or no /proc to name it through): the caller falls back to mkstemp. */
+static int open_anonymous(ntk_io_out *o) {
+#ifdef O_TMPFILE
+  const char *slash = strrchr(o->path, '/');
+  size_t len = slash ? (size_t)(slash - o->path) : 0;
+  char *dir;
+  int fd;
+  if (access("/proc/self/fd", X_OK) != 0) return -1;
+  dir = malloc(len + 2);
+  if (!dir) return -1;
+  if (!slash)
+    strcpy(dir, ".");
+  else if (len == 0)
+    strcpy(dir, "/");
+  else {
+    memcpy(dir, o->path, len);
+    dir[len] = 0;
+  }
+  fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+  free(dir);
+  if (fd >= 0) o->anonymous = 1;
+  return fd;
+#else
+  (void)o;
+  return -1;
+#endif
+}
+
+/* Gives the anonymous file of o the name o->tmp (its XXXXXX replaced until the name is free). */
+static int name_anonymous(ntk_io_out *o) {
+  static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  static unsigned long counter;
+  char proc[64], *x = o->tmp + strlen(o->tmp) - 6;
+  unsigned long seed = (unsigned long)getpid() * 2654435761u ^ (unsigned long)(size_t)o;
+  int attempt, k;
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno(o->fp));
+  for (attempt = 0; attempt < 100; attempt++) {
+    unsigned long r = seed + 0x9E3779B9ul * ++counter;
+    for (k = 0; k < 6; k++, r /= 62) x[k] = chars[r % 62];
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW) == 0) {
+      o->anonymous = 0; /* named now: abort removes it */
+      return 0;
+    }
+    if (errno != EEXIST) return -1;
+  }
+  return -1;
+}
+
 int ntk_io_out_open(ntk_io_out *o, const char *path, ntk_error *err) {
   size_t n = strlen(path);
   int fd;
+  struct stat st;
   memset(o, 0, sizeof *o);
   o->path = path;
+  /* the rename would replace whatever is there: a FIFO, a device (as root, /dev/null itself) or,
+   * through a symlink, the file it names must stay */
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    return ntk_error_set(err, NTK_EIO, 0, "is %s, not a regular file", file_kind(st.st_mode));
   o->tmp = malloc(n + sizeof ".tmp.XXXXXX");
   if (!o->tmp) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
   memcpy(o->tmp, path, n);
   memcpy(o->tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-  fd = mkstemp(o->tmp);
+  fd = open_anonymous(o);
+  if (fd < 0) fd = mkstemp(o->tmp);
   if (fd < 0) {
     int e = errno;
     free(o->tmp);
@@ -257,10 +338,18 @@ int ntk_io_out_write(ntk_io_out *o, const void *buf, size_t n, ntk_error *err) {
 int ntk_io_out_commit(ntk_io_out *o, ntk_error *err) {
   int bad = fflush(o->fp) != 0 || fsync(fileno(o->fp)) != 0;
   int e = errno;
-  /* mkstemp creates 0600; a data file should have the usual permissions */
-  mode_t mask = umask(0);
-  umask(mask);
-  if (!bad) fchmod(fileno(o->fp), 0666 & ~mask);
+  if (o->anonymous) {
+    /* O_TMPFILE applied the umask to 0666 already; the file needs a name to be renamed */
+    if (!bad && name_anonymous(o) != 0) {
+      bad = 1;
+      e = errno;
+    }
+  } else {
+    /* mkstemp creates 0600; a data file should have the usual permissions */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (!bad) fchmod(fileno(o->fp), 0666 & ~mask);
+  }
   if (fclose(o->fp) != 0 && !bad) {
     bad = 1;
     e = errno;
@@ -280,13 +369,14 @@ int ntk_io_out_commit(ntk_io_out *o, ntk_error *err) {
 }
 
 void ntk_io_out_abort(ntk_io_out *o) {
-  if (o->fp) fclose(o->fp);
+  if (o->fp) fclose(o->fp); /* an anonymous file vanishes here */
   o->fp = NULL;
   if (o->tmp) {
-    remove(o->tmp);
+    if (!o->anonymous) remove(o->tmp);
     free(o->tmp);
   }
   o->tmp = NULL;
+  o->anonymous = 0;
 }
 
 int ntk_io_out_finish(ntk_io_out *o, int st, ntk_error *err) {

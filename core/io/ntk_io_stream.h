@@ -17,11 +17,13 @@
 typedef struct ntk_io_in {
   FILE *fp;             /* plain file, or NULL */
   void *gz;             /* zlib gzFile, or NULL */
-  long long remaining;  /* plain regular file: bytes not yet read; -1 when unknown */
+  long long remaining;  /* plain file: bytes not yet read; -1 for gzip (unknown) */
   int is_gzip;
 } ntk_io_in;
 
-/* s <- the file at path opened for reading (gzip detected by its magic). */
+/* s <- the file at path opened for reading (gzip detected by its magic). Only regular files:
+ * a directory, FIFO, device or socket is refused (NTK_EIO "is a FIFO, not a regular file")
+ * without blocking, checked on the opened descriptor itself. */
 int ntk_io_in_open(ntk_io_in *s, const char *path, ntk_error *err);
 /* buf <- exactly n bytes; a short read is NTK_EFORMAT "truncated file (... while reading what)". */
 int ntk_io_in_read(ntk_io_in *s, void *buf, size_t n, const char *what, ntk_error *err);
@@ -38,11 +40,15 @@ void ntk_io_in_close(ntk_io_in *s);
 
 typedef struct ntk_io_out {
   FILE *fp;
-  char *tmp;         /* malloc'd temporary path */
+  char *tmp;         /* malloc'd temporary path (named only at commit when anonymous) */
   const char *path;  /* destination, borrowed */
+  int anonymous;     /* 1: fp is an unnamed O_TMPFILE file, nothing on disk to remove */
 } ntk_io_out;
 
-/* o <- temporary file beside path. */
+/* o <- temporary file beside path: unnamed (O_TMPFILE) where Linux allows, so a killed writer
+ * leaves nothing behind, else path.tmp.XXXXXX. On commit it gets mode 0666 & ~umask, as fopen
+ * gives. A destination that exists and is not a regular file (directory, FIFO, device) is
+ * refused. */
 int ntk_io_out_open(ntk_io_out *o, const char *path, ntk_error *err);
 /* Appends n bytes. */
 int ntk_io_out_write(ntk_io_out *o, const void *buf, size_t n, ntk_error *err);

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ntk_memory.h"
+
 enum {
   WS_ACT,             /* hidden-layer inputs A_1..A_{L-1} of X1 in a cross kernel (the last input
                        * set's are read in place from the net's forward cache, see prepare_set) */
@@ -101,6 +103,7 @@ static double *ws_grow(ntk_kernel_ws *ws, int b, size_t n, ntk_error *err) {
     ws->buf[b] = NULL;
     ws->cap[b] = 0;
     if (b == WS_XGRAM) ws->xvalid = 0;
+    if (ntk_memory_check(n * sizeof *p, "a kernel workspace", err) != NTK_OK) return NULL;
     p = malloc(n * sizeof *p);
     if (!p) {
       ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a kernel workspace of %zu doubles", n);

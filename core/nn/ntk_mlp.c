@@ -1,18 +1,19 @@
 /* ntk_mlp.c: construction, the flat parameter layout, the batched forward and backward passes,
  * the MSE loss, and the file format. */
-#define _POSIX_C_SOURCE 200809L /* mkstemp, fsync, fdopen for the atomic save */
 #include "ntk_mlp.h"
 
 #include <cblas.h>
-#include <errno.h>
 #include <lapacke.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <zlib.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "ntk_io.h"
+#include "ntk_memory.h"
+#include "ntk_io_stream.h"
 
 size_t ntk_mlp_layer_nparams(const ntk_mlp *net, int l) {
   size_t n = net->widths[l] * net->widths[l - 1];
@@ -259,6 +260,15 @@ int ntk_mlp_reserve(ntk_mlp *net, size_t P, ntk_error *err) {
   int l;
   if (P == 0) P = 1; /* an empty batch still needs the buffers to exist */
   if (P <= net->cache_cap) return NTK_OK;
+  {
+    /* the whole cache at once against the memory limits (what would be left for BLAS) */
+    size_t doubles = 0;
+    for (l = 0; l < net->depth; l++)
+      if (P <= SIZE_MAX / 16 / net->widths[l + 1])
+        doubles += P * net->widths[l + 1] * (net->act[l] == NTK_ACT_LINEAR ? 1 : 2);
+    if (ntk_memory_check(doubles * sizeof(double), "the forward cache", err) != NTK_OK)
+      return NTK_ENOMEM;
+  }
   if (!net->pre) {
     net->pre = calloc((size_t)net->depth, sizeof *net->pre);
     net->post = calloc((size_t)net->depth, sizeof *net->post);
@@ -316,8 +326,10 @@ static int reserve_backward(ntk_mlp *net, size_t P, ntk_error *err) {
   if (P <= net->work_cap && net->ones) return NTK_OK;
   for (l = 1; l <= net->depth; l++)
     if (net->widths[l] > wmax) wmax = net->widths[l];
-  if (P > SIZE_MAX / sizeof(double) / wmax)
+  if (P > SIZE_MAX / sizeof(double) / wmax / 4)
     return ntk_error_set(err, NTK_ENOMEM, 0, "batch of %zu rows too large", P);
+  if (ntk_memory_check((3 * wmax + 1) * P * sizeof(double), "the backward workspace", err) != NTK_OK)
+    return NTK_ENOMEM;
   for (k = 0; k < 2; k++) {
     p = realloc(net->delta[k], (P ? P : 1) * wmax * sizeof *p);
     if (!p) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a batch of %zu", P);
@@ -590,18 +602,12 @@ static uint32_t crc32_of(const unsigned char *buf, size_t n) {
 }
 
 int ntk_mlp_save(const ntk_mlp *net, const char *path, ntk_error *err) {
-  size_t L = (size_t)net->depth, size = file_size(L, net->nparams), i, plen = strlen(path);
+  size_t L = (size_t)net->depth, size = file_size(L, net->nparams), i;
   unsigned char *buf, *p;
-  char *tmp;
-  int fd, ok;
-  FILE *f;
+  ntk_io_out o;
+  int st;
   buf = malloc(size);
-  tmp = malloc(plen + 8);
-  if (!buf || !tmp) {
-    free(buf);
-    free(tmp);
-    return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a %zu-byte file", size);
-  }
+  if (!buf) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a %zu-byte file", size);
   p = buf;
   memcpy(p, mlp_magic, 8);
   p += 8;
@@ -618,36 +624,11 @@ int ntk_mlp_save(const ntk_mlp *net, const char *path, ntk_error *err) {
   put_u64(&p, net->nparams);
   for (i = 0; i < net->nparams; i++) put_f64(&p, net->params[i]);
   put_u32(&p, crc32_of(buf, size - 4));
-  /* temp file beside the target, so the rename stays within one file system */
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".XXXXXX", 8);
-  fd = mkstemp(tmp);
-  if (fd < 0) {
-    int e = errno;
-    free(buf);
-    free(tmp);
-    return ntk_error_set(err, NTK_EIO, 0, "cannot create a temporary file: %s", strerror(e));
-  }
-  f = fdopen(fd, "wb");
-  ok = f && fwrite(buf, 1, size, f) == size && fflush(f) == 0 && fsync(fd) == 0;
-  {
-    int e = errno;
-    if (f) ok = (fclose(f) == 0) && ok;
-    else close(fd);
-    if (ok && rename(tmp, path) != 0) {
-      e = errno;
-      ok = 0;
-    }
-    if (!ok) {
-      remove(tmp);
-      free(buf);
-      free(tmp);
-      return ntk_error_set(err, NTK_EIO, 0, "cannot write: %s", strerror(e));
-    }
-  }
+  /* the io writers' atomic file: temporary beside path, mode 0666 & ~umask, renamed on success */
+  st = ntk_io_out_open(&o, path, err);
+  if (st == NTK_OK) st = ntk_io_out_finish(&o, ntk_io_out_write(&o, buf, size, err), err);
   free(buf);
-  free(tmp);
-  return NTK_OK;
+  return st;
 }
 
 /* Parses a whole file image (size bytes) into a new net. */
@@ -729,30 +710,18 @@ static int parse_file(ntk_mlp **out, const unsigned char *buf, size_t size, ntk_
 }
 
 int ntk_mlp_load(ntk_mlp **out, const char *path, ntk_error *err) {
-  FILE *f;
-  long len;
+  ntk_io_in in;
   unsigned char *buf;
-  size_t got;
+  size_t len;
   int st;
   *out = NULL;
-  f = fopen(path, "rb");
-  if (!f) return ntk_error_set(err, NTK_EIO, 0, "cannot open: %s", strerror(errno));
-  if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-    fclose(f);
-    return ntk_error_set(err, NTK_EIO, 0, "cannot read: %s", strerror(errno));
-  }
-  buf = malloc(len ? (size_t)len : 1);
-  if (!buf) {
-    fclose(f);
-    return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a %ld-byte file", len);
-  }
-  got = fread(buf, 1, (size_t)len, f);
-  fclose(f);
-  if (got != (size_t)len) {
-    free(buf);
-    return ntk_error_set(err, NTK_EIO, 0, "short read (%zu of %ld bytes)", got, len);
-  }
-  st = parse_file(out, buf, got, err);
+  /* the io readers' stream: regular files only (a directory or FIFO is refused, never waited
+   * on), the length checked against the limit before anything is allocated */
+  if ((st = ntk_io_in_open(&in, path, err)) != NTK_OK) return st;
+  st = ntk_io_in_read_rest(&in, NTK_IO_MAX_BYTES, &buf, &len, err);
+  ntk_io_in_close(&in);
+  if (st != NTK_OK) return st;
+  st = parse_file(out, buf, len, err);
   free(buf);
   return st;
 }

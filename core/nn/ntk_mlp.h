@@ -125,12 +125,14 @@ int ntk_mlp_clone(ntk_mlp **out, const ntk_mlp *net, ntk_error *err);
 /* 1 when every parameter is finite. */
 int ntk_mlp_params_finite(const ntk_mlp *net);
 
-/* Saves net to path in the format of ntk_mlp.c ("ntklab mlp file, version 1"), atomically:
- * written to a temporary file in the same directory, then renamed over path. NTK_EIO on failure,
- * with the reason (strerror) in err. */
+/* Saves net to path in the format of ntk_mlp.c ("ntklab mlp file, version 1"), atomically, as
+ * the io writers do: written to a temporary file in the same directory, then renamed over path
+ * with mode 0666 & ~umask. NTK_EIO on failure, with the reason (strerror) in err. */
 int ntk_mlp_save(const ntk_mlp *net, const char *path, ntk_error *err);
-/* *out <- the network stored at path. NTK_EIO when the file cannot be read, NTK_EFORMAT when it
- * is truncated, corrupt (CRC32 mismatch), of another version or inconsistent. Owner: the caller. */
+/* *out <- the network stored at path (plain or gzip, as the io readers). NTK_EIO when the file
+ * cannot be read or is not a regular file (a directory or FIFO is refused without blocking),
+ * NTK_EFORMAT when it is truncated, corrupt (CRC32 mismatch), of another version or
+ * inconsistent. Owner: the caller. */
 int ntk_mlp_load(ntk_mlp **out, const char *path, ntk_error *err);
 
 #endif

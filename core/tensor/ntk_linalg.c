@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ntk_memory.h"
+
 /* Relative asymmetry max|A - A^T| / max|A| tolerated in a "symmetric" input. About sqrt(eps):
  * forming a symmetric matrix in floating point (J J^T by gemm, sums of such) leaves asymmetries
  * of a few eps, while a matrix that is not meant to be symmetric misses this by far. The
@@ -219,6 +221,7 @@ static int workspace_alloc(workspace *ws, size_t ndoubles, size_t nints, ntk_err
     return ntk_error_set(err, NTK_ENOMEM, 0, "workspace of %zu doubles and %zu ints is too large",
                          ndoubles, nints);
   bytes = ndoubles * sizeof(double) + nints * sizeof(lapack_int);
+  if (ntk_memory_check(bytes, "a LAPACK workspace", err) != NTK_OK) return NTK_ENOMEM;
   ws->d = malloc(bytes ? bytes : 1);
   if (!ws->d)
     return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory allocating a %zu-byte workspace",

@@ -6,11 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ntk_memory.h"
+
 static int storage_new(ntk_storage **out, size_t n, ntk_error *err) {
   ntk_storage *s;
   if (n > NTK_TENSOR_MAX_NUMEL)
     return ntk_error_set(err, NTK_ENOMEM, 0, "tensor of %zu elements exceeds the limit of %zu", n,
                          (size_t)NTK_TENSOR_MAX_NUMEL);
+  if (n >= NTK_MEMORY_CHECK_MIN / sizeof(double)) {
+    char what[64];
+    snprintf(what, sizeof what, "a tensor of %zu doubles", n);
+    if (ntk_memory_check(n * sizeof(double), what, err) != NTK_OK) return NTK_ENOMEM;
+  }
   s = malloc(sizeof *s);
   if (!s) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
   /* calloc: fresh tensors are zeros, and the kernel hands out zero pages lazily */

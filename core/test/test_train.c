@@ -64,13 +64,99 @@ static void test_nonfinite(void) {
   ntk_error e;
   ntk_train_config_default(&cfg, NTK_TRAIN_GD);
   cfg.lr = 1e3; /* (1 - lr/3)^k diverges */
+  cfg.max_loss_ratio = INFINITY; /* only the non-finite guard */
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
   CHECK(ntk_train_run(&tr, net, XT(X, 3), YT(Y, 3), INFINITY, 100000, &e) == NTK_ENONFINITE);
   CHECK(strstr(e.msg, "gd{lr = 1000}") != NULL);
   ntk_train_release(&tr);
   cfg.lr = -1;
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_EARG && e.arg == 1);
+  cfg.lr = 0.1;
+  cfg.max_loss_ratio = 1.0;
+  CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_EARG && strstr(e.msg, "max_loss_ratio") != NULL);
   ntk_mlp_free(net);
+}
+
+/* A finite blow-up stops at max_loss_ratio x the initial loss, long before overflow. */
+static void test_diverged(void) {
+  ntk_mlp *net = linear_model();
+  ntk_train_config cfg;
+  ntk_trainer tr;
+  ntk_error e;
+  ntk_train_config_default(&cfg, NTK_TRAIN_GD);
+  cfg.lr = 10.0; /* |1 - lr/3| = 2.33: the error grows 5.4x per step */
+  CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
+  CHECK(ntk_train_run(&tr, net, XT(X, 3), YT(Y, 3), INFINITY, 1000, &e) == NTK_ENOCONV);
+  CHECK(strstr(e.msg, "diverged at step") != NULL && strstr(e.msg, "gd{lr = 10}") != NULL);
+  /* 5.44^k > 1e6 first at k = 9: the loss at the start of step 10 (or the run's end check) */
+  CHECK(tr.steps == 9);
+  ntk_train_release(&tr);
+  ntk_mlp_free(net);
+}
+
+/* One step of lr > t_final lands past the whole requested run. */
+static void test_overshoot(void) {
+  ntk_mlp *net = linear_model();
+  ntk_train_config cfg;
+  ntk_trainer tr;
+  ntk_error e;
+  ntk_train_config_default(&cfg, NTK_TRAIN_GD);
+  cfg.lr = 2.0; /* stable (|1 - 2/3| < 1) but longer than t_final = 1.5 */
+  CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
+  CHECK(ntk_train_run(&tr, net, XT(X, 3), YT(Y, 3), 0.5, SIZE_MAX, &e) == NTK_OK);
+  CHECK(tr.t == 2.0);
+  CHECK(ntk_train_check_end(&tr, 4.0, &e) == NTK_OK); /* an intermediate target: fine */
+  CHECK(ntk_train_check_end(&tr, 1.5, &e) == NTK_ENOCONV);
+  CHECK(strstr(e.msg, "step 1 overshoots the requested end time 1.5: t = 2") != NULL);
+  ntk_train_release(&tr);
+  /* lr = 0.3 to t = 1 lands at 1.2: a step shorter than the run, the usual discrete ending */
+  cfg.lr = 0.3;
+  CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
+  CHECK(ntk_train_run(&tr, net, XT(X, 3), YT(Y, 3), 1.0, SIZE_MAX, &e) == NTK_OK);
+  CHECK(ntk_train_check_end(&tr, 1.0, &e) == NTK_OK && tr.steps == 4);
+  ntk_train_release(&tr);
+  /* a huge lr still steps toward a small target (the rounding slack is relative to t) */
+  cfg.lr = 1e8;
+  cfg.max_loss_ratio = INFINITY;
+  CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
+  CHECK(!ntk_train_reached(&tr, 0.01) && ntk_train_reached(&tr, 0.0));
+  ntk_train_release(&tr);
+  ntk_mlp_free(net);
+}
+
+/* B1 of issue 11: two nets with 18 parameters each, {2, 6, 1} and {8, 2, 1} without biases. A
+ * trainer bound to the first refuses the second (its minibatch buffers hold 2-wide rows; ASan
+ * caught the overflow when only the parameter count was compared). */
+static void test_bound_shape(void) {
+  size_t wa[3] = {2, 6, 1}, wb[3] = {8, 2, 1};
+  double sigma[2] = {1.0, 1.0}, Xa[20], Xb[80], Yab[10];
+  ntk_mlp_config ca = {2, wa, NULL, 0, NTK_PARAM_STANDARD, sigma, 0.0, NTK_INIT_GAUSSIAN};
+  ntk_mlp_config cb = ca;
+  ntk_mlp *a = NULL, *b = NULL;
+  ntk_rng rng;
+  ntk_train_config cfg;
+  ntk_trainer tr;
+  ntk_error e;
+  int i;
+  cb.widths = wb;
+  ntk_rng_seed(&rng, 1);
+  CHECK(ntk_mlp_new(&a, &ca, &rng, &e) == NTK_OK);
+  CHECK(ntk_mlp_new(&b, &cb, &rng, &e) == NTK_OK);
+  CHECK(a->nparams == 18 && b->nparams == 18);
+  for (i = 0; i < 20; i++) Xa[i] = sin(i + 1.0);
+  for (i = 0; i < 80; i++) Xb[i] = cos(i + 1.0);
+  for (i = 0; i < 10; i++) Yab[i] = 0.1 * i;
+  ntk_train_config_default(&cfg, NTK_TRAIN_SGD);
+  cfg.batch = 4;
+  CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
+  CHECK(ntk_train_run(&tr, a, NTK_TEST_T2(Xa, 10, 2), NTK_TEST_T2(Yab, 10, 1), INFINITY, 3, &e) == NTK_OK);
+  CHECK(ntk_train_step(&tr, b, NTK_TEST_T2(Xb, 10, 8), NTK_TEST_T2(Yab, 10, 1), INFINITY, &e) == NTK_ESHAPE && e.arg == 2);
+  CHECK(strstr(e.msg, "widths {2, 6, 1}, got {8, 2, 1}") != NULL);
+  ntk_train_reset(&tr);
+  CHECK(ntk_train_run(&tr, b, NTK_TEST_T2(Xb, 10, 8), NTK_TEST_T2(Yab, 10, 1), INFINITY, 3, &e) == NTK_OK && tr.steps == 3);
+  ntk_train_release(&tr);
+  ntk_mlp_free(a);
+  ntk_mlp_free(b);
 }
 
 int main(void) {
@@ -79,5 +165,8 @@ int main(void) {
   run(NTK_TRAIN_RK4, 0.1, 2.0, 1e-8);
   run(NTK_TRAIN_RK45, 0.0, 2.0, 1e-9);
   test_nonfinite();
+  test_diverged();
+  test_overshoot();
+  test_bound_shape();
   TEST_MAIN_END();
 }

@@ -23,6 +23,7 @@ void ntk_train_config_default(ntk_train_config *cfg, ntk_train_method method) {
   cfg->beta1 = 0.9;
   cfg->beta2 = 0.999;
   cfg->eps = 1e-8;
+  cfg->max_loss_ratio = NTK_TRAIN_MAX_LOSS_RATIO;
 }
 
 char *ntk_train_describe(const ntk_trainer *tr, char *buf, size_t len) {
@@ -73,8 +74,9 @@ int ntk_train_init(ntk_trainer *tr, const ntk_train_config *cfg, ntk_error *err)
     case NTK_TRAIN_RK45:
       if (!positive(c->rtol))
         return ntk_error_set(err, NTK_EARG, 1, "rtol > 0 expected, got %g", c->rtol);
-      if (!(c->atol >= 0.0) || !isfinite(c->atol))
-        return ntk_error_set(err, NTK_EARG, 1, "atol >= 0 expected, got %g", c->atol);
+      /* a parameter at 0 (a fresh bias) has no relative scale: atol = 0 would divide 0 by 0 */
+      if (!positive(c->atol))
+        return ntk_error_set(err, NTK_EARG, 1, "atol > 0 expected, got %g", c->atol);
       if (!(c->h0 >= 0.0) || !isfinite(c->h0))
         return ntk_error_set(err, NTK_EARG, 1, "h0 >= 0 expected, got %g", c->h0);
       break;
@@ -91,7 +93,12 @@ int ntk_train_init(ntk_trainer *tr, const ntk_train_config *cfg, ntk_error *err)
     if (!positive(c->eps))
       return ntk_error_set(err, NTK_EARG, 1, "eps > 0 expected, got %g", c->eps);
   }
+  if (!(c->max_loss_ratio > 1.0))
+    return ntk_error_set(err, NTK_EARG, 1,
+                         "max_loss_ratio > 1 expected (INFINITY: no bound), got %g",
+                         c->max_loss_ratio);
   tr->cfg = *c;
+  tr->loss0 = NAN;
   ntk_rng_seed(&tr->rng, c->seed);
   return NTK_OK;
 }
@@ -110,7 +117,8 @@ void ntk_train_release(ntk_trainer *tr) {
   tr->grad = tr->y0 = tr->m = tr->v = tr->vel = tr->Xb = tr->Yb = NULL;
   for (i = 0; i < 7; i++) tr->k[i] = NULL;
   tr->perm = NULL;
-  tr->n = tr->batch_cap = tr->perm_n = tr->perm_pos = 0;
+  tr->n = tr->xb_cap = tr->yb_cap = tr->perm_n = tr->perm_pos = 0;
+  tr->depth = 0;
   tr->fsal = 0;
 }
 
@@ -124,16 +132,47 @@ void ntk_train_invalidate(ntk_trainer *tr) {
   tr->fsal = 0;
 }
 
-/* Allocates (zeroed) the vectors the method needs for n parameters. */
+/* buf <- "{n_0, n_1, ..., n_L}" (cut to len). */
+static const char *widths_str(char *buf, size_t len, int depth, const size_t *widths) {
+  size_t used = 0;
+  int l;
+  buf[0] = 0;
+  for (l = 0; l <= depth && used < len; l++) {
+    int w = snprintf(buf + used, len - used, "%s%zu%s", l ? ", " : "{", widths[l],
+                     l == depth ? "}" : "");
+    if (w < 0) break;
+    used += (size_t)w;
+  }
+  return buf;
+}
+
+/* NTK_OK when net has the shape tr is bound to (or tr is unbound); NTK_ESHAPE otherwise. */
+static int check_shape(const ntk_trainer *tr, const ntk_mlp *net, ntk_error *err) {
+  char want[160], got[160];
+  int same = tr->depth == net->depth && tr->bias == net->bias;
+  int l;
+  if (tr->depth == 0) return NTK_OK;
+  for (l = 0; same && l <= net->depth; l++) same = tr->widths[l] == net->widths[l];
+  if (same) return NTK_OK;
+  widths_str(want, sizeof want, tr->depth, tr->widths);
+  widths_str(got, sizeof got, net->depth, net->widths);
+  if (strcmp(want, got) == 0)
+    return ntk_error_set(err, NTK_ESHAPE, 2,
+                         "trainer bound to a net of widths %s %s biases, got %s %s (reset() "
+                         "rebinds it)",
+                         want, tr->bias ? "with" : "without", got, net->bias ? "with" : "without");
+  return ntk_error_set(err, NTK_ESHAPE, 2,
+                       "trainer bound to a net of widths %s, got %s (reset() rebinds it)", want,
+                       got);
+}
+
+/* Binds tr to net's shape on the first step: allocates (zeroed) the vectors the method needs
+ * for its n parameters. Later steps only check the shape. */
 static int ensure_buffers(ntk_trainer *tr, const ntk_mlp *net, ntk_error *err) {
   size_t n = net->nparams;
-  int i, nk = 0, ok = 1;
+  int i, nk = 0, ok = 1, l;
   ntk_train_method m = tr->cfg.method;
-  if (tr->n == n) return NTK_OK;
-  if (tr->n != 0)
-    return ntk_error_set(err, NTK_ESHAPE, 2,
-                         "trainer holds state for %zu parameters, the net has %zu (reset it first)",
-                         tr->n, n);
+  if (tr->depth != 0) return check_shape(tr, net, err);
   if (m == NTK_TRAIN_RK4) nk = 4;
   if (m == NTK_TRAIN_RK45) nk = 7;
   if (nk) {
@@ -161,6 +200,9 @@ static int ensure_buffers(ntk_trainer *tr, const ntk_mlp *net, ntk_error *err) {
     ntk_train_release(tr);
     return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for %zu parameters", n);
   }
+  tr->depth = net->depth;
+  tr->bias = net->bias;
+  for (l = 0; l <= net->depth; l++) tr->widths[l] = net->widths[l];
   return NTK_OK;
 }
 
@@ -171,7 +213,20 @@ static int nonfinite(ntk_trainer *tr, const char *what, double value, ntk_error 
                        ntk_train_describe(tr, desc, sizeof desc));
 }
 
-/* g <- grad L at the net's current parameters, counting the evaluation; checks the loss. */
+/* The loss at the point where step steps + 1 starts: finite, and within max_loss_ratio of the
+ * initial loss. */
+static int check_loss(ntk_trainer *tr, double loss, ntk_error *err) {
+  char desc[200];
+  if (!isfinite(loss)) return nonfinite(tr, "loss", loss, err);
+  if (tr->loss0 > 0.0 && loss > tr->cfg.max_loss_ratio * tr->loss0)
+    return ntk_error_set(err, NTK_ENOCONV, 0,
+                         "diverged at step %zu, t = %.17g: loss %g exceeds %g x the initial loss "
+                         "%g, in %s",
+                         tr->steps + 1, tr->t, loss, tr->cfg.max_loss_ratio, tr->loss0,
+                         ntk_train_describe(tr, desc, sizeof desc));
+  return NTK_OK;
+}
+
 /* The net's loss (and gradient, g not NULL) on P contiguous rows X, Y: the trainers keep row
  * buffers (the caller's data made contiguous once per call, or a minibatch copy) and lend them to
  * the net as tensors, without copying. */
@@ -184,6 +239,20 @@ static int rows_loss(ntk_mlp *net, double *g, double *loss, const double *X, con
   return g ? ntk_mlp_loss_grad(net, g, loss, &x, &y, err) : ntk_mlp_loss(net, loss, &x, &y, err);
 }
 
+/* tr->loss0 <- the full-data loss before the first step (a minibatch's loss could be far from
+ * it and would make a poor yardstick). One forward pass, once. */
+static int initial_loss(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+                        ntk_error *err) {
+  double loss;
+  int st;
+  if (!isnan(tr->loss0)) return NTK_OK;
+  if ((st = rows_loss(net, NULL, &loss, X, Y, P, err)) != NTK_OK) return st;
+  if (!isfinite(loss)) return nonfinite(tr, "loss", loss, err);
+  tr->loss0 = loss;
+  return NTK_OK;
+}
+
+/* g <- grad L at the net's current parameters, counting the evaluation; checks the loss. */
 static int eval(ntk_trainer *tr, ntk_mlp *net, double *g, double *loss, const double *X,
                 const double *Y, size_t P, ntk_error *err) {
   int st = rows_loss(net, g, loss, X, Y, P, err);
@@ -212,7 +281,7 @@ static double clip_step(double t, double h, double t_max, int *clipped) {
 static int step_gd(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
                    ntk_error *err) {
   int st = eval(tr, net, tr->grad, &tr->loss, X, Y, P, err);
-  if (st != NTK_OK) return st;
+  if (st != NTK_OK || (st = check_loss(tr, tr->loss, err)) != NTK_OK) return st;
   cblas_daxpy((int)tr->n, -tr->cfg.lr, tr->grad, 1, net->params, 1);
   return NTK_OK;
 }
@@ -227,6 +296,7 @@ static int step_rk4(ntk_trainer *tr, ntk_mlp *net, const double *X, const double
   int s;
   memcpy(y0, y, n * sizeof *y);
   if ((st = eval(tr, net, k[0], &tr->loss, X, Y, P, err)) != NTK_OK) return st;
+  if ((st = check_loss(tr, tr->loss, err)) != NTK_OK) return st;
   for (s = 0; s < 3; s++) {
     double a = -h * c[s];
     for (i = 0; i < n; i++) y[i] = y0[i] + a * k[s][i];
@@ -299,6 +369,7 @@ static int step_rk45(ntk_trainer *tr, ntk_mlp *net, const double *X, const doubl
     tr->fsal = 1;
   }
   tr->loss = tr->loss_end;
+  if ((st = check_loss(tr, tr->loss, err)) != NTK_OK) return st;
   if (tr->h <= 0.0) {
     if (tr->cfg.h0 > 0.0)
       tr->h = tr->cfg.h0;
@@ -362,26 +433,35 @@ static int step_rk45(ntk_trainer *tr, ntk_mlp *net, const double *X, const doubl
   }
 }
 
-/* Points X/Y rows of the next minibatch into tr->Xb, tr->Yb (drop-last epochs of a fresh
- * permutation each); returns the rows used. */
+/* Grows *buf to hold n doubles (*cap: its capacity). */
+static int reserve(double **buf, size_t *cap, size_t n, ntk_error *err) {
+  double *grown;
+  if (n <= *cap) return NTK_OK;
+  grown = realloc(*buf, n * sizeof *grown);
+  if (!grown)
+    return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a %zu-double minibatch", n);
+  *buf = grown;
+  *cap = n;
+  return NTK_OK;
+}
+
+/* Copies the X/Y rows of the next minibatch into tr->Xb, tr->Yb (drop-last epochs of a fresh
+ * permutation each). Every buffer is sized from what this call needs (rows x the net's widths),
+ * never from what an earlier call needed. */
 static int next_batch(ntk_trainer *tr, const ntk_mlp *net, const double *X, const double *Y,
                       size_t P, ntk_error *err) {
   size_t B = tr->cfg.batch, D = ntk_mlp_input_dim(net), C = ntk_mlp_output_dim(net), i;
-  if (tr->perm_n != P || tr->batch_cap < B) {
+  int st;
+  if (tr->perm_n != P) {
     size_t *perm = realloc(tr->perm, P * sizeof *perm);
-    double *Xb, *Yb;
-    if (!perm) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
+    if (!perm)
+      return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a %zu-row permutation", P);
     tr->perm = perm;
-    Xb = realloc(tr->Xb, B * D * sizeof *Xb);
-    if (!Xb) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
-    tr->Xb = Xb;
-    Yb = realloc(tr->Yb, B * C * sizeof *Yb);
-    if (!Yb) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
-    tr->Yb = Yb;
-    tr->batch_cap = B;
     tr->perm_n = P;
     tr->perm_pos = P; /* forces a fresh permutation */
   }
+  if ((st = reserve(&tr->Xb, &tr->xb_cap, B * D, err)) != NTK_OK) return st;
+  if ((st = reserve(&tr->Yb, &tr->yb_cap, B * C, err)) != NTK_OK) return st;
   if (tr->perm_pos + B > P) {
     ntk_rng_permutation(&tr->rng, tr->perm, P);
     tr->perm_pos = 0;
@@ -406,6 +486,8 @@ static int step_sgd(ntk_trainer *tr, ntk_mlp *net, const double *X, const double
     P = B;
   }
   if ((st = eval(tr, net, tr->grad, &tr->loss, X, Y, P, err)) != NTK_OK) return st;
+  /* a minibatch loss is at most P/B times the full one: far below the bound's 1e6 for sane data */
+  if ((st = check_loss(tr, tr->loss, err)) != NTK_OK) return st;
   if (tr->vel) {
     /* heavy ball as PyTorch: v <- mu v + g, theta <- theta - lr v */
     cblas_dscal((int)tr->n, tr->cfg.momentum, tr->vel, 1);
@@ -425,7 +507,7 @@ static int step_adam(ntk_trainer *tr, ntk_mlp *net, const double *X, const doubl
   double *m = tr->m, *v = tr->v, *g = tr->grad, *th = net->params;
   size_t i;
   int st = eval(tr, net, g, &tr->loss, X, Y, P, err);
-  if (st != NTK_OK) return st;
+  if (st != NTK_OK || (st = check_loss(tr, tr->loss, err)) != NTK_OK) return st;
   for (i = 0; i < tr->n; i++) {
     double mhat, vhat;
     m[i] = c->beta1 * m[i] + (1.0 - c->beta1) * g[i];
@@ -441,6 +523,7 @@ static int step_rows(ntk_trainer *tr, ntk_mlp *net, const double *X, const doubl
                      double t_max, ntk_error *err) {
   int st;
   if ((st = ensure_buffers(tr, net, err)) != NTK_OK) return st;
+  if ((st = initial_loss(tr, net, X, Y, P, err)) != NTK_OK) return st;
   switch (tr->cfg.method) {
     case NTK_TRAIN_GD:
       st = step_gd(tr, net, X, Y, P, err);
@@ -468,17 +551,50 @@ static int step_rows(ntk_trainer *tr, ntk_mlp *net, const double *X, const doubl
   return NTK_OK;
 }
 
+static int is_flow(const ntk_trainer *tr) {
+  return tr->cfg.method == NTK_TRAIN_RK4 || tr->cfg.method == NTK_TRAIN_RK45;
+}
+
+int ntk_train_reached(const ntk_trainer *tr, double t) {
+  /* discrete methods stop at the first step with t >= t_end; the slack absorbs the rounding of
+   * lr * steps (0.1 * 3 < 0.3) and of times summed in the caller, and is far below one step
+   * whatever lr is (a slack of 1e-9 lr would swallow whole targets when lr is huge) */
+  double slack = is_flow(tr) ? 0.0 : 1e-9 * fmin(tr->cfg.lr, fabs(t));
+  return !(t - tr->t > slack);
+}
+
 static int run_rows(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
                     double t_end, size_t max_steps, ntk_error *err) {
-  int flow = tr->cfg.method == NTK_TRAIN_RK4 || tr->cfg.method == NTK_TRAIN_RK45;
-  /* discrete methods stop at the first step with t >= t_end; the slack absorbs the rounding
-   * of lr * steps (0.1 * 3 < 0.3) */
-  double slack = flow ? 0.0 : 1e-9 * tr->cfg.lr;
   int st;
-  while (tr->steps < max_steps && t_end - tr->t > slack) {
+  if (tr->cfg.method != NTK_TRAIN_RK45 && isfinite(t_end) &&
+      max_steps - tr->steps > NTK_TRAIN_MAX_STEPS) {
+    double h = tr->cfg.method == NTK_TRAIN_RK4 ? tr->cfg.dt : tr->cfg.lr;
+    double need = (t_end - tr->t) / h;
+    if (need > (double)NTK_TRAIN_MAX_STEPS)
+      return ntk_error_set(err, NTK_EARG, 0,
+                           "t = %g is %g steps of %g away, more than the 2^53 a run may take",
+                           t_end, need, h);
+  }
+  while (tr->steps < max_steps && !ntk_train_reached(tr, t_end)) {
     if ((st = step_rows(tr, net, X, Y, P, t_end, err)) != NTK_OK) return st;
   }
-  return NTK_OK;
+  if (!(tr->cfg.method == NTK_TRAIN_RK45 && tr->fsal)) {
+    if ((st = rows_loss(net, NULL, &tr->loss_end, X, Y, P, err)) != NTK_OK) return st;
+  }
+  /* no step taken yet: the end point is the start */
+  if (isnan(tr->loss0) && isfinite(tr->loss_end)) tr->loss0 = tr->loss_end;
+  return check_loss(tr, tr->loss_end, err);
+}
+
+int ntk_train_check_end(const ntk_trainer *tr, double t_final, ntk_error *err) {
+  char desc[200];
+  double slack = 1e-9 * fmin(tr->cfg.lr, fabs(t_final));
+  if (is_flow(tr) || !(tr->t - t_final > slack) || !(tr->cfg.lr > t_final)) return NTK_OK;
+  return ntk_error_set(err, NTK_ENOCONV, 0,
+                       "step %zu overshoots the requested end time %.17g: t = %.17g (one step is "
+                       "longer than the whole run), loss %g, in %s",
+                       tr->steps, t_final, tr->t, tr->loss_end,
+                       ntk_train_describe(tr, desc, sizeof desc));
 }
 
 int ntk_train_effective_lr(double *out, const ntk_trainer *tr, size_t n, ntk_error *err) {

@@ -143,6 +143,9 @@ int lntk_findname(const char *const names[], const char *s);
 /* Raises "bad argument #tbl to 'f' (invalid option 'key')" for keys not in the NULL-ended list
  * (the valid keys and a near miss are named too). */
 void lntk_checkoptions(lua_State *L, int tbl, const char *const allowed[]);
+/* The file path at idx: a string without NUL bytes (the C library would stop at the first one and
+ * open another file). */
+const char *lntk_checkpath(lua_State *L, int idx);
 
 /* Checks that argument idx is an rng. */
 ntk_rng *lntk_checkrng(lua_State *L, int idx);

@@ -338,10 +338,28 @@ int lntk_options(lua_State *L, int tbl, const lntk_option *spec, lntk_optval *ou
   return given;
 }
 
+/* threads([n]) -> the BLAS thread count in force, after setting it to min(n, cores) | nil, msg
+ * when the OpenBLAS buffers of that many threads do not fit under the address-space limit. */
+const char *lntk_checkpath(lua_State *L, int idx) {
+  size_t len;
+  const char *path = luaL_checklstring(L, idx, &len);
+  if (strlen(path) != len) luaL_argerror(L, idx, "path without NUL bytes expected");
+  return path;
+}
+
 static int core_threads(lua_State *L) {
   if (!lua_isnoneornil(L, 1)) {
     lua_Integer n = luaL_checkinteger(L, 1);
+    int cores = ntk_threads_cores();
+    ntk_error err;
     luaL_argcheck(L, n >= 1 && n <= 4096, 1, "thread count in [1, 4096] expected");
+    if (n > cores) n = cores;
+    if (ntk_memory_check_threads((int)n, &err) != NTK_OK) {
+      /* the world's limit, not the caller's mistake: nil, msg, the old count stays */
+      luaL_pushfail(L);
+      lua_pushstring(L, err.msg);
+      return 2;
+    }
     ntk_threads_set((int)n);
   }
   lua_pushinteger(L, ntk_threads_get());
@@ -370,6 +388,8 @@ int luaopen_ntklab_core(lua_State *L) {
   };
   int i;
   luaL_checkversion(L);
+  /* OPENBLAS_NUM_THREADS may ask for more threads than cores: each one only adds a buffer */
+  if (ntk_threads_get() > ntk_threads_cores()) ntk_threads_set(ntk_threads_cores());
   luaL_newlib(L, funcs);
   lua_pushstring(L, NTK_VERSION);
   lua_setfield(L, -2, "version");

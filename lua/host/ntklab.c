@@ -8,6 +8,10 @@
  *   ntklab -v / -E / -W           version / ignore LUA_* environment / warnings on
  *   ntklab -- / ntklab -          stop handling options / run stdin
  *   ntklab                        prompt when stdin is a terminal, else run stdin
+ *   ntklab run FILE [--opt v...]  run an experiment module (ntklab.experiment.main)
+ *   ntklab sweep FILE --grid ...  a sweep of runs, and `ntklab sweep merge DIR` (ntklab.sweep.main)
+ * The two subcommands are words in the script's place as the first argument; a script that
+ * happens to be called run or sweep runs as `ntklab ./run`.
  *
  * Where the project's Lua modules come from is decided by where the running executable is,
  * never by what happens to exist on disk: the binary in its build tree (build/bin) reads the
@@ -45,6 +49,8 @@ static void print_usage(const char *badoption) {
     fprintf(stderr, "%s: unrecognized option '%s'\n", progname, badoption);
   fprintf(stderr,
           "usage: %s [options] [script [args]]\n"
+          "       %s run EXPERIMENT.lua [--option value ...]\n"
+          "       %s sweep EXPERIMENT.lua --grid name=v1,v2 [...] | %s sweep merge DIR\n"
           "Available options are:\n"
           "  -e stat   execute string 'stat'\n"
           "  -i        enter interactive mode after executing 'script'\n"
@@ -55,7 +61,7 @@ static void print_usage(const char *badoption) {
           "  -W        turn warnings on\n"
           "  --        stop handling options\n"
           "  -         stop handling options and execute stdin\n",
-          progname);
+          progname, progname, progname, progname);
   fflush(stderr);
 }
 
@@ -172,11 +178,24 @@ static int pushargs(lua_State *L) {
   return n;
 }
 
-static int handle_script(lua_State *L, char **argv) {
+/* The subcommands: a chunk that hands the arguments after the word to the module's main and
+ * exits with the status it returns. */
+static const char *subcommand(char **argv, int script) {
+  if (script != 1) return NULL; /* options before it: a script, as lua.c would run it */
+  if (strcmp(argv[1], "run") == 0)
+    return "os.exit(require('ntklab.experiment').main({...}), true)";
+  if (strcmp(argv[1], "sweep") == 0) return "os.exit(require('ntklab.sweep').main({...}, arg[-1]), true)";
+  return NULL;
+}
+
+static int handle_script(lua_State *L, char **argv, const char *sub) {
   int status;
   const char *fname = argv[0];
   if (strcmp(fname, "-") == 0 && strcmp(argv[-1], "--") != 0) fname = NULL; /* stdin */
-  status = luaL_loadfile(L, fname);
+  if (sub)
+    status = luaL_loadbuffer(L, sub, strlen(sub), fname);
+  else
+    status = luaL_loadfile(L, fname);
   if (status == LUA_OK) {
     int n = pushargs(L);
     status = docall(L, n, LUA_MULTRET);
@@ -472,7 +491,7 @@ static int pmain(lua_State *L) {
   lua_gc(L, LUA_GCGEN, 0, 0);
   if (!(args & has_E) && handle_luainit(L) != LUA_OK) return 0;
   if (!runargs(L, argv, script)) return 0;
-  if (script < argc && handle_script(L, argv + script) != LUA_OK) return 0;
+  if (script < argc && handle_script(L, argv + script, subcommand(argv, script)) != LUA_OK) return 0;
   if (args & has_i) {
     doREPL(L);
   } else if (script == argc && !(args & (has_e | has_v))) {

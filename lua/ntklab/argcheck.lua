@@ -87,6 +87,22 @@ function argcheck.fn(v, n, fname)
   return v
 end
 
+--- opts[key], an ntklab tensor with one of the dimensions in dims (e.g. {1, 2}), or nil when it
+-- is absent and not required; misuse is reported as argument n of fname ("option 'key': ...").
+-- The tensor is recognized by its metatable's name, so this module needs no ntklab.core.
+function argcheck.option_tensor(opts, key, n, fname, dims, required)
+  local v = opts[key]
+  if v == nil then
+    if required then fail(n, fname, "option '" .. key .. "': tensor required") end
+    return nil
+  end
+  if typename(v) ~= "ntklab.tensor" then
+    fail(n, fname, ("option '%s': tensor expected, got %s"):format(key, typename(v)))
+  end
+  for _, d in ipairs(dims) do if v:dim() == d then return v end end
+  fail(n, fname, ("option '%s': %s-D tensor expected, got %d-D"):format(key, table.concat(dims, " or "), v:dim()))
+end
+
 --- Converts a tensor-like object (anything with a :totable() method) to a table.
 local function plain(v)
   if type(v) == "table" then return v end

@@ -13,6 +13,8 @@
 -- share of the pool (largest remainders break ties), chosen by a seeded permutation, and the
 -- result is shuffled by the same seeded generator: same options, same samples, same order.
 -- Failures of the world (files absent or malformed) return nil, message; bad options raise.
+local check = require "ntklab.argcheck"
+check.register()
 local core = require "ntklab.core"
 
 local data = {}
@@ -37,11 +39,11 @@ end
 local function check_options(fname, opts, allowed)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
-    error(("bad argument #1 to '%s' (table expected, got %s)"):format(fname, type(opts)), 3)
+    check.fail(1, fname, "table expected, got " .. check.typename(opts))
   end
   for k in pairs(opts) do
     if not allowed[k] then
-      error(("bad argument #1 to '%s' (invalid option '%s')"):format(fname, tostring(k)), 3)
+      check.fail(1, fname, ("invalid option '%s'"):format(tostring(k)))
     end
   end
   return opts
@@ -50,8 +52,7 @@ end
 local function opt_count(fname, opts, key)
   local v = opts[key]
   if v ~= nil and (math.type(v) ~= "integer" or v < 0) then
-    error(("bad argument #1 to '%s' (option '%s': non-negative integer expected, got %s)")
-      :format(fname, key, tostring(v)), 3)
+    check.fail(1, fname, ("option '%s': non-negative integer expected, got %s"):format(key, tostring(v)))
   end
   return v
 end
@@ -60,8 +61,7 @@ local function opt_seed(fname, opts)
   local v = opts.seed
   if v == nil then return 0 end
   if math.type(v) ~= "integer" then
-    error(("bad argument #1 to '%s' (option 'seed': integer expected, got %s)")
-      :format(fname, tostring(v)), 3)
+    check.fail(1, fname, "option 'seed': integer expected, got " .. tostring(v))
   end
   return v
 end
@@ -75,14 +75,13 @@ local function opt_classes(fname, opts, nclasses)
     return classes
   end
   if type(classes) ~= "table" or #classes < 2 then
-    error(("bad argument #1 to '%s' (option 'classes': list of at least 2 classes expected)")
-      :format(fname), 3)
+    check.fail(1, fname, "option 'classes': list of at least 2 classes expected")
   end
   local seen = {}
   for i, c in ipairs(classes) do
     if math.type(c) ~= "integer" or c < 0 or c >= nclasses or seen[c] then
-      error(("bad argument #1 to '%s' (option 'classes': [%d] = %s is not a distinct class in "
-        .. "0..%d)"):format(fname, i, tostring(c), nclasses - 1), 3)
+      check.fail(1, fname, ("option 'classes': [%d] = %s is not a distinct class in 0..%d")
+        :format(i, tostring(c), nclasses - 1))
     end
     seen[c] = true
   end
@@ -94,15 +93,15 @@ end
 -- pool; returns the indices in a seeded random order, and the per-class counts.
 -- `exclude` (optional set of indices) removes indices from the pool first.
 function data.stratified(labels, classes, n, rng, exclude)
-  local function argerr(i, msg) error(("bad argument #%d to 'stratified' (%s)"):format(i, msg), 3) end
-  if type(labels) ~= "table" then argerr(1, "list of labels expected, got " .. type(labels)) end
+  local function argerr(i, msg) check.fail(i, "stratified", msg) end
+  if type(labels) ~= "table" then argerr(1, "list of labels expected, got " .. check.typename(labels)) end
   if type(classes) ~= "table" or #classes == 0 then argerr(2, "non-empty list of classes expected") end
   if n ~= nil and (math.type(n) ~= "integer" or n < 0) then
     argerr(3, "non-negative integer or nil expected, got " .. tostring(n))
   end
-  if getmetatable(rng) ~= core.metatable("rng") then argerr(4, "rng expected, got " .. type(rng)) end
+  if getmetatable(rng) ~= core.metatable("rng") then argerr(4, "rng expected, got " .. check.typename(rng)) end
   if exclude ~= nil and type(exclude) ~= "table" then
-    argerr(5, "set of indices or nil expected, got " .. type(exclude))
+    argerr(5, "set of indices or nil expected, got " .. check.typename(exclude))
   end
   local members = {}
   local pool = 0
@@ -445,8 +444,7 @@ function data.teacher(opts)
     local v = opts[key]
     if v == nil then return def end
     if math.type(v) ~= "integer" or v < min then
-      error(("bad argument #1 to 'teacher' (option '%s': integer >= %d expected, got %s)")
-        :format(key, min, tostring(v)), 3)
+      check.fail(1, "teacher", ("option '%s': integer >= %d expected, got %s"):format(key, min, tostring(v)))
     end
     return v
   end
@@ -457,18 +455,16 @@ function data.teacher(opts)
   if s == nil then s = C == 1 and 1 or {1} end
   if C == 1 then
     if type(s) ~= "number" then
-      error("bad argument #1 to 'teacher' (option 's': number expected for C = 1, got "
-        .. type(s) .. ")", 2)
+      check.fail(1, "teacher", "option 's': number expected for C = 1, got " .. check.typename(s))
     end
   else
     if type(s) ~= "table" or #s < 1 or #s > math.min(C, D) then
-      error(("bad argument #1 to 'teacher' (option 's': list of 1 to %d singular values expected "
-        .. "for C = %d, D = %d)"):format(math.min(C, D), C, D), 2)
+      check.fail(1, "teacher", ("option 's': list of 1 to %d singular values expected for C = %d, D = %d")
+        :format(math.min(C, D), C, D))
     end
     for a, v in ipairs(s) do
       if type(v) ~= "number" or v < 0 then
-        error(("bad argument #1 to 'teacher' (option 's': [%d] = %s is not a non-negative number)")
-          :format(a, tostring(v)), 2)
+        check.fail(1, "teacher", ("option 's': [%d] = %s is not a non-negative number"):format(a, tostring(v)))
       end
     end
   end
@@ -478,19 +474,17 @@ function data.teacher(opts)
     local lambda = 1
     if type(spectrum) == "table" then
       if #spectrum ~= D then
-        error(("bad argument #1 to 'teacher' (option 'spectrum': %d variances expected, got %d)")
-          :format(D, #spectrum), 2)
+        check.fail(1, "teacher", ("option 'spectrum': %d variances expected, got %d"):format(D, #spectrum))
       end
       lambda = spectrum[k]
     elseif type(spectrum) == "function" then
       lambda = spectrum(k)
     elseif spectrum ~= nil then
-      error("bad argument #1 to 'teacher' (option 'spectrum': table or function expected, got "
-        .. type(spectrum) .. ")", 2)
+      check.fail(1, "teacher", "option 'spectrum': table or function expected, got " .. check.typename(spectrum))
     end
     if type(lambda) ~= "number" or not (lambda > 0) or lambda == math.huge then
-      error(("bad argument #1 to 'teacher' (option 'spectrum': variance %d is %s, a positive "
-        .. "number expected)"):format(k, tostring(lambda)), 2)
+      check.fail(1, "teacher", ("option 'spectrum': variance %d is %s, a positive number expected")
+        :format(k, tostring(lambda)))
     end
     sd[k] = math.sqrt(lambda)
   end
@@ -506,8 +500,7 @@ function data.teacher(opts)
   local Xtr, Xte = inputs(P), inputs(Ptest)
   if opts.whiten then
     if P < D then
-      error(("bad argument #1 to 'teacher' (option 'whiten' needs P >= D, got P = %d, D = %d)")
-        :format(P, D), 2)
+      check.fail(1, "teacher", ("option 'whiten' needs P >= D, got P = %d, D = %d"):format(P, D))
     end
     local pp, err = require("ntklab.preprocess").fit(Xtr, {center = false, gamma = 0})
     if not pp then return nil, "teacher: " .. err end

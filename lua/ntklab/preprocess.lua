@@ -27,6 +27,8 @@
 -- zca = true is gamma = 0. pp.rank, pp.spectrum (all min(P, D) covariance eigenvalues
 -- s_k^2 / P, descending, for an "input spectra" plot) and pp.lambda (the retained ones) are
 -- exposed, as are U, S, V, mean, sd, c.
+local check = require "ntklab.argcheck"
+check.register()
 local core = require "ntklab.core"
 
 local preprocess = {}
@@ -39,16 +41,15 @@ local FIT_OPTIONS = {center = true, standardize = true, gamma = true, zca = true
   rcond = true, norm = true}
 local WITH_OPTIONS = {gamma = true, zca = true, pca = true, norm = true}
 
-local function bad(fname, msg) error(("bad argument #1 to '%s' (%s)"):format(fname, msg), 3) end
+local function bad(fname, msg) check.fail(1, fname, msg) end
 
 local function check_tensor(fname, n, X)
   local ok = pcall(function() return X:dim() end)
   if not ok or getmetatable(X) ~= core.metatable("tensor") then
-    error(("bad argument #%d to '%s' (tensor expected, got %s)"):format(n, fname, type(X)), 3)
+    check.fail(n, fname, "tensor expected, got " .. check.typename(X))
   end
   if X:dim() ~= 2 then
-    error(("bad argument #%d to '%s' (2-D tensor of inputs expected, got %d-D)")
-      :format(n, fname, X:dim()), 3)
+    check.fail(n, fname, ("2-D tensor of inputs expected, got %d-D"):format(X:dim()))
   end
 end
 
@@ -111,22 +112,21 @@ end
 function preprocess.fit(X, opts)
   check_tensor("fit", 1, X)
   if opts ~= nil and type(opts) ~= "table" then
-    error(("bad argument #2 to 'fit' (table expected, got %s)"):format(type(opts)), 2)
+    check.fail(2, "fit", "table expected, got " .. check.typename(opts))
   end
   opts = opts or {}
   for key in pairs(opts) do
     if not FIT_OPTIONS[key] then
-      error(("bad argument #2 to 'fit' (invalid option '%s')"):format(tostring(key)), 2)
+      check.fail(2, "fit", ("invalid option '%s'"):format(tostring(key)))
     end
   end
   local P, D = X:size(1), X:size(2)
   if P < 1 or D < 1 then
-    error(("bad argument #1 to 'fit' (non-empty inputs expected, got [%d x %d])"):format(P, D), 2)
+    check.fail(1, "fit", ("non-empty inputs expected, got [%d x %d]"):format(P, D))
   end
   local rcond = opts.rcond
   if rcond ~= nil and (type(rcond) ~= "number" or not (rcond >= 0 and rcond < 1)) then
-    error(("bad argument #2 to 'fit' (option 'rcond': number in [0, 1) expected, got %s)")
-      :format(tostring(rcond)), 2)
+    check.fail(2, "fit", "option 'rcond': number in [0, 1) expected, got " .. tostring(rcond))
   end
   rcond = rcond or math.max(P, D) * EPS
   local gamma, pca, norm = transform_options("fit", opts, D)
@@ -174,11 +174,11 @@ end
 -- fitted statistics and SVD (no refactorization), with another transform.
 function Preprocessor:with(opts)
   if type(opts) ~= "table" then
-    error(("bad argument #1 to 'with' (table expected, got %s)"):format(type(opts)), 2)
+    check.fail(1, "with", "table expected, got " .. check.typename(opts))
   end
   for key in pairs(opts) do
     if not WITH_OPTIONS[key] then
-      error(("bad argument #1 to 'with' (invalid option '%s')"):format(tostring(key)), 2)
+      check.fail(1, "with", ("invalid option '%s'"):format(tostring(key)))
     end
   end
   local gamma, pca, norm = transform_options("with", opts, self.D)
@@ -191,8 +191,7 @@ end
 function Preprocessor:transform(X)
   check_tensor("transform", 1, X)
   if X:size(2) ~= self.D then
-    error(("bad argument #1 to 'transform' (inputs of %d features expected, got [%d x %d])")
-      :format(self.D, X:size(1), X:size(2)), 2)
+    check.fail(1, "transform", ("inputs of %d features expected, got [%d x %d]"):format(self.D, X:size(1), X:size(2)))
   end
   local Z, fresh = X, false
   if self.mean then Z, fresh = Z:sub(self.mean), true end
@@ -222,7 +221,7 @@ end
 function preprocess.rescale(X, m)
   check_tensor("rescale", 1, X)
   if type(m) ~= "number" or not (m > 0) or m == math.huge then
-    error(("bad argument #2 to 'rescale' (positive number expected, got %s)"):format(tostring(m)), 2)
+    check.fail(2, "rescale", "positive number expected, got " .. tostring(m))
   end
   local msq = X:square():sum() / X:size(1)
   if not (msq > 0) then return nil, "rescale: the inputs are all zero" end

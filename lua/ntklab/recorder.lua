@@ -1,28 +1,55 @@
---- ntklab.recorder: a trajectory recorder that any trainer's run takes as its observer.
+--- ntklab.recorder: follows the train NTK along a training run, as an observer of trainer:run.
 --
 --   local rec = ntklab.recorder{times = {log = {1e-2, 1e3, 60}}, X = X, y = y,
 --                               X_test = Xt, y_test = yt, beta = beta, topk = 5}
+--   rec:run(trainer, net, {stop_loss = 1e-4})      -- trains, records and finishes
+--   -- or drive the trainer yourself, with the recorder as its observer:
 --   trainer:run(net, X, y, {t = rec:t_end(), observe = rec.times, observer = rec.observer})
 --   rec:finish(net)                                -- K(t_end) on test x train
---   -- or, stopping early once the train loss is small:
---   rec:run(trainer, net, {stop_loss = 1e-4})     -- runs, records and finishes
+--
+-- One scheduler: trainer:run owns the observation schedule (flows hit each time exactly,
+-- discrete methods observe at the first step with t >= t_k). The recorder hands it rec.times
+-- and records at each call; rec:run is a single trainer:run over all of them.
 --
 -- times: an ascending array of explicit times, or {log = {from, to, n}} (t = 0, then n
 -- log-spaced times from `from` to `to`), or {linear = {from, to, n}} (n equally spaced times).
--- At each recorded time it stores, in rec.trajectory (column layout: one array per name in
--- rec.columns, as analysis.readouts, output.write_csv and output.plot_trajectory take):
---   t, step, loss (train; the trainer's loss at that point), test_loss (when X_test, y_test),
---   kernel_norm |K|_F and kernel_trace tr K of the train NTK K = ntklab.ntk(net, X),
---   alignment (uncentered, the paper's y^T K y / (|K|_F |y|^2)) and alignment_centered,
---   kernel_distance = 1 - <K, K(0)> / (|K|_F |K(0)|_F),
---   layer<l>_norm, layer<l>_alignment for each layer's share of K (layers = true, default),
---   eig1 .. eig<k>, the k = topk largest eigenvalues of K (topk = 0 turns them off),
---   weight_alignment cos(W1^T W1, beta beta^T) when beta (the teacher direction, D) is known.
--- It keeps K0 = K(0) and K0_test = K(0) on test x train (the first record's), K_end and
--- K_end_test (the last record's; K_end_test is computed by finish), f0_train and f0_test (the
--- first record's outputs), and, optionally, snapshots[i] = {t =, K =, k =} for every record
--- (keep_snapshots = true; the test x train k only with test data) and predictions[i], the test
--- outputs at every record (predictions = true). rec.seconds is the wall time spent recording.
+--
+-- Results: the recorder's fields below are its whole public surface (read them, do not write
+-- them); everything else it holds is private.
+--   times         the record times (an array, as trainer:run's observe option takes);
+--   observer      rec:observe as a trainer:run observer, function(t, step, loss, net): a call
+--                 at the (t, step) of the previous record (a discrete step that passed several
+--                 record times) records nothing;
+--   trajectory    column layout, one array per name in `columns` (as analysis.readouts,
+--                 output.write_csv and output.plot_trajectory take):
+--                   t, step, loss (train; the trainer's loss at that point), test_loss (when
+--                   X_test, y_test), kernel_norm |K|_F and kernel_trace tr K of the train NTK
+--                   K = ntklab.ntk(net, X), alignment (uncentered, the paper's
+--                   y^T K y / (|K|_F |y|^2)) and alignment_centered,
+--                   kernel_distance = 1 - <K, K(0)> / (|K|_F |K(0)|_F), layer<l>_norm and
+--                   layer<l>_alignment for each layer's share of K (layers = true, default),
+--                   eig1 .. eig<k>, the k = topk largest eigenvalues of K (topk = 0: none),
+--                   weight_alignment cos(W1^T W1, beta beta^T) when beta (the teacher
+--                   direction, D) is known;
+--   columns       the trajectory's column names, in order;
+--   K0, K0_test   K(0) on train x train and test x train (the first record's);
+--   K_end         the last record's train kernel (one buffer, overwritten at each record);
+--   K_end_test    the test x train kernel at the last record (computed by finish);
+--   f0_train, f0_test, f_end_train, f_end_test   the net's outputs at the first record and
+--                 at finish;
+--   snapshots     with keep_snapshots = true, snapshots[i] = {t =, K =, k =} for every record
+--                 (k, the test x train kernel, only with test data);
+--   predictions   with predictions = true, the test outputs at every record;
+--   workspace     the train kernels' ntklab.kernel_workspace (its :hits() counts the records
+--                 served from the cached input Gram);
+--   seconds       the wall time spent recording (kernels and metrics, not attached observers);
+--   with adam: K_adam0, K_adam0_test, t_adam0, K_adam_end, K_adam_end_test (below).
+-- Methods: rec:observe, rec:run, rec:finish, rec:count(), rec:t_end().
+--
+-- observers = {obs, ...}: observers of the recorder's points (e.g. ntklab.pathkernel). After
+-- each new record, obs:observe(t, step, loss, net, K) is called with K the train NTK just
+-- computed (read it during the call, it is overwritten at the next record), and rec:finish
+-- calls obs:finish(net, K_end, K_end_test). Their time is not counted in rec.seconds.
 --
 -- adam = trainer (an ntklab.train.adam trainer, the one that trains the net): each record also
 -- computes the Adam kernel of the paper's Eq. 91 on the train set,
@@ -32,11 +59,11 @@
 -- give the placeholder lr / eps for every parameter, a multiple of the plain NTK), so records
 -- taken at step 0 hold NaN in these columns; K_adam0 and K_adam0_test (test x train) are the
 -- kernels of the first record after at least one step, t_adam0 its time; K_adam_end (the last
--- record's, nil when no record had a step) and K_adam_end_test (computed by finish, with the
--- trainer's eta at that point: the trainer must not have stepped since) like K_end. The
--- trainer's steps counter decides the step-0 case: recording a net the trainer did not train
--- is the caller's mistake (effective_lr checks only the parameter count; rec:run refuses any
--- other trainer).
+-- record's, one buffer like K_end; nil when no record had a step) and K_adam_end_test
+-- (computed by finish, with the trainer's eta at that point: the trainer must not have stepped
+-- since) like K_end. The trainer's steps counter decides the step-0 case: recording a net the
+-- trainer did not train is the caller's mistake (effective_lr checks only the parameter count;
+-- rec:run refuses any other trainer).
 --
 -- Allocation: the train kernel is computed into one preallocated [P x P] tensor through one
 -- kernel workspace (which caches the input Gram X X^T across records), the test outputs into a
@@ -55,28 +82,19 @@ local recorder = {}
 local Recorder = {}
 Recorder.__index = Recorder
 
+-- Each recorder's private state (data, options, buffers, the last net), out of its public
+-- fields: rec[field] is only what the module comment lists.
+local private = setmetatable({}, {__mode = "k"})
+
 local F = "recorder"
 local OPTIONS = {times = true, X = true, y = true, X_test = true, y_test = true, beta = true,
-  keep_snapshots = true, predictions = true, topk = true, layers = true, adam = true}
+  keep_snapshots = true, predictions = true, topk = true, layers = true, adam = true,
+  observers = true}
 
-local function is_tensor(v) return getmetatable(v) == core.metatable("tensor") end
+local function is_net(v) return getmetatable(v) == core.metatable("mlp") end
 
 local function opt_tensor(opts, key, required, dims)
-  local v = opts[key]
-  if v == nil then
-    if required then check.fail(1, F, "option '" .. key .. "': tensor required") end
-    return nil
-  end
-  if not is_tensor(v) then
-    check.fail(1, F, ("option '%s': tensor expected, got %s"):format(key, check.typename(v)))
-  end
-  local ok = false
-  for _, d in ipairs(dims) do if v:dim() == d then ok = true end end
-  if not ok then
-    check.fail(1, F, ("option '%s': %s-D tensor expected, got %d-D"):format(key,
-      table.concat(dims, " or "), v:dim()))
-  end
-  return v
+  return check.option_tensor(opts, key, 1, F, dims, required)
 end
 
 local function opt_bool(opts, key, default)
@@ -86,6 +104,27 @@ local function opt_bool(opts, key, default)
     check.fail(1, F, ("option '%s': boolean expected, got %s"):format(key, check.typename(v)))
   end
   return v
+end
+
+-- observers: an array of objects with observe and finish methods.
+local function opt_observers(opts)
+  local list = opts.observers
+  if list == nil then return {} end
+  if type(list) ~= "table" then
+    check.fail(1, F, "option 'observers': array expected, got " .. check.typename(list))
+  end
+  local out = {}
+  for i, obs in ipairs(list) do
+    local ok = pcall(function()
+      assert(type(obs.observe) == "function" and type(obs.finish) == "function")
+    end)
+    if not ok then
+      check.fail(1, F, ("option 'observers': [%d]: object with observe and finish methods expected, "
+        .. "got %s"):format(i, check.typename(obs)))
+    end
+    out[i] = obs
+  end
+  return out
 end
 
 -- The record times from the times option (see the module comment).
@@ -134,6 +173,7 @@ local function make_times(spec)
   end
   return times
 end
+
 
 --- ntklab.recorder{...}: see the module comment.
 function recorder.new(opts)
@@ -186,57 +226,58 @@ function recorder.new(opts)
       check.fail(1, F, "option 'adam': adam trainer expected, got method '" .. tostring(method) .. "'")
     end
   end
-  local y1 = y:dim() == 2 and y:reshape(P) or y
   local rec = setmetatable({
-    times = times, X = X, y = y1, X_test = X_test,
+    times = times, trajectory = {}, columns = {}, snapshots = {}, predictions = {},
+    workspace = core.kernel_workspace(),
+    seconds = 0,
+  }, Recorder)
+  private[rec] = {
+    X = X, y = y:dim() == 2 and y:reshape(P) or y, X_test = X_test,
     y_test = y_test and (y_test:dim() == 2 and y_test:reshape(y_test:size(1)) or y_test),
     beta = beta, topk = topk,
     keep_snapshots = opt_bool(opts, "keep_snapshots", false),
     keep_predictions = opt_bool(opts, "predictions", false),
     layers = opt_bool(opts, "layers", true),
-    workspace = core.kernel_workspace(),
+    observers = opt_observers(opts),
     -- the test x train kernels get their own: a workspace caches one input Gram at a time
     test_workspace = X_test and core.kernel_workspace() or nil,
     K = core.zeros(P, P), -- the train kernel of the latest record
     adam = adam, K_adam = adam and core.zeros(P, P) or nil, -- eta is sized at the first record
-    trajectory = {}, columns = {}, snapshots = {}, predictions = {},
-    seconds = 0, -- wall time spent recording (kernels and metrics), for timing splits
-  }, Recorder)
-  rec.observer = function(t, step, loss, net) rec:observe(t, step, loss, net) end
+  }
+  rec.observer = function(t, step, loss, net) rec:_observe_once(t, step, loss, net) end
   return rec
 end
 
 -- Declares the columns at the first record, when the depth of the net is known.
 function Recorder:_declare(depth)
+  local S = private[self]
   local cols = {"t", "step", "loss"}
-  if self.X_test then cols[#cols + 1] = "test_loss" end
+  if S.X_test then cols[#cols + 1] = "test_loss" end
   for _, c in ipairs{"kernel_norm", "kernel_trace", "alignment", "alignment_centered", "kernel_distance"} do
     cols[#cols + 1] = c
   end
-  if self.layers then
+  if S.layers then
     for l = 1, depth do
       cols[#cols + 1] = "layer" .. l .. "_norm"
       cols[#cols + 1] = "layer" .. l .. "_alignment"
     end
   end
-  for i = 1, self.topk do cols[#cols + 1] = "eig" .. i end
-  if self.adam then
+  for i = 1, S.topk do cols[#cols + 1] = "eig" .. i end
+  if S.adam then
     for _, c in ipairs{"adam_norm", "adam_alignment", "adam_alignment_centered"} do
       cols[#cols + 1] = c
     end
   end
-  if self.beta then cols[#cols + 1] = "weight_alignment" end
+  if S.beta then cols[#cols + 1] = "weight_alignment" end
   self.columns = cols
   for _, c in ipairs(cols) do self.trajectory[c] = {} end
-  self.depth = depth
 end
 
-local function is_net(v) return getmetatable(v) == core.metatable("mlp") end
-
---- rec:observe(t, step, loss, net): records one point (the observer signature of trainer:run;
--- rec.observer is this method bound to rec). t must exceed the previous record's.
+--- rec:observe(t, step, loss, net): records one point (the observer signature of trainer:run).
+-- t must exceed the previous record's.
 function Recorder:observe(t, step, loss, net)
   local f = "recorder:observe"
+  local S = private[self]
   check.number(t, 1, f)
   check.number(step, 2, f)
   check.number(loss, 3, f)
@@ -246,99 +287,115 @@ function Recorder:observe(t, step, loss, net)
   if n > 0 and not (t > tr.t[n]) then
     check.fail(1, f, ("time after the previous record %s expected, got %s"):format(tostring(tr.t[n]), tostring(t)))
   end
-  if net:widths()[1] ~= self.X:size(2) then
-    check.fail(4, f, ("net with %d inputs expected (as X), got %d"):format(self.X:size(2), net:widths()[1]))
+  if net:widths()[1] ~= S.X:size(2) then
+    check.fail(4, f, ("net with %d inputs expected (as X), got %d"):format(S.X:size(2), net:widths()[1]))
   end
   if n == 0 then self:_declare(net:depth()) end
   local started = core.clock()
   local i = n + 1
   local K, lay
-  if self.layers then
-    K, lay = core.ntk(net, self.X, {workspace = self.workspace, out = self.K, layers = true})
+  if S.layers then
+    K, lay = core.ntk(net, S.X, {workspace = self.workspace, out = S.K, layers = true})
   else
-    K = core.ntk(net, self.X, {workspace = self.workspace, out = self.K})
+    K = core.ntk(net, S.X, {workspace = self.workspace, out = S.K})
   end
   tr.t[i], tr.step[i], tr.loss[i] = t, step, loss
-  if self.X_test then
-    self.f_test = net:forward(self.X_test, self.f_test)
+  if S.X_test then
+    S.f_test = net:forward(S.X_test, S.f_test)
     -- the loss from the outputs just computed (net:loss would run the forward pass again)
-    local d = self.f_test:reshape(self.X_test:size(1)) - self.y_test
-    tr.test_loss[i] = (d * d):sum() / (2 * self.X_test:size(1))
+    local d = S.f_test:reshape(S.X_test:size(1)) - S.y_test
+    tr.test_loss[i] = (d * d):sum() / (2 * S.X_test:size(1))
   end
   if i == 1 then
     self.K0 = K:clone()
-    self.f0_train = net:forward(self.X)
-    if self.X_test then
-      self.K0_test = core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace})
-      self.f0_test = self.f_test:clone()
+    self.f0_train = net:forward(S.X)
+    if S.X_test then
+      self.K0_test = core.ntk(net, S.X_test, S.X, {workspace = S.test_workspace})
+      self.f0_test = S.f_test:clone()
     end
   end
   -- the five summaries from one pass over K and K0 (in place, no copies)
-  local s = core.kernel_stats(K, self.y, self.K0)
+  local s = core.kernel_stats(K, S.y, self.K0)
   tr.kernel_norm[i], tr.kernel_trace[i] = s.norm, s.trace
   tr.alignment[i], tr.alignment_centered[i] = s.alignment, s.alignment_centered
   tr.kernel_distance[i] = s.distance
   if lay then
     for l = 1, #lay do
       tr["layer" .. l .. "_norm"][i] = core.kernel_norm(lay[l])
-      tr["layer" .. l .. "_alignment"][i] = core.alignment(lay[l], self.y)
+      tr["layer" .. l .. "_alignment"][i] = core.alignment(lay[l], S.y)
     end
   end
-  if self.topk > 0 then
-    local e = core.kernel_eigs(K, self.topk)
-    for k = 1, self.topk do tr["eig" .. k][i] = e:get(k) end
+  if S.topk > 0 then
+    local e = core.kernel_eigs(K, S.topk)
+    for k = 1, S.topk do tr["eig" .. k][i] = e:get(k) end
   end
-  if self.beta then tr.weight_alignment[i] = core.weight_alignment(net:weight(1), self.beta) end
-  if self.adam then self:_record_adam(i, t, net) end
-  if self.keep_snapshots then
+  if S.beta then tr.weight_alignment[i] = core.weight_alignment(net:weight(1), S.beta) end
+  if S.adam then self:_record_adam(i, t, net) end
+  if S.keep_snapshots then
     self.snapshots[i] = {t = t, K = K:clone(),
-      k = self.X_test and core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace}) or nil}
+      k = S.X_test and core.ntk(net, S.X_test, S.X, {workspace = S.test_workspace}) or nil}
   end
-  if self.keep_predictions and self.X_test then self.predictions[i] = self.f_test:clone() end
+  if S.keep_predictions and S.X_test then self.predictions[i] = S.f_test:clone() end
   self.K_end = K
-  self.t_last, self.net = t, net
+  S.net = net
   self.seconds = self.seconds + (core.clock() - started)
+  for _, obs in ipairs(S.observers) do obs:observe(t, step, loss, net, K) end
+end
+
+-- rec.observer's body: a call at the previous record's (t, step) is the same point again (a
+-- discrete step that passed several record times, each observed by trainer:run): no record.
+-- Returns true when it recorded.
+function Recorder:_observe_once(t, step, loss, net)
+  local tr = self.trajectory
+  local n = tr.t and #tr.t or 0
+  if n > 0 and t == tr.t[n] and step == tr.step[n] then return false end
+  self:observe(t, step, loss, net)
+  return true
 end
 
 -- The Adam kernel columns of record i (see the module comment; NaN before the first step).
 function Recorder:_record_adam(i, t, net)
+  local S = private[self]
   local tr = self.trajectory
-  if self.adam.steps == 0 then
+  if S.adam.steps == 0 then
     tr.adam_norm[i], tr.adam_alignment[i], tr.adam_alignment_centered[i] = 0 / 0, 0 / 0, 0 / 0
     return
   end
-  self.eta = self.adam:effective_lr(net, self.eta)
-  local K = core.ntk(net, self.X, {eta = self.eta, workspace = self.workspace, out = self.K_adam})
-  local s = core.kernel_stats(K, self.y)
+  S.eta = S.adam:effective_lr(net, S.eta)
+  local K = core.ntk(net, S.X, {eta = S.eta, workspace = self.workspace, out = S.K_adam})
+  local s = core.kernel_stats(K, S.y)
   tr.adam_norm[i], tr.adam_alignment[i], tr.adam_alignment_centered[i] =
     s.norm, s.alignment, s.alignment_centered
   if not self.K_adam0 then
     self.K_adam0, self.t_adam0 = K:clone(), t
-    if self.X_test then
-      self.K_adam0_test = core.ntk(net, self.X_test, self.X, {eta = self.eta, workspace = self.test_workspace})
+    if S.X_test then
+      self.K_adam0_test = core.ntk(net, S.X_test, S.X, {eta = S.eta, workspace = S.test_workspace})
     end
   end
   self.K_adam_end = K
 end
 
 --- rec:finish([net]): computes K_end_test, the test x train kernel of the net at the last record
--- (net defaults to the one last observed, which must not have moved since). Returns rec.
+-- (net defaults to the one last observed, which must not have moved since), the end outputs,
+-- and finishes the attached observers. Returns rec.
 function Recorder:finish(net)
   local f = "recorder:finish"
+  local S = private[self]
   if net ~= nil and not is_net(net) then check.fail(1, f, "mlp expected, got " .. check.typename(net)) end
-  net = net or self.net
+  net = net or S.net
   if not net then check.fail(1, f, "nothing recorded yet") end
   local started = core.clock()
-  if self.X_test then
-    self.K_end_test = core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace})
-    self.f_end_test = net:forward(self.X_test)
+  if S.X_test then
+    self.K_end_test = core.ntk(net, S.X_test, S.X, {workspace = S.test_workspace})
+    self.f_end_test = net:forward(S.X_test)
     if self.K_adam_end then
-      self.K_adam_end_test = core.ntk(net, self.X_test, self.X,
-        {eta = self.adam:effective_lr(net, self.eta), workspace = self.test_workspace})
+      self.K_adam_end_test = core.ntk(net, S.X_test, S.X,
+        {eta = S.adam:effective_lr(net, S.eta), workspace = S.test_workspace})
     end
   end
-  self.f_end_train = net:forward(self.X)
+  self.f_end_train = net:forward(S.X)
   self.seconds = self.seconds + (core.clock() - started)
+  for _, obs in ipairs(S.observers) do obs:finish(net, self.K_end, self.K_end_test) end
   return self
 end
 
@@ -347,15 +404,18 @@ function Recorder:t_end() return self.times[#self.times] end
 
 --- rec:run(trainer, net, {stop_loss = number, progress = fn}): trains net on (X, y) with the
 -- trainer, recording at rec.times, until the last time or until the train loss at a record is
--- below stop_loss (that record is then the last: training stops there), and finishes. The
--- trainer runs one record interval per call, so rk45 keeps its step size across records.
--- progress(i, n, t, loss), when given, is called after each record. Returns rec.
+-- below stop_loss (that record is then the last: training stops there), and finishes. One
+-- trainer:run call with rec.times as its observation times (times before the trainer's current
+-- t are observed at once); its observer records and returns true to end the run at stop_loss.
+-- progress(i, n, t, loss), when given, is called after each new record, i the index of its
+-- time in rec.times and n = #rec.times. Returns rec.
 function Recorder:run(trainer, net, opts)
   local f = "recorder:run"
+  local S = private[self]
   if getmetatable(trainer) ~= core.metatable("trainer") then
     check.fail(1, f, "trainer expected, got " .. check.typename(trainer))
   end
-  if self.adam and trainer ~= self.adam then
+  if S.adam and trainer ~= S.adam then
     -- another trainer's steps would leave the recorded eta (the adam option's) stale
     check.fail(1, f, "the trainer given as option 'adam' expected, got another trainer")
   end
@@ -369,21 +429,22 @@ function Recorder:run(trainer, net, opts)
   if stop ~= nil and (type(stop) ~= "number" or not (stop > 0)) then
     check.fail(3, f, "option 'stop_loss': positive number expected, got " .. tostring(stop))
   end
-  if opts.progress ~= nil and type(opts.progress) ~= "function" then
-    check.fail(3, f, "option 'progress': function expected, got " .. check.typename(opts.progress))
+  local progress = opts.progress
+  if progress ~= nil and type(progress) ~= "function" then
+    check.fail(3, f, "option 'progress': function expected, got " .. check.typename(progress))
   end
-  local n = #self.times
-  for i, t in ipairs(self.times) do
-    -- discrete methods stop at the first step with t >= t_k, which may pass the next times
-    local last = self.trajectory.t and self.trajectory.t[#self.trajectory.t]
-    local target = math.max(t, trainer.t)
-    if last and target <= last then goto continue end
-    trainer:run(net, self.X, self.y, {t = target, observe = {target}, observer = self.observer})
-    local loss = self.trajectory.loss[#self.trajectory.loss]
-    if opts.progress then opts.progress(i, n, t, loss) end
-    if stop and loss < stop then break end
-    ::continue::
-  end
+  local n, now = #self.times, trainer.t
+  local observe = {}
+  for i, t in ipairs(self.times) do observe[i] = math.max(t, now) end
+  local k = 0
+  -- t_final: the end of the whole run, so a single step longer than it is reported (issue 11 B6)
+  trainer:run(net, S.X, S.y, {t = observe[n], t_final = observe[n], observe = observe,
+    observer = function(t, step, loss, at)
+      k = k + 1
+      if not self:_observe_once(t, step, loss, at) then return false end
+      if progress then progress(k, n, self.times[k], loss) end
+      return stop ~= nil and loss < stop
+    end})
   return self:finish(net)
 end
 

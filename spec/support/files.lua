@@ -11,6 +11,9 @@ files.source_dir = os.getenv("NTKLAB_SOURCE_DIR") or "."
 files.build_dir = os.getenv("NTKLAB_BUILD_DIR") or (files.source_dir .. "/build")
 files.host = files.build_dir .. "/bin/ntklab"
 
+-- path made absolute against the working directory (for commands run from another one).
+function files.absolute(path) return (assert(output.absolute(path))) end
+
 -- s quoted for a POSIX shell command line.
 function files.q(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
 

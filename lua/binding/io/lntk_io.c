@@ -98,7 +98,7 @@ static int opt_choice(lua_State *L, int tbl, const char *key, const char *const 
 
 /* read_idx(path) -> tensor, {dims = {...}, type = "ubyte"} | nil, msg */
 static int io_read_idx(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = lntk_checkpath(L, 1);
   ntk_io_shape s;
   ntk_error err;
   int type, k;
@@ -119,7 +119,7 @@ static int io_read_idx(lua_State *L) {
 /* write_idx(path, tensor [, {type = "double", dims = {...}}]) -> true | nil, msg */
 static int io_write_idx(lua_State *L) {
   static const char *const allowed[] = {"type", "dims", NULL};
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = lntk_checkpath(L, 1);
   ntk_tensor *t = lntk_checktensor(L, 2);
   int has_opts = opt_table(L, 3, allowed);
   ntk_io_shape s;
@@ -134,7 +134,7 @@ static int io_write_idx(lua_State *L) {
 
 /* read_cifar10(path) -> images [N x 3072], labels [N] | nil, msg */
 static int io_read_cifar10(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = lntk_checkpath(L, 1);
   ntk_tensor *x, *y;
   ntk_error err;
   lua_settop(L, 1);
@@ -147,7 +147,7 @@ static int io_read_cifar10(lua_State *L) {
 
 /* write_cifar10(path, images, labels) -> true | nil, msg */
 static int io_write_cifar10(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = lntk_checkpath(L, 1);
   ntk_tensor *x = lntk_checktensor(L, 2), *y = lntk_checktensor(L, 3);
   ntk_error err;
   if (ntk_io_write_cifar10(path, x, y, &err) != NTK_OK) return io_fail(L, path, &err, 0);
@@ -157,7 +157,7 @@ static int io_write_cifar10(lua_State *L) {
 
 /* read_npy(path) -> tensor, {shape = {...}, dtype = "f8"} | nil, msg */
 static int io_read_npy(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = lntk_checkpath(L, 1);
   ntk_io_shape s;
   ntk_error err;
   int dtype;
@@ -177,7 +177,7 @@ static int io_read_npy(lua_State *L) {
 /* write_npy(path, tensor [, {dtype = "f8"}]) -> true | nil, msg */
 static int io_write_npy(lua_State *L) {
   static const char *const allowed[] = {"dtype", NULL};
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = lntk_checkpath(L, 1);
   ntk_tensor *t = lntk_checktensor(L, 2);
   int has_opts = opt_table(L, 3, allowed);
   int dtype = opt_choice(L, has_opts ? 3 : 0, "dtype", npy_dtype_names, 0);
@@ -190,7 +190,7 @@ static int io_write_npy(lua_State *L) {
 /* read_csv(path [, {delimiter = ",", header = false}]) -> tensor [rows x cols] | nil, msg */
 static int io_read_csv(lua_State *L) {
   static const char *const allowed[] = {"delimiter", "header", NULL};
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = lntk_checkpath(L, 1);
   int has_opts = opt_table(L, 2, allowed);
   char delim = ',';
   int header = 0;

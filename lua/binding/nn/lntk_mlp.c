@@ -357,7 +357,7 @@ static int mlp_clone(lua_State *L) {
 /* net:save(path) -> true | nil, "path: reason" */
 static int mlp_save(lua_State *L) {
   ntk_mlp *net = lntk_checkmlp(L, 1);
-  const char *path = luaL_checkstring(L, 2);
+  const char *path = lntk_checkpath(L, 2);
   ntk_error err;
   if (ntk_mlp_save(net, path, &err) != NTK_OK) return lntk_result_at(L, &err, NULL, path);
   lua_pushboolean(L, 1);
@@ -366,7 +366,7 @@ static int mlp_save(lua_State *L) {
 
 /* ntklab.mlp_load(path) -> net | nil, "path: reason" */
 static int mlp_load(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = lntk_checkpath(L, 1);
   lntk_mlp *box = pushbox(L);
   ntk_error err;
   if (ntk_mlp_load(&box->net, path, &err) != NTK_OK)

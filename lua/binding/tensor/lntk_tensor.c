@@ -167,16 +167,26 @@ static int tensor_is_contiguous(lua_State *L) {
   return 1;
 }
 
-/* t:totable() -> nested Lua table (copy) */
+/* Most entries (numbers plus row tables) a tensor converts into: 2^28 entries are 4 GiB of Lua
+ * values, past any use of a table; a larger tensor stays a tensor. */
+#define TABLE_MAX_ENTRIES ((size_t)1 << 28)
+
+/* t:totable() -> nested Lua table (copy); at most TABLE_MAX_ENTRIES entries */
 static int tensor_totable(lua_State *L) {
   ntk_tensor *t = lntk_checktensor(L, 1);
-  size_t i, j;
-  lua_createtable(L, (int)t->shape[0], 0);
+  size_t i, j, rows = t->shape[0], cols = t->ndim == 2 ? t->shape[1] : 0;
+  /* rows + rows * cols entries, compared without overflow */
+  if (rows > TABLE_MAX_ENTRIES || (cols > 0 && rows > (TABLE_MAX_ENTRIES - rows) / cols)) {
+    char buf[64];
+    return luaL_argerror(L, 1, lua_pushfstring(L, "%s too large for a table (limit 2^28 entries)",
+                                               ntk_tensor_shape_str(t, buf, sizeof buf)));
+  }
+  lua_createtable(L, (int)rows, 0);
   for (i = 0; i < t->shape[0]; i++) {
     if (t->ndim == 1) {
       lua_pushnumber(L, ntk_tensor_at(t, i, 0));
     } else {
-      lua_createtable(L, (int)t->shape[1], 0);
+      lua_createtable(L, (int)cols, 0);
       for (j = 0; j < t->shape[1]; j++) {
         lua_pushnumber(L, ntk_tensor_at(t, i, j));
         lua_rawseti(L, -2, (lua_Integer)j + 1);
@@ -200,7 +210,8 @@ static int tensor_narrow(lua_State *L) {
   if (first < 1 || (lua_Unsigned)first > t->shape[d - 1] + 1)
     return luaL_argerror(L, 3, lua_pushfstring(L, "index %I out of range [1, %I]", first,
                                                (lua_Integer)t->shape[d - 1] + 1));
-  if (count < 0 || (lua_Unsigned)(first - 1 + count) > t->shape[d - 1])
+  /* first - 1 <= shape (checked above), so the room left cannot wrap; first - 1 + count could */
+  if (count < 0 || (size_t)count > t->shape[d - 1] - (size_t)(first - 1))
     return luaL_argerror(L, 4, lua_pushfstring(L, "count %I out of range [0, %I]", count,
                                                (lua_Integer)t->shape[d - 1] - first + 1));
   v = lntk_pushtensor(L);

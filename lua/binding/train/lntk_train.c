@@ -1,7 +1,9 @@
 /* lntk_train.c: the trainer userdata and its constructors in ntklab.train:
  *   gd{lr}, flow{method = "rk4", dt}, flow{method = "rk45", rtol, atol, h0}, sgd{lr, batch,
- *   momentum, seed}, adam{lr, beta1, beta2, eps}.
- * All share one interface: tr:step(net, X, Y), tr:run(net, X, Y, {t, steps, observe, observer}),
+ *   momentum, seed}, adam{lr, beta1, beta2, eps}; every one also takes max_loss_ratio (default
+ *   1e6, math.huge: no bound).
+ * All share one interface: tr:step(net, X, Y),
+ * tr:run(net, X, Y, {t, steps, observe, observer, t_final}),
  * the fields tr.t, tr.steps, tr.evals, tr.rejected, tr.loss, tr.method, tr:effective_lr(net),
  * tr:reset(), tr:settings(). The step loop of run is C: Lua is entered only at observations. */
 #include <math.h>
@@ -31,6 +33,11 @@ static int push_trainer(lua_State *L, const ntk_train_config *cfg) {
   return 1;
 }
 
+/* cfg->max_loss_ratio <- the option of that name (every constructor takes it). */
+static void loss_ratio_option(lua_State *L, ntk_train_config *cfg) {
+  cfg->max_loss_ratio = lntk_optfield_number(L, 1, "max_loss_ratio", cfg->max_loss_ratio);
+}
+
 /* Required positive number option. */
 static double required_number(lua_State *L, const char *key) {
   if (lua_getfield(L, 1, key) != LUA_TNUMBER)
@@ -46,17 +53,19 @@ static double required_number(lua_State *L, const char *key) {
 
 /* ntklab.train.gd{lr} */
 static int train_gd(lua_State *L) {
-  static const char *const allowed[] = {"lr", NULL};
+  static const char *const allowed[] = {"lr", "max_loss_ratio", NULL};
   ntk_train_config cfg;
   lntk_checkoptions(L, 1, allowed);
   ntk_train_config_default(&cfg, NTK_TRAIN_GD);
   cfg.lr = required_number(L, "lr");
+  loss_ratio_option(L, &cfg);
   return push_trainer(L, &cfg);
 }
 
 /* ntklab.train.flow{method = "rk45" (default) | "rk4", dt (rk4), rtol, atol, h0 (rk45)} */
 static int train_flow(lua_State *L) {
-  static const char *const allowed[] = {"method", "dt", "rtol", "atol", "h0", NULL};
+  static const char *const allowed[] = {"method", "dt", "rtol", "atol", "h0", "max_loss_ratio",
+                                        NULL};
   ntk_train_config cfg;
   const char *method = "rk45";
   lntk_checkoptions(L, 1, allowed);
@@ -89,12 +98,13 @@ static int train_flow(lua_State *L) {
                                          "got '%s'",
                                          method));
   }
+  loss_ratio_option(L, &cfg);
   return push_trainer(L, &cfg);
 }
 
 /* ntklab.train.sgd{lr, batch = 0 (full), momentum = 0, seed = 0} */
 static int train_sgd(lua_State *L) {
-  static const char *const allowed[] = {"lr", "batch", "momentum", "seed", NULL};
+  static const char *const allowed[] = {"lr", "batch", "momentum", "seed", "max_loss_ratio", NULL};
   ntk_train_config cfg;
   lua_Integer batch;
   lntk_checkoptions(L, 1, allowed);
@@ -106,12 +116,13 @@ static int train_sgd(lua_State *L) {
   cfg.batch = (size_t)batch;
   cfg.momentum = lntk_optfield_number(L, 1, "momentum", 0.0);
   cfg.seed = (uint64_t)lntk_optfield_integer(L, 1, "seed", 0);
+  loss_ratio_option(L, &cfg);
   return push_trainer(L, &cfg);
 }
 
 /* ntklab.train.adam{lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8} */
 static int train_adam(lua_State *L) {
-  static const char *const allowed[] = {"lr", "beta1", "beta2", "eps", NULL};
+  static const char *const allowed[] = {"lr", "beta1", "beta2", "eps", "max_loss_ratio", NULL};
   ntk_train_config cfg;
   lntk_checkoptions(L, 1, allowed);
   ntk_train_config_default(&cfg, NTK_TRAIN_ADAM);
@@ -119,6 +130,7 @@ static int train_adam(lua_State *L) {
   cfg.beta1 = lntk_optfield_number(L, 1, "beta1", cfg.beta1);
   cfg.beta2 = lntk_optfield_number(L, 1, "beta2", cfg.beta2);
   cfg.eps = lntk_optfield_number(L, 1, "eps", cfg.eps);
+  loss_ratio_option(L, &cfg);
   return push_trainer(L, &cfg);
 }
 
@@ -162,37 +174,45 @@ static int trainer_step(lua_State *L) {
   return 1;
 }
 
-/* Calls observer(t, step, loss, net) at the current point. */
-static void observe(lua_State *L, ntk_trainer *tr, ntk_mlp *net, const ntk_tensor *X,
-                    const ntk_tensor *Y, int fn) {
-  ntk_error err;
-  double loss;
-  if (ntk_mlp_loss(net, &loss, X, Y, &err) != NTK_OK) luaL_error(L, "%s", err.msg);
+/* Calls observer(t, step, loss, net) at the current point (ntk_train_run left its loss, checked,
+ * in tr->loss_end); returns 1 when the observer returned true (end the run here). */
+static int observe(lua_State *L, ntk_trainer *tr, int fn) {
+  int stop;
   lua_pushvalue(L, fn);
   lua_pushnumber(L, tr->t);
   lua_pushinteger(L, (lua_Integer)tr->steps);
-  lua_pushnumber(L, loss);
+  lua_pushnumber(L, tr->loss_end);
   lua_pushvalue(L, 2);
-  lua_call(L, 4, 0);
+  lua_call(L, 4, 1);
+  stop = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   /* The observer may have changed the parameters (FSAL is stale) or released the trainer or the
    * net (raise before touching them again). X and Y stay valid: run holds views of them. */
   checktrainer(L, 1);
   lntk_checkmlp(L, 2);
   ntk_train_invalidate(tr);
+  return stop;
 }
 
-/* tr:run(net, X, Y, {t = T, steps = N, observe = {t1, t2, ...}, observer = fn}) -> loss at the
- * end. Stops at t = T (flows: exactly) or after N more steps, whichever comes first; at least
- * one of them is required. The observer is called at each observation time (discrete methods:
- * at the first step with t >= t_k), with the trainer's actual t. */
+/* tr:run(net, X, Y, {t = T, steps = N, observe = {t1, t2, ...}, observer = fn, t_final = Tf})
+ * -> loss at the end. Stops at t = T (flows: exactly) or after N more steps, whichever comes
+ * first; at least one of them is required. The observer is called at each observation time
+ * (discrete methods: at the first step with t >= t_k, so a step that passes several times is
+ * observed once per time), with the trainer's actual t; when it returns true the run ends there
+ * (this is the one observation schedule: ntklab.recorder and ntklab.pathkernel only receive its
+ * calls). Tf >= T is the end of the whole training this call is a part of: a discrete step
+ * longer than Tf that lands past it is an error. It defaults to T, except with an observer: a
+ * step may pass early observation times by design, so the caller names its end with t_final
+ * (without it, no bound; ntklab.recorder's run passes its last record time). Divergence raises
+ * before any observer sees the diverged point. */
 static int trainer_run(lua_State *L) {
-  static const char *const allowed[] = {"t", "steps", "observe", "observer", NULL};
+  static const char *const allowed[] = {"t", "steps", "observe", "observer", "t_final", NULL};
   ntk_trainer *tr = checktrainer(L, 1);
   ntk_mlp *net;
   ntk_tensor *X, *Y;
   size_t max_steps = SIZE_MAX, nobs = 0, k;
-  double t_end = INFINITY, prev;
-  int has_t, has_steps, fn = 0, obs = 0, flow;
+  double t_end = INFINITY, t_final, prev;
+  int has_t, has_steps, fn = 0, obs = 0, stopped = 0;
   ntk_error err;
   lua_settop(L, 5);
   check_problem(L, &net, &X, &Y);
@@ -211,12 +231,19 @@ static int trainer_run(lua_State *L) {
                                            "%f expected, got %f",
                                            tr->t, t_end));
   }
+  lua_getfield(L, 5, "observer");
+  t_final = lntk_optfield_number(L, 5, "t_final", lua_isnil(L, -1) ? t_end : INFINITY);
+  lua_pop(L, 1);
+  if (!(t_final >= t_end))
+    return luaL_argerror(L, 5,
+                         lua_pushfstring(L, "option 't_final': time >= t = %f expected, got %f",
+                                         t_end, t_final));
   if (has_steps) {
     lua_Integer n = lntk_optfield_integer(L, 5, "steps", 0);
     if (n < 0)
       return luaL_argerror(L, 5,
                            lua_pushfstring(L, "option 'steps': count >= 0 expected, got %I", n));
-    max_steps = tr->steps + (size_t)n;
+    max_steps = (size_t)n > SIZE_MAX - tr->steps ? SIZE_MAX : tr->steps + (size_t)n;
   }
   if (lua_getfield(L, 5, "observe") != LUA_TNIL) {
     if (!lua_istable(L, -1))
@@ -255,25 +282,23 @@ static int trainer_run(lua_State *L) {
     X = xv;
     Y = yv;
   }
-  flow = tr->cfg.method == NTK_TRAIN_RK4 || tr->cfg.method == NTK_TRAIN_RK45;
   ntk_train_invalidate(tr);
   for (k = 1; k <= nobs; k++) {
     double tk;
     lua_rawgeti(L, obs, (lua_Integer)k);
     tk = lua_tonumber(L, -1);
     lua_pop(L, 1);
-    if (ntk_train_run(tr, net, X, Y, tk, max_steps, &err) != NTK_OK) return step_failed(L, &err);
-    /* out of steps before this observation (discrete methods reach t_k up to rounding) */
-    if (tr->steps >= max_steps && tk - tr->t > (flow ? 0.0 : 1e-9 * tr->cfg.lr)) break;
-    observe(L, tr, net, X, Y, fn);
+    if (ntk_train_run(tr, net, X, Y, tk, max_steps, &err) != NTK_OK ||
+        ntk_train_check_end(tr, t_final, &err) != NTK_OK)
+      return step_failed(L, &err);
+    /* out of steps before this observation */
+    if (tr->steps >= max_steps && !ntk_train_reached(tr, tk)) break;
+    if ((stopped = observe(L, tr, fn)) != 0) break;
   }
-  if (ntk_train_run(tr, net, X, Y, t_end, max_steps, &err) != NTK_OK)
+  if (!stopped && (ntk_train_run(tr, net, X, Y, t_end, max_steps, &err) != NTK_OK ||
+                   ntk_train_check_end(tr, t_final, &err) != NTK_OK))
     return step_failed(L, &err);
-  {
-    double loss;
-    if (ntk_mlp_loss(net, &loss, X, Y, &err) != NTK_OK) return lntk_status(L, &err, 1);
-    lua_pushnumber(L, loss);
-  }
+  lua_pushnumber(L, tr->loss_end);
   return 1;
 }
 
@@ -315,9 +340,11 @@ static int trainer_reset(lua_State *L) {
 static int trainer_settings(lua_State *L) {
   ntk_trainer *tr = checktrainer(L, 1);
   const ntk_train_config *c = &tr->cfg;
-  lua_createtable(L, 0, 5);
+  lua_createtable(L, 0, 6);
   lua_pushstring(L, ntk_train_method_name(c->method));
   lua_setfield(L, -2, "method");
+  lua_pushnumber(L, c->max_loss_ratio);
+  lua_setfield(L, -2, "max_loss_ratio");
 #define SETNUM(name)          \
   lua_pushnumber(L, c->name); \
   lua_setfield(L, -2, #name)
