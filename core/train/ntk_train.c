@@ -1,7 +1,7 @@
 /* ntk_train.c: gradient descent, gradient flow (RK4, Dormand-Prince 5(4)), SGD and Adam. */
 #include "ntk_train.h"
 
-#include <cblas.h>
+#include <cblas.h> /* not ntk_blas: axpy and scal on the flat parameter and optimizer vectors */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
