@@ -80,7 +80,7 @@ local cases = {
   {"gd lr inf", function() ntklab.train.gd{lr = math.huge} end, "lr > 0 expected, got inf"},
   {"gd unknown option", function() ntklab.train.gd{lr = 1, momentum = 0.9} end, "invalid option 'momentum'"},
   {"gd no table", function() ntklab.train.gd(0.1) end, "bad argument #1 to 'gd' (table expected, got number)"},
-  {"flow method", function() ntklab.train.flow{method = "euler"} end, "option 'method': 'rk4' or 'rk45' expected, got 'euler'"},
+  {"flow method", function() ntklab.train.flow{method = "euler"} end, "option 'method': expected one of 'rk4', 'rk45', got 'euler'"},
   {"flow rk4 dt missing", function() ntklab.train.flow{method = "rk4"} end, "option 'dt': number expected, got nil"},
   {"flow rk4 dt negative", function() ntklab.train.flow{method = "rk4", dt = -1} end, "dt > 0 expected, got -1"},
   {"flow rk4 rtol", function() ntklab.train.flow{method = "rk4", dt = 1, rtol = 1e-6} end, "options 'rtol' and 'atol' belong to method 'rk45'"},
