@@ -190,8 +190,10 @@ static int near_distance(const char *a, const char *b) {
  * as a second string. */
 static void push_names(lua_State *L, const char *const names[], const char *got) {
   luaL_Buffer b;
-  /* within one edit for short names (lr, dt, t would all be near each other), two otherwise */
-  int i, best = -1, bestd = got && strlen(got) <= 4 ? 2 : 3;
+  /* a near miss: a case slip ('Tanh') for any name, one edit for 4 letters, two from 5 ('widhts');
+   * shorter names (lr, dt, f8) are all within an edit of each other */
+  size_t len = got ? strlen(got) : 0;
+  int i, best = -1, bestd = len <= 3 ? 1 : len == 4 ? 2 : 3;
   luaL_buffinit(L, &b);
   for (i = 0; names[i]; i++) {
     int d = got ? near_distance(got, names[i]) : 3;
