@@ -57,13 +57,6 @@ int lntk_fail(lua_State *L, const ntk_error *err, int arg);
 /* Raises "bad argument #arg to 'f' (expected shape ..., got ...)". */
 int lntk_shapeerror(lua_State *L, int arg, const char *expected, const ntk_tensor *got);
 
-/* Transitional, for the binding files not yet on lntk_result/lntk_options (train, io, tensor:
- * another branch edits them now); new code must not use these. lntk_status raises for misuse
- * at Lua position argbase + err->arg, else pushes nil, msg. */
-int lntk_status(lua_State *L, const ntk_error *err, int argbase);
-lua_Integer lntk_optfield_integer(lua_State *L, int tbl, const char *key, lua_Integer def);
-lua_Number lntk_optfield_number(lua_State *L, int tbl, const char *key, lua_Number def);
-
 /* ---- Classes: one registration for every userdata type ---- */
 typedef struct lntk_class {
   const char *name;         /* metatable name, e.g. LNTK_MLP_MT */

@@ -40,9 +40,6 @@ void lntk_gcstep(lua_State *L, size_t bytes) {
   if (bytes >= ((size_t)1 << 20)) lua_gc(L, LUA_GCSTEP, (int)(bytes >> 10 > 1 << 20 ? 1 << 20 : bytes >> 10));
 }
 
-struct lntk_option;
-static void read_option(lua_State *L, int tbl, const lntk_option *o, lntk_optval *v);
-
 /* Lua position of core argument err->arg under the map pos (NULL: the same position). */
 static int lua_position(const ntk_error *err, const lntk_args *pos) {
   if (err->arg <= 0) return 0;
@@ -77,29 +74,6 @@ int lntk_raise(lua_State *L, const ntk_error *err, const lntk_args *pos) {
 int lntk_fail(lua_State *L, const ntk_error *err, int arg) {
   if (err->status < 0) return misuse(L, err, arg);
   return lntk_result_at(L, err, NULL, NULL);
-}
-
-int lntk_status(lua_State *L, const ntk_error *err, int argbase) {
-  return lntk_fail(L, err, err->arg > 0 ? argbase + err->arg : 0);
-}
-
-lua_Integer lntk_optfield_integer(lua_State *L, int tbl, const char *key, lua_Integer def) {
-  lntk_option spec[2] = {LNTK_OPT(NULL, LNTK_OPT_INTEGER), LNTK_OPT_END};
-  lntk_optval v;
-  spec[0].key = key;
-  spec[0].def = (double)def;
-  lua_getfield(L, tbl, key);
-  read_option(L, tbl, &spec[0], &v);
-  return v.present ? v.integer : def;
-}
-
-lua_Number lntk_optfield_number(lua_State *L, int tbl, const char *key, lua_Number def) {
-  lntk_option spec[2] = {LNTK_OPT(NULL, LNTK_OPT_NUMBER), LNTK_OPT_END};
-  lntk_optval v;
-  spec[0].key = key;
-  lua_getfield(L, tbl, key);
-  read_option(L, tbl, &spec[0], &v);
-  return v.present ? v.num : def;
 }
 
 int lntk_shapeerror(lua_State *L, int arg, const char *expected, const ntk_tensor *got) {
