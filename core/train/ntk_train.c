@@ -1,4 +1,9 @@
-/* ntk_train.c: gradient descent, gradient flow (RK4, Dormand-Prince 5(4)), SGD and Adam. */
+/* ntk_train.c: gradient descent, gradient flow (RK4, Dormand-Prince 5(4)), SGD and Adam.
+ *
+ * Longer than 600 lines on purpose: the five methods are one trainer, sharing its bound shape and
+ * buffers, the divergence checks (loss, parameters, growth past max_loss_ratio, steps past the
+ * run) and the step bookkeeping (t, steps, evals) written once at the top; split by method, each
+ * file would need all of that through a private header. */
 #include "ntk_train.h"
 
 #include <cblas.h> /* not ntk_blas: axpy and scal on the flat parameter and optimizer vectors */

@@ -35,23 +35,35 @@ static int push_trainer(lua_State *L, const ntk_train_config *cfg) {
 /* Lua position of every constructor's option table */
 enum { ARG_OPTS = 1 };
 
-/* The option every constructor takes last. */
+/* Every constructor's table: the method's own options, then max_loss_ratio, which every method
+ * takes. */
 #define MAX_LOSS_RATIO LNTK_OPT("max_loss_ratio", LNTK_OPT_NUMBER)
-static void set_ratio(ntk_train_config *cfg, const lntk_optval *v) {
-  if (v->present) cfg->max_loss_ratio = v->num;
+#define NUMBER(key) LNTK_OPT(key, LNTK_OPT_NUMBER)
+#define LR LNTK_OPT("lr", LNTK_OPT_NUMBER, .required = 1)
+
+/* Reads the option table against options (whose last entry is max_loss_ratio) into o and starts
+ * cfg from the method's defaults. */
+static void read_config(lua_State *L, ntk_train_method method, const lntk_option *options,
+                        lntk_optval *o, ntk_train_config *cfg) {
+  int n = 0;
+  lntk_options(L, ARG_OPTS, options, o);
+  ntk_train_config_default(cfg, method);
+  while (options[n + 1].key) n++;
+  if (o[n].present) cfg->max_loss_ratio = o[n].num;
+}
+
+/* *field <- the option's value when it was given (the method's default otherwise). */
+static void set_given(double *field, const lntk_optval *v) {
+  if (v->present) *field = v->num;
 }
 
 /* ntklab.train.gd{lr} */
 static int train_gd(lua_State *L) {
-  static const lntk_option options[] = {
-      LNTK_OPT("lr", LNTK_OPT_NUMBER, .required = 1), MAX_LOSS_RATIO, LNTK_OPT_END,
-  };
+  static const lntk_option options[] = {LR, MAX_LOSS_RATIO, LNTK_OPT_END};
   lntk_optval o[2];
   ntk_train_config cfg;
-  lntk_options(L, ARG_OPTS, options, o);
-  ntk_train_config_default(&cfg, NTK_TRAIN_GD);
+  read_config(L, NTK_TRAIN_GD, options, o, &cfg);
   cfg.lr = o[0].num;
-  set_ratio(&cfg, &o[1]);
   return push_trainer(L, &cfg);
 }
 
@@ -59,83 +71,64 @@ static const char *const flow_methods[] = {"rk4", "rk45", NULL};
 
 /* ntklab.train.flow{method = "rk45" (default) | "rk4", dt (rk4), rtol, atol, h0 (rk45)} */
 static int train_flow(lua_State *L) {
-  enum { METHOD, DT, RTOL, ATOL, H0, RATIO, N };
+  enum { METHOD, DT, RTOL, ATOL, H0, N = 6 };
   static const lntk_option options[] = {
       LNTK_OPT("method", LNTK_OPT_CHOICE, .def = 1, .choices = flow_methods),
-      LNTK_OPT("dt", LNTK_OPT_NUMBER),
-      LNTK_OPT("rtol", LNTK_OPT_NUMBER),
-      LNTK_OPT("atol", LNTK_OPT_NUMBER),
-      LNTK_OPT("h0", LNTK_OPT_NUMBER),
-      MAX_LOSS_RATIO,
-      LNTK_OPT_END,
+      NUMBER("dt"), NUMBER("rtol"), NUMBER("atol"), NUMBER("h0"), MAX_LOSS_RATIO, LNTK_OPT_END,
   };
   lntk_optval o[N];
   ntk_train_config cfg;
+  int rk4;
   lntk_options(L, ARG_OPTS, options, o);
-  if (o[METHOD].choice == 0) {
-    ntk_train_config_default(&cfg, NTK_TRAIN_RK4);
+  rk4 = o[METHOD].choice == 0;
+  read_config(L, rk4 ? NTK_TRAIN_RK4 : NTK_TRAIN_RK45, options, o, &cfg);
+  if (rk4) {
     if (o[RTOL].present || o[ATOL].present)
       luaL_argerror(L, ARG_OPTS, "options 'rtol' and 'atol' belong to method 'rk45', not 'rk4'");
     if (!o[DT].present) lntk_opterror(L, ARG_OPTS, "dt", "number expected, got nil");
     cfg.dt = o[DT].num;
   } else {
-    ntk_train_config_default(&cfg, NTK_TRAIN_RK45);
     if (o[DT].present)
       luaL_argerror(L, ARG_OPTS, "option 'dt' belongs to method 'rk4' (rk45 chooses its own steps)");
-    if (o[RTOL].present) cfg.rtol = o[RTOL].num;
-    if (o[ATOL].present) cfg.atol = o[ATOL].num;
-    if (o[H0].present) cfg.h0 = o[H0].num;
+    set_given(&cfg.rtol, &o[RTOL]);
+    set_given(&cfg.atol, &o[ATOL]);
+    set_given(&cfg.h0, &o[H0]);
   }
-  set_ratio(&cfg, &o[RATIO]);
   return push_trainer(L, &cfg);
 }
 
 /* ntklab.train.sgd{lr, batch = 0 (full), momentum = 0, seed = 0} */
 static int train_sgd(lua_State *L) {
-  enum { LR, BATCH, MOMENTUM, SEED, RATIO, N };
+  enum { BATCH = 1, MOMENTUM, SEED, N = 5 };
   static const lntk_option options[] = {
-      LNTK_OPT("lr", LNTK_OPT_NUMBER, .required = 1),
-      LNTK_OPT("batch", LNTK_OPT_INTEGER),
-      LNTK_OPT("momentum", LNTK_OPT_NUMBER),
-      LNTK_OPT("seed", LNTK_OPT_INTEGER),
-      MAX_LOSS_RATIO,
-      LNTK_OPT_END,
+      LR, LNTK_OPT("batch", LNTK_OPT_INTEGER), NUMBER("momentum"),
+      LNTK_OPT("seed", LNTK_OPT_INTEGER), MAX_LOSS_RATIO, LNTK_OPT_END,
   };
   lntk_optval o[N];
   ntk_train_config cfg;
-  lntk_options(L, ARG_OPTS, options, o);
+  read_config(L, NTK_TRAIN_SGD, options, o, &cfg);
   if (o[BATCH].integer < 0)
     lntk_opterror(L, ARG_OPTS, "batch",
                   lua_pushfstring(L, "size >= 0 expected, got %I", o[BATCH].integer));
-  ntk_train_config_default(&cfg, NTK_TRAIN_SGD);
-  cfg.lr = o[LR].num;
+  cfg.lr = o[0].num;
   cfg.batch = (size_t)o[BATCH].integer;
   cfg.momentum = o[MOMENTUM].num;
   cfg.seed = (uint64_t)o[SEED].integer;
-  set_ratio(&cfg, &o[RATIO]);
   return push_trainer(L, &cfg);
 }
 
 /* ntklab.train.adam{lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8} */
 static int train_adam(lua_State *L) {
-  enum { LR, BETA1, BETA2, EPS, RATIO, N };
   static const lntk_option options[] = {
-      LNTK_OPT("lr", LNTK_OPT_NUMBER, .required = 1),
-      LNTK_OPT("beta1", LNTK_OPT_NUMBER),
-      LNTK_OPT("beta2", LNTK_OPT_NUMBER),
-      LNTK_OPT("eps", LNTK_OPT_NUMBER),
-      MAX_LOSS_RATIO,
-      LNTK_OPT_END,
+      LR, NUMBER("beta1"), NUMBER("beta2"), NUMBER("eps"), MAX_LOSS_RATIO, LNTK_OPT_END,
   };
-  lntk_optval o[N];
+  lntk_optval o[5];
   ntk_train_config cfg;
-  lntk_options(L, ARG_OPTS, options, o);
-  ntk_train_config_default(&cfg, NTK_TRAIN_ADAM);
-  cfg.lr = o[LR].num;
-  if (o[BETA1].present) cfg.beta1 = o[BETA1].num;
-  if (o[BETA2].present) cfg.beta2 = o[BETA2].num;
-  if (o[EPS].present) cfg.eps = o[EPS].num;
-  set_ratio(&cfg, &o[RATIO]);
+  read_config(L, NTK_TRAIN_ADAM, options, o, &cfg);
+  cfg.lr = o[0].num;
+  set_given(&cfg.beta1, &o[1]);
+  set_given(&cfg.beta2, &o[2]);
+  set_given(&cfg.eps, &o[3]);
   return push_trainer(L, &cfg);
 }
 
