@@ -501,8 +501,7 @@ int ntk_mlp_params_finite(const ntk_mlp *net) {
   return acc == 0.0;
 }
 
-/* The config of an existing net, to rebuild it. */
-static void config_of(ntk_mlp_config *cfg, const ntk_mlp *net) {
+void ntk_mlp_config_of(ntk_mlp_config *cfg, const ntk_mlp *net) {
   cfg->depth = net->depth;
   cfg->widths = net->widths;
   cfg->act = net->act;
@@ -510,14 +509,15 @@ static void config_of(ntk_mlp_config *cfg, const ntk_mlp *net) {
   cfg->param = net->param;
   cfg->sigma = net->sigma;
   cfg->bias_sigma = net->bias_sigma;
-  cfg->init = NTK_INIT_GAUSSIAN; /* the draw is overwritten; set init afterwards */
+  cfg->init = net->init;
 }
 
 int ntk_mlp_clone(ntk_mlp **out, const ntk_mlp *net, ntk_error *err) {
   ntk_mlp_config cfg;
   ntk_rng rng;
   int st;
-  config_of(&cfg, net);
+  ntk_mlp_config_of(&cfg, net);
+  cfg.init = NTK_INIT_GAUSSIAN; /* the cheapest draw: the parameters are overwritten below */
   ntk_rng_seed(&rng, 0);
   if ((st = ntk_mlp_new(out, &cfg, &rng, err)) != NTK_OK) return st;
   (*out)->init = net->init;

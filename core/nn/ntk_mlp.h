@@ -120,6 +120,8 @@ int ntk_mlp_loss_grad(ntk_mlp *net, double *grad, double *loss, const ntk_tensor
  * ntk_mlp_forward (X as passed there, P rows; argument 4); dout is a contiguous P x C buffer. */
 int ntk_mlp_backward(ntk_mlp *net, double *grad, const double *dout, const ntk_tensor *X,
                      ntk_error *err);
+/* cfg <- the configuration of net (its arrays point into net: valid while net lives). */
+void ntk_mlp_config_of(ntk_mlp_config *cfg, const ntk_mlp *net);
 /* *out <- a deep copy of net (config and parameters; fresh caches). Owner: the caller. */
 int ntk_mlp_clone(ntk_mlp **out, const ntk_mlp *net, ntk_error *err);
 /* 1 when every parameter is finite. */

@@ -142,15 +142,7 @@ static void read_table_spec(lua_State *L, ntk_mlp_config *cfg, spec_arrays *a) {
 
 static void read_spec(lua_State *L, ntk_mlp_config *cfg, spec_arrays *a) {
   if (luaL_testudata(L, 1, LNTK_MLP_MT)) {
-    const ntk_mlp *net = lntk_checkmlp(L, 1);
-    cfg->depth = net->depth;
-    cfg->widths = net->widths;
-    cfg->act = net->act;
-    cfg->bias = net->bias;
-    cfg->param = net->param;
-    cfg->sigma = net->sigma;
-    cfg->bias_sigma = net->bias_sigma;
-    cfg->init = net->init;
+    ntk_mlp_config_of(cfg, lntk_checkmlp(L, 1));
     return;
   }
   if (!lua_istable(L, 1))
