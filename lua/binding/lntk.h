@@ -57,6 +57,13 @@ int lntk_fail(lua_State *L, const ntk_error *err, int arg);
 /* Raises "bad argument #arg to 'f' (expected shape ..., got ...)". */
 int lntk_shapeerror(lua_State *L, int arg, const char *expected, const ntk_tensor *got);
 
+/* Older forms, kept for the model bindings (lntk_model.c, lntk_model_kernel.c) merged after the
+ * kit landed; new code uses lntk_result and lntk_options. lntk_status raises for misuse at Lua
+ * position argbase + err->arg, else pushes nil, msg; lntk_optfield_* read one typed option. */
+int lntk_status(lua_State *L, const ntk_error *err, int argbase);
+lua_Integer lntk_optfield_integer(lua_State *L, int tbl, const char *key, lua_Integer def);
+lua_Number lntk_optfield_number(lua_State *L, int tbl, const char *key, lua_Number def);
+
 /* ---- Classes: one registration for every userdata type ---- */
 typedef struct lntk_class {
   const char *name;         /* metatable name, e.g. LNTK_MLP_MT */
@@ -153,7 +160,7 @@ LUAMOD_API int luaopen_ntklab_core(lua_State *L);
  * lntk_open_<name>, which expects the module table on top of the stack. */
 #define LNTK_CONCEPTS(X) \
   X(tensor) X(rng) X(io) X(linalg) X(regress) X(metrics) X(kernel) X(tensor_ops) X(blas) \
-  X(clock) X(mlp) X(train) X(analytic)
+  X(clock) X(mlp) X(model) X(train) X(analytic)
 #define LNTK_DECLARE_OPEN(name) void lntk_open_##name(lua_State *L);
 LNTK_CONCEPTS(LNTK_DECLARE_OPEN)
 #undef LNTK_DECLARE_OPEN
