@@ -11,8 +11,11 @@
 -- Direction cosines, for K the train NTK, each layer's share K_l, and k the test x train NTK:
 --   c(t)         = <K(t), K_end>_F / (|K(t)|_F |K_end|_F)                    (column direction)
 --   c_learned(t) = the same cosine for K(t) - K(0) against K_end - K(0)      (direction_learned)
--- with K_end the last record's kernel; columns layer<l>_direction(_learned) and
--- test_direction(_learned). c_learned is NaN at t = 0, where the learned part is zero.
+-- with K_end the last record's kernel; columns layer<l>_direction(_learned) per layer at every
+-- record. c_learned is NaN at t = 0, where the learned part is zero. The test x train kernel's
+-- two cosines (test_direction, test_direction_learned) are taken at the predictor's records
+-- only, in its rows (below): that kernel costs more than the train one (no cached input Gram
+-- for the pair), and the predictor needs it there anyway.
 --
 -- Why a second pass over the nets, not over kernels: c(t) needs K_end, which exists only when
 -- training ends, and keeping K(t) at every record until then is the P x P store per record that
@@ -25,10 +28,10 @@
 -- recomputed kernels are those the recorder saw (spec 57 checks c against the recorder's
 -- kernel_distance at the first record's reference).
 --
--- Cost at finish: one train NTK (with layers) and one test x train NTK per record, a few P^2
--- dot products, and one kernel regression at each predictor record. Memory at finish: two
--- kernels per kind (K(0) and K_end - K(0), for the total, each layer and the test kernel) plus
--- the one being processed; they are released when finish returns.
+-- Cost at finish: one train NTK (with layers) and 5 (L + 1) P^2 passes per record, and a
+-- test x train NTK and one kernel regression at each predictor record. Memory at finish: two
+-- kernels per kind (K(0) and K_end - K(0), for the total and each layer) and the test
+-- kernel's two (kept for predictor_at), plus the one being processed.
 --
 -- The early-kernel predictor (ridgeless kernel regression with the kernel of record i, fitted
 -- on the residual at initialization, as the experiment's final-NTK predictor):
@@ -118,28 +121,29 @@ local function dot(A, B) return flat(A):dot(flat(B)) end
 -- cosines need. K0 and Kend are fresh tensors owned here (Kend becomes D_end in place).
 local function reference(K0, Kend)
   local k00 = dot(K0, K0)
-  local ke0 = dot(Kend, K0)
   local kee = dot(Kend, Kend)
   Kend:axpy_(-1, K0)
-  return {K0 = K0, D = Kend, k00 = k00, ke0 = ke0, kee = kee, dd = dot(Kend, Kend)}
+  return {K0 = K0, D = Kend, k00 = k00, kee = kee, d0 = dot(Kend, K0), dd = dot(Kend, Kend)}
 end
 
--- The two cosines of kernel K (a working buffer, left holding K - K0) against a reference.
+-- The two cosines of kernel K against a reference; K is a working buffer, left holding K - K0.
+-- The learned part is formed explicitly (not as |K|^2 - 2 <K, K0> + |K0|^2, which cancels to
+-- rounding noise when K is near K0); its cosine is NaN where it is exactly zero (t = 0).
 local function cosines(ref, K)
   local kk, k0, kd = dot(K, K), dot(K, ref.K0), dot(K, ref.D)
-  local ke = kd + k0 -- <K, K_end> = <K, K_end - K0> + <K, K0>
-  local c = ke / math.sqrt(kk * ref.kee)
+  local c = (kd + k0) / math.sqrt(kk * ref.kee) -- <K, K_end> = <K, K_end - K0> + <K, K0>
   K:axpy_(-1, ref.K0)
   local dd = dot(K, K)
   local cl = (dd > 0 and ref.dd > 0) and dot(K, ref.D) / math.sqrt(dd * ref.dd) or NAN
   return math.min(c, 1), cl
 end
 
--- The kernels of the net with parameters theta: train K (out = buffer), its layers, test k.
-function Direction:_kernels(net, theta, K_out, k_out)
+-- The kernels of the net with parameters theta: train K (out = buffer), its layers, and with
+-- test = true the test x train k.
+function Direction:_kernels(net, theta, test, K_out, k_out)
   net:set(theta)
   local K, lay = core.ntk(net, self.X, {workspace = self.workspace, out = K_out, layers = true})
-  local k = self.X_test and core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace, out = k_out}) or nil
+  local k = test and self.X_test and core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace, out = k_out}) or nil
   return K, lay, k
 end
 
@@ -157,6 +161,7 @@ function Direction:_predict(K, k)
   return {rel_err = cmp.rel_err, corr = cmp.corr, method = method}
 end
 
+-- A predictor row at record i: the predictor's comparison and the test kernel's two cosines.
 function Direction:_predict_row(i, K, k)
   local row, msg = self:_predict(K, k)
   if not row then
@@ -164,6 +169,9 @@ function Direction:_predict_row(i, K, k)
   end
   row.record, row.t, row.step = i, self.t[i], self.step[i]
   row.fraction = self.t[i] / self.t[#self.t]
+  local c, cl = cosines(self.test_ref, k)
+  row.test_direction = c
+  if cl == cl then row.test_direction_learned = cl end
   return row
 end
 
@@ -180,12 +188,12 @@ function Direction:finish(net)
   local scratch = net:clone()
   if self.X_test then self.f_end_test = net:forward(self.X_test):reshape(self.X_test:size(1)) end
   -- references: the last and the first record
-  local Ke, laye, ke = self:_kernels(scratch, self.thetas[n])
-  local K0, lay0, k0 = self:_kernels(scratch, self.thetas[1])
+  local Ke, laye, ke = self:_kernels(scratch, self.thetas[n], true)
+  local K0, lay0, k0 = self:_kernels(scratch, self.thetas[1], true)
   local L = #lay0
   local kinds = {{name = "", ref = reference(K0, Ke)}}
   for l = 1, L do kinds[#kinds + 1] = {name = "layer" .. l .. "_", ref = reference(lay0[l], laye[l])} end
-  if self.X_test then kinds[#kinds + 1] = {name = "test_", ref = reference(k0, ke)} end
+  self.test_ref = self.X_test and reference(k0, ke) or nil
   local cols = {"t", "step"}
   for _, kind in ipairs(kinds) do
     cols[#cols + 1] = kind.name .. "direction"
@@ -199,22 +207,25 @@ function Direction:finish(net)
   local kbuf = self.X_test and core.zeros(self.X_test:size(1), P) or nil
   self.predictor = {}
   for i = 1, n do
-    local K, lay, k = self:_kernels(scratch, self.thetas[i], Kbuf, kbuf)
+    local predict = self.X_test and (i == 1 or i == n or (self.predict_every > 0 and (i - 1) % self.predict_every == 0))
+    local K, lay, k = self:_kernels(scratch, self.thetas[i], predict, Kbuf, kbuf)
     tr.t[i], tr.step[i] = self.t[i], self.step[i]
-    if self.X_test and (i == 1 or i == n or (self.predict_every > 0 and (i - 1) % self.predict_every == 0)) then
-      self.predictor[#self.predictor + 1] = self:_predict_row(i, K, k)
-    end
+    if predict then self.predictor[#self.predictor + 1] = self:_predict_row(i, K, k) end
     local mats = {K}
     for l = 1, L do mats[#mats + 1] = lay[l] end
-    if k then mats[#mats + 1] = k end
     for j, kind in ipairs(kinds) do
       tr[kind.name .. "direction"][i], tr[kind.name .. "direction_learned"][i] = cosines(kind.ref, mats[j])
     end
+    -- the layer kernels are fresh P x P tensors at each record: free them now, not at the
+    -- collector's leisure (at P = 1000 they would otherwise double the run's peak memory)
+    mats, lay, K, k = nil, nil, nil, nil
+    collectgarbage()
   end
   self.trajectory = tr
   self.scratch = scratch
   self.finished = true
   self.seconds = self.seconds + (core.clock() - started)
+  -- the references stay for predictor_at's test cosines: only the test one is kept
   kinds, Ke, K0, laye, lay0, ke, k0, Kbuf, kbuf = nil, nil, nil, nil, nil, nil, nil, nil, nil
   collectgarbage()
   return self
@@ -235,7 +246,7 @@ function Direction:predictor_at(t)
   if not i then return nil, ("no record at or after t = %g (last %g)"):format(t, self.t[#self.t]) end
   for _, row in ipairs(self.predictor) do if row.record == i then return row end end
   local started = core.clock()
-  local K, _, k = self:_kernels(self.scratch, self.thetas[i])
+  local K, _, k = self:_kernels(self.scratch, self.thetas[i], true)
   local row = self:_predict_row(i, K, k)
   local at = #self.predictor + 1
   for j, r in ipairs(self.predictor) do
