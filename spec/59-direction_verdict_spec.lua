@@ -2,6 +2,7 @@
 -- t_kernel10, issue 19) and states that rule; t_dir90's definition on constructed curves; the
 -- verdict changes when t_dir90 >= t_kernel10 although the alignment's timing would pass.
 local analysis = require "ntklab".analysis
+local bad_args = require "spec.support.bad_args"
 
 local function close(a, b) return math.abs(a - b) < 1e-12 end
 
@@ -65,4 +66,15 @@ describe("t_dir90 and the direction verdict", function()
     assert.are.equal("alignment", v.timing)
     assert.matches("passes trivially when the alignment falls", v.rule)
   end)
+
+  bad_args.cases(it, {
+    {"ntklab.analysis.t_dir90", function() analysis.t_dir90{t = {0, 1}, alignment = {1, 2}} end,
+      "bad argument #1 to 'analysis.t_dir90' (trajectory field 'direction' missing)"},
+    {"ntklab.analysis.t_dir90", function() analysis.t_dir90(traj{0.5, 1, 1, 1, 1, 1}, 2) end,
+      "bad argument #2 to 'analysis.t_dir90' (fraction in (0, 1] expected, got 2)"},
+    {"ntklab.analysis.informative", function() analysis.informative{t = {0, 1}} end,
+      "bad argument #1 to 'analysis.informative' (trajectory field 'alignment' missing)"},
+    {"ntklab.analysis.informative", function() analysis.informative(traj{0.5, 0 / 0, 1, 1, 1, 1}) end,
+      "bad argument #1 to 'analysis.informative' (trajectory field 'direction' is NaN at record 2)"},
+  })
 end)
