@@ -91,7 +91,7 @@ local experiment = {
       help = "path kernel: a kernel snapshot every this many records (plus t = 0 and the end)"},
     {name = "path_step", type = "number", default = 2, min = 0, max = 2.5,
       help = "path kernel: RK4 step bound h (eta/P) |K|_F (stable below 2.78)"},
-    {name = "predict_every", type = "integer", default = 4, min = 0, max = 100000,
+    {name = "predict_every", type = "integer", default = 8, min = 0, max = 100000,
       help = "early-kernel predictor: kernel regression with K(t) every this many records (0: first and last only)"},
     {name = "seed", type = "integer", default = 1, help = "seed of the data draw and the init"},
     {name = "plots", type = "boolean", default = true, help = "write the PNG plots"},
