@@ -44,17 +44,17 @@ function panels.plot_trajectory(file, traj, readouts, opts)
   local n = #cols.t
   local has_direction = traj.direction ~= nil
   local series = {
-    {x = cols.t, y = scaled(cols.loss, cols.loss[1]), title = "loss / initial loss"},
+    {x = cols.t, y = scaled(cols.loss, cols.loss[1]), title = "loss / initial"},
     {x = cols.t, y = scaled(cols.kernel_norm, cols.kernel_norm[n]), title = "|K|_F / final", style = "dashed"},
   }
   if has_direction then
     local ok, c = pcall(check.vector, traj.direction, 2, f, "direction")
     if not ok or #c ~= n then check.fail(2, f, "trajectory field 'direction': " .. n .. " numbers expected") end
-    series[#series + 1] = {x = cols.t, y = c, title = "c(t) = cos(K, K_end)"}
+    series[#series + 1] = {x = cols.t, y = c, title = "c(t) total"}
     if traj.direction_learned ~= nil then
       local okl, cl = pcall(check.vector, traj.direction_learned, 2, f, "direction_learned")
       if not okl or #cl ~= n then check.fail(2, f, "trajectory field 'direction_learned': " .. n .. " numbers expected") end
-      series[#series + 1] = {x = cols.t, y = cl, title = "learned part: cos(K - K0, K_end - K0)", style = "dashed"}
+      series[#series + 1] = {x = cols.t, y = cl, title = "c(t) learned part", style = "dashed"}
     end
     local l = 1
     while traj["layer" .. l .. "_direction"] ~= nil do
@@ -62,7 +62,7 @@ function panels.plot_trajectory(file, traj, readouts, opts)
       if not okl or #cl ~= n then
         check.fail(2, f, ("trajectory field 'layer%d_direction': %d numbers expected"):format(l, n))
       end
-      series[#series + 1] = {x = cols.t, y = cl, title = "layer " .. l .. " c(t)", style = "dotted"}
+      series[#series + 1] = {x = cols.t, y = cl, title = "c(t) layer " .. l, style = "dotted"}
       l = l + 1
     end
   else
@@ -77,7 +77,7 @@ function panels.plot_trajectory(file, traj, readouts, opts)
   return plot.plot{
     file = file, title = opts.title or "silent alignment", xlabel = "t",
     ylabel = has_direction and "cosine / relative value" or "relative value",
-    logx = opts.logx ~= false, key = "center left", series = series, vlines = vlines,
+    logx = opts.logx ~= false, key = has_direction and "bottom right" or "center right", series = series, vlines = vlines,
   }
 end
 
