@@ -88,6 +88,8 @@ local cases = {
   {"ntklab.analysis.t_align90", function() analysis.t_align90{t = {0, 1}} end, "bad argument #1 to 'analysis.t_align90' (trajectory field 'alignment' missing)"},
   {"ntklab.analysis.t_align90", function() analysis.t_align90{t = {0, 1}, alignment = {1}} end, "bad argument #1 to 'analysis.t_align90' (trajectory field 'alignment' has 1 records, t has 2)"},
   {"ntklab.analysis.t_align90", function() analysis.t_align90(traj, 1.5) end, "bad argument #2 to 'analysis.t_align90' (fraction in (0, 1] expected, got 1.5)"},
+  {"ntklab.analysis.t_dir90", function() analysis.t_dir90(traj) end, "bad argument #1 to 'analysis.t_dir90' (trajectory field 'direction' missing)"},
+  {"ntklab.analysis.informative", function() analysis.informative{t = {0, 1}} end, "bad argument #1 to 'analysis.informative' (trajectory field 'alignment' missing)"},
   {"ntklab.analysis.t_kernel10", function() analysis.t_kernel10{t = {0, 0}, kernel_norm = {1, 2}} end, "bad argument #1 to 'analysis.t_kernel10' (trajectory t must be strictly ascending (t[1] = 0, t[2] = 0))"},
   {"ntklab.analysis.t_kernel10", function() analysis.t_kernel10{t = {0, 1}, kernel_norm = {1, 0 / 0}} end, "bad argument #1 to 'analysis.t_kernel10' (trajectory field 'kernel_norm' is NaN at record 2)"},
   {"ntklab.analysis.t_kernel10", function() analysis.t_kernel10(traj, nil, "start") end, "bad argument #3 to 'analysis.t_kernel10' ('zero' or 'initial' expected, got 'start')"},
