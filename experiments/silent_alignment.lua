@@ -32,13 +32,15 @@
 -- Run: build/bin/ntklab run experiments/silent_alignment.lua [--option value ...] (--help lists
 -- them; ntklab.experiment is the runner). Writes into --out (default results/silent_alignment/),
 -- config.json first, every file atomically and summary.json last: summary.json, config.json,
--- trajectory.csv, predictions.csv, trajectory.png, predictions.png, alignment.png.
+-- trajectory.csv, predictions.csv, trajectory.png, predictions.png, alignment.png,
+-- early_kernel.png.
 -- A trainer that reports divergence ends the run as a failure (no summary.json) before any
 -- predictor runs: path-kernel failures during training wait for the trainer's verdict.
 local ntklab = require "ntklab"
 local data = require "ntklab.data"
 local preprocess = require "ntklab.preprocess"
 local analysis = ntklab.analysis
+local direction = require "ntklab.direction"
 
 -- The Figure 1a and 1c panels, drawn from this experiment's results (experiments/panels/).
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
@@ -89,6 +91,8 @@ local experiment = {
       help = "path kernel: a kernel snapshot every this many records (plus t = 0 and the end)"},
     {name = "path_step", type = "number", default = 2, min = 0, max = 2.5,
       help = "path kernel: RK4 step bound h (eta/P) |K|_F (stable below 2.78)"},
+    {name = "predict_every", type = "integer", default = 8, min = 0, max = 100000,
+      help = "early-kernel predictor: kernel regression with K(t) every this many records (0: first and last only)"},
     {name = "seed", type = "integer", default = 1, help = "seed of the data draw and the init"},
     {name = "plots", type = "boolean", default = true, help = "write the PNG plots"},
   },
@@ -168,9 +172,15 @@ function experiment.run(opts, ctx)
   -- observer until the trainer has had its say: divergence is reported first.
   local path = opts.path_kernel and ntklab.pathkernel.new{X = X, y = y, X_test = X_test,
     every = opts.path_every, step = opts.path_step} or nil
+  -- The kernel's direction c(t) and the early-kernel predictor (ntklab.direction: it keeps each
+  -- record's parameters and recomputes the kernels in a second pass at the end, when K_end is
+  -- known; no P x P matrix is kept per record).
+  local dir = direction.new{X = X, y = y, X_test = X_test, predict_every = opts.predict_every}
+  local observers = {dir}
+  if path then observers[#observers + 1] = path end
   local rec = ntklab.recorder{times = {log = {opts.t_min, opts.t_max, opts.records}}, X = X, y = y,
     X_test = X_test, y_test = y_test, beta = beta, topk = math.min(opts.topk, P),
-    adam = opts.trainer == "adam" and trainer or nil, observers = {path}}
+    adam = opts.trainer == "adam" and trainer or nil, observers = observers}
 
   local progress = ctx.progress{total = #rec.times}
   local t0 = clock()
@@ -179,6 +189,7 @@ function experiment.run(opts, ctx)
   progress:finish()
   if not ok then die(err) end
   local t_train_total = clock() - t0
+  local dir_seconds_in_run = dir.seconds -- its second pass ran inside rec:run (at finish)
   local traj = rec.trajectory
   local n = #traj.t
   -- A trainer that does not check (or an observer that missed it): a non-finite loss is
@@ -255,9 +266,55 @@ function experiment.run(opts, ctx)
     path, path_result = nil, nil
   end
 
+  -- the direction columns join the recorder's (the same records, in the same order)
+  local dtr = dir.trajectory
+  for i = 1, n do
+    if dtr.t[i] ~= traj.t[i] then die(string.format("direction: record %d at t = %s, recorder's at %s", i, tostring(dtr.t[i]), tostring(traj.t[i]))) end
+  end
+  for _, c in ipairs(dir.columns) do
+    if c ~= "t" and c ~= "step" then
+      rec.columns[#rec.columns + 1] = c
+      traj[c] = dtr[c]
+    end
+  end
   local readouts = analysis.readouts(traj)
   local predictors = {final_ntk = cmp_final, initial_ntk = cmp_initial}
   local verdict = analysis.verdict(readouts, predictors)
+
+  -- c(t) of each kernel kind at a time, linear in t between the records that bracket it
+  local function at(key, t)
+    if type(t) ~= "number" or traj[key] == nil then return nil end
+    local ts, v = traj.t, traj[key]
+    for i = 2, n do
+      if ts[i] >= t then
+        local w = (t - ts[i - 1]) / (ts[i] - ts[i - 1])
+        local x = v[i - 1] + w * (v[i] - v[i - 1])
+        if x ~= x then return nil end -- the learned part at t = 0 (JSON has no NaN)
+        return x
+      end
+    end
+    return v[n]
+  end
+  local function directions_at(t)
+    if type(t) ~= "number" then return nil end
+    local out = {t = t, total = at("direction", t), learned = at("direction_learned", t), layers = {}, layers_learned = {}}
+    for l = 1, opts.depth do
+      out.layers[l] = at("layer" .. l .. "_direction", t)
+      out.layers_learned[l] = at("layer" .. l .. "_direction_learned", t)
+    end
+    return out
+  end
+  -- the early-kernel predictor at the first record at or after t_dir90, t_kernel10, t_half
+  local early = {rows = dir.predictor, compared_with = "the trained net's test outputs",
+    predictor = "f0(x) + k_t(x)^T K_t^+ (y - f0(X)), ridgeless, K_t = the NTK at record t"}
+  for _, key in ipairs{"dir90", "kernel10", "half_loss"} do
+    if type(readouts[key]) == "number" then
+      local row = dir:predictor_at(readouts[key])
+      if row then early["at_" .. key] = row end
+    end
+  end
+  early.final_ntk_rel_err = cmp_final.rel_err
+  early.initial_ntk_rel_err = cmp_initial.rel_err
   local t_analysis = clock() - t0
 
   -- ----- outputs ---------------------------------------------------------------------------------
@@ -295,9 +352,30 @@ function experiment.run(opts, ctx)
         title = "layer " .. l .. " alignment", style = "dotted"}
     end
     local vl = {}
-    if readouts.align90 then vl[#vl + 1] = {x = readouts.align90, title = "t_align90"} end
+    if readouts.align90 then
+      vl[#vl + 1] = {x = readouts.align90, title = readouts.informative.align90 and "t_align90"
+        or "t_align90 (not informative)"}
+    end
     if readouts.kernel10 then vl[#vl + 1] = {x = readouts.kernel10, title = "t_kernel10"} end
-    ctx.plot("alignment.png", {title = "kernel-target alignment: " .. title,
+    -- the early-kernel predictor's error against t (records after t = 0: a log axis)
+    local et, ee = {}, {}
+    for _, row in ipairs(dir.predictor) do
+      if row.t > 0 and row.rel_err == row.rel_err then et[#et + 1], ee[#ee + 1] = row.t, row.rel_err end
+    end
+    if #et >= 2 then
+      local evl = {}
+      if readouts.dir90 then evl[#evl + 1] = {x = readouts.dir90, title = "t_dir90"} end
+      if readouts.kernel10 then evl[#evl + 1] = {x = readouts.kernel10, title = "t_kernel10"} end
+      if readouts.half_loss then evl[#evl + 1] = {x = readouts.half_loss, title = "t_half"} end
+      ctx.plot("early_kernel.png", {title = "early-kernel predictor: " .. title, xlabel = "t",
+        ylabel = "rel L2 error vs trained net (test)", logx = true, key = "bottom left",
+        series = {
+          {x = et, y = ee, title = "kernel regression with K(t)", style = "linespoints"},
+          {x = {et[1], et[#et]}, y = {cmp_final.rel_err, cmp_final.rel_err}, title = "final NTK", style = "dotted"},
+          {x = {et[1], et[#et]}, y = {cmp_initial.rel_err, cmp_initial.rel_err}, title = "initial NTK", style = "dashed"},
+        }, vlines = evl})
+    end
+    ctx.plot("alignment.png", {title = "kernel-target alignment (absolute): " .. title,
       xlabel = "t", ylabel = "alignment", logx = true, key = "top left", series = series, vlines = vl})
   end
 
@@ -314,8 +392,21 @@ function experiment.run(opts, ctx)
     alignment = {initial = traj.alignment[1], final = traj.alignment[n],
       centered_initial = traj.alignment_centered[1], centered_final = traj.alignment_centered[n],
       weight_final = beta and traj.weight_alignment[n] or nil},
-    times = {align90 = num(readouts.align90), kernel10 = num(readouts.kernel10),
-      half_loss = num(readouts.half_loss), messages = readouts.messages},
+    times = {align90 = num(readouts.align90), dir90 = num(readouts.dir90), kernel10 = num(readouts.kernel10),
+      half_loss = num(readouts.half_loss), t_end = traj.t[n],
+      dir90_fraction = num(readouts.dir90) and readouts.dir90 / traj.t[n] or nil,
+      kernel10_fraction = num(readouts.kernel10) and readouts.kernel10 / traj.t[n] or nil,
+      messages = readouts.messages},
+    informative = readouts.informative,
+    direction = {
+      definition = "c(t) = <K(t), K_end>_F / (|K(t)|_F |K_end|_F); learned: K(t) - K(0) against K_end - K(0); "
+        .. "t_dir90: first t after which c(t) - c(0) >= 0.9 (1 - c(0)) for good",
+      initial = directions_at(0),
+      at_dir90 = directions_at(num(readouts.dir90)),
+      at_kernel10 = directions_at(num(readouts.kernel10)),
+      at_half_loss = directions_at(num(readouts.half_loss)),
+    },
+    early_kernel = early,
     predictors = {final_ntk = cmp_final, initial_ntk = cmp_initial,
       kernel_regression = "f0(x) + k(x)^T K^+ (y - f0(X)), ridgeless; K = K(t_end) or K(0)",
       test_error_final_ntk = test_error(pred_final), test_error_initial_ntk = test_error(pred_initial),
@@ -326,7 +417,9 @@ function experiment.run(opts, ctx)
     silent_alignment = verdict.silent,
     verdict = verdict,
     records = n,
-    seconds = {experiment = clock() - t_start, data = t_data, train = t_train_total - rec.seconds - path_seconds, path_kernel = path_seconds,
+    seconds = {experiment = clock() - t_start, data = t_data,
+      train = t_train_total - rec.seconds - path_seconds - dir_seconds_in_run, path_kernel = path_seconds,
+      direction = dir.seconds,
       ntk_and_metrics = rec.seconds, analysis = t_analysis},
     -- files: the runner adds what ctx wrote (summary, config, trajectory, predictions, plots)
   }

@@ -12,15 +12,38 @@ local lines = {
     s.trainer.method, g(s.final.t), g(s.final.train_loss), g(s.final.test_error)),
   string.format("alignment       initial %s -> final %s (centered final %s)",
     g(s.alignment.initial), g(s.alignment.final), g(s.alignment.centered_final)),
-  string.format("times           t_align90 %s %s t_kernel10 %s, t_half %s",
-    g(s.times.align90), (type(s.times.align90) == "number" and type(s.times.kernel10) == "number"
-      and s.times.align90 < s.times.kernel10) and "<" or "not <", g(s.times.kernel10),
-    g(s.times.half_loss)),
-  "predictor vs trained net on the test points:",
+}
+local function before(a, b)
+  return (type(a) == "number" and type(b) == "number" and a < b) and "<" or "not <"
+end
+local dir, inf = s.direction, s.informative or {reasons = {}}
+if dir and dir.initial then
+  local k = dir.at_kernel10 or {layers = {}}
+  local layers = {}
+  for l, c in ipairs(k.layers or {}) do layers[l] = string.format("layer %d %s", l, g(c)) end
+  lines[#lines + 1] = string.format("direction       c(t) = cos(K(t), K_end): c(0) %s, at t_kernel10 %s (%s; learned part %s)",
+    g(dir.initial.total), g(k.total), table.concat(layers, ", "), g(k.learned))
+end
+lines[#lines + 1] = string.format("times           t_dir90 %s %s t_kernel10 %s, t_half %s, t_end %s",
+  g(s.times.dir90), before(s.times.dir90, s.times.kernel10), g(s.times.kernel10), g(s.times.half_loss),
+  g(s.times.t_end))
+lines[#lines + 1] = string.format("                t_align90 %s: %s", g(s.times.align90), tostring(inf.reasons.align90))
+lines[#lines + 1] = "predictor vs trained net on the test points:"
+for _, line in ipairs{
   string.format("  final NTK     rel L2 error %s   corr %s", g(pf.rel_err), g(pf.corr)),
   string.format("  initial NTK   rel L2 error %s   corr %s   (%sx the final one's error)",
     g(pi.rel_err), g(pi.corr), g(pi.rel_err / pf.rel_err)),
-}
+} do lines[#lines + 1] = line end
+local ek = s.early_kernel
+if ek then
+  for _, at in ipairs{{"at_dir90", "t_dir90"}, {"at_kernel10", "t_kernel10"}} do
+    local r = ek[at[1]]
+    if r then
+      lines[#lines + 1] = string.format("  K(t) at %-10s rel L2 error %s   (record t = %s, %s%% of the training time)",
+        at[2], g(r.rel_err), g(r.t), g(100 * r.fraction))
+    end
+  end
+end
 local pk = s.predictors.path_kernel
 if pk then
   -- corr to 6 digits: it is 0.9999x here, which %.4g would round to 1

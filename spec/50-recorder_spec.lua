@@ -209,6 +209,57 @@ describe("recorder", function()
     assert.are.equal(rec.K_end_test, finished.k)
   end)
 
+  it("ntklab.direction as an observer: c(t) and its learned part equal the cosines of the kept snapshots", function()
+    local direction = require "ntklab.direction"
+    local ds2, net2 = problem(11)
+    local dir = direction.new{X = ds2.X_train, y = ds2.y_train, X_test = ds2.X_test, predict_every = 2}
+    local rec = ntklab.recorder{times = {log = {1e-2, 20, 12}}, X = ds2.X_train, y = ds2.y_train,
+      X_test = ds2.X_test, y_test = ds2.y_test, keep_snapshots = true, observers = {dir}}
+    rec:run(ntklab.train.flow{method = "rk45", rtol = 1e-6}, net2)
+    local n = rec:count()
+    assert.are.equal(n, #dir.trajectory.t)
+    -- the plain-Lua cosine of two kernels (tables), the independent route
+    local function cosine(A, B, C) -- cos(A - C, B - C), C optional
+      local ab, aa, bb = 0, 0, 0
+      for i = 1, #A do for j = 1, #A[i] do
+        local a, b = A[i][j] - (C and C[i][j] or 0), B[i][j] - (C and C[i][j] or 0)
+        ab, aa, bb = ab + a * b, aa + a * a, bb + b * b
+      end end
+      return ab / math.sqrt(aa * bb)
+    end
+    local Ke, K0 = rec.snapshots[n].K:totable(), rec.snapshots[1].K:totable()
+    local ke, k0 = rec.snapshots[n].k:totable(), rec.snapshots[1].k:totable()
+    local tr = dir.trajectory
+    for i = 1, n do
+      local Ki = rec.snapshots[i].K:totable()
+      assert.are.equal(rec.trajectory.t[i], tr.t[i])
+      assert.is_true(math.abs(tr.direction[i] - cosine(Ki, Ke)) < TOL, i)
+      if i > 1 then assert.is_true(math.abs(tr.direction_learned[i] - cosine(Ki, Ke, K0)) < 1e-8, i) end
+    end
+    for _, row in ipairs(dir.predictor) do
+      local ki = rec.snapshots[row.record].k:totable()
+      assert.is_true(math.abs(row.test_direction - cosine(ki, ke)) < TOL)
+      if row.record > 1 then assert.is_true(math.abs(row.test_direction_learned - cosine(ki, ke, k0)) < 1e-8) end
+    end
+    -- rows at the first, every 2nd and the last record; predictor_at adds one in order
+    assert.are.equal(1, dir.predictor[1].record)
+    assert.are.equal(n, dir.predictor[#dir.predictor].record)
+    local row = assert(dir:predictor_at(rec.trajectory.t[4] * 0.999))
+    assert.are.equal(4, row.record)
+    for i = 2, #dir.predictor do assert.is_true(dir.predictor[i].record > dir.predictor[i - 1].record) end
+    assert.is_nil((dir:predictor_at(1e9)))
+    -- misuse
+    assert.has_error(function() direction.new{X = ds2.X_train} end, "bad argument #1 to 'direction.new' (option 'y': tensor required)")
+    assert.has_error(function() direction.new{X = ds2.X_train, y = ds2.y_train, every = 2} end,
+      "bad argument #1 to 'direction.new' (invalid option 'every')")
+    assert.has_error(function() direction.new{X = ds2.X_train, y = ds2.y_train, predict_every = -1} end,
+      "bad argument #1 to 'direction.new' (option 'predict_every': integer >= 0 expected, got -1)")
+    assert.has_error(function() direction.new{X = ds2.X_train, y = ds2.y_train}:finish() end,
+      "bad argument #1 to 'direction:finish' (nothing observed yet)")
+    assert.has_error(function() direction.new{X = ds2.X_train, y = ds2.y_train}:predictor_at(1) end,
+      "bad argument #1 to 'direction:predictor_at' (finish first)")
+  end)
+
   local ds, net = problem(5)
   local X, y = ds.X_train, ds.y_train
   local function rec() return ntklab.recorder{times = {0, 1}, X = X, y = y} end

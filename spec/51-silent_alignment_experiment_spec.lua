@@ -40,7 +40,13 @@ local function complete(s)
     {"config"}, {"data", "source"}, {"data", "P"}, {"data", "D"}, {"data", "rank"},
     {"final", "train_loss"}, {"final", "test_error"},
     {"alignment", "initial"}, {"alignment", "final"}, {"alignment", "centered_final"},
-    {"times", "align90"}, {"times", "kernel10"}, {"times", "half_loss"},
+    {"times", "align90"}, {"times", "kernel10"}, {"times", "half_loss"}, {"times", "dir90"},
+    {"informative", "align90"}, {"informative", "dir90"}, {"informative", "reasons", "align90"},
+    {"direction", "initial", "total"}, {"direction", "at_kernel10", "layers", 1},
+    {"direction", "at_kernel10", "learned"}, {"direction", "at_dir90", "total"},
+    {"early_kernel", "rows"}, {"early_kernel", "at_dir90", "rel_err"},
+    {"early_kernel", "at_kernel10", "rel_err"}, {"early_kernel", "at_kernel10", "test_direction"},
+    {"verdict", "rule"}, {"verdict", "timing"},
     {"predictors", "final_ntk", "corr"}, {"predictors", "final_ntk", "rel_err"},
     {"predictors", "initial_ntk", "corr"}, {"predictors", "initial_ntk", "rel_err"},
     {"predictors", "path_kernel", "corr"}, {"predictors", "path_kernel", "rel_err"},
@@ -69,7 +75,8 @@ describe("experiments/silent_alignment.lua", function()
     local header, rows = read_csv(dir .. "/trajectory.csv")
     assert.are.equal(s.records, #rows)
     for _, c in ipairs{"t", "step", "loss", "test_loss", "kernel_norm", "alignment",
-      "alignment_centered", "kernel_distance", "layer1_norm", "weight_alignment"} do
+      "alignment_centered", "kernel_distance", "layer1_norm", "weight_alignment", "direction",
+      "direction_learned", "layer1_direction", "layer2_direction_learned"} do
       local found = false
       for _, h in ipairs(header) do found = found or h == c end
       assert.is_true(found, "trajectory column " .. c)
@@ -85,10 +92,25 @@ describe("experiments/silent_alignment.lua", function()
     for _, p in ipairs(s.files.plots) do
       assert.is_true((lfs.attributes(p, "size") or 0) > 1000, p)
     end
-    assert.are.equal(3, #s.files.plots)
+    assert.are.equal(4, #s.files.plots)
+    -- the verdict times the direction (issue 19), and its numbers are the summary's
+    assert.are.equal("direction", s.verdict.timing)
+    assert.matches("^t_dir90 < t_kernel10", s.verdict.rule)
+    assert.are.equal(s.times.dir90, s.verdict.t_dir90)
+    -- the early-kernel predictor: the initial NTK at the first record, the final at the last
+    local rows_e = s.early_kernel.rows
+    assert.is_true(math.abs(rows_e[1].rel_err - s.predictors.initial_ntk.rel_err) < 1e-8)
+    assert.is_true(math.abs(rows_e[#rows_e].rel_err - s.predictors.final_ntk.rel_err) < 1e-8)
+    assert.is_true(s.early_kernel.at_dir90.t >= s.times.dir90)
+    -- c(0) = cos(K(0), K_end) is 1 - the recorder's kernel_distance at the last record (its
+    -- kernels, computed during training; the direction's are recomputed after it)
+    local th, tr_rows = read_csv(dir .. "/trajectory.csv")
+    local kd
+    for i, h in ipairs(th) do if h == "kernel_distance" then kd = tonumber(tr_rows[#tr_rows][i]) end end
+    assert.is_true(math.abs(s.direction.initial.total - (1 - kd)) < 1e-9, tostring(kd))
     -- nothing but the promised files
-    assert.are.same({"alignment.png", "config.json", "predictions.csv", "predictions.png", "summary.json",
-      "trajectory.csv", "trajectory.png"}, entries(dir))
+    assert.are.same({"alignment.png", "config.json", "early_kernel.png", "predictions.csv", "predictions.png",
+      "summary.json", "trajectory.csv", "trajectory.png"}, entries(dir))
     remove_tree(dir)
   end)
 

@@ -17,10 +17,13 @@ local function scaled(v, by)
   return out
 end
 
---- The paper's Figure 1a panel from a recorded trajectory: loss / initial loss, alignment /
--- final alignment and |K|_F / final |K|_F against t (log axis, t > 0), with dashed vertical lines
--- at the readouts (a table from analysis.readouts: align90, kernel10, half_loss; missing ones
--- are skipped). traj needs t, loss, alignment, kernel_norm (arrays or tensors).
+--- The paper's Figure 1a panel from a recorded trajectory: loss / initial loss and |K|_F / final
+-- |K|_F against t (log axis, t > 0), with the kernel's direction when the trajectory has it
+-- (ntklab.direction's columns): c(t) = cos(K(t), K_end) in total (`direction`) and per layer
+-- (`layer<l>_direction`), and dashed vertical lines at the readouts (a table from
+-- analysis.readouts: dir90, kernel10, half_loss; align90 instead of dir90 when there is no
+-- direction; missing ones are skipped). Without a direction the alignment / final alignment is
+-- drawn instead (the older panel). traj needs t, loss, alignment, kernel_norm (arrays or tensors).
 -- opts: title (string), logx (default true). Returns true, or nil, msg as plot does.
 function panels.plot_trajectory(file, traj, readouts, opts)
   local f = "panels.plot_trajectory"
@@ -39,20 +42,42 @@ function panels.plot_trajectory(file, traj, readouts, opts)
   opts = opts or {}
   check.table(opts, 4, f)
   local n = #cols.t
+  local has_direction = traj.direction ~= nil
+  local series = {
+    {x = cols.t, y = scaled(cols.loss, cols.loss[1]), title = "loss / initial"},
+    {x = cols.t, y = scaled(cols.kernel_norm, cols.kernel_norm[n]), title = "|K|_F / final", style = "dashed"},
+  }
+  if has_direction then
+    local ok, c = pcall(check.vector, traj.direction, 2, f, "direction")
+    if not ok or #c ~= n then check.fail(2, f, "trajectory field 'direction': " .. n .. " numbers expected") end
+    series[#series + 1] = {x = cols.t, y = c, title = "c(t) total"}
+    if traj.direction_learned ~= nil then
+      local okl, cl = pcall(check.vector, traj.direction_learned, 2, f, "direction_learned")
+      if not okl or #cl ~= n then check.fail(2, f, "trajectory field 'direction_learned': " .. n .. " numbers expected") end
+      series[#series + 1] = {x = cols.t, y = cl, title = "c(t) learned part", style = "dashed"}
+    end
+    local l = 1
+    while traj["layer" .. l .. "_direction"] ~= nil do
+      local okl, cl = pcall(check.vector, traj["layer" .. l .. "_direction"], 2, f, "direction")
+      if not okl or #cl ~= n then
+        check.fail(2, f, ("trajectory field 'layer%d_direction': %d numbers expected"):format(l, n))
+      end
+      series[#series + 1] = {x = cols.t, y = cl, title = "c(t) layer " .. l, style = "dotted"}
+      l = l + 1
+    end
+  else
+    series[#series + 1] = {x = cols.t, y = scaled(cols.alignment, cols.alignment[n]), title = "alignment / final"}
+  end
   local vlines = {}
-  for _, r in ipairs{{"align90", "t_align90"}, {"kernel10", "t_kernel10"}, {"half_loss", "t_half"}} do
+  for _, r in ipairs{has_direction and {"dir90", "t_dir90"} or {"align90", "t_align90"},
+    {"kernel10", "t_kernel10"}, {"half_loss", "t_half"}} do
     local x = readouts and readouts[r[1]]
     if type(x) == "number" and x == x then vlines[#vlines + 1] = {x = x, title = r[2]} end
   end
   return plot.plot{
-    file = file, title = opts.title or "silent alignment", xlabel = "t", ylabel = "relative value",
-    logx = opts.logx ~= false, key = "center right",
-    series = {
-      {x = cols.t, y = scaled(cols.loss, cols.loss[1]), title = "loss / initial loss"},
-      {x = cols.t, y = scaled(cols.alignment, cols.alignment[n]), title = "alignment / final"},
-      {x = cols.t, y = scaled(cols.kernel_norm, cols.kernel_norm[n]), title = "|K|_F / final", style = "dashed"},
-    },
-    vlines = vlines,
+    file = file, title = opts.title or "silent alignment", xlabel = "t",
+    ylabel = has_direction and "cosine / relative value" or "relative value",
+    logx = opts.logx ~= false, key = has_direction and "bottom right" or "center right", series = series, vlines = vlines,
   }
 end
 

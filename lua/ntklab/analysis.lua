@@ -1,5 +1,5 @@
 --- ntklab.analysis: comparing predictors, kernel alignment, and reading silent alignment off a
--- recorded trajectory (t_align90, t_kernel10, t_half, verdict). The Eq. 2 path-kernel
+-- recorded trajectory (t_align90, t_dir90, t_kernel10, t_half, informative, verdict). The Eq. 2 path-kernel
 -- predictor lives in ntklab.pathkernel (analysis.path_kernel_predictor is its older name).
 -- Pure Lua over plain tables; vectors may also be objects with :totable() (ntklab tensors);
 -- kernel_alignment calls the C engine. Misuse raises "bad argument #n to 'analysis.f' (...)";
@@ -215,11 +215,77 @@ function analysis.t_half(traj, frac)
     frac, l[1], low)
 end
 
---- All three readouts: {align90 = ..., kernel10 = ..., half_loss = ..., messages = {...}}
--- (a readout that does not exist is absent, with its message under the same key in messages).
+--- t_dir90: the first time after which the kernel's direction cosine c(t) (the trajectory's
+-- `direction` column, c(t) = <K(t), K_end> / (|K(t)| |K_end|), ntklab.direction) has made frac
+-- (default 0.9) of its way from c(0) to 1 and stays there: c(t) - c(0) >= frac (1 - c(0)) for
+-- good. Interpolated like t_align90 (the crossing after the last record below). Returns the
+-- time, or nil, msg when c(0) is already 1 (the direction never moves).
+function analysis.t_dir90(traj, frac)
+  local f = "analysis.t_dir90"
+  local t, c
+  t, c, frac = readout_args(f, traj, "direction", frac, 0.9)
+  local c0 = c[1]
+  if not (c0 < 1) then return nil, string.format("initial direction cosine %g: the direction never moves", c0) end
+  local thr = c0 + frac * (1 - c0)
+  for i = #c, 1, -1 do
+    if c[i] < thr then
+      if i == #c then return nil, string.format("direction cosine %g at the last record is below %g", c[i], thr) end
+      return interpolate(t, c, i + 1, thr)
+    end
+  end
+  return t[1]
+end
+
+-- When a timing readout says nothing (named constants of the issue's rule):
+-- t_align90 is "not informative" when the alignment's total change |A_end - A_0| is below
+-- ALIGN_CHANGE_MIN x A_end, or the alignment decreases (then t_align90 is t[1], trivially early);
+-- t_dir90 when 1 - c(0) is below DIR_CHANGE_MIN (the kernel starts in its final direction: the
+-- lazy regime, where there is no direction to learn).
+local ALIGN_CHANGE_MIN = 0.1
+local DIR_CHANGE_MIN = 0.01
+
+--- analysis.informative(traj): {align90 = bool, dir90 = bool (only with a direction column),
+-- reasons = {align90 = "...", dir90 = "..."}}: whether t_align90 and t_dir90 measure anything
+-- on this trajectory (rules above; each reason states the numbers).
+function analysis.informative(traj)
+  local f = "analysis.informative"
+  local _, a = arrays(traj, "alignment")
+  if not _ then check.fail(1, f, a) end
+  local out, reasons = {}, {}
+  local a0, a1 = a[1], a[#a]
+  if a1 < a0 then
+    out.align90, reasons.align90 = false, string.format(
+      "not informative: the alignment decreases (%.4g -> %.4g)", a0, a1)
+  elseif not (math.abs(a1 - a0) >= ALIGN_CHANGE_MIN * a1) then
+    out.align90, reasons.align90 = false, string.format(
+      "not informative: the alignment changes by %.4g < %g x its final value %.4g", a1 - a0, ALIGN_CHANGE_MIN, a1)
+  else
+    out.align90, reasons.align90 = true, string.format(
+      "informative: the alignment grows %.4g -> %.4g", a0, a1)
+  end
+  if traj.direction ~= nil then
+    local _, c = arrays(traj, "direction")
+    if not _ then check.fail(1, f, c) end
+    local move = 1 - c[1]
+    out.dir90 = move >= DIR_CHANGE_MIN
+    reasons.dir90 = string.format("%s: 1 - c(0) = %.4g %s %g", out.dir90 and "informative" or "not informative",
+      move, out.dir90 and ">=" or "<", DIR_CHANGE_MIN)
+  end
+  out.reasons = reasons
+  return out
+end
+
+--- All the readouts: {align90 = ..., kernel10 = ..., half_loss = ..., dir90 = ... (when the
+-- trajectory has a `direction` column), informative = analysis.informative(traj),
+-- messages = {...}} (a readout that does not exist is absent, with its message under the same
+-- key in messages).
 local function check_trajectory(f, traj)
   for _, key in ipairs{"alignment", "kernel_norm", "loss"} do
     local t, msg = arrays(traj, key)
+    if not t then check.fail(1, f, msg) end
+  end
+  if traj.direction ~= nil then
+    local t, msg = arrays(traj, "direction")
     if not t then check.fail(1, f, msg) end
   end
 end
@@ -230,6 +296,11 @@ function analysis.readouts(traj)
   out.align90, messages.align90 = analysis.t_align90(traj)
   out.kernel10, messages.kernel10 = analysis.t_kernel10(traj)
   out.half_loss, messages.half_loss = analysis.t_half(traj)
+  if traj.direction ~= nil then
+    out.dir90, messages.dir90 = analysis.t_dir90(traj)
+    if not out.dir90 then messages.dir90 = messages.dir90 or "missing" end
+  end
+  out.informative = analysis.informative(traj)
   out.messages = messages
   return out
 end
@@ -242,10 +313,16 @@ local INITIAL_OVER_FINAL_MIN = 3
 --- The silent-alignment verdict. traj: a trajectory (the readouts are computed) or a readouts
 -- table from analysis.readouts. predictors (optional): {final_ntk = compare(...),
 -- initial_ntk = compare(...)} with the net as the reference. Returns
---   {silent = bool, rule = "<the rule, with its numbers>", reason = "<what decided it>"}.
--- Rule: alignment reaches 90% of its final value before |K|_F reaches 10% of its final value
--- (t_align90 < t_kernel10); with predictors, also final_ntk.rel_err <= 0.1 and
--- initial_ntk.rel_err >= 3 final_ntk.rel_err.
+--   {silent = bool, rule = "<the rule, with its numbers>", reason = "<what decided it>",
+--    timing = "direction" or "alignment", t_dir90, t_align90, t_kernel10}.
+-- Rule (issue 19), when the direction was recorded (readouts with dir90 or messages.dir90):
+-- the kernel's direction makes 90% of its way to its final one before |K|_F reaches 10% of its
+-- final value (t_dir90 < t_kernel10); with predictors, also final_ntk.rel_err <= 0.1 and
+-- initial_ntk.rel_err >= 3 final_ntk.rel_err. A missing t_dir90 (the direction never moves, or
+-- is not final by the last record) fails the rule.
+-- Without a direction column (older trajectories) the timing is the alignment's,
+-- t_align90 < t_kernel10, which passes trivially when the alignment falls (issue 19): the
+-- rule then says so.
 function analysis.verdict(traj, predictors)
   local f = "analysis.verdict"
   check.table(traj, 1, f)
@@ -263,20 +340,33 @@ function analysis.verdict(traj, predictors)
       end
     end
   end
-  local rule = "t_align90 < t_kernel10 (alignment reaches 90% of its final value before |K|_F "
-    .. "reaches 10% of its final value)"
+  local by_direction = r.dir90 ~= nil or (type(r.messages) == "table" and r.messages.dir90 ~= nil)
+  local key, name = "align90", "t_align90"
+  local rule
+  if by_direction then
+    key, name = "dir90", "t_dir90"
+    rule = "t_dir90 < t_kernel10 (the kernel's direction cosine c(t) = <K(t), K_end>/(|K(t)| |K_end|) "
+      .. "makes 90% of its way from c(0) to 1 before |K|_F reaches 10% of its final value)"
+  else
+    rule = "t_align90 < t_kernel10 (alignment reaches 90% of its final value before |K|_F "
+      .. "reaches 10% of its final value; no direction recorded: this timing passes trivially "
+      .. "when the alignment falls)"
+  end
   if predictors then
     rule = rule .. string.format(" and final_ntk.rel_err <= %g and initial_ntk.rel_err >= %g * final_ntk.rel_err",
       FINAL_REL_ERR_MAX, INITIAL_OVER_FINAL_MIN)
   end
-  local out = {rule = rule, t_align90 = r.align90, t_kernel10 = r.kernel10}
-  if type(r.align90) ~= "number" or type(r.kernel10) ~= "number" then
-    out.silent, out.reason = false, "a timing readout is missing"
+  local out = {rule = rule, timing = by_direction and "direction" or "alignment", t_align90 = r.align90,
+    t_dir90 = r.dir90, t_kernel10 = r.kernel10}
+  if type(r[key]) ~= "number" or type(r.kernel10) ~= "number" then
+    out.silent = false
+    local msg = type(r.messages) == "table" and (r.messages[key] or r.messages.kernel10)
+    out.reason = "a timing readout is missing" .. (msg and (": " .. msg) or "")
     return out
   end
-  if not (r.align90 < r.kernel10) then
+  if not (r[key] < r.kernel10) then
     out.silent = false
-    out.reason = string.format("t_align90 = %g is not before t_kernel10 = %g", r.align90, r.kernel10)
+    out.reason = string.format("%s = %g is not before t_kernel10 = %g", name, r[key], r.kernel10)
     return out
   end
   if predictors then
@@ -294,7 +384,7 @@ function analysis.verdict(traj, predictors)
     end
   end
   out.silent = true
-  out.reason = string.format("t_align90 = %g < t_kernel10 = %g", r.align90, r.kernel10)
+  out.reason = string.format("%s = %g < t_kernel10 = %g", name, r[key], r.kernel10)
     .. (predictors and string.format("; rel_err final %g, initial %g", predictors.final_ntk.rel_err,
       predictors.initial_ntk.rel_err) or "")
   return out
