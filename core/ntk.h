@@ -25,5 +25,6 @@
 #include "ntk_regress.h"
 #include "ntk_metrics.h"
 #include "ntk_io.h"
+#include "ntk_io_mmap.h"
 
 #endif

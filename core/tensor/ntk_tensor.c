@@ -28,13 +28,17 @@ static int storage_new(ntk_storage **out, size_t n, ntk_error *err) {
   }
   s->size = n;
   s->refcount = 1;
+  s->free_data = NULL;
   *out = s;
   return NTK_OK;
 }
 
 static void storage_release(ntk_storage *s) {
   if (s && --s->refcount == 0) {
-    free(s->data);
+    if (s->free_data)
+      s->free_data(s->data, s->size);
+    else
+      free(s->data);
     free(s);
   }
 }

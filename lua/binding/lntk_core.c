@@ -153,6 +153,7 @@ static const lntk_opener openers[] = {
     lntk_open_tensor,
     lntk_open_rng,
     lntk_open_io,
+    lntk_open_io_mmap,
     lntk_open_linalg,
     lntk_open_regress,
     lntk_open_metrics,
