@@ -122,12 +122,18 @@ local function pivoted_cholesky(K, P, rank)
 end
 
 -- z <- M^{-1} v for M = Lt^T Lt + s I: (v - Lt^T C^{-1} Lt v) / s with C = s I + Lt Lt^T.
+-- C^{-1} is formed once (Cholesky solve against I, then symmetrized): each application is then
+-- two gemms with Lt and one r x r product, not an O(r^3) factorization per iteration. Its
+-- rounding only perturbs the preconditioner, which CG needs symmetric positive definite, not exact.
 local function make_preconditioner(Lt, s)
   local n = core()
+  local r = Lt:size(1)
   local C = n.gram(Lt)
   C:diagonal():add_(s)
+  local Cinv = assert(n.linalg.cholesky_solve(C, n.eye(r)))
+  Cinv = (Cinv + Cinv:t()) * 0.5
   return function(V)
-    local W = n.linalg.cholesky_solve(C, n.matmul(Lt, V))
+    local W = n.matmul(Cinv, n.matmul(Lt, V))
     local Z = V - n.matmul(Lt:t(), W)
     return Z:div_(s)
   end
