@@ -73,10 +73,23 @@ local function make_matvec(K, ridge, block)
   end
 end
 
+-- Row p of K. For f4 tiles only that row's bytes are read (the preconditioner reads `rank`
+-- rows; reading their whole tiles would read the kernel many times over).
+local F4_HEADER = 4096 -- NTK_IO_PAGED_HEADER
 local function kernel_row(K, p)
   if type(K) == "table" then
-    for _, first, last, tile in require("ntklab.tiles").each(K.dir) do
-      if p >= first and p <= last then return tile:select(1, p - first + 1) end
+    for _, t in ipairs(K.manifest.tiles) do
+      if p >= t.rows[1] and p <= t.rows[2] then
+        local path = K.dir .. "/" .. t.file
+        local fh = assert(io.open(path, "rb"))
+        fh:seek("set", F4_HEADER + (p - t.rows[1]) * K.P * 4)
+        local bytes = fh:read(K.P * 4)
+        fh:close()
+        assert(bytes and #bytes == K.P * 4, path .. ": short read")
+        local values = {string.unpack("<" .. string.rep("f", K.P), bytes)}
+        values[#values] = nil -- unpack's next position
+        return core().tensor(values)
+      end
     end
   end
   return K:select(1, p)
