@@ -24,6 +24,7 @@
 #include "ntk_kernel.h"
 #include "ntk_regress.h"
 #include "ntk_metrics.h"
+#include "ntk_analytic.h"
 #include "ntk_io.h"
 #include "ntk_io_mmap.h"
 

@@ -61,6 +61,14 @@ local cases = {
   {"ntklab.theory.transfer_error", function() theory.transfer_error(10, 3, -1, 0.5, 0) end, "bad argument #3 to 'theory.transfer_error' (A > -1 expected (a positive kernel), got -1)"},
   {"ntklab.theory.transfer_error", function() theory.transfer_error(10, 3, 1, 1.5, 0) end, "bad argument #4 to 'theory.transfer_error' (alpha in [-1, 1] expected, got 1.5)"},
   {"ntklab.theory.transfer_error", function() theory.transfer_error(10, 3, 1, 0.5, -1) end, "bad argument #5 to 'theory.transfer_error' (non-negative finite number expected, got -1)"},
+  -- theory: C outputs (theory_multi; spec 81 has more rows)
+  {"ntklab.theory.teacher_modes", function() theory.teacher_modes{{0, 0}} end, "bad argument #1 to 'theory.teacher_modes' (non-zero teacher expected)"},
+  {"ntklab.theory.mode_strengths", function() theory.mode_strengths({{1, 2}}, {{1, 0}, {0, 1}}) end, "bad argument #1 to 'theory.mode_strengths' ([2 x 2] expected (as beta), got [1 x 2])"},
+  {"ntklab.theory.mode_c0", function() theory.mode_c0({{1, 0}}, {{1}}, {{1, 0, 0}}) end, "bad argument #3 to 'theory.mode_c0' (2 columns expected (as W1), got 3)"},
+  {"ntklab.theory.mode_times", function() theory.mode_times({1}, 2, 0.6) end, "bad argument #3 to 'theory.mode_times' (0 < c0 < level * s expected for mode 1, got c0 = 0.6, s = 1)"},
+  {"ntklab.theory.final_ntk_multi", function() theory.final_ntk_multi({{1, 0}}, 2, {{1, 0, 0}}) end, "bad argument #3 to 'theory.final_ntk_multi' (inputs X: 2 columns expected (as beta), got 3)"},
+  {"ntklab.theory.final_nngp_multi", function() theory.final_nngp_multi({{1, 0}}, 2, -1, {{1, 0}}) end, "bad argument #3 to 'theory.final_nngp_multi' (integer >= 0 expected, got -1)"},
+  {"ntklab.theory.final_alignment_multi", function() theory.final_alignment_multi({{1, 0}}, 2, "X") end, "bad argument #3 to 'theory.final_alignment_multi' (inputs X expected (table of rows or tensor), got string)"},
   -- analysis
   {"ntklab.analysis.compare", function() analysis.compare({1, 2}, {1}) end, "bad argument #2 to 'analysis.compare' (2 entries expected (as pred), got 1)"},
   {"ntklab.analysis.compare", function() analysis.compare({1, "2"}, {1, 2}) end, "bad argument #1 to 'analysis.compare' (number expected at index 2, got string)"},

@@ -73,6 +73,18 @@ describe("kernel tiles", function()
     end
   end)
 
+  it("tiles of the infinite-width kernels equal analytic_ntk and analytic_nngp", function()
+    local rng = ntklab.rng(9)
+    local X = rng:normal(130, 6)
+    local net = ntklab.mlp{widths = {6, 24, 24, 1}, seed = 3}
+    for _, kernel in ipairs{"analytic_ntk", "analytic_nngp"} do
+      local dir = path(kernel)
+      assert(tiles.write(dir, net, X, {kernel = kernel, block = 32}))
+      local T, K = assert(tiles.open(dir)), ntklab[kernel](net, X)
+      assert.is_true((T - K):abs():max() <= SUMMATION_REL * K:abs():max())
+    end
+  end)
+
   it("a row block [i0, i1) x [j0, j1) is the cross kernel of the narrowed views", function()
     local net, X = problem(90)
     local K = ntklab.ntk(net, X, {output = "trace"})
@@ -201,7 +213,7 @@ describe("bad arguments to ntklab.tiles", function()
   for _, row in ipairs{
     {"tiles.plan", function() tiles.plan(0) end, "bad argument #1 to 'tiles.plan'"},
     {"tiles.create", function() tiles.create(path("c"), {}, t) end, "mlp expected, got table"},
-    {"tiles.create", function() tiles.create(path("c"), ntklab.mlp{widths = {2, 3, 1}, seed = 1}, t, {kernel = "rbf"}) end, "option 'kernel': 'ntk' or 'nngp' expected, got 'rbf'"},
+    {"tiles.create", function() tiles.create(path("c"), ntklab.mlp{widths = {2, 3, 1}, seed = 1}, t, {kernel = "rbf"}) end, "option 'kernel': 'ntk', 'nngp', 'analytic_ntk' or 'analytic_nngp' expected, got 'rbf'"},
     {"tiles.create", function() tiles.create(path("c"), ntklab.mlp{widths = {2, 3, 1}, seed = 1}, t, {blocks = 3}) end, "invalid option 'blocks'"},
     {"tiles.block", function() tiles.block(ntklab.mlp{widths = {2, 3, 1}, seed = 1}, t, 1, 3) end, "row 3 out of range [1, 2]"},
   } do

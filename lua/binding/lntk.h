@@ -76,5 +76,6 @@ void lntk_open_mlp(lua_State *L);
 void lntk_open_train(lua_State *L);
 void lntk_open_io(lua_State *L);
 void lntk_open_io_mmap(lua_State *L);
+void lntk_open_analytic(lua_State *L);
 
 #endif

@@ -13,6 +13,7 @@ ntklab.data = require "ntklab.data"         -- datasets (MNIST, Fashion-MNIST, C
 ntklab.preprocess = require "ntklab.preprocess" -- centering, PCA, (partial) whitening
 ntklab.recorder = require("ntklab.recorder").new -- trajectory recorder, a trainer's observer
 ntklab.pathkernel = require "ntklab.pathkernel" -- Eq. 2 path-kernel predictor and its observer
+ntklab.linearized = require "ntklab.linearized" -- the linearized model at any t, path kernel at any t
 
 -- trainer:run(net, X, Y, {..., progress = reporter}): a progress reporter (ntklab.output.progress,
 -- or an experiment's ctx.progress{total = t}) hears of every observation (done = t, or the step

@@ -482,4 +482,5 @@ function theory.transfer_error(P, D, A, alpha, lambda)
   return eg, kappa, gamma
 end
 
+for k, v in pairs(require "ntklab.theory_multi") do theory[k] = v end -- C outputs (Appendix H)
 return theory

@@ -7,7 +7,8 @@
 --   tiles.plan(P [, block]) -> {{first, last}, ...}   row blocks; block rounded up to the row unit
 --                                                     (io.paged_row_unit(P)) so blocks map side by side
 --   tiles.create(dir, net, X [, opts]) -> manifest   writes manifest.json (no tiles yet)
---       opts: kernel = "ntk" | "nngp", output = "trace" | "mean" (ntk), layer = l (nngp, default
+--       opts: kernel = "ntk" | "nngp" | "analytic_ntk" | "analytic_nngp" (infinite width, of the
+--       net's architecture; ntk and analytic_ntk are of one output when C = 1), output = "trace" | "mean" (ntk), layer = l (nngp, default
 --       the last), dtype = "f8" | "f4", block = rows per tile (default: about 64 MiB per tile)
 --   tiles.compute(dir, net, X, k [, ws]) -> path     computes and writes tile k (atomically)
 --   tiles.block(net, X, first, last [, X2, opts]) -> K[first..last, :] of the kernel (in memory)
@@ -43,7 +44,7 @@ function tiles.plan(P, block)
   return grid
 end
 
-local KERNELS = {ntk = true, nngp = true}
+local KERNELS = {ntk = true, nngp = true, analytic_ntk = true, analytic_nngp = true}
 local OUTPUTS = {trace = true, mean = true}
 local DTYPES = {f8 = true, f4 = true}
 local OPTION_KEYS = {kernel = true, output = true, layer = true, dtype = true, block = true}
@@ -74,9 +75,12 @@ function tiles.block(net, X, first, last, X2, opts)
   local n = core()
   local rows = X:narrow(1, first, last - first + 1)
   X2 = X2 or X
-  if (opts.kernel or "ntk") == "nngp" then
+  local kernel = opts.kernel or "ntk"
+  if kernel == "nngp" then
     local ks = n.nngp(net, rows, X2)
     return ks[opts.layer or #ks]
+  elseif kernel == "analytic_ntk" or kernel == "analytic_nngp" then
+    return n[kernel](net, rows, X2) -- the net's architecture; its weights do not enter
   end
   return n.ntk(net, rows, X2, {output = opts.output or "trace", workspace = opts.workspace})
 end
@@ -91,7 +95,7 @@ function tiles.create(dir, net, X, opts)
     if not OPTION_KEYS[k] then check.fail(4, f, fmt("invalid option '%s'", tostring(k))) end
   end
   local kernel = opts.kernel or "ntk"
-  if not KERNELS[kernel] then check.fail(4, f, fmt("option 'kernel': 'ntk' or 'nngp' expected, got '%s'", tostring(kernel))) end
+  if not KERNELS[kernel] then check.fail(4, f, fmt("option 'kernel': 'ntk', 'nngp', 'analytic_ntk' or 'analytic_nngp' expected, got '%s'", tostring(kernel))) end
   local output = opts.output or "trace"
   if kernel == "ntk" and not OUTPUTS[output] then
     check.fail(4, f, fmt("option 'output': 'trace' or 'mean' expected, got '%s'", tostring(output)))

@@ -1,0 +1,77 @@
+-- experiments/figures/transfer.lua: Figure F.1 from a finished transfer run (never trains).
+--   build/bin/ntklab experiments/figures/transfer.lua RUN_DIR [OUT]
+-- Draws OUT/transfer_a.png (E_g against P for each A at fixed alpha), transfer_b.png (for each
+-- alpha at fixed A), transfer_c.png (against alpha for each A at fixed P) and transfer_learned.png
+-- (initial against final NTK of a trained net, and Eq. 67 with the fitted A): simulation
+-- means as points, Eq. 67 as lines (the standard errors are in the CSVs and the summary's
+-- z-scores, not drawn). OUT defaults to RUN_DIR.
+local csv = require "ntklab.csv"
+local json = require "ntklab.json"
+local plot = require "ntklab.plot"
+
+local dir, out = arg[1], arg[2]
+if not dir then
+  io.stderr:write("usage: ntklab experiments/figures/transfer.lua RUN_DIR [OUT]\n")
+  os.exit(2)
+end
+out = out or dir
+
+local function read(name)
+  local header, cols = csv.read_csv(dir .. "/" .. name)
+  if not header then error(("%s/%s: %s"):format(dir, name, tostring(cols)), 0) end
+  return cols
+end
+local function check(ok, msg) if not ok then io.stderr:write("transfer figure: ", tostring(msg), "\n") end end
+local s, serr = json.read_json(dir .. "/summary.json")
+if not s then
+  io.stderr:write(("transfer figure: %s is not a finished transfer run (%s)\n"):format(dir, tostring(serr)))
+  os.exit(1)
+end
+
+-- Series of one panel: rows grouped by `key`, x from `xkey`.
+local function panel(cols, key, xkey, label)
+  local groups, order = {}, {}
+  for i = 1, #cols[key] do
+    local k = cols[key][i]
+    if not groups[k] then groups[k] = {x = {}, m = {}, th = {}}; order[#order + 1] = k end
+    local g = groups[k]
+    g.x[#g.x + 1], g.m[#g.m + 1], g.th[#g.th + 1] = cols[xkey][i], cols.sim_mean[i], cols.theory[i]
+  end
+  local series = {}
+  for _, k in ipairs(order) do
+    local g = groups[k]
+    series[#series + 1] = {x = g.x, y = g.m, title = ("simulation, %s = %g"):format(label, k), style = "points"}
+    series[#series + 1] = {x = g.x, y = g.th, title = ("Eq. 67, %s = %g"):format(label, k), style = "lines"}
+  end
+  return series
+end
+
+local a, b, c = read("panel_a.csv"), read("panel_b.csv"), read("panel_c.csv")
+check(plot.plot{file = out .. "/transfer_a.png", title = ("(a) alpha = %g: E_g against P for each A (D = %d, ridge %g, %d sets)"):format(
+  a.alpha[1], s.D, s.ridge, s.trials), xlabel = "P", ylabel = "E_g", logx = true, logy = true, key = "bottom left",
+  series = panel(a, "A", "P", "A")})
+check(plot.plot{file = out .. "/transfer_b.png", title = ("(b) A = %g: E_g against P for each alpha"):format(b.A[1]),
+  xlabel = "P", ylabel = "E_g", logx = true, logy = true, key = "bottom left", series = panel(b, "alpha", "P", "alpha")})
+check(plot.plot{file = out .. "/transfer_c.png", title = ("(c) P = %g: E_g against alpha for each A"):format(c.P[1]),
+  xlabel = "alpha", ylabel = "E_g", key = "bottom left", series = panel(c, "A", "alpha", "A")})
+
+local l = read("learned.csv")
+local groups, order = {}, {}
+for i = 1, #l.alpha do
+  local k = l.alpha[i]
+  if not groups[k] then groups[k] = {P = {}, i = {}, f = {}, th = {}}; order[#order + 1] = k end
+  local g = groups[k]
+  g.P[#g.P + 1], g.i[#g.i + 1], g.f[#g.f + 1], g.th[#g.th + 1] = l.P[i], l.initial_mean[i], l.final_mean[i], l.theory_fitted[i]
+end
+local series = {}
+for _, k in ipairs(order) do
+  if k >= 0.8 or k == order[1] then
+    local g = groups[k]
+    series[#series + 1] = {x = g.P, y = g.i, title = ("initial NTK, alpha = %g"):format(k), style = "lines"}
+    series[#series + 1] = {x = g.P, y = g.f, title = ("final NTK, alpha = %g"):format(k), style = "linespoints"}
+    series[#series + 1] = {x = g.P, y = g.th, title = ("Eq. 67 with fitted A = %.2f, alpha = %g"):format(s.A_fit, k), style = "dashed"}
+  end
+end
+check(plot.plot{file = out .. "/transfer_learned.png", title = ("depth-%d linear net trained on beta: initial vs final NTK"):format(
+  s.learned.depth), xlabel = "P", ylabel = "E_g", logx = true, logy = true, key = "bottom left", series = series})
+print("transfer figures -> " .. out)
