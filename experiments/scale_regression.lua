@@ -4,7 +4,7 @@
 -- (ntklab.tiles, float64 or float32) and solved by preconditioned CG (ntklab.cg) with all C
 -- outputs as one block of right-hand sides; test predictions K(test, train) alpha computed by
 -- test blocks, so neither P x P nor test x P is ever in memory.
--- Reports the test accuracy of the kernel predictor against the trained net's, the wall time of
+-- Writes the trained net to net.mlp. Reports the test accuracy of the kernel predictor against the trained net's, the wall time of
 -- each phase, the peak resident memory, the disk the tiles take, and the ratio of the time of
 -- the tiles and the matvecs to their FLOP bound (2 flops per multiply-add at --rate).
 --   build/bin/ntklab run experiments/scale_regression.lua --P 60000 --tiles /big/K60k --dtype f4
@@ -95,6 +95,8 @@ function experiment.run(opts, ctx)
   local loss = opts.steps > 0 and adam:run(net, X, Y, {steps = opts.steps}) or net:loss(X, Y)
   local f_test = net:forward(Xt)
   local acc_net = accuracy(f_test, ds.labels_test)
+  local saved, serr = net:save(ctx.path("net.mlp")) -- the trained net: for tile jobs (--net) and checks
+  if not saved then ctx.fail(serr) end
   local t_train = ctx.timer:lap("train")
   ctx.log(("trained: loss %.4g, test accuracy %.4f"):format(loss, acc_net))
 
