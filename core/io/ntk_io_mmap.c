@@ -23,8 +23,8 @@ static void paged_header(unsigned char *h, const char *descr, size_t rows, size_
   memcpy(h, "\x93NUMPY\x01\x00", 8);
   h[8] = (unsigned char)(dict & 0xff);
   h[9] = (unsigned char)(dict >> 8);
-  n = snprintf((char *)h + 10, dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }",
-               descr, rows, cols);
+  n = snprintf((char *)h + 10, dict,
+               "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }", descr, rows, cols);
   memset(h + 10 + n, ' ', dict - (size_t)n - 1);
   h[NTK_IO_PAGED_HEADER - 1] = '\n';
 }
@@ -45,7 +45,8 @@ int ntk_io_write_npy_paged(const char *path, const ntk_tensor *t, int dtype, ntk
   if (dtype != NTK_NPY_F8 && dtype != NTK_NPY_F4)
     return ntk_error_set(err, NTK_EARG, 3, "NPY dtype f8 or f4 expected, got %d", dtype);
   if (!little_endian())
-    return ntk_error_set(err, NTK_EIO, 0, "paged NPY files are written on little-endian hosts only");
+    return ntk_error_set(err, NTK_EIO, 0,
+                         "paged NPY files are written on little-endian hosts only");
   rows = t->shape[0];
   cols = t->shape[1];
   paged_header(header, dtype == NTK_NPY_F8 ? "<f8" : "<f4", rows, cols);
@@ -108,8 +109,8 @@ static int map_block(unsigned char *dest, const char *path, size_t rows, size_t 
   }
   if ((unsigned long long)sb.st_size != (unsigned long long)(NTK_IO_PAGED_HEADER + payload)) {
     close(fd);
-    return ntk_error_set(err, NTK_EFORMAT, 0, "%s: %lld bytes, expected %zu (a paged [%zu x %zu] <f8 block)",
-                         path, (long long)sb.st_size, NTK_IO_PAGED_HEADER + payload, rows, cols);
+    return ntk_error_set(err, NTK_EFORMAT, 0,
+                         "%s: %lld bytes, expected %zu (a paged [%zu x %zu] <f8 block)", path, (long long)sb.st_size, NTK_IO_PAGED_HEADER + payload, rows, cols);
   }
   paged_header(want, "<f8", rows, cols);
   n = pread(fd, got, sizeof got, 0);
@@ -118,9 +119,8 @@ static int map_block(unsigned char *dest, const char *path, size_t rows, size_t 
     return ntk_error_set(err, NTK_EFORMAT, 0, "%s: not a paged [%zu x %zu] <f8 NPY block", path,
                          rows, cols);
   }
-  if (payload &&
-      mmap(dest, payload, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, NTK_IO_PAGED_HEADER) ==
-          MAP_FAILED) {
+  if (payload && mmap(dest, payload, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
+                      NTK_IO_PAGED_HEADER) == MAP_FAILED) {
     int e = errno;
     close(fd);
     return ntk_error_set(err, NTK_EIO, 0, "%s: mmap failed: %s", path, strerror(e));
@@ -136,7 +136,8 @@ int ntk_io_map_npy_rows(ntk_tensor *t, const char *const *paths, const size_t *r
   ntk_storage *s;
   int st;
   if (!t || t->storage) return ntk_error_set(err, NTK_EARG, 1, "released tensor expected");
-  if (!paths || !rows || n == 0) return ntk_error_set(err, NTK_EARG, 2, "at least one block expected");
+  if (!paths || !rows || n == 0)
+    return ntk_error_set(err, NTK_EARG, 2, "at least one block expected");
   if (cols == 0) return ntk_error_set(err, NTK_EARG, 5, "cols >= 1 expected, got 0");
   if (NTK_IO_PAGED_HEADER % page != 0)
     return ntk_error_set(err, NTK_EIO, 0, "page size %zu does not divide the %d-byte NPY header",
@@ -146,7 +147,8 @@ int ntk_io_map_npy_rows(ntk_tensor *t, const char *const *paths, const size_t *r
     if (rows[k] == 0) return ntk_error_set(err, NTK_EARG, 3, "block %zu has no rows", k + 1);
     if (k > 0 && (total_rows * cols * sizeof(double)) % page != 0)
       return ntk_error_set(err, NTK_EIO, 0,
-                           "%s: block %zu starts at row %zu, not on a page (rows multiple of %zu expected)",
+                           "%s: block %zu starts at row %zu, not on a page "
+                           "(rows multiple of %zu expected)",
                            paths[k], k + 1, total_rows + 1, ntk_io_paged_row_unit(cols));
     if (rows[k] > NTK_TENSOR_MAX_NUMEL / cols || total_rows + rows[k] > NTK_TENSOR_MAX_NUMEL / cols)
       return ntk_error_set(err, NTK_ENOMEM, 0, "kernel of more than %zu elements",

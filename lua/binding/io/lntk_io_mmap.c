@@ -36,9 +36,9 @@ static int io_write_npy_paged(lua_State *L) {
     if (lua_getfield(L, 3, "dtype") != LUA_TNIL) {
       const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
       if (!v || (strcmp(v, dtypes[0]) != 0 && strcmp(v, dtypes[1]) != 0))
-        return luaL_argerror(L, 3, lua_pushfstring(L, "option 'dtype': 'f8' or 'f4' expected, got %s",
-                                                   v ? lua_pushfstring(L, "'%s'", v)
-                                                     : luaL_typename(L, -1)));
+        return luaL_argerror(
+            L, 3, lua_pushfstring(L, "option 'dtype': 'f8' or 'f4' expected, got %s",
+                                  v ? lua_pushfstring(L, "'%s'", v) : luaL_typename(L, -1)));
       dtype = strcmp(v, "f8") == 0 ? NTK_NPY_F8 : NTK_NPY_F4;
     }
     lua_pop(L, 1);
@@ -85,12 +85,14 @@ static int io_map_npy_rows(lua_State *L) {
                                                  luaL_typename(L, -1)));
     paths[k] = lua_tostring(L, -1); /* anchored by the table */
     if (strlen(paths[k]) != lua_rawlen(L, -1))
-      return luaL_argerror(L, 1, lua_pushfstring(L, "path at [%d] contains a NUL byte", (int)k + 1));
+      return luaL_argerror(L, 1,
+                           lua_pushfstring(L, "path at [%d] contains a NUL byte", (int)k + 1));
     lua_pop(L, 1);
     lua_rawgeti(L, 2, (lua_Integer)k + 1);
     r = lua_tointegerx(L, -1, &isnum);
     if (!isnum || r < 1)
-      return luaL_argerror(L, 2, lua_pushfstring(L, "positive integer expected at [%d]", (int)k + 1));
+      return luaL_argerror(L, 2,
+                           lua_pushfstring(L, "positive integer expected at [%d]", (int)k + 1));
     rows[k] = (size_t)r;
     lua_pop(L, 1);
   }
