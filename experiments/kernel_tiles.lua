@@ -1,5 +1,5 @@
 -- kernel_tiles.lua: one row block of a kernel too large for one process, as a sweep job.
--- Every job builds the same net and inputs (from --net FILE or --width/--depth/--net_seed, and
+-- Every job builds the same net and inputs (from --net FILE or --width/--depth/--net-seed, and
 -- from --inputs FILE.npy or Fashion-MNIST/MNIST --classes, --P, --seed: same options, same bits
 -- on every host), writes the manifest into --tiles DIR if it is not there yet (identical text
 -- from every job, renamed into place atomically), and computes tile --tile k of the grid.
@@ -16,7 +16,7 @@ local tiles = require "ntklab.tiles"
 
 local experiment = {
   name = "kernel_tiles",
-  summary = "One row block of a tiled kernel (NTK or NNGP) into a shared directory; tile 0 checks them all.",
+  summary = "One row block of a tiled kernel (NTK, NNGP or their infinite-width forms) into a shared directory; tile 0 checks them all.",
   options = {
     {name = "tiles", type = "string", help = "the kernel's directory (shared by every job)"},
     {name = "tile", type = "integer", default = 0, min = 0, max = 1000000,

@@ -38,13 +38,13 @@ describe("kernel tiles as sweep jobs", function()
     X = ntklab.rng(5):normal(P, D)
     inputs = base .. "/X.npy"
     assert(ntklab.io.write_npy(inputs, X))
-    -- the experiment's fresh net: widths D-16-16-1, --net_seed 3
+    -- the experiment's fresh net: widths D-16-16-1, --net-seed 3
     net = ntklab.mlp{widths = {D, 16, 16, 1}, seed = 3}
   end)
   teardown(function() files.remove_tree(base) end)
 
   local function common(dir)
-    return " --tiles " .. q(dir) .. " --inputs " .. q(inputs) .. " --width 16 --depth 2 --net_seed 3 --block 100"
+    return " --tiles " .. q(dir) .. " --inputs " .. q(inputs) .. " --width 16 --depth 2 --net-seed 3 --block 100"
   end
 
   it("GNU parallel over two hosts gives the kernel of one process, bit for bit", function()
@@ -95,7 +95,7 @@ describe("kernel tiles as sweep jobs", function()
     local out, code = sh(q(host) .. " run " .. q(script) .. " --tile 1 --dtype f4" .. common(kdir) .. " --out " .. q(base .. "/t1"))
     assert.are_not.equal(0, code)
     assert.matches("manifest.json has dtype 'f8', this job asks for 'f4'", out, 1, true)
-    out, code = sh(q(host) .. " run " .. q(script) .. " --tile 1 --net_seed 4" .. common(kdir):gsub("--net_seed 3", "")
+    out, code = sh(q(host) .. " run " .. q(script) .. " --tile 1 --net-seed 4" .. common(kdir):gsub("%-%-net%-seed 3", "")
                    .. " --out " .. q(base .. "/t1b"))
     assert.are_not.equal(0, code)
     assert.matches("net checksum", out)
