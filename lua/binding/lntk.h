@@ -73,6 +73,7 @@ void lntk_open_tensor_ops(lua_State *L);
 void lntk_open_blas(lua_State *L);
 void lntk_open_clock(lua_State *L);
 void lntk_open_mlp(lua_State *L);
+void lntk_open_model(lua_State *L); /* lua/binding/nn/lntk_model.c: ntklab.model, model_ntk */
 void lntk_open_train(lua_State *L);
 void lntk_open_io(lua_State *L);
 void lntk_open_io_mmap(lua_State *L);

@@ -162,6 +162,7 @@ static const lntk_opener openers[] = {
     lntk_open_blas,
     lntk_open_clock,
     lntk_open_mlp,
+    lntk_open_model,
     lntk_open_train,
     lntk_open_analytic,
     NULL,

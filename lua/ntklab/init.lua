@@ -68,4 +68,10 @@ do
   end
 end
 
+-- image networks (issue 16): the paper's Wide-ResNet as an ntklab.model
+local wide_resnet = require "ntklab.wide_resnet"
+ntklab.wide_resnet = wide_resnet.build          -- ntklab.wide_resnet{k, b, outputs, sigma, ...}
+ntklab.wide_resnet_layers = wide_resnet.layers  -- its layer list, for inspection
+ntklab.images = require "ntklab.images"         -- image datasets as NHWC rows, whitened
+
 return ntklab

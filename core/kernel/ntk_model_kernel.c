@@ -1,0 +1,382 @@
+/* ntk_model_kernel.c: the NTK of any model from tiles of per-sample gradients (syrk/gemm), its
+ * per-group split and Adam's eta-weighted kernel, and the explicit plain-loop twin. */
+#include "ntk_model_kernel.h"
+
+#include "ntk_memory.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ARG_K = 1, ARG_LAYERS, ARG_MODEL, ARG_X1, ARG_X2, ARG_OPTS };
+
+/* Contiguous rows of X for m into *data; a private copy (*own, to free) when X is strided. */
+static int batch(ntk_model *m, const double **data, double **own, size_t *P, const ntk_tensor *X,
+                 int arg, ntk_error *err) {
+  int st = ntk_model_batch(m, data, P, X, arg, err);
+  *own = NULL;
+  if (st != NTK_OK || *data != m->xcopy) return st;
+  *own = malloc((*P * m->input_dim > 0 ? *P * m->input_dim : 1) * sizeof **own);
+  if (!*own) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
+  if (*P * m->input_dim > 0) memcpy(*own, *data, *P * m->input_dim * sizeof **own);
+  *data = *own;
+  return NTK_OK;
+}
+
+static int check_kernel(const ntk_tensor *K, size_t rows, size_t cols, int arg, const char *what,
+                        ntk_error *err) {
+  char buf[64];
+  if (!K || !K->storage)
+    return ntk_error_set(err, NTK_ERELEASED, arg, "attempt to use a released tensor");
+  if (K->ndim != 2 || K->shape[0] != rows || K->shape[1] != cols || !ntk_tensor_is_contiguous(K))
+    return ntk_error_set(err, NTK_ESHAPE, arg, "%s: contiguous [%zu x %zu] expected, got %s%s",
+                         what, rows, cols, ntk_tensor_shape_str(K, buf, sizeof buf),
+                         K->ndim == 2 && K->shape[0] == rows && K->shape[1] == cols
+                             ? " (not contiguous)"
+                             : "");
+  return NTK_OK;
+}
+
+static int check_eta(const ntk_model *m, const double *eta, ntk_error *err) {
+  size_t j;
+  if (!eta) return NTK_OK;
+  for (j = 0; j < m->nparams; j++)
+    if (!(eta[j] >= 0.0) || !isfinite(eta[j]))
+      return ntk_error_set(err, NTK_EARG, ARG_OPTS, "eta: finite values >= 0 expected, got %g at %zu",
+                           eta[j], j + 1);
+  return NTK_OK;
+}
+
+/* dst (leading dimension ldd) <- Gram of the Jacobian row tiles A (n1 C rows) and B (n2 C rows),
+ * both with leading dimension ld, over columns [c0, c0 + nc). Full layout: rows (mu, k) against
+ * (nu, k'); trace: sum over k. sym (B = A): upper triangle only, by syrk. */
+static void gram_tile(double *dst, size_t ldd, const double *A, const double *B, size_t n1,
+                      size_t n2, size_t C, size_t ld, size_t c0, size_t nc, int trace, int sym) {
+  size_t k, i;
+  if (nc == 0) {
+    for (i = 0; i < (trace ? n1 : n1 * C); i++) memset(dst + i * ldd, 0,
+                                                       (trace ? n2 : n2 * C) * sizeof *dst);
+    return;
+  }
+  if (!trace) {
+    if (sym)
+      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)(n1 * C), (int)nc, 1.0, A + c0,
+                  (int)ld, 0.0, dst, (int)ldd);
+    else
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(n1 * C), (int)(n2 * C), (int)nc,
+                  1.0, A + c0, (int)ld, B + c0, (int)ld, 0.0, dst, (int)ldd);
+    return;
+  }
+  for (k = 0; k < C; k++) {
+    if (sym)
+      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n1, (int)nc, 1.0,
+                  A + k * ld + c0, (int)(C * ld), k ? 1.0 : 0.0, dst, (int)ldd);
+    else
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n1, (int)n2, (int)nc, 1.0,
+                  A + k * ld + c0, (int)(C * ld), B + k * ld + c0, (int)(C * ld), k ? 1.0 : 0.0,
+                  dst, (int)ldd);
+  }
+}
+
+/* J rows (n C of them) *= sqrt(eta) column-wise. */
+static void scale_rows(double *J, size_t rows, size_t np, const double *seta) {
+  size_t r, j;
+  if (!seta) return;
+  for (r = 0; r < rows; r++)
+    for (j = 0; j < np; j++) J[r * np + j] *= seta[j];
+}
+
+/* What one kernel computation works on: destinations in full or trace layout. */
+typedef struct job {
+  ntk_model *m;
+  const double *x1, *x2; /* x2 == NULL: symmetric */
+  size_t P1, P2, C, T;
+  int trace;
+  double *K;             /* rows x cols, row-major */
+  double **layers;       /* ngroups destinations or NULL */
+  const double *seta;    /* sqrt(eta) or NULL */
+  double *J1, *J2;       /* tile buffers */
+} job;
+
+/* One tile pair: Jacobian tiles already in J1 (rows i0..) and J2 (or J1 when diag). */
+static void tile_pair(const job *jb, size_t i0, size_t n1, size_t j0, size_t n2, int diag) {
+  const size_t np = jb->m->nparams, C = jb->C, ncol = jb->trace ? jb->P2 : jb->P2 * jb->C;
+  const size_t r0 = jb->trace ? i0 : i0 * C, q0 = jb->trace ? j0 : j0 * C;
+  const double *B = diag ? jb->J1 : jb->J2;
+  double *Kt = jb->K + r0 * ncol + q0;
+  size_t g, r, q, nr = jb->trace ? n1 : n1 * C, nq = jb->trace ? n2 : n2 * C;
+  if (!jb->layers) {
+    gram_tile(Kt, ncol, jb->J1, B, n1, n2, C, np, 0, np, jb->trace, diag);
+    return;
+  }
+  for (r = 0; r < nr; r++) memset(Kt + r * ncol, 0, nq * sizeof *Kt);
+  for (g = 0; g < (size_t)jb->m->ngroups; g++) {
+    const size_t c0 = jb->m->group_off[g], nc = jb->m->group_off[g + 1] - c0;
+    double *Lt = jb->layers[g] + r0 * ncol + q0;
+    gram_tile(Lt, ncol, jb->J1, B, n1, n2, C, np, c0, nc, jb->trace, diag);
+    for (r = 0; r < nr; r++)
+      for (q = diag ? r : 0; q < nq; q++) Kt[r * ncol + q] += Lt[r * ncol + q];
+  }
+}
+
+static int tile_jacobian(ntk_model *m, double *J, const double *x, size_t n, const double *seta,
+                         ntk_error *err) {
+  int st = m->ops->jacobian(m->impl, J, m->nparams, x, n, err);
+  if (st == NTK_OK) scale_rows(J, n * m->output_dim, m->nparams, seta);
+  return st;
+}
+
+static int run(job *jb, ntk_error *err) {
+  const size_t D = jb->m->input_dim;
+  size_t i0, j0;
+  int st;
+  for (i0 = 0; i0 < jb->P1; i0 += jb->T) {
+    const size_t n1 = jb->P1 - i0 < jb->T ? jb->P1 - i0 : jb->T;
+    st = tile_jacobian(jb->m, jb->J1, jb->x1 + i0 * D, n1, jb->seta, err);
+    if (st != NTK_OK) return st;
+    if (!jb->x2) {
+      tile_pair(jb, i0, n1, i0, n1, 1);
+      for (j0 = i0 + jb->T; j0 < jb->P1; j0 += jb->T) {
+        const size_t n2 = jb->P1 - j0 < jb->T ? jb->P1 - j0 : jb->T;
+        st = tile_jacobian(jb->m, jb->J2, jb->x1 + j0 * D, n2, jb->seta, err);
+        if (st != NTK_OK) return st;
+        tile_pair(jb, i0, n1, j0, n2, 0);
+      }
+    } else {
+      for (j0 = 0; j0 < jb->P2; j0 += jb->T) {
+        const size_t n2 = jb->P2 - j0 < jb->T ? jb->P2 - j0 : jb->T;
+        st = tile_jacobian(jb->m, jb->J2, jb->x2 + j0 * D, n2, jb->seta, err);
+        if (st != NTK_OK) return st;
+        tile_pair(jb, i0, n1, j0, n2, 0);
+      }
+    }
+  }
+  return NTK_OK;
+}
+
+/* Lower triangle <- upper triangle of the n x n matrix A. */
+static void mirror(double *A, size_t n) {
+  size_t r, c;
+  for (r = 1; r < n; r++)
+    for (c = 0; c < r; c++) A[r * n + c] = A[c * n + r];
+}
+
+/* dst (blocks layout) <- src (full layout), both (P1 C) x (P2 C). */
+static void to_blocks(double *dst, const double *src, size_t P1, size_t P2, size_t C) {
+  size_t mu, nu, k, l;
+  for (mu = 0; mu < P1; mu++)
+    for (k = 0; k < C; k++)
+      for (nu = 0; nu < P2; nu++)
+        for (l = 0; l < C; l++)
+          dst[(k * P1 + mu) * (C * P2) + l * P2 + nu] = src[(mu * C + k) * (C * P2) + nu * C + l];
+}
+
+int ntk_model_kernel_ntk(ntk_tensor *K, ntk_tensor *layers, ntk_model *m, const ntk_tensor *X1,
+                         const ntk_tensor *X2, const ntk_model_kernel_opts *opts,
+                         ntk_error *err) {
+  static const ntk_model_kernel_opts defaults = {NTK_KERNEL_FULL, NULL, 0, 0};
+  const size_t C = m->output_dim, np = m->nparams;
+  double *own1 = NULL, *own2 = NULL, *seta = NULL, **dst = NULL, *tmp = NULL;
+  const double *x1, *x2 = NULL;
+  size_t P1, P2 = 0, rows, cols, j, T, g, n;
+  job jb;
+  int st, blocks;
+  if (!opts) opts = &defaults;
+  if (opts->output < NTK_KERNEL_FULL || opts->output > NTK_KERNEL_MEAN)
+    return ntk_error_set(err, NTK_EARG, ARG_OPTS, "invalid output layout %d", (int)opts->output);
+  st = check_eta(m, opts->eta, err);
+  if (st == NTK_OK) st = batch(m, &x1, &own1, &P1, X1, ARG_X1, err);
+  if (st == NTK_OK && X2) st = batch(m, &x2, &own2, &P2, X2, ARG_X2, err);
+  if (st != NTK_OK) goto done;
+  if (!X2) P2 = P1;
+  ntk_kernel_shape(&rows, &cols, opts->output, C, P1, P2);
+  st = check_kernel(K, rows, cols, ARG_K, "kernel", err);
+  for (g = 0; st == NTK_OK && layers && g < (size_t)m->ngroups; g++)
+    st = check_kernel(&layers[g], rows, cols, ARG_LAYERS, "layer kernel", err);
+  if (st != NTK_OK) goto done;
+  if (m->ops->ntk && !opts->generic) { /* the model's own structured path, same layouts */
+    dst = calloc((size_t)m->ngroups + 1, sizeof *dst);
+    if (!dst) {
+      st = ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
+      goto done;
+    }
+    for (g = 0; layers && g < (size_t)m->ngroups; g++) dst[g] = ntk_tensor_data(&layers[g]);
+    st = m->ops->ntk(m->impl, ntk_tensor_data(K), layers ? dst : NULL, x1, P1, x2, P2, opts, err);
+    goto done;
+  }
+  blocks = opts->output == NTK_KERNEL_BLOCKS && C > 1;
+  dst = calloc((size_t)m->ngroups + 1, sizeof *dst);
+  if (!dst) {
+    st = ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
+    goto done;
+  }
+  n = rows * cols;
+  if (blocks) { /* computed in the full layout, then permuted */
+    tmp = malloc((layers ? (size_t)m->ngroups + 1 : 1) * (n ? n : 1) * sizeof *tmp);
+    if (!tmp) {
+      st = ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a %zu x %zu kernel", rows, cols);
+      goto done;
+    }
+    dst[0] = tmp;
+    for (g = 0; layers && g < (size_t)m->ngroups; g++) dst[g + 1] = tmp + (g + 1) * n;
+  } else {
+    dst[0] = ntk_tensor_data(K);
+    for (g = 0; layers && g < (size_t)m->ngroups; g++) dst[g + 1] = ntk_tensor_data(&layers[g]);
+  }
+  T = opts->tile ? opts->tile : (P1 > P2 ? P1 : P2);
+  if (T > (P1 > P2 ? P1 : P2)) T = P1 > P2 ? P1 : P2;
+  if (T == 0) T = 1;
+  if (opts->eta) {
+    seta = malloc((np ? np : 1) * sizeof *seta);
+    if (!seta) {
+      st = ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
+      goto done;
+    }
+    for (j = 0; j < np; j++) seta[j] = sqrt(opts->eta[j]);
+  }
+  memset(&jb, 0, sizeof jb);
+  jb.m = m;
+  jb.x1 = x1;
+  jb.x2 = x2;
+  jb.P1 = P1;
+  jb.P2 = P2;
+  jb.C = C;
+  jb.T = T;
+  jb.trace = opts->output == NTK_KERNEL_TRACE || opts->output == NTK_KERNEL_MEAN;
+  jb.K = dst[0];
+  jb.layers = layers ? dst + 1 : NULL;
+  jb.seta = seta;
+  if (T > SIZE_MAX / sizeof(double) / (C * (np ? np : 1))) {
+    st = ntk_error_set(err, NTK_ENOMEM, ARG_OPTS, "Jacobian tile of %zu samples too large", T);
+    goto done;
+  }
+  {
+    char what[96];
+    snprintf(what, sizeof what, "a pair of Jacobian tiles of %zu samples (option tile)", T);
+    st = ntk_memory_check((x2 || T < P1 ? 2 : 1) * T * C * np * sizeof(double), what, err);
+    if (st != NTK_OK) {
+      if (err) err->arg = ARG_OPTS; /* the tile option bounds it */
+      goto done;
+    }
+  }
+  jb.J1 = malloc(T * C * (np ? np : 1) * sizeof *jb.J1);
+  if (x2 || T < P1) jb.J2 = malloc(T * C * (np ? np : 1) * sizeof *jb.J2);
+  if (!jb.J1 || ((x2 || T < P1) && !jb.J2)) {
+    st = ntk_error_set(err, NTK_ENOMEM, ARG_OPTS,
+                       "out of memory for Jacobian tiles of %zu x %zu doubles (set a smaller tile)",
+                       T * C, np);
+  } else {
+    st = run(&jb, err);
+  }
+  free(jb.J1);
+  free(jb.J2);
+  if (st != NTK_OK) goto done;
+  for (g = 0; g <= (layers ? (size_t)m->ngroups : 0); g++) {
+    if (!X2) mirror(dst[g], rows);
+    if (opts->output == NTK_KERNEL_MEAN)
+      for (j = 0; j < n; j++) dst[g][j] /= (double)C;
+  }
+  if (blocks) {
+    to_blocks(ntk_tensor_data(K), dst[0], P1, P2, C);
+    for (g = 0; layers && g < (size_t)m->ngroups; g++)
+      to_blocks(ntk_tensor_data(&layers[g]), dst[g + 1], P1, P2, C);
+  }
+done:
+  free(own1);
+  free(own2);
+  free(seta);
+  free(dst);
+  free(tmp);
+  return st;
+}
+
+/* J (P C x np) <- per-sample gradients, one sample and one output at a time through the model's
+ * summed backward pass. */
+static int jacobian_ref(ntk_model *m, double *J, const double *x, size_t P, ntk_error *err) {
+  const size_t C = m->output_dim, np = m->nparams, D = m->input_dim;
+  double *out = malloc((C ? C : 1) * sizeof *out), *dout = calloc(C ? C : 1, sizeof *dout);
+  size_t mu, k;
+  int st = NTK_OK;
+  if (!out || !dout) st = ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
+  for (mu = 0; st == NTK_OK && mu < P; mu++)
+    for (k = 0; st == NTK_OK && k < C; k++) {
+      st = m->ops->forward(m->impl, out, x + mu * D, 1, err);
+      dout[k] = 1.0;
+      if (st == NTK_OK) st = m->ops->backward(m->impl, J + (mu * C + k) * np, dout, err);
+      dout[k] = 0.0;
+    }
+  free(out);
+  free(dout);
+  return st;
+}
+
+int ntk_model_kernel_ntk_ref(ntk_tensor *K, ntk_model *m, const ntk_tensor *X1,
+                             const ntk_tensor *X2, ntk_kernel_output output, const double *eta,
+                             int group, ntk_error *err) {
+  const size_t C = m->output_dim, np = m->nparams;
+  double *own1 = NULL, *own2 = NULL, *J1 = NULL, *J2 = NULL, *Kd;
+  const double *x1, *x2 = NULL;
+  size_t P1, P2, rows, cols, mu, nu, k, l, j, c0 = 0, c1 = np;
+  int st;
+  if (output < NTK_KERNEL_FULL || output > NTK_KERNEL_MEAN)
+    return ntk_error_set(err, NTK_EARG, 5, "invalid output layout %d", (int)output);
+  if (group < 0 || group > m->ngroups)
+    return ntk_error_set(err, NTK_ERANGE, 7, "group %d out of range [0, %d]", group, m->ngroups);
+  if (group > 0) {
+    c0 = m->group_off[group - 1];
+    c1 = m->group_off[group];
+  }
+  st = check_eta(m, eta, err);
+  if (st == NTK_OK) st = batch(m, &x1, &own1, &P1, X1, 3, err);
+  if (st == NTK_OK && X2) st = batch(m, &x2, &own2, &P2, X2, 4, err);
+  if (st != NTK_OK) goto done;
+  if (!X2) {
+    x2 = x1;
+    P2 = P1;
+  }
+  ntk_kernel_shape(&rows, &cols, output, C, P1, P2);
+  st = check_kernel(K, rows, cols, 1, "kernel", err);
+  if (st != NTK_OK) goto done;
+  J1 = malloc((P1 * C * np > 0 ? P1 * C * np : 1) * sizeof *J1);
+  J2 = malloc((P2 * C * np > 0 ? P2 * C * np : 1) * sizeof *J2);
+  if (!J1 || !J2) {
+    st = ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for the explicit Jacobians");
+    goto done;
+  }
+  st = jacobian_ref(m, J1, x1, P1, err);
+  if (st == NTK_OK) st = jacobian_ref(m, J2, x2, P2, err);
+  if (st != NTK_OK) goto done;
+  Kd = ntk_tensor_data(K);
+  memset(Kd, 0, rows * cols * sizeof *Kd);
+  for (mu = 0; mu < P1; mu++)
+    for (nu = 0; nu < P2; nu++)
+      for (k = 0; k < C; k++)
+        for (l = 0; l < C; l++) {
+          const double *a = J1 + (mu * C + k) * np, *b = J2 + (nu * C + l) * np;
+          double s = 0.0;
+          if ((output == NTK_KERNEL_TRACE || output == NTK_KERNEL_MEAN) && k != l) continue;
+          for (j = c0; j < c1; j++) s += a[j] * (eta ? eta[j] : 1.0) * b[j];
+          switch (output) {
+            case NTK_KERNEL_FULL:
+              Kd[(mu * C + k) * cols + nu * C + l] = s;
+              break;
+            case NTK_KERNEL_BLOCKS:
+              Kd[(k * P1 + mu) * cols + l * P2 + nu] = s;
+              break;
+            case NTK_KERNEL_TRACE:
+              Kd[mu * cols + nu] += s;
+              break;
+            default:
+              Kd[mu * cols + nu] += s / (double)C;
+          }
+        }
+done:
+  free(own1);
+  free(own2);
+  free(J1);
+  free(J2);
+  return st;
+}

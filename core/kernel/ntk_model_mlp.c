@@ -1,0 +1,112 @@
+/* ntk_model_mlp.c: the MLP behind the model interface (ntk_model.h), with its structured fast NTK
+ * (ntk_kernel_ntk: per-layer Grams, no Jacobian) as the interface's `ntk` entry.
+ *
+ * It lives in the kernel group, not beside ntk_mlp.c, because that entry is the kernel code's:
+ * the nn group never depends on the kernel group. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ntk_model_kernel.h"
+
+typedef struct mlp_impl {
+  ntk_mlp *net;
+  int own;     /* 1: freed with the model */
+  double *X;   /* copy of the last forward batch (the MLP's backward pass reads its inputs) */
+  size_t xcap, rows;
+} mlp_impl;
+
+static int mlp_forward(void *impl, double *out, const double *X, size_t P, ntk_error *err) {
+  mlp_impl *m = impl;
+  const size_t n = P * ntk_mlp_input_dim(m->net);
+  if (n > m->xcap) {
+    free(m->X);
+    m->xcap = 0;
+    m->X = malloc(n * sizeof *m->X);
+    if (!m->X) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
+    m->xcap = n;
+  }
+  if (n) memcpy(m->X, X, n * sizeof *X);
+  m->rows = P;
+  return ntk_mlp_forward(m->net, out, X, P, err);
+}
+
+static int mlp_backward(void *impl, double *grad, const double *dout, ntk_error *err) {
+  mlp_impl *m = impl;
+  return ntk_mlp_backward(m->net, grad, dout, m->X, m->rows, err);
+}
+
+static int mlp_jacobian(void *impl, double *J, size_t ldj, const double *X, size_t P,
+                        ntk_error *err) {
+  mlp_impl *m = impl;
+  const size_t np = m->net->nparams, rows = P * ntk_mlp_output_dim(m->net);
+  size_t r;
+  int st = ntk_kernel_jacobian(J, m->net, X, P, err);
+  if (st != NTK_OK || ldj == np) return st;
+  for (r = rows; r-- > 1;) memmove(J + r * ldj, J + r * np, np * sizeof *J); /* spread the rows */
+  return NTK_OK;
+}
+
+static int mlp_ntk(void *impl, double *K, double **layers, const double *X1, size_t P1,
+                   const double *X2, size_t P2, const ntk_model_kernel_opts *opts,
+                   ntk_error *err) {
+  mlp_impl *m = impl;
+  ntk_kernel_opts o;
+  memset(&o, 0, sizeof o);
+  o.output = opts->output;
+  o.eta = opts->eta;
+  o.tile = opts->tile;
+  return ntk_kernel_ntk(K, layers, m->net, X1, P1, X2, P2, &o, err);
+}
+
+static size_t mlp_cache_bytes(const void *impl) {
+  const mlp_impl *m = impl;
+  return m->xcap * sizeof(double);
+}
+
+static void mlp_free(void *impl) {
+  mlp_impl *m = impl;
+  if (m->own) ntk_mlp_free(m->net);
+  free(m->X);
+  free(m);
+}
+
+static const ntk_model_ops mlp_ops = {"mlp",   mlp_forward,     mlp_backward, mlp_jacobian,
+                                      mlp_ntk, mlp_cache_bytes, mlp_free};
+
+int ntk_model_from_mlp(ntk_model **out, ntk_mlp *net, int own, ntk_error *err) {
+  ntk_model *m = calloc(1, sizeof *m);
+  mlp_impl *impl = calloc(1, sizeof *impl);
+  int l;
+  *out = NULL;
+  if (m) {
+    m->group_off = malloc(((size_t)net->depth + 1) * sizeof *m->group_off);
+    m->group_node = malloc((size_t)net->depth * sizeof *m->group_node);
+  }
+  if (!m || !impl || !m->group_off || !m->group_node) {
+    if (m) {
+      free(m->group_off);
+      free(m->group_node);
+    }
+    free(m);
+    free(impl);
+    if (own) ntk_mlp_free(net);
+    return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
+  }
+  impl->net = net;
+  impl->own = own;
+  m->ops = &mlp_ops;
+  m->impl = impl;
+  m->input_dim = ntk_mlp_input_dim(net);
+  m->output_dim = ntk_mlp_output_dim(net);
+  m->nparams = net->nparams;
+  m->params = net->params;
+  ntk_tensor_view(&m->flat, &net->flat);
+  for (l = 0; l < net->depth; l++) { /* layer l: W^l then b^l, contiguous */
+    m->group_off[l] = net->w_off[l];
+    m->group_node[l] = l + 1;
+  }
+  m->group_off[net->depth] = net->nparams;
+  m->ngroups = net->depth;
+  *out = m;
+  return NTK_OK;
+}

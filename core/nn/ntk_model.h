@@ -1,0 +1,97 @@
+/* ntk_model.h: the model interface: what trainers, the recorder, the NTK and the Adam kernel need
+ * from any network, whatever its architecture.
+ *
+ * A model is a flat parameter vector theta (one refcounted buffer) and a map f: R^D -> R^C applied
+ * to batches (rows are samples, P x D in, P x C out). The interface has four operations, behind a
+ * table of functions that an implementation fills:
+ *   forward    out <- f(X), caching what the backward pass needs;
+ *   backward   grad <- sum_mu dout_mu . df(x_mu)/dtheta for the last forward batch (a VJP);
+ *   jacobian   per-sample gradients: row mu C + k <- df_k(x_mu)/dtheta, for a tile of samples;
+ *   ntk        optional: a structured fast NTK (the MLP's per-layer Gram path); NULL means the
+ *              generic path of ntk_model_kernel.h (per-sample gradients in tiles + syrk/gemm).
+ * Loss and gradient (ntk_model_loss, ntk_model_loss_grad) are built once on forward + backward.
+ * Parameter groups (one per weight layer) give the per-layer NTK split.
+ *
+ * Implementations: the layer graph ntk_net (ntk_net.h, through ntk_model_from_net). The MLP is
+ * meant to sit behind the same table, with ntk_kernel_ntk as its fast `ntk` entry. */
+#ifndef NTK_MODEL_H
+#define NTK_MODEL_H
+
+#include <stddef.h>
+
+#include "ntk_error.h"
+#include "ntk_net.h"
+#include "ntk_tensor.h"
+
+typedef struct ntk_model ntk_model;
+
+/* Options of an implementation's fast NTK entry (see ntk_model_kernel.h for the meanings). */
+struct ntk_model_kernel_opts;
+
+/* The operations an implementation provides; X, out and dout are contiguous row-major buffers. */
+typedef struct ntk_model_ops {
+  const char *kind; /* "net", "mlp", ... */
+  int (*forward)(void *impl, double *out, const double *X, size_t P, ntk_error *err);
+  int (*backward)(void *impl, double *grad, const double *dout, ntk_error *err);
+  int (*jacobian)(void *impl, double *J, size_t ldj, const double *X, size_t P, ntk_error *err);
+  /* K (and layers, one per group) <- NTK(X1, X2), or NULL: use the generic path */
+  int (*ntk)(void *impl, double *K, double **layers, const double *X1, size_t P1,
+             const double *X2, size_t P2, const struct ntk_model_kernel_opts *opts,
+             ntk_error *err);
+  size_t (*cache_bytes)(const void *impl);
+  void (*free)(void *impl);
+} ntk_model_ops;
+
+/* A model: the implementation (owned) and what every caller reads. */
+struct ntk_model {
+  const ntk_model_ops *ops;
+  void *impl;             /* owned: freed through ops->free */
+  size_t input_dim;       /* D */
+  size_t output_dim;      /* C */
+  size_t nparams;
+  double *params;         /* data of `flat` */
+  ntk_tensor flat;        /* 1-D [nparams] view retaining the parameter storage */
+  int ngroups;            /* parameter groups (weight layers), >= 1 */
+  size_t *group_off;      /* ngroups + 1 offsets into params; group g is [off[g], off[g+1]) */
+  int *group_node;        /* ngroups: the implementation's name for each group (net: node) */
+  /* scratch of loss_grad and contiguous copies of strided inputs, grown on demand */
+  double *work;
+  size_t work_cap;
+  double *xcopy;
+  size_t xcopy_cap;
+};
+
+/* *out <- a model over net, which it takes over (freed with the model, also on failure). */
+int ntk_model_from_net(ntk_model **out, ntk_net *net, ntk_error *err);
+/* Frees the model and its implementation; NULL is fine. Parameter views stay valid. */
+void ntk_model_free(ntk_model *m);
+/* The net behind m, or NULL when m is another kind. Borrowed. */
+ntk_net *ntk_model_net(const ntk_model *m);
+
+/* Row-major contiguous elements of X, checked as a [P x D] batch (a 1-D X is one sample when
+ * D > 1 is its length, or P samples when D = 1): X's own data when contiguous, else a copy into
+ * m's scratch (valid until the next call on m). *P <- the rows. arg names X in errors. */
+int ntk_model_batch(ntk_model *m, const double **data, size_t *P, const ntk_tensor *X, int arg,
+                    ntk_error *err);
+
+/* out ([P x C], preallocated, may be NULL) <- f(X) for X [P x D] (any layout). */
+int ntk_model_forward(ntk_model *m, ntk_tensor *out, const ntk_tensor *X, ntk_error *err);
+/* grad ([nparams]) <- sum_mu dout_mu . df(x_mu)/dtheta for the last forward batch (dout
+ * [P x C], any layout). */
+int ntk_model_backward(ntk_model *m, ntk_tensor *grad, const ntk_tensor *dout, ntk_error *err);
+/* *loss <- 1/(2P) sum_mu |f(x_mu) - y_mu|^2 for X [P x D], Y [P x C]. */
+int ntk_model_loss(ntk_model *m, double *loss, const ntk_tensor *X, const ntk_tensor *Y,
+                   ntk_error *err);
+/* grad ([nparams], may be NULL) <- dL/dtheta and *loss (may be NULL) <- L: one forward and one
+ * backward pass. */
+int ntk_model_loss_grad(ntk_model *m, ntk_tensor *grad, double *loss, const ntk_tensor *X,
+                        const ntk_tensor *Y, ntk_error *err);
+/* J ([P C x nparams], preallocated, row-major with unit column stride) <- df_k(x_mu)/dtheta,
+ * row mu C + k: the per-sample gradients, computed tile rows at a time (0: all at once) so that
+ * the caches hold at most `tile` samples. */
+int ntk_model_jacobian(ntk_model *m, ntk_tensor *J, const ntk_tensor *X, size_t tile,
+                       ntk_error *err);
+/* Bytes held by m's implementation caches and m's scratch. */
+size_t ntk_model_cache_bytes(const ntk_model *m);
+
+#endif

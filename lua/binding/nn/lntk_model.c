@@ -1,0 +1,543 @@
+/* lntk_model.c: the model userdata (a layer graph behind the model interface) and ntklab.model.
+ *
+ *   m = ntklab.model{input = {C, H, W}, layers = {...}, param = "standard" | "ntk", sigma = 1,
+ *                    bias = true, bias_sigma = 0, seed = n | rng = r}
+ *     layers: a list; entry i is node i (node 0 is the input), reading the previous node unless
+ *     `from` says otherwise:
+ *       {"conv", out = n, kernel = k | {kh, kw}, stride = 1, pad = 0 [, bias, sigma, param]}
+ *       {"relu"}, {"tanh"}, ... (any activation name), or {"act", act = "relu"}
+ *       {"add", from = {i, j}}  residual addition of nodes i and j (same shapes)
+ *       {"pool"}                global average pooling
+ *       {"dense", out = n [, bias, sigma, param]}
+ *     Inputs are NHWC rows: a batch is a [P x (H W C)] tensor with channels fastest.
+ *   m:forward(X [, out]) -> [P x C]; m:loss(X, Y); m:grad(X, Y) -> grad, loss;
+ *   m:backward(dout) -> grad (VJP of the last forward); m:jacobian(X [, {tile = T}]) ->
+ *   [(P C) x nparams]; m:params() (a view), m:group(g) (view of group g's parameters),
+ *   m:groups() -> {{node =, kind =, offset =, count =}, ...}; m:nparams(), m:input_dim(),
+ *   m:output_dim(), m:input_shape() -> C, H, W; m:node_shape(i) -> C, H, W; m:cache_bytes();
+ *   m:release() (also __gc, __close).
+ *   m = ntklab.model_from_mlp(net): an MLP behind the same interface (its parameters shared, its
+ *   structured NTK as the model's fast path; m:input_shape and m:node_shape do not apply). */
+#include <string.h>
+
+#include "lntk.h"
+#include "lntk_model.h"
+
+typedef struct lntk_model_box {
+  ntk_model *m; /* NULL once released */
+} lntk_model_box;
+
+ntk_model *lntk_checkmodel(lua_State *L, int idx) {
+  lntk_model_box *b = luaL_checkudata(L, idx, LNTK_MODEL_MT);
+  if (!b->m) luaL_error(L, "attempt to use a released model");
+  return b->m;
+}
+
+static int opterror(lua_State *L, int arg, const char *key, const char *msg) {
+  return luaL_argerror(L, arg, lua_pushfstring(L, "option '%s': %s", key, msg));
+}
+
+/* Field `key` of the table at tbl as a size in [lo, hi]; def when absent. */
+static size_t size_field(lua_State *L, int tbl, int arg, const char *where, const char *key,
+                         size_t def, size_t lo, size_t hi) {
+  lua_Integer v;
+  int isnum;
+  if (lua_getfield(L, tbl, key) == LUA_TNIL) {
+    lua_pop(L, 1);
+    return def;
+  }
+  v = lua_tointegerx(L, -1, &isnum);
+  if (!isnum || v < (lua_Integer)lo || v > (lua_Integer)hi)
+    luaL_argerror(L, arg,
+                  lua_pushfstring(L, "%s: '%s' integer in [%I, %I] expected, got %s", where, key,
+                                  (lua_Integer)lo, (lua_Integer)hi,
+                                  isnum ? lua_tostring(L, -1) : luaL_typename(L, -1)));
+  lua_pop(L, 1);
+  return (size_t)v;
+}
+
+static const char *const param_names[] = {"standard", "ntk", NULL};
+
+static int enum_field(lua_State *L, int tbl, int arg, const char *where, const char *key,
+                      const char *const names[], int def) {
+  const char *s;
+  int i;
+  if (lua_getfield(L, tbl, key) == LUA_TNIL) {
+    lua_pop(L, 1);
+    return def;
+  }
+  s = lua_tostring(L, -1);
+  for (i = 0; s && lua_type(L, -1) == LUA_TSTRING && names[i]; i++)
+    if (strcmp(s, names[i]) == 0) {
+      lua_pop(L, 1);
+      return i;
+    }
+  return luaL_argerror(L, arg, lua_pushfstring(L, "%s: '%s' one of 'standard', 'ntk' expected",
+                                               where, key));
+}
+
+static int bool_field(lua_State *L, int tbl, int arg, const char *where, const char *key, int def) {
+  int v = def, t = lua_getfield(L, tbl, key);
+  if (t == LUA_TBOOLEAN)
+    v = lua_toboolean(L, -1);
+  else if (t != LUA_TNIL)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s: '%s' boolean expected, got %s", where, key,
+                                          luaL_typename(L, -1)));
+  lua_pop(L, 1);
+  return v;
+}
+
+static double number_field(lua_State *L, int tbl, int arg, const char *where, const char *key,
+                           double def) {
+  double v = def;
+  int t = lua_getfield(L, tbl, key);
+  if (t == LUA_TNUMBER)
+    v = lua_tonumber(L, -1);
+  else if (t != LUA_TNIL)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s: '%s' number expected, got %s", where, key,
+                                          luaL_typename(L, -1)));
+  lua_pop(L, 1);
+  return v;
+}
+
+/* A node number as an int; values past int's range become -1 (reported as out of range). */
+static int clamp_node(lua_Integer v) { return v < -1 || v > NTK_NET_MAX_LAYERS ? -1 : (int)v; }
+
+/* Reads layer entry i (a table at the top of the stack) into l. */
+static void read_layer(lua_State *L, int i, ntk_layer *l, ntk_layer_param param, double sigma,
+                       int bias) {
+  static const char *const keys[] = {"from", "out", "kernel", "stride", "pad", "bias", "sigma",
+                                     "param", "act", NULL};
+  const int t = lua_gettop(L);
+  const char *kind;
+  char where[48];
+  ntk_activation act;
+  int k;
+  snprintf(where, sizeof where, "layers[%d]", i);
+  memset(l, 0, sizeof *l);
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    int ok = lua_type(L, -2) == LUA_TNUMBER && lua_tointeger(L, -2) == 1;
+    if (lua_type(L, -2) == LUA_TSTRING)
+      for (k = 0; keys[k]; k++)
+        if (strcmp(keys[k], lua_tostring(L, -2)) == 0) ok = 1;
+    if (!ok)
+      luaL_argerror(L, 1, lua_pushfstring(L, "%s: invalid field '%s'", where,
+                                          lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
+                                                                         : "(not a name)"));
+    lua_pop(L, 1);
+  }
+  if (lua_rawgeti(L, t, 1) != LUA_TSTRING)
+    luaL_argerror(L, 1, lua_pushfstring(L, "%s: layer kind (string) expected at [1], got %s",
+                                        where, luaL_typename(L, -1)));
+  kind = lua_tostring(L, -1);
+  lua_pop(L, 1);
+  l->in[0] = i - 1;
+  l->in[1] = -1;
+  l->param = (ntk_layer_param)enum_field(L, t, 1, where, "param", param_names, (int)param);
+  l->sigma = number_field(L, t, 1, where, "sigma", sigma);
+  l->bias = bool_field(L, t, 1, where, "bias", bias);
+  if (strcmp(kind, "conv") == 0) {
+    l->kind = NTK_LAYER_CONV;
+    l->out = size_field(L, t, 1, where, "out", 0, 1, NTK_LAYER_MAX_DIM);
+    if (l->out == 0) luaL_argerror(L, 1, lua_pushfstring(L, "%s: conv needs 'out'", where));
+    if (lua_getfield(L, t, "kernel") == LUA_TTABLE) {
+      lua_rawgeti(L, -1, 1);
+      lua_rawgeti(L, -2, 2);
+      if (!lua_isinteger(L, -2) || !lua_isinteger(L, -1) || lua_tointeger(L, -2) < 1 ||
+          lua_tointeger(L, -1) < 1 || lua_tointeger(L, -2) > 4096 || lua_tointeger(L, -1) > 4096)
+        luaL_argerror(L, 1, lua_pushfstring(L, "%s: 'kernel' {kh, kw} of integers in [1, 4096] "
+                                               "expected", where));
+      l->kh = (size_t)lua_tointeger(L, -2);
+      l->kw = (size_t)lua_tointeger(L, -1);
+      lua_pop(L, 3);
+    } else {
+      lua_pop(L, 1);
+      l->kh = l->kw = size_field(L, t, 1, where, "kernel", 0, 1, 4096);
+      if (l->kh == 0) luaL_argerror(L, 1, lua_pushfstring(L, "%s: conv needs 'kernel'", where));
+    }
+    l->stride = size_field(L, t, 1, where, "stride", 1, 1, 4096);
+    l->pad = size_field(L, t, 1, where, "pad", 0, 0, 4096);
+  } else if (strcmp(kind, "dense") == 0) {
+    l->kind = NTK_LAYER_DENSE;
+    l->out = size_field(L, t, 1, where, "out", 0, 1, NTK_LAYER_MAX_DIM);
+    if (l->out == 0) luaL_argerror(L, 1, lua_pushfstring(L, "%s: dense needs 'out'", where));
+  } else if (strcmp(kind, "add") == 0) {
+    l->kind = NTK_LAYER_ADD;
+  } else if (strcmp(kind, "pool") == 0) {
+    l->kind = NTK_LAYER_POOL;
+  } else if (strcmp(kind, "act") == 0 || ntk_activation_from_name(kind, &act)) {
+    l->kind = NTK_LAYER_ACT;
+    if (strcmp(kind, "act") == 0) {
+      if (lua_getfield(L, t, "act") != LUA_TSTRING ||
+          !ntk_activation_from_name(lua_tostring(L, -1), &act))
+        luaL_argerror(L, 1, lua_pushfstring(L, "%s: 'act' activation name expected", where));
+      lua_pop(L, 1);
+    }
+    l->act = act;
+  } else {
+    luaL_argerror(L, 1, lua_pushfstring(L, "%s: unknown layer kind '%s' (conv, dense, add, pool, "
+                                           "act or an activation name)", where, kind));
+  }
+  /* from: a node, or {i, j} for add */
+  switch (lua_getfield(L, t, "from")) {
+    case LUA_TNIL:
+      if (l->kind == NTK_LAYER_ADD)
+        luaL_argerror(L, 1, lua_pushfstring(L, "%s: add needs 'from = {i, j}'", where));
+      break;
+    case LUA_TNUMBER:
+      if (l->kind == NTK_LAYER_ADD || !lua_isinteger(L, -1))
+        luaL_argerror(L, 1, lua_pushfstring(L, "%s: 'from' %s expected", where,
+                                            l->kind == NTK_LAYER_ADD ? "{i, j}" : "integer node"));
+      l->in[0] = clamp_node(lua_tointeger(L, -1));
+      break;
+    case LUA_TTABLE:
+      if (l->kind != NTK_LAYER_ADD || lua_rawlen(L, -1) != 2)
+        luaL_argerror(L, 1, lua_pushfstring(L, "%s: 'from' table only for add, as {i, j}", where));
+      for (k = 0; k < 2; k++) {
+        lua_rawgeti(L, -1, k + 1);
+        if (!lua_isinteger(L, -1))
+          luaL_argerror(L, 1, lua_pushfstring(L, "%s: 'from' {i, j} of integers expected", where));
+        l->in[k] = clamp_node(lua_tointeger(L, -1));
+        lua_pop(L, 1);
+      }
+      break;
+    default:
+      luaL_argerror(L, 1, lua_pushfstring(L, "%s: 'from' node expected, got %s", where,
+                                          luaL_typename(L, -1)));
+  }
+  lua_pop(L, 1);
+}
+
+static int model_new(lua_State *L) {
+  static const char *const allowed[] = {"input", "layers", "param", "sigma", "bias",
+                                        "bias_sigma", "seed", "rng", NULL};
+  ntk_shape in;
+  ntk_rng own, *rng = &own;
+  ntk_layer_param param;
+  ntk_layer *layers;
+  ntk_net *net = NULL;
+  lntk_model_box *box;
+  ntk_error err;
+  double sigma, bias_sigma;
+  int bias, n, i, st;
+  lntk_checkoptions(L, 1, allowed);
+  if (lua_getfield(L, 1, "input") != LUA_TTABLE || lua_rawlen(L, -1) != 3)
+    opterror(L, 1, "input", "{C, H, W} expected");
+  for (i = 0; i < 3; i++) {
+    lua_Integer v;
+    lua_rawgeti(L, -1, i + 1);
+    v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+    if (v < 1 || v > (lua_Integer)NTK_LAYER_MAX_DIM)
+      opterror(L, 1, "input", "{C, H, W} of integers >= 1 expected");
+    if (i == 0) in.c = (size_t)v;
+    if (i == 1) in.h = (size_t)v;
+    if (i == 2) in.w = (size_t)v;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  param = (ntk_layer_param)enum_field(L, 1, 1, "model", "param", param_names, 0);
+  sigma = number_field(L, 1, 1, "model", "sigma", 1.0);
+  bias = bool_field(L, 1, 1, "model", "bias", 1);
+  bias_sigma = number_field(L, 1, 1, "model", "bias_sigma", 0.0);
+  lua_getfield(L, 1, "seed");
+  lua_getfield(L, 1, "rng");
+  if (lua_isnil(L, -2) == lua_isnil(L, -1))
+    luaL_argerror(L, 1, "exactly one of the options 'seed' and 'rng' expected");
+  if (!lua_isnil(L, -1)) {
+    if (!luaL_testudata(L, -1, LNTK_RNG_MT))
+      opterror(L, 1, "rng", lua_pushfstring(L, "ntklab.rng expected, got %s", luaL_typename(L, -1)));
+    rng = lua_touserdata(L, -1);
+  } else {
+    if (!lua_isinteger(L, -2)) opterror(L, 1, "seed", "integer expected");
+    ntk_rng_seed(&own, (uint64_t)lua_tointeger(L, -2));
+  }
+  lua_pop(L, 2);
+  if (lua_getfield(L, 1, "layers") != LUA_TTABLE) opterror(L, 1, "layers", "list of layers expected");
+  n = (int)lua_rawlen(L, -1);
+  if (n < 1 || n > NTK_NET_MAX_LAYERS)
+    opterror(L, 1, "layers", lua_pushfstring(L, "1 to %d layers expected, got %d",
+                                             NTK_NET_MAX_LAYERS, n));
+  /* every entry is read (and may raise) before anything is allocated; a userdata holds them */
+  layers = lua_newuserdatauv(L, (size_t)n * sizeof *layers, 0);
+  for (i = 1; i <= n; i++) {
+    if (lua_rawgeti(L, -2, i) != LUA_TTABLE)
+      luaL_argerror(L, 1, lua_pushfstring(L, "layers[%d]: table expected, got %s", i,
+                                          luaL_typename(L, -1)));
+    read_layer(L, i, &layers[i - 1], param, sigma, bias);
+    lua_pop(L, 1);
+  }
+  box = lua_newuserdatauv(L, sizeof *box, 0);
+  box->m = NULL;
+  luaL_setmetatable(L, LNTK_MODEL_MT);
+  st = ntk_net_new(&net, in, &err);
+  for (i = 0; st == NTK_OK && i < n; i++) {
+    st = ntk_net_add(net, &layers[i], NULL, &err);
+    if (st != NTK_OK) {
+      char msg[NTK_ERROR_MSG_MAX + 32];
+      snprintf(msg, sizeof msg, "layers[%d]: %s", i + 1, err.msg);
+      ntk_net_free(net);
+      lua_pushstring(L, msg);
+      return luaL_argerror(L, 1, lua_tostring(L, -1));
+    }
+  }
+  if (st == NTK_OK) st = ntk_net_init(net, rng, bias_sigma, &err);
+  if (st != NTK_OK) {
+    ntk_net_free(net);
+    return lntk_fail(L, &err, err.arg > 0 ? 1 : 0); /* input shape or bias_sigma: options */
+  }
+  st = ntk_model_from_net(&box->m, net, &err); /* takes net, also on failure */
+  if (st != NTK_OK) return lntk_fail(L, &err, 0);
+  lntk_gcstep(L, box->m->nparams * sizeof(double));
+  return 1;
+}
+
+/* ntklab.model_from_mlp(net): the MLP behind the model interface, sharing its parameters; its
+ * NTK entry is the MLP's structured fast path. The model keeps net alive (user value 1). */
+static int model_from_mlp(lua_State *L) {
+  ntk_mlp *net = lntk_checkmlp(L, 1);
+  lntk_model_box *box;
+  ntk_error err;
+  box = lua_newuserdatauv(L, sizeof *box, 1);
+  box->m = NULL;
+  luaL_setmetatable(L, LNTK_MODEL_MT);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  if (ntk_model_from_mlp(&box->m, net, 0, &err) != NTK_OK) return lntk_fail(L, &err, 0);
+  return 1;
+}
+
+static int model_gc(lua_State *L) {
+  lntk_model_box *b = luaL_checkudata(L, 1, LNTK_MODEL_MT);
+  ntk_model_free(b->m);
+  b->m = NULL;
+  return 0;
+}
+
+static int model_tostring(lua_State *L) {
+  lntk_model_box *b = luaL_checkudata(L, 1, LNTK_MODEL_MT);
+  if (!b->m) {
+    lua_pushstring(L, "ntklab.model (released)");
+  } else {
+    ntk_net *net = ntk_model_net(b->m);
+    lua_pushfstring(L, "ntklab.model (%s, %d layers, %I parameters, %I -> %I)", b->m->ops->kind,
+                    net ? net->nlayers : 0, (lua_Integer)b->m->nparams,
+                    (lua_Integer)b->m->input_dim, (lua_Integer)b->m->output_dim);
+  }
+  return 1;
+}
+
+/* m:forward(X [, out]) */
+static int model_forward(lua_State *L) {
+  ntk_model *m = lntk_checkmodel(L, 1);
+  ntk_tensor *X = lntk_checktensor(L, 2), *out;
+  ntk_error err;
+  size_t P = X->shape[0];
+  if (X->ndim == 2 && X->shape[1] != m->input_dim) P = 0;
+  if (!lua_isnoneornil(L, 3)) {
+    out = lntk_checktensor(L, 3);
+    lua_pushvalue(L, 3);
+  } else {
+    if (!((X->ndim == 2 && X->shape[1] == m->input_dim) || (X->ndim == 1 && m->input_dim == 1))) {
+      char expected[64];
+      snprintf(expected, sizeof expected, "[P x %zu] inputs", m->input_dim);
+      return lntk_shapeerror(L, 2, expected, X);
+    }
+    out = lntk_newtensor(L, 2, P, m->output_dim);
+  }
+  /* core positions (out, X) to the stack's (X = 2, out = 3) */
+  if (ntk_model_forward(m, out, X, &err) != NTK_OK)
+    return lntk_fail(L, &err, err.arg == 1 ? 3 : err.arg == 2 ? 2 : 0);
+  return 1;
+}
+
+/* m:loss(X, Y) */
+static int model_loss(lua_State *L) {
+  ntk_model *m = lntk_checkmodel(L, 1);
+  ntk_tensor *X = lntk_checktensor(L, 2), *Y = lntk_checktensor(L, 3);
+  ntk_error err;
+  double loss;
+  if (ntk_model_loss(m, &loss, X, Y, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  lua_pushnumber(L, loss);
+  return 1;
+}
+
+/* m:grad(X, Y [, g]) -> g, loss */
+static int model_grad(lua_State *L) {
+  ntk_model *m = lntk_checkmodel(L, 1);
+  ntk_tensor *X = lntk_checktensor(L, 2), *Y = lntk_checktensor(L, 3), *g;
+  ntk_error err;
+  double loss;
+  if (!lua_isnoneornil(L, 4)) {
+    g = lntk_checktensor(L, 4);
+    lua_pushvalue(L, 4);
+  } else {
+    g = lntk_newtensor(L, 1, m->nparams, 1);
+  }
+  if (ntk_model_loss_grad(m, g, &loss, X, Y, &err) != NTK_OK)
+    /* core positions (grad, loss, X, Y) to the stack's (X = 2, Y = 3, grad = 4) */
+    return lntk_fail(L, &err, err.arg == 1 ? 4 : err.arg == 3 ? 2 : err.arg == 4 ? 3 : 0);
+  lua_pushnumber(L, loss);
+  return 2;
+}
+
+/* m:backward(dout) -> grad */
+static int model_backward(lua_State *L) {
+  ntk_model *m = lntk_checkmodel(L, 1);
+  ntk_tensor *dout = lntk_checktensor(L, 2), *g;
+  ntk_error err;
+  g = lntk_newtensor(L, 1, m->nparams, 1);
+  if (ntk_model_backward(m, g, dout, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  return 1;
+}
+
+/* m:jacobian(X [, {tile = T}]) */
+static int model_jacobian(lua_State *L) {
+  static const char *const allowed[] = {"tile", NULL};
+  ntk_model *m = lntk_checkmodel(L, 1);
+  ntk_tensor *X = lntk_checktensor(L, 2), *J;
+  ntk_error err;
+  lua_Integer tile = 0;
+  size_t P = X->shape[0];
+  if (!lua_isnoneornil(L, 3)) {
+    lntk_checkoptions(L, 3, allowed);
+    tile = lntk_optfield_integer(L, 3, "tile", 0);
+    if (tile < 0) opterror(L, 3, "tile", "integer >= 0 expected");
+  }
+  if (!((X->ndim == 2 && X->shape[1] == m->input_dim) || (X->ndim == 1 && m->input_dim == 1))) {
+    char expected[64];
+    snprintf(expected, sizeof expected, "[P x %zu] inputs", m->input_dim);
+    return lntk_shapeerror(L, 2, expected, X);
+  }
+  J = lntk_newtensor(L, 2, P * m->output_dim, m->nparams);
+  if (ntk_model_jacobian(m, J, X, (size_t)tile, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  return 1;
+}
+
+static void push_view(lua_State *L, ntk_model *m, size_t off, size_t count) {
+  ntk_tensor *t = lntk_pushtensor(L);
+  /* cannot fail: the range lies inside the flat parameters */
+  ntk_tensor_narrow(t, &m->flat, 0, off, count ? count : 0, NULL);
+}
+
+static int model_params(lua_State *L) {
+  ntk_model *m = lntk_checkmodel(L, 1);
+  push_view(L, m, 0, m->nparams);
+  return 1;
+}
+
+static int model_group(lua_State *L) {
+  ntk_model *m = lntk_checkmodel(L, 1);
+  lua_Integer g = luaL_checkinteger(L, 2);
+  if (g < 1 || g > m->ngroups)
+    return luaL_argerror(L, 2, lua_pushfstring(L, "group %I out of range [1, %d]", g, m->ngroups));
+  push_view(L, m, m->group_off[g - 1], m->group_off[g] - m->group_off[g - 1]);
+  return 1;
+}
+
+static int model_groups(lua_State *L) {
+  ntk_model *m = lntk_checkmodel(L, 1);
+  ntk_net *net = ntk_model_net(m);
+  int g;
+  lua_createtable(L, m->ngroups, 0);
+  for (g = 0; g < m->ngroups; g++) {
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, m->group_node[g]);
+    lua_setfield(L, -2, "node");
+    lua_pushstring(L, !net ? "dense" /* an MLP layer */
+                      : m->group_node[g] > 0
+                          ? ntk_layer_kind_name(net->layers[m->group_node[g] - 1].kind)
+                          : "none");
+    lua_setfield(L, -2, "kind");
+    lua_pushinteger(L, (lua_Integer)m->group_off[g] + 1);
+    lua_setfield(L, -2, "offset");
+    lua_pushinteger(L, (lua_Integer)(m->group_off[g + 1] - m->group_off[g]));
+    lua_setfield(L, -2, "count");
+    lua_rawseti(L, -2, g + 1);
+  }
+  return 1;
+}
+
+static int push_shape(lua_State *L, ntk_shape s) {
+  lua_pushinteger(L, (lua_Integer)s.c);
+  lua_pushinteger(L, (lua_Integer)s.h);
+  lua_pushinteger(L, (lua_Integer)s.w);
+  return 3;
+}
+
+/* The layer graph behind argument 1; raises for models of other kinds (an MLP has no images). */
+static ntk_net *check_net(lua_State *L) {
+  ntk_model *m = lntk_checkmodel(L, 1);
+  ntk_net *net = ntk_model_net(m);
+  if (!net)
+    luaL_argerror(L, 1, lua_pushfstring(L, "model of layers expected, got a model of kind '%s'",
+                                        m->ops->kind));
+  return net;
+}
+
+static int model_input_shape(lua_State *L) {
+  ntk_net *net = check_net(L);
+  return push_shape(L, net->input);
+}
+
+static int model_node_shape(lua_State *L) {
+  ntk_net *net = check_net(L);
+  lua_Integer i = luaL_checkinteger(L, 2);
+  if (i < 0 || i > net->nlayers)
+    return luaL_argerror(L, 2, lua_pushfstring(L, "node %I out of range [0, %d]", i, net->nlayers));
+  return push_shape(L, ntk_net_node_shape(net, (int)i));
+}
+
+static int model_nparams(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)lntk_checkmodel(L, 1)->nparams);
+  return 1;
+}
+static int model_input_dim(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)lntk_checkmodel(L, 1)->input_dim);
+  return 1;
+}
+static int model_output_dim(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)lntk_checkmodel(L, 1)->output_dim);
+  return 1;
+}
+static int model_cache_bytes(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)ntk_model_cache_bytes(lntk_checkmodel(L, 1)));
+  return 1;
+}
+
+void lntk_open_model(lua_State *L) {
+  static const luaL_Reg methods[] = {
+      {"forward", model_forward},
+      {"loss", model_loss},
+      {"grad", model_grad},
+      {"backward", model_backward},
+      {"jacobian", model_jacobian},
+      {"params", model_params},
+      {"group", model_group},
+      {"groups", model_groups},
+      {"input_shape", model_input_shape},
+      {"node_shape", model_node_shape},
+      {"nparams", model_nparams},
+      {"input_dim", model_input_dim},
+      {"output_dim", model_output_dim},
+      {"cache_bytes", model_cache_bytes},
+      {"release", model_gc},
+      {NULL, NULL},
+  };
+  static const luaL_Reg meta[] = {
+      {"__gc", model_gc},
+      {"__close", model_gc},
+      {"__tostring", model_tostring},
+      {NULL, NULL},
+  };
+  luaL_newmetatable(L, LNTK_MODEL_MT);
+  luaL_setfuncs(L, meta, 0);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, model_new);
+  lua_setfield(L, -2, "model");
+  lua_pushcfunction(L, model_from_mlp);
+  lua_setfield(L, -2, "model_from_mlp");
+  lntk_open_model_kernel(L);
+}
