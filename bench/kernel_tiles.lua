@@ -1,6 +1,7 @@
 -- bench/kernel_tiles.lua: a tiled kernel and CG regression at scale (issue 18). Run from the
 -- source tree:
---   build/bin/ntklab bench/kernel_tiles.lua [P] [width] [dir] [rank]   (default 8000 100 /tmp/ntk_tiles_P 500)
+--   build/bin/ntklab bench/kernel_tiles.lua [P] [width] [dir] [rank] [maxiter without preconditioner]
+--   (default 8000 100 /tmp/ntk_tiles_P 500 20000)
 -- Fashion-MNIST classes 0/1 (targets +-1), a 784-width-width-1 ReLU net at initialization,
 -- the trace NTK. It reports:
 --   1. in memory vs tiled: how many of the P^2 entries differ in any bit, and the largest
@@ -17,6 +18,8 @@ local width = tonumber(arg and arg[2]) or 100
 local dir = arg and arg[3] or ("/tmp/ntk_tiles_" .. P)
 local RIDGE, TOL = 1e-6, 1e-12
 local RANK = tonumber(arg and arg[4]) or 500
+-- the unpreconditioned run is stopped here when it has not converged (it reports its residual)
+local NONE_MAXITER = tonumber(arg and arg[5]) or 20000
 ntklab.threads(2)
 local clock = ntklab.clock
 
@@ -63,7 +66,7 @@ collectgarbage()
 for _, pc in ipairs{"pivchol", "none"} do
   t0 = clock()
   local fit, msg, partial = cg.solve{K = dir, y = Y, ridge = RIDGE, tol = TOL, precond = pc,
-                                     rank = RANK, maxiter = 20000}
+                                     rank = RANK, maxiter = pc == "none" and NONE_MAXITER or 20000}
   fit = fit or partial
   print(("cg %-7s rank %3d: %5d iterations, residual %.2g, %.3f s per matvec, preconditioner %.2f s, total %.1f s, relative difference to direct %.3g%s"):format(
     pc, fit.rank, fit.iterations, fit.residual, fit.matvec_seconds, fit.precond_seconds,
