@@ -4,22 +4,10 @@
  *
  * Built by CMake into build/bench/bench_linalg (scripts/setup builds ./build); run it from there.
  */
-#define _POSIX_C_SOURCE 199309L
+#include "bench_common.h"
 #include <lapacke.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include "ntk.h"
 
 #define REPEATS 5
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct bench_case {
   const ntk_tensor *A, *B;

@@ -4,22 +4,10 @@
  *
  * Built by CMake into build/bench/bench_mlp (scripts/setup builds ./build); run it from there.
  */
-#define _POSIX_C_SOURCE 199309L
+#include "bench_common.h"
 #include <cblas.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include "ntk.h"
 
 #define REPEATS 7
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* The gemms of one step of a bias-free chain of widths w[0..L] on P rows, written by hand:
  * H_l = A_{l-1} W_l^T forward; dW_l = G_l^T A_{l-1} and G_{l-1} = G_l W_l backward (l > 1). */
@@ -46,6 +34,8 @@ static void run_case(const char *name, int L, const size_t *w, ntk_activation ac
   ntk_mlp_config cfg;
   ntk_train_config tcfg;
   ntk_trainer tr;
+  ntk_storage Xs, Ys; /* the arrays X and Y as the API's tensors, no copy */
+  ntk_tensor Xt, Yt;
   ntk_mlp *net;
   ntk_rng rng;
   ntk_error err;
@@ -75,12 +65,14 @@ static void run_case(const char *name, int L, const size_t *w, ntk_activation ac
   ntk_train_config_default(&tcfg, NTK_TRAIN_GD);
   tcfg.lr = 1e-4;
   ntk_train_init(&tr, &tcfg, &err);
-  ntk_train_step(&tr, net, X, Y, P, 1e300, &err); /* warm-up: allocates the buffers */
+  ntk_tensor_wrap(&Xt, &Xs, X, P, w[0]);
+  ntk_tensor_wrap(&Yt, &Ys, Y, P, w[L]);
+  ntk_train_step(&tr, net, &Xt, &Yt, 1e300, &err); /* warm-up: allocates the buffers */
   bare_step(L, w, P, A, W, G, dW);
   for (r = 0; r < REPEATS; r++) {
     double t0 = now(), t1, t2;
     for (k = 0; k < iters; k++)
-      if (ntk_train_step(&tr, net, X, Y, P, 1e300, &err) != NTK_OK) {
+      if (ntk_train_step(&tr, net, &Xt, &Yt, 1e300, &err) != NTK_OK) {
         fprintf(stderr, "%s\n", err.msg);
         exit(1);
       }

@@ -3,20 +3,8 @@
  *
  *   bench_matmul_raw N REPS THREADS  ->  prints "best_seconds <s>" (the fastest of REPS calls,
  *                                        after one untimed warm-up call) */
-#define _POSIX_C_SOURCE 199309L
+#include "bench_common.h" /* now(): monotonic seconds, what ntklab.clock returns in Lua */
 #include <cblas.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-
-#include "ntk.h"
-
-/* Monotonic wall-clock seconds (what ntklab.clock returns on the Lua side). */
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int main(int argc, char **argv) {
   size_t n;

@@ -27,7 +27,7 @@ describe("kernel functions reject bad arguments", function()
     {"ntklab.ntk", function() ntklab.ntk(net, X, {outputs = "full"}) end,
      "invalid option 'outputs'"},
     {"ntklab.ntk", function() ntklab.ntk(net, X, {output = "diag"}) end,
-     "option 'output': \"full\", \"blocks\", \"trace\" or \"mean\" expected, got \"diag\""},
+     "option 'output': expected one of 'full', 'blocks', 'trace', 'mean', got 'diag'"},
     {"ntklab.ntk", function() ntklab.ntk(net, X, {eta = ntklab.zeros(3)}) end,
      "option 'eta': [" .. net:nparams() .. "] (one step per parameter) expected, got [3]"},
     {"ntklab.ntk", function()

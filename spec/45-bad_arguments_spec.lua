@@ -61,6 +61,14 @@ local cases = {
   {"ntklab.theory.transfer_error", function() theory.transfer_error(10, 3, -1, 0.5, 0) end, "bad argument #3 to 'theory.transfer_error' (A > -1 expected (a positive kernel), got -1)"},
   {"ntklab.theory.transfer_error", function() theory.transfer_error(10, 3, 1, 1.5, 0) end, "bad argument #4 to 'theory.transfer_error' (alpha in [-1, 1] expected, got 1.5)"},
   {"ntklab.theory.transfer_error", function() theory.transfer_error(10, 3, 1, 0.5, -1) end, "bad argument #5 to 'theory.transfer_error' (non-negative finite number expected, got -1)"},
+  -- the unwhitened two-layer theory (lua/ntklab/theory_unwhitened.lua, merged into theory)
+  {"ntklab.theory.unwhitened_constants", function() theory.unwhitened_constants({{1, 0}}, {1, 0}) end, "bad argument #1 to 'theory.unwhitened_constants' (Sigma: 2 rows expected, got 1)"},
+  {"ntklab.theory.unwhitened_matrix", function() theory.unwhitened_matrix(1, 0) end, "bad argument #2 to 'theory.unwhitened_matrix' (positive finite number expected, got 0)"},
+  {"ntklab.theory.unwhitened_eigenvalues", function() theory.unwhitened_eigenvalues("b") end, "bad argument #1 to 'theory.unwhitened_eigenvalues' (number expected, got string)"},
+  {"ntklab.theory.unwhitened_early", function() theory.unwhitened_early(1, 1, 1, 1, {0, 0}) end, "bad argument #5 to 'theory.unwhitened_early' (r0: 5 overlaps expected, got 2)"},
+  {"ntklab.theory.unwhitened_overlaps", function() theory.unwhitened_overlaps({1}, {{1, 2}}, {{1, 0}, {0, 1}}, {1}) end, "bad argument #2 to 'theory.unwhitened_overlaps' (W: row 1: 1 entries expected, got 2)"},
+  {"ntklab.theory.unwhitened_spike", function() theory.unwhitened_spike({{1, 0}, {0, 1}}, {0 / 0, 1}) end, "bad argument #2 to 'theory.unwhitened_spike' (beta: entry 1 is"},
+  {"ntklab.theory.min_norm_interpolator", function() theory.min_norm_interpolator({{1, 2}}, {1, 2}) end, "bad argument #2 to 'theory.min_norm_interpolator' (y: 1 entries expected (rows of X), got 2)"},
   -- theory: C outputs (theory_multi; spec 81 has more rows)
   {"ntklab.theory.teacher_modes", function() theory.teacher_modes{{0, 0}} end, "bad argument #1 to 'theory.teacher_modes' (non-zero teacher expected)"},
   {"ntklab.theory.mode_strengths", function() theory.mode_strengths({{1, 2}}, {{1, 0}, {0, 1}}) end, "bad argument #1 to 'theory.mode_strengths' ([2 x 2] expected (as beta), got [1 x 2])"},

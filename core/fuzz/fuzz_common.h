@@ -40,4 +40,19 @@ static inline void fuzz_check_shape(int st, const ntk_io_shape *shape, const ntk
   if (n != ntk_tensor_numel(t)) abort();
 }
 
+/* The whole target for a loader that reports dimensions and a type code (IDX, NPY). */
+typedef int (*fuzz_shaped_reader)(ntk_tensor *t, ntk_io_shape *shape, int *code, const char *path,
+                                  ntk_error *err);
+static inline int fuzz_shaped(fuzz_shaped_reader read, const uint8_t *data, size_t size) {
+  ntk_tensor t = {0};
+  ntk_io_shape shape;
+  ntk_error err;
+  int code;
+  int st = read(&t, &shape, &code, fuzz_file(data, size), &err);
+  fuzz_check(st, &err, &t);
+  fuzz_check_shape(st, &shape, &t);
+  ntk_tensor_release(&t);
+  return 0;
+}
+
 #endif

@@ -1,8 +1,15 @@
 /* ntk_kernel.c: the structured (per-layer Gram) fast path for the empirical NTK, the Adam-
- * preconditioned kernel, NNGP layer kernels and the kernel workspace with its input-Gram cache. */
+ * preconditioned kernel, NNGP layer kernels and the kernel workspace with its input-Gram cache.
+ *
+ * Longer than 600 lines on purpose: the fast NTK is one algorithm (forward caches, per-layer
+ * Grams, Hadamard sums) whose tiling, eta path and cache all work on the same kctx state,
+ * workspace slots and block kernel; split, each part would need the others' internals through a
+ * private header. Its independent twin already lives apart (ntk_kernel_ref.c). */
 #include "ntk_kernel.h"
 
-#include <cblas.h>
+#include <cblas.h> /* not ntk_blas: the fast path multiplies slices of its workspace buffers
+                    * and accumulates into blocks of K (beta = 1); tensor headers per tile
+                    * would buy nothing */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -135,6 +142,14 @@ typedef struct kctx {
 
 /* Forward and backward pass for input set s: copies A_1..A_{L-1} out of the net's forward cache
  * and builds G_{L-1} .. G_1 by G_l = (c_{l+1} G_{l+1} W^{l+1}) o phi_l'(h^l). */
+/* One forward pass of net over P contiguous rows X (checked by the caller), lent as a tensor. */
+static int rows_forward(ntk_mlp *net, const double *X, size_t P, ntk_error *err) {
+  ntk_storage s;
+  ntk_tensor x;
+  ntk_tensor_wrap(&x, &s, X, P, ntk_mlp_input_dim(net));
+  return ntk_mlp_forward(net, NULL, &x, err);
+}
+
 static int prepare_set(kctx *c, ntk_kernel_ws *ws, int s, ntk_mlp *net, const double *X,
                        size_t P, ntk_error *err) {
   int L = net->depth, l, st, keep;
@@ -154,7 +169,7 @@ static int prepare_set(kctx *c, ntk_kernel_ws *ws, int s, ntk_mlp *net, const do
   grad = act || !keep ? ws_grow(ws, WS_GRAD1 + s, P * C * hidden, err) : NULL;
   tmp = grad ? ws_grow(ws, WS_TMP, maxw, err) : NULL;
   if (!tmp) return err ? err->status : NTK_ENOMEM;
-  if ((st = ntk_mlp_forward(net, NULL, X, P, err)) != NTK_OK) return st;
+  if ((st = rows_forward(net, X, P, err)) != NTK_OK) return st;
   c->A[s][0] = X;
   off = 0;
   for (l = 1; l < L; l++) {
@@ -441,32 +456,53 @@ static int kernel_eta(const kctx *c, ntk_kernel_ws *ws, const double *eta, doubl
   return NTK_OK;
 }
 
-static int check_common(ntk_mlp *net, const double *X1, size_t P1, const double *X2, size_t P2,
-                        ntk_error *err) {
-  if (!net) return ntk_error_set(err, NTK_EARG, 3, "network expected");
-  if (!X1 || P1 == 0) return ntk_error_set(err, NTK_EARG, 4, "non-empty X1 expected");
-  if (X2 && P2 == 0) return ntk_error_set(err, NTK_EARG, 7, "non-empty X2 expected");
+int ntk_kernel_check_inputs(const ntk_mlp *net, const ntk_tensor *X1, const ntk_tensor *X2,
+                            int arg1, int arg2, ntk_error *err) {
+  size_t D = ntk_mlp_input_dim(net);
+  int st;
+  if (!X1) return ntk_error_set(err, NTK_EARG, arg1, "inputs X1 expected");
+  if ((st = ntk_tensor_check_rows(X1, D, 1, " inputs", arg1, err)) != NTK_OK) return st;
+  return X2 ? ntk_tensor_check_rows(X2, D, 1, " inputs", arg2, err) : NTK_OK;
+}
+
+int ntk_kernel_inputs(ntk_tensor *x1, ntk_tensor *x2, const ntk_mlp *net, const ntk_tensor *X1,
+                      const ntk_tensor *X2, int arg1, int arg2, ntk_error *err) {
+  int st = ntk_kernel_check_inputs(net, X1, X2, arg1, arg2, err);
+  return st != NTK_OK ? st : ntk_tensor_contiguous_pair(x1, X1, x2, X2, err);
+}
+
+int ntk_kernel_eta(ntk_tensor *dst, const ntk_mlp *net, const ntk_tensor *eta, int arg,
+                   ntk_error *err) {
+  size_t j;
+  const double *e;
+  int st;
+  if (!eta) return NTK_OK;
+  if (eta->ndim != 1 || eta->shape[0] != net->nparams)
+    return ntk_error_set(err, NTK_ESHAPE, arg, "eta: [%zu] (one step per parameter) expected",
+                         net->nparams);
+  if ((st = ntk_tensor_contiguous(dst, eta, err)) != NTK_OK) return st;
+  e = ntk_tensor_data(dst);
+  for (j = 0; j < net->nparams; j++)
+    if (!(e[j] >= 0.0) || !isfinite(e[j])) {
+      ntk_tensor_release(dst);
+      return ntk_error_set(err, NTK_EARG, arg, "eta[%zu] = %g: finite value >= 0 expected", j,
+                           e[j]);
+    }
   return NTK_OK;
 }
 
-int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1, size_t P1,
-                   const double *X2, size_t P2, const ntk_kernel_opts *opts, ntk_error *err) {
+/* ntk_kernel_ntk on checked, contiguous inputs (eta: nparams doubles or NULL). */
+static int kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1, size_t P1,
+                      const double *X2, size_t P2, const ntk_kernel_opts *opts, const double *eta,
+                      ntk_error *err) {
   ntk_kernel_opts o = {NTK_KERNEL_FULL, NULL, 0, NULL};
   ntk_kernel_ws *tmpws = NULL, *ws;
   kctx c;
   size_t rows, cols, C, D, l;
   int st, L;
-  if ((st = check_common(net, X1, P1, X2, P2, err)) != NTK_OK) return st;
   if (opts) o = *opts;
   if (o.output < NTK_KERNEL_FULL || o.output > NTK_KERNEL_MEAN)
-    return ntk_error_set(err, NTK_EARG, 8, "invalid output layout %d", (int)o.output);
-  if (o.eta) {
-    size_t j;
-    for (j = 0; j < net->nparams; j++)
-      if (!(o.eta[j] >= 0.0) || !isfinite(o.eta[j]))
-        return ntk_error_set(err, NTK_EARG, 8, "eta[%zu] = %g: finite value >= 0 expected", j,
-                             o.eta[j]);
-  }
+    return ntk_error_set(err, NTK_EARG, 6, "invalid output layout %d", (int)o.output);
   L = net->depth;
   C = ntk_mlp_output_dim(net);
   D = ntk_mlp_input_dim(net);
@@ -496,13 +532,13 @@ int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1, s
   if ((st = prepare_set(&c, ws, 0, net, X1, P1, err)) != NTK_OK) goto done;
   if (!c.same && (st = prepare_set(&c, ws, 1, net, X2, P2, err)) != NTK_OK) goto done;
   /* kernel_block's traced path without layers writes every block first with beta = 0 */
-  if (c.full || layers || o.eta || L == 1)
+  if (c.full || layers || eta || L == 1)
     memset(K, 0, rows * cols * sizeof *K);
   if (layers)
     for (l = 0; l < (size_t)L; l++) memset(layers[l], 0, rows * cols * sizeof *K);
 
-  if (o.eta) {
-    if ((st = kernel_eta(&c, ws, o.eta, K, layers, err)) != NTK_OK) goto done;
+  if (eta) {
+    if ((st = kernel_eta(&c, ws, eta, K, layers, err)) != NTK_OK) goto done;
     if (layers) {
       size_t i, n = rows * cols;
       for (l = 0; l < (size_t)L; l++)
@@ -591,16 +627,32 @@ done:
   return st;
 }
 
-int ntk_kernel_nngp(double **kernels, ntk_mlp *net, const double *X1, size_t P1, const double *X2,
-                    size_t P2, ntk_error *err) {
+int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const ntk_tensor *X1,
+                   const ntk_tensor *X2, const ntk_kernel_opts *opts, ntk_error *err) {
+  ntk_tensor x1 = {0}, x2 = {0}, eta = {0};
+  const ntk_tensor *eta_in = opts ? opts->eta : NULL;
+  int st;
+  if (!net) return ntk_error_set(err, NTK_EARG, 3, "network expected");
+  if ((st = ntk_kernel_inputs(&x1, &x2, net, X1, X2, 4, 5, err)) != NTK_OK) return st;
+  if ((st = ntk_kernel_eta(&eta, net, eta_in, 6, err)) == NTK_OK)
+    st = kernel_ntk(K, layers, net, ntk_tensor_data(&x1), x1.shape[0],
+                    X2 ? ntk_tensor_data(&x2) : NULL, X2 ? x2.shape[0] : 0, opts,
+                    eta_in ? ntk_tensor_data(&eta) : NULL, err);
+  ntk_tensor_release(&x1);
+  ntk_tensor_release(&x2);
+  ntk_tensor_release(&eta);
+  return st;
+}
+
+static int kernel_nngp(double **kernels, ntk_mlp *net, const double *X1, size_t P1,
+                       const double *X2, size_t P2, ntk_error *err) {
   int L, l, st;
   size_t total = 0, off = 0;
   double *copy = NULL;
   const double *A1[NTK_MLP_MAX_DEPTH + 1];
-  if ((st = check_common(net, X1, P1, X2, P2, err)) != NTK_OK) return st;
   L = net->depth;
   if (!X2) P2 = P1;
-  if ((st = ntk_mlp_forward(net, NULL, X1, P1, err)) != NTK_OK) return st;
+  if ((st = rows_forward(net, X1, P1, err)) != NTK_OK) return st;
   A1[0] = X1;
   if (X2) {
     /* the second forward pass overwrites the cache: keep X1's representations */
@@ -614,7 +666,7 @@ int ntk_kernel_nngp(double **kernels, ntk_mlp *net, const double *X1, size_t P1,
       A1[l] = copy + off;
       off += P1 * net->widths[l];
     }
-    if ((st = ntk_mlp_forward(net, NULL, X2, P2, err)) != NTK_OK) {
+    if ((st = rows_forward(net, X2, P2, err)) != NTK_OK) {
       free(copy);
       return st;
     }
@@ -630,4 +682,17 @@ int ntk_kernel_nngp(double **kernels, ntk_mlp *net, const double *X1, size_t P1,
   }
   free(copy);
   return NTK_OK;
+}
+
+int ntk_kernel_nngp(double **kernels, ntk_mlp *net, const ntk_tensor *X1, const ntk_tensor *X2,
+                    ntk_error *err) {
+  ntk_tensor x1 = {0}, x2 = {0};
+  int st;
+  if (!net) return ntk_error_set(err, NTK_EARG, 2, "network expected");
+  if ((st = ntk_kernel_inputs(&x1, &x2, net, X1, X2, 3, 4, err)) != NTK_OK) return st;
+  st = kernel_nngp(kernels, net, ntk_tensor_data(&x1), x1.shape[0],
+                   X2 ? ntk_tensor_data(&x2) : NULL, X2 ? x2.shape[0] : 0, err);
+  ntk_tensor_release(&x1);
+  ntk_tensor_release(&x2);
+  return st;
 }

@@ -20,7 +20,8 @@
  *   NTK_KERNEL_MEAN   P1 x P2, the trace divided by C (what neural-tangents calls trace_axes).
  * For C = 1 all four are the same P1 x P2 matrix.
  *
- * Matrices are row-major contiguous double buffers (X: P x D, kernels as above). */
+ * Inputs are tensors (any views); the kernels written are row-major contiguous double buffers
+ * of the sizes above, owned by the caller. */
 #ifndef NTK_KERNEL_H
 #define NTK_KERNEL_H
 
@@ -29,6 +30,7 @@
 
 #include "ntk_error.h"
 #include "ntk_mlp.h"
+#include "ntk_tensor.h"
 
 /* Layout of the kernel ntk_kernel_ntk writes (the four layouts described above). */
 typedef enum ntk_kernel_output {
@@ -63,13 +65,14 @@ uint64_t ntk_kernel_hash(const double *x, size_t n);
 /* Options of ntk_kernel_ntk; a zeroed struct is the full kernel, no eta, untiled, uncached. */
 typedef struct ntk_kernel_opts {
   ntk_kernel_output output; /* layout, see above */
-  const double *eta;        /* NULL, or net->nparams step sizes eta_j >= 0: K_eta (see below) */
+  const ntk_tensor *eta;    /* NULL, or [nparams] step sizes eta_j >= 0 (any view): K_eta below */
   size_t tile;              /* 0: one block; else compute the kernel in tile x tile sample blocks */
   ntk_kernel_ws *ws;        /* NULL: a temporary workspace (no caching across calls) */
 } ntk_kernel_opts;
 
-/* K <- NTK(X1, X2) in opts->output layout; X2 = NULL means X2 = X1 (P2 ignored), computed as a
- * symmetric Gram with syrk. layers (NULL, or net->depth buffers each the size of K) <- the
+/* K <- NTK(X1, X2) in opts->output layout, for inputs X1 [P1 x D] and X2 [P2 x D] (or [P] when
+ * D = 1; any views: non-contiguous ones are copied once); X2 = NULL means X2 = X1, computed as a
+ * symmetric Gram with syrk. K is a contiguous buffer of ntk_kernel_shape's size. layers (NULL, or net->depth buffers each the size of K) <- the
  * contribution of each layer's parameters (W^l and b^l); they sum to K.
  *
  * With opts->eta: K_eta((x,k),(x',k')) = sum_j eta_j df_k(x)/dtheta_j df_k'(x')/dtheta_j (the
@@ -82,8 +85,22 @@ typedef struct ntk_kernel_opts {
  * input Gram is then recomputed per block and not cached (a cached P x P Gram would defeat the
  * bound). Ignored with eta. Runs one forward pass of net per input set (its forward cache is
  * overwritten). */
-int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1, size_t P1,
-                   const double *X2, size_t P2, const ntk_kernel_opts *opts, ntk_error *err);
+int ntk_kernel_ntk(double *K, double **layers, ntk_mlp *net, const ntk_tensor *X1,
+                   const ntk_tensor *X2, const ntk_kernel_opts *opts, ntk_error *err);
+
+/* Checks inputs against net without copying: [P x D] (or [P] when D = 1), P >= 1, else
+ * NTK_ESHAPE "[P x D] inputs expected, got ..." for argument arg1 or arg2 (X2 may be NULL). A
+ * caller that allocates results from P checks first (the functions here check again). */
+int ntk_kernel_check_inputs(const ntk_mlp *net, const ntk_tensor *X1, const ntk_tensor *X2,
+                            int arg1, int arg2, ntk_error *err);
+/* x1 (and x2 when X2 is given) <- contiguous data of inputs checked against net: [P x D] (or [P]
+ * when D = 1), P >= 1, else NTK_ESHAPE "[P x D] inputs expected, got ..." for argument arg1 or
+ * arg2. x1, x2 released on entry; the caller releases them. */
+int ntk_kernel_inputs(ntk_tensor *x1, ntk_tensor *x2, const ntk_mlp *net, const ntk_tensor *X1,
+                      const ntk_tensor *X2, int arg1, int arg2, ntk_error *err);
+/* dst <- contiguous eta ([nparams], finite, >= 0; argument arg); nothing for eta = NULL. */
+int ntk_kernel_eta(ntk_tensor *dst, const ntk_mlp *net, const ntk_tensor *eta, int arg,
+                   ntk_error *err);
 
 /* Jacobian columns per tile on the eta path: memory O(P C 2048) doubles, see above. */
 #define NTK_KERNEL_ETA_COLS 2048
@@ -100,18 +117,18 @@ void ntk_kernel_shape(size_t *rows, size_t *cols, ntk_kernel_output output, size
 /* NNGP layer kernels: K_l <- A_l(X1) A_l(X2)^T for l = 0..L (A_0 = X, A_L = f), the raw inner
  * products of the representations (no 1/n_l), each P1 x P2. kernels[l] may be NULL to skip a
  * layer. X2 = NULL means X1. */
-int ntk_kernel_nngp(double **kernels, ntk_mlp *net, const double *X1, size_t P1, const double *X2,
-                    size_t P2, ntk_error *err);
+int ntk_kernel_nngp(double **kernels, ntk_mlp *net, const ntk_tensor *X1, const ntk_tensor *X2,
+                    ntk_error *err);
 
 /* Reference path (ntk_kernel_ref.c), independent of the fast one: J <- df/dtheta for X (P x D),
  * (P C) x nparams row-major, row mu*C + k, columns in the flat parameter order. Built by a
  * plain per-sample, per-output forward and backward pass. */
-int ntk_kernel_jacobian(double *J, const ntk_mlp *net, const double *X, size_t P, ntk_error *err);
+int ntk_kernel_jacobian(double *J, const ntk_mlp *net, const ntk_tensor *X, ntk_error *err);
 
 /* Reference kernel: K <- J1 diag(eta) J2^T (eta NULL: all ones) restricted to the parameters of
  * layer `layer` (1..L; 0: all), in the output layout of ntk_kernel_ntk. Memory O(P C #params). */
-int ntk_kernel_ntk_ref(double *K, const ntk_mlp *net, const double *X1, size_t P1,
-                       const double *X2, size_t P2, ntk_kernel_output output, const double *eta,
-                       int layer, ntk_error *err);
+int ntk_kernel_ntk_ref(double *K, const ntk_mlp *net, const ntk_tensor *X1, const ntk_tensor *X2,
+                       ntk_kernel_output output, const ntk_tensor *eta, int layer,
+                       ntk_error *err);
 
 #endif

@@ -1,7 +1,8 @@
 /* ntk_kernel_ref.c: the obvious twin of the fast NTK path. It shares nothing with ntk_kernel.c:
  * its own per-sample forward pass in plain loops, one backward pass per output, the explicit
  * Jacobian J ((P C) x #params) and K = J diag(eta) J^T with one gemm. */
-#include <cblas.h>
+#include <cblas.h> /* not ntk_blas: the Jacobians are plain row-major buffers and the product
+                    * reads a column range of them (one layer's parameters) */
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,7 +59,8 @@ static void jacobian_row(double *J, const ntk_mlp *net, const double *x, double 
   }
 }
 
-int ntk_kernel_jacobian(double *J, const ntk_mlp *net, const double *X, size_t P, ntk_error *err) {
+static int jacobian_rows(double *J, const ntk_mlp *net, const double *X, size_t P,
+                         ntk_error *err) {
   size_t total = 0, maxw = 0, mu, C, D;
   int l;
   double *scratch;
@@ -79,16 +81,16 @@ int ntk_kernel_jacobian(double *J, const ntk_mlp *net, const double *X, size_t P
   return NTK_OK;
 }
 
-int ntk_kernel_ntk_ref(double *K, const ntk_mlp *net, const double *X1, size_t P1,
-                       const double *X2, size_t P2, ntk_kernel_output output, const double *eta,
-                       int layer, ntk_error *err) {
+static int kernel_ref(double *K, const ntk_mlp *net, const double *X1, size_t P1,
+                      const double *X2, size_t P2, ntk_kernel_output output, const double *eta,
+                      int layer, ntk_error *err) {
   size_t C, np, first = 0, count, rows1, rows2, mu, nu, k, kk, j;
   double *J1 = NULL, *J2 = NULL, *Kf = NULL;
   int st, same;
   if (!net) return ntk_error_set(err, NTK_EARG, 2, "network expected");
   if (!X1 || P1 == 0) return ntk_error_set(err, NTK_EARG, 3, "non-empty X1 expected");
   if (layer < 0 || layer > net->depth)
-    return ntk_error_set(err, NTK_EARG, 9, "layer in [0, %d] expected, got %d", net->depth, layer);
+    return ntk_error_set(err, NTK_EARG, 7, "layer in [0, %d] expected, got %d", net->depth, layer);
   same = X2 == NULL && eta == NULL; /* then K = J J^T: one Jacobian, one syrk */
   if (!X2) {
     X2 = X1;
@@ -110,8 +112,8 @@ int ntk_kernel_ntk_ref(double *K, const ntk_mlp *net, const double *X1, size_t P
     st = ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for the Jacobians");
     goto done;
   }
-  if ((st = ntk_kernel_jacobian(J1, net, X1, P1, err)) != NTK_OK) goto done;
-  if (!same && (st = ntk_kernel_jacobian(J2, net, X2, P2, err)) != NTK_OK) goto done;
+  if ((st = jacobian_rows(J1, net, X1, P1, err)) != NTK_OK) goto done;
+  if (!same && (st = jacobian_rows(J2, net, X2, P2, err)) != NTK_OK) goto done;
   if (eta)
     for (mu = 0; mu < rows1; mu++)
       for (j = 0; j < np; j++) J1[mu * np + j] *= eta[j];
@@ -142,5 +144,31 @@ done:
   free(J1);
   free(J2);
   free(Kf);
+  return st;
+}
+
+int ntk_kernel_jacobian(double *J, const ntk_mlp *net, const ntk_tensor *X, ntk_error *err) {
+  ntk_tensor x = {0}, none = {0};
+  int st;
+  if (!net) return ntk_error_set(err, NTK_EARG, 2, "network expected");
+  if ((st = ntk_kernel_inputs(&x, &none, net, X, NULL, 3, 0, err)) != NTK_OK) return st;
+  st = jacobian_rows(J, net, ntk_tensor_data(&x), x.shape[0], err);
+  ntk_tensor_release(&x);
+  return st;
+}
+
+int ntk_kernel_ntk_ref(double *K, const ntk_mlp *net, const ntk_tensor *X1, const ntk_tensor *X2,
+                       ntk_kernel_output output, const ntk_tensor *eta, int layer,
+                       ntk_error *err) {
+  ntk_tensor x1 = {0}, x2 = {0}, e = {0};
+  int st;
+  if (!net) return ntk_error_set(err, NTK_EARG, 2, "network expected");
+  if ((st = ntk_kernel_inputs(&x1, &x2, net, X1, X2, 3, 4, err)) != NTK_OK) return st;
+  if ((st = ntk_kernel_eta(&e, net, eta, 6, err)) == NTK_OK)
+    st = kernel_ref(K, net, ntk_tensor_data(&x1), x1.shape[0], X2 ? ntk_tensor_data(&x2) : NULL,
+                    X2 ? x2.shape[0] : 0, output, eta ? ntk_tensor_data(&e) : NULL, layer, err);
+  ntk_tensor_release(&x1);
+  ntk_tensor_release(&x2);
+  ntk_tensor_release(&e);
   return st;
 }

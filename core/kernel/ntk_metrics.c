@@ -1,7 +1,12 @@
-/* ntk_metrics.c: alignments, norms, spectra and distances of kernels. */
+/* ntk_metrics.c: alignments, norms, spectra and distances of kernels.
+ *
+ * Longer than 600 lines on purpose: the one-pass statistics (kernel_stats), the norm and the
+ * distance all read the caller's views in place through the strided readers and overflow-safe
+ * sums at the top (as_matrix ... mat_frobenius); half of the file is that one pass and its
+ * rescaled and centered second passes, which only make sense together. */
 #include "ntk_metrics.h"
 
-#include <cblas.h>
+#include <cblas.h> /* ddot, daxpy, dgemm on the pass's row buffers: see stats_run_blas */
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -10,52 +15,53 @@
 
 #include "ntk_linalg.h"
 #include "ntk_tensor.h"
+#include "ntk_tensor_ops.h"
 
-/* A read-only strided matrix: element (i, j) at d[i rs + j cs]; how the metrics read the
- * caller's tensors and views in place. */
-typedef struct mat {
-  const double *d;
-  size_t rows, cols;
-  ptrdiff_t rs, cs;
-} mat;
+/* The metrics read the caller's tensors and views in place through borrowed 2-D views: struct
+ * copies of a tensor (no reference taken, never released) with their shape and strides
+ * rearranged, valid while the tensor is. */
 
-static mat mat_contiguous(const double *d, size_t rows, size_t cols) {
-  mat A = {d, rows, cols, (ptrdiff_t)cols, 1};
-  return A;
-}
-
-/* A tensor as a matrix: a 1-D tensor is one row; a transposed (column-major) 2-D view is
- * read as stored, which the callers only do where a transpose changes nothing. */
-static mat mat_of(const ntk_tensor *t) {
-  mat A;
-  A.d = ntk_tensor_data(t);
+/* t as a 2-D view: a 1-D tensor is one row. */
+static ntk_tensor as_matrix(const ntk_tensor *t) {
+  ntk_tensor A = *t;
   if (t->ndim == 1) {
-    A.rows = 1;
-    A.cols = t->shape[0];
-    A.rs = 0;
-    A.cs = t->stride[0];
-  } else {
-    A.rows = t->shape[0];
-    A.cols = t->shape[1];
-    A.rs = t->stride[0];
-    A.cs = t->stride[1];
+    A.ndim = 2;
+    A.shape[0] = 1;
+    A.shape[1] = t->shape[0];
+    A.stride[0] = 0;
+    A.stride[1] = t->stride[0];
   }
   return A;
 }
 
 /* A^T: swaps rows and columns (the same elements). */
-static mat mat_t(mat A) {
-  mat T = {A.d, A.cols, A.rows, A.cs, A.rs};
+static ntk_tensor mat_t(ntk_tensor A) {
+  ntk_tensor T = A;
+  T.shape[0] = A.shape[1];
+  T.shape[1] = A.shape[0];
+  T.stride[0] = A.stride[1];
+  T.stride[1] = A.stride[0];
   return T;
 }
 
+/* A contiguous A as one row of rows x cols elements. */
+static ntk_tensor mat_flat(ntk_tensor A) {
+  A.shape[1] *= A.shape[0];
+  A.shape[0] = 1;
+  A.stride[0] = 0;
+  A.stride[1] = 1;
+  return A;
+}
+
+static const double *mat_data(const ntk_tensor *A) { return ntk_tensor_data(A); }
+
 /* Row i of A, scaled by s: in place when its elements are adjacent and s = 1, else gathered
- * into buf (A.cols doubles). */
-static const double *mat_row(const mat *A, size_t i, double s, double *buf) {
-  const double *r = A->d + (ptrdiff_t)i * A->rs;
+ * into buf (A.shape[1] doubles). */
+static const double *mat_row(const ntk_tensor *A, size_t i, double s, double *buf) {
+  const double *r = mat_data(A) + (ptrdiff_t)i * A->stride[0];
   size_t j;
-  if (A->cs == 1 && s == 1.0) return r;
-  for (j = 0; j < A->cols; j++) buf[j] = s * r[(ptrdiff_t)j * A->cs];
+  if (A->stride[1] == 1 && s == 1.0) return r;
+  for (j = 0; j < A->shape[1]; j++) buf[j] = s * r[(ptrdiff_t)j * A->stride[1]];
   return buf;
 }
 
@@ -72,19 +78,6 @@ static double dot(const double *a, const double *b, size_t n) {
   return s;
 }
 
-static double sum(const double *a, size_t n) {
-  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-  size_t j = 0;
-  /* four chains: the adds pipeline instead of waiting on one accumulator */
-  for (; j + 4 <= n; j += 4) {
-    s0 += a[j];
-    s1 += a[j + 1];
-    s2 += a[j + 2];
-    s3 += a[j + 3];
-  }
-  for (; j < n; j++) s0 += a[j];
-  return (s0 + s1) + (s2 + s3);
-}
 
 /* Sums of squares below this may have lost digits to underflowing squares (entries below
  * ~1e-135); above DBL_MAX they overflowed: both get a rescaled pass. */
@@ -96,14 +89,14 @@ static double sum(const double *a, size_t n) {
 static int ssq_ok(double s) { return s <= DBL_MAX && s >= SSQ_TINY; }
 
 /* max |A_ij|; *finite <- 0 when an entry is Inf or NaN. */
-static double mat_amax(const mat *A, int *finite) {
+static double mat_amax(const ntk_tensor *A, int *finite) {
   double m = 0.0;
   size_t i, j;
   *finite = 1;
-  for (i = 0; i < A->rows; i++) {
-    const double *r = A->d + (ptrdiff_t)i * A->rs;
-    for (j = 0; j < A->cols; j++) {
-      double a = fabs(r[(ptrdiff_t)j * A->cs]);
+  for (i = 0; i < A->shape[0]; i++) {
+    const double *r = mat_data(A) + (ptrdiff_t)i * A->stride[0];
+    for (j = 0; j < A->shape[1]; j++) {
+      double a = fabs(r[(ptrdiff_t)j * A->stride[1]]);
       if (!(a <= DBL_MAX)) *finite = 0;
       else if (a > m) m = a;
     }
@@ -116,12 +109,12 @@ static double unit_scale(double amax) { return amax > 0.0 ? ldexp(1.0, -ilogb(am
 
 /* The scaled sum of squares (LAPACK's dlassq idea), for the rare matrix whose plain sum of
  * squares over- or underflows. */
-static double frobenius_scaled(const mat *A) {
+static double frobenius_scaled(const ntk_tensor *A) {
   double scale = 0.0, ssq = 1.0;
   size_t i, j;
-  for (i = 0; i < A->rows; i++)
-    for (j = 0; j < A->cols; j++) {
-      double v = A->d[(ptrdiff_t)i * A->rs + (ptrdiff_t)j * A->cs];
+  for (i = 0; i < A->shape[0]; i++)
+    for (j = 0; j < A->shape[1]; j++) {
+      double v = mat_data(A)[(ptrdiff_t)i * A->stride[0] + (ptrdiff_t)j * A->stride[1]];
       if (v != 0.0) {
         double a = fabs(v);
         if (scale < a) {
@@ -135,29 +128,25 @@ static double frobenius_scaled(const mat *A) {
   return scale * sqrt(ssq);
 }
 
-static double mat_frobenius(mat A, double *buf) {
+static double mat_frobenius(ntk_tensor A, double *buf) {
   double s = 0.0;
   size_t i;
-  if (A.cs != 1 && A.rs == 1) A = mat_t(A); /* a transposed view: read along memory */
-  if (A.cs == 1 && A.rs == (ptrdiff_t)A.cols) A = mat_contiguous(A.d, 1, A.rows * A.cols);
-  for (i = 0; i < A.rows; i++) {
+  if (A.stride[1] != 1 && A.stride[0] == 1) A = mat_t(A); /* a transposed view: read along memory */
+  if (A.stride[1] == 1 && A.stride[0] == (ptrdiff_t)A.shape[1]) A = mat_flat(A);
+  for (i = 0; i < A.shape[0]; i++) {
     const double *r = mat_row(&A, i, 1.0, buf);
-    s += dot(r, r, A.cols);
+    s += dot(r, r, A.shape[1]);
   }
   /* 0 (a zero matrix or underflowed squares), Inf/NaN (overflow or non-finite input) */
   return ssq_ok(s) ? sqrt(s) : frobenius_scaled(&A);
 }
 
-double ntk_metrics_frobenius(const double *A, size_t n) {
-  return mat_frobenius(mat_contiguous(A, 1, n), NULL);
-}
-
 double ntk_metrics_tensor_norm(const ntk_tensor *A) {
-  mat M = mat_of(A);
+  ntk_tensor M = as_matrix(A);
   double *buf = NULL, v;
   /* a row buffer only when rows are strided either way (a column of a matrix, a sub-grid) */
-  if (M.cs != 1 && M.rs != 1 && !(M.rows == 1 && M.cs == 1)) {
-    buf = malloc((M.cols > M.rows ? M.cols : M.rows) * sizeof *buf);
+  if (M.stride[1] != 1 && M.stride[0] != 1 && !(M.shape[0] == 1 && M.stride[1] == 1)) {
+    buf = malloc((M.shape[1] > M.shape[0] ? M.shape[1] : M.shape[0]) * sizeof *buf);
     if (!buf) return frobenius_scaled(&M); /* reads in place, needs nothing */
   }
   v = mat_frobenius(M, buf);
@@ -165,25 +154,11 @@ double ntk_metrics_tensor_norm(const ntk_tensor *A) {
   return v;
 }
 
-double ntk_metrics_trace(const double *K, size_t n) {
-  double s = 0.0;
-  size_t i;
-  for (i = 0; i < n; i++) s += K[i * n + i];
-  return s;
-}
-
-double ntk_metrics_inner(const double *A, const double *B, size_t n) {
-  double s = 0.0;
-  size_t i;
-  for (i = 0; i < n; i++) s += A[i] * B[i];
-  return s;
-}
-
 /* One pass over a kernel (and K0): the sums ntk_metrics_kernel_stats combines. Targets are
  * stored one column per row of Zt / Zct (zc x n) so each is contiguous. */
 typedef struct stats_pass {
   /* in */
-  mat K, K0;
+  ntk_tensor K, K0;
   int has_k0, align, centered;
   size_t P, m, zc; /* n = P m; m outputs per sample in the full layout, 1 otherwise */
   const double *Zt, *Zct;
@@ -195,7 +170,7 @@ typedef struct stats_pass {
 } stats_pass;
 
 static void stats_run(stats_pass *s) {
-  size_t n = s->K.rows, i, r, a, mu;
+  size_t n = s->K.shape[0], i, r, a, mu;
   s->ssq = s->trace = s->num = s->numc = s->ssq0 = s->cross = 0.0;
   if (s->centered) memset(s->Cc, 0, s->m * n * sizeof *s->Cc);
   for (i = 0; i < n; i++) {
@@ -207,7 +182,7 @@ static void stats_run(stats_pass *s) {
     if (s->centered) {
       for (r = 0; r < s->zc; r++) s->numc += s->Zct[r * n + i] * dot(k, s->Zct + r * n, n);
       if (s->m == 1) {
-        s->R[i] = sum(k, n);
+        s->R[i] = ntk_sum_contiguous(k, n);
       } else {
         for (a = 0; a < s->m; a++) {
           double t = 0.0;
@@ -233,11 +208,11 @@ static void stats_run(stats_pass *s) {
  * squares and <K, K0> as dot products (one call over all of K when it is contiguous). Returns
  * 0 when it does not apply (strided rows, a rescaled pass, no memory): the row loop then runs. */
 static int stats_run_blas(stats_pass *s) {
-  size_t n = s->K.rows, m = s->m, zc = s->zc, i, r, a, q, qa, qc;
+  size_t n = s->K.shape[0], m = s->m, zc = s->zc, i, r, a, q, qa, qc;
   double *W, *KW;
   int flat, flat0;
-  if (s->K.cs != 1 || s->sk != 1.0 || (s->has_k0 && (s->K0.cs != 1 || s->sk0 != 1.0)) ||
-      n > (size_t)INT_MAX / 4 || s->K.rs > INT_MAX || s->K.rs < (ptrdiff_t)n)
+  if (s->K.stride[1] != 1 || s->sk != 1.0 || (s->has_k0 && (s->K0.stride[1] != 1 || s->sk0 != 1.0)) ||
+      n > (size_t)INT_MAX / 4 || s->K.stride[0] > INT_MAX || s->K.stride[0] < (ptrdiff_t)n)
     return 0;
   qa = s->align ? zc : 0;
   qc = s->centered ? zc + m : 0;
@@ -255,8 +230,8 @@ static int stats_run_blas(stats_pass *s) {
         for (a = 0; a < m; a++) w[qa + zc + a] = i % m == a ? 1.0 : 0.0;
       }
     }
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)q, (int)n, 1.0, s->K.d,
-                (int)s->K.rs, W, (int)q, 0.0, KW, (int)q);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)q, (int)n, 1.0, mat_data(&s->K),
+                (int)s->K.stride[0], W, (int)q, 0.0, KW, (int)q);
   }
   s->ssq = s->trace = s->num = s->numc = s->ssq0 = s->cross = 0.0;
   for (i = 0; i < n; i++) {
@@ -266,23 +241,23 @@ static int stats_run_blas(stats_pass *s) {
       for (r = 0; r < zc; r++) s->numc += w[qa + r] * kw[qa + r];
       for (a = 0; a < m; a++) s->R[i * m + a] = kw[qa + zc + a];
     }
-    s->trace += s->K.d[(ptrdiff_t)i * s->K.rs + (ptrdiff_t)i];
+    s->trace += mat_data(&s->K)[(ptrdiff_t)i * s->K.stride[0] + (ptrdiff_t)i];
   }
   if (s->centered) /* E^T K: the per-output column sums, E read from W with stride q */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)n, (int)n, 1.0,
-                W + qa + zc, (int)q, s->K.d, (int)s->K.rs, 0.0, s->Cc, (int)n);
+                W + qa + zc, (int)q, mat_data(&s->K), (int)s->K.stride[0], 0.0, s->Cc, (int)n);
   free(W);
-  flat = s->K.rs == (ptrdiff_t)n;
-  flat0 = s->has_k0 && s->K0.rs == (ptrdiff_t)n;
-  if (flat) s->ssq = dot(s->K.d, s->K.d, n * n);
-  if (flat0) s->ssq0 = dot(s->K0.d, s->K0.d, n * n);
-  if (flat && flat0) s->cross = dot(s->K.d, s->K0.d, n * n);
+  flat = s->K.stride[0] == (ptrdiff_t)n;
+  flat0 = s->has_k0 && s->K0.stride[0] == (ptrdiff_t)n;
+  if (flat) s->ssq = dot(mat_data(&s->K), mat_data(&s->K), n * n);
+  if (flat0) s->ssq0 = dot(mat_data(&s->K0), mat_data(&s->K0), n * n);
+  if (flat && flat0) s->cross = dot(mat_data(&s->K), mat_data(&s->K0), n * n);
   if (!flat || (s->has_k0 && !flat0))
     for (i = 0; i < n; i++) {
-      const double *k = s->K.d + (ptrdiff_t)i * s->K.rs;
+      const double *k = mat_data(&s->K) + (ptrdiff_t)i * s->K.stride[0];
       if (!flat) s->ssq += dot(k, k, n);
       if (s->has_k0 && !(flat && flat0)) {
-        const double *k0 = s->K0.d + (ptrdiff_t)i * s->K0.rs;
+        const double *k0 = mat_data(&s->K0) + (ptrdiff_t)i * s->K0.stride[0];
         if (!flat0) s->ssq0 += dot(k0, k0, n);
         s->cross += dot(k, k0, n);
       }
@@ -293,7 +268,7 @@ static int stats_run_blas(stats_pass *s) {
 /* |H K H|_F^2 from the pass's sums (see ntk_metrics.h); a second pass over (H K H)_ij when the
  * formula cancels more than 4 digits (K close to a sum of row- and column-constant parts). */
 static void stats_centered_norm(stats_pass *s) {
-  size_t n = s->K.rows, m = s->m, P = s->P, i, j, a, b, mu;
+  size_t n = s->K.shape[0], m = s->m, P = s->P, i, j, a, b, mu;
   double rr = 0.0, cc = 0.0, ss = 0.0, Pd = (double)P, S[64], *Sp = S;
   double *Sbig = NULL;
   for (i = 0; i < n * m; i++) rr += s->R[i] * s->R[i];
@@ -338,10 +313,10 @@ static int stats_sums_ok(const stats_pass *s) {
 
 /* The statistics of K (n x n) against targets Y (P x C matrix view; n = P or P C) and K0.
  * arg positions for errors: K kpos, Y ypos, K0 k0pos. */
-static int kernel_stats(ntk_kernel_stats *out, mat K, mat Y, const mat *K0, unsigned what,
+static int kernel_stats(ntk_kernel_stats *out, ntk_tensor K, ntk_tensor Y, const ntk_tensor *K0, unsigned what,
                         int kpos, int ypos, int k0pos, ntk_error *err) {
   stats_pass s;
-  size_t n = K.rows, P = Y.rows, C = Y.cols, i, r, a, zc = 1, m = 1, nz;
+  size_t n = K.shape[0], P = Y.shape[0], C = Y.shape[1], i, r, a, zc = 1, m = 1, nz;
   double *work, *Zt, *Zct, zmax = 0.0, tn = 0.0, tnc = 0.0;
   int align = (what & NTK_STATS_ALIGNMENT) != 0, centered = (what & NTK_STATS_CENTERED) != 0;
   int has_k0 = K0 != NULL && (what & NTK_STATS_DISTANCE);
@@ -364,10 +339,10 @@ static int kernel_stats(ntk_kernel_stats *out, mat K, mat Y, const mat *K0, unsi
   }
   /* an all-transposed read (K^T, K0^T) when that walks K along memory: every statistic is
    * invariant (the target kernels are symmetric, tr and |.|_F are, and <K^T, K0^T> = <K, K0>) */
-  if (K.cs != 1 && K.rs == 1) {
+  if (K.stride[1] != 1 && K.stride[0] == 1) {
     K = mat_t(K);
     if (has_k0) {
-      mat T = mat_t(*K0);
+      ntk_tensor T = mat_t(*K0);
       s.K0 = T;
     }
   } else if (has_k0) {
@@ -389,7 +364,7 @@ static int kernel_stats(ntk_kernel_stats *out, mat K, mat Y, const mat *K0, unsi
   if (align || centered) {
     for (i = 0; i < P; i++)
       for (a = 0; a < C; a++) {
-        double v = Y.d[(ptrdiff_t)i * Y.rs + (ptrdiff_t)a * Y.cs];
+        double v = mat_data(&Y)[(ptrdiff_t)i * Y.stride[0] + (ptrdiff_t)a * Y.stride[1]];
         if (fabs(v) > zmax) zmax = fabs(v);
         /* traced: column a, row i; full: one column, row i C + a */
         if (m == 1) Zt[a * n + i] = v;
@@ -424,14 +399,10 @@ static int kernel_stats(ntk_kernel_stats *out, mat K, mat Y, const mat *K0, unsi
     tn = sqrt(tn);
     tnc = sqrt(tnc);
   }
-  s.has_k0 = has_k0;
-  s.align = align;
-  s.centered = centered;
-  s.P = P;
-  s.m = m;
-  s.zc = zc;
-  s.Zt = Zt;
-  s.Zct = Zct;
+  /* the pass's inputs; K, K0 and the buffers are set above */
+  s.has_k0 = has_k0, s.align = align, s.centered = centered;
+  s.P = P, s.m = m, s.zc = zc;
+  s.Zt = Zt, s.Zct = Zct;
   s.sk = s.sk0 = 1.0;
   if (!stats_run_blas(&s)) stats_run(&s);
   if (!stats_sums_ok(&s)) {
@@ -475,48 +446,73 @@ static int kernel_stats(ntk_kernel_stats *out, mat K, mat Y, const mat *K0, unsi
   return NTK_OK;
 }
 
+/* "square matrix expected, got [..]" for a kernel argument that is not a non-empty square. */
+static int check_square(const ntk_tensor *K, int arg, ntk_error *err) {
+  char got[64];
+  if (!K || !K->storage) return ntk_error_set(err, NTK_EARG, arg, "kernel expected");
+  if (K->ndim == 2 && K->shape[0] == K->shape[1] && K->shape[0] > 0) return NTK_OK;
+  return ntk_error_set(err, NTK_ESHAPE, arg, "square matrix expected, got %s",
+                       ntk_tensor_shape_str(K, got, sizeof got));
+}
+
 int ntk_metrics_kernel_stats(ntk_kernel_stats *out, const ntk_tensor *K, const ntk_tensor *Y,
                              const ntk_tensor *K0, unsigned what, ntk_error *err) {
-  mat Km, Ym = {NULL, 0, 0, 0, 0}, K0m;
-  if (K->ndim != 2 || K->shape[0] != K->shape[1] || K->shape[0] == 0)
-    return ntk_error_set(err, NTK_ESHAPE, 2, "non-empty square kernel expected");
-  Km = mat_of(K);
+  ntk_tensor Km, Ym, K0m;
+  char a[64], b[64];
+  int st;
+  memset(&Ym, 0, sizeof Ym);
+  Ym.ndim = 2;
+  if ((st = check_square(K, 2, err)) != NTK_OK) return st;
+  Km = as_matrix(K);
   if (what & (NTK_STATS_ALIGNMENT | NTK_STATS_CENTERED)) {
-    if (!Y) return ntk_error_set(err, NTK_EARG, 3, "targets expected");
-    Ym = mat_of(Y);
+    size_t n = K->shape[0], P, C;
+    if (!Y || !Y->storage) return ntk_error_set(err, NTK_EARG, 3, "targets expected");
+    P = Y->shape[0];
+    C = Y->ndim == 2 ? Y->shape[1] : 1;
+    if (P == 0 || C == 0)
+      return ntk_error_set(err, NTK_ESHAPE, 3, "non-empty targets expected, got %s",
+                           ntk_tensor_shape_str(Y, a, sizeof a));
+    if (n != P && n != P * C)
+      return ntk_error_set(err, NTK_ESHAPE, 2,
+                           "kernel of size %zu matches neither P = %zu nor P*C = %zu of targets %s",
+                           n, P, P * C, ntk_tensor_shape_str(Y, a, sizeof a));
+    Ym = as_matrix(Y);
     if (Y->ndim == 1) Ym = mat_t(Ym); /* P targets: a P x 1 column */
   }
   if (K0 && (what & NTK_STATS_DISTANCE)) {
+    if (!K0->storage) return ntk_error_set(err, NTK_EARG, 4, "K0 expected");
     if (!ntk_tensor_same_shape(K, K0))
-      return ntk_error_set(err, NTK_ESHAPE, 4, "K0 of K's shape expected");
-    K0m = mat_of(K0);
+      return ntk_error_set(err, NTK_ESHAPE, 4, "shape %s (as K) expected, got %s",
+                           ntk_tensor_shape_str(K, a, sizeof a),
+                           ntk_tensor_shape_str(K0, b, sizeof b));
+    K0m = as_matrix(K0);
   }
   return kernel_stats(out, Km, Ym, (K0 && (what & NTK_STATS_DISTANCE)) ? &K0m : NULL, what, 2, 3,
                       4, err);
 }
 
 /* The distance of two same-shape matrices in one fused pass. */
-static int mat_distance(double *out, mat A, mat B, int apos, int bpos, ntk_error *err) {
+static int mat_distance(double *out, ntk_tensor A, ntk_tensor B, int apos, int bpos, ntk_error *err) {
   double *buf = NULL, saa = 0.0, sbb = 0.0, sab = 0.0, sa = 1.0, sb = 1.0;
   size_t i;
   int pass;
-  if (A.cs != 1 && A.rs == 1) {
+  if (A.stride[1] != 1 && A.stride[0] == 1) {
     A = mat_t(A);
     B = mat_t(B);
   }
-  if (A.cs == 1 && A.rs == (ptrdiff_t)A.cols && B.cs == 1 && B.rs == (ptrdiff_t)B.cols) {
-    A = mat_contiguous(A.d, 1, A.rows * A.cols);
-    B = mat_contiguous(B.d, 1, B.rows * B.cols);
+  if (A.stride[1] == 1 && A.stride[0] == (ptrdiff_t)A.shape[1] && B.stride[1] == 1 && B.stride[0] == (ptrdiff_t)B.shape[1]) {
+    A = mat_flat(A);
+    B = mat_flat(B);
   }
-  buf = malloc(2 * A.cols * sizeof *buf + 1);
+  buf = malloc(2 * A.shape[1] * sizeof *buf + 1);
   if (!buf) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
   for (pass = 0; pass < 2; pass++) {
     saa = sbb = sab = 0.0;
-    for (i = 0; i < A.rows; i++) {
-      const double *a = mat_row(&A, i, sa, buf), *b = mat_row(&B, i, sb, buf + A.cols);
-      saa += dot(a, a, A.cols);
-      sbb += dot(b, b, A.cols);
-      sab += dot(a, b, A.cols);
+    for (i = 0; i < A.shape[0]; i++) {
+      const double *a = mat_row(&A, i, sa, buf), *b = mat_row(&B, i, sb, buf + A.shape[1]);
+      saa += dot(a, a, A.shape[1]);
+      sbb += dot(b, b, A.shape[1]);
+      sab += dot(a, b, A.shape[1]);
     }
     if (pass == 0 && !(ssq_ok(saa) && ssq_ok(sbb) && isfinite(sab))) {
       int fa, fb;
@@ -535,124 +531,173 @@ static int mat_distance(double *out, mat A, mat B, int apos, int bpos, ntk_error
   return NTK_OK;
 }
 
-int ntk_metrics_distance(double *out, const double *K1, const double *K2, size_t n,
-                         ntk_error *err) {
-  return mat_distance(out, mat_contiguous(K1, 1, n), mat_contiguous(K2, 1, n), 2, 3, err);
-}
-
 int ntk_metrics_tensor_distance(double *out, const ntk_tensor *A, const ntk_tensor *B,
                                 ntk_error *err) {
+  char a[64], b[64];
+  if (!A || !A->storage) return ntk_error_set(err, NTK_EARG, 2, "tensor expected");
+  if (!B || !B->storage) return ntk_error_set(err, NTK_EARG, 3, "tensor expected");
   if (!ntk_tensor_same_shape(A, B))
-    return ntk_error_set(err, NTK_ESHAPE, 3, "tensors of the same shape expected");
-  return mat_distance(out, mat_of(A), mat_of(B), 2, 3, err);
+    return ntk_error_set(err, NTK_ESHAPE, 3, "shape %s expected, got %s",
+                         ntk_tensor_shape_str(A, a, sizeof a),
+                         ntk_tensor_shape_str(B, b, sizeof b));
+  return mat_distance(out, as_matrix(A), as_matrix(B), 2, 3, err);
 }
 
-int ntk_metrics_effective_rank(double *out, const double *K, size_t n, ntk_error *err) {
-  double f = ntk_metrics_frobenius(K, n * n), t;
-  if (f == 0.0) return ntk_error_set(err, NTK_EARG, 1, "zero kernel: effective rank undefined");
-  t = ntk_metrics_trace(K, n) / f;
+int ntk_metrics_effective_rank(double *out, const ntk_tensor *K, ntk_error *err) {
+  ntk_kernel_stats st;
+  double t;
+  int rc;
+  ntk_tensor k = {0};
+  if ((rc = check_square(K, 2, err)) != NTK_OK) return rc;
+  /* norm and trace from one pass over contiguous data (one flat dot product) */
+  if ((rc = ntk_tensor_contiguous(&k, K, err)) != NTK_OK) return rc;
+  rc = ntk_metrics_kernel_stats(&st, &k, NULL, NULL, 0, err);
+  ntk_tensor_release(&k);
+  if (rc != NTK_OK) return rc;
+  if (st.norm == 0.0)
+    return ntk_error_set(err, NTK_EARG, 2, "zero kernel: effective rank undefined");
+  t = st.trace / st.norm;
   *out = t * t;
   return NTK_OK;
 }
 
-int ntk_metrics_alignment(double *out, const double *K, size_t n, const double *Y, size_t P,
-                          size_t C, int centered, ntk_error *err) {
+int ntk_metrics_alignment(double *out, const ntk_tensor *K, const ntk_tensor *Y, int centered,
+                          ntk_error *err) {
   ntk_kernel_stats st;
-  int rc;
-  if (P == 0 || C == 0) return ntk_error_set(err, NTK_EARG, 4, "non-empty targets expected");
-  /* argument positions as this function has always reported them: K 1, Y 4 (the kernel's
-   * size mismatch is 2) */
-  rc = kernel_stats(&st, mat_contiguous(K, n, n), mat_contiguous(Y, P, C), NULL,
-                    centered ? NTK_STATS_CENTERED : NTK_STATS_ALIGNMENT, 1, 4, 0, err);
-  if (rc == NTK_ESHAPE && err) err->arg = 2;
+  int rc = ntk_metrics_kernel_stats(&st, K, Y, NULL,
+                                    centered ? NTK_STATS_CENTERED : NTK_STATS_ALIGNMENT, err);
   if (rc == NTK_OK) *out = centered ? st.alignment_centered : st.alignment;
   return rc;
 }
 
-/* A (fresh tensor) <- the n x n kernel K, for ntk_linalg: one O(n^2) copy before an O(n^3)
- * eigensolver, once per record. */
-static int kernel_tensor(ntk_tensor *A, const double *K, size_t n, ntk_error *err) {
-  int st = ntk_tensor_init_2d(A, n, n, err);
-  if (st == NTK_OK) memcpy(ntk_tensor_data(A), K, n * n * sizeof *K);
-  return st;
+/* The checks before an eigensolver: a non-empty square K of LAPACK's sizes, and NTK_ENONFINITE
+ * for a NaN or Inf (the solvers would fail later with a message about their own arguments). */
+static int eigen_input(const ntk_tensor *K, int arg, ntk_error *err) {
+  size_t i, j;
+  int st = check_square(K, arg, err);
+  if (st != NTK_OK) return st;
+  if (K->shape[0] > (size_t)1 << 30) return ntk_error_set(err, NTK_EARG, arg, "kernel too large");
+  for (i = 0; i < K->shape[0]; i++)
+    for (j = 0; j < K->shape[1]; j++)
+      if (!isfinite(ntk_tensor_at(K, i, j)))
+        return ntk_error_set(err, NTK_ENONFINITE, arg, "kernel is not finite");
+  return NTK_OK;
 }
 
-int ntk_metrics_top_eigs(double *w, const double *K, size_t n, size_t k, ntk_error *err) {
-  ntk_tensor A = {0}, top = {0};
-  size_t i;
+int ntk_metrics_top_eigs(double *w, const ntk_tensor *K, size_t k, ntk_error *err) {
+  ntk_tensor top = {0};
+  size_t n;
   int st;
-  if (n == 0 || n > (size_t)1 << 30) return ntk_error_set(err, NTK_EARG, 2, "bad kernel size");
+  if ((st = eigen_input(K, 2, err)) != NTK_OK) return st;
+  n = K->shape[0];
   if (k < 1 || k > n)
-    return ntk_error_set(err, NTK_EARG, 4, "k in [1, %zu] expected, got %zu", n, k);
-  for (i = 0; i < n * n; i++)
-    if (!isfinite(K[i])) return ntk_error_set(err, NTK_ENONFINITE, 2, "kernel is not finite");
-  if ((st = kernel_tensor(&A, K, n, err))) return st;
-  /* dsyevr inside computes only the requested index range after the tridiagonal reduction */
-  st = ntk_linalg_eigh_top(&top, NULL, &A, k, err);
+    return ntk_error_set(err, NTK_EARG, 3, "k in [1, %zu] expected, got %zu", n, k);
+  /* dsyevr inside computes only the requested index range after the tridiagonal reduction;
+   * ntk_linalg reads any view (it copies into LAPACK's column-major work array anyway) */
+  st = ntk_linalg_eigh_top(&top, NULL, K, k, err);
   if (st == NTK_OK) memcpy(w, ntk_tensor_data(&top), k * sizeof *w);
   else if (err && err->arg == 1)
     err->arg = 2; /* ntk_linalg's A is this function's K */
-  ntk_tensor_release(&A);
   ntk_tensor_release(&top);
   return st;
 }
 
-int ntk_metrics_psd(int *psd, double *lmin, double *lmax, const double *K, size_t n, double tol,
+int ntk_metrics_psd(int *psd, double *lmin, double *lmax, const ntk_tensor *K, double tol,
                     ntk_error *err) {
-  ntk_tensor A = {0}, w = {0};
-  size_t i;
+  ntk_tensor w = {0};
+  size_t n;
   int st;
-  if (n == 0 || n > (size_t)1 << 30) return ntk_error_set(err, NTK_EARG, 1, "bad kernel size");
   if (!(tol >= 0.0)) return ntk_error_set(err, NTK_EARG, 5, "tolerance >= 0 expected");
-  for (i = 0; i < n * n; i++)
-    if (!isfinite(K[i])) return ntk_error_set(err, NTK_ENONFINITE, 1, "kernel is not finite");
-  if ((st = kernel_tensor(&A, K, n, err))) return st;
-  /* all eigenvalues, ascending (values only); ntk_linalg's A is argument 1 here too */
-  st = ntk_linalg_eigh(&w, NULL, &A, err);
+  if ((st = eigen_input(K, 4, err)) != NTK_OK) return st;
+  n = K->shape[0];
+  /* all eigenvalues, ascending (values only) */
+  st = ntk_linalg_eigh(&w, NULL, K, err);
   if (st == NTK_OK) {
     const double *wv = ntk_tensor_data(&w);
     double top = wv[n - 1] > 0.0 ? wv[n - 1] : 0.0;
     if (lmin) *lmin = wv[0];
     if (lmax) *lmax = wv[n - 1];
     if (psd) *psd = wv[0] >= -tol * top;
+  } else if (err && err->arg == 1) {
+    err->arg = 4; /* ntk_linalg's A is this function's K */
   }
-  ntk_tensor_release(&A);
   ntk_tensor_release(&w);
   return st;
 }
 
-int ntk_metrics_weight_alignment(double *out, const double *W, size_t N, size_t D,
-                                 const double *B, size_t r, ntk_error *err) {
-  double *WB, *G, num, wn, bn;
-  size_t gn = N <= D ? N : D;
-  if (N == 0 || D == 0) return ntk_error_set(err, NTK_EARG, 1, "non-empty weights expected");
-  if (r == 0) return ntk_error_set(err, NTK_EARG, 4, "non-empty teacher expected");
+/* |A|_F of an m x n row-major buffer. */
+static double buffer_norm(const double *a, size_t m, size_t n) {
+  ntk_tensor A;
+  ntk_storage st;
+  st.data = (double *)a;
+  st.size = m * n;
+  st.refcount = 1;
+  memset(&A, 0, sizeof A);
+  A.storage = &st;
+  A.ndim = 2;
+  A.shape[0] = 1;
+  A.shape[1] = m * n;
+  A.stride[1] = 1;
+  return mat_frobenius(A, NULL);
+}
+
+int ntk_metrics_weight_alignment(double *out, const ntk_tensor *W, const ntk_tensor *B,
+                                 ntk_error *err) {
+  ntk_tensor wc = {0}, bc = {0};
+  const double *w, *b;
+  double *WB = NULL, *G = NULL, num, wn, bn;
+  size_t N, D, r, gn;
+  char got[64];
+  int st;
+  if (!W || !W->storage || W->ndim != 2 || ntk_tensor_numel(W) == 0)
+    return ntk_error_set(err, NTK_ESHAPE, 2, "N x D matrix expected, got %s",
+                         W && W->storage ? ntk_tensor_shape_str(W, got, sizeof got) : "nothing");
+  N = W->shape[0];
+  D = W->shape[1];
+  if (!B || !B->storage) return ntk_error_set(err, NTK_EARG, 3, "teacher expected");
+  r = B->ndim == 2 ? B->shape[0] : 1;
+  if ((B->ndim == 1 ? B->shape[0] : B->shape[1]) != D || r == 0)
+    return ntk_error_set(err, NTK_ESHAPE, 3, "[%zu] or [r x %zu] expected, got %s", D, D,
+                         ntk_tensor_shape_str(B, got, sizeof got));
+  gn = N <= D ? N : D;
+  if ((st = ntk_tensor_contiguous(&wc, W, err)) != NTK_OK ||
+      (st = ntk_tensor_contiguous(&bc, B, err)) != NTK_OK)
+    goto done;
+  w = ntk_tensor_data(&wc);
+  b = ntk_tensor_data(&bc);
   WB = malloc(N * r * sizeof *WB);
   G = malloc((gn * gn > r * r ? gn * gn : r * r) * sizeof *G);
   if (!WB || !G) {
-    free(WB);
-    free(G);
-    return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
+    st = ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
+    goto done;
   }
-  /* <W^T W, B^T B> = |W B^T|_F^2; |W^T W|_F = |W W^T|_F: Gram of the smaller side */
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)r, (int)D, 1.0, W, (int)D, B,
+  /* <W^T W, B^T B> = |W B^T|_F^2; |W^T W|_F = |W W^T|_F: Gram of the smaller side.
+   * cblas directly, not ntk_blas: that would pass a one-row B's transpose as NoTrans, a different
+   * BLAS kernel whose sums round differently from the results recorded so far. */
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)r, (int)D, 1.0, w, (int)D, b,
               (int)D, 0.0, WB, (int)r);
-  num = ntk_metrics_frobenius(WB, N * r);
+  num = buffer_norm(WB, N, r);
   num *= num;
   if (N <= D)
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)N, (int)D, 1.0, W, (int)D, W,
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)N, (int)D, 1.0, w, (int)D, w,
                 (int)D, 0.0, G, (int)N);
   else
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)D, (int)N, 1.0, W, (int)D, W,
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)D, (int)N, 1.0, w, (int)D, w,
                 (int)D, 0.0, G, (int)D);
-  wn = ntk_metrics_frobenius(G, gn * gn);
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r, (int)r, (int)D, 1.0, B, (int)D, B,
+  wn = buffer_norm(G, gn, gn);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)r, (int)r, (int)D, 1.0, b, (int)D, b,
               (int)D, 0.0, G, (int)r);
-  bn = ntk_metrics_frobenius(G, r * r);
+  bn = buffer_norm(G, r, r);
+  if (wn == 0.0)
+    st = ntk_error_set(err, NTK_EARG, 2, "zero weights: cosine undefined");
+  else if (bn == 0.0)
+    st = ntk_error_set(err, NTK_EARG, 3, "zero teacher: cosine undefined");
+  else
+    *out = num / (wn * bn);
+done:
   free(WB);
   free(G);
-  if (wn == 0.0) return ntk_error_set(err, NTK_EARG, 1, "zero weights: cosine undefined");
-  if (bn == 0.0) return ntk_error_set(err, NTK_EARG, 4, "zero teacher: cosine undefined");
-  *out = num / (wn * bn);
-  return NTK_OK;
+  ntk_tensor_release(&wc);
+  ntk_tensor_release(&bc);
+  return st;
 }

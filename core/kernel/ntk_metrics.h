@@ -1,5 +1,5 @@
-/* ntk_metrics.h: scalar summaries of kernels (row-major contiguous doubles, or ntk_tensors and
- * views of any strides read in place: ntk_metrics_kernel_stats, _tensor_norm, _tensor_distance).
+/* ntk_metrics.h: scalar summaries of kernels, on ntk_tensors and views of any strides (read in
+ * place where the metric allows, else copied once).
  *
  * Kernel-target alignment, for a kernel K (n x n) and targets Y (P x C):
  *   the target kernel is T = Y Y^T when n = P (a single-output or output-traced kernel) and
@@ -56,35 +56,29 @@ int ntk_metrics_kernel_stats(ntk_kernel_stats *out, const ntk_tensor *K, const n
                              const ntk_tensor *K0, unsigned what, ntk_error *err);
 /* |A|_F of a tensor or view of any strides, read in place. */
 double ntk_metrics_tensor_norm(const ntk_tensor *A);
-/* ntk_metrics_distance of two same-shape tensors or views, read in place in one pass. */
+/* *out <- 1 - <A, B>_F / (|A|_F |B|_F) of two same-shape tensors or views (0 for proportional
+ * kernels), read in place in one pass. A zero kernel gives NTK_EARG (undefined). */
 int ntk_metrics_tensor_distance(double *out, const ntk_tensor *A, const ntk_tensor *B,
                                 ntk_error *err);
 
-/* |A|_F over n elements. */
-double ntk_metrics_frobenius(const double *A, size_t n);
-/* sum_i K_ii for square K (n x n). */
-double ntk_metrics_trace(const double *K, size_t n);
-/* <A, B>_F over n elements. */
-double ntk_metrics_inner(const double *A, const double *B, size_t n);
-/* 1 - <K1, K2>_F / (|K1|_F |K2|_F) over n elements; 0 for proportional kernels. A zero kernel
- * gives NTK_EARG (the distance is undefined). */
-int ntk_metrics_distance(double *out, const double *K1, const double *K2, size_t n,
-                         ntk_error *err);
-/* *out <- (tr K)^2 / |K|_F^2 for square K (n x n); NTK_EARG when K = 0. */
-int ntk_metrics_effective_rank(double *out, const double *K, size_t n, ntk_error *err);
-/* *out <- kernel-target alignment (see above) of K (n x n) with Y (P x C), n = P or P C. */
-int ntk_metrics_alignment(double *out, const double *K, size_t n, const double *Y, size_t P,
-                          size_t C, int centered, ntk_error *err);
-/* w (k) <- the k largest eigenvalues of symmetric K (n x n), descending; 1 <= k <= n.
- * Through ntk_linalg_eigh_top: K not symmetric to its tolerance is NTK_EARG (argument 2). */
-int ntk_metrics_top_eigs(double *w, const double *K, size_t n, size_t k, ntk_error *err);
-/* *lmin, *lmax <- the extreme eigenvalues of symmetric K; *psd <- lmin >= -tol max(|lmax|, 0).
- * Any pointer may be NULL. Through ntk_linalg_eigh: K not symmetric is NTK_EARG. */
-int ntk_metrics_psd(int *psd, double *lmin, double *lmax, const double *K, size_t n, double tol,
+/* *out <- (tr K)^2 / |K|_F^2 for square K (any view); NTK_EARG when K = 0. */
+int ntk_metrics_effective_rank(double *out, const ntk_tensor *K, ntk_error *err);
+/* *out <- kernel-target alignment (see above) of K (n x n) with Y (P x C or P), n = P or P C;
+ * centered or not. The one-value form of ntk_metrics_kernel_stats (K is argument 2, Y 3). */
+int ntk_metrics_alignment(double *out, const ntk_tensor *K, const ntk_tensor *Y, int centered,
+                          ntk_error *err);
+/* w (k) <- the k largest eigenvalues of symmetric K (n x n, any view), descending; 1 <= k <= n
+ * (argument 3). Through ntk_linalg_eigh_top: K not symmetric to its tolerance is NTK_EARG
+ * (argument 2). */
+int ntk_metrics_top_eigs(double *w, const ntk_tensor *K, size_t k, ntk_error *err);
+/* *lmin, *lmax <- the extreme eigenvalues of symmetric K (any view); *psd <- lmin >= -tol
+ * max(lmax, 0). Any output pointer may be NULL. Through ntk_linalg_eigh: K not symmetric is
+ * NTK_EARG (argument 4). */
+int ntk_metrics_psd(int *psd, double *lmin, double *lmax, const ntk_tensor *K, double tol,
                     ntk_error *err);
-/* *out <- cos(W^T W, B^T B) = |W B^T|_F^2 / (|W^T W|_F |B B^T|_F) for W (N x D), B (r x D)
- * (r = 1: beta beta^T for a teacher vector beta). */
-int ntk_metrics_weight_alignment(double *out, const double *W, size_t N, size_t D,
-                                 const double *B, size_t r, ntk_error *err);
+/* *out <- cos(W^T W, B^T B) = |W B^T|_F^2 / (|W^T W|_F |B B^T|_F) for W [N x D], B [r x D] or
+ * [D] (a teacher vector beta: beta beta^T); any views. */
+int ntk_metrics_weight_alignment(double *out, const ntk_tensor *W, const ntk_tensor *B,
+                                 ntk_error *err);
 
 #endif

@@ -27,12 +27,20 @@ static int mlp_forward(void *impl, double *out, const double *X, size_t P, ntk_e
   }
   if (n) memcpy(m->X, X, n * sizeof *X);
   m->rows = P;
-  return ntk_mlp_forward(m->net, out, X, P, err);
+  {
+    ntk_storage xs;
+    ntk_tensor x;
+    ntk_tensor_wrap(&x, &xs, X, P, ntk_mlp_input_dim(m->net)); /* rows lent, not copied */
+    return ntk_mlp_forward(m->net, out, &x, err);
+  }
 }
 
 static int mlp_backward(void *impl, double *grad, const double *dout, ntk_error *err) {
   mlp_impl *m = impl;
-  return ntk_mlp_backward(m->net, grad, dout, m->X, m->rows, err);
+  ntk_storage xs;
+  ntk_tensor x;
+  ntk_tensor_wrap(&x, &xs, m->X, m->rows, ntk_mlp_input_dim(m->net));
+  return ntk_mlp_backward(m->net, grad, dout, &x, err);
 }
 
 static int mlp_jacobian(void *impl, double *J, size_t ldj, const double *X, size_t P,
@@ -40,7 +48,11 @@ static int mlp_jacobian(void *impl, double *J, size_t ldj, const double *X, size
   mlp_impl *m = impl;
   const size_t np = m->net->nparams, rows = P * ntk_mlp_output_dim(m->net);
   size_t r;
-  int st = ntk_kernel_jacobian(J, m->net, X, P, err);
+  ntk_storage xs;
+  ntk_tensor x;
+  int st;
+  ntk_tensor_wrap(&x, &xs, X, P, ntk_mlp_input_dim(m->net));
+  st = ntk_kernel_jacobian(J, m->net, &x, err);
   if (st != NTK_OK || ldj == np) return st;
   for (r = rows; r-- > 1;) memmove(J + r * ldj, J + r * np, np * sizeof *J); /* spread the rows */
   return NTK_OK;
@@ -51,11 +63,20 @@ static int mlp_ntk(void *impl, double *K, double **layers, const double *X1, siz
                    ntk_error *err) {
   mlp_impl *m = impl;
   ntk_kernel_opts o;
+  ntk_storage s1, s2, se;
+  ntk_tensor x1, x2, eta;
+  const size_t D = ntk_mlp_input_dim(m->net);
   memset(&o, 0, sizeof o);
   o.output = opts->output;
-  o.eta = opts->eta;
   o.tile = opts->tile;
-  return ntk_kernel_ntk(K, layers, m->net, X1, P1, X2, P2, &o, err);
+  /* the model interface passes contiguous rows; the kernel takes them as lent tensors */
+  ntk_tensor_wrap(&x1, &s1, X1, P1, D);
+  if (X2) ntk_tensor_wrap(&x2, &s2, X2, P2, D);
+  if (opts->eta) {
+    ntk_tensor_wrap(&eta, &se, opts->eta, m->net->nparams, 0);
+    o.eta = &eta;
+  }
+  return ntk_kernel_ntk(K, layers, m->net, &x1, X2 ? &x2 : NULL, &o, err);
 }
 
 static size_t mlp_cache_bytes(const void *impl) {

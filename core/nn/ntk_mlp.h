@@ -79,8 +79,15 @@ int ntk_mlp_new(ntk_mlp **out, const ntk_mlp_config *cfg, ntk_rng *rng, ntk_erro
 void ntk_mlp_free(ntk_mlp *net);
 /* Grows the forward cache to hold P rows (no-op when it already can). */
 int ntk_mlp_reserve(ntk_mlp *net, size_t P, ntk_error *err);
-/* out (P x C, may be NULL) <- f(X) for X (P x D, row-major); fills the forward cache. */
-int ntk_mlp_forward(ntk_mlp *net, double *out, const double *X, size_t P, ntk_error *err);
+/* out (P x C contiguous buffer, may be NULL) <- f(X) for inputs X [P x D] (or [P] when D = 1; any
+ * view, copied once when not contiguous); fills the forward cache. */
+int ntk_mlp_forward(ntk_mlp *net, double *out, const ntk_tensor *X, ntk_error *err);
+/* Checks inputs X ([P x D], or [P] when D = 1) and, unless Y is NULL, targets Y ([P x C], or [P]
+ * when C = 1) against net: NTK_ESHAPE "[P x D] expected, got ..." or "P rows expected (as X),
+ * got ..." for argument xarg or yarg. The functions below check the same; a caller that
+ * allocates results from P checks first. */
+int ntk_mlp_check_inputs(const ntk_mlp *net, const ntk_tensor *X, const ntk_tensor *Y, int xarg,
+                         int yarg, ntk_error *err);
 
 /* Input size n_0 = D. */
 static inline size_t ntk_mlp_input_dim(const ntk_mlp *net) { return net->widths[0]; }
@@ -101,18 +108,20 @@ size_t ntk_mlp_layer_nparams(const ntk_mlp *net, int l);
  *   (balance equates |W^l|_F across layers). Biases, if any, are drawn as usual and are not
  *   part of the balance. */
 
-/* *loss (may be NULL) <- 1/(2P) sum_mu |f(x_mu) - y_mu|^2 for X (P x D), Y (P x C); fills the
- * forward cache. */
-int ntk_mlp_loss(ntk_mlp *net, double *loss, const double *X, const double *Y, size_t P,
+/* *loss (may be NULL) <- 1/(2P) sum_mu |f(x_mu) - y_mu|^2 for X [P x D], Y [P x C] (any views);
+ * fills the forward cache. */
+int ntk_mlp_loss(ntk_mlp *net, double *loss, const ntk_tensor *X, const ntk_tensor *Y,
                  ntk_error *err);
 /* grad (nparams, flat layout) <- dL/dtheta and *loss (may be NULL) <- L, L as ntk_mlp_loss:
  * one forward and one backward pass, all through gemm; no allocation once warmed up. */
-int ntk_mlp_loss_grad(ntk_mlp *net, double *grad, double *loss, const double *X, const double *Y,
-                      size_t P, ntk_error *err);
+int ntk_mlp_loss_grad(ntk_mlp *net, double *grad, double *loss, const ntk_tensor *X,
+                      const ntk_tensor *Y, ntk_error *err);
 /* grad <- sum_mu dout_mu . df(x_mu)/dtheta (vector-Jacobian product) for the batch of the last
- * ntk_mlp_forward (X as passed there, P rows); dout is P x C. */
-int ntk_mlp_backward(ntk_mlp *net, double *grad, const double *dout, const double *X, size_t P,
+ * ntk_mlp_forward (X as passed there, P rows; argument 4); dout is a contiguous P x C buffer. */
+int ntk_mlp_backward(ntk_mlp *net, double *grad, const double *dout, const ntk_tensor *X,
                      ntk_error *err);
+/* cfg <- the configuration of net (its arrays point into net: valid while net lives). */
+void ntk_mlp_config_of(ntk_mlp_config *cfg, const ntk_mlp *net);
 /* *out <- a deep copy of net (config and parameters; fresh caches). Owner: the caller. */
 int ntk_mlp_clone(ntk_mlp **out, const ntk_mlp *net, ntk_error *err);
 /* 1 when every parameter is finite. */

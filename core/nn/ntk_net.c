@@ -18,7 +18,8 @@ int ntk_net_new(ntk_net **out, ntk_shape input, ntk_error *err) {
     return ntk_error_set(err, NTK_EARG, 2, "input shape C, H, W in [1, %zu] expected, got %zu, "
                          "%zu, %zu", NTK_LAYER_MAX_DIM, input.c, input.h, input.w);
   if (input.h * input.w > NTK_NET_MAX_INPUT / input.c) /* no product below can overflow */
-    return ntk_error_set(err, NTK_ENOMEM, 2, "input of %zu x %zu x %zu values too large", input.c,
+    /* a shape the caller chose, not a failure of the machine: misuse (raises in Lua) */
+    return ntk_error_set(err, NTK_EARG, 2, "input of %zu x %zu x %zu values too large", input.c,
                          input.h, input.w);
   net = calloc(1, sizeof *net);
   if (!net) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");

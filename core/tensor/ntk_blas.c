@@ -53,11 +53,7 @@ static int shares_memory(const ntk_tensor *a, const ntk_tensor *b) {
   return alo <= bhi && blo <= ahi;
 }
 
-static int check_live(const ntk_tensor *t, int arg, ntk_error *err) {
-  if (!t || !t->storage)
-    return ntk_error_set(err, NTK_ERELEASED, arg, "attempt to use a released tensor");
-  return NTK_OK;
-}
+#define check_live ntk_tensor_check_live
 
 static int check_ndim(const ntk_tensor *t, int ndim, int arg, ntk_error *err) {
   char buf[64];
@@ -106,6 +102,20 @@ static int blas_input(const ntk_tensor *in, ntk_tensor *tmp, const ntk_tensor **
     *use = tmp;
     *lay = classify(tmp, ld);
   }
+  return NTK_OK;
+}
+
+/* *use, *inc <- the 1-D x as BLAS reads it: in place with its own stride, or a contiguous copy in
+ * tmp when its stride cannot be passed or copy is set (it overlaps the output). */
+static int vector_input(const ntk_tensor *x, int copy, ntk_tensor *tmp, const ntk_tensor **use,
+                        int *inc, ntk_error *err) {
+  int st;
+  *use = x;
+  *inc = increment(x);
+  if (*inc != 0 && !copy) return NTK_OK;
+  if ((st = ntk_tensor_init_copy(tmp, x, err)) != NTK_OK) return st;
+  *use = tmp;
+  *inc = 1;
   return NTK_OK;
 }
 
@@ -189,12 +199,7 @@ int ntk_blas_gemv(ntk_tensor *y, double alpha, const ntk_tensor *A, const ntk_te
   incy = increment(y);
   if (incy == 0 || shares_memory(y, A) || shares_memory(y, x))
     return via_temporary(ntk_blas_gemv, y, alpha, A, x, beta, err);
-  incx = increment(x);
-  if (incx == 0) {
-    if ((st = ntk_tensor_init_copy(&tx, x, err)) != NTK_OK) return st;
-    ux = &tx;
-    incx = 1;
-  }
+  if ((st = vector_input(x, 0, &tx, &ux, &incx, err)) != NTK_OK) return st;
   if ((st = blas_input(A, &ta, &ua, &la, &lda, err)) != NTK_OK) {
     ntk_tensor_release(&tx);
     return st;
@@ -348,20 +353,10 @@ int ntk_blas_ger(ntk_tensor *A, double alpha, const ntk_tensor *x, const ntk_ten
     ntk_tensor_release(&ta);
     return st;
   }
-  incx = increment(x);
-  incy = increment(y);
-  if (incx == 0 || shares_memory(A, x)) {
-    if ((st = ntk_tensor_init_copy(&tx, x, err)) != NTK_OK) return st;
-    ux = &tx;
-    incx = 1;
-  }
-  if (incy == 0 || shares_memory(A, y)) {
-    if ((st = ntk_tensor_init_copy(&ty, y, err)) != NTK_OK) {
-      ntk_tensor_release(&tx);
-      return st;
-    }
-    uy = &ty;
-    incy = 1;
+  if ((st = vector_input(x, shares_memory(A, x), &tx, &ux, &incx, err)) != NTK_OK) return st;
+  if ((st = vector_input(y, shares_memory(A, y), &ty, &uy, &incy, err)) != NTK_OK) {
+    ntk_tensor_release(&tx);
+    return st;
   }
   cblas_dger(la == LAYOUT_ROW ? CblasRowMajor : CblasColMajor, (int)m, (int)n, alpha,
              ntk_tensor_data(ux), incx, ntk_tensor_data(uy), incy, ntk_tensor_data(A), lda);

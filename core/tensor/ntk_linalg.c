@@ -1,4 +1,6 @@
 /* ntk_linalg.c: dense factorizations and solves through LAPACKE's column-major _work routines.
+ * (Longer than 600 lines on purpose: it is one adapter, and every routine below uses the shared
+ * checks, packing, sign convention and workspace query at its top.)
  *
  * Every function follows the same shape: check the arguments (shapes, release state, finite
  * values, symmetry) before anything is allocated; create the outputs and ONE workspace block
@@ -10,7 +12,7 @@
  * A is argument 1, B (or k, or rcond for pinv) argument 2, rcond of lstsq argument 3. */
 #include "ntk_linalg.h"
 
-#include <cblas.h>
+#include <cblas.h> /* not ntk_blas: one product on LAPACK's column-major work arrays */
 #include <float.h>
 #include <lapacke.h>
 #include <limits.h>
@@ -263,6 +265,17 @@ static int fail_lapack(const char *routine, lapack_int info, ntk_error *err) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* The one exit of every routine with a workspace: frees it and, on failure, the results (b may
+ * be NULL). */
+static int finish(workspace *ws, ntk_tensor *w, ntk_tensor *V, int st) {
+  free(ws->d);
+  if (st != NTK_OK) {
+    ntk_tensor_release(w);
+    if (V) ntk_tensor_release(V);
+  }
+  return st;
+}
+
 /* eigendecompositions                                                                      */
 
 int ntk_linalg_eigh(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, ntk_error *err) {
@@ -308,13 +321,9 @@ int ntk_linalg_eigh(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, ntk_error
     for (i = 0; i < n; i++) fix_sign(ws.d + i * n, n);
     unpack_colmajor(V, ws.d, n);
   }
-  free(ws.d);
-  return NTK_OK;
+  st = NTK_OK;
 fail:
-  free(ws.d);
-  ntk_tensor_release(w);
-  if (V) ntk_tensor_release(V);
-  return st;
+  return finish(&ws, w, V, st);
 }
 
 int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_t k,
@@ -383,13 +392,9 @@ int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_
     for (i = 0; i < n; i++)
       for (t = 0; t < k; t++) vo[i * k + t] = z[i + (k - 1 - t) * n];
   }
-  free(ws.d);
-  return NTK_OK;
+  st = NTK_OK;
 fail:
-  free(ws.d);
-  ntk_tensor_release(w);
-  if (V) ntk_tensor_release(V);
-  return st;
+  return finish(&ws, w, V, st);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -479,6 +484,22 @@ fail:
 /* ---------------------------------------------------------------------------------------- */
 /* square solves                                                                            */
 
+/* The checks of a linear system A X = B before anything is allocated: X released on entry, A
+ * square (or any matrix for least squares), B's rows matching, rcond (argument 3) valid, A and B
+ * finite. */
+static int check_system(ntk_tensor *X, const ntk_tensor *A, const ntk_tensor *B,
+                        double rcond, int square, ntk_error *err) {
+  int st;
+  if ((st = check_output(X, "X", err))) return st;
+  if (!X) return ntk_error_set(err, NTK_EARG, 0, "output tensor X is required");
+  if ((st = square ? check_square(A, 1, "A", err) : check_matrix(A, 1, "A", err)) ||
+      (st = check_rhs(B, A, err)))
+    return st;
+  if ((st = check_rcond(rcond, 3, err))) return st;
+  if ((st = check_finite(A, 1, "A", err)) || (st = check_finite(B, 2, "B", err))) return st;
+  return NTK_OK;
+}
+
 /* X <- A^{-1} B for square A, by Cholesky (dposv, dpocon) when spd, else by LU with pivoting
  * (dgesv, dgecon). A reciprocal condition estimate below max(rcond_min, DBL_EPSILON) is refused
  * as not positive definite (spd) or singular; *rcond (may be NULL) <- that estimate, also when
@@ -491,11 +512,7 @@ static int square_solve(ntk_tensor *X, double *rcond, const ntk_tensor *A, const
   workspace ws = {NULL, NULL};
   int st;
   if (rcond) *rcond = 0.0;
-  if ((st = check_output(X, "X", err))) return st;
-  if (!X) return ntk_error_set(err, NTK_EARG, 0, "output tensor X is required");
-  if ((st = check_square(A, 1, "A", err)) || (st = check_rhs(B, A, err))) return st;
-  if ((st = check_rcond(rcond_min, 3, err))) return st;
-  if ((st = check_finite(A, 1, "A", err)) || (st = check_finite(B, 2, "B", err))) return st;
+  if ((st = check_system(X, A, B, rcond_min, 1, err))) return st;
   if (spd && (st = check_symmetric(A, 1, "A", err))) return st;
   if (rcond_min < NTK_LINALG_RCOND_MIN) rcond_min = NTK_LINALG_RCOND_MIN;
   n = A->shape[0];
@@ -560,12 +577,9 @@ static int square_solve(ntk_tensor *X, double *rcond, const ntk_tensor *A, const
     goto fail;
   }
   unpack_colmajor(X, b, n);
-  free(ws.d);
-  return NTK_OK;
+  st = NTK_OK;
 fail:
-  free(ws.d);
-  ntk_tensor_release(X);
-  return st;
+  return finish(&ws, X, NULL, st);
 }
 
 int ntk_linalg_cholesky_solve_cond(ntk_tensor *X, double *rcond, const ntk_tensor *A,
@@ -594,11 +608,7 @@ int ntk_linalg_lstsq(ntk_tensor *X, const ntk_tensor *A, const ntk_tensor *B, do
   workspace ws = {NULL, NULL};
   int st;
   if (rank) *rank = 0;
-  if ((st = check_output(X, "X", err))) return st;
-  if (!X) return ntk_error_set(err, NTK_EARG, 0, "output tensor X is required");
-  if ((st = check_matrix(A, 1, "A", err)) || (st = check_rhs(B, A, err))) return st;
-  if ((st = check_rcond(rcond, 3, err))) return st;
-  if ((st = check_finite(A, 1, "A", err)) || (st = check_finite(B, 2, "B", err))) return st;
+  if ((st = check_system(X, A, B, rcond, 0, err))) return st;
   m = A->shape[0];
   n = A->shape[1];
   p = B->shape[1];
@@ -682,12 +692,9 @@ int ntk_linalg_pinv(ntk_tensor *P, const ntk_tensor *A, double rcond, size_t *ra
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasTrans, (int)n, (int)m, (int)kept, 1.0, vt, (int)n,
                 u, (int)r, 0.0, ntk_tensor_data(P), (int)m);
   if (rank) *rank = kept;
-  free(ws.d);
-  return NTK_OK;
+  st = NTK_OK;
 fail:
-  free(ws.d);
-  ntk_tensor_release(P);
-  return st;
+  return finish(&ws, P, NULL, st);
 }
 
 /* ---------------------------------------------------------------------------------------- */

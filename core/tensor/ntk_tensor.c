@@ -43,6 +43,15 @@ static void storage_release(ntk_storage *s) {
   }
 }
 
+
+/* t's shape <- rows (x cols), row-major contiguous strides (offset and storage untouched). */
+static void set_contiguous(ntk_tensor *t, int ndim, size_t rows, size_t cols) {
+  t->ndim = ndim;
+  t->shape[0] = rows;
+  t->shape[1] = cols;
+  t->stride[0] = (ptrdiff_t)(ndim == 2 ? cols : 1);
+  t->stride[1] = 1;
+}
 int ntk_tensor_init(ntk_tensor *t, int ndim, const size_t *shape, ntk_error *err) {
   size_t rows, cols, n;
   int st;
@@ -60,11 +69,7 @@ int ntk_tensor_init(ntk_tensor *t, int ndim, const size_t *shape, ntk_error *err
     return st;
   }
   t->offset = 0;
-  t->ndim = ndim;
-  t->shape[0] = rows;
-  t->shape[1] = cols;
-  t->stride[0] = (ptrdiff_t)(ndim == 2 ? cols : 1);
-  t->stride[1] = 1;
+  set_contiguous(t, ndim, rows, cols);
   return NTK_OK;
 }
 
@@ -162,11 +167,7 @@ int ntk_tensor_reshape(ntk_tensor *dst, const ntk_tensor *src, int ndim, const s
     return ntk_error_set(err, NTK_ESHAPE, 2, "cannot reshape %zu elements to %zu x %zu",
                          ntk_tensor_numel(src), rows, cols);
   ntk_tensor_view(dst, src);
-  dst->ndim = ndim;
-  dst->shape[0] = rows;
-  dst->shape[1] = cols;
-  dst->stride[0] = (ptrdiff_t)(ndim == 2 ? cols : 1);
-  dst->stride[1] = 1;
+  set_contiguous(dst, ndim, rows, cols);
   return NTK_OK;
 }
 
@@ -197,4 +198,66 @@ char *ntk_tensor_shape_str(const ntk_tensor *t, char *buf, size_t len) {
   else
     snprintf(buf, len, "[released]");
   return buf;
+}
+
+int ntk_tensor_contiguous(ntk_tensor *dst, const ntk_tensor *src, ntk_error *err) {
+  if (!src || !src->storage)
+    return ntk_error_set(err, NTK_ERELEASED, 0, "attempt to use a released tensor");
+  if (ntk_tensor_is_contiguous(src)) {
+    ntk_tensor_view(dst, src);
+    return NTK_OK;
+  }
+  return ntk_tensor_init_copy(dst, src, err);
+}
+
+int ntk_tensor_check_rows(const ntk_tensor *src, size_t cols, size_t min_rows, const char *what,
+                          int arg, ntk_error *err) {
+  char got[64];
+  if (!src || !src->storage)
+    return ntk_error_set(err, NTK_ERELEASED, arg, "attempt to use a released tensor");
+  if (((src->ndim == 2 && src->shape[1] == cols) || (src->ndim == 1 && cols == 1)) &&
+      src->shape[0] >= min_rows)
+    return NTK_OK;
+  ntk_tensor_shape_str(src, got, sizeof got);
+  if (cols == 1)
+    return ntk_error_set(err, NTK_ESHAPE, arg, "[P x 1] or [P]%s expected, got %s", what, got);
+  return ntk_error_set(err, NTK_ESHAPE, arg, "[P x %zu]%s expected, got %s", cols, what, got);
+}
+
+int ntk_tensor_rows(ntk_tensor *dst, const ntk_tensor *src, size_t cols, size_t min_rows,
+                    const char *what, int arg, ntk_error *err) {
+  int st = ntk_tensor_check_rows(src, cols, min_rows, what, arg, err);
+  return st != NTK_OK ? st : ntk_tensor_contiguous(dst, src, err);
+}
+
+int ntk_tensor_check_live(const ntk_tensor *t, int arg, ntk_error *err) {
+  if (!t || !t->storage)
+    return ntk_error_set(err, NTK_ERELEASED, arg, "attempt to use a released tensor");
+  return NTK_OK;
+}
+
+int ntk_tensor_shape_error(ntk_error *err, int arg, const char *what, const ntk_tensor *expected,
+                           const ntk_tensor *got) {
+  char e[64], g[64];
+  return ntk_error_set(err, NTK_ESHAPE, arg, "shape mismatch: %s %s expected, got %s", what,
+                       ntk_tensor_shape_str(expected, e, sizeof e),
+                       ntk_tensor_shape_str(got, g, sizeof g));
+}
+
+void ntk_tensor_wrap(ntk_tensor *t, ntk_storage *s, const double *data, size_t rows, size_t cols) {
+  s->data = (double *)data; /* never freed: refcount stays >= 1 */
+  s->size = cols ? rows * cols : rows;
+  s->refcount = 1;
+  s->free_data = NULL; /* the caller's buffer is never freed here */
+  t->storage = s;
+  t->offset = 0;
+  set_contiguous(t, cols ? 2 : 1, rows, cols ? cols : 1);
+}
+
+int ntk_tensor_contiguous_pair(ntk_tensor *x, const ntk_tensor *X, ntk_tensor *y,
+                               const ntk_tensor *Y, ntk_error *err) {
+  int st = ntk_tensor_contiguous(x, X, err);
+  if (st == NTK_OK && Y && (st = ntk_tensor_contiguous(y, Y, err)) != NTK_OK)
+    ntk_tensor_release(x);
+  return st;
 }

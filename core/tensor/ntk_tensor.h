@@ -75,6 +75,37 @@ static inline double *ntk_tensor_ptr(const ntk_tensor *t, size_t i, size_t j) {
   return t->storage->data + t->offset + (ptrdiff_t)i * t->stride[0] + (ptrdiff_t)j * t->stride[1];
 }
 
+/* t <- a contiguous [rows x cols] tensor (cols 0: 1-D [rows]) over the caller's buffer data,
+ * without copying: s is the storage record, holding one reference that is never dropped, so the
+ * core never frees data. For C callers (and the core's own loops) that keep plain row-major
+ * arrays; t is valid while data and s are, needs no release, and must not be written through
+ * when data is read-only. */
+void ntk_tensor_wrap(ntk_tensor *t, ntk_storage *s, const double *data, size_t rows, size_t cols);
+
+/* dst <- src itself (a view, no copy) when src is contiguous, else a contiguous copy; dst must be
+ * released on entry and is released by the caller. The one place where a model-level function
+ * (ntk_kernel, ntk_regress, ntk_metrics, ntk_mlp, ntk_train) turns any view into row-major
+ * data. */
+int ntk_tensor_contiguous(ntk_tensor *dst, const ntk_tensor *src, ntk_error *err);
+/* x <- ntk_tensor_contiguous(X) and, when Y is not NULL, y <- ntk_tensor_contiguous(Y): the
+ * inputs and targets of one call; on failure both stay released. */
+int ntk_tensor_contiguous_pair(ntk_tensor *x, const ntk_tensor *X, ntk_tensor *y,
+                               const ntk_tensor *Y, ntk_error *err);
+/* Checks that src holds rows of `cols` values: [P x cols], or [P] when cols is 1, with
+ * P >= min_rows. Otherwise NTK_ESHAPE for argument arg, "[P x cols]<what> expected, got [..]"
+ * (what: "" or a noun such as " inputs"). */
+int ntk_tensor_check_rows(const ntk_tensor *src, size_t cols, size_t min_rows, const char *what,
+                          int arg, ntk_error *err);
+/* dst <- ntk_tensor_contiguous(src) after ntk_tensor_check_rows. */
+int ntk_tensor_rows(ntk_tensor *dst, const ntk_tensor *src, size_t cols, size_t min_rows,
+                    const char *what, int arg, ntk_error *err);
+
+/* NTK_ERELEASED for argument arg when t is NULL or released, else NTK_OK. */
+int ntk_tensor_check_live(const ntk_tensor *t, int arg, ntk_error *err);
+/* NTK_ESHAPE for argument arg: "shape mismatch: <what> [expected] expected, got [got]". */
+int ntk_tensor_shape_error(ntk_error *err, int arg, const char *what, const ntk_tensor *expected,
+                           const ntk_tensor *got);
+
 /* 1 when a and b have the same ndim and shape. */
 int ntk_tensor_same_shape(const ntk_tensor *a, const ntk_tensor *b);
 /* Writes "[3 x 4]" or "[5]" into buf (at least 64 bytes) and returns buf. */

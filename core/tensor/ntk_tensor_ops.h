@@ -152,4 +152,8 @@ int ntk_tensor_cat(ntk_tensor *dst, const ntk_tensor *const *parts, size_t n, in
 int ntk_tensor_gather_rows(ntk_tensor *dst, const ntk_tensor *src, const size_t *index,
                            size_t n, ntk_error *err);
 
+/* a[0] + ... + a[n-1] in four interleaved partial sums, ((s0 + s1) + (s2 + s3)): the summation
+ * order of every contiguous sum in the library (ntk_tensor_reduce, the kernel metrics). */
+double ntk_sum_contiguous(const double *a, size_t n);
+
 #endif

@@ -111,13 +111,7 @@ static void test_gemm_layouts(void) {
         ntk_tensor_fill(&C, NAN, &err);
         CHECK(ntk_blas_gemm(&C, 1.0, &A, &B, 0.0, &err) == NTK_OK);
         CHECK_NEAR(gemm_error(&C, 1.0, &A, &B, 0.0, &C0), 0.0, PRODUCT_TOL);
-        ntk_tensor_release(&abase);
-        ntk_tensor_release(&bbase);
-        ntk_tensor_release(&cbase);
-        ntk_tensor_release(&A);
-        ntk_tensor_release(&B);
-        ntk_tensor_release(&C);
-        ntk_tensor_release(&C0);
+        NTK_TEST_RELEASE(&abase, &bbase, &cbase, &A, &B, &C, &C0);
       }
 }
 
@@ -145,11 +139,7 @@ static void test_gemm_in_place_and_shapes(void) {
   CHECK(err.arg == 4);
   CHECK(strstr(err.msg, "[3 x 3] @ [4 x 2]") != NULL);
   CHECK(ntk_blas_matmul(&C0, &A, &X, &err) == NTK_ESHAPE);
-  ntk_tensor_release(&A);
-  ntk_tensor_release(&At);
-  ntk_tensor_release(&C);
-  ntk_tensor_release(&C0);
-  ntk_tensor_release(&X);
+  NTK_TEST_RELEASE(&A, &At, &C, &C0, &X);
 }
 
 static void test_gemv_gram_ger(void) {
@@ -194,13 +184,7 @@ static void test_gemv_gram_ger(void) {
     for (j = 0; j < 4; j++)
       CHECK_NEAR(ntk_tensor_at(&O, i, j), ntk_tensor_at(&x, i, 0) * ntk_tensor_at(&y, j, 0),
                  PRODUCT_TOL);
-  ntk_tensor_release(&base);
-  ntk_tensor_release(&A);
-  ntk_tensor_release(&x);
-  ntk_tensor_release(&xv);
-  ntk_tensor_release(&y);
-  ntk_tensor_release(&G);
-  ntk_tensor_release(&O);
+  NTK_TEST_RELEASE(&base, &A, &x, &xv, &y, &G, &O);
 }
 
 /* gemv, syrk and ger on a matrix with no unit stride (copied behind the scenes). */
@@ -244,15 +228,7 @@ static void test_strided_fallbacks(void) {
   for (i = 0; i < 4; i++)
     for (j = 0; j < 5; j++)
       CHECK(ntk_tensor_at(&base, i, 2 * j + 1) == ntk_tensor_at(&base0, i, 2 * j + 1));
-  ntk_tensor_release(&base0);
-  ntk_tensor_release(&base);
-  ntk_tensor_release(&A);
-  ntk_tensor_release(&x);
-  ntk_tensor_release(&y);
-  ntk_tensor_release(&G);
-  ntk_tensor_release(&A0);
-  ntk_tensor_release(&u);
-  ntk_tensor_release(&v);
+  NTK_TEST_RELEASE(&base0, &base, &A, &x, &y, &G, &A0, &u, &v);
 }
 
 int main(void) {

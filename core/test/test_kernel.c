@@ -8,6 +8,11 @@
 #include "ntk_kernel.h"
 #include "ntk_test.h"
 
+/* P rows of net's inputs in an array (NULL stays NULL), eta of net's size */
+static const void *given(const void *p) { return p; } /* an array or NULL, without -Waddress */
+#define IN(x, p) (given(x) ? NTK_TEST_T2((x), (p), ntk_mlp_input_dim(net)) : NULL)
+#define ETA(e) (given(e) ? NTK_TEST_T1((e), net->nparams) : NULL)
+
 /* Both paths sum the same products in a different order: rounding differences of a few ulps of
  * the largest term, far below 1e-10 of the kernel's scale for these sizes. */
 #define REL_TOL 1e-10
@@ -31,35 +36,9 @@ static double rel_diff(const double *a, const double *b, size_t n) {
 static ntk_mlp *make_net(int depth, size_t D, size_t width, size_t C, ntk_activation act, int bias,
                          ntk_param param, uint64_t seed) {
   size_t widths[8];
-  ntk_activation acts[8];
-  double sigma[8];
-  ntk_mlp_config cfg;
-  ntk_rng rng;
-  ntk_mlp *net = NULL;
   int l;
   for (l = 0; l <= depth; l++) widths[l] = l == 0 ? D : (l == depth ? C : width + (size_t)l);
-  for (l = 0; l < depth; l++) {
-    acts[l] = act;
-    sigma[l] = 1.3;
-  }
-  memset(&cfg, 0, sizeof cfg);
-  cfg.depth = depth;
-  cfg.widths = widths;
-  cfg.act = acts;
-  cfg.bias = bias;
-  cfg.param = param;
-  cfg.sigma = sigma;
-  cfg.bias_sigma = 0.4;
-  cfg.init = NTK_INIT_GAUSSIAN;
-  ntk_rng_seed(&rng, seed);
-  if (ntk_mlp_new(&net, &cfg, &rng, NULL) != NTK_OK) return NULL;
-  return net;
-}
-
-static void fill_normal(double *x, size_t n, uint64_t seed) {
-  ntk_rng rng;
-  ntk_rng_seed(&rng, seed);
-  ntk_rng_fill_normal_buf(&rng, x, n, 0.0, 1.0);
+  return ntk_test_mlp(depth, widths, act, bias, param, NTK_INIT_GAUSSIAN, 1.3, 0.4, seed, NULL);
 }
 
 /* Fast vs reference for one net, all layouts, symmetric and cross, untiled and tiled. */
@@ -79,8 +58,8 @@ static void check_net(ntk_mlp *net, size_t P1, size_t P2, ntk_kernel_ws *ws) {
         size_t Pb = cross ? P2 : P1;
         double d;
         ntk_kernel_shape(&rows, &cols, (ntk_kernel_output)out, C, P1, Pb);
-        CHECK(ntk_kernel_ntk(K, NULL, net, X1, P1, Xb, Pb, &o, NULL) == NTK_OK);
-        CHECK(ntk_kernel_ntk_ref(R, net, X1, P1, Xb, Pb, (ntk_kernel_output)out, NULL, 0, NULL) ==
+        CHECK(ntk_kernel_ntk(K, NULL, net, IN(X1, P1), IN(Xb, Pb), &o, NULL) == NTK_OK);
+        CHECK(ntk_kernel_ntk_ref(R, net, IN(X1, P1), IN(Xb, Pb), (ntk_kernel_output)out, ETA(NULL), 0, NULL) ==
               NTK_OK);
         d = rel_diff(K, R, rows * cols);
         if (!(d <= REL_TOL))
@@ -89,10 +68,7 @@ static void check_net(ntk_mlp *net, size_t P1, size_t P2, ntk_kernel_ws *ws) {
                   d);
         CHECK(d <= REL_TOL);
       }
-  free(X1);
-  free(X2);
-  free(K);
-  free(R);
+  NTK_TEST_FREE(X1, X2, K, R);
 }
 
 static void test_fast_equals_reference(void) {
@@ -130,27 +106,22 @@ static void test_layers(void) {
   for (l = 0; l < L; l++) lay[l] = malloc(n * sizeof *K);
   for (out = NTK_KERNEL_FULL; out <= NTK_KERNEL_MEAN; out++)
     for (withEta = 0; withEta < 2; withEta++) {
-      ntk_kernel_opts o = {(ntk_kernel_output)out, withEta ? eta : NULL, 0, NULL};
+      ntk_kernel_opts o = {(ntk_kernel_output)out, ETA(withEta ? eta : NULL), 0, NULL};
       size_t rows, cols, i;
       ntk_kernel_shape(&rows, &cols, (ntk_kernel_output)out, C, P, P);
-      CHECK(ntk_kernel_ntk(K, lay, net, X, P, NULL, 0, &o, NULL) == NTK_OK);
+      CHECK(ntk_kernel_ntk(K, lay, net, IN(X, P), IN(NULL, 0), &o, NULL) == NTK_OK);
       memset(S, 0, n * sizeof *S);
       for (l = 0; l < L; l++) {
-        CHECK(ntk_kernel_ntk_ref(R, net, X, P, NULL, 0, (ntk_kernel_output)out,
-                                 withEta ? eta : NULL, l + 1, NULL) == NTK_OK);
+        CHECK(ntk_kernel_ntk_ref(R, net, IN(X, P), IN(NULL, 0), (ntk_kernel_output)out, ETA(withEta ? eta : NULL), l + 1, NULL) == NTK_OK);
         CHECK(rel_diff(lay[l], R, rows * cols) <= REL_TOL);
         for (i = 0; i < rows * cols; i++) S[i] += lay[l][i];
       }
       CHECK(rel_diff(S, K, rows * cols) <= REL_TOL);
-      CHECK(ntk_kernel_ntk_ref(R, net, X, P, NULL, 0, (ntk_kernel_output)out,
-                               withEta ? eta : NULL, 0, NULL) == NTK_OK);
+      CHECK(ntk_kernel_ntk_ref(R, net, IN(X, P), IN(NULL, 0), (ntk_kernel_output)out, ETA(withEta ? eta : NULL), 0, NULL) == NTK_OK);
       CHECK(rel_diff(K, R, rows * cols) <= REL_TOL);
     }
   for (l = 0; l < L; l++) free(lay[l]);
-  free(eta);
-  free(K);
-  free(R);
-  free(S);
+  NTK_TEST_FREE(eta, K, R, S);
   ntk_mlp_free(net);
 }
 
@@ -164,21 +135,19 @@ static void test_eta(void) {
   fill_normal(X, P * D, 5);
   fill_normal(X2, 3 * D, 6);
   for (i = 0; i < net->nparams; i++) eta[i] = 0.37;
-  CHECK(ntk_kernel_ntk(K, NULL, net, X, P, NULL, 0, &o, NULL) == NTK_OK);
-  o.eta = eta;
-  CHECK(ntk_kernel_ntk(E, NULL, net, X, P, NULL, 0, &o, NULL) == NTK_OK);
+  CHECK(ntk_kernel_ntk(K, NULL, net, IN(X, P), IN(NULL, 0), &o, NULL) == NTK_OK);
+  o.eta = ETA(eta);
+  CHECK(ntk_kernel_ntk(E, NULL, net, IN(X, P), IN(NULL, 0), &o, NULL) == NTK_OK);
   for (i = 0; i < n; i++) K[i] *= 0.37;
   CHECK(rel_diff(E, K, n) <= REL_TOL);
   for (i = 0; i < net->nparams; i++) eta[i] = (double)(i % 7) * 0.1;
   o.output = NTK_KERNEL_BLOCKS;
-  CHECK(ntk_kernel_ntk(E, NULL, net, X, P, X2, 3, &o, NULL) == NTK_OK);
-  CHECK(ntk_kernel_ntk_ref(K, net, X, P, X2, 3, NTK_KERNEL_BLOCKS, eta, 0, NULL) == NTK_OK);
+  CHECK(ntk_kernel_ntk(E, NULL, net, IN(X, P), IN(X2, 3), &o, NULL) == NTK_OK);
+  CHECK(ntk_kernel_ntk_ref(K, net, IN(X, P), IN(X2, 3), NTK_KERNEL_BLOCKS, ETA(eta), 0, NULL) == NTK_OK);
   CHECK(rel_diff(E, K, P * C * 3 * C) <= REL_TOL);
   eta[3] = -1.0;
-  CHECK(ntk_kernel_ntk(E, NULL, net, X, P, NULL, 0, &o, NULL) == NTK_EARG);
-  free(K);
-  free(E);
-  free(eta);
+  CHECK(ntk_kernel_ntk(E, NULL, net, IN(X, P), IN(NULL, 0), &o, NULL) == NTK_EARG);
+  NTK_TEST_FREE(K, E, eta);
   ntk_mlp_free(net);
 }
 
@@ -190,7 +159,7 @@ static void test_linear_closed_form(void) {
   const double *W = net->params + net->w_off[0], *a = net->params + net->w_off[1];
   CHECK(net->widths[1] == N);
   fill_normal(X, P * D, 8);
-  CHECK(ntk_kernel_ntk(K, NULL, net, X, P, NULL, 0, NULL, NULL) == NTK_OK);
+  CHECK(ntk_kernel_ntk(K, NULL, net, IN(X, P), IN(NULL, 0), NULL, NULL) == NTK_OK);
   for (i = 0; i < N; i++) a2 += a[i] * a[i];
   for (i = 0; i < D; i++)
     for (j = 0; j < D; j++) {
@@ -220,17 +189,17 @@ static void test_cache(void) {
   memcpy(Y, X, sizeof X);
   CHECK(ntk_kernel_ws_new(&ws, NULL) == NTK_OK);
   o.ws = ws;
-  CHECK(ntk_kernel_ntk(K1, NULL, net, X, P, NULL, 0, &o, NULL) == NTK_OK);
+  CHECK(ntk_kernel_ntk(K1, NULL, net, IN(X, P), IN(NULL, 0), &o, NULL) == NTK_OK);
   CHECK(ntk_kernel_ws_hits(ws) == 0);
-  CHECK(ntk_kernel_ntk(K2, NULL, net, Y, P, NULL, 0, &o, NULL) == NTK_OK);
+  CHECK(ntk_kernel_ntk(K2, NULL, net, IN(Y, P), IN(NULL, 0), &o, NULL) == NTK_OK);
   CHECK(ntk_kernel_ws_hits(ws) == 1);
   CHECK(memcmp(K1, K2, sizeof K1) == 0);
   Y[7] = nextafter(Y[7], 1e300); /* the smallest possible edit */
   CHECK(ntk_kernel_hash(X, 45) != ntk_kernel_hash(Y, 45));
   Y[7] = X[7] * 2.0;
-  CHECK(ntk_kernel_ntk(K2, NULL, net, Y, P, NULL, 0, &o, NULL) == NTK_OK);
+  CHECK(ntk_kernel_ntk(K2, NULL, net, IN(Y, P), IN(NULL, 0), &o, NULL) == NTK_OK);
   CHECK(ntk_kernel_ws_hits(ws) == 1);
-  CHECK(ntk_kernel_ntk(K3, NULL, net, Y, P, NULL, 0, NULL, NULL) == NTK_OK);
+  CHECK(ntk_kernel_ntk(K3, NULL, net, IN(Y, P), IN(NULL, 0), NULL, NULL) == NTK_OK);
   CHECK(memcmp(K2, K3, sizeof K2) == 0);
   CHECK(ntk_kernel_ws_bytes(ws) > 0);
   ntk_kernel_ws_clear(ws);
@@ -240,34 +209,34 @@ static void test_cache(void) {
   ntk_mlp_free(net);
 }
 
+/* K (m x n) against A B^T (A m x d, B n x d) summed by plain loops, to 1e-12 absolute or, with
+ * relative set, 1e-12 (1 + |entry|). */
+static void check_against_cross(const double *K, const double *A, const double *B, size_t m,
+                                size_t n, size_t d, int relative) {
+  double *R = malloc(m * n * sizeof *R);
+  size_t i;
+  ntk_test_cross(R, A, B, m, n, d);
+  for (i = 0; i < m * n; i++) CHECK_NEAR(K[i], R[i], 1e-12 * (relative ? 1 + fabs(R[i]) : 1));
+  free(R);
+}
+
 /* NNGP kernels are the Grams of the representations: layer 0 is X X^T, layer L is f f^T. */
 static void test_nngp(void) {
-  size_t P = 4, D = 3, Q = 2, i, j, k;
+  size_t P = 4, D = 3, Q = 2;
   ntk_mlp *net = make_net(3, D, 5, 2, NTK_ACT_ERF, 1, NTK_PARAM_STANDARD, 41);
   double X[12], X2[6], f1[8], f2[4], G0[16], GL[16], C0[8], CL[8];
   double *ks[4] = {G0, NULL, NULL, GL}, *kc[4] = {C0, NULL, NULL, CL};
   fill_normal(X, P * D, 10);
   fill_normal(X2, Q * D, 11);
-  CHECK(ntk_kernel_nngp(ks, net, X, P, NULL, 0, NULL) == NTK_OK);
-  CHECK(ntk_kernel_nngp(kc, net, X, P, X2, Q, NULL) == NTK_OK);
-  CHECK(ntk_mlp_forward(net, f1, X, P, NULL) == NTK_OK);
-  CHECK(ntk_mlp_forward(net, f2, X2, Q, NULL) == NTK_OK);
-  for (i = 0; i < P; i++)
-    for (j = 0; j < P; j++) {
-      double s = 0, t = 0;
-      for (k = 0; k < D; k++) s += X[i * D + k] * X[j * D + k];
-      for (k = 0; k < 2; k++) t += f1[i * 2 + k] * f1[j * 2 + k];
-      CHECK_NEAR(G0[i * P + j], s, 1e-12);
-      CHECK_NEAR(GL[i * P + j], t, 1e-12 * (1 + fabs(t)));
-    }
-  for (i = 0; i < P; i++)
-    for (j = 0; j < Q; j++) {
-      double s = 0, t = 0;
-      for (k = 0; k < D; k++) s += X[i * D + k] * X2[j * D + k];
-      for (k = 0; k < 2; k++) t += f1[i * 2 + k] * f2[j * 2 + k];
-      CHECK_NEAR(C0[i * Q + j], s, 1e-12);
-      CHECK_NEAR(CL[i * Q + j], t, 1e-12 * (1 + fabs(t)));
-    }
+  CHECK(ntk_kernel_nngp(ks, net, IN(X, P), IN(NULL, 0), NULL) == NTK_OK);
+  CHECK(ntk_kernel_nngp(kc, net, IN(X, P), IN(X2, Q), NULL) == NTK_OK);
+  CHECK(ntk_mlp_forward(net, f1, IN(X, P), NULL) == NTK_OK);
+  CHECK(ntk_mlp_forward(net, f2, IN(X2, Q), NULL) == NTK_OK);
+  /* input Grams to 1e-12 absolute, output Grams to 1e-12 relative */
+  check_against_cross(G0, X, X, P, P, D, 0);
+  check_against_cross(GL, f1, f1, P, P, 2, 1);
+  check_against_cross(C0, X, X2, P, Q, D, 0);
+  check_against_cross(CL, f1, f2, P, Q, 2, 1);
   ntk_mlp_free(net);
 }
 
@@ -292,14 +261,14 @@ static void test_large_p(void) {
         size_t rows, cols, i, Pb = cross ? Q : P;
         const double *Xb = cross ? X2 : NULL;
         ntk_kernel_shape(&rows, &cols, (ntk_kernel_output)out, C, P, Pb);
-        CHECK(ntk_kernel_ntk_ref(R, net, X, P, Xb, Pb, (ntk_kernel_output)out, NULL, 0, NULL) ==
+        CHECK(ntk_kernel_ntk_ref(R, net, IN(X, P), IN(Xb, Pb), (ntk_kernel_output)out, ETA(NULL), 0, NULL) ==
               NTK_OK);
-        CHECK(ntk_kernel_ntk(K, NULL, net, X, P, Xb, Pb, &o, NULL) == NTK_OK);
+        CHECK(ntk_kernel_ntk(K, NULL, net, IN(X, P), IN(Xb, Pb), &o, NULL) == NTK_OK);
         CHECK(rel_diff(K, R, rows * cols) <= REL_TOL);
-        CHECK(ntk_kernel_ntk(K, lay, net, X, P, Xb, Pb, &o, NULL) == NTK_OK);
+        CHECK(ntk_kernel_ntk(K, lay, net, IN(X, P), IN(Xb, Pb), &o, NULL) == NTK_OK);
         CHECK(rel_diff(K, R, rows * cols) <= REL_TOL);
         o.tile = (size_t)-1; /* a tile larger than the kernel means untiled */
-        CHECK(ntk_kernel_ntk(K, NULL, net, X, P, Xb, Pb, &o, NULL) == NTK_OK);
+        CHECK(ntk_kernel_ntk(K, NULL, net, IN(X, P), IN(Xb, Pb), &o, NULL) == NTK_OK);
         CHECK(rel_diff(K, R, rows * cols) <= REL_TOL);
         o.tile = 0;
         for (i = 0; i < rows * cols; i += 997) CHECK_NEAR(K[i], lay[0][i] + lay[1][i] + lay[2][i],
@@ -308,10 +277,7 @@ static void test_large_p(void) {
   CHECK(ntk_kernel_ws_hits(ws) > 0);
   for (l = 0; l < 3; l++) free(lay[l]);
   ntk_kernel_ws_free(ws);
-  free(X);
-  free(X2);
-  free(K);
-  free(R);
+  NTK_TEST_FREE(X, X2, K, R);
   ntk_mlp_free(net);
 }
 
@@ -345,29 +311,26 @@ static void test_mid_p(void) {
             for (tiled = 0; tiled < 2; tiled++) {
               ntk_kernel_opts o = {(ntk_kernel_output)out, NULL, tiled ? 33 : 0, ws};
               ntk_kernel_shape(&rows, &cols, (ntk_kernel_output)out, C, P, P);
-              CHECK(ntk_kernel_ntk_ref(R, net, X, P, NULL, 0, (ntk_kernel_output)out, NULL, 0,
+              CHECK(ntk_kernel_ntk_ref(R, net, IN(X, P), IN(NULL, 0), (ntk_kernel_output)out, ETA(NULL), 0,
                                        NULL) == NTK_OK);
-              CHECK(ntk_kernel_ntk(K, NULL, net, X, P, NULL, 0, &o, NULL) == NTK_OK);
+              CHECK(ntk_kernel_ntk(K, NULL, net, IN(X, P), IN(NULL, 0), &o, NULL) == NTK_OK);
               CHECK(rel_diff(K, R, rows * cols) <= REL_TOL);
               for (i = 0; i < rows; i++)
                 for (j = 0; j < i; j++) CHECK(K[i * cols + j] == K[j * cols + i]);
-              CHECK(ntk_kernel_ntk(K, lay, net, X, P, NULL, 0, &o, NULL) == NTK_OK);
+              CHECK(ntk_kernel_ntk(K, lay, net, IN(X, P), IN(NULL, 0), &o, NULL) == NTK_OK);
               CHECK(rel_diff(K, R, rows * cols) <= REL_TOL);
               for (l = 0; l < depth; l++)
                 for (i = 0; i < rows; i++)
                   for (j = 0; j < i; j++) CHECK(lay[l][i * cols + j] == lay[l][j * cols + i]);
               /* cross kernel next, then the symmetric one again, on the same workspace */
               ntk_kernel_shape(&rows, &cols, (ntk_kernel_output)out, C, P, Q);
-              CHECK(ntk_kernel_ntk_ref(R, net, X, P, X2, Q, (ntk_kernel_output)out, NULL, 0,
+              CHECK(ntk_kernel_ntk_ref(R, net, IN(X, P), IN(X2, Q), (ntk_kernel_output)out, ETA(NULL), 0,
                                        NULL) == NTK_OK);
-              CHECK(ntk_kernel_ntk(K, NULL, net, X, P, X2, Q, &o, NULL) == NTK_OK);
+              CHECK(ntk_kernel_ntk(K, NULL, net, IN(X, P), IN(X2, Q), &o, NULL) == NTK_OK);
               CHECK(rel_diff(K, R, rows * cols) <= REL_TOL);
             }
           for (l = 0; l < depth; l++) free(lay[l]);
-          free(X);
-          free(X2);
-          free(K);
-          free(R);
+          NTK_TEST_FREE(X, X2, K, R);
           ntk_mlp_free(net);
         }
   ntk_kernel_ws_free(ws);
@@ -378,10 +341,15 @@ static void test_bad_args(void) {
   ntk_error err;
   ntk_kernel_opts o = {(ntk_kernel_output)9, NULL, 0, NULL};
   ntk_mlp *net = make_net(1, 2, 1, 1, NTK_ACT_LINEAR, 0, NTK_PARAM_STANDARD, 1);
-  CHECK(ntk_kernel_ntk(K, NULL, NULL, X, 2, NULL, 0, NULL, &err) == NTK_EARG && err.arg == 3);
-  CHECK(ntk_kernel_ntk(K, NULL, net, X, 0, NULL, 0, NULL, &err) == NTK_EARG && err.arg == 4);
-  CHECK(ntk_kernel_ntk(K, NULL, net, X, 2, NULL, 0, &o, &err) == NTK_EARG && err.arg == 8);
-  CHECK(ntk_kernel_ntk_ref(K, net, X, 2, NULL, 0, NTK_KERNEL_FULL, NULL, 5, &err) == NTK_EARG);
+  /* argument positions count the parameters: K, layers, net, X1, X2, opts */
+  CHECK(ntk_kernel_ntk(K, NULL, NULL, IN(X, 2), NULL, NULL, &err) == NTK_EARG && err.arg == 3);
+  CHECK(ntk_kernel_ntk(K, NULL, net, IN(X, 0), IN(NULL, 0), NULL, &err) == NTK_ESHAPE &&
+        err.arg == 4);
+  CHECK(ntk_kernel_ntk(K, NULL, net, IN(X, 2), IN(X, 2), NULL, &err) == NTK_OK);
+  CHECK(ntk_kernel_ntk(K, NULL, net, IN(X, 2), NTK_TEST_T2(X, 1, 4), NULL, &err) == NTK_ESHAPE &&
+        err.arg == 5);
+  CHECK(ntk_kernel_ntk(K, NULL, net, IN(X, 2), IN(NULL, 0), &o, &err) == NTK_EARG && err.arg == 6);
+  CHECK(ntk_kernel_ntk_ref(K, net, IN(X, 2), IN(NULL, 0), NTK_KERNEL_FULL, ETA(NULL), 5, &err) == NTK_EARG);
   ntk_mlp_free(net);
 }
 

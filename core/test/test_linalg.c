@@ -152,15 +152,7 @@ static void test_eigh(void) {
   ntk_tensor_release(&Vt);
   CHECK(ntk_linalg_eigh_top(&wt, &Vt, &A, n + 1, &err) == NTK_ERANGE && err.arg == 2);
   CHECK(wt.storage == NULL && Vt.storage == NULL);
-  ntk_tensor_release(&A);
-  ntk_tensor_release(&Av);
-  ntk_tensor_release(&w);
-  ntk_tensor_release(&V);
-  ntk_tensor_release(&w2);
-  ntk_tensor_release(&V2);
-  ntk_tensor_release(&wn);
-  ntk_tensor_release(&AV);
-  ntk_tensor_release(&VtV);
+  NTK_TEST_RELEASE(&A, &Av, &w, &V, &w2, &V2, &wn, &AV, &VtV);
 }
 
 /* A = U diag(s) Vt, U^T U = I, Vt Vt^T = I, s descending and non-negative. */
@@ -195,20 +187,11 @@ static void check_svd(const ntk_tensor *A) {
   strided_copy(&Av, A);
   CHECK(ntk_linalg_svd(&U2, &s3, &Vt2, &Av, &err) == NTK_OK);
   CHECK(same_bits(&U, &U2) && same_bits(&s, &s3) && same_bits(&Vt, &Vt2));
-  ntk_tensor_release(&U2);
-  ntk_tensor_release(&s3);
-  ntk_tensor_release(&Vt2);
+  NTK_TEST_RELEASE(&U2, &s3, &Vt2);
   /* only one side wanted */
   CHECK(ntk_linalg_svd(NULL, &s3, &Vt2, A, &err) == NTK_OK);
   CHECK(same_bits(&Vt, &Vt2));
-  ntk_tensor_release(&U);
-  ntk_tensor_release(&s);
-  ntk_tensor_release(&Vt);
-  ntk_tensor_release(&US);
-  ntk_tensor_release(&s2);
-  ntk_tensor_release(&s3);
-  ntk_tensor_release(&Vt2);
-  ntk_tensor_release(&Av);
+  NTK_TEST_RELEASE(&U, &s, &Vt, &US, &s2, &s3, &Vt2, &Av);
 }
 
 static void test_svd(void) {
@@ -229,10 +212,7 @@ static void test_svd(void) {
   CHECK(ntk_tensor_init_2d(&E, 3, 0, &err) == NTK_OK);
   CHECK(ntk_linalg_svd(&U, &s, &Vt, &E, &err) == NTK_OK);
   CHECK(U.shape[0] == 3 && U.shape[1] == 0 && s.shape[0] == 0 && Vt.shape[0] == 0);
-  ntk_tensor_release(&U);
-  ntk_tensor_release(&s);
-  ntk_tensor_release(&Vt);
-  ntk_tensor_release(&E);
+  NTK_TEST_RELEASE(&U, &s, &Vt, &E);
 }
 
 static double residual(const ntk_tensor *A, const ntk_tensor *X, const ntk_tensor *B) {
@@ -256,9 +236,7 @@ static double residual(const ntk_tensor *A, const ntk_tensor *X, const ntk_tenso
   }
   matmul(&AX, A, 0, &X2, 0);
   d = max_abs_diff(&AX, &B2);
-  ntk_tensor_release(&X2);
-  ntk_tensor_release(&B2);
-  ntk_tensor_release(&AX);
+  NTK_TEST_RELEASE(&X2, &B2, &AX);
   return d;
 }
 
@@ -316,14 +294,7 @@ static void test_solves(void) {
   CHECK(ntk_linalg_cholesky_solve(&X, &NotPD, &B, &err) == NTK_ENOTPD);
   CHECK(X.storage == NULL);
 
-  ntk_tensor_release(&A);
-  ntk_tensor_release(&S);
-  ntk_tensor_release(&B);
-  ntk_tensor_release(&b);
-  ntk_tensor_release(&Av);
-  ntk_tensor_release(&Bv);
-  ntk_tensor_release(&Sing);
-  ntk_tensor_release(&NotPD);
+  NTK_TEST_RELEASE(&A, &S, &B, &b, &Av, &Bv, &Sing, &NotPD);
 }
 
 /* ntk_linalg_cholesky_solve_cond: the caller's conditioning bar and the estimate it returns.
@@ -370,11 +341,7 @@ static void test_cholesky_cond(void) {
   CHECK(ntk_linalg_cholesky_solve_cond(&X, &rc, &S, &B, 1.0, &err) == NTK_EARG && err.arg == 3);
   CHECK(ntk_linalg_cholesky_solve_cond(&X, &rc, &S, &B, NAN, &err) == NTK_EARG && err.arg == 3);
   CHECK(X.storage == NULL);
-  ntk_tensor_release(&D);
-  ntk_tensor_release(&b);
-  ntk_tensor_release(&S);
-  ntk_tensor_release(&B);
-  ntk_tensor_release(&NotPD);
+  NTK_TEST_RELEASE(&D, &b, &S, &B, &NotPD);
 }
 
 /* the four Penrose conditions: A P A = A, P A P = P, (A P)^T = A P, (P A)^T = P A */
@@ -392,11 +359,7 @@ static void check_penrose(const ntk_tensor *A, const ntk_tensor *P) {
   ntk_tensor_release(&T);
   CHECK(ntk_tensor_transpose(&T, &PA, &err) == NTK_OK);
   CHECK(max_abs_diff(&T, &PA) < TOL);
-  ntk_tensor_release(&T);
-  ntk_tensor_release(&AP);
-  ntk_tensor_release(&PA);
-  ntk_tensor_release(&APA);
-  ntk_tensor_release(&PAP);
+  NTK_TEST_RELEASE(&T, &AP, &PA, &APA, &PAP);
 }
 
 static void test_least_squares(void) {
@@ -441,9 +404,7 @@ static void test_least_squares(void) {
   /* the minimum-norm least-squares solution is P B */
   matmul(&PB, &P, 0, &B, 0);
   CHECK(max_abs_diff(&Xd, &PB) < TOL);
-  ntk_tensor_release(&P);
-  ntk_tensor_release(&PB);
-  ntk_tensor_release(&Xd);
+  NTK_TEST_RELEASE(&P, &PB, &Xd);
   /* and the same for D^T (5 x 6, a transposed view) */
   CHECK(ntk_tensor_transpose(&Dt, &D, &err) == NTK_OK);
   CHECK(ntk_linalg_pinv(&P, &Dt, 1e-10, &rank2, &err) == NTK_OK);
@@ -462,20 +423,7 @@ static void test_least_squares(void) {
   CHECK(rank2 == 0 && P.shape[0] == 5 && P.shape[1] == 6);
   check_penrose(&D, &P);
 
-  ntk_tensor_release(&A);
-  ntk_tensor_release(&Av);
-  ntk_tensor_release(&B);
-  ntk_tensor_release(&X);
-  ntk_tensor_release(&AtA);
-  ntk_tensor_release(&AtB);
-  ntk_tensor_release(&Xn);
-  ntk_tensor_release(&P);
-  ntk_tensor_release(&PB);
-  ntk_tensor_release(&L);
-  ntk_tensor_release(&R);
-  ntk_tensor_release(&D);
-  ntk_tensor_release(&Dt);
-  ntk_tensor_release(&Xd);
+  NTK_TEST_RELEASE(&A, &Av, &B, &X, &AtA, &AtB, &Xn, &P, &PB, &L, &R, &D, &Dt, &Xd);
 }
 
 static void test_bad_input(void) {
@@ -533,10 +481,7 @@ static void test_bad_input(void) {
   /* no failure left an output behind */
   CHECK(out.storage == NULL && out2.storage == NULL);
 
-  ntk_tensor_release(&A);
-  ntk_tensor_release(&R);
-  ntk_tensor_release(&v);
-  ntk_tensor_release(&B);
+  NTK_TEST_RELEASE(&A, &R, &v, &B);
 }
 
 static void test_check_psd(void) {
@@ -567,10 +512,7 @@ static void test_check_psd(void) {
   CHECK(ntk_linalg_check_psd(&lmin, &E, -1.0, &err) == NTK_OK && isinf(lmin) && lmin > 0);
   *ntk_tensor_ptr(&S, 0, 1) = NAN;
   CHECK(ntk_linalg_check_psd(&lmin, &S, -1.0, &err) == NTK_ENONFINITE);
-  ntk_tensor_release(&S);
-  ntk_tensor_release(&M);
-  ntk_tensor_release(&G);
-  ntk_tensor_release(&E);
+  NTK_TEST_RELEASE(&S, &M, &G, &E);
 }
 
 /* Sizes beyond the 32-wide copy tiles, not multiples of them: the tiled packing, symmetry
@@ -606,28 +548,14 @@ static void test_beyond_one_tile(void) {
   strided_copy(&Av, &A);
   CHECK(ntk_linalg_solve(&X2, &Av, &B, &err) == NTK_OK);
   CHECK(same_bits(&X, &X2));
-  ntk_tensor_release(&A);
-  ntk_tensor_release(&Av);
-  ntk_tensor_release(&X);
-  ntk_tensor_release(&X2);
+  NTK_TEST_RELEASE(&A, &Av, &X, &X2);
   random_spd(&A, n, &rng);
   strided_copy(&Av, &A);
   CHECK(ntk_linalg_cholesky_solve(&X, &A, &B, &err) == NTK_OK);
   CHECK(residual(&A, &X, &B) < TOL);
   CHECK(ntk_linalg_cholesky_solve(&X2, &Av, &B, &err) == NTK_OK);
   CHECK(same_bits(&X, &X2));
-  ntk_tensor_release(&A);
-  ntk_tensor_release(&Av);
-  ntk_tensor_release(&w);
-  ntk_tensor_release(&V);
-  ntk_tensor_release(&w2);
-  ntk_tensor_release(&V2);
-  ntk_tensor_release(&AV);
-  ntk_tensor_release(&M);
-  ntk_tensor_release(&Mv);
-  ntk_tensor_release(&B);
-  ntk_tensor_release(&X);
-  ntk_tensor_release(&X2);
+  NTK_TEST_RELEASE(&A, &Av, &w, &V, &w2, &V2, &AV, &M, &Mv, &B, &X, &X2);
 }
 
 int main(void) {

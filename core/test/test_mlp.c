@@ -7,41 +7,23 @@
 #include "../ntk.h"
 #include "ntk_test.h"
 
+/* plain arrays of P rows as the API's tensors, with net's input and output sizes */
+#define XT(x, p) NTK_TEST_T2((x), (p), ntk_mlp_input_dim(net))
+#define YT(y, p) NTK_TEST_T2((y), (p), ntk_mlp_output_dim(net))
+
 /* central differences with h = 1e-6: rounding ~1e-10, truncation ~1e-12 (see spec 10) */
 #define FD_STEP 1e-6
 #define GRAD_REL_TOL 1e-6
 
 static ntk_mlp *make(int depth, const size_t *widths, ntk_activation act, int bias, ntk_param param,
                      ntk_init init, uint64_t seed) {
-  ntk_activation acts[8];
-  double sigma[8];
-  ntk_mlp_config cfg;
-  ntk_rng rng;
-  ntk_mlp *net = NULL;
   ntk_error err;
-  int l;
-  for (l = 0; l < depth; l++) {
-    acts[l] = act;
-    sigma[l] = 1.0;
-  }
-  cfg.depth = depth;
-  cfg.widths = widths;
-  cfg.act = acts;
-  cfg.bias = bias;
-  cfg.param = param;
-  cfg.sigma = sigma;
-  cfg.bias_sigma = 0.5;
-  cfg.init = init;
-  ntk_rng_seed(&rng, seed);
-  CHECK(ntk_mlp_new(&net, &cfg, &rng, &err) == NTK_OK);
+  ntk_mlp *net = ntk_test_mlp(depth, widths, act, bias, param, init, 1.0, 0.5, seed, &err);
+  CHECK(net != NULL);
   return net;
 }
 
-static void fill(double *x, size_t n, uint64_t seed) {
-  ntk_rng rng;
-  ntk_rng_seed(&rng, seed);
-  ntk_rng_fill_normal_buf(&rng, x, n, 0.0, 1.0);
-}
+static void fill(double *x, size_t n, uint64_t seed) { fill_normal(x, n, seed); }
 
 static void test_gradient(ntk_activation act, int bias, ntk_param param) {
   size_t widths[4] = {3, 5, 4, 2}, P = 6, i;
@@ -51,13 +33,13 @@ static void test_gradient(ntk_activation act, int bias, ntk_param param) {
   fill(X, 18, 1);
   fill(Y, 12, 2);
   CHECK(net->nparams <= 64);
-  CHECK(ntk_mlp_loss_grad(net, grad, &loss, X, Y, P, &e) == NTK_OK);
+  CHECK(ntk_mlp_loss_grad(net, grad, &loss, XT(X, P), YT(Y, P), &e) == NTK_OK);
   for (i = 0; i < net->nparams; i++) {
     double v = net->params[i];
     net->params[i] = v + FD_STEP;
-    ntk_mlp_loss(net, &lp, X, Y, P, &e);
+    ntk_mlp_loss(net, &lp, XT(X, P), YT(Y, P), &e);
     net->params[i] = v - FD_STEP;
-    ntk_mlp_loss(net, &lm, X, Y, P, &e);
+    ntk_mlp_loss(net, &lm, XT(X, P), YT(Y, P), &e);
     net->params[i] = v;
     err = fmax(err, fabs((lp - lm) / (2 * FD_STEP) - grad[i]));
     gmax = fmax(gmax, fabs(grad[i]));
@@ -74,13 +56,13 @@ static void test_vjp_matches_loss_gradient(void) {
   ntk_error e;
   fill(X, 20, 4);
   fill(Y, 15, 5);
-  CHECK(ntk_mlp_loss_grad(net, g1, &loss, X, Y, P, &e) == NTK_OK);
-  CHECK(ntk_mlp_forward(net, f, X, P, &e) == NTK_OK);
+  CHECK(ntk_mlp_loss_grad(net, g1, &loss, XT(X, P), YT(Y, P), &e) == NTK_OK);
+  CHECK(ntk_mlp_forward(net, f, XT(X, P), &e) == NTK_OK);
   for (i = 0; i < 15; i++) dout[i] = (f[i] - Y[i]) / (double)P;
-  CHECK(ntk_mlp_backward(net, g2, dout, X, P, &e) == NTK_OK);
+  CHECK(ntk_mlp_backward(net, g2, dout, XT(X, P), &e) == NTK_OK);
   for (i = 0; i < net->nparams; i++) CHECK_NEAR(g1[i], g2[i], 1e-15);
   /* a batch size that is not the cached one is refused */
-  CHECK(ntk_mlp_backward(net, g2, dout, X, P - 1, &e) == NTK_ESHAPE);
+  CHECK(ntk_mlp_backward(net, g2, dout, XT(X, P - 1), &e) == NTK_ESHAPE);
   ntk_mlp_free(net);
 }
 
@@ -184,12 +166,12 @@ static void test_workspace_reuse(void) {
   fill(Y, 32, 2);
   ntk_train_config_default(&cfg, NTK_TRAIN_RK45);
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
-  CHECK(ntk_train_step(&tr, net, X, Y, P, INFINITY, &e) == NTK_OK);
+  CHECK(ntk_train_step(&tr, net, XT(X, P), YT(Y, P), INFINITY, &e) == NTK_OK);
   pre0 = net->pre[0];
   delta0 = net->delta[0];
   k0 = tr.k[0];
   k6 = tr.k[6];
-  CHECK(ntk_train_run(&tr, net, X, Y, P, tr.t + 1.0, SIZE_MAX, &e) == NTK_OK);
+  CHECK(ntk_train_run(&tr, net, XT(X, P), YT(Y, P), tr.t + 1.0, SIZE_MAX, &e) == NTK_OK);
   CHECK(net->pre[0] == pre0 && net->delta[0] == delta0);
   /* FSAL swaps k[0] and k[6]; the set of buffers is the same */
   CHECK((tr.k[0] == k0 && tr.k[6] == k6) || (tr.k[0] == k6 && tr.k[6] == k0));

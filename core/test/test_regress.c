@@ -5,6 +5,8 @@
 #include "ntk.h"
 #include "ntk_test.h"
 
+#define ALPHA ntk_tensor_data(&fit.alpha) /* [P x C], row-major */
+
 /* A solve of a well-conditioned 8 x 8 system differs from Gaussian elimination by a few ulps
  * times the condition number (< 1e3 here). */
 #define SOLVE_TOL 1e-11
@@ -12,11 +14,6 @@
  * interpolation and extrapolation are exact up to rounding amplified by cond(X) ~ 10. */
 #define INTERP_TOL 1e-9
 
-static void fill_normal(double *x, size_t n, uint64_t seed) {
-  ntk_rng rng;
-  ntk_rng_seed(&rng, seed);
-  ntk_rng_fill_normal_buf(&rng, x, n, 0.0, 1.0);
-}
 
 /* x <- A^{-1} b by Gaussian elimination with partial pivoting (n <= 16). */
 static void gauss_solve(double *x, const double *A0, const double *b, size_t n) {
@@ -48,19 +45,14 @@ static void gauss_solve(double *x, const double *A0, const double *b, size_t n) 
 }
 
 static void test_direct_solve(void) {
-  size_t P = 8, i, j, k;
+  size_t P = 8, i, k;
   double B[64], K[64], y[16], a[8], pred[16];
   ntk_regress fit = {0};
   fill_normal(B, 64, 1);
   fill_normal(y, 16, 2);
-  for (i = 0; i < P; i++)
-    for (j = 0; j < P; j++) {
-      double s = 0;
-      for (k = 0; k < P; k++) s += B[i * P + k] * B[j * P + k];
-      K[i * P + j] = s;
-    }
+  ntk_test_gram(K, B, P, P);
   /* ridge 0.5, two outputs: each column against its own direct solve */
-  CHECK(ntk_regress_fit(&fit, K, P, y, 2, 0.5, NTK_REGRESS_RCOND, NULL) == NTK_OK);
+  CHECK(ntk_regress_fit(&fit, NTK_TEST_T2(K, P, P), NTK_TEST_T2(y, P, 2), 0.5, NTK_REGRESS_RCOND, NULL) == NTK_OK);
   CHECK(fit.method == NTK_REGRESS_CHOLESKY && fit.rank == P);
   for (k = 0; k < 2; k++) {
     double Kr[64], yk[8];
@@ -70,16 +62,16 @@ static void test_direct_solve(void) {
       yk[i] = y[i * 2 + k];
     }
     gauss_solve(a, Kr, yk, P);
-    for (i = 0; i < P; i++) CHECK_NEAR(fit.alpha[i * 2 + k], a[i], SOLVE_TOL * (1 + fabs(a[i])));
+    for (i = 0; i < P; i++) CHECK_NEAR(ALPHA[i * 2 + k], a[i], SOLVE_TOL * (1 + fabs(a[i])));
   }
   /* predicting on the training kernel with ridge 0 interpolates */
   ntk_regress_release(&fit);
-  CHECK(ntk_regress_fit(&fit, K, P, y, 2, 0.0, NTK_REGRESS_RCOND, NULL) == NTK_OK);
-  CHECK(ntk_regress_predict(pred, &fit, K, P, NULL) == NTK_OK);
+  CHECK(ntk_regress_fit(&fit, NTK_TEST_T2(K, P, P), NTK_TEST_T2(y, P, 2), 0.0, NTK_REGRESS_RCOND, NULL) == NTK_OK);
+  CHECK(ntk_regress_predict(NTK_TEST_T2(pred, P, fit.C), &fit, NTK_TEST_T2(K, P, fit.P), NULL) == NTK_OK);
   for (i = 0; i < 16; i++) CHECK_NEAR(pred[i], y[i], 1e-8);
   ntk_regress_release(&fit);
   ntk_regress_release(&fit);
-  CHECK(fit.alpha == NULL);
+  CHECK(fit.alpha.storage == NULL);
 }
 
 /* Linear kernel K = X X^T of rank D < P: ridgeless regression of y = beta . x takes the
@@ -90,25 +82,13 @@ static void test_rank_deficient(void) {
   ntk_regress fit = {0};
   fill_normal(X, P * D, 3);
   fill_normal(Xt, Q * D, 4);
-  for (i = 0; i < P; i++) {
-    y[i] = 0;
-    for (k = 0; k < D; k++) y[i] += beta[k] * X[i * D + k];
-    for (j = 0; j < P; j++) {
-      double s = 0;
-      for (k = 0; k < D; k++) s += X[i * D + k] * X[j * D + k];
-      K[i * P + j] = s;
-    }
-  }
-  for (i = 0; i < Q; i++)
-    for (j = 0; j < P; j++) {
-      double s = 0;
-      for (k = 0; k < D; k++) s += Xt[i * D + k] * X[j * D + k];
-      Kx[i * P + j] = s;
-    }
-  CHECK(ntk_regress_fit(&fit, K, P, y, 1, 0.0, NTK_REGRESS_RCOND, NULL) == NTK_OK);
+  ntk_test_cross(y, X, beta, P, 1, D);
+  ntk_test_gram(K, X, P, D);
+  ntk_test_cross(Kx, Xt, X, Q, P, D);
+  CHECK(ntk_regress_fit(&fit, NTK_TEST_T2(K, P, P), NTK_TEST_T2(y, P, 1), 0.0, NTK_REGRESS_RCOND, NULL) == NTK_OK);
   CHECK(fit.method == NTK_REGRESS_EIGH);
   CHECK(fit.rank == D);
-  CHECK(ntk_regress_predict(pred, &fit, Kx, Q, NULL) == NTK_OK);
+  CHECK(ntk_regress_predict(NTK_TEST_T2(pred, Q, fit.C), &fit, NTK_TEST_T2(Kx, Q, fit.P), NULL) == NTK_OK);
   for (i = 0; i < Q; i++) {
     double t = 0;
     for (k = 0; k < D; k++) t += beta[k] * Xt[i * D + k];
@@ -119,7 +99,7 @@ static void test_rank_deficient(void) {
     double c[3], G[9], r[3], res = 0, an = 0;
     for (i = 0; i < D; i++) {
       r[i] = 0;
-      for (j = 0; j < P; j++) r[i] += X[j * D + i] * fit.alpha[j];
+      for (j = 0; j < P; j++) r[i] += X[j * D + i] * ALPHA[j];
       for (j = 0; j < D; j++) {
         G[i * D + j] = 0;
         for (k = 0; k < P; k++) G[i * D + j] += X[k * D + i] * X[k * D + j];
@@ -129,8 +109,8 @@ static void test_rank_deficient(void) {
     for (j = 0; j < P; j++) {
       double s = 0;
       for (k = 0; k < D; k++) s += X[j * D + k] * c[k];
-      res += (fit.alpha[j] - s) * (fit.alpha[j] - s);
-      an += fit.alpha[j] * fit.alpha[j];
+      res += (ALPHA[j] - s) * (ALPHA[j] - s);
+      an += ALPHA[j] * ALPHA[j];
     }
     CHECK(sqrt(res) <= 1e-10 * sqrt(an));
   }
@@ -141,15 +121,15 @@ static void test_bad_args(void) {
   double K[4] = {1, 0, 0, 1}, y[2] = {1, 2};
   ntk_regress fit = {0};
   ntk_error err;
-  CHECK(ntk_regress_fit(&fit, K, 2, y, 1, -1.0, 1e-10, &err) == NTK_EARG && err.arg == 6);
-  CHECK(ntk_regress_fit(&fit, K, 2, y, 1, 0.0, 2.0, &err) == NTK_EARG && err.arg == 7);
+  CHECK(ntk_regress_fit(&fit, NTK_TEST_T2(K, 2, 2), NTK_TEST_T2(y, 2, 1), -1.0, 1e-10, &err) == NTK_EARG && err.arg == 4); /* ridge */
+  CHECK(ntk_regress_fit(&fit, NTK_TEST_T2(K, 2, 2), NTK_TEST_T2(y, 2, 1), 0.0, 2.0, &err) == NTK_EARG && err.arg == 5); /* rcond */
   K[1] = NAN;
-  CHECK(ntk_regress_fit(&fit, K, 2, y, 1, 0.0, 1e-10, &err) == NTK_ENONFINITE);
-  CHECK(fit.alpha == NULL);
+  CHECK(ntk_regress_fit(&fit, NTK_TEST_T2(K, 2, 2), NTK_TEST_T2(y, 2, 1), 0.0, 1e-10, &err) == NTK_ENONFINITE);
+  CHECK(fit.alpha.storage == NULL);
   /* an asymmetric "kernel" is refused by ntk_linalg, blamed on K (argument 2) */
   K[1] = 0.5;
-  CHECK(ntk_regress_fit(&fit, K, 2, y, 1, 0.0, 1e-10, &err) == NTK_EARG && err.arg == 2);
-  CHECK(fit.alpha == NULL && strstr(err.msg, "symmetric") != NULL);
+  CHECK(ntk_regress_fit(&fit, NTK_TEST_T2(K, 2, 2), NTK_TEST_T2(y, 2, 1), 0.0, 1e-10, &err) == NTK_EARG && err.arg == 2);
+  CHECK(fit.alpha.storage == NULL && strstr(err.msg, "symmetric") != NULL);
 }
 
 int main(void) {

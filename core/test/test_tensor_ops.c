@@ -59,9 +59,7 @@ static void test_overlap(void) {
   ntk_tensor_select(&sums, &a, 1, 0, &err);
   CHECK(ntk_tensor_reduce_dim(&sums, &a, 1, NTK_REDUCE_SUM, &err) == NTK_OK);
   for (i = 0; i < 3; i++) CHECK(ntk_tensor_at(&a, i, 0) == (double)(30 * i + 3));
-  ntk_tensor_release(&a);
-  ntk_tensor_release(&t);
-  ntk_tensor_release(&sums);
+  NTK_TEST_RELEASE(&a, &t, &sums);
 }
 
 static void test_scalars_where_and_reductions(void) {
@@ -101,11 +99,7 @@ static void test_scalars_where_and_reductions(void) {
         ntk_tensor_at(&dst, 4, 0) == 12.0 && ntk_tensor_at(&dst, 1, 0) == 0.0);
   CHECK(ntk_tensor_reduce(&v, &a, NTK_REDUCE_ARGMAX, &err) == NTK_OK && v == 5.0);
   CHECK(ntk_tensor_reduce(&v, &a, NTK_REDUCE_MEAN, &err) == NTK_OK && v == 6.0);
-  ntk_tensor_release(&a);
-  ntk_tensor_release(&d);
-  ntk_tensor_release(&cond);
-  ntk_tensor_release(&col);
-  ntk_tensor_release(&dst);
+  NTK_TEST_RELEASE(&a, &d, &cond, &col, &dst);
 }
 
 int main(void) {

@@ -6,6 +6,10 @@
 #include "../ntk.h"
 #include "ntk_test.h"
 
+/* plain arrays of P rows as the API's tensors, with net's input and output sizes */
+#define XT(x, p) NTK_TEST_T2((x), (p), ntk_mlp_input_dim(net))
+#define YT(y, p) NTK_TEST_T2((y), (p), ntk_mlp_output_dim(net))
+
 static ntk_mlp *linear_model(void) {
   size_t widths[2] = {3, 1};
   double sigma = 1.0;
@@ -40,7 +44,7 @@ static void run(ntk_train_method m, double lr_or_dt, double T, double tol) {
   cfg.rtol = 1e-11;
   cfg.atol = 1e-13;
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
-  CHECK(ntk_train_run(&tr, net, X, Y, 3, T, SIZE_MAX, &e) == NTK_OK);
+  CHECK(ntk_train_run(&tr, net, XT(X, 3), YT(Y, 3), T, SIZE_MAX, &e) == NTK_OK);
   if (m == NTK_TRAIN_GD)
     CHECK(max_error(net, w0, pow(1.0 - lr_or_dt / 3.0, (double)tr.steps)) < tol);
   else
@@ -62,7 +66,7 @@ static void test_nonfinite(void) {
   cfg.lr = 1e3; /* (1 - lr/3)^k diverges */
   cfg.max_loss_ratio = INFINITY; /* only the non-finite guard */
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
-  CHECK(ntk_train_run(&tr, net, X, Y, 3, INFINITY, 100000, &e) == NTK_ENONFINITE);
+  CHECK(ntk_train_run(&tr, net, XT(X, 3), YT(Y, 3), INFINITY, 100000, &e) == NTK_ENONFINITE);
   CHECK(strstr(e.msg, "gd{lr = 1000}") != NULL);
   ntk_train_release(&tr);
   cfg.lr = -1;
@@ -82,7 +86,7 @@ static void test_diverged(void) {
   ntk_train_config_default(&cfg, NTK_TRAIN_GD);
   cfg.lr = 10.0; /* |1 - lr/3| = 2.33: the error grows 5.4x per step */
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
-  CHECK(ntk_train_run(&tr, net, X, Y, 3, INFINITY, 1000, &e) == NTK_ENOCONV);
+  CHECK(ntk_train_run(&tr, net, XT(X, 3), YT(Y, 3), INFINITY, 1000, &e) == NTK_ENOCONV);
   CHECK(strstr(e.msg, "diverged at step") != NULL && strstr(e.msg, "gd{lr = 10}") != NULL);
   /* 5.44^k > 1e6 first at k = 9: the loss at the start of step 10 (or the run's end check) */
   CHECK(tr.steps == 9);
@@ -99,7 +103,7 @@ static void test_overshoot(void) {
   ntk_train_config_default(&cfg, NTK_TRAIN_GD);
   cfg.lr = 2.0; /* stable (|1 - 2/3| < 1) but longer than t_final = 1.5 */
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
-  CHECK(ntk_train_run(&tr, net, X, Y, 3, 0.5, SIZE_MAX, &e) == NTK_OK);
+  CHECK(ntk_train_run(&tr, net, XT(X, 3), YT(Y, 3), 0.5, SIZE_MAX, &e) == NTK_OK);
   CHECK(tr.t == 2.0);
   CHECK(ntk_train_check_end(&tr, 4.0, &e) == NTK_OK); /* an intermediate target: fine */
   CHECK(ntk_train_check_end(&tr, 1.5, &e) == NTK_ENOCONV);
@@ -108,7 +112,7 @@ static void test_overshoot(void) {
   /* lr = 0.3 to t = 1 lands at 1.2: a step shorter than the run, the usual discrete ending */
   cfg.lr = 0.3;
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
-  CHECK(ntk_train_run(&tr, net, X, Y, 3, 1.0, SIZE_MAX, &e) == NTK_OK);
+  CHECK(ntk_train_run(&tr, net, XT(X, 3), YT(Y, 3), 1.0, SIZE_MAX, &e) == NTK_OK);
   CHECK(ntk_train_check_end(&tr, 1.0, &e) == NTK_OK && tr.steps == 4);
   ntk_train_release(&tr);
   /* a huge lr still steps toward a small target (the rounding slack is relative to t) */
@@ -145,11 +149,11 @@ static void test_bound_shape(void) {
   ntk_train_config_default(&cfg, NTK_TRAIN_SGD);
   cfg.batch = 4;
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
-  CHECK(ntk_train_run(&tr, a, Xa, Yab, 10, INFINITY, 3, &e) == NTK_OK);
-  CHECK(ntk_train_step(&tr, b, Xb, Yab, 10, INFINITY, &e) == NTK_ESHAPE && e.arg == 2);
+  CHECK(ntk_train_run(&tr, a, NTK_TEST_T2(Xa, 10, 2), NTK_TEST_T2(Yab, 10, 1), INFINITY, 3, &e) == NTK_OK);
+  CHECK(ntk_train_step(&tr, b, NTK_TEST_T2(Xb, 10, 8), NTK_TEST_T2(Yab, 10, 1), INFINITY, &e) == NTK_ESHAPE && e.arg == 2);
   CHECK(strstr(e.msg, "widths {2, 6, 1}, got {8, 2, 1}") != NULL);
   ntk_train_reset(&tr);
-  CHECK(ntk_train_run(&tr, b, Xb, Yab, 10, INFINITY, 3, &e) == NTK_OK && tr.steps == 3);
+  CHECK(ntk_train_run(&tr, b, NTK_TEST_T2(Xb, 10, 8), NTK_TEST_T2(Yab, 10, 1), INFINITY, 3, &e) == NTK_OK && tr.steps == 3);
   ntk_train_release(&tr);
   ntk_mlp_free(a);
   ntk_mlp_free(b);

@@ -1,7 +1,12 @@
-/* ntk_train.c: gradient descent, gradient flow (RK4, Dormand-Prince 5(4)), SGD and Adam. */
+/* ntk_train.c: gradient descent, gradient flow (RK4, Dormand-Prince 5(4)), SGD and Adam.
+ *
+ * Longer than 600 lines on purpose: the five methods are one trainer, sharing its bound shape and
+ * buffers, the divergence checks (loss, parameters, growth past max_loss_ratio, steps past the
+ * run) and the step bookkeeping (t, steps, evals) written once at the top; split by method, each
+ * file would need all of that through a private header. */
 #include "ntk_train.h"
 
-#include <cblas.h>
+#include <cblas.h> /* not ntk_blas: axpy and scal on the flat parameter and optimizer vectors */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +232,18 @@ static int check_loss(ntk_trainer *tr, double loss, ntk_error *err) {
   return NTK_OK;
 }
 
+/* The net's loss (and gradient, g not NULL) on P contiguous rows X, Y: the trainers keep row
+ * buffers (the caller's data made contiguous once per call, or a minibatch copy) and lend them to
+ * the net as tensors, without copying. */
+static int rows_loss(ntk_mlp *net, double *g, double *loss, const double *X, const double *Y,
+                     size_t P, ntk_error *err) {
+  ntk_storage xs, ys;
+  ntk_tensor x, y;
+  ntk_tensor_wrap(&x, &xs, X, P, ntk_mlp_input_dim(net));
+  ntk_tensor_wrap(&y, &ys, Y, P, ntk_mlp_output_dim(net));
+  return g ? ntk_mlp_loss_grad(net, g, loss, &x, &y, err) : ntk_mlp_loss(net, loss, &x, &y, err);
+}
+
 /* tr->loss0 <- the full-data loss before the first step (a minibatch's loss could be far from
  * it and would make a poor yardstick). One forward pass, once. */
 static int initial_loss(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
@@ -234,7 +251,7 @@ static int initial_loss(ntk_trainer *tr, ntk_mlp *net, const double *X, const do
   double loss;
   int st;
   if (!isnan(tr->loss0)) return NTK_OK;
-  if ((st = ntk_mlp_loss(net, &loss, X, Y, P, err)) != NTK_OK) return st;
+  if ((st = rows_loss(net, NULL, &loss, X, Y, P, err)) != NTK_OK) return st;
   if (!isfinite(loss)) return nonfinite(tr, "loss", loss, err);
   tr->loss0 = loss;
   return NTK_OK;
@@ -243,7 +260,7 @@ static int initial_loss(ntk_trainer *tr, ntk_mlp *net, const double *X, const do
 /* g <- grad L at the net's current parameters, counting the evaluation; checks the loss. */
 static int eval(ntk_trainer *tr, ntk_mlp *net, double *g, double *loss, const double *X,
                 const double *Y, size_t P, ntk_error *err) {
-  int st = ntk_mlp_loss_grad(net, g, loss, X, Y, P, err);
+  int st = rows_loss(net, g, loss, X, Y, P, err);
   if (st != NTK_OK) return st;
   tr->evals++;
   if (!isfinite(*loss)) return nonfinite(tr, "loss", *loss, err);
@@ -507,8 +524,8 @@ static int step_adam(ntk_trainer *tr, ntk_mlp *net, const double *X, const doubl
   return NTK_OK;
 }
 
-int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
-                   double t_max, ntk_error *err) {
+static int step_rows(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+                     double t_max, ntk_error *err) {
   int st;
   if ((st = ensure_buffers(tr, net, err)) != NTK_OK) return st;
   if ((st = initial_loss(tr, net, X, Y, P, err)) != NTK_OK) return st;
@@ -551,8 +568,8 @@ int ntk_train_reached(const ntk_trainer *tr, double t) {
   return !(t - tr->t > slack);
 }
 
-int ntk_train_run(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
-                  double t_end, size_t max_steps, ntk_error *err) {
+static int run_rows(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+                    double t_end, size_t max_steps, ntk_error *err) {
   int st;
   if (tr->cfg.method != NTK_TRAIN_RK45 && isfinite(t_end) &&
       max_steps - tr->steps > NTK_TRAIN_MAX_STEPS) {
@@ -564,10 +581,10 @@ int ntk_train_run(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *
                            t_end, need, h);
   }
   while (tr->steps < max_steps && !ntk_train_reached(tr, t_end)) {
-    if ((st = ntk_train_step(tr, net, X, Y, P, t_end, err)) != NTK_OK) return st;
+    if ((st = step_rows(tr, net, X, Y, P, t_end, err)) != NTK_OK) return st;
   }
   if (!(tr->cfg.method == NTK_TRAIN_RK45 && tr->fsal)) {
-    if ((st = ntk_mlp_loss(net, &tr->loss_end, X, Y, P, err)) != NTK_OK) return st;
+    if ((st = rows_loss(net, NULL, &tr->loss_end, X, Y, P, err)) != NTK_OK) return st;
   }
   /* no step taken yet: the end point is the start */
   if (isnan(tr->loss0) && isfinite(tr->loss_end)) tr->loss0 = tr->loss_end;
@@ -601,4 +618,35 @@ int ntk_train_effective_lr(double *out, const ntk_trainer *tr, size_t n, ntk_err
     for (i = 0; i < n; i++) out[i] = eta;
   }
   return NTK_OK;
+}
+
+/* x, y <- the contiguous data of the checked X (argument 3) and Y (argument 4), once per call:
+ * the step loop then reads them in place. */
+static int train_batch(ntk_tensor *x, ntk_tensor *y, const ntk_mlp *net, const ntk_tensor *X,
+                       const ntk_tensor *Y, ntk_error *err) {
+  int st = ntk_mlp_check_inputs(net, X, Y, 3, 4, err);
+  return st != NTK_OK ? st : ntk_tensor_contiguous_pair(x, X, y, Y, err);
+}
+
+int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const ntk_tensor *X, const ntk_tensor *Y,
+                   double t_max, ntk_error *err) {
+  ntk_tensor x = {0}, y = {0};
+  int st = train_batch(&x, &y, net, X, Y, err);
+  if (st == NTK_OK)
+    st = step_rows(tr, net, ntk_tensor_data(&x), ntk_tensor_data(&y), x.shape[0], t_max, err);
+  ntk_tensor_release(&x);
+  ntk_tensor_release(&y);
+  return st;
+}
+
+int ntk_train_run(ntk_trainer *tr, ntk_mlp *net, const ntk_tensor *X, const ntk_tensor *Y,
+                  double t_end, size_t max_steps, ntk_error *err) {
+  ntk_tensor x = {0}, y = {0};
+  int st = train_batch(&x, &y, net, X, Y, err);
+  if (st == NTK_OK)
+    st = run_rows(tr, net, ntk_tensor_data(&x), ntk_tensor_data(&y), x.shape[0], t_end,
+                  max_steps, err);
+  ntk_tensor_release(&x);
+  ntk_tensor_release(&y);
+  return st;
 }

@@ -100,12 +100,13 @@ void ntk_train_reset(ntk_trainer *tr);
 /* Forgets the rk45 FSAL gradient: call after changing the parameters or data between steps. */
 void ntk_train_invalidate(ntk_trainer *tr);
 
-/* One step of the method on X (P x D), Y (P x C), both row-major. rk4/rk45 steps are clipped
- * so as not to pass t_max (INFINITY: no limit). NTK_ESHAPE (argument 2) for a net of another
- * shape than the bound one; NTK_ENONFINITE when the loss or the new parameters are not finite;
- * NTK_ENOCONV when the loss where the step starts exceeds max_loss_ratio x the initial loss
- * (err names step, t, the settings and the loss). */
-int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+/* One step of the method on inputs X [P x D] and targets Y [P x C] (or [P] when D or C is 1; any
+ * views, made contiguous once per call; arguments 3 and 4). rk4/rk45 steps are clipped so as not
+ * to pass t_max (INFINITY: no limit). NTK_ESHAPE (argument 2) for a net of another shape than the
+ * bound one; NTK_ENONFINITE when the loss or the new parameters are not finite; NTK_ENOCONV when
+ * the loss where the step starts exceeds max_loss_ratio x the initial loss (err names step, t,
+ * the settings and the loss). */
+int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const ntk_tensor *X, const ntk_tensor *Y,
                    double t_max, ntk_error *err);
 /* Whether the trainer's t has reached t_end: flow methods exactly, discrete ones up to the
  * rounding of t = lr * steps (a billionth of the smaller of one step and t_end). */
@@ -116,7 +117,7 @@ int ntk_train_reached(const ntk_trainer *tr, double t_end);
  * step may land past t_end: when t_end ends the whole run, ntk_train_check_end judges it.
  * NTK_EARG when t_end is more than NTK_TRAIN_MAX_STEPS fixed steps away and max_steps does not
  * stop the run first. */
-int ntk_train_run(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+int ntk_train_run(ntk_trainer *tr, ntk_mlp *net, const ntk_tensor *X, const ntk_tensor *Y,
                   double t_end, size_t max_steps, ntk_error *err);
 /* 1 when tr's t has reached t (flows: exactly; discrete methods: up to the rounding of lr k). */
 int ntk_train_reached(const ntk_trainer *tr, double t);

@@ -1,4 +1,5 @@
 /* lntk_core.c: luaopen_ntklab_core and the helpers every binding file shares. */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,10 +20,7 @@ int lntk_istensor(lua_State *L, int idx) {
 }
 
 ntk_tensor *lntk_pushtensor(lua_State *L) {
-  ntk_tensor *t = lua_newuserdatauv(L, sizeof *t, 0);
-  memset(t, 0, sizeof *t);
-  luaL_setmetatable(L, LNTK_TENSOR_MT);
-  return t;
+  return lntk_newobject(L, sizeof(ntk_tensor), LNTK_TENSOR_MT);
 }
 
 ntk_tensor *lntk_newtensor(lua_State *L, int ndim, size_t rows, size_t cols) {
@@ -42,24 +40,58 @@ void lntk_gcstep(lua_State *L, size_t bytes) {
   if (bytes >= ((size_t)1 << 20)) lua_gc(L, LUA_GCSTEP, (int)(bytes >> 10 > 1 << 20 ? 1 << 20 : bytes >> 10));
 }
 
-int lntk_status(lua_State *L, const ntk_error *err, int argbase) {
-  if (err->status < 0) {
-    if (err->arg > 0) return luaL_argerror(L, argbase + err->arg, err->msg);
-    return luaL_error(L, "%s", err->msg);
-  }
+/* Lua position of core argument err->arg under the map pos (NULL: the same position). */
+static int lua_position(const ntk_error *err, const lntk_args *pos) {
+  if (err->arg <= 0) return 0;
+  if (!pos) return err->arg;
+  return err->arg < (int)sizeof pos->lua ? pos->lua[err->arg] : 0;
+}
+
+static int misuse(lua_State *L, const ntk_error *err, int arg) {
+  if (arg > 0) return luaL_argerror(L, arg, err->msg);
+  return luaL_error(L, "%s", err->msg);
+}
+
+int lntk_result_at(lua_State *L, const ntk_error *err, const lntk_args *pos, const char *prefix) {
+  if (err->status < 0) return misuse(L, err, lua_position(err, pos));
   luaL_pushfail(L);
-  lua_pushstring(L, err->msg);
+  if (prefix)
+    lua_pushfstring(L, "%s: %s", prefix, err->msg);
+  else
+    lua_pushstring(L, err->msg);
   return 2;
 }
 
+int lntk_result(lua_State *L, const ntk_error *err, const lntk_args *pos) {
+  return lntk_result_at(L, err, pos, NULL);
+}
+
+int lntk_raise(lua_State *L, const ntk_error *err, const lntk_args *pos) {
+  if (err->status < 0) return misuse(L, err, lua_position(err, pos));
+  return luaL_error(L, "%s", err->msg);
+}
+
 int lntk_fail(lua_State *L, const ntk_error *err, int arg) {
-  if (err->status < 0) {
-    if (arg > 0) return luaL_argerror(L, arg, err->msg);
-    return luaL_error(L, "%s", err->msg);
-  }
-  luaL_pushfail(L);
-  lua_pushstring(L, err->msg);
-  return 2;
+  if (err->status < 0) return misuse(L, err, arg);
+  return lntk_result_at(L, err, NULL, NULL);
+}
+
+int lntk_status(lua_State *L, const ntk_error *err, int argbase) {
+  return lntk_fail(L, err, err->arg > 0 ? argbase + err->arg : 0);
+}
+
+/* One typed option through the kit's reader (declared below). */
+static lua_Number optfield(lua_State *L, int tbl, const char *key, lntk_opttype type, double def,
+                           lua_Integer *integer);
+
+lua_Integer lntk_optfield_integer(lua_State *L, int tbl, const char *key, lua_Integer def) {
+  lua_Integer v = def;
+  optfield(L, tbl, key, LNTK_OPT_INTEGER, (double)def, &v);
+  return v;
+}
+
+lua_Number lntk_optfield_number(lua_State *L, int tbl, const char *key, lua_Number def) {
+  return optfield(L, tbl, key, LNTK_OPT_NUMBER, def, NULL);
 }
 
 int lntk_shapeerror(lua_State *L, int arg, const char *expected, const ntk_tensor *got) {
@@ -68,47 +100,236 @@ int lntk_shapeerror(lua_State *L, int arg, const char *expected, const ntk_tenso
   return luaL_argerror(L, arg, lua_pushfstring(L, "%s expected, got %s", expected, buf));
 }
 
-lua_Integer lntk_optfield_integer(lua_State *L, int tbl, const char *key, lua_Integer def) {
-  lua_Integer v = def;
-  int isnum;
-  if (lua_getfield(L, tbl, key) != LUA_TNIL) {
-    v = lua_tointegerx(L, -1, &isnum);
-    if (!isnum)
-      luaL_argerror(L, tbl, lua_pushfstring(L, "option '%s': integer expected, got %s", key,
-                                            luaL_typename(L, -1)));
-  }
-  lua_pop(L, 1);
-  return v;
+/* ---- classes ---- */
+
+/* __index of a class with fields: the methods (upvalue 1) first, then fields (upvalue 2). */
+static int class_index(lua_State *L) {
+  lua_pushvalue(L, 2);
+  if (lua_gettable(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  lua_settop(L, 2);
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_insert(L, 1);
+  lua_call(L, 2, 1);
+  return 1;
 }
 
-lua_Number lntk_optfield_number(lua_State *L, int tbl, const char *key, lua_Number def) {
-  lua_Number v = def;
-  int isnum;
-  if (lua_getfield(L, tbl, key) != LUA_TNIL) {
-    v = lua_tonumberx(L, -1, &isnum);
-    if (!isnum)
-      luaL_argerror(L, tbl, lua_pushfstring(L, "option '%s': number expected, got %s", key,
-                                            luaL_typename(L, -1)));
+void lntk_newclass(lua_State *L, const lntk_class *c) {
+  luaL_newmetatable(L, c->name);
+  if (c->meta) luaL_setfuncs(L, c->meta, 0);
+  lua_newtable(L);
+  if (c->methods) luaL_setfuncs(L, c->methods, 0);
+  if (c->release) {
+    lua_pushcfunction(L, c->release);
+    lua_setfield(L, -3, "__gc");
+    lua_pushcfunction(L, c->release);
+    lua_setfield(L, -3, "__close");
+    lua_pushcfunction(L, c->release);
+    lua_setfield(L, -2, "release");
   }
+  /* the method table stays reachable for Lua-side extensions and introspection */
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, "__methods");
+  if (c->fields) {
+    lua_pushcfunction(L, c->fields);
+    lua_pushcclosure(L, class_index, 2);
+  }
+  lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
-  return v;
+}
+
+void lntk_extendclass(lua_State *L, const char *name, const luaL_Reg *methods) {
+  luaL_getmetatable(L, name);
+  lua_getfield(L, -1, "__methods");
+  luaL_setfuncs(L, methods, 0);
+  lua_pop(L, 2);
+}
+
+void *lntk_newobject(lua_State *L, size_t size, const char *name) {
+  void *p = lua_newuserdatauv(L, size, 0);
+  memset(p, 0, size);
+  luaL_setmetatable(L, name);
+  return p;
+}
+
+int lntk_released(lua_State *L, const char *what) {
+  return luaL_error(L, "attempt to use a released %s", what);
+}
+
+/* ---- options ---- */
+
+/* Levenshtein distance of a and b ignoring case, capped at 3 (enough to spot a near miss). */
+static int near_distance(const char *a, const char *b) {
+  size_t na = strlen(a), nb = strlen(b), i, j;
+  int row[33], prev, cur;
+  if (na > 32 || nb > 32) return 3;
+  for (j = 0; j <= nb; j++) row[j] = (int)j;
+  for (i = 1; i <= na; i++) {
+    prev = row[0];
+    row[0] = (int)i;
+    for (j = 1; j <= nb; j++) {
+      int same = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]);
+      cur = row[j];
+      row[j] = prev + !same;
+      if (row[j - 1] + 1 < row[j]) row[j] = row[j - 1] + 1;
+      if (cur + 1 < row[j]) row[j] = cur + 1;
+      prev = cur;
+    }
+  }
+  return row[nb] < 3 ? row[nb] : 3;
+}
+
+/* Pushes "'a', 'b', 'c'" and, when got is within two edits of a name, "; did you mean 'x'?"
+ * as a second string. */
+static void push_names(lua_State *L, const char *const names[], const char *got) {
+  luaL_Buffer b;
+  /* a near miss: a case slip ('Tanh') for any name, one edit for 4 letters, two from 5 ('widhts');
+   * shorter names (lr, dt, f8) are all within an edit of each other */
+  size_t len = got ? strlen(got) : 0;
+  int i, best = -1, bestd = len <= 3 ? 1 : len == 4 ? 2 : 3;
+  luaL_buffinit(L, &b);
+  for (i = 0; names[i]; i++) {
+    int d = got ? near_distance(got, names[i]) : 3;
+    if (i) luaL_addstring(&b, ", ");
+    luaL_addchar(&b, '\'');
+    luaL_addstring(&b, names[i]);
+    luaL_addchar(&b, '\'');
+    if (d < bestd) bestd = d, best = i;
+  }
+  luaL_pushresult(&b);
+  if (best >= 0)
+    lua_pushfstring(L, " (did you mean '%s'?)", names[best]);
+  else
+    lua_pushliteral(L, "");
+}
+
+int lntk_findname(const char *const names[], const char *s) {
+  int i;
+  for (i = 0; names[i]; i++)
+    if (strcmp(names[i], s) == 0) return i;
+  return -1;
+}
+
+int lntk_opterror(lua_State *L, int tbl, const char *key, const char *msg) {
+  return luaL_argerror(L, tbl, lua_pushfstring(L, "option '%s': %s", key, msg));
+}
+
+int lntk_choiceerror(lua_State *L, int tbl, const char *key, const char *const names[],
+                     const char *got) {
+  push_names(L, names, got);
+  return lntk_opterror(L, tbl, key,
+                       lua_pushfstring(L, "expected one of %s, got '%s'%s", lua_tostring(L, -2),
+                                       got, lua_tostring(L, -1)));
+}
+
+static void check_keys(lua_State *L, int tbl, const char *const allowed[]) {
+  lua_pushnil(L);
+  while (lua_next(L, tbl)) {
+    const char *k;
+    if (lua_type(L, -2) != LUA_TSTRING) luaL_argerror(L, tbl, "option keys must be strings");
+    k = lua_tostring(L, -2);
+    if (lntk_findname(allowed, k) < 0) {
+      /* a near miss ('widhts') also gets the list of valid keys */
+      push_names(L, allowed, k);
+      if (*lua_tostring(L, -1))
+        luaL_argerror(L, tbl, lua_pushfstring(L, "invalid option '%s'%s; valid options: %s", k,
+                                              lua_tostring(L, -1), lua_tostring(L, -2)));
+      luaL_argerror(L, tbl, lua_pushfstring(L, "invalid option '%s'", k));
+    }
+    lua_pop(L, 1);
+  }
 }
 
 void lntk_checkoptions(lua_State *L, int tbl, const char *const allowed[]) {
   luaL_checktype(L, tbl, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, tbl)) {
-    int ok = 0, i;
-    if (lua_type(L, -2) == LUA_TSTRING) {
-      const char *k = lua_tostring(L, -2);
-      for (i = 0; allowed[i]; i++)
-        if (strcmp(allowed[i], k) == 0) ok = 1;
-      if (!ok) luaL_argerror(L, tbl, lua_pushfstring(L, "invalid option '%s'", k));
-    } else {
-      luaL_argerror(L, tbl, "option keys must be strings");
-    }
+  check_keys(L, tbl, allowed);
+}
+
+static const char *const type_names[] = {
+    "", "number", "integer", "boolean", "string", "string", "tensor", "object", "table",
+    "function", "value",
+};
+
+static void read_option(lua_State *L, int tbl, const lntk_option *o, lntk_optval *v) {
+  const char *what = o->what ? o->what : o->type == LNTK_OPT_OBJECT ? o->mt : type_names[o->type];
+  int t = lua_type(L, -1), ok = 1, isnum;
+  v->present = t != LUA_TNIL;
+  if (!v->present) {
+    if (o->required)
+      lntk_opterror(L, tbl, o->key, lua_pushfstring(L, "%s expected, got nil", what));
     lua_pop(L, 1);
+    return;
   }
+  switch (o->type) {
+    case LNTK_OPT_NUMBER:
+      v->num = lua_tonumberx(L, -1, &ok);
+      break;
+    case LNTK_OPT_INTEGER:
+      v->integer = lua_tointegerx(L, -1, &isnum);
+      v->num = (lua_Number)v->integer;
+      ok = isnum;
+      break;
+    case LNTK_OPT_BOOLEAN:
+      ok = t == LUA_TBOOLEAN;
+      v->boolean = lua_toboolean(L, -1);
+      break;
+    case LNTK_OPT_STRING:
+    case LNTK_OPT_CHOICE:
+      ok = t == LUA_TSTRING;
+      if (ok) v->str = lua_tostring(L, -1);
+      if (ok && o->type == LNTK_OPT_CHOICE) {
+        v->choice = lntk_findname(o->choices, v->str);
+        if (v->choice < 0) lntk_choiceerror(L, tbl, o->key, o->choices, v->str);
+      }
+      break;
+    case LNTK_OPT_TENSOR:
+      ok = lntk_istensor(L, -1);
+      if (ok) v->tensor = lntk_checktensor(L, -1);
+      break;
+    case LNTK_OPT_OBJECT:
+      ok = luaL_testudata(L, -1, o->mt) != NULL;
+      break;
+    case LNTK_OPT_TABLE:
+      ok = t == LUA_TTABLE;
+      break;
+    case LNTK_OPT_FUNCTION:
+      ok = t == LUA_TFUNCTION;
+      break;
+    case LNTK_OPT_ANY:
+      break;
+  }
+  if (!ok)
+    lntk_opterror(L, tbl, o->key,
+                  lua_pushfstring(L, "%s expected, got %s", what, luaL_typename(L, -1)));
+  if (o->type >= LNTK_OPT_TENSOR)
+    v->idx = lua_gettop(L); /* keep the value on the stack: the caller reads it by index */
+  else
+    lua_pop(L, 1);
+}
+
+int lntk_options(lua_State *L, int tbl, const lntk_option *spec, lntk_optval *out) {
+  const char *keys[64];
+  int i, n, given = tbl != 0 && !lua_isnoneornil(L, tbl);
+  for (n = 0; spec[n].key; n++) {
+    keys[n] = spec[n].key;
+    if (spec[n].required && !given) luaL_checktype(L, tbl ? tbl : 1, LUA_TTABLE);
+  }
+  keys[n] = NULL;
+  if (given) lntk_checkoptions(L, tbl, keys);
+  for (i = 0; i < n; i++) {
+    lntk_optval *v = &out[i];
+    memset(v, 0, sizeof *v);
+    v->num = spec[i].def;
+    v->integer = (lua_Integer)spec[i].def;
+    v->boolean = spec[i].def != 0.0;
+    v->choice = (int)spec[i].def;
+    if (spec[i].type == LNTK_OPT_CHOICE) v->str = spec[i].choices[v->choice];
+    if (given)
+      lua_getfield(L, tbl, spec[i].key);
+    else
+      lua_pushnil(L);
+    read_option(L, tbl, &spec[i], v);
+  }
+  return given;
 }
 
 /* threads([n]) -> the BLAS thread count in force, after setting it to min(n, cores) | nil, msg
@@ -148,25 +369,10 @@ static int core_metatable(lua_State *L) {
 
 typedef void (*lntk_opener)(lua_State *L);
 
-/* Every concept's registration; metatables exist before any object is created. */
-static const lntk_opener openers[] = {
-    lntk_open_tensor,
-    lntk_open_rng,
-    lntk_open_io,
-    lntk_open_io_mmap,
-    lntk_open_linalg,
-    lntk_open_regress,
-    lntk_open_metrics,
-    lntk_open_kernel,
-    lntk_open_tensor_ops,
-    lntk_open_blas,
-    lntk_open_clock,
-    lntk_open_mlp,
-    lntk_open_model,
-    lntk_open_train,
-    lntk_open_analytic,
-    NULL,
-};
+/* Every concept's registration (lntk.h's list); metatables exist before any object is created. */
+#define LNTK_OPENER(name) lntk_open_##name,
+static const lntk_opener openers[] = {LNTK_CONCEPTS(LNTK_OPENER) NULL};
+#undef LNTK_OPENER
 
 int luaopen_ntklab_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
@@ -183,4 +389,16 @@ int luaopen_ntklab_core(lua_State *L) {
   lua_setfield(L, -2, "version");
   for (i = 0; openers[i]; i++) openers[i](L);
   return 1;
+}
+
+static lua_Number optfield(lua_State *L, int tbl, const char *key, lntk_opttype type, double def,
+                           lua_Integer *integer) {
+  lntk_option spec = {.key = key, .type = type};
+  lntk_optval v;
+  memset(&v, 0, sizeof v);
+  lua_getfield(L, tbl, key);
+  read_option(L, tbl, &spec, &v);
+  if (!v.present) return def;
+  if (integer) *integer = v.integer;
+  return v.num;
 }

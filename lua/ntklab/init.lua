@@ -6,6 +6,9 @@ local core = require "ntklab.core"
 local ntklab = {}
 for name, value in pairs(core) do ntklab[name] = value end
 ntklab.core = core
+-- Renamed for one name per concept (0.1): psd_check is check_psd, as in ntklab.linalg.check_psd.
+-- The old name stays for one release (README, "Renamed").
+ntklab.psd_check = core.check_psd
 ntklab.theory = require "ntklab.theory"     -- linear-network theory (pure Lua)
 ntklab.analysis = require "ntklab.analysis" -- predictor comparison, silent-alignment readouts
 ntklab.output = require "ntklab.output"     -- atomic files, JSON/CSV, plots, progress, options

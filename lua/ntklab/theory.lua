@@ -482,5 +482,6 @@ function theory.transfer_error(P, D, A, alpha, lambda)
   return eg, kappa, gamma
 end
 
+require("ntklab.theory_unwhitened").merge(theory)
 for k, v in pairs(require "ntklab.theory_multi") do theory[k] = v end -- C outputs (Appendix H)
 return theory

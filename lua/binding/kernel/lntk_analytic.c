@@ -124,7 +124,15 @@ static void read_table_spec(lua_State *L, ntk_mlp_config *cfg, spec_arrays *a) {
     cfg->param = (ntk_param)p;
   }
   lua_pop(L, 1);
-  cfg->bias_sigma = lntk_optfield_number(L, 1, "bias_sigma", 0.0);
+  {
+    int isnum = 1;
+    cfg->bias_sigma = 0.0;
+    if (lua_getfield(L, 1, "bias_sigma") != LUA_TNIL) cfg->bias_sigma = lua_tonumberx(L, -1, &isnum);
+    if (!isnum)
+      lntk_opterror(L, 1, "bias_sigma",
+                    lua_pushfstring(L, "number expected, got %s", luaL_typename(L, -1)));
+    lua_pop(L, 1);
+  }
   cfg->depth = depth;
   cfg->widths = a->widths;
   cfg->act = a->act;
@@ -134,15 +142,7 @@ static void read_table_spec(lua_State *L, ntk_mlp_config *cfg, spec_arrays *a) {
 
 static void read_spec(lua_State *L, ntk_mlp_config *cfg, spec_arrays *a) {
   if (luaL_testudata(L, 1, LNTK_MLP_MT)) {
-    const ntk_mlp *net = lntk_checkmlp(L, 1);
-    cfg->depth = net->depth;
-    cfg->widths = net->widths;
-    cfg->act = net->act;
-    cfg->bias = net->bias;
-    cfg->param = net->param;
-    cfg->sigma = net->sigma;
-    cfg->bias_sigma = net->bias_sigma;
-    cfg->init = net->init;
+    ntk_mlp_config_of(cfg, lntk_checkmlp(L, 1));
     return;
   }
   if (!lua_istable(L, 1))
@@ -163,7 +163,7 @@ static int analytic(lua_State *L, int want_ntk) {
   out = lntk_pushtensor(L);
   if (ntk_analytic_kernels(want_ntk ? out : NULL, want_ntk ? NULL : out, &cfg, X1, X2, &err) !=
       NTK_OK)
-    return lntk_status(L, &err, -2); /* core arguments 3, 4, 5 are Lua's 1, 2, 3 */
+    return lntk_result(L, &err, LNTK_ARGS(0, 0, 1, 2, 3)); /* core (ntk, nngp, cfg, X1, X2) */
   lntk_gcstep(L, ntk_tensor_numel(out) * sizeof(double));
   return 1;
 }

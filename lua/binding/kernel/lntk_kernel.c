@@ -28,7 +28,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "lntk_kernel_common.h"
+#include "lntk.h"
 
 #define LNTK_KWS_MT "ntklab.kernel_workspace"
 
@@ -38,7 +38,7 @@ typedef struct lkws {
 
 static ntk_kernel_ws *check_ws(lua_State *L, int idx) {
   lkws *w = luaL_checkudata(L, idx, LNTK_KWS_MT);
-  if (!w->ws) luaL_error(L, "attempt to use a released kernel_workspace");
+  if (!w->ws) lntk_released(L, "kernel_workspace");
   return w->ws;
 }
 
@@ -46,10 +46,8 @@ static int kws_new(lua_State *L) {
   ntk_error err;
   lkws *w;
   luaL_argcheck(L, lua_isnone(L, 1), 1, "no arguments expected");
-  w = lua_newuserdatauv(L, sizeof *w, 0);
-  w->ws = NULL;
-  luaL_setmetatable(L, LNTK_KWS_MT);
-  if (ntk_kernel_ws_new(&w->ws, &err) != NTK_OK) return luaL_error(L, "%s", err.msg);
+  w = lntk_newobject(L, sizeof *w, LNTK_KWS_MT);
+  if (ntk_kernel_ws_new(&w->ws, &err) != NTK_OK) return lntk_raise(L, &err, NULL);
   return 1;
 }
 
@@ -86,44 +84,42 @@ static int kws_tostring(lua_State *L) {
   return 1;
 }
 
-/* Inputs: a P x D tensor (or a length-P vector when D = 1); returns contiguous data. */
-static const double *check_inputs(lua_State *L, int idx, size_t D, size_t *P) {
-  ntk_tensor *t = lntk_checktensor(L, idx);
-  if (!((t->ndim == 2 && t->shape[1] == D) || (t->ndim == 1 && D == 1)) || t->shape[0] == 0) {
-    char expected[64];
-    snprintf(expected, sizeof expected, D == 1 ? "[P x 1] or [P] inputs" : "[P x %zu] inputs",
-             D);
-    lntk_shapeerror(L, idx, expected, t);
-  }
-  *P = t->shape[0];
-  return lntk_kc_data(L, idx, t);
-}
-
 static const char *const output_names[] = {"full", "blocks", "trace", "mean", NULL};
+
+/* Lua positions: ntklab.ntk(net, X [, X2] [, opts]) */
+enum { ARG_NET = 1, ARG_X1 = 2, ARG_X2 = 3 };
+/* core ntk_kernel_ntk(K, layers, net, X1, X2, opts) */
+#define KERNEL_ARGS(opt) LNTK_ARGS(0, 0, ARG_NET, ARG_X1, ARG_X2, opt)
+/* core ntk_kernel_ntk_ref(K, net, X1, X2, output, eta, layer) */
+#define REF_ARGS(opt) LNTK_ARGS(0, ARG_NET, ARG_X1, ARG_X2, opt, opt, opt)
+/* core ntk_kernel_jacobian(J, net, X) */
+#define JACOBIAN_ARGS LNTK_ARGS(0, ARG_NET, ARG_X1)
+/* core ntk_kernel_nngp(kernels, net, X1, X2) */
+#define NNGP_ARGS LNTK_ARGS(0, ARG_NET, ARG_X1, ARG_X2)
 
 typedef struct kargs {
   ntk_mlp *net;
-  const double *X1, *X2;
+  ntk_tensor *X1, *X2; /* X2 NULL: the symmetric kernel of X1 */
   size_t P1, P2;
   int opt; /* stack index of the option table, 0 if none */
 } kargs;
 
 /* net, X [, X2] [, opts]: the second tensor is X2 when it is a tensor, opts is the first table
- * after X. Everything is checked here, before any allocation of results. */
+ * after X. The core's input check runs here, before any allocation of results. */
 static void check_kernel_args(lua_State *L, kargs *a) {
-  size_t D;
+  ntk_error err;
   int top = lua_gettop(L);
-  a->net = lntk_checkmlp(L, 1);
-  D = ntk_mlp_input_dim(a->net);
+  a->net = lntk_checkmlp(L, ARG_NET);
   a->X2 = NULL;
   a->P2 = 0;
   a->opt = 0;
   if (top > 4) luaL_argerror(L, 5, "no value expected (net, X [, X2] [, options])");
-  /* contiguous copies pushed by check_inputs land above the arguments */
   lua_settop(L, 4);
-  a->X1 = check_inputs(L, 2, D, &a->P1);
-  if (lntk_istensor(L, 3)) {
-    a->X2 = check_inputs(L, 3, D, &a->P2);
+  a->X1 = lntk_checktensor(L, ARG_X1);
+  a->P1 = a->X1->shape[0];
+  if (lntk_istensor(L, ARG_X2)) {
+    a->X2 = lntk_checktensor(L, ARG_X2);
+    a->P2 = a->X2->shape[0];
     if (!lua_isnil(L, 4)) {
       luaL_checktype(L, 4, LUA_TTABLE);
       a->opt = 4;
@@ -138,67 +134,31 @@ static void check_kernel_args(lua_State *L, kargs *a) {
     luaL_checktype(L, 4, LUA_TTABLE);
     a->opt = 4;
   }
+  /* Lua positions given to the core outright */
+  if (ntk_kernel_check_inputs(a->net, a->X1, a->X2, ARG_X1, ARG_X2, &err) != NTK_OK)
+    lntk_result(L, &err, NULL);
 }
 
-static ntk_kernel_output opt_output(lua_State *L, int opt) {
-  int i;
-  const char *s;
-  if (!opt || lua_getfield(L, opt, "output") == LUA_TNIL) {
-    if (opt) lua_pop(L, 1);
-    return NTK_KERNEL_FULL;
-  }
-  if (lua_type(L, -1) != LUA_TSTRING)
-    luaL_argerror(L, opt, lua_pushfstring(L, "option 'output': string expected, got %s",
-                                          luaL_typename(L, -1)));
-  s = lua_tostring(L, -1);
-  for (i = 0; output_names[i]; i++)
-    if (strcmp(s, output_names[i]) == 0) {
-      lua_pop(L, 1);
-      return (ntk_kernel_output)i;
-    }
-  luaL_argerror(L, opt, lua_pushfstring(L, "option 'output': \"full\", \"blocks\", \"trace\" or "
-                                           "\"mean\" expected, got \"%s\"", s));
-  return NTK_KERNEL_FULL;
-}
-
-/* opts.eta: a tensor of nparams finite values >= 0; its contiguous data is kept alive on the
- * stack. */
-static const double *opt_eta(lua_State *L, int opt, const ntk_mlp *net) {
-  ntk_tensor *t;
-  const double *d;
+/* opts.eta: a tensor of nparams finite values >= 0 (any view). The core checks it too; here the
+ * messages name the option. */
+static const ntk_tensor *opt_eta(lua_State *L, int opt, const lntk_optval *v,
+                                 const ntk_mlp *net) {
+  ntk_tensor *t = v->tensor;
   size_t i;
-  if (!opt || lua_getfield(L, opt, "eta") == LUA_TNIL) {
-    if (opt) lua_pop(L, 1);
-    return NULL;
-  }
-  if (!lntk_istensor(L, -1))
-    luaL_argerror(L, opt, lua_pushfstring(L, "option 'eta': tensor expected, got %s",
-                                          luaL_typename(L, -1)));
-  t = lntk_checktensor(L, -1);
+  if (!v->present) return NULL;
   if (ntk_tensor_numel(t) != net->nparams || t->ndim != 1) {
     char buf[64];
     ntk_tensor_shape_str(t, buf, sizeof buf);
-    luaL_argerror(L, opt, lua_pushfstring(L, "option 'eta': [%I] (one step per parameter) "
-                                             "expected, got %s", (lua_Integer)net->nparams, buf));
+    lntk_opterror(L, opt, "eta", lua_pushfstring(L, "[%I] (one step per parameter) expected, "
+                                                    "got %s", (lua_Integer)net->nparams, buf));
   }
-  d = lntk_kc_data(L, lua_gettop(L), t);
-  for (i = 0; i < net->nparams; i++)
-    if (!(d[i] >= 0.0) || !isfinite(d[i]))
-      luaL_argerror(L, opt, lua_pushfstring(L, "option 'eta': entry %I is %f, finite value >= 0 "
-                                               "expected", (lua_Integer)i + 1, d[i]));
-  return d;
-}
-
-static int opt_bool(lua_State *L, int opt, const char *key) {
-  int v;
-  if (!opt) return 0;
-  lua_getfield(L, opt, key);
-  if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-    luaL_argerror(L, opt, lua_pushfstring(L, "option '%s': boolean expected, got %s", key,
-                                          luaL_typename(L, -1)));
-  v = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  return v;
+  for (i = 0; i < net->nparams; i++) {
+    double e = ntk_tensor_at(t, i, 0);
+    if (!(e >= 0.0) || !isfinite(e))
+      lntk_opterror(L, opt, "eta", lua_pushfstring(L, "entry %I is %f, finite value >= 0 "
+                                                      "expected", (lua_Integer)i + 1, e));
+  }
+  return t;
 }
 
 static void kernel_result_shape(const kargs *a, ntk_kernel_output out, size_t *rows,
@@ -206,57 +166,52 @@ static void kernel_result_shape(const kargs *a, ntk_kernel_output out, size_t *r
   ntk_kernel_shape(rows, cols, out, ntk_mlp_output_dim(a->net), a->P1, a->X2 ? a->P2 : a->P1);
 }
 
+enum { NTK_OUTPUT, NTK_LAYERS, NTK_ETA, NTK_TILE, NTK_WORKSPACE, NTK_OUT, NTK_NOPTS };
+static const lntk_option ntk_options[] = {
+    LNTK_OPT("output", LNTK_OPT_CHOICE, .choices = output_names),
+    LNTK_OPT("layers", LNTK_OPT_BOOLEAN),
+    LNTK_OPT("eta", LNTK_OPT_TENSOR),
+    LNTK_OPT("tile", LNTK_OPT_INTEGER),
+    LNTK_OPT("workspace", LNTK_OPT_OBJECT, .mt = LNTK_KWS_MT, .what = "kernel_workspace"),
+    LNTK_OPT("out", LNTK_OPT_TENSOR),
+    LNTK_OPT_END,
+};
+
 static int l_ntk(lua_State *L) {
-  static const char *const allowed[] = {"output", "layers", "eta", "tile", "workspace", "out",
-                                        NULL};
   kargs a;
-  ntk_kernel_opts o = {NTK_KERNEL_FULL, NULL, 0, NULL};
-  int want_layers, l, L_ = 0, layer_tbl = 0;
+  lntk_optval o[NTK_NOPTS];
+  ntk_kernel_opts ko = {NTK_KERNEL_FULL, NULL, 0, NULL};
+  int l, L_ = 0, layer_tbl = 0;
   size_t rows, cols;
   ntk_tensor *K;
   double *lay[NTK_MLP_MAX_DEPTH];
   ntk_error err;
-  lua_Integer tile = 0;
   check_kernel_args(L, &a);
-  if (a.opt) {
-    lntk_checkoptions(L, a.opt, allowed);
-    o.output = opt_output(L, a.opt);
-    o.eta = opt_eta(L, a.opt, a.net);
-    tile = lntk_optfield_integer(L, a.opt, "tile", 0);
-    if (tile < 0)
-      luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'tile': integer >= 0 expected, got %I",
-                                              tile));
-    o.tile = (size_t)tile;
-    if (lua_getfield(L, a.opt, "workspace") != LUA_TNIL) {
-      if (!luaL_testudata(L, -1, LNTK_KWS_MT))
-        luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'workspace': kernel_workspace "
-                                                   "expected, got %s", luaL_typename(L, -1)));
-      o.ws = check_ws(L, lua_gettop(L));
-    }
-    lua_pop(L, 1);
-  }
-  want_layers = opt_bool(L, a.opt, "layers");
-  kernel_result_shape(&a, o.output, &rows, &cols);
-  if (a.opt && lua_getfield(L, a.opt, "out") != LUA_TNIL) {
+  lntk_options(L, a.opt, ntk_options, o);
+  ko.output = (ntk_kernel_output)o[NTK_OUTPUT].choice;
+  ko.eta = opt_eta(L, a.opt, &o[NTK_ETA], a.net);
+  if (o[NTK_TILE].integer < 0)
+    lntk_opterror(L, a.opt, "tile", lua_pushfstring(L, "integer >= 0 expected, got %I",
+                                                    o[NTK_TILE].integer));
+  ko.tile = (size_t)o[NTK_TILE].integer;
+  if (o[NTK_WORKSPACE].present) ko.ws = check_ws(L, o[NTK_WORKSPACE].idx);
+  kernel_result_shape(&a, ko.output, &rows, &cols);
+  if (o[NTK_OUT].present) {
     /* writing into the caller's tensor saves a fresh P x P allocation per call */
-    if (!lntk_istensor(L, -1))
-      luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'out': tensor expected, got %s",
-                                              luaL_typename(L, -1)));
-    K = lntk_checktensor(L, -1);
+    K = o[NTK_OUT].tensor;
     if (K->ndim != 2 || K->shape[0] != rows || K->shape[1] != cols ||
         !ntk_tensor_is_contiguous(K)) {
       char buf[64];
       ntk_tensor_shape_str(K, buf, sizeof buf);
-      luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'out': contiguous [%I x %I] expected, "
-                                                 "got %s%s", (lua_Integer)rows,
-                                              (lua_Integer)cols, buf,
-                                              ntk_tensor_is_contiguous(K) ? "" : " view"));
+      lntk_opterror(L, a.opt, "out", lua_pushfstring(L, "contiguous [%I x %I] expected, got %s%s",
+                                                     (lua_Integer)rows, (lua_Integer)cols, buf,
+                                                     ntk_tensor_is_contiguous(K) ? "" : " view"));
     }
+    lua_pushvalue(L, o[NTK_OUT].idx);
   } else {
-    if (a.opt) lua_pop(L, 1);
     K = lntk_newtensor(L, 2, rows, cols);
   }
-  if (want_layers) {
+  if (o[NTK_LAYERS].boolean) {
     L_ = a.net->depth;
     lua_createtable(L, L_, 0);
     layer_tbl = lua_gettop(L);
@@ -266,50 +221,56 @@ static int l_ntk(lua_State *L) {
       lua_rawseti(L, layer_tbl, l + 1);
     }
   }
-  if (ntk_kernel_ntk(ntk_tensor_data(K), want_layers ? lay : NULL, a.net, a.X1, a.P1, a.X2,
-                     a.X2 ? a.P2 : 0, &o, &err) != NTK_OK)
-    return lntk_status(L, &err, 0);
-  return want_layers ? 2 : 1;
+  if (ntk_kernel_ntk(ntk_tensor_data(K), o[NTK_LAYERS].boolean ? lay : NULL, a.net, a.X1, a.X2, &ko,
+                     &err) != NTK_OK)
+    return lntk_result(L, &err, KERNEL_ARGS(a.opt));
+  return o[NTK_LAYERS].boolean ? 2 : 1;
 }
 
+enum { REF_OUTPUT, REF_ETA, REF_LAYER, REF_NOPTS };
+static const lntk_option ref_options[] = {
+    LNTK_OPT("output", LNTK_OPT_CHOICE, .choices = output_names),
+    LNTK_OPT("eta", LNTK_OPT_TENSOR),
+    LNTK_OPT("layer", LNTK_OPT_INTEGER),
+    LNTK_OPT_END,
+};
+
 static int l_ntk_reference(lua_State *L) {
-  static const char *const allowed[] = {"output", "eta", "layer", NULL};
   kargs a;
-  ntk_kernel_output out = NTK_KERNEL_FULL;
-  const double *eta = NULL;
-  lua_Integer layer = 0;
+  lntk_optval o[REF_NOPTS];
+  ntk_kernel_output out;
+  const ntk_tensor *eta;
+  lua_Integer layer;
   size_t rows, cols;
   ntk_tensor *K;
   ntk_error err;
   check_kernel_args(L, &a);
-  if (a.opt) {
-    lntk_checkoptions(L, a.opt, allowed);
-    out = opt_output(L, a.opt);
-    eta = opt_eta(L, a.opt, a.net);
-    layer = lntk_optfield_integer(L, a.opt, "layer", 0);
-    if (layer < 0 || layer > a.net->depth)
-      luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'layer': integer in [0, %d] expected, "
-                                                 "got %I", a.net->depth, layer));
-  }
+  lntk_options(L, a.opt, ref_options, o);
+  out = (ntk_kernel_output)o[REF_OUTPUT].choice;
+  eta = opt_eta(L, a.opt, &o[REF_ETA], a.net);
+  layer = o[REF_LAYER].integer;
+  if (layer < 0 || layer > a.net->depth)
+    lntk_opterror(L, a.opt, "layer", lua_pushfstring(L, "integer in [0, %d] expected, got %I",
+                                                     a.net->depth, layer));
   kernel_result_shape(&a, out, &rows, &cols);
   K = lntk_newtensor(L, 2, rows, cols);
-  if (ntk_kernel_ntk_ref(ntk_tensor_data(K), a.net, a.X1, a.P1, a.X2, a.X2 ? a.P2 : 0, out, eta,
-                         (int)layer, &err) != NTK_OK)
-    return lntk_status(L, &err, 0);
+  if (ntk_kernel_ntk_ref(ntk_tensor_data(K), a.net, a.X1, a.X2, out, eta, (int)layer, &err) !=
+      NTK_OK)
+    return lntk_result(L, &err, REF_ARGS(a.opt));
   return 1;
 }
 
 static int l_jacobian(lua_State *L) {
-  ntk_mlp *net = lntk_checkmlp(L, 1);
-  size_t P;
-  const double *X;
-  ntk_tensor *J;
+  ntk_mlp *net = lntk_checkmlp(L, ARG_NET);
+  ntk_tensor *X, *J;
   ntk_error err;
   lua_settop(L, 2);
-  X = check_inputs(L, 2, ntk_mlp_input_dim(net), &P);
-  J = lntk_newtensor(L, 2, P * ntk_mlp_output_dim(net), net->nparams);
-  if (ntk_kernel_jacobian(ntk_tensor_data(J), net, X, P, &err) != NTK_OK)
-    return lntk_status(L, &err, 0);
+  X = lntk_checktensor(L, ARG_X1);
+  if (ntk_kernel_check_inputs(net, X, NULL, ARG_X1, 0, &err) != NTK_OK)
+    return lntk_result(L, &err, NULL);
+  J = lntk_newtensor(L, 2, X->shape[0] * ntk_mlp_output_dim(net), net->nparams);
+  if (ntk_kernel_jacobian(ntk_tensor_data(J), net, X, &err) != NTK_OK)
+    return lntk_result(L, &err, JACOBIAN_ARGS);
   return 1;
 }
 
@@ -329,20 +290,18 @@ static int l_nngp(lua_State *L) {
     ks[l] = ntk_tensor_data(t);
     lua_rawseti(L, tbl, l);
   }
-  if (ntk_kernel_nngp(ks, a.net, a.X1, a.P1, a.X2, a.X2 ? a.P2 : 0, &err) != NTK_OK)
-    return lntk_status(L, &err, 0);
+  if (ntk_kernel_nngp(ks, a.net, a.X1, a.X2, &err) != NTK_OK)
+    return lntk_result(L, &err, NNGP_ARGS);
   lua_settop(L, tbl);
   return 1;
 }
 
 void lntk_open_kernel(lua_State *L) {
   static const luaL_Reg methods[] = {
-      {"bytes", kws_bytes}, {"hits", kws_hits}, {"clear", kws_clear}, {"release", kws_gc},
-      {NULL, NULL},
+      {"bytes", kws_bytes}, {"hits", kws_hits}, {"clear", kws_clear}, {NULL, NULL},
   };
-  static const luaL_Reg meta[] = {
-      {"__gc", kws_gc}, {"__close", kws_gc}, {"__tostring", kws_tostring}, {NULL, NULL},
-  };
+  static const luaL_Reg meta[] = {{"__tostring", kws_tostring}, {NULL, NULL}};
+  static const lntk_class workspace = {LNTK_KWS_MT, kws_gc, meta, methods, NULL};
   static const luaL_Reg funcs[] = {
       {"ntk", l_ntk},
       {"ntk_reference", l_ntk_reference},
@@ -351,10 +310,6 @@ void lntk_open_kernel(lua_State *L) {
       {"kernel_workspace", kws_new},
       {NULL, NULL},
   };
-  luaL_newmetatable(L, LNTK_KWS_MT);
-  luaL_setfuncs(L, meta, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  lntk_newclass(L, &workspace);
   luaL_setfuncs(L, funcs, 0);
 }

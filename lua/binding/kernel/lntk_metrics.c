@@ -10,55 +10,32 @@
  * K, y and K0 are read in place: any view (transposed, narrowed) costs no copy.
  *   ntklab.kernel_eigs(K, k) -> tensor of the k largest eigenvalues, descending
  *   ntklab.effective_rank(K) -> (tr K)^2 / |K|_F^2 (participation ratio)
- *   ntklab.psd_check(K [, tol = 1e-10]) -> ok, lambda_min, lambda_max
- *       ok = lambda_min >= -tol * lambda_max
+ *   ntklab.check_psd(K [, tol = 1e-10]) -> ok, lambda_min, lambda_max
+ *       ok = lambda_min >= -tol * lambda_max (ntklab.psd_check, its old name, is an alias in
+ *       lua/ntklab/init.lua for one release)
  *   ntklab.weight_alignment(W, beta) -> cos(W^T W, beta^T beta) for W (N x D), beta (D or r x D)
  */
-#include "lntk_kernel_common.h"
+#include "lntk.h"
 
-static int metrics_fail(lua_State *L, ntk_error *err, int argbase) {
-  return lntk_status(L, err, argbase);
-}
-
-/* Checks targets y (argument yidx) against the square kernel K (argument 1): P or P x C with
- * n = P or P C. */
-static void check_targets(lua_State *L, ntk_tensor *K, ntk_tensor *y, int yidx) {
-  size_t n = K->shape[0], P = y->shape[0], C = y->ndim == 2 ? y->shape[1] : 1;
-  (void)yidx;
-  if (P == 0 || C == 0) lntk_shapeerror(L, yidx, "non-empty targets", y);
-  if (n != P && n != P * C) {
-    char buf[64];
-    ntk_tensor_shape_str(y, buf, sizeof buf);
-    luaL_argerror(L, 1, lua_pushfstring(L, "kernel of size %I matches neither P = %I nor "
-                                           "P*C = %I of targets %s",
-                                        (lua_Integer)n, (lua_Integer)P, (lua_Integer)(P * C),
-                                        buf));
-  }
-}
+/* Lua positions: every metric takes the kernel first, then targets, K0, k or tol */
+enum { ARG_K = 1, ARG_2 = 2, ARG_3 = 3 };
+/* core ntk_metrics_kernel_stats(out, K, Y, K0) and ntk_metrics_tensor_distance(out, A, B) */
+#define STATS_ARGS LNTK_ARGS(0, ARG_K, ARG_2, ARG_3)
 
 /* K and y are read in place (any view); the core's K, Y, K0 are arguments 2, 3, 4. */
 static int l_alignment(lua_State *L) {
-  static const char *const opts[] = {"centered", NULL};
+  static const lntk_option options[] = {LNTK_OPT("centered", LNTK_OPT_BOOLEAN), LNTK_OPT_END};
   ntk_tensor *K = lntk_checktensor(L, 1), *y = lntk_checktensor(L, 2);
-  int centered = 0;
+  lntk_optval centered;
   ntk_kernel_stats st;
   ntk_error err;
-  lntk_kc_square(L, 1, K);
-  if (!lua_isnoneornil(L, 3)) {
-    lntk_checkoptions(L, 3, opts);
-    lua_getfield(L, 3, "centered");
-    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-      luaL_argerror(L, 3, "option 'centered': boolean expected");
-    centered = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-  }
-  check_targets(L, K, y, 2);
+  lntk_options(L, 3, options, &centered);
   if (ntk_metrics_kernel_stats(&st, K, y, NULL,
-                               centered ? NTK_STATS_CENTERED : NTK_STATS_ALIGNMENT,
+                               centered.boolean ? NTK_STATS_CENTERED : NTK_STATS_ALIGNMENT,
                                &err) != NTK_OK)
-    return metrics_fail(L, &err, -1);
-  lua_pushnumber(L, centered ? st.alignment_centered : st.alignment);
-  lua_pushstring(L, centered ? "centered" : "uncentered");
+    return lntk_result(L, &err, STATS_ARGS);
+  lua_pushnumber(L, centered.boolean ? st.alignment_centered : st.alignment);
+  lua_pushstring(L, centered.boolean ? "centered" : "uncentered");
   return 2;
 }
 
@@ -70,8 +47,15 @@ static int l_kernel_norm(lua_State *L) {
 
 static int l_kernel_trace(lua_State *L) {
   ntk_tensor *K = lntk_checktensor(L, 1);
-  size_t n = lntk_kc_square(L, 1, K), i;
+  ntk_kernel_stats st;
+  ntk_error err;
+  size_t n, i;
   double s = 0.0;
+  /* the core's square check (stats without targets); the sum is the trace of the old binding,
+   * in the same order, so the same bits */
+  if (ntk_metrics_kernel_stats(&st, K, NULL, NULL, 0, &err) != NTK_OK)
+    return lntk_result(L, &err, STATS_ARGS);
+  n = K->shape[0];
   for (i = 0; i < n; i++) s += ntk_tensor_at(K, i, i);
   lua_pushnumber(L, s);
   return 1;
@@ -81,12 +65,8 @@ static int l_kernel_distance(lua_State *L) {
   ntk_tensor *A = lntk_checktensor(L, 1), *B = lntk_checktensor(L, 2);
   ntk_error err;
   double v;
-  if (!ntk_tensor_same_shape(A, B)) {
-    char buf[64];
-    ntk_tensor_shape_str(A, buf, sizeof buf);
-    return lntk_shapeerror(L, 2, lua_pushfstring(L, "shape %s", buf), B);
-  }
-  if (ntk_metrics_tensor_distance(&v, A, B, &err) != NTK_OK) return metrics_fail(L, &err, -1);
+  if (ntk_metrics_tensor_distance(&v, A, B, &err) != NTK_OK)
+    return lntk_result(L, &err, STATS_ARGS);
   lua_pushnumber(L, v);
   return 1;
 }
@@ -98,20 +78,13 @@ static int l_kernel_stats(lua_State *L) {
   unsigned what = NTK_STATS_ALIGNMENT | NTK_STATS_CENTERED;
   ntk_kernel_stats st;
   ntk_error err;
-  lntk_kc_square(L, 1, K);
-  check_targets(L, K, y, 2);
   if (!lua_isnoneornil(L, 3)) {
     K0 = lntk_checktensor(L, 3);
-    if (!ntk_tensor_same_shape(K, K0)) {
-      char buf[64];
-      ntk_tensor_shape_str(K, buf, sizeof buf);
-      return lntk_shapeerror(L, 3, lua_pushfstring(L, "shape %s (as K)", buf), K0);
-    }
     what |= NTK_STATS_DISTANCE;
   }
   luaL_argcheck(L, lua_gettop(L) <= 3, 4, "no value expected (K, y [, K0])");
   if (ntk_metrics_kernel_stats(&st, K, y, K0, what, &err) != NTK_OK)
-    return metrics_fail(L, &err, -1);
+    return lntk_result(L, &err, STATS_ARGS);
   lua_createtable(L, 0, 5);
   lua_pushnumber(L, st.norm);
   lua_setfield(L, -2, "norm");
@@ -129,40 +102,43 @@ static int l_kernel_stats(lua_State *L) {
 }
 
 static int l_kernel_eigs(lua_State *L) {
-  ntk_tensor *K = lntk_checktensor(L, 1), *w;
-  size_t n = lntk_kc_square(L, 1, K);
-  lua_Integer k = luaL_checkinteger(L, 2);
-  const double *kd;
+  ntk_tensor *K = lntk_checktensor(L, ARG_K), *w;
+  lua_Integer k = luaL_checkinteger(L, ARG_2);
+  ntk_kernel_stats st;
   ntk_error err;
-  luaL_argcheck(L, k >= 1 && (size_t)k <= n, 2,
+  size_t n;
+  /* the core's square check first: k's range depends on K */
+  if (ntk_metrics_kernel_stats(&st, K, NULL, NULL, 0, &err) != NTK_OK)
+    return lntk_result(L, &err, STATS_ARGS);
+  n = K->shape[0];
+  luaL_argcheck(L, k >= 1 && (size_t)k <= n, ARG_2,
                 lua_pushfstring(L, "k in [1, %I] expected, got %I", (lua_Integer)n, k));
-  kd = lntk_kc_data(L, 1, K);
   w = lntk_newtensor(L, 1, (size_t)k, 1);
-  if (ntk_metrics_top_eigs(ntk_tensor_data(w), kd, n, (size_t)k, &err) != NTK_OK)
-    return metrics_fail(L, &err, -1);
+  /* core (w, K, k) */
+  if (ntk_metrics_top_eigs(ntk_tensor_data(w), K, (size_t)k, &err) != NTK_OK)
+    return lntk_result(L, &err, LNTK_ARGS(0, ARG_K, ARG_2));
   return 1;
 }
 
 static int l_effective_rank(lua_State *L) {
-  ntk_tensor *K = lntk_checktensor(L, 1);
-  size_t n = lntk_kc_square(L, 1, K);
+  ntk_tensor *K = lntk_checktensor(L, ARG_K);
   ntk_error err;
   double v;
-  if (ntk_metrics_effective_rank(&v, lntk_kc_data(L, 1, K), n, &err) != NTK_OK)
-    return metrics_fail(L, &err, 0);
+  /* core (out, K) */
+  if (ntk_metrics_effective_rank(&v, K, &err) != NTK_OK)
+    return lntk_result(L, &err, LNTK_ARGS(0, ARG_K));
   lua_pushnumber(L, v);
   return 1;
 }
 
-static int l_psd_check(lua_State *L) {
-  ntk_tensor *K = lntk_checktensor(L, 1);
-  size_t n = lntk_kc_square(L, 1, K);
-  double tol = luaL_optnumber(L, 2, NTK_METRICS_PSD_TOL), lmin, lmax;
+static int l_check_psd(lua_State *L) {
+  ntk_tensor *K = lntk_checktensor(L, ARG_K);
+  double tol = luaL_optnumber(L, ARG_2, NTK_METRICS_PSD_TOL), lmin, lmax;
   int psd;
   ntk_error err;
-  luaL_argcheck(L, tol >= 0.0, 2, "tolerance >= 0 expected");
-  if (ntk_metrics_psd(&psd, &lmin, &lmax, lntk_kc_data(L, 1, K), n, tol, &err) != NTK_OK)
-    return metrics_fail(L, &err, 0);
+  /* core (psd, lmin, lmax, K, tol) */
+  if (ntk_metrics_psd(&psd, &lmin, &lmax, K, tol, &err) != NTK_OK)
+    return lntk_result(L, &err, LNTK_ARGS(0, 0, 0, ARG_K, ARG_2));
   lua_pushboolean(L, psd);
   lua_pushnumber(L, lmin);
   lua_pushnumber(L, lmax);
@@ -170,39 +146,22 @@ static int l_psd_check(lua_State *L) {
 }
 
 static int l_weight_alignment(lua_State *L) {
-  ntk_tensor *W = lntk_checktensor(L, 1), *B = lntk_checktensor(L, 2);
-  size_t r, D;
+  ntk_tensor *W = lntk_checktensor(L, ARG_K), *B = lntk_checktensor(L, ARG_2);
   double v;
   ntk_error err;
-  const double *wd, *bd;
-  if (W->ndim != 2 || ntk_tensor_numel(W) == 0) return lntk_shapeerror(L, 1, "N x D matrix", W);
-  D = W->shape[1];
-  r = B->ndim == 2 ? B->shape[0] : 1;
-  if ((B->ndim == 1 ? B->shape[0] : B->shape[1]) != D || r == 0)
-    return lntk_shapeerror(L, 2, lua_pushfstring(L, "[%I] or [r x %I]", (lua_Integer)D,
-                                                 (lua_Integer)D), B);
-  wd = lntk_kc_data(L, 1, W);
-  bd = lntk_kc_data(L, 2, B);
-  if (ntk_metrics_weight_alignment(&v, wd, W->shape[0], D, bd, r, &err) != NTK_OK) {
-    /* core positions: W is 2, B is 5 */
-    if (err.arg == 4) err.arg = 2;
-    return metrics_fail(L, &err, 0);
-  }
+  /* core (out, W, B) */
+  if (ntk_metrics_weight_alignment(&v, W, B, &err) != NTK_OK)
+    return lntk_result(L, &err, LNTK_ARGS(0, ARG_K, ARG_2));
   lua_pushnumber(L, v);
   return 1;
 }
 
 void lntk_open_metrics(lua_State *L) {
   static const luaL_Reg funcs[] = {
-      {"alignment", l_alignment},
-      {"kernel_norm", l_kernel_norm},
-      {"kernel_trace", l_kernel_trace},
-      {"kernel_distance", l_kernel_distance},
-      {"kernel_eigs", l_kernel_eigs},
-      {"effective_rank", l_effective_rank},
-      {"psd_check", l_psd_check},
-      {"weight_alignment", l_weight_alignment},
-      {"kernel_stats", l_kernel_stats},
+      {"alignment", l_alignment},     {"kernel_stats", l_kernel_stats}, {"kernel_norm", l_kernel_norm},
+      {"kernel_trace", l_kernel_trace}, {"kernel_eigs", l_kernel_eigs},
+      {"kernel_distance", l_kernel_distance},   {"check_psd", l_check_psd},
+      {"effective_rank", l_effective_rank},     {"weight_alignment", l_weight_alignment},
       {NULL, NULL},
   };
   luaL_setfuncs(L, funcs, 0);

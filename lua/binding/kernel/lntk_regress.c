@@ -12,7 +12,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "lntk_kernel_common.h"
+#include "lntk.h"
 
 #define LNTK_REGRESS_MT "ntklab.kernel_regression"
 
@@ -23,7 +23,7 @@ typedef struct lregress {
 
 static lregress *check_fit(lua_State *L, int idx) {
   lregress *r = luaL_checkudata(L, idx, LNTK_REGRESS_MT);
-  if (!r->fit.alpha) luaL_error(L, "attempt to use a released kernel_regression");
+  if (!r->fit.alpha.storage) lntk_released(L, "kernel_regression");
   return r;
 }
 
@@ -33,61 +33,58 @@ static int regress_gc(lua_State *L) {
   return 0;
 }
 
-static ntk_tensor *field_tensor(lua_State *L, int tbl, const char *key) {
-  ntk_tensor *t;
-  lua_getfield(L, tbl, key);
-  if (lua_isnil(L, -1))
-    luaL_argerror(L, tbl, lua_pushfstring(L, "option '%s' (a tensor) is required", key));
-  if (!lntk_istensor(L, -1))
-    luaL_argerror(L, tbl, lua_pushfstring(L, "option '%s': tensor expected, got %s", key,
-                                          luaL_typename(L, -1)));
-  t = lntk_checktensor(L, -1);
-  return t; /* stays on the stack, which keeps it alive */
-}
+enum { OPT_K, OPT_Y, OPT_RIDGE, OPT_RCOND, NOPTS };
+static const lntk_option options[] = {
+    LNTK_OPT("K", LNTK_OPT_TENSOR),
+    LNTK_OPT("y", LNTK_OPT_TENSOR),
+    LNTK_OPT("ridge", LNTK_OPT_NUMBER, .def = 0.0),
+    LNTK_OPT("rcond", LNTK_OPT_NUMBER, .def = NTK_REGRESS_RCOND),
+    LNTK_OPT_END,
+};
+
+/* core ntk_regress_fit(fit, K, Y, ridge, rcond): everything is in the option table #1 */
+#define FIT_ARGS LNTK_ARGS(1, 1, 1, 1, 1)
 
 static int l_kernel_regression(lua_State *L) {
-  static const char *const opts[] = {"K", "y", "ridge", "rcond", NULL};
+  lntk_optval o[NOPTS];
   ntk_tensor *K, *y;
   size_t P, C;
   double ridge, rcond;
-  const double *kd, *yd;
   lregress *r;
   ntk_error err;
-  int kidx, yidx;
-  lntk_checkoptions(L, 1, opts);
+  int k;
+  luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  K = field_tensor(L, 1, "K");
-  kidx = lua_gettop(L);
-  y = field_tensor(L, 1, "y");
-  yidx = lua_gettop(L);
-  ridge = lntk_optfield_number(L, 1, "ridge", 0.0);
-  rcond = lntk_optfield_number(L, 1, "rcond", NTK_REGRESS_RCOND);
+  lntk_options(L, 1, options, o);
+  for (k = OPT_K; k <= OPT_Y; k++)
+    if (!o[k].present)
+      luaL_argerror(L, 1, lua_pushfstring(L, "option '%s' (a tensor) is required",
+                                          options[k].key));
+  K = o[OPT_K].tensor;
+  y = o[OPT_Y].tensor;
+  ridge = o[OPT_RIDGE].num;
+  rcond = o[OPT_RCOND].num;
   if (K->ndim != 2 || K->shape[0] != K->shape[1] || K->shape[0] == 0) {
     char buf[64];
     ntk_tensor_shape_str(K, buf, sizeof buf);
-    return luaL_argerror(L, 1, lua_pushfstring(L, "option 'K': square matrix expected, got %s",
-                                               buf));
+    return lntk_opterror(L, 1, "K", lua_pushfstring(L, "square matrix expected, got %s", buf));
   }
   P = K->shape[0];
   C = y->ndim == 2 ? y->shape[1] : 1;
   if (y->shape[0] != P || C == 0) {
     char buf[64];
     ntk_tensor_shape_str(y, buf, sizeof buf);
-    return luaL_argerror(L, 1, lua_pushfstring(L, "option 'y': [%I] or [%I x C] expected, got %s",
-                                               (lua_Integer)P, (lua_Integer)P, buf));
+    return lntk_opterror(L, 1, "y", lua_pushfstring(L, "[%I] or [%I x C] expected, got %s",
+                                                    (lua_Integer)P, (lua_Integer)P, buf));
   }
-  luaL_argcheck(L, ridge >= 0.0 && ridge < HUGE_VAL, 1,
-                lua_pushfstring(L, "option 'ridge': finite value >= 0 expected, got %f", ridge));
-  luaL_argcheck(L, rcond >= 0.0 && rcond < 1.0, 1,
-                lua_pushfstring(L, "option 'rcond': value in [0, 1) expected, got %f", rcond));
-  kd = lntk_kc_data(L, kidx, K);
-  yd = lntk_kc_data(L, yidx, y);
-  r = lua_newuserdatauv(L, sizeof *r, 0);
-  memset(r, 0, sizeof *r);
-  luaL_setmetatable(L, LNTK_REGRESS_MT);
+  if (!(ridge >= 0.0 && ridge < HUGE_VAL))
+    lntk_opterror(L, 1, "ridge", lua_pushfstring(L, "finite value >= 0 expected, got %f", ridge));
+  if (!(rcond >= 0.0 && rcond < 1.0))
+    lntk_opterror(L, 1, "rcond", lua_pushfstring(L, "value in [0, 1) expected, got %f", rcond));
+  r = lntk_newobject(L, sizeof *r, LNTK_REGRESS_MT);
   r->vector_targets = y->ndim == 1;
-  if (ntk_regress_fit(&r->fit, kd, P, yd, C, ridge, rcond, &err) != NTK_OK)
-    return lntk_status(L, &err, -1);
+  if (ntk_regress_fit(&r->fit, K, y, ridge, rcond, &err) != NTK_OK)
+    return lntk_result(L, &err, FIT_ARGS);
   lntk_gcstep(L, P * C * sizeof(double));
   return 1;
 }
@@ -95,52 +92,46 @@ static int l_kernel_regression(lua_State *L) {
 static int regress_predict(lua_State *L) {
   lregress *r = check_fit(L, 1);
   ntk_tensor *Kx = lntk_checktensor(L, 2), *out;
-  size_t Q;
-  const double *kd;
+  size_t Q = Kx->shape[0]; /* the core checks Kx's shape; out is only as large as Kx allows */
   ntk_error err;
-  if (Kx->ndim != 2 || Kx->shape[1] != r->fit.P || Kx->shape[0] == 0)
-    return lntk_shapeerror(L, 2, lua_pushfstring(L, "[Q x %I] test-by-train kernel",
-                                                 (lua_Integer)r->fit.P), Kx);
-  Q = Kx->shape[0];
-  kd = lntk_kc_data(L, 2, Kx);
   out = r->vector_targets ? lntk_newtensor(L, 1, Q, 1) : lntk_newtensor(L, 2, Q, r->fit.C);
-  if (ntk_regress_predict(ntk_tensor_data(out), &r->fit, kd, Q, &err) != NTK_OK)
-    return lntk_status(L, &err, -1);
+  /* core (out, fit, Kx) */
+  if (ntk_regress_predict(out, &r->fit, Kx, &err) != NTK_OK)
+    return lntk_result(L, &err, LNTK_ARGS(0, 1, 2));
   return 1;
 }
 
-static int regress_index(lua_State *L) {
+/* The fields of a fit (methods are found first by the class's __index). */
+static int regress_fields(lua_State *L) {
   lregress *r = luaL_checkudata(L, 1, LNTK_REGRESS_MT);
-  const char *k = luaL_checkstring(L, 2);
-  if (strcmp(k, "predict") == 0 || strcmp(k, "release") == 0) {
-    luaL_getmetafield(L, 1, "__methods");
-    lua_getfield(L, -1, k);
+  const char *k = lua_tostring(L, 2);
+  if (!r->fit.alpha.storage) return lntk_released(L, "kernel_regression");
+  if (!k) {
+    lua_pushnil(L);
+  } else if (strcmp(k, "alpha") == 0) {
+    ntk_tensor *a = r->vector_targets ? lntk_newtensor(L, 1, r->fit.P, 1)
+                                      : lntk_newtensor(L, 2, r->fit.P, r->fit.C);
+    memcpy(ntk_tensor_data(a), ntk_tensor_data(&r->fit.alpha),
+           r->fit.P * r->fit.C * sizeof(double));
+  } else if (strcmp(k, "method") == 0) {
+    lua_pushstring(L, r->fit.method == NTK_REGRESS_CHOLESKY ? "cholesky" : "eigh");
+  } else if (strcmp(k, "rank") == 0) {
+    lua_pushinteger(L, (lua_Integer)r->fit.rank);
+  } else if (strcmp(k, "ridge") == 0) {
+    lua_pushnumber(L, r->fit.ridge);
+  } else if (strcmp(k, "rcond") == 0) {
+    lua_pushnumber(L, r->fit.rcond);
+  } else if (strcmp(k, "cond") == 0) {
+    lua_pushnumber(L, r->fit.cond_est);
   } else {
-    if (!r->fit.alpha) return luaL_error(L, "attempt to use a released kernel_regression");
-    if (strcmp(k, "alpha") == 0) {
-      ntk_tensor *a = r->vector_targets ? lntk_newtensor(L, 1, r->fit.P, 1)
-                                        : lntk_newtensor(L, 2, r->fit.P, r->fit.C);
-      memcpy(ntk_tensor_data(a), r->fit.alpha, r->fit.P * r->fit.C * sizeof(double));
-    } else if (strcmp(k, "method") == 0) {
-      lua_pushstring(L, r->fit.method == NTK_REGRESS_CHOLESKY ? "cholesky" : "eigh");
-    } else if (strcmp(k, "rank") == 0) {
-      lua_pushinteger(L, (lua_Integer)r->fit.rank);
-    } else if (strcmp(k, "ridge") == 0) {
-      lua_pushnumber(L, r->fit.ridge);
-    } else if (strcmp(k, "rcond") == 0) {
-      lua_pushnumber(L, r->fit.rcond);
-    } else if (strcmp(k, "cond") == 0) {
-      lua_pushnumber(L, r->fit.cond_est);
-    } else {
-      lua_pushnil(L);
-    }
+    lua_pushnil(L);
   }
   return 1;
 }
 
 static int regress_tostring(lua_State *L) {
   lregress *r = luaL_checkudata(L, 1, LNTK_REGRESS_MT);
-  if (!r->fit.alpha)
+  if (!r->fit.alpha.storage)
     lua_pushstring(L, "ntklab.kernel_regression (released)");
   else
     lua_pushfstring(L, "ntklab.kernel_regression (P = %I, C = %I, %s, rank %I, ridge %f)",
@@ -151,24 +142,10 @@ static int regress_tostring(lua_State *L) {
 }
 
 void lntk_open_regress(lua_State *L) {
-  static const luaL_Reg meta[] = {
-      {"__gc", regress_gc},
-      {"__close", regress_gc},
-      {"__index", regress_index},
-      {"__tostring", regress_tostring},
-      {NULL, NULL},
-  };
-  static const luaL_Reg methods[] = {
-      {"predict", regress_predict},
-      {"release", regress_gc},
-      {NULL, NULL},
-  };
-  luaL_newmetatable(L, LNTK_REGRESS_MT);
-  luaL_setfuncs(L, meta, 0);
-  /* __index is a function (it also serves the fields); the methods stay listable here */
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__methods");
-  lua_pop(L, 1);
+  static const luaL_Reg meta[] = {{"__tostring", regress_tostring}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"predict", regress_predict}, {NULL, NULL}};
+  static const lntk_class fit = {LNTK_REGRESS_MT, regress_gc, meta, methods, regress_fields};
+  lntk_newclass(L, &fit);
   lua_pushcfunction(L, l_kernel_regression);
   lua_setfield(L, -2, "kernel_regression");
 }

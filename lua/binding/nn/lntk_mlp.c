@@ -17,95 +17,79 @@ static lntk_mlp *checkbox(lua_State *L, int idx) {
 
 ntk_mlp *lntk_checkmlp(lua_State *L, int idx) {
   lntk_mlp *m = checkbox(L, idx);
-  if (!m->net) luaL_error(L, "attempt to use a released mlp");
+  if (!m->net) lntk_released(L, "mlp");
   return m->net;
-}
-
-const double *lntk_checkdata(lua_State *L, int idx, size_t cols, size_t *rows) {
-  ntk_tensor *t = lntk_checktensor(L, idx);
-  char expected[64];
-  if (!((t->ndim == 2 && t->shape[1] == cols) || (t->ndim == 1 && cols == 1))) {
-    snprintf(expected, sizeof expected, cols == 1 ? "[P x 1] or [P]" : "[P x %zu]", cols);
-    lntk_shapeerror(L, idx, expected, t);
-  }
-  *rows = t->shape[0];
-  if (ntk_tensor_is_contiguous(t)) return ntk_tensor_data(t);
-  {
-    ntk_error err;
-    ntk_tensor *c = lntk_pushtensor(L);
-    if (ntk_tensor_init_copy(c, t, &err) != NTK_OK) luaL_error(L, "%s", err.msg);
-    return ntk_tensor_data(c);
-  }
 }
 
 /* Pushes a new, empty mlp userdata; the caller creates the net into box->net, so that nothing
  * can raise between the allocation of the net and its owner's existence. */
 static lntk_mlp *pushbox(lua_State *L) {
-  lntk_mlp *m = lua_newuserdatauv(L, sizeof *m, 0);
-  m->net = NULL;
-  luaL_setmetatable(L, LNTK_MLP_MT);
-  return m;
+  return lntk_newobject(L, sizeof(lntk_mlp), LNTK_MLP_MT);
 }
 
 static const char *const param_names[] = {"standard", "ntk", NULL};
 static const char *const init_names[] = {"gaussian", "orthogonal", "balanced", NULL};
+static const char *activation_names[NTK_ACT_COUNT + 1]; /* filled by lntk_open_mlp */
 
-/* Raises "bad argument #1 to 'mlp' (option 'key': msg)". */
+/* Lua positions: ntklab.mlp{opts}; net:forward(X [, out]), net:loss(X, Y), net:grad(X, Y [, g]) */
+enum { ARG_OPTS = 1 };
+enum { ARG_NET = 1, ARG_X = 2, ARG_Y = 3, ARG_FORWARD_OUT = 3, ARG_GRAD_OUT = 4 };
+
+enum { O_WIDTHS, O_ACTIVATION, O_BIAS, O_PARAM, O_SIGMA, O_BIAS_SIGMA, O_INIT, O_SEED, O_RNG, NO };
+static const lntk_option mlp_options[] = {
+    LNTK_OPT("widths", LNTK_OPT_TABLE, .required = 1, .what = "table {D, n1, ..., C}"),
+    LNTK_OPT("activation", LNTK_OPT_ANY),     /* a name for every hidden layer, or one per layer */
+    LNTK_OPT("bias", LNTK_OPT_BOOLEAN),
+    LNTK_OPT("param", LNTK_OPT_CHOICE, .def = NTK_PARAM_STANDARD, .choices = param_names),
+    LNTK_OPT("sigma", LNTK_OPT_ANY),          /* a number, or one per layer */
+    LNTK_OPT("bias_sigma", LNTK_OPT_NUMBER, .def = 0.0),
+    LNTK_OPT("init", LNTK_OPT_CHOICE, .def = NTK_INIT_GAUSSIAN, .choices = init_names),
+    LNTK_OPT("seed", LNTK_OPT_INTEGER),
+    LNTK_OPT("rng", LNTK_OPT_OBJECT, .mt = LNTK_RNG_MT, .what = "ntklab.rng"),
+    LNTK_OPT_END,
+};
+
 static int opterror(lua_State *L, const char *key, const char *msg) {
-  return luaL_argerror(L, 1, lua_pushfstring(L, "option '%s': %s", key, msg));
+  return lntk_opterror(L, ARG_OPTS, key, msg);
 }
 
-static int check_activation_name(lua_State *L, int idx, const char *key, ntk_activation *out) {
-  const char *name;
-  if (lua_type(L, idx) != LUA_TSTRING)
-    return opterror(L, key,
-                    lua_pushfstring(L, "activation name expected, got %s", luaL_typename(L, idx)));
-  name = lua_tostring(L, idx);
-  if (!ntk_activation_from_name(name, out))
-    return opterror(L, key, lua_pushfstring(L, "unknown activation '%s'", name));
-  return 0;
-}
-
-/* Looks a string option up in a NULL-ended list; def when absent. */
-static int check_enum_field(lua_State *L, const char *key, const char *const names[], int def) {
+/* The activation name at the top of the stack. */
+static ntk_activation check_activation(lua_State *L) {
   int i;
-  const char *s;
-  if (lua_getfield(L, 1, key) == LUA_TNIL) {
-    lua_pop(L, 1);
-    return def;
-  }
   if (lua_type(L, -1) != LUA_TSTRING)
-    opterror(L, key, lua_pushfstring(L, "string expected, got %s", luaL_typename(L, -1)));
-  s = lua_tostring(L, -1);
-  for (i = 0; names[i]; i++)
-    if (strcmp(s, names[i]) == 0) {
-      lua_pop(L, 1);
-      return i;
-    }
-  return opterror(L, key, lua_pushfstring(L, "unknown value '%s'", s));
+    opterror(L, "activation",
+             lua_pushfstring(L, "activation name expected, got %s", luaL_typename(L, -1)));
+  i = lntk_findname(activation_names, lua_tostring(L, -1));
+  if (i < 0) lntk_choiceerror(L, ARG_OPTS, "activation", activation_names, lua_tostring(L, -1));
+  return (ntk_activation)i;
+}
+
+/* Reads the entries of list option `key` (at idx) that lntk_options cannot type: n entries, each
+ * read by the caller's loop. Returns the length after checking it is n. */
+static void check_count(lua_State *L, int idx, const char *key, lua_Integer n, const char *what) {
+  lua_Integer got = (lua_Integer)lua_rawlen(L, idx);
+  if (got != n) opterror(L, key, lua_pushfstring(L, "%I %s, got %I", n, what, got));
 }
 
 /* ntklab.mlp{widths = {D, n1, ..., C}, activation = "relu" | {per hidden layer}, bias = false,
  *   param = "standard" | "ntk", sigma = 1 | {per layer}, bias_sigma = 0,
  *   init = "gaussian" | "orthogonal" | "balanced", seed = int | rng = ntklab.rng(...)} */
 static int mlp_new(lua_State *L) {
-  static const char *const allowed[] = {"widths",     "activation", "bias", "param", "sigma",
-                                        "bias_sigma", "init",       "seed", "rng",   NULL};
   size_t widths[NTK_MLP_MAX_DEPTH + 1];
   ntk_activation act[NTK_MLP_MAX_DEPTH];
   double sigma[NTK_MLP_MAX_DEPTH];
+  lntk_optval o[NO];
   ntk_mlp_config cfg;
   ntk_rng own, *rng = &own;
   lntk_mlp *box;
   ntk_error err;
   lua_Integer n, i;
-  int depth, st;
-  lntk_checkoptions(L, 1, allowed);
-  /* widths */
-  if (lua_getfield(L, 1, "widths") != LUA_TTABLE)
-    opterror(L, "widths",
-             lua_pushfstring(L, "table {D, n1, ..., C} expected, got %s", luaL_typename(L, -1)));
-  n = (lua_Integer)lua_rawlen(L, -1);
+  int depth, idx;
+  luaL_checktype(L, ARG_OPTS, LUA_TTABLE);
+  lua_settop(L, ARG_OPTS);
+  lntk_options(L, ARG_OPTS, mlp_options, o);
+  idx = o[O_WIDTHS].idx;
+  n = (lua_Integer)lua_rawlen(L, idx);
   if (n < 2 || n > NTK_MLP_MAX_DEPTH + 1)
     opterror(L, "widths",
              lua_pushfstring(L, "2 to %d entries expected, got %I", NTK_MLP_MAX_DEPTH + 1, n));
@@ -113,94 +97,71 @@ static int mlp_new(lua_State *L) {
   for (i = 1; i <= n; i++) {
     int isnum;
     lua_Integer w;
-    lua_rawgeti(L, -1, i);
+    lua_rawgeti(L, idx, i);
     w = lua_tointegerx(L, -1, &isnum);
     if (!isnum || w < 1 || w > (1 << 24))
       opterror(L, "widths", lua_pushfstring(L, "entry %I: integer in [1, 2^24] expected", i));
     widths[i - 1] = (size_t)w;
     lua_pop(L, 1);
   }
-  lua_pop(L, 1);
   /* activation: one name for every hidden layer, or a table of depth - 1 names */
   for (i = 0; i < depth; i++) act[i] = NTK_ACT_RELU;
-  switch (lua_getfield(L, 1, "activation")) {
-    case LUA_TNIL:
-      break;
-    case LUA_TSTRING:
-      check_activation_name(L, -1, "activation", &act[0]);
+  if ((idx = o[O_ACTIVATION].idx) != 0) {
+    lua_pushvalue(L, idx);
+    if (lua_type(L, idx) == LUA_TSTRING) {
+      act[0] = check_activation(L);
       for (i = 1; i < depth; i++) act[i] = act[0];
-      break;
-    case LUA_TTABLE:
-      if ((lua_Integer)lua_rawlen(L, -1) != depth - 1)
-        opterror(L, "activation",
-                 lua_pushfstring(L,
-                                 "%d names expected (one per hidden layer), "
-                                 "got %I",
-                                 depth - 1, (lua_Integer)lua_rawlen(L, -1)));
+    } else if (lua_istable(L, idx)) {
+      check_count(L, idx, "activation", depth - 1, "names expected (one per hidden layer)");
       for (i = 1; i < depth; i++) {
-        lua_rawgeti(L, -1, i);
-        check_activation_name(L, -1, "activation", &act[i - 1]);
+        lua_rawgeti(L, idx, i);
+        act[i - 1] = check_activation(L);
         lua_pop(L, 1);
       }
-      break;
-    default:
+    } else {
       opterror(L, "activation",
-               lua_pushfstring(L, "name or table expected, got %s", luaL_typename(L, -1)));
+               lua_pushfstring(L, "name or table expected, got %s", luaL_typename(L, idx)));
+    }
+    lua_pop(L, 1);
   }
-  lua_pop(L, 1);
   act[depth - 1] = NTK_ACT_LINEAR;
   /* sigma: one number or one per layer */
   for (i = 0; i < depth; i++) sigma[i] = 1.0;
-  switch (lua_getfield(L, 1, "sigma")) {
-    case LUA_TNIL:
-      break;
-    case LUA_TNUMBER:
-      for (i = 0; i < depth; i++) sigma[i] = lua_tonumber(L, -1);
-      break;
-    case LUA_TTABLE:
-      if ((lua_Integer)lua_rawlen(L, -1) != depth)
-        opterror(L, "sigma",
-                 lua_pushfstring(L, "%d numbers expected (one per layer), got %I", depth,
-                                 (lua_Integer)lua_rawlen(L, -1)));
+  if ((idx = o[O_SIGMA].idx) != 0) {
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+      for (i = 0; i < depth; i++) sigma[i] = lua_tonumber(L, idx);
+    } else if (lua_istable(L, idx)) {
+      check_count(L, idx, "sigma", depth, "numbers expected (one per layer)");
       for (i = 1; i <= depth; i++) {
-        if (lua_rawgeti(L, -1, i) != LUA_TNUMBER)
+        if (lua_rawgeti(L, idx, i) != LUA_TNUMBER)
           opterror(L, "sigma", lua_pushfstring(L, "entry %I: number expected", i));
         sigma[i - 1] = lua_tonumber(L, -1);
         lua_pop(L, 1);
       }
-      break;
-    default:
+    } else {
       opterror(L, "sigma",
-               lua_pushfstring(L, "number or table expected, got %s", luaL_typename(L, -1)));
+               lua_pushfstring(L, "number or table expected, got %s", luaL_typename(L, idx)));
+    }
   }
-  lua_pop(L, 1);
   cfg.depth = depth;
   cfg.widths = widths;
   cfg.act = act;
-  lua_getfield(L, 1, "bias");
-  if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-    opterror(L, "bias", lua_pushfstring(L, "boolean expected, got %s", luaL_typename(L, -1)));
-  cfg.bias = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  cfg.param = (ntk_param)check_enum_field(L, "param", param_names, NTK_PARAM_STANDARD);
+  cfg.bias = o[O_BIAS].boolean;
+  cfg.param = (ntk_param)o[O_PARAM].choice;
   cfg.sigma = sigma;
-  cfg.bias_sigma = lntk_optfield_number(L, 1, "bias_sigma", 0.0);
-  cfg.init = (ntk_init)check_enum_field(L, "init", init_names, NTK_INIT_GAUSSIAN);
+  cfg.bias_sigma = o[O_BIAS_SIGMA].num;
+  cfg.init = (ntk_init)o[O_INIT].choice;
   /* randomness is always explicit: a seed or an rng object (advanced by the draw) */
-  lua_getfield(L, 1, "seed");
-  lua_getfield(L, 1, "rng");
-  if (lua_isnil(L, -2) == lua_isnil(L, -1))
-    luaL_argerror(L, 1, "exactly one of the options 'seed' and 'rng' expected");
-  if (!lua_isnil(L, -1)) {
-    if (!luaL_testudata(L, -1, LNTK_RNG_MT))
-      opterror(L, "rng", lua_pushfstring(L, "ntklab.rng expected, got %s", luaL_typename(L, -1)));
-    rng = lua_touserdata(L, -1);
-  } else {
-    ntk_rng_seed(&own, (uint64_t)lntk_optfield_integer(L, 1, "seed", 0));
-  }
+  if (o[O_SEED].present == o[O_RNG].present)
+    luaL_argerror(L, ARG_OPTS, "exactly one of the options 'seed' and 'rng' expected");
+  if (o[O_RNG].present)
+    rng = lua_touserdata(L, o[O_RNG].idx);
+  else
+    ntk_rng_seed(&own, (uint64_t)o[O_SEED].integer);
   box = pushbox(L);
-  st = ntk_mlp_new(&box->net, &cfg, rng, &err);
-  if (st != NTK_OK) return lntk_status(L, &err, 0);
+  /* core ntk_mlp_new(out, cfg, rng): the configuration is the option table */
+  if (ntk_mlp_new(&box->net, &cfg, rng, &err) != NTK_OK)
+    return lntk_result(L, &err, LNTK_ARGS(ARG_OPTS, ARG_OPTS, ARG_OPTS));
   lntk_gcstep(L, box->net->nparams * sizeof(double));
   return 1;
 }
@@ -212,53 +173,54 @@ static int mlp_gc(lua_State *L) {
   return 0;
 }
 
+/* The tensors X (and Y) of net:forward, net:loss, net:grad, checked by the core before anything
+ * is allocated (Lua positions given outright). */
+static ntk_tensor *check_xy(lua_State *L, ntk_mlp *net, ntk_tensor **Y) {
+  ntk_tensor *X = lntk_checktensor(L, ARG_X);
+  ntk_error err;
+  if (Y) *Y = lntk_checktensor(L, ARG_Y);
+  if (ntk_mlp_check_inputs(net, X, Y ? *Y : NULL, ARG_X, ARG_Y, &err) != NTK_OK)
+    lntk_result(L, &err, NULL);
+  return X;
+}
+
 /* net:forward(X [, out]) -> out (P x C) */
 static int mlp_forward(lua_State *L) {
-  ntk_mlp *net = lntk_checkmlp(L, 1);
+  ntk_mlp *net = lntk_checkmlp(L, ARG_NET);
+  ntk_tensor *X, *out;
   size_t P, C = ntk_mlp_output_dim(net);
-  const double *X;
-  ntk_tensor *out;
   ntk_error err;
-  lua_settop(L, 3); /* contiguous copies of the data go above the arguments */
-  X = lntk_checkdata(L, 2, ntk_mlp_input_dim(net), &P);
-  if (!lua_isnoneornil(L, 3)) {
+  lua_settop(L, 3); /* absent arguments read as nil, as in the messages */
+  X = check_xy(L, net, NULL);
+  P = X->shape[0];
+  if (!lua_isnoneornil(L, ARG_FORWARD_OUT)) {
     char expected[64];
-    out = lntk_checktensor(L, 3);
+    out = lntk_checktensor(L, ARG_FORWARD_OUT);
     snprintf(expected, sizeof expected, "contiguous [%zu x %zu]", P, C);
     if (out->ndim != 2 || out->shape[0] != P || out->shape[1] != C ||
         !ntk_tensor_is_contiguous(out))
-      return lntk_shapeerror(L, 3, expected, out);
-    lua_pushvalue(L, 3);
+      return lntk_shapeerror(L, ARG_FORWARD_OUT, expected, out);
+    lua_pushvalue(L, ARG_FORWARD_OUT);
   } else {
     out = lntk_newtensor(L, 2, P, C);
   }
-  if (ntk_mlp_forward(net, ntk_tensor_data(out), X, P, &err) != NTK_OK)
-    return lntk_status(L, &err, 1);
+  /* core (net, out, X) */
+  if (ntk_mlp_forward(net, ntk_tensor_data(out), X, &err) != NTK_OK)
+    return lntk_result(L, &err, LNTK_ARGS(ARG_NET, ARG_FORWARD_OUT, ARG_X));
   return 1;
-}
-
-/* Checks X (arg xi) and Y (arg xi + 1) against the net; returns their rows. */
-static size_t check_xy(lua_State *L, ntk_mlp *net, int xi, const double **X, const double **Y) {
-  size_t P, Py;
-  *X = lntk_checkdata(L, xi, ntk_mlp_input_dim(net), &P);
-  *Y = lntk_checkdata(L, xi + 1, ntk_mlp_output_dim(net), &Py);
-  if (Py != P)
-    luaL_argerror(
-        L, xi + 1,
-        lua_pushfstring(L, "%I rows expected (as X), got %I", (lua_Integer)P, (lua_Integer)Py));
-  return P;
 }
 
 /* net:loss(X, Y) -> 1/(2P) sum |f(x) - y|^2 */
 static int mlp_loss(lua_State *L) {
-  ntk_mlp *net = lntk_checkmlp(L, 1);
-  const double *X, *Y;
-  size_t P;
+  ntk_mlp *net = lntk_checkmlp(L, ARG_NET);
+  ntk_tensor *Y, *X;
   double loss;
   ntk_error err;
   lua_settop(L, 3);
-  P = check_xy(L, net, 2, &X, &Y);
-  if (ntk_mlp_loss(net, &loss, X, Y, P, &err) != NTK_OK) return lntk_status(L, &err, 1);
+  X = check_xy(L, net, &Y);
+  /* core (net, loss, X, Y) */
+  if (ntk_mlp_loss(net, &loss, X, Y, &err) != NTK_OK)
+    return lntk_result(L, &err, LNTK_ARGS(ARG_NET, 0, ARG_X, ARG_Y));
   lua_pushnumber(L, loss);
   return 1;
 }
@@ -279,17 +241,16 @@ static ntk_tensor *flat_out(lua_State *L, int idx, size_t n) {
 
 /* net:grad(X, Y [, g]) -> g (flat dL/dtheta), loss */
 static int mlp_grad(lua_State *L) {
-  ntk_mlp *net = lntk_checkmlp(L, 1);
-  const double *X, *Y;
-  size_t P;
-  ntk_tensor *g;
+  ntk_mlp *net = lntk_checkmlp(L, ARG_NET);
+  ntk_tensor *Y, *X, *g;
   double loss;
   ntk_error err;
   lua_settop(L, 4);
-  P = check_xy(L, net, 2, &X, &Y);
-  g = flat_out(L, 4, net->nparams);
-  if (ntk_mlp_loss_grad(net, ntk_tensor_data(g), &loss, X, Y, P, &err) != NTK_OK)
-    return lntk_status(L, &err, 1);
+  X = check_xy(L, net, &Y);
+  g = flat_out(L, ARG_GRAD_OUT, net->nparams);
+  /* core (net, grad, loss, X, Y) */
+  if (ntk_mlp_loss_grad(net, ntk_tensor_data(g), &loss, X, Y, &err) != NTK_OK)
+    return lntk_result(L, &err, LNTK_ARGS(ARG_NET, ARG_GRAD_OUT, 0, ARG_X, ARG_Y));
   lua_pushnumber(L, loss);
   return 2;
 }
@@ -388,7 +349,7 @@ static int mlp_clone(lua_State *L) {
   ntk_mlp *net = lntk_checkmlp(L, 1);
   lntk_mlp *box = pushbox(L);
   ntk_error err;
-  if (ntk_mlp_clone(&box->net, net, &err) != NTK_OK) return luaL_error(L, "%s", err.msg);
+  if (ntk_mlp_clone(&box->net, net, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   lntk_gcstep(L, net->nparams * sizeof(double));
   return 1;
 }
@@ -398,11 +359,7 @@ static int mlp_save(lua_State *L) {
   ntk_mlp *net = lntk_checkmlp(L, 1);
   const char *path = lntk_checkpath(L, 2);
   ntk_error err;
-  if (ntk_mlp_save(net, path, &err) != NTK_OK) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "%s: %s", path, err.msg);
-    return 2;
-  }
+  if (ntk_mlp_save(net, path, &err) != NTK_OK) return lntk_result_at(L, &err, NULL, path);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -412,11 +369,8 @@ static int mlp_load(lua_State *L) {
   const char *path = lntk_checkpath(L, 1);
   lntk_mlp *box = pushbox(L);
   ntk_error err;
-  if (ntk_mlp_load(&box->net, path, &err) != NTK_OK) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "%s: %s", path, err.msg);
-    return 2;
-  }
+  if (ntk_mlp_load(&box->net, path, &err) != NTK_OK)
+    return lntk_result_at(L, &err, LNTK_ARGS(0, 1), path);
   lntk_gcstep(L, box->net->nparams * sizeof(double));
   return 1;
 }
@@ -445,29 +399,38 @@ static int mlp_widths(lua_State *L) {
   return 1;
 }
 
+static void push_activation(lua_State *L, const ntk_mlp *net, int l) {
+  lua_pushstring(L, ntk_activation_name(net->act[l]));
+}
+
+static void push_sigma(lua_State *L, const ntk_mlp *net, int l) {
+  lua_pushnumber(L, net->sigma[l]);
+}
+
+/* t[key] <- {push(0), ..., push(n - 1)} for the table t on top of the stack. */
+static void set_list(lua_State *L, const char *key, const ntk_mlp *net, int n,
+                     void (*push)(lua_State *L, const ntk_mlp *net, int l)) {
+  int l;
+  lua_createtable(L, n, 0);
+  for (l = 0; l < n; l++) {
+    push(L, net, l);
+    lua_rawseti(L, -2, l + 1);
+  }
+  lua_setfield(L, -2, key);
+}
+
 /* net:config() -> the options that rebuild this architecture (without seed) */
 static int mlp_config(lua_State *L) {
   ntk_mlp *net = lntk_checkmlp(L, 1);
-  int l;
   lua_createtable(L, 0, 7);
   push_widths(L, net);
   lua_setfield(L, -2, "widths");
-  lua_createtable(L, net->depth - 1, 0);
-  for (l = 0; l < net->depth - 1; l++) {
-    lua_pushstring(L, ntk_activation_name(net->act[l]));
-    lua_rawseti(L, -2, l + 1);
-  }
-  lua_setfield(L, -2, "activation");
+  set_list(L, "activation", net, net->depth - 1, push_activation);
   lua_pushboolean(L, net->bias);
   lua_setfield(L, -2, "bias");
   lua_pushstring(L, param_names[net->param]);
   lua_setfield(L, -2, "param");
-  lua_createtable(L, net->depth, 0);
-  for (l = 0; l < net->depth; l++) {
-    lua_pushnumber(L, net->sigma[l]);
-    lua_rawseti(L, -2, l + 1);
-  }
-  lua_setfield(L, -2, "sigma");
+  set_list(L, "sigma", net, net->depth, push_sigma);
   lua_pushnumber(L, net->bias_sigma);
   lua_setfield(L, -2, "bias_sigma");
   lua_pushstring(L, init_names[net->init]);
@@ -504,20 +467,13 @@ void lntk_open_mlp(lua_State *L) {
       {"layers", mlp_layers},   {"get", mlp_get},       {"set", mlp_set},
       {"clone", mlp_clone},     {"save", mlp_save},     {"nparams", mlp_nparams},
       {"depth", mlp_depth},     {"widths", mlp_widths}, {"config", mlp_config},
-      {"release", mlp_gc},      {NULL, NULL},
+      {NULL, NULL},
   };
-  luaL_newmetatable(L, LNTK_MLP_MT);
-  lua_pushcfunction(L, mlp_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, mlp_gc);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, mlp_tostring);
-  lua_setfield(L, -2, "__tostring");
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  lua_pushcfunction(L, mlp_new);
-  lua_setfield(L, -2, "mlp");
-  lua_pushcfunction(L, mlp_load);
-  lua_setfield(L, -2, "mlp_load");
+  static const luaL_Reg meta[] = {{"__tostring", mlp_tostring}, {NULL, NULL}};
+  static const lntk_class mlp = {LNTK_MLP_MT, mlp_gc, meta, methods, NULL};
+  static const luaL_Reg funcs[] = {{"mlp", mlp_new}, {"mlp_load", mlp_load}, {NULL, NULL}};
+  int a;
+  for (a = 0; a < NTK_ACT_COUNT; a++) activation_names[a] = ntk_activation_name((ntk_activation)a);
+  lntk_newclass(L, &mlp);
+  luaL_setfuncs(L, funcs, 0);
 }

@@ -19,12 +19,12 @@ static int blas_matmul(lua_State *L) {
   if (!lua_isnoneornil(L, 3)) {
     ntk_tensor *out = check_tensor_arg(L, 3);
     if (ntk_blas_matmul_into(out, a, b, &err) != NTK_OK)
-      return lntk_fail(L, &err, err.arg == 1 ? 3 : err.arg - 1);
+      return lntk_result(L, &err, LNTK_ARGS(3, 1, 2)); /* core (C, A, B) */
     lua_settop(L, 3);
     return 1;
   } else {
     ntk_tensor *c = lntk_pushtensor(L);
-    if (ntk_blas_matmul(c, a, b, &err) != NTK_OK) return lntk_fail(L, &err, err.arg - 1);
+    if (ntk_blas_matmul(c, a, b, &err) != NTK_OK) return lntk_result(L, &err, LNTK_ARGS(0, 1, 2));
     lntk_gcstep(L, ntk_tensor_numel(c) * sizeof(double));
     return 1;
   }
@@ -38,12 +38,12 @@ static int blas_gram(lua_State *L) {
   if (!lua_isnoneornil(L, 2)) {
     ntk_tensor *out = check_tensor_arg(L, 2);
     if (ntk_blas_gram_into(out, a, &err) != NTK_OK)
-      return lntk_fail(L, &err, err.arg == 1 ? 2 : 1);
+      return lntk_result(L, &err, LNTK_ARGS(2, 1)); /* core (C, A) */
     lua_settop(L, 2);
     return 1;
   } else {
     ntk_tensor *c = lntk_pushtensor(L);
-    if (ntk_blas_gram(c, a, &err) != NTK_OK) return lntk_fail(L, &err, 1);
+    if (ntk_blas_gram(c, a, &err) != NTK_OK) return lntk_result(L, &err, LNTK_ARGS(1, 1));
     lntk_gcstep(L, ntk_tensor_numel(c) * sizeof(double));
     return 1;
   }
@@ -58,7 +58,7 @@ static int blas_outer(lua_State *L) {
   if (x->ndim != 1) return lntk_shapeerror(L, 1, "1-D tensor", x);
   if (y->ndim != 1) return lntk_shapeerror(L, 2, "1-D tensor", y);
   c = lntk_pushtensor(L);
-  if (ntk_blas_outer(c, x, y, &err) != NTK_OK) return lntk_fail(L, &err, err.arg - 1);
+  if (ntk_blas_outer(c, x, y, &err) != NTK_OK) return lntk_result(L, &err, LNTK_ARGS(0, 1, 2));
   lntk_gcstep(L, ntk_tensor_numel(c) * sizeof(double));
   return 1;
 }
@@ -75,7 +75,7 @@ static int update_with(lua_State *L, inplace_update update) {
   ntk_tensor *b = check_tensor_arg(L, 4);
   double beta = luaL_checknumber(L, 5);
   ntk_error err;
-  if (update(dst, alpha, a, b, beta, &err) != NTK_OK) return lntk_fail(L, &err, err.arg);
+  if (update(dst, alpha, a, b, beta, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   lua_settop(L, 1);
   return 1;
 }
@@ -86,32 +86,25 @@ static int blas_gemm(lua_State *L) { return update_with(L, ntk_blas_gemm); }
 /* gemv(y, alpha, A, x, beta): y <- alpha A x + beta y in place; returns y */
 static int blas_gemv(lua_State *L) { return update_with(L, ntk_blas_gemv); }
 
-/* ger(A, alpha, x, y): A <- A + alpha x y^T in place; returns A */
+/* ger(A, alpha, x, y): A <- A + alpha x y^T in place, in the core's order; returns A */
 static int blas_ger(lua_State *L) {
   ntk_tensor *a = check_tensor_arg(L, 1);
   double alpha = luaL_checknumber(L, 2);
   ntk_tensor *x = check_tensor_arg(L, 3);
   ntk_tensor *y = check_tensor_arg(L, 4);
   ntk_error err;
-  if (ntk_blas_ger(a, alpha, x, y, &err) != NTK_OK) return lntk_fail(L, &err, err.arg);
+  if (ntk_blas_ger(a, alpha, x, y, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   lua_settop(L, 1);
   return 1;
 }
 
 void lntk_open_blas(lua_State *L) {
-  static const luaL_Reg funcs[] = {
-      {"matmul", blas_matmul}, {"gram", blas_gram}, {"outer", blas_outer},
-      {"gemm", blas_gemm},     {"gemv", blas_gemv}, {"ger", blas_ger},
-      {NULL, NULL},
-  };
-  static const luaL_Reg methods[] = {
-      {"matmul", blas_matmul},
-      {"gram", blas_gram},
-      {NULL, NULL},
-  };
-  luaL_setfuncs(L, funcs, 0);
-  luaL_getmetatable(L, LNTK_TENSOR_MT);
-  lua_getfield(L, -1, "__index");
+  /* the first two are also tensor methods (a:matmul(b), a:gram()) */
+  static const luaL_Reg funcs[] = {{"matmul", blas_matmul}, {"gram", blas_gram}, {NULL, NULL},
+                                   {"outer", blas_outer},   {"gemm", blas_gemm}, {"gemv", blas_gemv},
+                                   {"ger", blas_ger},       {NULL, NULL}};
+  const luaL_Reg *methods = funcs, *others = funcs + 3;
   luaL_setfuncs(L, methods, 0);
-  lua_pop(L, 2);
+  luaL_setfuncs(L, others, 0);
+  lntk_extendclass(L, LNTK_TENSOR_MT, methods);
 }

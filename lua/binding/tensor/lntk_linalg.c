@@ -1,7 +1,8 @@
 /* lntk_linalg.c: ntklab.linalg, the factorizations and solves of ntk_linalg.h.
  *
  * Each function checks its Lua arguments, pushes zeroed result userdata, lets the core fill
- * them and translates the status: misuse raises "bad argument #n to 'f' (...)", a numerical
+ * them and translates the status (the core counts the inputs as these functions take them, so
+ * no argument map is needed): misuse raises "bad argument #n to 'f' (...)", a numerical
  * failure (singular, not positive definite, NaN input, no convergence) returns nil, message.
  * The core checks every argument before it allocates and leaves failed results released, so
  * raising here never strands memory: the empty userdata are garbage for Lua to collect. */
@@ -10,19 +11,13 @@
 /* Reads the optional option table at idx: {vectors = boolean}. Returns 1 (the default) when
  * vectors are wanted. */
 static int opt_vectors(lua_State *L, int idx) {
-  static const char *const allowed[] = {"vectors", NULL};
-  int want = 1;
-  if (lua_isnoneornil(L, idx)) return want;
-  lntk_checkoptions(L, idx, allowed);
-  if (lua_getfield(L, idx, "vectors") != LUA_TNIL) {
-    if (!lua_isboolean(L, -1))
-      luaL_argerror(
-          L, idx,
-          lua_pushfstring(L, "option 'vectors': boolean expected, got %s", luaL_typename(L, -1)));
-    want = lua_toboolean(L, -1);
-  }
-  lua_pop(L, 1);
-  return want;
+  static const lntk_option options[] = {
+      LNTK_OPT("vectors", LNTK_OPT_BOOLEAN, .def = 1),
+      LNTK_OPT_END,
+  };
+  lntk_optval vectors;
+  lntk_options(L, idx, options, &vectors);
+  return vectors.boolean;
 }
 
 static void gcstep_for(lua_State *L, const ntk_tensor *a, const ntk_tensor *b,
@@ -40,7 +35,7 @@ static int linalg_eigh(lua_State *L) {
   lua_settop(L, 1);
   w = lntk_pushtensor(L);
   if (vectors) V = lntk_pushtensor(L);
-  if (ntk_linalg_eigh(w, V, A, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  if (ntk_linalg_eigh(w, V, A, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   gcstep_for(L, w, V, NULL);
   return vectors ? 2 : 1;
 }
@@ -57,7 +52,7 @@ static int linalg_eigh_top(lua_State *L) {
   lua_settop(L, 1);
   w = lntk_pushtensor(L);
   if (vectors) V = lntk_pushtensor(L);
-  if (ntk_linalg_eigh_top(w, V, A, (size_t)k, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  if (ntk_linalg_eigh_top(w, V, A, (size_t)k, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   gcstep_for(L, w, V, NULL);
   return vectors ? 2 : 1;
 }
@@ -72,7 +67,7 @@ static int linalg_svd(lua_State *L) {
   if (vectors) U = lntk_pushtensor(L);
   s = lntk_pushtensor(L);
   if (vectors) Vt = lntk_pushtensor(L);
-  if (ntk_linalg_svd(U, s, Vt, A, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  if (ntk_linalg_svd(U, s, Vt, A, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   gcstep_for(L, s, U, Vt);
   return vectors ? 3 : 1;
 }
@@ -87,7 +82,7 @@ static int solve_with(lua_State *L, square_solver solver) {
   ntk_error err;
   lua_settop(L, 2);
   X = lntk_pushtensor(L);
-  if (solver(X, A, B, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  if (solver(X, A, B, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   gcstep_for(L, X, NULL, NULL);
   return 1;
 }
@@ -98,37 +93,29 @@ static int linalg_cholesky_solve(lua_State *L) { return solve_with(L, ntk_linalg
 /* solve(A, B) -> X = A^{-1} B for square A (LU with pivoting); B 1-D or 2-D */
 static int linalg_solve(lua_State *L) { return solve_with(L, ntk_linalg_solve); }
 
-/* lstsq(A, B [, rcond]) -> X (minimum-norm least squares), rank; rcond defaults to machine
- * precision */
-static int linalg_lstsq(lua_State *L) {
+/* lstsq(A, B [, rcond]) -> X (minimum-norm least squares), rank; pinv(A [, rcond]) -> P = A^+
+ * [n x m], rank. rcond defaults to machine precision. nin: 2 for lstsq, 1 for pinv. */
+static int rank_solve(lua_State *L, int nin) {
   const ntk_tensor *A = lntk_checktensor(L, 1);
-  const ntk_tensor *B = lntk_checktensor(L, 2);
-  double rcond = luaL_optnumber(L, 3, -1.0);
+  const ntk_tensor *B = nin == 2 ? lntk_checktensor(L, 2) : NULL;
+  double rcond = luaL_optnumber(L, nin + 1, -1.0);
   ntk_tensor *X;
   ntk_error err;
   size_t rank = 0;
-  lua_settop(L, 2);
+  int st;
+  lua_settop(L, nin);
   X = lntk_pushtensor(L);
-  if (ntk_linalg_lstsq(X, A, B, rcond, &rank, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  st = B ? ntk_linalg_lstsq(X, A, B, rcond, &rank, &err)
+         : ntk_linalg_pinv(X, A, rcond, &rank, &err);
+  if (st != NTK_OK) return lntk_result(L, &err, NULL);
   gcstep_for(L, X, NULL, NULL);
   lua_pushinteger(L, (lua_Integer)rank);
   return 2;
 }
 
-/* pinv(A [, rcond]) -> P = A^+ [n x m], rank; rcond defaults to machine precision */
-static int linalg_pinv(lua_State *L) {
-  const ntk_tensor *A = lntk_checktensor(L, 1);
-  double rcond = luaL_optnumber(L, 2, -1.0);
-  ntk_tensor *P;
-  ntk_error err;
-  size_t rank = 0;
-  lua_settop(L, 1);
-  P = lntk_pushtensor(L);
-  if (ntk_linalg_pinv(P, A, rcond, &rank, &err) != NTK_OK) return lntk_status(L, &err, 0);
-  gcstep_for(L, P, NULL, NULL);
-  lua_pushinteger(L, (lua_Integer)rank);
-  return 2;
-}
+static int linalg_lstsq(lua_State *L) { return rank_solve(L, 2); }
+
+static int linalg_pinv(lua_State *L) { return rank_solve(L, 1); }
 
 /* check_psd(A [, rtol]) -> lambda_min when symmetric A is positive semi-definite (up to
  * rtol * max|lambda|); otherwise nil, message, lambda_min */
@@ -143,23 +130,18 @@ static int linalg_check_psd(lua_State *L) {
     return 1;
   }
   if (st == NTK_ENOTPD) {
-    lntk_status(L, &err, 0);
+    lntk_result(L, &err, NULL);
     lua_pushnumber(L, lambda_min);
     return 3;
   }
-  return lntk_status(L, &err, 0);
+  return lntk_result(L, &err, NULL);
 }
 
 void lntk_open_linalg(lua_State *L) {
   static const luaL_Reg funcs[] = {
-      {"eigh", linalg_eigh},
-      {"eigh_top", linalg_eigh_top},
-      {"svd", linalg_svd},
-      {"cholesky_solve", linalg_cholesky_solve},
-      {"solve", linalg_solve},
-      {"lstsq", linalg_lstsq},
-      {"pinv", linalg_pinv},
-      {"check_psd", linalg_check_psd},
+      {"eigh", linalg_eigh},   {"eigh_top", linalg_eigh_top}, {"svd", linalg_svd},
+      {"solve", linalg_solve}, {"cholesky_solve", linalg_cholesky_solve},
+      {"lstsq", linalg_lstsq}, {"pinv", linalg_pinv},         {"check_psd", linalg_check_psd},
       {NULL, NULL},
   };
   luaL_newlib(L, funcs);

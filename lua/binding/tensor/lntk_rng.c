@@ -9,8 +9,7 @@ ntk_rng *lntk_checkrng(lua_State *L, int idx) { return luaL_checkudata(L, idx, L
 
 static int rng_new(lua_State *L) {
   lua_Integer seed = luaL_checkinteger(L, 1);
-  ntk_rng *r = lua_newuserdatauv(L, sizeof *r, 0);
-  luaL_setmetatable(L, LNTK_RNG_MT);
+  ntk_rng *r = lntk_newobject(L, sizeof *r, LNTK_RNG_MT);
   ntk_rng_seed(r, (uint64_t)seed);
   return 1;
 }
@@ -24,8 +23,7 @@ static int rng_seed(lua_State *L) {
 
 static int rng_clone(lua_State *L) {
   ntk_rng *r = lntk_checkrng(L, 1);
-  ntk_rng *c = lua_newuserdatauv(L, sizeof *c, 0);
-  luaL_setmetatable(L, LNTK_RNG_MT);
+  ntk_rng *c = lntk_newobject(L, sizeof *c, LNTK_RNG_MT);
   *c = *r;
   return 1;
 }
@@ -48,30 +46,33 @@ static void check_no_cols(lua_State *L) {
   if (!lua_isnoneornil(L, 3)) luaL_checkinteger(L, 2);
 }
 
-/* rng:uniform() -> U[0,1); rng:uniform(n) / rng:uniform(rows, cols) -> tensor of U[0,1) */
-static int rng_uniform(lua_State *L) {
+/* The two distributions a draw can come from: one number, or a tensor filled from it. */
+typedef struct distribution {
+  double (*draw)(ntk_rng *rng);
+  void (*fill)(ntk_rng *rng, ntk_tensor *t, double a, double b);
+} distribution;
+
+static int draw_from(lua_State *L, const distribution *d) {
   ntk_rng *r = lntk_checkrng(L, 1);
   if (lua_isnoneornil(L, 2)) {
     check_no_cols(L);
-    lua_pushnumber(L, ntk_rng_uniform(r));
+    lua_pushnumber(L, d->draw(r));
   } else {
-    ntk_tensor *t = shaped_result(L, 2);
-    ntk_rng_fill_uniform(r, t, 0.0, 1.0);
+    d->fill(r, shaped_result(L, 2), 0.0, 1.0);
   }
   return 1;
 }
 
+/* rng:uniform() -> U[0,1); rng:uniform(n) / rng:uniform(rows, cols) -> tensor of U[0,1) */
+static int rng_uniform(lua_State *L) {
+  static const distribution uniform = {ntk_rng_uniform, ntk_rng_fill_uniform};
+  return draw_from(L, &uniform);
+}
+
 /* rng:normal() -> N(0,1); rng:normal(n) / rng:normal(rows, cols) -> tensor of N(0,1) */
 static int rng_normal(lua_State *L) {
-  ntk_rng *r = lntk_checkrng(L, 1);
-  if (lua_isnoneornil(L, 2)) {
-    check_no_cols(L);
-    lua_pushnumber(L, ntk_rng_normal(r));
-  } else {
-    ntk_tensor *t = shaped_result(L, 2);
-    ntk_rng_fill_normal(r, t, 0.0, 1.0);
-  }
-  return 1;
+  static const distribution normal = {ntk_rng_normal, ntk_rng_fill_normal};
+  return draw_from(L, &normal);
 }
 
 /* rng:integer(n) -> uniform integer in [1, n] */
@@ -113,12 +114,9 @@ void lntk_open_rng(lua_State *L) {
       {"normal", rng_normal},     {"integer", rng_integer}, {"permutation", rng_permutation},
       {NULL, NULL},
   };
-  luaL_newmetatable(L, LNTK_RNG_MT);
-  lua_pushcfunction(L, rng_tostring);
-  lua_setfield(L, -2, "__tostring");
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  static const luaL_Reg meta[] = {{"__tostring", rng_tostring}, {NULL, NULL}};
+  static const lntk_class rng = {LNTK_RNG_MT, NULL, meta, methods, NULL};
+  lntk_newclass(L, &rng);
   lua_pushcfunction(L, rng_new);
   lua_setfield(L, -2, "rng");
 }

@@ -216,9 +216,12 @@ static int tensor_narrow(lua_State *L) {
                                                (lua_Integer)t->shape[d - 1] - first + 1));
   v = lntk_pushtensor(L);
   if (ntk_tensor_narrow(v, t, (int)d - 1, (size_t)first - 1, (size_t)count, &err) != NTK_OK)
-    return lntk_status(L, &err, 1);
+    return lntk_result(L, &err, NULL);
   return 1;
 }
+
+/* (The view functions of ntk_tensor.c count their arguments as these methods do: the source
+ * tensor 1, then dim, index or count; so their results need no argument map.) */
 
 /* t:select(dim, index): 1-D view of row `index` (dim 1) or column `index` (dim 2) */
 static int tensor_select(lua_State *L) {
@@ -231,7 +234,7 @@ static int tensor_select(lua_State *L) {
   luaL_argcheck(L, d == 1 || d == 2, 2, lua_pushfstring(L, "dimension %I out of range [1, 2]", d));
   i = check_index(L, 3, t->shape[d - 1]);
   v = lntk_pushtensor(L);
-  if (ntk_tensor_select(v, t, (int)d - 1, i, &err) != NTK_OK) return lntk_status(L, &err, 1);
+  if (ntk_tensor_select(v, t, (int)d - 1, i, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   return 1;
 }
 
@@ -242,7 +245,7 @@ static int tensor_transpose(lua_State *L) {
   ntk_error err;
   if (t->ndim != 2) return lntk_shapeerror(L, 1, "2-D tensor", t);
   v = lntk_pushtensor(L);
-  if (ntk_tensor_transpose(v, t, &err) != NTK_OK) return lntk_status(L, &err, 1);
+  if (ntk_tensor_transpose(v, t, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   return 1;
 }
 
@@ -286,7 +289,7 @@ static int tensor_reshape(lua_State *L) {
                                                (lua_Integer)shape[0], (lua_Integer)shape[1]));
   }
   v = lntk_pushtensor(L);
-  if (ntk_tensor_reshape(v, t, ndim, shape, &err) != NTK_OK) return lntk_status(L, &err, 1);
+  if (ntk_tensor_reshape(v, t, ndim, shape, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   return 1;
 }
 
@@ -362,27 +365,19 @@ void lntk_open_tensor(lua_State *L) {
       {"contiguous", tensor_contiguous},
       {"reshape", tensor_reshape},
       {"is_contiguous", tensor_is_contiguous},
-      {"release", tensor_gc},
       {NULL, NULL},
   };
   static const luaL_Reg meta[] = {
-      {"__gc", tensor_gc},
-      {"__close", tensor_gc},
       {"__len", tensor_len},
       {"__tostring", tensor_tostring},
       {NULL, NULL},
   };
+  static const lntk_class tensor = {LNTK_TENSOR_MT, tensor_gc, meta, methods, NULL};
   static const luaL_Reg funcs[] = {
       {"tensor", tensor_new},
       {"zeros", tensor_zeros},
       {NULL, NULL},
   };
-  luaL_newmetatable(L, LNTK_TENSOR_MT);
-  luaL_setfuncs(L, meta, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pushliteral(L, "ntklab.tensor");
-  lua_setfield(L, -2, "__name");
-  lua_pop(L, 1);
+  lntk_newclass(L, &tensor);
   luaL_setfuncs(L, funcs, 0);
 }

@@ -349,7 +349,7 @@ static int tensor_eye(lua_State *L) {
   size_t m = lua_isnoneornil(L, 2) ? n : check_size(L, 2);
   ntk_tensor *t = lntk_pushtensor(L);
   ntk_error err;
-  if (ntk_tensor_eye(t, n, m, &err) != NTK_OK) return lntk_fail(L, &err, 0);
+  if (ntk_tensor_eye(t, n, m, &err) != NTK_OK) return lntk_raise(L, &err, NULL); /* a size the caller chose */
   lntk_gcstep(L, ntk_tensor_numel(t) * sizeof(double));
   return 1;
 }

@@ -18,119 +18,117 @@ typedef struct lntk_trainer {
 
 static ntk_trainer *checktrainer(lua_State *L, int idx) {
   lntk_trainer *t = luaL_checkudata(L, idx, LNTK_TRAINER_MT);
-  if (!t->live) luaL_error(L, "attempt to use a released trainer");
+  if (!t->live) lntk_released(L, "trainer");
   return &t->tr;
 }
 
 /* Builds the trainer userdata from cfg (options already checked by the constructor). */
 static int push_trainer(lua_State *L, const ntk_train_config *cfg) {
   ntk_error err;
-  lntk_trainer *t = lua_newuserdatauv(L, sizeof *t, 0);
-  memset(t, 0, sizeof *t);
-  luaL_setmetatable(L, LNTK_TRAINER_MT);
-  if (ntk_train_init(&t->tr, cfg, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  lntk_trainer *t = lntk_newobject(L, sizeof *t, LNTK_TRAINER_MT);
+  /* core ntk_train_init(tr, cfg): the config is the option table */
+  if (ntk_train_init(&t->tr, cfg, &err) != NTK_OK) return lntk_result(L, &err, LNTK_ARGS(1, 1));
   t->live = 1;
   return 1;
 }
 
-/* cfg->max_loss_ratio <- the option of that name (every constructor takes it). */
-static void loss_ratio_option(lua_State *L, ntk_train_config *cfg) {
-  cfg->max_loss_ratio = lntk_optfield_number(L, 1, "max_loss_ratio", cfg->max_loss_ratio);
+/* Lua position of every constructor's option table */
+enum { ARG_OPTS = 1 };
+
+/* Every constructor's table: the method's own options, then max_loss_ratio, which every method
+ * takes. */
+#define MAX_LOSS_RATIO LNTK_OPT("max_loss_ratio", LNTK_OPT_NUMBER)
+#define NUMBER(key) LNTK_OPT(key, LNTK_OPT_NUMBER)
+#define LR LNTK_OPT("lr", LNTK_OPT_NUMBER, .required = 1)
+
+/* Reads the option table against options (whose last entry is max_loss_ratio) into o and starts
+ * cfg from the method's defaults. */
+static void read_config(lua_State *L, ntk_train_method method, const lntk_option *options,
+                        lntk_optval *o, ntk_train_config *cfg) {
+  int n = 0;
+  lntk_options(L, ARG_OPTS, options, o);
+  ntk_train_config_default(cfg, method);
+  while (options[n + 1].key) n++;
+  if (o[n].present) cfg->max_loss_ratio = o[n].num;
 }
 
-/* Required positive number option. */
-static double required_number(lua_State *L, const char *key) {
-  if (lua_getfield(L, 1, key) != LUA_TNUMBER)
-    luaL_argerror(
-        L, 1,
-        lua_pushfstring(L, "option '%s': number expected, got %s", key, luaL_typename(L, -1)));
-  {
-    double v = lua_tonumber(L, -1);
-    lua_pop(L, 1);
-    return v;
-  }
+/* *field <- the option's value when it was given (the method's default otherwise). */
+static void set_given(double *field, const lntk_optval *v) {
+  if (v->present) *field = v->num;
 }
 
 /* ntklab.train.gd{lr} */
 static int train_gd(lua_State *L) {
-  static const char *const allowed[] = {"lr", "max_loss_ratio", NULL};
+  static const lntk_option options[] = {LR, MAX_LOSS_RATIO, LNTK_OPT_END};
+  lntk_optval o[2];
   ntk_train_config cfg;
-  lntk_checkoptions(L, 1, allowed);
-  ntk_train_config_default(&cfg, NTK_TRAIN_GD);
-  cfg.lr = required_number(L, "lr");
-  loss_ratio_option(L, &cfg);
+  read_config(L, NTK_TRAIN_GD, options, o, &cfg);
+  cfg.lr = o[0].num;
   return push_trainer(L, &cfg);
 }
 
+static const char *const flow_methods[] = {"rk4", "rk45", NULL};
+
 /* ntklab.train.flow{method = "rk45" (default) | "rk4", dt (rk4), rtol, atol, h0 (rk45)} */
 static int train_flow(lua_State *L) {
-  static const char *const allowed[] = {"method", "dt", "rtol", "atol", "h0", "max_loss_ratio",
-                                        NULL};
+  enum { METHOD, DT, RTOL, ATOL, H0, N = 6 };
+  static const lntk_option options[] = {
+      LNTK_OPT("method", LNTK_OPT_CHOICE, .def = 1, .choices = flow_methods),
+      NUMBER("dt"), NUMBER("rtol"), NUMBER("atol"), NUMBER("h0"), MAX_LOSS_RATIO, LNTK_OPT_END,
+  };
+  lntk_optval o[N];
   ntk_train_config cfg;
-  const char *method = "rk45";
-  lntk_checkoptions(L, 1, allowed);
-  if (lua_getfield(L, 1, "method") != LUA_TNIL) {
-    if (lua_type(L, -1) != LUA_TSTRING)
-      luaL_argerror(
-          L, 1,
-          lua_pushfstring(L, "option 'method': string expected, got %s", luaL_typename(L, -1)));
-    method = lua_tostring(L, -1);
-  }
-  if (strcmp(method, "rk4") == 0) {
-    ntk_train_config_default(&cfg, NTK_TRAIN_RK4);
-    lua_getfield(L, 1, "rtol");
-    lua_getfield(L, 1, "atol");
-    if (!lua_isnil(L, -1) || !lua_isnil(L, -2))
-      luaL_argerror(L, 1, "options 'rtol' and 'atol' belong to method 'rk45', not 'rk4'");
-    cfg.dt = required_number(L, "dt");
-  } else if (strcmp(method, "rk45") == 0) {
-    ntk_train_config_default(&cfg, NTK_TRAIN_RK45);
-    lua_getfield(L, 1, "dt");
-    if (!lua_isnil(L, -1))
-      luaL_argerror(L, 1, "option 'dt' belongs to method 'rk4' (rk45 chooses its own steps)");
-    cfg.rtol = lntk_optfield_number(L, 1, "rtol", cfg.rtol);
-    cfg.atol = lntk_optfield_number(L, 1, "atol", cfg.atol);
-    cfg.h0 = lntk_optfield_number(L, 1, "h0", 0.0);
+  int rk4;
+  lntk_options(L, ARG_OPTS, options, o);
+  rk4 = o[METHOD].choice == 0;
+  read_config(L, rk4 ? NTK_TRAIN_RK4 : NTK_TRAIN_RK45, options, o, &cfg);
+  if (rk4) {
+    if (o[RTOL].present || o[ATOL].present)
+      luaL_argerror(L, ARG_OPTS, "options 'rtol' and 'atol' belong to method 'rk45', not 'rk4'");
+    if (!o[DT].present) lntk_opterror(L, ARG_OPTS, "dt", "number expected, got nil");
+    cfg.dt = o[DT].num;
   } else {
-    return luaL_argerror(L, 1,
-                         lua_pushfstring(L,
-                                         "option 'method': 'rk4' or 'rk45' expected, "
-                                         "got '%s'",
-                                         method));
+    if (o[DT].present)
+      luaL_argerror(L, ARG_OPTS, "option 'dt' belongs to method 'rk4' (rk45 chooses its own steps)");
+    set_given(&cfg.rtol, &o[RTOL]);
+    set_given(&cfg.atol, &o[ATOL]);
+    set_given(&cfg.h0, &o[H0]);
   }
-  loss_ratio_option(L, &cfg);
   return push_trainer(L, &cfg);
 }
 
 /* ntklab.train.sgd{lr, batch = 0 (full), momentum = 0, seed = 0} */
 static int train_sgd(lua_State *L) {
-  static const char *const allowed[] = {"lr", "batch", "momentum", "seed", "max_loss_ratio", NULL};
+  enum { BATCH = 1, MOMENTUM, SEED, N = 5 };
+  static const lntk_option options[] = {
+      LR, LNTK_OPT("batch", LNTK_OPT_INTEGER), NUMBER("momentum"),
+      LNTK_OPT("seed", LNTK_OPT_INTEGER), MAX_LOSS_RATIO, LNTK_OPT_END,
+  };
+  lntk_optval o[N];
   ntk_train_config cfg;
-  lua_Integer batch;
-  lntk_checkoptions(L, 1, allowed);
-  ntk_train_config_default(&cfg, NTK_TRAIN_SGD);
-  cfg.lr = required_number(L, "lr");
-  batch = lntk_optfield_integer(L, 1, "batch", 0);
-  if (batch < 0)
-    luaL_argerror(L, 1, lua_pushfstring(L, "option 'batch': size >= 0 expected, got %I", batch));
-  cfg.batch = (size_t)batch;
-  cfg.momentum = lntk_optfield_number(L, 1, "momentum", 0.0);
-  cfg.seed = (uint64_t)lntk_optfield_integer(L, 1, "seed", 0);
-  loss_ratio_option(L, &cfg);
+  read_config(L, NTK_TRAIN_SGD, options, o, &cfg);
+  if (o[BATCH].integer < 0)
+    lntk_opterror(L, ARG_OPTS, "batch",
+                  lua_pushfstring(L, "size >= 0 expected, got %I", o[BATCH].integer));
+  cfg.lr = o[0].num;
+  cfg.batch = (size_t)o[BATCH].integer;
+  cfg.momentum = o[MOMENTUM].num;
+  cfg.seed = (uint64_t)o[SEED].integer;
   return push_trainer(L, &cfg);
 }
 
 /* ntklab.train.adam{lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8} */
 static int train_adam(lua_State *L) {
-  static const char *const allowed[] = {"lr", "beta1", "beta2", "eps", "max_loss_ratio", NULL};
+  static const lntk_option options[] = {
+      LR, NUMBER("beta1"), NUMBER("beta2"), NUMBER("eps"), MAX_LOSS_RATIO, LNTK_OPT_END,
+  };
+  lntk_optval o[5];
   ntk_train_config cfg;
-  lntk_checkoptions(L, 1, allowed);
-  ntk_train_config_default(&cfg, NTK_TRAIN_ADAM);
-  cfg.lr = required_number(L, "lr");
-  cfg.beta1 = lntk_optfield_number(L, 1, "beta1", cfg.beta1);
-  cfg.beta2 = lntk_optfield_number(L, 1, "beta2", cfg.beta2);
-  cfg.eps = lntk_optfield_number(L, 1, "eps", cfg.eps);
-  loss_ratio_option(L, &cfg);
+  read_config(L, NTK_TRAIN_ADAM, options, o, &cfg);
+  cfg.lr = o[0].num;
+  set_given(&cfg.beta1, &o[1]);
+  set_given(&cfg.beta2, &o[2]);
+  set_given(&cfg.eps, &o[3]);
   return push_trainer(L, &cfg);
 }
 
@@ -141,25 +139,20 @@ static int trainer_gc(lua_State *L) {
   return 0;
 }
 
-/* Checks (net, X, Y) at args 2..4; returns P. */
-static size_t check_problem(lua_State *L, ntk_mlp **net, const double **X, const double **Y) {
-  size_t P, Py;
+/* Checks (net, X, Y) at args 2..4 through the core's check (positions given outright). */
+static void check_problem(lua_State *L, ntk_mlp **net, ntk_tensor **X, ntk_tensor **Y) {
+  ntk_error err;
   *net = lntk_checkmlp(L, 2);
-  *X = lntk_checkdata(L, 3, ntk_mlp_input_dim(*net), &P);
-  *Y = lntk_checkdata(L, 4, ntk_mlp_output_dim(*net), &Py);
-  if (Py != P)
-    luaL_argerror(
-        L, 4,
-        lua_pushfstring(L, "%I rows expected (as X), got %I", (lua_Integer)P, (lua_Integer)Py));
-  return P;
+  *X = lntk_checktensor(L, 3);
+  *Y = lntk_checktensor(L, 4);
+  if (ntk_mlp_check_inputs(*net, *X, *Y, 3, 4, &err) != NTK_OK) lntk_result(L, &err, NULL);
 }
 
-/* Raises for any failure of a step: misuse as a bad argument, a non-finite loss or parameters
- * (and a step-size underflow) as a plain error that names step, t and the settings. */
-static int step_failed(lua_State *L, const ntk_error *err) {
-  if (err->status < 0) return lntk_status(L, err, 0); /* err->arg counts the trainer as 1 */
-  return luaL_error(L, "%s", err->msg);
-}
+/* Raises for any failure of a step: misuse as a bad argument (the core counts the trainer as
+ * argument 1, as Lua does), divergence (a non-finite or exploding loss, a step-size underflow) as
+ * a plain error that names step, t and the settings: a diverged run is the caller's to fix, not a
+ * value to test. */
+static int step_failed(lua_State *L, const ntk_error *err) { return lntk_raise(L, err, NULL); }
 
 /* tr:step(net, X, Y) -> the loss where the step started (sgd: of its minibatch). Each call
  * starts afresh (rk45: 7 gradient evaluations, no FSAL reuse across calls), since the caller may
@@ -167,14 +160,13 @@ static int step_failed(lua_State *L, const ntk_error *err) {
 static int trainer_step(lua_State *L) {
   ntk_trainer *tr = checktrainer(L, 1);
   ntk_mlp *net;
-  const double *X, *Y;
-  size_t P;
+  ntk_tensor *X, *Y;
   ntk_error err;
-  lua_settop(L, 4); /* contiguous copies of the data go above the arguments */
-  P = check_problem(L, &net, &X, &Y);
+  lua_settop(L, 4);
+  check_problem(L, &net, &X, &Y);
   /* the caller may have changed the parameters or the data since the last step */
   ntk_train_invalidate(tr);
-  if (ntk_train_step(tr, net, X, Y, P, INFINITY, &err) != NTK_OK) return step_failed(L, &err);
+  if (ntk_train_step(tr, net, X, Y, INFINITY, &err) != NTK_OK) return step_failed(L, &err);
   lua_pushnumber(L, tr->loss);
   return 1;
 }
@@ -211,78 +203,77 @@ static int observe(lua_State *L, ntk_trainer *tr, int fn) {
  * (without it, no bound; ntklab.recorder's run passes its last record time). Divergence raises
  * before any observer sees the diverged point. */
 static int trainer_run(lua_State *L) {
-  static const char *const allowed[] = {"t", "steps", "observe", "observer", "t_final", NULL};
+  enum { ARG_RUN_OPTS = 5 };
+  enum { T, STEPS, OBSERVE, OBSERVER, T_FINAL, N };
+  static const lntk_option options[] = {
+      LNTK_OPT("t", LNTK_OPT_NUMBER),
+      LNTK_OPT("steps", LNTK_OPT_INTEGER),
+      LNTK_OPT("observe", LNTK_OPT_TABLE, .what = "table of times"),
+      LNTK_OPT("observer", LNTK_OPT_ANY), /* a function, checked with observe */
+      LNTK_OPT("t_final", LNTK_OPT_NUMBER),
+      LNTK_OPT_END,
+  };
   ntk_trainer *tr = checktrainer(L, 1);
   ntk_mlp *net;
-  const double *X, *Y;
-  size_t P, max_steps = SIZE_MAX, nobs = 0, k;
+  ntk_tensor *X, *Y;
+  lntk_optval o[N];
+  size_t max_steps = SIZE_MAX, nobs = 0, k;
   double t_end = INFINITY, t_final, prev;
-  int has_t, has_steps, fn = 0, obs = 0, stopped = 0;
+  int fn = 0, obs = 0, stopped = 0;
   ntk_error err;
-  lua_settop(L, 5); /* contiguous copies of the data go above the arguments */
-  P = check_problem(L, &net, &X, &Y);
-  lntk_checkoptions(L, 5, allowed);
-  has_t = lua_getfield(L, 5, "t") != LUA_TNIL;
-  lua_pop(L, 1);
-  has_steps = lua_getfield(L, 5, "steps") != LUA_TNIL;
-  lua_pop(L, 1);
-  if (!has_t && !has_steps) return luaL_argerror(L, 5, "option 't' or 'steps' expected");
-  if (has_t) {
-    t_end = lntk_optfield_number(L, 5, "t", 0.0);
+  lua_settop(L, ARG_RUN_OPTS);
+  check_problem(L, &net, &X, &Y);
+  luaL_checktype(L, ARG_RUN_OPTS, LUA_TTABLE);
+  lntk_options(L, ARG_RUN_OPTS, options, o);
+  if (!o[T].present && !o[STEPS].present)
+    return luaL_argerror(L, ARG_RUN_OPTS, "option 't' or 'steps' expected");
+  if (o[T].present) {
+    t_end = o[T].num;
     if (!isfinite(t_end) || t_end < tr->t)
-      return luaL_argerror(L, 5,
-                           lua_pushfstring(L,
-                                           "option 't': finite time >= the current t = "
-                                           "%f expected, got %f",
+      return lntk_opterror(L, ARG_RUN_OPTS, "t",
+                           lua_pushfstring(L, "finite time >= the current t = %f expected, got %f",
                                            tr->t, t_end));
   }
-  lua_getfield(L, 5, "observer");
-  t_final = lntk_optfield_number(L, 5, "t_final", lua_isnil(L, -1) ? t_end : INFINITY);
-  lua_pop(L, 1);
+  /* with an observer the run is one interval of a longer training: no bound unless named */
+  t_final = o[T_FINAL].present ? o[T_FINAL].num : o[OBSERVER].present ? INFINITY : t_end;
   if (!(t_final >= t_end))
-    return luaL_argerror(L, 5,
-                         lua_pushfstring(L, "option 't_final': time >= t = %f expected, got %f",
-                                         t_end, t_final));
-  if (has_steps) {
-    lua_Integer n = lntk_optfield_integer(L, 5, "steps", 0);
+    return lntk_opterror(L, ARG_RUN_OPTS, "t_final",
+                         lua_pushfstring(L, "time >= t = %f expected, got %f", t_end, t_final));
+  if (o[STEPS].present) {
+    lua_Integer n = o[STEPS].integer;
     if (n < 0)
-      return luaL_argerror(L, 5,
-                           lua_pushfstring(L, "option 'steps': count >= 0 expected, got %I", n));
+      return lntk_opterror(L, ARG_RUN_OPTS, "steps",
+                           lua_pushfstring(L, "count >= 0 expected, got %I", n));
     max_steps = (size_t)n > SIZE_MAX - tr->steps ? SIZE_MAX : tr->steps + (size_t)n;
   }
-  if (lua_getfield(L, 5, "observe") != LUA_TNIL) {
-    if (!lua_istable(L, -1))
-      return luaL_argerror(L, 5,
-                           lua_pushfstring(L,
-                                           "option 'observe': table of times expected, "
-                                           "got %s",
-                                           luaL_typename(L, -1)));
-    obs = lua_gettop(L);
+  if (o[OBSERVE].present) {
+    obs = o[OBSERVE].idx;
     nobs = (size_t)lua_rawlen(L, obs);
     prev = tr->t;
     for (k = 1; k <= nobs; k++) {
       double tk;
       if (lua_rawgeti(L, obs, (lua_Integer)k) != LUA_TNUMBER)
-        return luaL_argerror(
-            L, 5, lua_pushfstring(L, "option 'observe': number expected at [%I]", (lua_Integer)k));
+        return lntk_opterror(L, ARG_RUN_OPTS, "observe",
+                             lua_pushfstring(L, "number expected at [%I]", (lua_Integer)k));
       tk = lua_tonumber(L, -1);
       lua_pop(L, 1);
       if (!(tk >= prev) || !isfinite(tk) || tk > t_end)
-        return luaL_argerror(L, 5,
-                             lua_pushfstring(L,
-                                             "option 'observe': ascending times in "
-                                             "[t, T] expected, got %f at [%I]",
+        return lntk_opterror(L, ARG_RUN_OPTS, "observe",
+                             lua_pushfstring(L, "ascending times in [t, T] expected, got %f at [%I]",
                                              tk, (lua_Integer)k));
       prev = tk;
     }
-    if (lua_getfield(L, 5, "observer") != LUA_TFUNCTION)
-      return luaL_argerror(L, 5, "option 'observer': function expected with 'observe'");
-    fn = lua_gettop(L);
+    if (lua_type(L, o[OBSERVER].idx) != LUA_TFUNCTION)
+      return lntk_opterror(L, ARG_RUN_OPTS, "observer", "function expected with 'observe'");
+    fn = o[OBSERVER].idx;
   }
   if (fn) {
     /* views retain the data's storage even if the observer releases X or Y */
-    int k2;
-    for (k2 = 3; k2 <= 4; k2++) ntk_tensor_view(lntk_pushtensor(L), lntk_checktensor(L, k2));
+    ntk_tensor *xv = lntk_pushtensor(L), *yv = lntk_pushtensor(L);
+    ntk_tensor_view(xv, X);
+    ntk_tensor_view(yv, Y);
+    X = xv;
+    Y = yv;
   }
   ntk_train_invalidate(tr);
   for (k = 1; k <= nobs; k++) {
@@ -290,14 +281,14 @@ static int trainer_run(lua_State *L) {
     lua_rawgeti(L, obs, (lua_Integer)k);
     tk = lua_tonumber(L, -1);
     lua_pop(L, 1);
-    if (ntk_train_run(tr, net, X, Y, P, tk, max_steps, &err) != NTK_OK ||
+    if (ntk_train_run(tr, net, X, Y, tk, max_steps, &err) != NTK_OK ||
         ntk_train_check_end(tr, t_final, &err) != NTK_OK)
       return step_failed(L, &err);
     /* out of steps before this observation */
     if (tr->steps >= max_steps && !ntk_train_reached(tr, tk)) break;
     if ((stopped = observe(L, tr, fn)) != 0) break;
   }
-  if (!stopped && (ntk_train_run(tr, net, X, Y, P, t_end, max_steps, &err) != NTK_OK ||
+  if (!stopped && (ntk_train_run(tr, net, X, Y, t_end, max_steps, &err) != NTK_OK ||
                    ntk_train_check_end(tr, t_final, &err) != NTK_OK))
     return step_failed(L, &err);
   lua_pushnumber(L, tr->loss_end);
@@ -327,8 +318,9 @@ static int trainer_effective_lr(lua_State *L) {
     }
     lua_pushvalue(L, 3);
   }
+  /* core (out, tr, n): n is the net's parameter count */
   if (ntk_train_effective_lr(ntk_tensor_data(out), tr, net->nparams, &err) != NTK_OK)
-    return lntk_status(L, &err, 1);
+    return lntk_result(L, &err, LNTK_ARGS(3, 1, 2));
   return 1;
 }
 
@@ -393,18 +385,14 @@ static int trainer_tostring(lua_State *L) {
   return 1;
 }
 
-/* __index: the counters as fields (tr.t, tr.steps, tr.evals, tr.rejected, tr.loss, tr.method),
- * then the methods (upvalue 1). */
-static int trainer_index(lua_State *L) {
+/* The counters as read-only fields (tr.t, tr.steps, tr.evals, tr.rejected, tr.loss, tr.method);
+ * the class's __index finds the methods first, so release resolves on a released trainer. */
+static int trainer_fields(lua_State *L) {
   lntk_trainer *box = luaL_checkudata(L, 1, LNTK_TRAINER_MT);
   ntk_trainer *tr = &box->tr;
   const char *key = lua_tostring(L, 2);
-  /* methods resolve on released trainers too (release is idempotent; the others raise) */
-  lua_pushvalue(L, 2);
-  if (lua_gettable(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
-  lua_pop(L, 1);
   if (key) {
-    if (!box->live) return luaL_error(L, "attempt to use a released trainer");
+    if (!box->live) return lntk_released(L, "trainer");
     if (strcmp(key, "t") == 0) return lua_pushnumber(L, tr->t), 1;
     if (strcmp(key, "steps") == 0) return lua_pushinteger(L, (lua_Integer)tr->steps), 1;
     if (strcmp(key, "evals") == 0) return lua_pushinteger(L, (lua_Integer)tr->evals), 1;
@@ -419,33 +407,16 @@ static int trainer_index(lua_State *L) {
 
 void lntk_open_train(lua_State *L) {
   static const luaL_Reg methods[] = {
-      {"step", trainer_step},
-      {"run", trainer_run},
-      {"effective_lr", trainer_effective_lr},
-      {"reset", trainer_reset},
-      {"settings", trainer_settings},
-      {"release", trainer_gc},
-      {NULL, NULL},
+      {"step", trainer_step},   {"run", trainer_run},           {"reset", trainer_reset},
+      {"settings", trainer_settings}, {"effective_lr", trainer_effective_lr}, {NULL, NULL},
   };
+  static const luaL_Reg meta[] = {{"__tostring", trainer_tostring}, {NULL, NULL}};
+  static const lntk_class trainer = {LNTK_TRAINER_MT, trainer_gc, meta, methods, trainer_fields};
   static const luaL_Reg ctors[] = {
       {"gd", train_gd},     {"flow", train_flow}, {"sgd", train_sgd},
       {"adam", train_adam}, {NULL, NULL},
   };
-  luaL_newmetatable(L, LNTK_TRAINER_MT);
-  lua_pushcfunction(L, trainer_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, trainer_gc);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, trainer_tostring);
-  lua_setfield(L, -2, "__tostring");
-  luaL_newlib(L, methods);
-  /* __index is a function (it also serves the read-only fields t, steps, ...); the method
-   * table stays reachable as __methods for Lua-side extensions and introspection. */
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -3, "__methods");
-  lua_pushcclosure(L, trainer_index, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  lntk_newclass(L, &trainer);
   luaL_newlib(L, ctors);
   lua_setfield(L, -2, "train");
 }
