@@ -30,5 +30,6 @@
 #include "ntk_metrics.h"
 #include "ntk_analytic.h"
 #include "ntk_io.h"
+#include "ntk_io_mmap.h"
 
 #endif

@@ -28,13 +28,17 @@ static int storage_new(ntk_storage **out, size_t n, ntk_error *err) {
   }
   s->size = n;
   s->refcount = 1;
+  s->free_data = NULL;
   *out = s;
   return NTK_OK;
 }
 
 static void storage_release(ntk_storage *s) {
   if (s && --s->refcount == 0) {
-    free(s->data);
+    if (s->free_data)
+      s->free_data(s->data, s->size);
+    else
+      free(s->data);
     free(s);
   }
 }
@@ -244,6 +248,7 @@ void ntk_tensor_wrap(ntk_tensor *t, ntk_storage *s, const double *data, size_t r
   s->data = (double *)data; /* never freed: refcount stays >= 1 */
   s->size = cols ? rows * cols : rows;
   s->refcount = 1;
+  s->free_data = NULL; /* the caller's buffer is never freed here */
   t->storage = s;
   t->offset = 0;
   set_contiguous(t, cols ? 2 : 1, rows, cols ? cols : 1);

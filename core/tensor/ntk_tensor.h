@@ -21,6 +21,8 @@ typedef struct ntk_storage {
   double *data;     /* owned; freed when refcount drops to 0 */
   size_t size;      /* number of doubles in data */
   size_t refcount;  /* number of tensors sharing this storage */
+  /* NULL: data is malloc'd and free()d; else called instead (a mapped kernel unmaps) */
+  void (*free_data)(double *data, size_t size);
 } ntk_storage;
 
 /* t[i, j] = storage->data[offset + i stride[0] + j stride[1]]; caller-owned, zeroed = released. */

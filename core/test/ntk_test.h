@@ -74,10 +74,10 @@ static inline ntk_mlp *ntk_test_mlp(int depth, const size_t *widths, ntk_activat
  * arrays): the storage record is a compound literal holding one reference that is never
  * dropped, so the core never frees the array. Valid in the enclosing block. */
 #define NTK_TEST_T2(d, r, c)                                                        \
-  (&(ntk_tensor){&(ntk_storage){(double *)(d), (size_t)(r) * (size_t)(c), 1}, 0, 2, \
+  (&(ntk_tensor){&(ntk_storage){(double *)(d), (size_t)(r) * (size_t)(c), 1, NULL}, 0, 2, \
                  {(size_t)(r), (size_t)(c)}, {(ptrdiff_t)(c), 1}})
 #define NTK_TEST_T1(d, n) \
-  (&(ntk_tensor){&(ntk_storage){(double *)(d), (size_t)(n), 1}, 0, 1, {(size_t)(n), 1}, {1, 1}})
+  (&(ntk_tensor){&(ntk_storage){(double *)(d), (size_t)(n), 1, NULL}, 0, 1, {(size_t)(n), 1}, {1, 1}})
 
 static int ntk_test_failures = 0;
 static int ntk_test_checks = 0;

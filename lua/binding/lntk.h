@@ -159,7 +159,7 @@ LUAMOD_API int luaopen_ntklab_core(lua_State *L);
  * later concepts add methods to its class). A new binding file adds one X(name) here and defines
  * lntk_open_<name>, which expects the module table on top of the stack. */
 #define LNTK_CONCEPTS(X) \
-  X(tensor) X(rng) X(io) X(linalg) X(regress) X(metrics) X(kernel) X(tensor_ops) X(blas) \
+  X(tensor) X(rng) X(io) X(io_mmap) X(linalg) X(regress) X(metrics) X(kernel) X(tensor_ops) X(blas) \
   X(clock) X(mlp) X(model) X(train) X(analytic)
 #define LNTK_DECLARE_OPEN(name) void lntk_open_##name(lua_State *L);
 LNTK_CONCEPTS(LNTK_DECLARE_OPEN)

@@ -1,0 +1,171 @@
+-- scale_regression.lua: kernel regression with the final NTK of a trained net, at P past
+-- memory (issue 18, item 4). Fashion-MNIST, the chosen classes (default all ten), centered
+-- one-hot targets; a ReLU net trained by full-batch Adam; its final trace NTK written as tiles
+-- (ntklab.tiles, float64 or float32) and solved by preconditioned CG (ntklab.cg) with all C
+-- outputs as one block of right-hand sides; test predictions K(test, train) alpha computed by
+-- test blocks, so neither P x P nor test x P is ever in memory.
+-- Writes the trained net to net.mlp. Reports the test accuracy of the kernel predictor against the trained net's, the wall time of
+-- each phase, the peak resident memory, the disk the tiles take, and the ratio of the time of
+-- the tiles and the matvecs to their FLOP bound (2 flops per multiply-add at --rate).
+--   build/bin/ntklab run experiments/scale_regression.lua --P 60000 --tiles /big/K60k --dtype f4
+local ntklab = require "ntklab"
+local data = require "ntklab.data"
+local tiles = require "ntklab.tiles"
+local cg = require "ntklab.cg"
+
+local experiment = {
+  name = "scale_regression",
+  summary = "Final-NTK kernel regression of a trained net on Fashion-MNIST at large P, by tiles and CG.",
+  options = {
+    {name = "P", type = "integer", default = 60000, min = 10, max = 60000, help = "training points"},
+    {name = "test", type = "integer", default = 10000, min = 10, max = 10000, help = "test points"},
+    {name = "classes", type = "string", default = "all", help = "comma-separated classes, or 'all'"},
+    {name = "width", type = "integer", default = 100, min = 1, max = 100000, help = "hidden width"},
+    {name = "depth", type = "integer", default = 2, min = 1, max = 20, help = "hidden layers"},
+    {name = "steps", type = "integer", default = 200, min = 0, max = 1000000, help = "full-batch Adam steps"},
+    {name = "lr", type = "number", default = 1e-3, min = 0, help = "Adam learning rate"},
+    {name = "tiles", type = "string", help = "tiles directory (default: the run's directory/K)"},
+    {name = "dtype", type = "choice", choices = {"f8", "f4"}, default = "f4", help = "tile element type"},
+    {name = "ridge", type = "number", default = 1e-6, min = 0, help = "ridge, relative to mean diag K"},
+    {name = "tol", type = "number", default = 1e-6, min = 0, max = 0.5, help = "CG relative residual"},
+    {name = "rank", type = "integer", default = 500, min = 1, max = 100000, help = "preconditioner rank"},
+    {name = "maxiter", type = "integer", default = 2000, min = 1, max = 1000000, help = "CG iterations"},
+    {name = "rate", type = "number", default = 90e9, min = 1, help = "FLOP/s of the bound"},
+    {name = "seed", type = "integer", default = 0, help = "seed of the data and the init"},
+  },
+  columns = {"P", "accuracy_net", "accuracy_kernel", "cg.iterations", "seconds_total", "peak_rss_mb", "disk_mb"},
+}
+
+local function peak_mb()
+  local f = io.open("/proc/self/status")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return tonumber(s:match("VmHWM:%s*(%d+)")) / 1024
+end
+
+local function accuracy(pred, labels)
+  local hit = 0
+  local am = pred:argmax(2)
+  for i = 1, pred:size(1) do
+    if am:get(i, 1) - 1 == labels:get(i, 1) then hit = hit + 1 end
+  end
+  return hit / pred:size(1)
+end
+
+-- flops of an n x P block of the trace NTK: the Grams of every layer's inputs and of the
+-- backward signals (2 n P w each), and the forward/backward passes of both row sets.
+local function tile_flops(widths, n, P)
+  local f = 0
+  for l = 1, #widths - 1 do
+    f = f + 2 * n * P * widths[l]                     -- input Gram of layer l
+    f = f + 4 * (n + P) * widths[l] * widths[l + 1]   -- forward and backward gemms
+  end
+  for l = 2, #widths - 1 do f = f + 2 * n * P * widths[l] end -- signal Grams
+  return f
+end
+
+function experiment.run(opts, ctx)
+  local clock = ntklab.clock
+  local t_start = clock()
+  local classes
+  if opts.classes ~= "all" then
+    classes = {}
+    for c in opts.classes:gmatch("[^,]+") do classes[#classes + 1] = math.tointeger(tonumber(c)) end
+  end
+  local ds, err = data.fashion_mnist{classes = classes, train = opts.P, test = opts.test, seed = opts.seed}
+  if not ds then ctx.fail(err) end
+  local X, Xt = ds.X_train, ds.X_test
+  local C = #ds.classes
+  -- centered one-hot targets: y_k = 1 - 1/C for the class, -1/C otherwise
+  local Y = ntklab.zeros(X:size(1), C):add_(-1 / C)
+  for i = 1, X:size(1) do
+    local k = math.tointeger(ds.labels_train:get(i, 1))
+    local col = 1
+    for j, c in ipairs(ds.classes) do if c == k then col = j end end
+    Y:set(i, col, 1 - 1 / C)
+  end
+  local widths = {X:size(2)}
+  for _ = 1, opts.depth do widths[#widths + 1] = opts.width end
+  widths[#widths + 1] = C
+  local net = ntklab.mlp{widths = widths, seed = opts.seed + 1}
+  ctx.timer:lap("data")
+
+  local adam = ntklab.train.adam{lr = opts.lr}
+  local loss = opts.steps > 0 and adam:run(net, X, Y, {steps = opts.steps}) or net:loss(X, Y)
+  local f_test = net:forward(Xt)
+  local acc_net = accuracy(f_test, ds.labels_test)
+  local saved, serr = net:save(ctx.path("net.mlp")) -- the trained net: for tile jobs (--net) and checks
+  if not saved then ctx.fail(serr) end
+  local t_train = ctx.timer:lap("train")
+  ctx.log(("trained: loss %.4g, test accuracy %.4f"):format(loss, acc_net))
+
+  local dir = opts.tiles or ctx.path("K")
+  local m = tiles.check(dir)
+  local t0 = clock()
+  if not m then
+    m = assert(tiles.create(dir, net, X, {dtype = opts.dtype}))
+    local ws = ntklab.kernel_workspace()
+    local prog = ctx.progress{total = #m.tiles, label = "tiles"}
+    for k = 1, #m.tiles do
+      local f = io.open(dir .. "/" .. m.tiles[k].file, "rb")
+      local have = f and f:seek("end") == m.tiles[k].bytes
+      if f then f:close() end
+      if not have then assert(tiles.compute(dir, net, X, k, ws)) end
+      prog:update(k)
+    end
+    prog:finish()
+    m = assert(tiles.check(dir))
+  end
+  local t_tiles = clock() - t0
+  ctx.timer:lap("tiles")
+  local disk = 0
+  for _, t in ipairs(m.tiles) do disk = disk + t.bytes end
+
+  -- ridge relative to the kernel's scale: mean diagonal
+  local diag_sum = 0
+  for _, first, last, tile in tiles.each(dir) do
+    diag_sum = diag_sum + tile:narrow(2, first, last - first + 1):diagonal():sum()
+  end
+  local ridge = opts.ridge * diag_sum / m.P
+  local fit, cg_err, partial = cg.solve{K = dir, y = Y, ridge = ridge, tol = opts.tol,
+                                        rank = opts.rank, maxiter = opts.maxiter}
+  fit = fit or partial
+  if not fit then ctx.fail(cg_err) end
+  local t_cg = ctx.timer:lap("cg")
+
+  local pred = ntklab.zeros(Xt:size(1), C)
+  local ws = ntklab.kernel_workspace()
+  for first = 1, Xt:size(1), 1000 do
+    local n = math.min(1000, Xt:size(1) - first + 1)
+    local Kx = ntklab.ntk(net, Xt:narrow(1, first, n), X, {output = "trace", workspace = ws})
+    ntklab.matmul(Kx, fit.alpha, pred:narrow(1, first, n))
+  end
+  local acc_kernel = accuracy(pred, ds.labels_test)
+  local t_pred = ctx.timer:lap("predict")
+
+  local P = m.P
+  local flops_tiles = tile_flops(widths, P, P)
+  local flops_matvec = 2 * P * P * C * fit.iterations
+  return {
+    P = P, C = C, test = Xt:size(1), widths = widths, dtype = m.dtype,
+    loss = loss, accuracy_net = acc_net, accuracy_kernel = acc_kernel,
+    cg = {iterations = fit.iterations, residual = fit.residual, converged = fit.converged,
+          matvec_seconds = fit.matvec_seconds, precond_seconds = fit.precond_seconds, rank = fit.rank,
+          ridge = ridge, message = cg_err},
+    seconds_train = t_train, seconds_tiles = t_tiles, seconds_cg = t_cg, seconds_predict = t_pred,
+    seconds_total = clock() - t_start,
+    peak_rss_mb = peak_mb(), disk_mb = disk / 1e6,
+    flop_bound_seconds = (flops_tiles + flops_matvec) / opts.rate,
+    flop_ratio = (t_tiles + fit.matvec_seconds * fit.iterations) / ((flops_tiles + flops_matvec) / opts.rate),
+  }
+end
+
+function experiment.verdict(s)
+  return s.cg.converged and "done" or "cg not converged",
+    ("kernel accuracy %.4f vs net %.4f at P = %d; %d CG iterations; %.0f s, peak %.0f MB, %.0f MB of tiles, %.1fx the FLOP bound"):format(
+      s.accuracy_kernel, s.accuracy_net, s.P, s.cg.iterations, s.seconds_total, s.peak_rss_mb or 0,
+      s.disk_mb, s.flop_ratio)
+end
+
+return experiment

@@ -1,0 +1,277 @@
+--- ntklab.cg: kernel regression without the whole kernel in memory, by preconditioned conjugate
+-- gradients on (K + ridge I) alpha = y, K streamed by row blocks.
+-- Lua, not C: each iteration is one matvec, a gemm of every row block of K with the [P x m]
+-- right-hand sides (O(P^2 m) in BLAS, reading 8 P^2 bytes), plus O(P m) vector work; the Lua
+-- overhead is a few dozen calls per iteration, nothing next to the gemm.
+--   fit = cg.solve{K = K | tiles directory, y = y, ridge = 0, tol = 1e-10, maxiter = 2000,
+--                  precond = "pivchol" | "none", rank = 200, block = 2048}
+--     K: [P x P] symmetric PSD kernel, a tensor (in memory or mapped by ntklab.tiles.open) or a
+--        tiles directory (f8 tiles are mapped; f4 tiles are read one at a time per matvec).
+--     y: [P] or [P x m] targets; all m columns share each matvec (one gemm per block).
+--     ridge >= 0. tol: every column stops when ||y - (K + ridge I) alpha|| <= tol ||y||; the
+--        ridgeless case (ridge = 0) stops on the same stated tolerance, and the iterate is then
+--        a solution to that residual (CG from 0 stays in the range of K: the minimum-norm one).
+--     precond "pivchol": M = L L^T + s I with L the rank-r partial pivoted Cholesky factor of K
+--        (r columns, read as rows of K) and s = ridge + the mean of K's diagonal that L leaves,
+--        applied by Woodbury with an r x r Cholesky.
+--   -> {alpha = [P] | [P x m], iterations, residual (largest relative residual), converged,
+--       matvecs, matvec_seconds (mean), precond_seconds, rank (of L), shift (s), method = "cg"}
+--      or nil, msg when tol is not reached in maxiter iterations (and the result as third value).
+--   fit = cg.regress{K =, y =, ridge =, method = "auto" | "direct" | "cg", memory = bytes, ...}
+--     method "direct": ntklab.kernel_regression (Cholesky, or the pseudo-inverse when ridgeless);
+--     "auto" picks direct when K is an in-memory tensor and its factorization (two P x P
+--     copies) fits in `memory` bytes (default 4 GiB), else cg. Returns {alpha, method, ...}.
+local check = require "ntklab.argcheck"
+check.register()
+
+local cg = {}
+local fmt = string.format
+
+local function core() return require "ntklab" end
+
+local SOLVE_KEYS = {K = true, y = true, ridge = true, tol = true, maxiter = true, precond = true,
+                    rank = true, block = true}
+-- Stop the pivoted Cholesky when the largest remaining diagonal is below this fraction of the
+-- largest initial one: the rest of K is numerical noise for any ridge a user can state.
+local PIVCHOL_FLOOR = 1e-14
+
+local function open_kernel(K, fname)
+  if type(K) == "string" then
+    local tiles = require "ntklab.tiles"
+    local m, err = tiles.check(K)
+    if not m then return nil, err end
+    if m.dtype == "f8" then return assert(tiles.open(K)) end
+    return {dir = K, manifest = m, P = m.P}
+  end
+  if check.typename(K) ~= "ntklab.tensor" or K:dim() ~= 2 or K:size(1) ~= K:size(2) then
+    check.fail(1, fname, "option 'K': square tensor or tiles directory expected, got " .. check.typename(K))
+  end
+  return K
+end
+
+local function kernel_size(K) return type(K) == "table" and K.P or K:size(1) end
+
+-- out <- (K + ridge I) V, by row blocks of K.
+local function make_matvec(K, ridge, block)
+  local n = core()
+  if type(K) == "table" then
+    local tiles = require "ntklab.tiles"
+    return function(V, out)
+      for _, first, last, tile in tiles.each(K.dir) do
+        n.matmul(tile, V, out:narrow(1, first, last - first + 1))
+      end
+      if ridge > 0 then out:axpy_(ridge, V) end
+    end
+  end
+  local P = K:size(1)
+  return function(V, out)
+    for first = 1, P, block do
+      local rows = math.min(block, P - first + 1)
+      n.matmul(K:narrow(1, first, rows), V, out:narrow(1, first, rows))
+    end
+    if ridge > 0 then out:axpy_(ridge, V) end
+  end
+end
+
+-- Row p of K. For f4 tiles only that row's bytes are read (the preconditioner reads `rank`
+-- rows; reading their whole tiles would read the kernel many times over).
+local F4_HEADER = 4096 -- NTK_IO_PAGED_HEADER
+local function kernel_row(K, p)
+  if type(K) == "table" then
+    for _, t in ipairs(K.manifest.tiles) do
+      if p >= t.rows[1] and p <= t.rows[2] then
+        local path = K.dir .. "/" .. t.file
+        local fh = assert(io.open(path, "rb"))
+        fh:seek("set", F4_HEADER + (p - t.rows[1]) * K.P * 4)
+        local bytes = fh:read(K.P * 4)
+        fh:close()
+        assert(bytes and #bytes == K.P * 4, path .. ": short read")
+        local values = {string.unpack("<" .. string.rep("f", K.P), bytes)}
+        values[#values] = nil -- unpack's next position
+        return core().tensor(values)
+      end
+    end
+  end
+  return K:select(1, p)
+end
+
+local function kernel_diagonal(K)
+  if type(K) == "table" then
+    local d = core().zeros(K.P)
+    for _, first, last, tile in require("ntklab.tiles").each(K.dir) do
+      d:narrow(1, first, last - first + 1):copy_(tile:narrow(2, first, last - first + 1):diagonal())
+    end
+    return d
+  end
+  return K:diagonal() + 0
+end
+
+-- Lt [r x P] with K ~ Lt^T Lt (partial pivoted Cholesky, greedy on the largest remaining
+-- diagonal), and the mean remaining diagonal.
+local function pivoted_cholesky(K, P, rank)
+  local n = core()
+  local d = kernel_diagonal(K)
+  local Lt = n.zeros(math.max(rank, 1), P)
+  local floor = PIVCHOL_FLOOR * d:max()
+  local r = 0
+  for k = 1, rank do
+    local p = d:argmax()
+    local dp = d:get(p)
+    if not (dp > floor) then break end
+    local row = Lt:select(1, k)
+    row:copy_(kernel_row(K, p))
+    if k > 1 then
+      local prev = Lt:narrow(1, 1, k - 1)
+      row:sub_(n.matmul(prev:t(), prev:select(2, p)))
+    end
+    row:div_(math.sqrt(dp))
+    d:sub_(row:square())
+    d:set(p, 0) -- exactly eliminated (rounding may leave a few ulps)
+    r = k
+  end
+  local remaining = math.max(d:sum() / P, 0)
+  if r == 0 then return nil, remaining end
+  return Lt:narrow(1, 1, r), remaining
+end
+
+-- z <- M^{-1} v for M = Lt^T Lt + s I: (v - Lt^T C^{-1} Lt v) / s with C = s I + Lt Lt^T.
+-- C^{-1} is formed once (Cholesky solve against I, then symmetrized): each application is then
+-- two gemms with Lt and one r x r product, not an O(r^3) factorization per iteration. Its
+-- rounding only perturbs the preconditioner, which CG needs symmetric positive definite, not exact.
+local function make_preconditioner(Lt, s)
+  local n = core()
+  local r = Lt:size(1)
+  local C = n.gram(Lt)
+  C:diagonal():add_(s)
+  local Cinv = assert(n.linalg.cholesky_solve(C, n.eye(r)))
+  Cinv = (Cinv + Cinv:t()) * 0.5
+  return function(V)
+    local W = n.matmul(Cinv, n.matmul(Lt, V))
+    local Z = V - n.matmul(Lt:t(), W)
+    return Z:div_(s)
+  end
+end
+
+function cg.solve(opts)
+  local f = "cg.solve"
+  check.table(opts, 1, f)
+  for k in pairs(opts) do
+    if not SOLVE_KEYS[k] then check.fail(1, f, fmt("invalid option '%s'", tostring(k))) end
+  end
+  local n = core()
+  local K, kerr = open_kernel(opts.K, f)
+  if not K then return nil, kerr end
+  local P = kernel_size(K)
+  local y = opts.y
+  if check.typename(y) ~= "ntklab.tensor" or y:size(1) ~= P or y:dim() > 2 then
+    check.fail(1, f, fmt("option 'y': [%d] or [%d x m] tensor expected, got %s", P, P,
+                         check.typename(y) == "ntklab.tensor" and tostring(y:size(1)) .. " rows" or check.typename(y)))
+  end
+  local ridge = opts.ridge or 0
+  if type(ridge) ~= "number" or not (ridge >= 0) or ridge == math.huge then
+    check.fail(1, f, "option 'ridge': finite number >= 0 expected, got " .. tostring(ridge))
+  end
+  local tol = opts.tol or 1e-10
+  if type(tol) ~= "number" or not (tol > 0 and tol < 1) then
+    check.fail(1, f, "option 'tol': number in (0, 1) expected, got " .. tostring(tol))
+  end
+  local function count(key, default)
+    local v = opts[key] or default
+    if math.type(v) ~= "integer" or v < 1 then
+      check.fail(1, f, fmt("option '%s': integer >= 1 expected, got %s", key, tostring(v)))
+    end
+    return v
+  end
+  local maxiter = count("maxiter", 2000)
+  local precond = opts.precond or "pivchol"
+  if precond ~= "pivchol" and precond ~= "none" then
+    check.fail(1, f, fmt("option 'precond': 'pivchol' or 'none' expected, got '%s'", tostring(precond)))
+  end
+  local rank = math.min(count("rank", 200), P)
+  local block = count("block", 2048)
+
+  local vector = y:dim() == 1
+  local Y = vector and y:reshape(P, 1) or y
+  local m = Y:size(2)
+  local clock = n.clock
+  local t0 = clock()
+  local apply_M, shift, used_rank = nil, 0, 0
+  if precond == "pivchol" then
+    local Lt, remaining = pivoted_cholesky(K, P, rank)
+    shift = ridge + remaining
+    if Lt and shift > 0 then
+      apply_M = make_preconditioner(Lt, shift)
+      used_rank = Lt:size(1)
+    end
+  end
+  local precond_seconds = clock() - t0
+  apply_M = apply_M or function(V) return V + 0 end
+
+  local matvec = make_matvec(K, ridge, block)
+  local X = n.zeros(P, m)
+  local R = Y + 0
+  local Q = n.zeros(P, m)
+  local ynorm = (Y * Y):sum(1):sqrt():clamp(1e-300, math.huge)
+  local Z = apply_M(R)
+  local D = Z + 0
+  local rz = (R * Z):sum(1)
+  local matvec_time, iterations, residual = 0, 0, ((R * R):sum(1):sqrt() / ynorm):max()
+  while residual > tol and iterations < maxiter do
+    local tm = clock()
+    matvec(D, Q)
+    matvec_time = matvec_time + (clock() - tm)
+    iterations = iterations + 1
+    local a = rz / (D * Q):sum(1):clamp(1e-300, math.huge)
+    X:add_(D * a)
+    R:sub_(Q * a)
+    residual = ((R * R):sum(1):sqrt() / ynorm):max()
+    if residual <= tol then break end
+    Z = apply_M(R)
+    local rz_new = (R * Z):sum(1)
+    local b = rz_new / rz:clamp(1e-300, math.huge)
+    D:mul_(b):add_(Z)
+    rz = rz_new
+  end
+  local fit = {
+    alpha = vector and X:reshape(P) or X, iterations = iterations, residual = residual,
+    converged = residual <= tol, matvecs = iterations,
+    matvec_seconds = iterations > 0 and matvec_time / iterations or 0,
+    precond_seconds = precond_seconds, rank = used_rank, shift = shift, method = "cg",
+    precond = precond, ridge = ridge, tol = tol,
+  }
+  if not fit.converged then
+    return nil, fmt("cg.solve: relative residual %.3g > tol %.3g after %d iterations", residual, tol, iterations), fit
+  end
+  return fit
+end
+
+function cg.regress(opts)
+  local f = "cg.regress"
+  check.table(opts, 1, f)
+  local method = opts.method or "auto"
+  if method ~= "auto" and method ~= "direct" and method ~= "cg" then
+    check.fail(1, f, fmt("option 'method': 'auto', 'direct' or 'cg' expected, got '%s'", tostring(method)))
+  end
+  local memory = opts.memory or 4 * 2 ^ 30
+  local rest = {}
+  for k, v in pairs(opts) do
+    if k ~= "method" and k ~= "memory" then rest[k] = v end
+  end
+  if method == "auto" then
+    local in_memory = check.typename(opts.K) == "ntklab.tensor"
+    local P = in_memory and opts.K:size(1) or 0
+    method = in_memory and 2 * 8 * P * P <= memory and "direct" or "cg"
+  end
+  if method == "cg" then return cg.solve(rest) end
+  local K = opts.K
+  if type(K) == "string" then
+    local kerr
+    K, kerr = require("ntklab.tiles").open(K)
+    if not K then return nil, kerr end
+  end
+  local fit, err = core().kernel_regression{K = K, y = opts.y, ridge = opts.ridge or 0}
+  if not fit then return nil, err end
+  return {alpha = fit.alpha, method = "direct", direct = fit.method, rank = fit.rank, fit = fit}
+end
+
+return cg

@@ -1,0 +1,114 @@
+-- 91-kernel_cg: kernel regression by preconditioned conjugate gradients (ntklab.cg) against the
+-- direct Cholesky solve (ntklab.kernel_regression): in-memory, mapped tiles and f4 tiles, one and
+-- several right-hand sides, ridge > 0 and ridgeless; the preconditioner must cut iterations.
+local ntklab = require "ntklab"
+local cg = require "ntklab.cg"
+local tiles = require "ntklab.tiles"
+local files = require "spec.support.files"
+
+-- CG stops at relative residual TOL; the solution error is at most cond(K + ridge I) times
+-- that. These kernels have cond ~ 1e3 (width 128 > P / 2 keeps the empirical NTK well
+-- conditioned), so 1e-12 residual gives ~1e-9 in alpha; SOLUTION_REL leaves a decade of room.
+local TOL = 1e-12
+local SOLUTION_REL = 1e-8
+
+local tmpdir
+setup(function() tmpdir = files.scratch_dir() end)
+teardown(function() if tmpdir then files.remove_tree(tmpdir) end end)
+
+local function problem(P, m)
+  local rng = ntklab.rng(11)
+  local X = rng:normal(P, 10)
+  local net = ntklab.mlp{widths = {10, 128, 128, 1}, seed = 5}
+  return net, X, ntklab.ntk(net, X, {output = "trace"}), rng:normal(P, m)
+end
+
+local function rel(a, b) return (a - b):norm() / b:norm() end
+
+describe("ntklab.cg", function()
+  it("matches the direct solve for ridge 1e-2, 1e-6 and 0, with and without preconditioner", function()
+    local _, _, K, Y = problem(256, 3)
+    for _, ridge in ipairs{1e-2, 1e-6, 0} do
+      local direct = assert(ntklab.kernel_regression{K = K, y = Y, ridge = ridge})
+      local plain = assert(cg.solve{K = K, y = Y, ridge = ridge, precond = "none", tol = TOL})
+      local pre = assert(cg.solve{K = K, y = Y, ridge = ridge, rank = 64, tol = TOL, block = 100})
+      assert.is_true(rel(plain.alpha, direct.alpha) <= SOLUTION_REL)
+      assert.is_true(rel(pre.alpha, direct.alpha) <= SOLUTION_REL)
+      assert.is_true(pre.iterations < plain.iterations)
+      assert.are.equal(64, pre.rank)
+      assert.is_true(pre.residual <= TOL and pre.converged)
+    end
+  end)
+
+  it("a 1-D target gives a 1-D alpha equal to that column's solve", function()
+    local _, _, K, Y = problem(200, 2)
+    local y = Y:select(2, 2) + 0
+    local one = assert(cg.solve{K = K, y = y, ridge = 1e-3, tol = TOL})
+    assert.are.equal(1, one.alpha:dim())
+    local direct = assert(ntklab.kernel_regression{K = K, y = y, ridge = 1e-3})
+    assert.is_true(rel(one.alpha, direct.alpha) <= SOLUTION_REL)
+  end)
+
+  it("streams a tiles directory: f8 mapped, f4 read per matvec", function()
+    local net, X, K, Y = problem(256, 2)
+    local d8, d4 = tmpdir .. "/k8", tmpdir .. "/k4"
+    assert(tiles.write(d8, net, X, {block = 64}))
+    assert(tiles.write(d4, net, X, {block = 64, dtype = "f4"}))
+    local direct = assert(ntklab.kernel_regression{K = K, y = Y, ridge = 1e-4})
+    local f8 = assert(cg.solve{K = d8, y = Y, ridge = 1e-4, tol = TOL, rank = 32})
+    assert.is_true(rel(f8.alpha, direct.alpha) <= SOLUTION_REL)
+    -- f4 tiles are K rounded to float32: compare with the direct solve of that kernel
+    local K4 = ntklab.zeros(256, 256)
+    for _, first, last, tile in tiles.each(d4) do K4:narrow(1, first, last - first + 1):copy_(tile) end
+    local direct4 = assert(ntklab.kernel_regression{K = K4, y = Y, ridge = 1e-4})
+    local f4 = assert(cg.solve{K = d4, y = Y, ridge = 1e-4, tol = TOL, rank = 32})
+    assert.is_true(rel(f4.alpha, direct4.alpha) <= SOLUTION_REL)
+  end)
+
+  it("regress picks direct for a small in-memory kernel and cg when told or over memory", function()
+    local _, _, K, Y = problem(128, 1)
+    assert.are.equal("direct", assert(cg.regress{K = K, y = Y, ridge = 1e-3}).method)
+    assert.are.equal("cg", assert(cg.regress{K = K, y = Y, ridge = 1e-3, memory = 1000}).method)
+    local a = assert(cg.regress{K = K, y = Y, ridge = 1e-3, method = "cg", tol = TOL}).alpha
+    local b = assert(cg.regress{K = K, y = Y, ridge = 1e-3, method = "direct"}).alpha
+    assert.is_true(rel(a, b) <= SOLUTION_REL)
+  end)
+
+  it("an unreached tolerance returns nil, msg and the partial result", function()
+    local _, _, K, Y = problem(128, 1)
+    local ok, msg, partial = cg.solve{K = K, y = Y, precond = "none", maxiter = 2, tol = 1e-14}
+    assert.is_nil(ok)
+    assert.matches("after 2 iterations", msg, 1, true)
+    assert.are.equal(2, partial.iterations)
+  end)
+
+  it("an incomplete tiles directory is a failure of the world", function()
+    local net, X, _, Y = problem(128, 1)
+    local dir = tmpdir .. "/incomplete"
+    assert(tiles.create(dir, net, X, {block = 64}))
+    local ok, msg = cg.solve{K = dir, y = Y}
+    assert.is_nil(ok)
+    assert.matches("tiles missing", msg)
+  end)
+end)
+
+describe("bad arguments to ntklab.cg", function()
+  local K, y = ntklab.eye(4), ntklab.ones(4)
+  for _, row in ipairs{
+    {"cg.solve", function() cg.solve(3) end, "bad argument #1 to 'cg.solve' (table expected"},
+    {"cg.solve", function() cg.solve{K = ntklab.zeros(3, 4), y = y} end, "square tensor or tiles directory expected"},
+    {"cg.solve", function() cg.solve{K = K, y = ntklab.ones(5)} end, "option 'y': [4] or [4 x m] tensor expected"},
+    {"cg.solve", function() cg.solve{K = K, y = y, ridge = -1} end, "option 'ridge': finite number >= 0 expected"},
+    {"cg.solve", function() cg.solve{K = K, y = y, tol = 0} end, "option 'tol': number in (0, 1) expected"},
+    {"cg.solve", function() cg.solve{K = K, y = y, precond = "jacobi"} end, "'pivchol' or 'none' expected, got 'jacobi'"},
+    {"cg.solve", function() cg.solve{K = K, y = y, rank = 0} end, "option 'rank': integer >= 1 expected, got 0"},
+    {"cg.solve", function() cg.solve{K = K, y = y, ridg = 1} end, "invalid option 'ridg'"},
+    {"cg.regress", function() cg.regress{K = K, y = y, method = "lu"} end, "'auto', 'direct' or 'cg' expected, got 'lu'"},
+  } do
+    it(("%s rejects bad input (%s)"):format(row[1], row[3]), function()
+      local ok, msg = pcall(row[2])
+      assert.is_false(ok)
+      assert.matches(row[3], tostring(msg), 1, true)
+    end)
+  end
+end)

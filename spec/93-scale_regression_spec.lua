@@ -1,0 +1,51 @@
+-- 93-scale_regression: experiments/scale_regression.lua end to end at a small P: the trained
+-- net's final NTK as tiles, CG regression of the one-hot targets, test predictions by blocks.
+-- Its kernel accuracy is checked against an independent computation: the in-memory NTK of the
+-- saved net, the direct solve at the same ridge, and K(test, train) alpha in one product.
+local ntklab = require "ntklab"
+local data = require "ntklab.data"
+local experiment = require "ntklab.experiment"
+local json = require "ntklab.json"
+local files = require "spec.support.files"
+
+local script = files.source_dir .. "/experiments/scale_regression.lua"
+
+local function argmax_accuracy(pred, labels)
+  local am, hit = pred:argmax(2), 0
+  for i = 1, pred:size(1) do
+    if am:get(i, 1) - 1 == labels:get(i, 1) then hit = hit + 1 end
+  end
+  return hit / pred:size(1)
+end
+
+describe("scale_regression", function()
+  local base
+  setup(function() base = files.scratch_dir() end)
+  teardown(function() files.remove_tree(base) end)
+
+  it("gives the accuracy of the direct kernel regression on the trained net's NTK", function()
+    if not data.fashion_mnist{classes = {0, 1}, train = 2, test = 2} then
+      pending("dataset-fashion-mnist is not installed (scripts/setup installs it as root)")
+      return
+    end
+    local out = base .. "/run"
+    local s = assert(experiment.run(script, {P = 256, test = 200, classes = "0,1,2", steps = 20,
+                                             dtype = "f8", tol = 1e-10, quiet = true, out = out}))
+    assert.is_true(s.cg.converged)
+    assert.are.equal(256, s.P)
+    assert.are.equal(3, s.C)
+    assert.is_true(s.disk_mb > 256 * 256 * 8 / 1e6)
+    assert.is_true(s.flop_ratio > 0 and s.peak_rss_mb > 0)
+    -- independent: the same data, the saved net, the direct solve
+    local ds = assert(data.fashion_mnist{classes = {0, 1, 2}, train = 256, test = 200, seed = 0})
+    local net = assert(ntklab.mlp_load(out .. "/net.mlp"))
+    local K = ntklab.ntk(net, ds.X_train, {output = "trace"})
+    local Y = ntklab.zeros(256, 3):add_(-1 / 3)
+    for i = 1, 256 do Y:set(i, math.tointeger(ds.labels_train:get(i, 1)) + 1, 1 - 1 / 3) end
+    local fit = assert(ntklab.kernel_regression{K = K, y = Y, ridge = s.cg.ridge})
+    local pred = fit:predict(ntklab.ntk(net, ds.X_test, ds.X_train, {output = "trace"}))
+    assert.are.equal(argmax_accuracy(pred, ds.labels_test), s.accuracy_kernel)
+    assert.are.equal(argmax_accuracy(net:forward(ds.X_test), ds.labels_test), s.accuracy_net)
+    assert(json.read_json(out .. "/summary.json"))
+  end)
+end)

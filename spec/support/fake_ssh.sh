@@ -1,0 +1,14 @@
+#!/bin/sh
+# spec/support/fake_ssh.sh: a stand-in for ssh that GNU parallel can use as an sshlogin
+# ("1/spec/support/fake_ssh.sh hostA"), so a spec can show jobs spread over two "hosts" on a
+# machine without an ssh server. It drops ssh's options, takes the host name, and runs the
+# command here with sh, as a remote login shell would.
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -*) shift ;;
+    *) break ;;
+  esac
+done
+shift # the host name
+[ "$1" = "--" ] && shift
+exec sh -c "$*"
