@@ -9,7 +9,7 @@
 --
 -- Data (--dataset auto, the default): CIFAR-10 classes 0/1 when its binary batches are in the
 -- data cache, else Fashion-MNIST 0/1 (Debian's dataset-fashion-mnist); the summary names the one
--- used. (This chooser is local to the experiment until ntklab.image_data lands on main.)
+-- used (ntklab.image_data chooses).
 -- --dataset powerlaw: a synthetic two-class task with a natural-image-like spectrum, Gaussian
 -- inputs with covariance eigenvalues k^-alpha (k = 1..dim) and labels sign(beta . x) for a
 -- random unit beta.
@@ -28,6 +28,7 @@
 -- covariance eigenvalues of the preprocessed training inputs) and predictions.csv.
 local ntklab = require "ntklab"
 local data = require "ntklab.data"
+local image_data = require "ntklab.image_data"
 local preprocess = require "ntklab.preprocess"
 local analysis = ntklab.analysis
 
@@ -97,14 +98,15 @@ local function load_data(opts, fail)
     ds.source.spectrum = string.format("k^-%g", alpha)
     return "powerlaw", ds
   end
-  local tried = {}
-  local order = name == "auto" and {"cifar10", "fashion_mnist"} or {name}
-  for _, candidate in ipairs(order) do
-    local ds, err = data[candidate]{classes = {0, 1}, train = opts.P, test = opts.test, seed = opts.seed}
-    if ds then return candidate, ds end
-    tried[#tried + 1] = err
+  local o = {train = opts.P, test = opts.test, seed = opts.seed}
+  if name == "mnist" then
+    local ds, err = data.mnist{classes = {0, 1}, train = o.train, test = o.test, seed = o.seed}
+    if not ds then fail("no data: " .. err) end
+    return "mnist", ds
   end
-  fail("no data: " .. table.concat(tried, "; "))
+  local ds, err = image_data.two_class(name, o)
+  if not ds then fail("no data: " .. err) end
+  return ds.name, ds
 end
 
 local function test_error(f, y)
