@@ -5,8 +5,7 @@ local theory = require "ntklab.theory"
 local curves = require "ntklab.curves"
 local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
 local M = dofile(source .. "/experiments/deep_linear.lua")
-local experiment = require "ntklab.experiment"
-local files = dofile(source .. "/spec/support/files.lua")
+local runs = dofile(source .. "/spec/support/experiment_run.lua")
 
 -- On the aligned start the ODE is exact: what is left is rk45 (rtol 1e-9 on parameters of
 -- size u) and the cubic crossing on records at most max_change apart (measured ~1e-11).
@@ -15,22 +14,14 @@ local ALIGNED_TOL = 1e-6
 local SMALL = {width = 10, dim = 8, P = 16, s = 1, rtol = 1e-9, t_min = 1e-2, t_max = 1e10,
   per_decade = 10, max_change = 0.05, stop_ratio = 1e-8, seed = 1, init = "random"}
 
-local function config(over)
-  local cfg = {}
-  for k, v in pairs(SMALL) do cfg[k] = v end
-  for k, v in pairs(over) do cfg[k] = v end
-  return cfg
-end
+local config = runs.config(SMALL)
 
 describe("experiments/deep_linear.lua", function()
-  local dir
-  -- through the runner, in-process: options checked as on the command line, files into dir
-  local function run(cfg)
-    cfg.out, cfg.quiet = dir, true
-    return experiment.run(M, cfg)
-  end
-  setup(function() dir = files.scratch_dir() end)
-  teardown(function() files.remove_tree(dir) end)
+  -- through the runner, in-process: options checked as on the command line, files into exp.dir
+  local exp = runs.in_scratch(M)
+  local run = exp.run
+  setup(exp.setup)
+  teardown(exp.teardown)
 
   it("from the aligned start, t_1/2 and the final alignment are theory's", function()
     for _, L in ipairs{2, 3, 4} do
@@ -45,7 +36,7 @@ describe("experiments/deep_linear.lua", function()
       assert.is_true(r.balance_drift < 1e-8)
     end
     -- the trajectory file: header and one row per record
-    local f = assert(io.open(dir .. "/trajectory.csv"))
+    local f = assert(io.open(exp.dir .. "/trajectory.csv"))
     assert.are.equal("t,loss,c,cos,alignment,kernel_norm", f:read("l"))
     f:close()
   end)
@@ -91,7 +82,7 @@ describe("experiments/deep_linear.lua", function()
     assert.is_nil(summary)
     assert.is_truthy(tostring(err):find("need 0 < t_min < t_max", 1, true))
     -- a failed run leaves no summary
-    assert.is_nil(io.open(dir .. "/summary.json"))
+    assert.is_nil(io.open(exp.dir .. "/summary.json"))
     -- an option the module does not declare is the runner's bad argument
     local ok, msg = pcall(run, config{depth = 2, sigma = 0.1, widht = 3})
     assert.is_false(ok)

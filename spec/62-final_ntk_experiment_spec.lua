@@ -5,8 +5,7 @@ local ntklab = require "ntklab"
 local image_data = require "ntklab.image_data"
 local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
 local M = dofile(source .. "/experiments/final_ntk.lua")
-local experiment = require "ntklab.experiment"
-local files = dofile(source .. "/spec/support/files.lua")
+local runs = dofile(source .. "/spec/support/experiment_run.lua")
 
 -- The issue's E.3 target: 5% relative Frobenius error at the smallest sigma.
 local E3_TOL = 0.05
@@ -14,24 +13,16 @@ local E3_TOL = 0.05
 local SMALL = {width = 20, P = 20, gamma = 0.25, dataset = "fashion_mnist", rtol = 1e-8, t_min = 1e-2,
   t_max = 1e9, per_decade = 5, max_change = 0.1, stop_ratio = 1e-8, seed = 1}
 
-local function config(over)
-  local cfg = {}
-  for k, v in pairs(SMALL) do cfg[k] = v end
-  for k, v in pairs(over) do cfg[k] = v end
-  return cfg
-end
+local config = runs.config(SMALL)
 
 local have_fashion = image_data.two_class("fashion_mnist", {train = 2, test = 0}) ~= nil
 
 describe("experiments/final_ntk.lua", function()
-  local dir
-  -- through the runner, in-process: options checked as on the command line, files into dir
-  local function run(cfg)
-    cfg.out, cfg.quiet = dir, true
-    return experiment.run(M, cfg)
-  end
-  setup(function() dir = files.scratch_dir() end)
-  teardown(function() files.remove_tree(dir) end)
+  -- through the runner, in-process: options checked as on the command line, files into exp.dir
+  local exp = runs.in_scratch(M)
+  local run = exp.run
+  setup(exp.setup)
+  teardown(exp.teardown)
 
   it("ends with theory's final NTK, far from the initial one's shape, for L = 2 and 3", function()
     if not have_fashion then pending("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)") return end
@@ -47,9 +38,9 @@ describe("experiments/final_ntk.lua", function()
       assert.is_true(math.abs(r.alignment_final - r.alignment_theory) < 0.01)
     end
     -- the heat-map files: P x P, rows ordered by class (labels ascending)
-    local K = assert(ntklab.io.read_csv(dir .. "/kernels_final.csv", {header = true}))
+    local K = assert(ntklab.io.read_csv(exp.dir .. "/kernels_final.csv", {header = true}))
     assert.are.same({20, 20}, {K:size(1), K:size(2)})
-    local labels = assert(ntklab.io.read_csv(dir .. "/kernel_labels.csv", {header = true}))
+    local labels = assert(ntklab.io.read_csv(exp.dir .. "/kernel_labels.csv", {header = true}))
     for i = 2, 20 do assert.is_true(labels:get(i, 1) >= labels:get(i - 1, 1)) end
   end)
 

@@ -6,31 +6,22 @@ local image_data = require "ntklab.image_data"
 local curves = require "ntklab.curves"
 local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
 local M = dofile(source .. "/experiments/deep_relu.lua")
-local experiment = require "ntklab.experiment"
-local files = dofile(source .. "/spec/support/files.lua")
+local runs = dofile(source .. "/spec/support/experiment_run.lua")
 
 local SMALL = {width = 50, P = 40, test = 40, dataset = "fashion_mnist", cutoff = 1e-2, kernels = true,
   kernel_records = 4, rtol = 1e-3, t_min = 1e-2, t_max = 1e4, per_decade = 5, max_change = 0.1,
   stop_ratio = 1e-2, seed = 1}
 
-local function config(over)
-  local cfg = {}
-  for k, v in pairs(SMALL) do cfg[k] = v end
-  for k, v in pairs(over) do cfg[k] = v end
-  return cfg
-end
+local config = runs.config(SMALL)
 
 local have_fashion = image_data.two_class("fashion_mnist", {train = 2, test = 0}) ~= nil
 
 describe("experiments/deep_relu.lua", function()
-  local dir
-  -- through the runner, in-process: options checked as on the command line, files into dir
-  local function run(cfg)
-    cfg.out, cfg.quiet = dir, true
-    return experiment.run(M, cfg)
-  end
-  setup(function() dir = files.scratch_dir() end)
-  teardown(function() files.remove_tree(dir) end)
+  -- through the runner, in-process: options checked as on the command line, files into exp.dir
+  local exp = runs.in_scratch(M)
+  local run = exp.run
+  setup(exp.setup)
+  teardown(exp.teardown)
 
   it("L = 3: t_1/2 from its loss records, kernel readouts, predictors from its prediction file", function()
     if not have_fashion then pending("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)") return end
@@ -38,13 +29,13 @@ describe("experiments/deep_relu.lua", function()
     assert.is_true(r.converged)
     assert.is_truthy(r.dataset:find("Fashion-MNIST classes 0/1", 1, true))
     -- t_1/2 is the crossing of the recorded loss at half its initial value
-    local T = assert(ntklab.io.read_csv(dir .. "/loss.csv", {header = true}))
+    local T = assert(ntklab.io.read_csv(exp.dir .. "/loss.csv", {header = true}))
     local t, loss = {}, {}
     for i = 1, T:size(1) do t[i], loss[i] = T:get(i, 1), T:get(i, 2) end
     assert.are.equal(curves.crossing(t, loss, loss[1] / 2), r.t_half)
     assert.are.equal(r.loss_initial, loss[1])
     -- predictors: rel L2 error of each kernel predictor against the net, from predictions.csv
-    local Pr = assert(ntklab.io.read_csv(dir .. "/predictions.csv", {header = true}))
+    local Pr = assert(ntklab.io.read_csv(exp.dir .. "/predictions.csv", {header = true}))
     assert.are.equal(40, Pr:size(1))
     local function rel_err(col)
       local num, den = 0, 0
