@@ -11,4 +11,9 @@ while [ $# -gt 0 ]; do
 done
 shift # the host name
 [ "$1" = "--" ] && shift
+# sshd sets SHELL from the login's passwd entry, and GNU parallel's remote worker execs
+# $SHELL; a CI runner may start with an empty environment, where the worker would exec ""
+# and the job would vanish without an error.
+SHELL=${SHELL:-/bin/sh}
+export SHELL
 exec sh -c "$*"
