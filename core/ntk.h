@@ -15,6 +15,7 @@
 #include "ntk_tensor_ops.h"
 #include "ntk_rng.h"
 #include "ntk_threads.h"
+#include "ntk_blas_core.h"
 #include "ntk_memory.h"
 #include "ntk_activation.h"
 #include "ntk_mlp.h"

@@ -24,6 +24,7 @@ describe("bad arguments to the core functions", function()
     {"ntklab.zeros", function() ntklab.zeros(2 ^ 40, 2 ^ 40) end, "exceeds the limit"},
     {"ntklab.rng", function() ntklab.rng("x") end, "bad argument #1 to 'rng' (number expected, got string)"},
     {"ntklab.rng", function() ntklab.rng(1.5) end, "bad argument #1 to 'rng' (number has no integer representation)"},
+    {"ntklab.blas_core", function() ntklab.blas_core(1) end, "bad argument #1 to 'blas_core' (no arguments expected)"},
     {"ntklab.threads", function() ntklab.threads(0) end, "bad argument #1 to 'threads' (thread count in [1, 4096] expected)"},
     {"ntklab.threads", function() ntklab.threads("x") end, "bad argument #1 to 'threads' (number expected, got string)"},
     {"ntklab.metatable", function() ntklab.metatable("nope") end, "bad argument #1 to 'metatable' (unknown type 'nope')"},

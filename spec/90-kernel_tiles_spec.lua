@@ -1,6 +1,7 @@
 -- 90-kernel_tiles: a kernel on disk as row blocks (ntklab.tiles) and mapped back as one tensor
--- (ntklab.io.map_npy_rows over paged NPY files): tiles equal the in-memory kernel bit for bit
--- (NTK trace and mean, NNGP), f4 tiles within float32 rounding, the mapping leaves the files
+-- (ntklab.io.map_npy_rows over paged NPY files): tiles equal the in-memory kernel within
+-- summation-order rounding (NTK trace and mean, NNGP), a tile computed again equals its first
+-- computation bit for bit, f4 tiles within float32 rounding, the mapping leaves the files
 -- unchanged, views outlive the mapped parent, and incomplete or foreign tiles are refused.
 local ntklab = require "ntklab"
 local tiles = require "ntklab.tiles"
@@ -11,8 +12,10 @@ local nio = ntklab.io
 -- float32 keeps 24 significant bits: a relative rounding error of at most 2^-24 per element,
 -- measured here against the kernel's largest entry.
 local F32_REL = 2 ^ -24
--- The symmetric nngp(net, X) forms hidden layers' Grams with syrk, a row block with gemm: the
--- same products summed in another order, a few ulps apart (the issue's bound).
+-- The in-memory kernels form symmetric Grams (syrk, or one gemm over all rows), a tile forms a
+-- row block with gemm: the same products summed in another order (BLAS blocks and vectorizes by
+-- shape; the AVX-512 kernels differ even where SSE3 ones happened to agree), a few ulps apart.
+-- The issue's bound.
 local SUMMATION_REL = 1e-14
 
 local tmpdir
@@ -47,14 +50,17 @@ describe("kernel tiles", function()
     assert.are.equal(4, nio.paged_row_unit(128))
   end)
 
-  it("a tiled NTK (trace and mean) equals the in-memory kernel bit for bit", function()
+  -- K within SUMMATION_REL of R's largest entry
+  local function close(K, R) return (K - R):abs():max() <= SUMMATION_REL * R:abs():max() end
+
+  it("a tiled NTK (trace and mean) equals the in-memory kernel up to summation order", function()
     local net, X = problem(200)
     for _, output in ipairs{"trace", "mean"} do
       local dir = path("ntk_" .. output)
       local m = assert(tiles.write(dir, net, X, {block = 64, output = output}))
       assert.are.equal(4, #m.tiles)
       local K = assert(tiles.open(dir))
-      assert.is_true(bits_equal(K, ntklab.ntk(net, X, {output = output})))
+      assert.is_true(close(K, ntklab.ntk(net, X, {output = output})))
     end
   end)
 
@@ -89,7 +95,7 @@ describe("kernel tiles", function()
     local net, X = problem(90)
     local K = ntklab.ntk(net, X, {output = "trace"})
     local B = tiles.block(net, X, 11, 30, X:narrow(1, 41, 20))
-    assert.is_true(bits_equal(B, K:narrow(1, 11, 20):narrow(2, 41, 20)))
+    assert.is_true(close(B, K:narrow(1, 11, 20):narrow(2, 41, 20)))
   end)
 
   it("f4 tiles stream through tiles.each within float32 rounding", function()
@@ -135,8 +141,9 @@ describe("kernel tiles", function()
 
   it("a missing or short tile makes the kernel incomplete; check names it", function()
     local net, X = problem(200)
-    local dir = path("missing")
+    local dir, whole = path("missing"), path("whole")
     assert(tiles.write(dir, net, X, {block = 64}))
+    assert(tiles.write(whole, net, X, {block = 64}))
     assert(tiles.check(dir))
     os.remove(dir .. "/tile_00003.npy")
     local ok, msg = tiles.check(dir)
@@ -145,7 +152,7 @@ describe("kernel tiles", function()
     ok, msg = tiles.open(dir)
     assert.is_nil(ok)
     assert(tiles.compute(dir, net, X, 3)) -- the job that failed, run again
-    assert.is_true(bits_equal(assert(tiles.open(dir)), ntklab.ntk(net, X, {output = "trace"})))
+    assert.is_true(bits_equal(assert(tiles.open(dir)), assert(tiles.open(whole))))
   end)
 
   it("a tile from another net or other data is refused", function()

@@ -11,6 +11,8 @@ local q, host = files.q, files.host
 local script = files.absolute(files.source_dir .. "/experiments/kernel_tiles.lua")
 local fake_ssh = files.absolute(files.source_dir .. "/spec/support/fake_ssh.sh")
 
+-- The tiles' row-block gemms against the in-memory symmetric Gram: a few ulps (spec 90).
+local SUMMATION_REL = 1e-14
 local P, D = 300, 12 -- 3 tiles: the row unit of a 300-column kernel is 128 rows
 
 local function sh(cmd)
@@ -73,11 +75,19 @@ describe("kernel tiles as sweep jobs", function()
     assert.are.equal(0, code, out)
     assert.matches("complete %(3 tiles of a 300 x 300 ntk kernel", out)
     -- one process
+    -- with the sweep jobs' thread count: BLAS kernels may split their sums by thread (the
+    -- AVX-512 ones do), so the same bits need the same build, seed and threads
     local one = base .. "/one"
-    assert(tiles.write(one, net, X, {block = 100}))
+    local threads = ntklab.threads()
+    ntklab.threads(1)
+    local ok, err = pcall(tiles.write, one, net, X, {block = 100})
+    ntklab.threads(threads)
+    assert(ok and err, err)
     local K = assert(tiles.open(kdir))
     assert.is_true(same_bits(K, assert(tiles.open(one))))
-    assert.is_true(same_bits(K, ntklab.ntk(net, X, {output = "trace"})))
+    -- against the symmetric in-memory Gram: the same sums in another order (spec 90)
+    local R = ntklab.ntk(net, X, {output = "trace"})
+    assert.is_true((K - R):abs():max() <= SUMMATION_REL * R:abs():max())
     assert.are.equal(files.slurp(one .. "/manifest.json"), files.slurp(kdir .. "/manifest.json"))
   end)
 

@@ -360,6 +360,16 @@ static int core_threads(lua_State *L) {
   return 1;
 }
 
+/* blas_core() -> the OpenBLAS core type running now ("SkylakeX", "Prescott", ...), and the best
+ * one this CPU supports (nil when it supports none that OpenBLAS could be forced to). */
+static int core_blas_core(lua_State *L) {
+  const char *supported = ntk_blas_core_supported();
+  luaL_argcheck(L, lua_isnone(L, 1), 1, "no arguments expected");
+  lua_pushstring(L, ntk_blas_core_loaded());
+  if (supported) lua_pushstring(L, supported); else lua_pushnil(L);
+  return 2;
+}
+
 static int core_metatable(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   if (luaL_getmetatable(L, lua_pushfstring(L, "ntklab.%s", name)) != LUA_TTABLE)
@@ -377,6 +387,7 @@ static const lntk_opener openers[] = {LNTK_CONCEPTS(LNTK_OPENER) NULL};
 int luaopen_ntklab_core(lua_State *L) {
   static const luaL_Reg funcs[] = {
       {"threads", core_threads},
+      {"blas_core", core_blas_core},
       {"metatable", core_metatable},
       {NULL, NULL},
   };

@@ -19,7 +19,11 @@
  * <its prefix>/share/lua/5.4 only, so an install never silently runs code from a source
  * tree that may since have changed or gone. NTKLAB_LUA_DIR overrides both. The directory is
  * put in front of package.path, so a different ntklab elsewhere on LUA_PATH cannot shadow
- * the one matching this engine. */
+ * the one matching this engine.
+ *
+ * Before anything else the host makes sure OpenBLAS runs the kernels this CPU supports: where
+ * OpenBLAS fell back to pre-AVX2 kernels on a CPU it does not recognize (ntk_blas_core.h), the
+ * host sets OPENBLAS_CORETYPE and re-executes itself once. A user's OPENBLAS_CORETYPE is kept. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <limits.h>
 #include <signal.h>
@@ -506,9 +510,20 @@ static int pmain(lua_State *L) {
   return 1;
 }
 
+/* OpenBLAS chose its kernels when it loaded, before main: with a better core type to ask for,
+ * run this program again with it set (the variable stops a second round). If the re-execution
+ * fails, go on with the kernels loaded: slower, never wrong. */
+static void use_the_cpus_blas_kernels(char **argv) {
+  const char *core = ntk_blas_core_advice();
+  if (!core || setenv("OPENBLAS_CORETYPE", core, 1) != 0) return;
+  execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv) {
   int status, result;
-  lua_State *L = luaL_newstate();
+  lua_State *L;
+  use_the_cpus_blas_kernels(argv);
+  L = luaL_newstate();
   if (argv[0] && argv[0][0]) progname = argv[0];
   if (L == NULL) {
     l_message(progname, "cannot create state: not enough memory");

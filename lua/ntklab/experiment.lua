@@ -148,6 +148,7 @@ local function machine()
   if ok then
     m.threads = core.threads()
     m.ntklab = core.version
+    m.blas_core, m.blas_core_supported = core.blas_core()
   end
   local fh = io.open("/proc/cpuinfo", "r")
   if fh then
