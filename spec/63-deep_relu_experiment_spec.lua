@@ -1,9 +1,12 @@
 -- 63-deep_relu_experiment: experiments/deep_relu.lua (Appendix E.2) on small settings (P = 40
 -- whitened Fashion-MNIST images, 40 test points, width 50, loss down to 1% of its start): the readouts and predictors it
--- reports, against direct computations from the files it writes.
+-- reports, against direct computations from the files it writes; the span basis it trains in,
+-- against the pixel-basis net it stands for.
 local ntklab = require "ntklab"
 local image_data = require "ntklab.image_data"
 local curves = require "ntklab.curves"
+local analysis = require "ntklab.analysis"
+local preprocess = require "ntklab.preprocess"
 local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
 local M = dofile(source .. "/experiments/deep_relu.lua")
 local runs = dofile(source .. "/spec/support/experiment_run.lua")
@@ -50,12 +53,50 @@ describe("experiments/deep_relu.lua", function()
     assert.is_true(r.kernel_norm_final > 10 * r.kernel_norm_initial)
     assert.is_number(r.t_align90)
     assert.is_number(r.t_kernel10)
-    assert.are.equal(r.silent, r.t_align90 < r.t_kernel10 and r.final_ntk_rel_err <= 0.1 and r.initial_over_final >= 3)
+    -- the readouts, recomputed from trajectory.csv: the direction c(t), the centered alignment
+    local _, cols = assert(ntklab.output.read_csv(exp.dir .. "/trajectory.csv"))
+    local function column(name) return assert(cols[name], name) end
+    local tk = column("t")
+    assert.are.equal(r.kernel_records, #tk)
+    local c = column("direction")
+    assert.is_true(math.abs(c[#c] - 1) < 1e-12) -- K_end against itself
+    assert.is_truthy(cols.layer1_direction and cols["layer" .. 3 .. "_direction_learned"])
+    assert.are.equal(analysis.t_dir90{t = tk, direction = c}, r.t_dir90)
+    assert.are.equal(analysis.t_align90{t = tk, alignment = column("alignment_centered")}, r.t_align90_centered)
+    assert.are.equal(analysis.t_kernel10{t = tk, kernel_norm = column("kernel_norm")}, r.t_kernel10)
+    -- the verdict is the direction rule of ntklab.analysis (issue 19), with the predictors
+    assert.is_truthy(r.verdict_rule:find("t_dir90 < t_kernel10", 1, true))
+    assert.are.equal(r.silent, r.t_dir90 < r.t_kernel10 and r.final_ntk_rel_err <= 0.1 and r.initial_over_final >= 3)
+    -- the early-kernel predictor at t_dir90: the first NTK record at or after it
+    local e = r.early_predictor_at_dir90
+    assert.is_true(e.t >= r.t_dir90 and e.rel_err >= 0)
+    -- span basis: r kept directions as inputs, first-layer sigma scaled by sqrt(r / D)
+    assert.are.equal(r.data.rank, r.data.D)
+    assert.are.equal(784, r.data.D_pixels)
+    assert.is_true(math.abs(r.sigma_first_layer - 0.1 * math.sqrt(r.data.rank / 784)) < 1e-15)
+  end)
+
+  it("NTK records follow the dynamics: kernel_step adds records where the loss or |theta| moves", function()
+    if not have_fashion then pending("Fashion-MNIST not installed") return end
+    local coarse = assert(run(config{depth = 3, sigma = 0.1, kernel_step = 0}))
+    local fine = assert(run(config{depth = 3, sigma = 0.1, kernel_step = 0.25}))
+    -- the same training (kernels are read-only observers; the loss records do not depend on them)
+    assert.are.equal(coarse.t_half, fine.t_half)
+    assert.is_true(fine.kernel_records > coarse.kernel_records + 3)
+    -- and between consecutive records of the fine run the log loss moves by at most about kernel_step
+    local _, cols = assert(ntklab.output.read_csv(exp.dir .. "/trajectory.csv"))
+    local worst = 0
+    for i = 2, #cols.loss do worst = math.max(worst, math.abs(math.log(cols.loss[i] / cols.loss[i - 1]))) end
+    -- a record is taken at the first loss record past the step; loss records move log loss by
+    -- about max_change (0.1 here; a few of them at a sudden drop, see record_schedule)
+    assert.is_true(worst < 0.25 + 4 * 0.1, "largest log-loss move between NTK records " .. worst)
   end)
 
   it("kernels = false records the loss alone", function()
     if not have_fashion then pending("Fashion-MNIST not installed") return end
-    local r = assert(run(config{depth = 2, sigma = 0.1, kernels = false}))
+    -- sigma_by_depth picks this depth's sigma over sigma
+    local r = assert(run(config{depth = 2, sigma = 0.5, sigma_by_depth = "3=0.2, 2=0.1", kernels = false}))
+    assert.are.equal(0.1, r.sigma)
     assert.is_number(r.t_half)
     assert.is_nil(r.final_ntk_rel_err)
     assert.is_nil(r.t_align90)
@@ -63,9 +104,47 @@ describe("experiments/deep_relu.lua", function()
     assert.are.equal("converged", verdict)
   end)
 
+  it("span basis: the same net and dynamics as the pixel-basis net it stands for", function()
+    if not have_fashion then pending("Fashion-MNIST not installed") return end
+    local ds = assert(image_data.two_class("fashion_mnist", {train = 40, test = 10, seed = 1}))
+    local zca = assert(preprocess.fit(ds.X_train, {gamma = 0, rcond = 1e-2}))
+    local span = assert(preprocess.fit(ds.X_train, {gamma = 0, rcond = 1e-2, pca = 784}))
+    local Xp, Xpt = zca:transform(ds.X_train), zca:transform(ds.X_test)
+    local Xs, Xst = span:transform(ds.X_train), span:transform(ds.X_test)
+    local r = span.rank
+    assert.are.equal(r, Xs:size(2))
+    -- the pixel-basis inputs are the span coordinates through the basis V [784 x r]
+    local V = span.V:narrow(2, 1, r)
+    local ROUND = 1e-10 -- relative: a few GEMMs and an SVD of 40 x 784 inputs
+    assert.is_true((ntklab.matmul(Xs, V:t()) - Xp):norm() <= ROUND * Xp:norm())
+    assert.is_true((ntklab.matmul(Xst, V:t()) - Xpt):norm() <= ROUND * Xpt:norm())
+    -- the pixel net, and the span net with W1' = W1 V and the same other layers
+    local pix = ntklab.mlp{widths = {784, 30, 30, 1}, activation = "relu", sigma = 0.5, seed = 3}
+    local sp = ntklab.mlp{widths = {r, 30, 30, 1}, activation = "relu",
+      sigma = {0.5 * math.sqrt(r / 784), 0.5, 0.5}, seed = 3}
+    sp:weight(1):copy_(ntklab.matmul(pix:weight(1), V))
+    for l = 2, 3 do sp:weight(l):copy_(pix:weight(l)) end
+    local y = ds.y_train
+    local K_pix, K_sp = ntklab.ntk(pix, Xp), ntklab.ntk(sp, Xs)
+    assert.is_true((K_pix - K_sp):norm() <= ROUND * K_pix:norm())
+    for _, net in ipairs{pix, sp} do
+      ntklab.train.flow{method = "rk4", dt = 0.05}:run(net, net == pix and Xp or Xs, y, {t = 2})
+    end
+    local fp, fs = pix:forward(Xpt), sp:forward(Xst)
+    assert.is_true((fp - fs):norm() <= ROUND * fp:norm())
+    -- the pixel net's W1 moved only inside the span: its projection W1 V is the span net's W1
+    assert.is_true((ntklab.matmul(pix:weight(1), V) - sp:weight(1)):norm() <= ROUND * sp:weight(1):norm())
+  end)
+
   it("fails with a message on settings it cannot run", function()
     local summary, err = run(config{depth = 2, sigma = 0})
     assert.is_nil(summary)
     assert.is_truthy(tostring(err):find("need sigma > 0", 1, true))
+    summary, err = run(config{depth = 4, sigma_by_depth = "2=0.1,3=0.2"})
+    assert.is_nil(summary)
+    assert.is_truthy(tostring(err):find("sigma_by_depth '2=0.1,3=0.2' has no sigma for depth 4", 1, true))
+    summary, err = run(config{depth = 2, sigma_by_depth = "2=0.1,3"})
+    assert.is_nil(summary)
+    assert.is_truthy(tostring(err):find("DEPTH=SIGMA items separated by commas expected, got '3'", 1, true))
   end)
 end)

@@ -58,25 +58,41 @@ for _, r in ipairs(runs) do
 end
 
 do
-  local loss_series, align_series, vlines = {}, {}, {}
+  local loss_series, align_series, calign_series, dir_series, vlines = {}, {}, {}, {}, {}
   for _, r in ipairs(shown) do
     local Tl = read(r, "loss.csv")
     local t, l = {}, {}
     local l0 = Tl:get(1, 2)
     for i = 2, Tl:size(1) do t[#t + 1], l[#l + 1] = Tl:get(i, 1), Tl:get(i, 2) / l0 end
-    loss_series[#loss_series + 1] = {x = t, y = l, color = color(r.depth), title = ("L = %d, sigma = %g"):format(r.depth, r.sigma)}
-    local Tk = read(r, "trajectory.csv")
-    local tk, a = {}, {}
-    for i = 2, Tk:size(1) do tk[#tk + 1], a[#a + 1] = Tk:get(i, 1), Tk:get(i, 3) end
-    align_series[#align_series + 1] = {x = tk, y = a, color = color(r.depth), style = "linespoints",
-      title = ("L = %d: t_align90 %.3g, t_kernel10 %.3g"):format(r.depth, r.t_align90 or 0 / 0, r.t_kernel10 or 0 / 0)}
+    loss_series[#loss_series + 1] = {x = t, y = l, color = color(r.depth),
+      title = ("L = %d, sigma = %g: t_1/2 %.3g"):format(r.depth, r.sigma, r.t_half or 0 / 0)}
+    local _, cols = output.read_csv(dir .. "/" .. r.run .. "/trajectory.csv")
+    if not cols then die(select(2, output.read_csv(dir .. "/" .. r.run .. "/trajectory.csv"))) end
+    local function drop_first(v) local o = {} for i = 2, #v do o[i - 1] = v[i] end return o end
+    local tk = drop_first(cols.t)
+    align_series[#align_series + 1] = {x = tk, y = drop_first(cols.alignment), color = color(r.depth), style = "linespoints",
+      title = ("L = %d: t_align90 %.3g"):format(r.depth, r.t_align90 or 0 / 0)}
+    if cols.alignment_centered then
+      calign_series[#calign_series + 1] = {x = tk, y = drop_first(cols.alignment_centered), color = color(r.depth),
+        style = "linespoints", title = ("L = %d: t_align90 %.3g"):format(r.depth, r.t_align90_centered or 0 / 0)}
+    end
+    if cols.direction then
+      dir_series[#dir_series + 1] = {x = tk, y = drop_first(cols.direction), color = color(r.depth), style = "linespoints",
+        title = ("L = %d: t_dir90 %.3g, t_kernel10 %.3g"):format(r.depth, r.t_dir90 or 0 / 0, r.t_kernel10 or 0 / 0)}
+    end
     if r.t_kernel10 then vlines[#vlines + 1] = {x = r.t_kernel10, color = color(r.depth)} end
   end
-  plot("figE2_dynamics.png", gp.render(out .. "/figE2_dynamics.png", {width = 1000, height = 900, layout = {2, 1},
-    title = "Fig. E.2a-b: ReLU nets, width 100, " .. tostring(dataset), panels = {
-      {title = "loss / initial loss", logx = true, xlabel = "t", ylabel = "loss ratio", key = "bottom left", series = loss_series},
-      {title = "NTK alignment; dashed: |K|_F at 10% of its final value", logx = true, xlabel = "t",
-       ylabel = "kernel-target alignment", key = "top left", series = align_series, vlines = vlines},
+  plot("figE2_dynamics.png", gp.render(out .. "/figE2_dynamics.png", {width = 1400, height = 1000, layout = {2, 2},
+    title = "Fig. E.2a-b: ReLU nets, width 100, " .. tostring(dataset) .. "; dashed: |K|_F at 10% of its final value",
+    panels = {
+      {title = "loss / initial loss", logx = true, xlabel = "t", ylabel = "loss ratio", key = "bottom left",
+       series = loss_series, vlines = vlines},
+      {title = "kernel direction c(t) = <K(t), K_end> / (|K(t)| |K_end|)", logx = true, xlabel = "t",
+       ylabel = "direction cosine", key = "bottom right", series = dir_series, vlines = vlines},
+      {title = "kernel-target alignment (uncentered, the paper's)", logx = true, xlabel = "t",
+       ylabel = "alignment", key = "top left", series = align_series, vlines = vlines},
+      {title = "kernel-target alignment (centered)", logx = true, xlabel = "t",
+       ylabel = "centered alignment", key = "top left", series = calign_series, vlines = vlines},
     }}))
 end
 
@@ -109,7 +125,10 @@ for _, r in ipairs(runs) do
   report.runs[#report.runs + 1] = {depth = r.depth, sigma = r.sigma, seed = r.seed, P = r.P,
     final_ntk_rel_err = r.final_ntk_rel_err, initial_ntk_rel_err = r.initial_ntk_rel_err,
     initial_over_final = r.initial_over_final, t_align90 = r.t_align90, t_kernel10 = r.t_kernel10,
-    t_half = r.t_half, silent = r.silent, test_error_net = r.test_error_net}
+    t_align90_centered = r.t_align90_centered, t_dir90 = r.t_dir90, direction_initial = r.direction_initial,
+    early_predictor_at_dir90 = r.early_predictor_at_dir90, early_predictor_at_kernel10 = r.early_predictor_at_kernel10,
+    t_half = r.t_half, silent = r.silent, test_error_net = r.test_error_net,
+    test_error_final_ntk = r.test_error_final_ntk, test_error_initial_ntk = r.test_error_initial_ntk}
 end
 
 if slope_dir then
@@ -162,9 +181,12 @@ report.plots = output.array(plots)
 local ok, werr = output.write_json(out .. "/figures.json", report)
 if not ok then die(werr) end
 for _, r in ipairs(report.runs) do
-  io.stdout:write(("L = %d seed %s: final NTK rel err %.4f, initial %.4f (x%.1f), t_align90 %.3g, t_kernel10 %.3g, t_1/2 %.3g, silent %s\n")
-    :format(r.depth, tostring(r.seed), r.final_ntk_rel_err, r.initial_ntk_rel_err, r.initial_over_final,
-      r.t_align90 or 0 / 0, r.t_kernel10 or 0 / 0, r.t_half or 0 / 0, tostring(r.silent)))
+  local e = r.early_predictor_at_dir90
+  io.stdout:write(("L = %d sigma %g seed %s: final NTK rel err %.4f, initial %.4f (x%.1f), t_dir90 %.3g, "
+    .. "t_align90 %.3g, centered %.3g, t_kernel10 %.3g, t_1/2 %.3g, early predictor at t_dir90 %.3f, silent %s\n")
+    :format(r.depth, r.sigma, tostring(r.seed), r.final_ntk_rel_err, r.initial_ntk_rel_err, r.initial_over_final,
+      r.t_dir90 or 0 / 0, r.t_align90 or 0 / 0, r.t_align90_centered or 0 / 0, r.t_kernel10 or 0 / 0,
+      r.t_half or 0 / 0, e and e.rel_err or 0 / 0, tostring(r.silent)))
 end
 for _, s in ipairs(report.slopes or {}) do
   io.stdout:write(("slope L = %d: t_1/2 %s, t_3/4 %s\n"):format(s.depth, s.slope and ("%.3f +- %.3f"):format(s.slope, s.slope_se) or "-",
