@@ -80,6 +80,17 @@ local function parse_sigma_by_depth(text)
   return out
 end
 
+-- v at time t, linear between the records t_i (t within [t_1, t_n]).
+local function at_time(ts, v, t)
+  for i = 2, #ts do
+    if ts[i] >= t then
+      local w = (t - ts[i - 1]) / (ts[i] - ts[i - 1])
+      return v[i - 1] + w * (v[i] - v[i - 1])
+    end
+  end
+  return v[#v]
+end
+
 function M.run(cfg, ctx)
   if not (cfg.t_max > cfg.t_min and cfg.t_min > 0) then ctx.fail("need 0 < t_min < t_max") end
   local L, sigma = cfg.depth, cfg.sigma
@@ -187,6 +198,9 @@ function M.run(cfg, ctx)
     gradient_evals = flow.evals, records = n, loss_initial = loss0, loss_final = traj.loss[n],
     t_half = t_half,
   }
+  -- CPU seconds of the process so far (os.clock: user + sys of all threads), beside the wall
+  -- seconds the runner records: on a shared machine the wall time says more about the load
+  summary.cpu_seconds = os.clock()
   if not cfg.kernels then return summary end
 
   -- the final kernel, at the last record
@@ -264,10 +278,24 @@ function M.run(cfg, ctx)
   summary.align_first_centered = t_calign90 ~= nil and readouts.kernel10 ~= nil and t_calign90 < readouts.kernel10
   summary.early_predictor_at_dir90, summary.early_predictor_at_kernel10 = early_dir90, early_kernel10
   summary.direction_initial = dtr.direction[1]
+  -- how much of its way c(t) had made by t_kernel10, and the most it made while the loss was
+  -- still within 2% of its start (the silent part, whether or not t_dir90 comes in time)
+  local c0 = dtr.direction[1]
+  if readouts.kernel10 then
+    local c_k10 = at_time(ktraj.t, dtr.direction, readouts.kernel10)
+    summary.direction_at_kernel10, summary.direction_share_at_kernel10 = c_k10, (c_k10 - c0) / (1 - c0)
+  end
+  local best, best_t = c0, 0
+  for i = 1, nk do
+    if ktraj.loss[i] < 0.98 * ktraj.loss[1] then break end
+    if dtr.direction[i] > best then best, best_t = dtr.direction[i], ktraj.t[i] end
+  end
+  summary.direction_silent_max = {direction = best, share = (best - c0) / (1 - c0), t = best_t}
   summary.alignment_initial, summary.alignment_final = ktraj.alignment[1], ktraj.alignment[nk]
   summary.alignment_centered_initial, summary.alignment_centered_final = ktraj.alignment_centered[1], ktraj.alignment_centered[nk]
   summary.kernel_norm_initial, summary.kernel_norm_final = ktraj.kernel_norm[1], ktraj.kernel_norm[nk]
   summary.kernel_records = nk
+  summary.cpu_seconds = os.clock()
   return summary
 end
 

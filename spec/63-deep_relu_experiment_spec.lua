@@ -64,6 +64,19 @@ describe("experiments/deep_relu.lua", function()
     assert.are.equal(analysis.t_dir90{t = tk, direction = c}, r.t_dir90)
     assert.are.equal(analysis.t_align90{t = tk, alignment = column("alignment_centered")}, r.t_align90_centered)
     assert.are.equal(analysis.t_kernel10{t = tk, kernel_norm = column("kernel_norm")}, r.t_kernel10)
+    -- c(t_kernel10), linear between the records around t_kernel10
+    local j = 2
+    while tk[j] < r.t_kernel10 do j = j + 1 end
+    local w = (r.t_kernel10 - tk[j - 1]) / (tk[j] - tk[j - 1])
+    assert.is_true(math.abs(r.direction_at_kernel10 - (c[j - 1] + w * (c[j] - c[j - 1]))) < 1e-12)
+    assert.is_true(math.abs(r.direction_share_at_kernel10 - (r.direction_at_kernel10 - c[1]) / (1 - c[1])) < 1e-12)
+    local best = c[1]
+    local loss_k = column("loss")
+    for i = 1, #c do
+      if loss_k[i] < 0.98 * loss_k[1] then break end
+      best = math.max(best, c[i])
+    end
+    assert.are.equal(best, r.direction_silent_max.direction)
     -- the verdict is the direction rule of ntklab.analysis (issue 19), with the predictors
     assert.is_truthy(r.verdict_rule:find("t_dir90 < t_kernel10", 1, true))
     assert.are.equal(r.silent, r.t_dir90 < r.t_kernel10 and r.final_ntk_rel_err <= 0.1 and r.initial_over_final >= 3)
