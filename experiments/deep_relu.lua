@@ -236,7 +236,6 @@ function M.run(cfg, ctx)
       test_direction = row.test_direction} or nil
   end
   local early_dir90, early_kernel10 = early(readouts.dir90), early(readouts.kernel10)
-  ctx.timer:add("direction", dir.seconds)
   ctx.timer:lap("direction")
 
   local kcols = {"t", "loss", "alignment", "alignment_centered", "kernel_norm"}

@@ -88,7 +88,7 @@ do
       {title = "loss / initial loss", logx = true, xlabel = "t", ylabel = "loss ratio", key = "bottom left",
        series = loss_series, vlines = vlines},
       {title = "kernel direction c(t) = <K(t), K_end> / (|K(t)| |K_end|)", logx = true, xlabel = "t",
-       ylabel = "direction cosine", key = "bottom right", series = dir_series, vlines = vlines},
+       ylabel = "direction cosine", key = "bottom right", yrange = {0, 1}, series = dir_series, vlines = vlines},
       {title = "kernel-target alignment (uncentered, the paper's)", logx = true, xlabel = "t",
        ylabel = "alignment", key = "top left", series = align_series, vlines = vlines},
       {title = "kernel-target alignment (centered)", logx = true, xlabel = "t",
@@ -120,15 +120,49 @@ do
     }}))
 end
 
+-- Per run, from its own files (runs.json holds only the summaries' top-level scalars): the
+-- early-kernel predictor rows of summary.json, and from trajectory.csv c(t) at t_kernel10
+-- (linear between records) and the most c(t) moved while the loss was within 2% of its start.
+local function direction_readouts(r)
+  local _, cols = output.read_csv(dir .. "/" .. r.run .. "/trajectory.csv")
+  if not cols or not cols.direction then return {} end
+  local t, c, loss = cols.t, cols.direction, cols.loss
+  local out = {c0 = c[1]}
+  if r.t_kernel10 then
+    for i = 2, #t do
+      if t[i] >= r.t_kernel10 then
+        local w = (r.t_kernel10 - t[i - 1]) / (t[i] - t[i - 1])
+        out.c_kernel10 = c[i - 1] + w * (c[i] - c[i - 1])
+        break
+      end
+    end
+    out.share_kernel10 = out.c_kernel10 and (out.c_kernel10 - c[1]) / (1 - c[1])
+  end
+  local best, best_t = c[1], 0
+  for i = 1, #c do
+    if loss[i] < 0.98 * loss[1] then break end
+    if c[i] > best then best, best_t = c[i], t[i] end
+  end
+  out.c_silent_max, out.t_silent_max, out.share_silent_max = best, best_t, (best - c[1]) / (1 - c[1])
+  return out
+end
+
 local report = {dataset = dataset, sweep = dir, runs = {}}
 for _, r in ipairs(runs) do
+  local summary = output.read_json(dir .. "/" .. r.run .. "/summary.json") or {}
   report.runs[#report.runs + 1] = {depth = r.depth, sigma = r.sigma, seed = r.seed, P = r.P,
     final_ntk_rel_err = r.final_ntk_rel_err, initial_ntk_rel_err = r.initial_ntk_rel_err,
     initial_over_final = r.initial_over_final, t_align90 = r.t_align90, t_kernel10 = r.t_kernel10,
-    t_align90_centered = r.t_align90_centered, t_dir90 = r.t_dir90, direction_initial = r.direction_initial,
-    early_predictor_at_dir90 = r.early_predictor_at_dir90, early_predictor_at_kernel10 = r.early_predictor_at_kernel10,
+    t_align90_centered = r.t_align90_centered, t_dir90 = r.t_dir90,
+    alignment = {r.alignment_initial, r.alignment_final},
+    alignment_centered = {r.alignment_centered_initial, r.alignment_centered_final},
+    informative = summary.informative, direction = direction_readouts(r),
+    early_predictor_at_dir90 = summary.early_predictor_at_dir90,
+    early_predictor_at_kernel10 = summary.early_predictor_at_kernel10,
     t_half = r.t_half, silent = r.silent, test_error_net = r.test_error_net,
-    test_error_final_ntk = r.test_error_final_ntk, test_error_initial_ntk = r.test_error_initial_ntk}
+    test_error_final_ntk = r.test_error_final_ntk, test_error_initial_ntk = r.test_error_initial_ntk,
+    kernel_growth = r.kernel_norm_final / r.kernel_norm_initial, seconds = summary.seconds and summary.seconds.total,
+    cpu_seconds = r.cpu_seconds}
 end
 
 if slope_dir then
@@ -181,12 +215,21 @@ report.plots = output.array(plots)
 local ok, werr = output.write_json(out .. "/figures.json", report)
 if not ok then die(werr) end
 for _, r in ipairs(report.runs) do
-  local e = r.early_predictor_at_dir90
-  io.stdout:write(("L = %d sigma %g seed %s: final NTK rel err %.4f, initial %.4f (x%.1f), t_dir90 %.3g, "
-    .. "t_align90 %.3g, centered %.3g, t_kernel10 %.3g, t_1/2 %.3g, early predictor at t_dir90 %.3f, silent %s\n")
-    :format(r.depth, r.sigma, tostring(r.seed), r.final_ntk_rel_err, r.initial_ntk_rel_err, r.initial_over_final,
-      r.t_dir90 or 0 / 0, r.t_align90 or 0 / 0, r.t_align90_centered or 0 / 0, r.t_kernel10 or 0 / 0,
-      r.t_half or 0 / 0, e and e.rel_err or 0 / 0, tostring(r.silent)))
+  local e, k, d = r.early_predictor_at_dir90 or {}, r.early_predictor_at_kernel10 or {}, r.direction
+  local nan = 0 / 0
+  io.stdout:write(("L = %d sigma %g seed %g: final NTK rel err %.4f, initial %.4f (x%.2f); t_1/2 %.3g, t_kernel10 %.3g, "
+    .. "t_dir90 %.3g, t_align90 %.3g, centered %.3g; alignment %.3f -> %.3f, centered %.3f -> %.3f; "
+    .. "c(0) %.3f, c(t_kernel10) %.3f (share %.2f), silent max %.3f at t %.3g (share %.2f); "
+    .. "K(t) predictor at t_dir90 %.3f (%.0f%% of t_end), at t_kernel10 %.3f; test error net/final/initial %.3f/%.3f/%.3f; "
+    .. "|K_end|/|K0| %.3g; %s s wall, %s s CPU; silent %s\n")
+    :format(r.depth, r.sigma, r.seed or nan, r.final_ntk_rel_err, r.initial_ntk_rel_err, r.initial_over_final,
+      r.t_half or nan, r.t_kernel10 or nan, r.t_dir90 or nan, r.t_align90 or nan, r.t_align90_centered or nan,
+      r.alignment[1] or nan, r.alignment[2] or nan, r.alignment_centered[1] or nan, r.alignment_centered[2] or nan,
+      d.c0 or nan, d.c_kernel10 or nan, d.share_kernel10 or nan, d.c_silent_max or nan, d.t_silent_max or nan,
+      d.share_silent_max or nan, e.rel_err or nan, 100 * (e.fraction or nan), k.rel_err or nan,
+      r.test_error_net or nan, r.test_error_final_ntk or nan, r.test_error_initial_ntk or nan, r.kernel_growth or nan,
+      r.seconds and ("%.0f"):format(r.seconds) or "-", r.cpu_seconds and ("%.0f"):format(r.cpu_seconds) or "-",
+      tostring(r.silent)))
 end
 for _, s in ipairs(report.slopes or {}) do
   io.stdout:write(("slope L = %d: t_1/2 %s, t_3/4 %s\n"):format(s.depth, s.slope and ("%.3f +- %.3f"):format(s.slope, s.slope_se) or "-",
