@@ -15,7 +15,7 @@
 --   fig3c_t_half_t_cos.png  L = 3 and 4: t_1/2 and t_cos1/2 against sigma, fitted slopes
 --   figE1_alignment.png final kernel alignment against L (every run) with L/sqrt(L^2 + r - 1),
 --                       and the first layer's final cosine
---   figures.json        the fitted slopes (with standard errors), kappa_L, the L = 2 offsets
+--   fig3_E1.json        the fitted slopes (with standard errors), kappa_L, the L = 2 offsets
 --                       t_1/2 - (1/2s) log(s/sigma^2), alignment errors, t_cos1/2 < t_1/2 checks
 local ntklab = require "ntklab"
 local output = ntklab.output
@@ -242,7 +242,7 @@ do
 end
 
 report.plots = output.array(plots)
-local ok, werr = output.write_json(out .. "/figures.json", report)
+local ok, werr = output.write_json(out .. "/fig3_E1.json", report)
 if not ok then die(werr) end
 for _, e in ipairs(report.depths) do
   io.stdout:write(("L = %d: %d runs, kappa %.3f, slope %s, t_cos < t_half in all %d pairs: %s, alignment max rel err %.4f, min final cos %.4f\n")

@@ -10,7 +10,7 @@
 --   figE2_predictions.png test outputs of kernel regression with the final NTK and with the
 --                         initial NTK against the trained net's, every depth (E.2c)
 --   figE2_t_half.png      t_1/2 against sigma from SDIR, with the fitted slope
---   figures.json          per run: predictor errors, readouts; the slope fit
+--   figE2.json            per run: predictor errors, readouts; the slope fit
 local ntklab = require "ntklab"
 local output = ntklab.output
 local curves = require "ntklab.curves"
@@ -212,7 +212,7 @@ if slope_dir then
 end
 
 report.plots = output.array(plots)
-local ok, werr = output.write_json(out .. "/figures.json", report)
+local ok, werr = output.write_json(out .. "/figE2.json", report)
 if not ok then die(werr) end
 for _, r in ipairs(report.runs) do
   local e, k, d = r.early_predictor_at_dir90 or {}, r.early_predictor_at_kernel10 or {}, r.direction
