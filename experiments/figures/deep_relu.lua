@@ -3,10 +3,12 @@
 --   ntklab sweep experiments/deep_relu.lua --grid depth=2,3,4,5 --grid sigma=0.1 --out KDIR
 --   ntklab sweep experiments/deep_relu.lua --grid depth=3 --grid sigma=... --kernels false --out SDIR
 --   ntklab sweep merge KDIR; ntklab sweep merge SDIR
---   ntklab experiments/figures/deep_relu.lua KDIR [SDIR | -] [OUTDIR]   (OUTDIR: KDIR/figures)
+--   ntklab experiments/figures/deep_relu.lua KDIR[,KDIR2...] [SDIR | -] [OUTDIR]
+-- (several kernel sweeps, comma-separated, are read as one; OUTDIR: the first KDIR/figures)
 -- Writes into OUTDIR:
---   figE2_dynamics.png    per depth (seed 1): loss / initial loss, and the NTK's alignment with
---                         its time of |K|_F at 10% of its final value dashed (E.2a-b)
+--   figE2_dynamics.png    per depth (its smallest sigma, smallest seed): loss / initial loss, the
+--                         kernel's direction c(t), the uncentered and the centered alignment,
+--                         with the time |K|_F reaches 10% of its final value dashed (E.2a-b)
 --   figE2_predictions.png test outputs of kernel regression with the final NTK and with the
 --                         initial NTK against the trained net's, every depth (E.2c)
 --   figE2_t_half.png      t_1/2 against sigma from SDIR, with the fitted slope
@@ -18,29 +20,36 @@ local gp = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "gp
 
 local dir = arg and arg[1]
 if not dir or dir == "--help" then
-  io.stdout:write("usage: ntklab experiments/figures/deep_relu.lua KERNEL_SWEEP_DIR [SLOPE_SWEEP_DIR | -] [OUT_DIR]\n")
+  io.stdout:write("usage: ntklab experiments/figures/deep_relu.lua KERNEL_SWEEP_DIR[,DIR2...] [SLOPE_SWEEP_DIR | -] [OUT_DIR]\n")
   os.exit(dir and 0 or 2)
 end
-dir = dir:gsub("/+$", "")
+local dirs = {}
+for d in dir:gmatch("[^,]+") do dirs[#dirs + 1] = d:gsub("/+$", "") end
+dir = dirs[1]
 local slope_dir = arg[2] ~= "-" and arg[2] or nil
 local out = (arg[3] or (dir .. "/figures")):gsub("/+$", "")
 local function die(msg) io.stderr:write("figures/deep_relu: ", tostring(msg), "\n") os.exit(1) end
 
-local merged, err = output.read_json(dir .. "/runs.json")
-if not merged then die(err .. " (run `ntklab sweep merge " .. dir .. "` first)") end
-assert(output.mkdir_p(out))
-
 local runs, dataset = {}, nil
-for _, r in ipairs(merged.runs) do
-  if r.status == "done" and r.final_ntk_rel_err then runs[#runs + 1] = r; dataset = dataset or r.dataset end
+for _, d in ipairs(dirs) do
+  local merged, err = output.read_json(d .. "/runs.json")
+  if not merged then die(err .. " (run `ntklab sweep merge " .. d .. "` first)") end
+  for _, r in ipairs(merged.runs) do
+    if r.status == "done" and r.final_ntk_rel_err then
+      r.path = d .. "/" .. r.run
+      runs[#runs + 1] = r; dataset = dataset or r.dataset
+    end
+  end
 end
-if #runs == 0 then die("no completed kernel runs in " .. dir .. "/runs.json") end
+if #runs == 0 then die("no completed kernel runs in " .. table.concat(dirs, ", ")) end
+assert(output.mkdir_p(out))
 table.sort(runs, function(a, b)
   if a.depth ~= b.depth then return a.depth < b.depth end
+  if a.sigma ~= b.sigma then return a.sigma < b.sigma end
   return (a.seed or 0) < (b.seed or 0)
 end)
 local function read(r, name)
-  local T, terr = ntklab.io.read_csv(dir .. "/" .. r.run .. "/" .. name, {header = true})
+  local T, terr = ntklab.io.read_csv(r.path .. "/" .. name, {header = true})
   if not T then die(terr) end
   return T
 end
@@ -51,7 +60,7 @@ local function plot(name, ok, msg)
   if ok then plots[#plots + 1] = out .. "/" .. name else io.stderr:write("figures/deep_relu: ", name, ": ", tostring(msg), "\n") end
 end
 
--- one run per depth (the smallest seed) for the curves
+-- one run per depth (its smallest sigma, then its smallest seed) for the curves
 local first, shown = {}, {}
 for _, r in ipairs(runs) do
   if not first[r.depth] then first[r.depth] = true; shown[#shown + 1] = r end
@@ -66,8 +75,8 @@ do
     for i = 2, Tl:size(1) do t[#t + 1], l[#l + 1] = Tl:get(i, 1), Tl:get(i, 2) / l0 end
     loss_series[#loss_series + 1] = {x = t, y = l, color = color(r.depth),
       title = ("L = %d, sigma = %g: t_1/2 %.3g"):format(r.depth, r.sigma, r.t_half or 0 / 0)}
-    local _, cols = output.read_csv(dir .. "/" .. r.run .. "/trajectory.csv")
-    if not cols then die(select(2, output.read_csv(dir .. "/" .. r.run .. "/trajectory.csv"))) end
+    local _, cols = output.read_csv(r.path .. "/trajectory.csv")
+    if not cols then die(select(2, output.read_csv(r.path .. "/trajectory.csv"))) end
     local function drop_first(v) local o = {} for i = 2, #v do o[i - 1] = v[i] end return o end
     local tk = drop_first(cols.t)
     align_series[#align_series + 1] = {x = tk, y = drop_first(cols.alignment), color = color(r.depth), style = "linespoints",
@@ -124,7 +133,7 @@ end
 -- early-kernel predictor rows of summary.json, and from trajectory.csv c(t) at t_kernel10
 -- (linear between records) and the most c(t) moved while the loss was within 2% of its start.
 local function direction_readouts(r)
-  local _, cols = output.read_csv(dir .. "/" .. r.run .. "/trajectory.csv")
+  local _, cols = output.read_csv(r.path .. "/trajectory.csv")
   if not cols or not cols.direction then return {} end
   local t, c, loss = cols.t, cols.direction, cols.loss
   local out = {c0 = c[1]}
@@ -147,9 +156,9 @@ local function direction_readouts(r)
   return out
 end
 
-local report = {dataset = dataset, sweep = dir, runs = {}}
+local report = {dataset = dataset, sweeps = output.array(dirs), runs = {}}
 for _, r in ipairs(runs) do
-  local summary = output.read_json(dir .. "/" .. r.run .. "/summary.json") or {}
+  local summary = output.read_json(r.path .. "/summary.json") or {}
   report.runs[#report.runs + 1] = {depth = r.depth, sigma = r.sigma, seed = r.seed, P = r.P,
     final_ntk_rel_err = r.final_ntk_rel_err, initial_ntk_rel_err = r.initial_ntk_rel_err,
     initial_over_final = r.initial_over_final, t_align90 = r.t_align90, t_kernel10 = r.t_kernel10,
