@@ -149,6 +149,53 @@ describe("experiments/deep_relu.lua", function()
     assert.is_true((ntklab.matmul(pix:weight(1), V) - sp:weight(1)):norm() <= ROUND * sp:weight(1):norm())
   end)
 
+  it("the figure script reads several kernel sweeps as one, and a slope sweep", function()
+    if not have_fashion then pending("Fashion-MNIST not installed") return end
+    local files = dofile(source .. "/spec/support/files.lua")
+    local q, host = files.q, files.host
+    local top = files.scratch_dir()
+    local small = " --width 50 --P 40 --test 40 --dataset fashion_mnist --kernel-records 4 --t-max 1e4 "
+      .. "--per-decade 5 --max-change 0.1 --stop-ratio 1e-2 --jobs 1 --threads 1"
+    local function sh(cmd)
+      local p = io.popen(cmd .. " 2>&1")
+      local text = p:read("a")
+      local _, _, code = p:close()
+      assert.are.equal(0, code, cmd .. "\n" .. text)
+      return text
+    end
+    local script = q(source .. "/experiments/deep_relu.lua")
+    sh(q(host) .. " sweep " .. script .. " --grid depth=2,3 --sigma-by-depth 2=0.1,3=0.2 --seeds 1" .. small
+      .. " --out " .. q(top .. "/a") .. " && " .. q(host) .. " sweep merge " .. q(top .. "/a"))
+    sh(q(host) .. " sweep " .. script .. " --grid depth=3 --grid sigma=0.1 --seeds 1" .. small
+      .. " --out " .. q(top .. "/b") .. " && " .. q(host) .. " sweep merge " .. q(top .. "/b"))
+    sh(q(host) .. " sweep " .. script .. " --grid depth=3 --grid sigma=0.1,0.3 --seeds 1 --no-kernels" .. small
+      .. " --out " .. q(top .. "/s") .. " && " .. q(host) .. " sweep merge " .. q(top .. "/s"))
+    local text = sh(q(host) .. " " .. q(source .. "/experiments/figures/deep_relu.lua") .. " "
+      .. q(top .. "/a") .. "," .. q(top .. "/b") .. " " .. q(top .. "/s") .. " " .. q(top .. "/fig"))
+    -- one line per kernel run of both sweeps, sorted by depth, sigma, seed; the slope line
+    local lines = {}
+    for line in text:gmatch("L = (%d sigma [%d.]+) seed") do lines[#lines + 1] = line end
+    assert.are.same({"2 sigma 0.1", "3 sigma 0.1", "3 sigma 0.2"}, lines)
+    assert.matches("slope L = 3: t_1/2 ", text, 1, true)
+    local report = assert(ntklab.output.read_json(top .. "/fig/figE2.json"))
+    assert.are.equal(3, #report.runs)
+    -- the direction readouts, from each run's trajectory.csv (c(t_kernel10) from the summary)
+    for _, r in ipairs(report.runs) do
+      local d = assert(r.direction)
+      local dirname = (r.depth == 3 and r.sigma == 0.1) and "b/depth=3,sigma=0.1,seed=1"
+        or ("a/depth=" .. math.tointeger(r.depth) .. ",seed=1")
+      local summary = assert(ntklab.output.read_json(top .. "/" .. dirname .. "/summary.json"))
+      assert.is_true(math.abs(d.c_kernel10 - summary.direction_at_kernel10) < 1e-12)
+      assert.are.equal(summary.direction_silent_max.direction, d.c_silent_max)
+    end
+    for _, png in ipairs{"figE2_dynamics.png", "figE2_predictions.png", "figE2_t_half.png"} do
+      local fh = assert(io.open(top .. "/fig/" .. png, "rb"))
+      assert.is_true(#fh:read("a") > 1000, png)
+      fh:close()
+    end
+    files.remove_tree(top)
+  end)
+
   it("fails with a message on settings it cannot run", function()
     local summary, err = run(config{depth = 2, sigma = 0})
     assert.is_nil(summary)
