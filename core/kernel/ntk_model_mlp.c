@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ntk_model_kernel.h"
+#include "ntk_tensor_ops.h"
 
 typedef struct mlp_impl {
   ntk_mlp *net;
@@ -15,9 +16,9 @@ typedef struct mlp_impl {
   size_t xcap, rows;
 } mlp_impl;
 
-static int mlp_forward(void *impl, double *out, const double *X, size_t P, ntk_error *err) {
+static int mlp_forward(void *impl, double *out, const ntk_tensor *X, ntk_error *err) {
   mlp_impl *m = impl;
-  const size_t n = P * ntk_mlp_input_dim(m->net);
+  const size_t P = X->shape[0], D = ntk_mlp_input_dim(m->net), n = P * D;
   if (n > m->xcap) {
     free(m->X);
     m->xcap = 0;
@@ -25,14 +26,17 @@ static int mlp_forward(void *impl, double *out, const double *X, size_t P, ntk_e
     if (!m->X) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
     m->xcap = n;
   }
-  if (n) memcpy(m->X, X, n * sizeof *X);
-  m->rows = P;
-  {
-    ntk_storage xs;
+  m->rows = 0;
+  if (n) { /* the backward pass reads the batch: keep it in row-major order */
+    ntk_storage s;
     ntk_tensor x;
-    ntk_tensor_wrap(&x, &xs, X, P, ntk_mlp_input_dim(m->net)); /* rows lent, not copied */
-    return ntk_mlp_forward(m->net, out, &x, err);
+    int st;
+    ntk_tensor_wrap(&x, &s, m->X, P, X->ndim == 2 ? D : 0);
+    st = ntk_tensor_copy(&x, X, err);
+    if (st != NTK_OK) return st;
   }
+  m->rows = P;
+  return ntk_mlp_forward(m->net, out, X, err);
 }
 
 static int mlp_backward(void *impl, double *grad, const double *dout, ntk_error *err) {
@@ -43,40 +47,30 @@ static int mlp_backward(void *impl, double *grad, const double *dout, ntk_error 
   return ntk_mlp_backward(m->net, grad, dout, &x, err);
 }
 
-static int mlp_jacobian(void *impl, double *J, size_t ldj, const double *X, size_t P,
-                        ntk_error *err) {
+static int mlp_jacobian(void *impl, double *J, size_t ldj, const ntk_tensor *X, ntk_error *err) {
   mlp_impl *m = impl;
-  const size_t np = m->net->nparams, rows = P * ntk_mlp_output_dim(m->net);
+  const size_t np = m->net->nparams, rows = X->shape[0] * ntk_mlp_output_dim(m->net);
   size_t r;
-  ntk_storage xs;
-  ntk_tensor x;
-  int st;
-  ntk_tensor_wrap(&x, &xs, X, P, ntk_mlp_input_dim(m->net));
-  st = ntk_kernel_jacobian(J, m->net, &x, err);
+  int st = ntk_kernel_jacobian(J, m->net, X, err);
   if (st != NTK_OK || ldj == np) return st;
   for (r = rows; r-- > 1;) memmove(J + r * ldj, J + r * np, np * sizeof *J); /* spread the rows */
   return NTK_OK;
 }
 
-static int mlp_ntk(void *impl, double *K, double **layers, const double *X1, size_t P1,
-                   const double *X2, size_t P2, const ntk_model_kernel_opts *opts,
-                   ntk_error *err) {
+static int mlp_ntk(void *impl, double *K, double **layers, const ntk_tensor *X1,
+                   const ntk_tensor *X2, const ntk_model_kernel_opts *opts, ntk_error *err) {
   mlp_impl *m = impl;
   ntk_kernel_opts o;
-  ntk_storage s1, s2, se;
-  ntk_tensor x1, x2, eta;
-  const size_t D = ntk_mlp_input_dim(m->net);
+  ntk_storage se;
+  ntk_tensor eta;
   memset(&o, 0, sizeof o);
   o.output = opts->output;
   o.tile = opts->tile;
-  /* the model interface passes contiguous rows; the kernel takes them as lent tensors */
-  ntk_tensor_wrap(&x1, &s1, X1, P1, D);
-  if (X2) ntk_tensor_wrap(&x2, &s2, X2, P2, D);
   if (opts->eta) {
     ntk_tensor_wrap(&eta, &se, opts->eta, m->net->nparams, 0);
     o.eta = &eta;
   }
-  return ntk_kernel_ntk(K, layers, m->net, &x1, X2 ? &x2 : NULL, &o, err);
+  return ntk_kernel_ntk(K, layers, m->net, X1, X2, &o, err);
 }
 
 static size_t mlp_cache_bytes(const void *impl) {

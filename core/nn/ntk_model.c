@@ -10,15 +10,14 @@
 
 /* --- the layer graph behind the interface ------------------------------------------------- */
 
-static int net_forward(void *impl, double *out, const double *X, size_t P, ntk_error *err) {
-  return ntk_net_forward(impl, out, X, P, err);
+static int net_forward(void *impl, double *out, const ntk_tensor *X, ntk_error *err) {
+  return ntk_net_forward(impl, out, X, err);
 }
 static int net_backward(void *impl, double *grad, const double *dout, ntk_error *err) {
   return ntk_net_backward(impl, grad, 0, dout, err);
 }
-static int net_jacobian(void *impl, double *J, size_t ldj, const double *X, size_t P,
-                        ntk_error *err) {
-  return ntk_net_jacobian(impl, J, ldj, X, P, err);
+static int net_jacobian(void *impl, double *J, size_t ldj, const ntk_tensor *X, ntk_error *err) {
+  return ntk_net_jacobian(impl, J, ldj, X, err);
 }
 static size_t net_cache_bytes(const void *impl) { return ntk_net_cache_bytes(impl); }
 static void net_free(void *impl) { ntk_net_free(impl); }
@@ -80,14 +79,13 @@ void ntk_model_free(ntk_model *m) {
   free(m->group_off);
   free(m->group_node);
   free(m->work);
-  free(m->xcopy);
   free(m);
 }
 
 ntk_net *ntk_model_net(const ntk_model *m) { return m->ops == &net_ops ? m->impl : NULL; }
 
 size_t ntk_model_cache_bytes(const ntk_model *m) {
-  size_t b = (m->work_cap + m->xcopy_cap) * sizeof(double);
+  size_t b = m->work_cap * sizeof(double);
   return b + (m->ops->cache_bytes ? m->ops->cache_bytes(m->impl) : 0);
 }
 
@@ -145,11 +143,9 @@ static int contiguous(const double **data, const ntk_tensor *t, size_t rows, siz
   return NTK_OK;
 }
 
-int ntk_model_batch(ntk_model *m, const double **data, size_t *P, const ntk_tensor *X, int arg,
-                    ntk_error *err) {
-  int st = check_rows(X, m->input_dim, P, arg, "inputs", err);
-  if (st != NTK_OK) return st;
-  return contiguous(data, X, *P, m->input_dim, &m->xcopy, &m->xcopy_cap, err);
+int ntk_model_check_inputs(const ntk_model *m, const ntk_tensor *X, size_t *P, int arg,
+                           ntk_error *err) {
+  return check_rows(X, m->input_dim, P, arg, "inputs", err);
 }
 
 static int check_out(const ntk_tensor *out, size_t P, size_t C, int arg, ntk_error *err) {
@@ -193,15 +189,14 @@ static void scatter(ntk_tensor *t, const double *src, size_t rows, size_t n) {
 /* --- the operations ------------------------------------------------------------------------ */
 
 int ntk_model_forward(ntk_model *m, ntk_tensor *out, const ntk_tensor *X, ntk_error *err) {
-  const double *x;
   size_t P;
-  int st = ntk_model_batch(m, &x, &P, X, 2, err);
+  int st = ntk_model_check_inputs(m, X, &P, 2, err);
   if (st == NTK_OK && out) st = check_out(out, P, m->output_dim, 1, err);
   if (st != NTK_OK) return st;
   if (out && ntk_tensor_is_contiguous(out))
-    return m->ops->forward(m->impl, ntk_tensor_data(out), x, P, err);
+    return m->ops->forward(m->impl, ntk_tensor_data(out), X, err);
   st = grow(&m->work, &m->work_cap, P * m->output_dim, err);
-  if (st == NTK_OK) st = m->ops->forward(m->impl, m->work, x, P, err);
+  if (st == NTK_OK) st = m->ops->forward(m->impl, m->work, X, err);
   if (st == NTK_OK && out) scatter(out, m->work, P, m->output_dim);
   return st;
 }
@@ -228,16 +223,15 @@ int ntk_model_backward(ntk_model *m, ntk_tensor *grad, const ntk_tensor *dout, n
 static int residual(ntk_model *m, size_t *P, const ntk_tensor *X, const ntk_tensor *Y,
                     int argx, ntk_error *err) {
   const size_t C = m->output_dim;
-  const double *x;
   size_t Py, i, j;
-  int st = ntk_model_batch(m, &x, P, X, argx, err);
+  int st = ntk_model_check_inputs(m, X, P, argx, err);
   if (st == NTK_OK) st = check_rows(Y, C, &Py, argx + 1, "targets", err);
   if (st != NTK_OK) return st;
   if (Py != *P)
     return ntk_error_set(err, NTK_ESHAPE, argx + 1, "targets for %zu samples expected, got %zu",
                          *P, Py);
   st = grow(&m->work, &m->work_cap, *P * C, err);
-  if (st == NTK_OK) st = m->ops->forward(m->impl, m->work, x, *P, err);
+  if (st == NTK_OK) st = m->ops->forward(m->impl, m->work, X, err);
   if (st != NTK_OK) return st;
   for (i = 0; i < *P; i++)
     for (j = 0; j < C; j++)
@@ -284,11 +278,10 @@ int ntk_model_loss_grad(ntk_model *m, ntk_tensor *grad, double *loss, const ntk_
 
 int ntk_model_jacobian(ntk_model *m, ntk_tensor *J, const ntk_tensor *X, size_t tile,
                        ntk_error *err) {
-  const size_t C = m->output_dim, D = m->input_dim;
-  const double *x;
+  const size_t C = m->output_dim;
   char buf[64];
   size_t P, r0;
-  int st = ntk_model_batch(m, &x, &P, X, 2, err);
+  int st = ntk_model_check_inputs(m, X, &P, 2, err);
   if (st == NTK_OK) st = check_live(J, 1, err);
   if (st != NTK_OK) return st;
   if (J->ndim != 2 || J->shape[0] != P * C || J->shape[1] != m->nparams ||
@@ -299,8 +292,11 @@ int ntk_model_jacobian(ntk_model *m, ntk_tensor *J, const ntk_tensor *X, size_t 
   if (tile == 0 || tile > P) tile = P;
   for (r0 = 0; r0 < P; r0 += tile) {
     const size_t n = P - r0 < tile ? P - r0 : tile;
-    st = m->ops->jacobian(m->impl, ntk_tensor_ptr(J, r0 * C, 0), (size_t)J->stride[0],
-                          x + r0 * D, n, err);
+    ntk_tensor rows;
+    st = ntk_tensor_narrow(&rows, X, 0, r0, n, err); /* a view of the tile's samples */
+    if (st != NTK_OK) return st;
+    st = m->ops->jacobian(m->impl, ntk_tensor_ptr(J, r0 * C, 0), (size_t)J->stride[0], &rows, err);
+    ntk_tensor_release(&rows);
     if (st != NTK_OK) return st;
   }
   return NTK_OK;

@@ -28,16 +28,17 @@ typedef struct ntk_model ntk_model;
 /* Options of an implementation's fast NTK entry (see ntk_model_kernel.h for the meanings). */
 struct ntk_model_kernel_opts;
 
-/* The operations an implementation provides; X, out and dout are contiguous row-major buffers. */
+/* The operations an implementation provides. Inputs X are views already checked as [P x D]
+ * ([P] when D = 1) by the interface, in any layout; out, dout, grad, J, K and layers are
+ * contiguous row-major buffers. */
 typedef struct ntk_model_ops {
   const char *kind; /* "net", "mlp", ... */
-  int (*forward)(void *impl, double *out, const double *X, size_t P, ntk_error *err);
+  int (*forward)(void *impl, double *out, const ntk_tensor *X, ntk_error *err);
   int (*backward)(void *impl, double *grad, const double *dout, ntk_error *err);
-  int (*jacobian)(void *impl, double *J, size_t ldj, const double *X, size_t P, ntk_error *err);
-  /* K (and layers, one per group) <- NTK(X1, X2), or NULL: use the generic path */
-  int (*ntk)(void *impl, double *K, double **layers, const double *X1, size_t P1,
-             const double *X2, size_t P2, const struct ntk_model_kernel_opts *opts,
-             ntk_error *err);
+  int (*jacobian)(void *impl, double *J, size_t ldj, const ntk_tensor *X, ntk_error *err);
+  /* K (and layers, one per group) <- NTK(X1, X2) (X2 NULL: X1), or NULL: use the generic path */
+  int (*ntk)(void *impl, double *K, double **layers, const ntk_tensor *X1, const ntk_tensor *X2,
+             const struct ntk_model_kernel_opts *opts, ntk_error *err);
   size_t (*cache_bytes)(const void *impl);
   void (*free)(void *impl);
 } ntk_model_ops;
@@ -54,11 +55,10 @@ struct ntk_model {
   int ngroups;            /* parameter groups (weight layers), >= 1 */
   size_t *group_off;      /* ngroups + 1 offsets into params; group g is [off[g], off[g+1]) */
   int *group_node;        /* ngroups: the implementation's name for each group (net: node) */
-  /* scratch of loss_grad and contiguous copies of strided inputs, grown on demand */
+  /* scratch of loss_grad (and of contiguous copies of strided output gradients), grown on
+   * demand */
   double *work;
   size_t work_cap;
-  double *xcopy;
-  size_t xcopy_cap;
 };
 
 /* *out <- a model over net, which it takes over (freed with the model, also on failure). */
@@ -68,11 +68,10 @@ void ntk_model_free(ntk_model *m);
 /* The net behind m, or NULL when m is another kind. Borrowed. */
 ntk_net *ntk_model_net(const ntk_model *m);
 
-/* Row-major contiguous elements of X, checked as a [P x D] batch (a 1-D X is one sample when
- * D > 1 is its length, or P samples when D = 1): X's own data when contiguous, else a copy into
- * m's scratch (valid until the next call on m). *P <- the rows. arg names X in errors. */
-int ntk_model_batch(ntk_model *m, const double **data, size_t *P, const ntk_tensor *X, int arg,
-                    ntk_error *err);
+/* Checks X as a batch of m's inputs: [P x D], or [P] when D = 1 (any layout; views are passed
+ * on to the implementation as they are). *P <- the rows. arg names X in errors. */
+int ntk_model_check_inputs(const ntk_model *m, const ntk_tensor *X, size_t *P, int arg,
+                           ntk_error *err);
 
 /* out ([P x C], preallocated, may be NULL) <- f(X) for X [P x D] (any layout). */
 int ntk_model_forward(ntk_model *m, ntk_tensor *out, const ntk_tensor *X, ntk_error *err);
