@@ -27,13 +27,23 @@ static int check_kernel(const ntk_tensor *K, size_t rows, size_t cols, int arg, 
   return NTK_OK;
 }
 
-static int check_eta(const ntk_model *m, const double *eta, ntk_error *err) {
+/* eta: [nparams] finite values >= 0 (any view); arg names it in errors. */
+static int check_eta(const ntk_model *m, const ntk_tensor *eta, int arg, ntk_error *err) {
+  char buf[64];
   size_t j;
+  int st;
   if (!eta) return NTK_OK;
-  for (j = 0; j < m->nparams; j++)
-    if (!(eta[j] >= 0.0) || !isfinite(eta[j]))
-      return ntk_error_set(err, NTK_EARG, ARG_OPTS, "eta: finite values >= 0 expected, got %g at %zu",
-                           eta[j], j + 1);
+  st = ntk_tensor_check_live(eta, arg, err);
+  if (st != NTK_OK) return st;
+  if (eta->ndim != 1 || eta->shape[0] != m->nparams)
+    return ntk_error_set(err, NTK_ESHAPE, arg, "eta: [%zu] expected, got %s", m->nparams,
+                         ntk_tensor_shape_str(eta, buf, sizeof buf));
+  for (j = 0; j < m->nparams; j++) {
+    const double e = ntk_tensor_at(eta, j, 0);
+    if (!(e >= 0.0) || !isfinite(e))
+      return ntk_error_set(err, NTK_EARG, arg, "eta: finite values >= 0 expected, got %g at %zu",
+                           e, j + 1);
+  }
   return NTK_OK;
 }
 
@@ -177,9 +187,13 @@ int ntk_model_kernel_ntk(ntk_tensor *K, ntk_tensor *layers, ntk_model *m, const 
   if (!opts) opts = &defaults;
   if (opts->output < NTK_KERNEL_FULL || opts->output > NTK_KERNEL_MEAN)
     return ntk_error_set(err, NTK_EARG, ARG_OPTS, "invalid output layout %d", (int)opts->output);
-  st = check_eta(m, opts->eta, err);
-  if (st == NTK_OK) st = ntk_model_check_inputs(m, X1, &P1, ARG_X1, err);
-  if (st == NTK_OK && X2) st = ntk_model_check_inputs(m, X2, &P2, ARG_X2, err);
+  st = check_eta(m, opts->eta, ARG_OPTS, err);
+  /* at least one sample: the MLP's fast path and the layouts assume it */
+  if (st == NTK_OK) st = ntk_tensor_check_rows(X1, m->input_dim, 1, " inputs", ARG_X1, err);
+  if (st == NTK_OK && X2) st = ntk_tensor_check_rows(X2, m->input_dim, 1, " inputs", ARG_X2, err);
+  if (st != NTK_OK) goto done;
+  P1 = X1->shape[0];
+  if (X2) P2 = X2->shape[0];
   if (st != NTK_OK) goto done;
   if (!X2) P2 = P1;
   ntk_kernel_shape(&rows, &cols, opts->output, C, P1, P2);
@@ -225,7 +239,7 @@ int ntk_model_kernel_ntk(ntk_tensor *K, ntk_tensor *layers, ntk_model *m, const 
       st = ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
       goto done;
     }
-    for (j = 0; j < np; j++) seta[j] = sqrt(opts->eta[j]);
+    for (j = 0; j < np; j++) seta[j] = sqrt(ntk_tensor_at(opts->eta, j, 0));
   }
   memset(&jb, 0, sizeof jb);
   jb.m = m;
@@ -306,8 +320,8 @@ static int jacobian_ref(ntk_model *m, double *J, const ntk_tensor *X, size_t P, 
 }
 
 int ntk_model_kernel_ntk_ref(ntk_tensor *K, ntk_model *m, const ntk_tensor *X1,
-                             const ntk_tensor *X2, ntk_kernel_output output, const double *eta,
-                             int group, ntk_error *err) {
+                             const ntk_tensor *X2, ntk_kernel_output output,
+                             const ntk_tensor *eta, int group, ntk_error *err) {
   const size_t C = m->output_dim, np = m->nparams;
   double *J1 = NULL, *J2 = NULL, *Kd;
   const ntk_tensor *x2 = X2 ? X2 : X1;
@@ -321,7 +335,7 @@ int ntk_model_kernel_ntk_ref(ntk_tensor *K, ntk_model *m, const ntk_tensor *X1,
     c0 = m->group_off[group - 1];
     c1 = m->group_off[group];
   }
-  st = check_eta(m, eta, err);
+  st = check_eta(m, eta, 6, err);
   if (st == NTK_OK) st = ntk_model_check_inputs(m, X1, &P1, 3, err);
   if (st == NTK_OK) st = X2 ? ntk_model_check_inputs(m, X2, &P2, 4, err) : NTK_OK;
   if (st != NTK_OK) goto done;
@@ -347,7 +361,7 @@ int ntk_model_kernel_ntk_ref(ntk_tensor *K, ntk_model *m, const ntk_tensor *X1,
           const double *a = J1 + (mu * C + k) * np, *b = J2 + (nu * C + l) * np;
           double s = 0.0;
           if ((output == NTK_KERNEL_TRACE || output == NTK_KERNEL_MEAN) && k != l) continue;
-          for (j = c0; j < c1; j++) s += a[j] * (eta ? eta[j] : 1.0) * b[j];
+          for (j = c0; j < c1; j++) s += a[j] * (eta ? ntk_tensor_at(eta, j, 0) : 1.0) * b[j];
           switch (output) {
             case NTK_KERNEL_FULL:
               Kd[(mu * C + k) * cols + nu * C + l] = s;

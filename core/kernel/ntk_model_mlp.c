@@ -61,15 +61,10 @@ static int mlp_ntk(void *impl, double *K, double **layers, const ntk_tensor *X1,
                    const ntk_tensor *X2, const ntk_model_kernel_opts *opts, ntk_error *err) {
   mlp_impl *m = impl;
   ntk_kernel_opts o;
-  ntk_storage se;
-  ntk_tensor eta;
   memset(&o, 0, sizeof o);
   o.output = opts->output;
   o.tile = opts->tile;
-  if (opts->eta) {
-    ntk_tensor_wrap(&eta, &se, opts->eta, m->net->nparams, 0);
-    o.eta = &eta;
-  }
+  o.eta = opts->eta;
   return ntk_kernel_ntk(K, layers, m->net, X1, X2, &o, err);
 }
 

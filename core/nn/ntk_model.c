@@ -145,7 +145,10 @@ static int contiguous(const double **data, const ntk_tensor *t, size_t rows, siz
 
 int ntk_model_check_inputs(const ntk_model *m, const ntk_tensor *X, size_t *P, int arg,
                            ntk_error *err) {
-  return check_rows(X, m->input_dim, P, arg, "inputs", err);
+  /* the message every input check of the core gives: "[P x D] inputs expected, got ..." */
+  int st = ntk_tensor_check_rows(X, m->input_dim, 0, " inputs", arg, err);
+  if (st == NTK_OK) *P = X->shape[0];
+  return st;
 }
 
 static int check_out(const ntk_tensor *out, size_t P, size_t C, int arg, ntk_error *err) {
