@@ -3,6 +3,7 @@
  *
  * It lives in the kernel group, not beside ntk_mlp.c, because that entry is the kernel code's:
  * the nn group never depends on the kernel group. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,13 @@ static int mlp_ntk(void *impl, double *K, double **layers, const ntk_tensor *X1,
   return ntk_kernel_ntk(K, layers, m->net, X1, X2, &o, err);
 }
 
+static int mlp_loss_grad(void *impl, double *grad, double *loss, const ntk_tensor *X,
+                         const ntk_tensor *Y, ntk_error *err) {
+  mlp_impl *m = impl;
+  return grad ? ntk_mlp_loss_grad(m->net, grad, loss, X, Y, err)
+              : ntk_mlp_loss(m->net, loss, X, Y, err);
+}
+
 static size_t mlp_cache_bytes(const void *impl) {
   const mlp_impl *m = impl;
   return m->xcap * sizeof(double);
@@ -80,8 +88,14 @@ static void mlp_free(void *impl) {
   free(m);
 }
 
-static const ntk_model_ops mlp_ops = {"mlp",   mlp_forward,     mlp_backward, mlp_jacobian,
-                                      mlp_ntk, mlp_cache_bytes, mlp_free};
+static const ntk_model_ops mlp_ops = {.kind = "mlp",
+                                      .forward = mlp_forward,
+                                      .backward = mlp_backward,
+                                      .jacobian = mlp_jacobian,
+                                      .ntk = mlp_ntk,
+                                      .loss_grad = mlp_loss_grad,
+                                      .cache_bytes = mlp_cache_bytes,
+                                      .free = mlp_free};
 
 int ntk_model_from_mlp(ntk_model **out, ntk_mlp *net, int own, ntk_error *err) {
   ntk_model *m = calloc(1, sizeof *m);
@@ -117,6 +131,18 @@ int ntk_model_from_mlp(ntk_model **out, ntk_mlp *net, int own, ntk_error *err) {
   }
   m->group_off[net->depth] = net->nparams;
   m->ngroups = net->depth;
+  m->shape_noun = "widths";
+  m->variant = net->bias ? "with biases" : "without biases";
+  {
+    size_t used = 0;
+    m->shape[0] = 0;
+    for (l = 0; l <= net->depth && used < sizeof m->shape; l++) {
+      int w = snprintf(m->shape + used, sizeof m->shape - used, "%s%zu%s", l ? ", " : "{",
+                       net->widths[l], l == net->depth ? "}" : "");
+      if (w < 0) break;
+      used += (size_t)w;
+    }
+  }
   *out = m;
   return NTK_OK;
 }

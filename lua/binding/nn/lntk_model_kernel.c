@@ -6,6 +6,8 @@
  *       tile = T: Jacobian tiles of T samples (memory 2 T C nparams doubles plus the model's
  *       caches for T samples; 0 or absent: all samples at once); generic = true: the tiled
  *       path even for a model with its own fast one (ntklab.model_from_mlp), for comparisons.
+ *       out = K: write into the caller's contiguous tensor of the result's shape.
+ *   ntklab.ntk(m, ...) is ntklab.model_ntk(m, ...) for a model (one name for any network).
  *   K = ntklab.model_ntk_reference(m, X [, X2] [, {output =, eta =, layer = g}]): the explicit
  *       J diag(eta) J^T twin (one sample at a time, plain loops), restricted to group g. */
 #include <math.h>
@@ -80,13 +82,14 @@ static const ntk_tensor *opt_eta(lua_State *L, int opt, const lntk_optval *v,
   return t;
 }
 
-enum { NTK_OUTPUT, NTK_LAYERS, NTK_ETA, NTK_TILE, NTK_GENERIC, NTK_NOPTS };
+enum { NTK_OUTPUT, NTK_LAYERS, NTK_ETA, NTK_TILE, NTK_GENERIC, NTK_OUT, NTK_NOPTS };
 static const lntk_option ntk_options[] = {
     LNTK_OPT("output", LNTK_OPT_CHOICE, .choices = output_names),
     LNTK_OPT("layers", LNTK_OPT_BOOLEAN),
     LNTK_OPT("eta", LNTK_OPT_TENSOR),
     LNTK_OPT("tile", LNTK_OPT_INTEGER),
     LNTK_OPT("generic", LNTK_OPT_BOOLEAN),
+    LNTK_OPT("out", LNTK_OPT_TENSOR),
     LNTK_OPT_END,
 };
 
@@ -109,7 +112,21 @@ static int l_model_ntk(lua_State *L) {
   ko.tile = (size_t)o[NTK_TILE].integer;
   ko.generic = o[NTK_GENERIC].boolean;
   ntk_kernel_shape(&rows, &cols, ko.output, a.m->output_dim, a.P1, a.P2);
-  K = lntk_newtensor(L, 2, rows, cols);
+  if (o[NTK_OUT].present) {
+    /* the caller's buffer (a recorder's, reused at every record), as ntklab.ntk's out */
+    K = o[NTK_OUT].tensor;
+    if (K->ndim != 2 || K->shape[0] != rows || K->shape[1] != cols ||
+        !ntk_tensor_is_contiguous(K)) {
+      char buf[64];
+      ntk_tensor_shape_str(K, buf, sizeof buf);
+      lntk_opterror(L, a.opt, "out", lua_pushfstring(L, "contiguous [%I x %I] expected, got %s%s",
+                                                     (lua_Integer)rows, (lua_Integer)cols, buf,
+                                                     ntk_tensor_is_contiguous(K) ? "" : " view"));
+    }
+    lua_pushvalue(L, o[NTK_OUT].idx);
+  } else {
+    K = lntk_newtensor(L, 2, rows, cols);
+  }
   if (o[NTK_LAYERS].boolean) {
     /* the group kernels: views in a userdata array for the core, tensors in a table for Lua */
     layers = lua_newuserdatauv(L, (size_t)a.m->ngroups * sizeof *layers, 0);
@@ -161,6 +178,16 @@ static int l_model_ntk_reference(lua_State *L) {
   return 1;
 }
 
+/* ntklab.ntk(net, ...): one name for the NTK of any network. A model goes to model_ntk; an MLP
+ * (anything else) to the MLP's kernel binding, called in this frame (not through lua_call) so
+ * that its argument errors still name 'ntk'. */
+static int l_ntk_any(lua_State *L) {
+  if (luaL_testudata(L, ARG_MODEL, LNTK_MODEL_MT)) return l_model_ntk(L);
+  if (!luaL_testudata(L, ARG_MODEL, LNTK_MLP_MT))
+    return luaL_typeerror(L, ARG_MODEL, "ntklab.mlp or ntklab.model");
+  return lua_tocfunction(L, lua_upvalueindex(1))(L);
+}
+
 void lntk_open_model_kernel(lua_State *L) {
   static const luaL_Reg funcs[] = {
       {"model_ntk", l_model_ntk},
@@ -168,4 +195,8 @@ void lntk_open_model_kernel(lua_State *L) {
       {NULL, NULL},
   };
   luaL_setfuncs(L, funcs, 0);
+  lua_getfield(L, -1, "ntk"); /* the MLP's (lntk_kernel.c, opened before this concept) */
+  if (lua_tocfunction(L, -1) == NULL) luaL_error(L, "ntklab.core: the kernel binding opens first");
+  lua_pushcclosure(L, l_ntk_any, 1);
+  lua_setfield(L, -2, "ntk");
 }
