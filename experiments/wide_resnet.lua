@@ -19,7 +19,7 @@
 -- Data (--dataset auto): CIFAR-10 classes 0/1 when its binary batches are present, else
 -- Fashion-MNIST classes 0/1 (ntklab.images; the summary and every plot title name the one used).
 -- Scale: the paper's run is k = 4, b = 1, P = 100 with Adam lr 1e-5 for ~7000 steps. The
--- defaults here (k = 1, lr 1e-3, 300 steps) are a reduced scale that finishes in minutes on 2
+-- defaults here (k = 1, lr 1e-3, 200 steps, 100 test images) are a reduced scale that finishes in minutes on 2
 -- shared cores; --k 4 is the paper's width (a step costs ~13x k = 1's: bench/README.md).
 --
 -- Run: build/bin/ntklab run experiments/wide_resnet.lua [--option value ...]. The figures are
@@ -51,7 +51,7 @@ local experiment = {
     {name = "dataset", type = "choice", choices = {"auto", "cifar10", "fashion_mnist"},
       default = "auto", help = "classes 0/1 of CIFAR-10 (auto: when present) or Fashion-MNIST"},
     {name = "P", type = "integer", default = 100, min = 2, max = 5000, help = "training set size"},
-    {name = "test", type = "integer", default = 200, min = 1, max = 10000, help = "test set size"},
+    {name = "test", type = "integer", default = 100, min = 1, max = 10000, help = "test set size"},
     {name = "gamma", type = "number", default = 0, min = 0, max = 1,
       help = "whitening exponent: 0 ZCA-whitened (Figure 1d-e), 1 raw pixels (J.1)"},
     {name = "cutoff", type = "number", default = 1e-2, min = 0, max = 0.999,
@@ -61,10 +61,10 @@ local experiment = {
     {name = "sigma", type = "number", default = 0.3, min = 0, help = "init scale of the blocks"},
     {name = "sigma_first", type = "number", default = 6.0, min = 0, help = "init scale of the first conv"},
     {name = "lr", type = "number", default = 1e-3, min = 0, help = "Adam's learning rate"},
-    {name = "steps", type = "integer", default = 300, min = 1, max = 10000000, help = "Adam steps"},
-    {name = "records", type = "integer", default = 24, min = 2, max = 100000,
+    {name = "steps", type = "integer", default = 200, min = 1, max = 10000000, help = "Adam steps"},
+    {name = "records", type = "integer", default = 20, min = 2, max = 100000,
       help = "log-spaced record times from the first step to the last"},
-    {name = "stop_loss", type = "number", default = 1e-4, min = 0,
+    {name = "stop_loss", type = "number", default = 1e-3, min = 0,
       help = "stop at the first record with train loss below this"},
     {name = "tile", type = "integer", default = 50, min = 0, max = 100000,
       help = "samples per Jacobian tile of the kernels (memory 2 tile #params doubles)"},
