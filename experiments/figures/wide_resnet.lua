@@ -57,6 +57,24 @@ local function load_sweep(dir, option)
   return {dir = dir, values = values, by = by}
 end
 
+-- The centered alignment's share of its final value at the step where |K|_F reaches 10% of its
+-- final value (linear between records): 0.9 or more is the timing half of the verdict.
+local function share_at_kernel10(dir, row)
+  local s10 = tonumber(row["readouts.step_kernel10"])
+  if not s10 then return 0 / 0 end
+  local tr = read(dir .. "/" .. row.run .. "/trajectory.csv")
+  local a, st, n = tr.alignment_centered, tr.step, #tr.step
+  local at = a[n]
+  for i = 2, n do
+    if st[i] >= s10 then
+      at = a[i - 1] + (a[i] - a[i - 1]) * (s10 - st[i - 1]) / (st[i] - st[i - 1])
+      break
+    end
+  end
+  if s10 <= st[1] then at = a[1] end
+  return at / a[n]
+end
+
 local function label(option, v)
   if option == "gamma" then return v == 0 and "whitened" or fmt("gamma = %g (raw)", v) end
   return fmt("%s = %g", option, v)
@@ -92,8 +110,8 @@ local function draw(png, dir, option)
     end
   end
   local rel_s, lines = {}, {
-    fmt("| %s | final NTK rel err | initial NTK rel err | Adam kernel rel err | centered alignment (final) | align90 < kernel10 | verdict silent | train loss | test error | n |", option),
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"}
+    fmt("| %s | final NTK rel err | initial NTK rel err | Adam kernel rel err | centered alignment (final) | its share when ‖K‖ reaches 10%% | step align90 / kernel10 | align90 < kernel10 | verdict silent | train loss | test error | n |", option),
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"}
   local keys = {{"predictors.final_ntk.rel_err", "final NTK"}, {"predictors.initial_ntk.rel_err", "initial NTK"},
     {"predictors.final_adam_kernel.rel_err", "Adam kernel (Eq. 91)"}}
   local xs = {}
@@ -119,18 +137,24 @@ local function draw(png, dir, option)
   end
   local function pm(a, b) return a == a and (b == b and fmt("%.3f ± %.3f", a, b) or fmt("%.3f", a)) or "–" end
   for i, v in ipairs(sw.values) do
-    local al, loss, err = {}, {}, {}
+    local al, loss, err, share, s90, s10 = {}, {}, {}, {}, {}, {}
     for _, row in ipairs(sw.by[v]) do
       al[#al + 1] = tonumber(row["alignment.centered_final"])
       loss[#loss + 1] = tonumber(row["final.train_loss"])
       err[#err + 1] = tonumber(row["final.test_error"])
+      share[#share + 1] = share_at_kernel10(dir, row)
+      s90[#s90 + 1] = tonumber(row["readouts.step_align90"])
+      s10[#s10 + 1] = tonumber(row["readouts.step_kernel10"])
     end
     local ma, sa = mean_se(al)
     local ml = mean_se(loss)
     local me, se = mean_se(err)
-    lines[#lines + 1] = fmt("| %s | %s | %s | %s | %s | %s | %s | %.1e | %s | %d |", label(option, v),
+    local mh, sh = mean_se(share)
+    local m90, m10 = mean_se(s90), mean_se(s10)
+    lines[#lines + 1] = fmt("| %s | %s | %s | %s | %s | %s | %.1f / %.1f | %s | %s | %.1e | %s | %d |", label(option, v),
       pm(stats[1].m[i], stats[1].se[i]), pm(stats[2].m[i], stats[2].se[i]), pm(stats[3].m[i], stats[3].se[i]),
-      pm(ma, sa), count(v, "readouts.silent_timing"), count(v, "verdict.silent"), ml, pm(me, se), #sw.by[v])
+      pm(ma, sa), pm(mh, sh), m90, m10, count(v, "readouts.silent_timing"), count(v, "verdict.silent"), ml,
+      pm(me, se), #sw.by[v])
   end
   -- (e) predictions of the lowest seed of the first value
   local pr = read(dir .. "/" .. first.run .. "/predictions.csv")
