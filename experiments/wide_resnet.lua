@@ -39,8 +39,8 @@ local INITIAL_OVER_FINAL_MIN = 3
 local experiment = {
   name = "wide_resnet",
   summary = "Silent alignment in a Wide-ResNet trained with Adam (paper Figure 1d-e, Appendix "
-    .. "J): the centered kernel-target alignment plateaus before |K|_F grows, and the trained "
-    .. "net follows kernel regression with its final NTK, not its initial one.",
+    .. "J): does the centered kernel-target alignment plateau before |K|_F grows, and does the "
+    .. "trained net follow kernel regression with its final NTK rather than its initial one?",
   columns = {"data.dataset", "data.P", "data.gamma", "net.k", "net.b", "net.nparams", "final.step",
     "final.train_loss", "final.test_error", "final.kernel_norm", "readouts.t_align90",
     "readouts.t_kernel10", "readouts.step_align90", "readouts.step_kernel10", "readouts.silent_timing", "alignment.centered_final",
@@ -60,7 +60,7 @@ local experiment = {
     {name = "b", type = "integer", default = 1, min = 1, max = 16, help = "blocks per group"},
     {name = "sigma", type = "number", default = 0.3, min = 0, help = "init scale of the blocks"},
     {name = "sigma_first", type = "number", default = 6.0, min = 0, help = "init scale of the first conv"},
-    {name = "lr", type = "number", default = 1e-3, min = 0, help = "Adam's learning rate"},
+    {name = "lr", type = "number", default = 1e-3, min = 1e-12, help = "Adam's learning rate"},
     {name = "steps", type = "integer", default = 200, min = 1, max = 10000000, help = "Adam steps"},
     {name = "records", type = "integer", default = 20, min = 2, max = 100000,
       help = "log-spaced record times from the first step to the last"},
