@@ -212,6 +212,14 @@ describe("the recorder on a Wide-ResNet", function()
     assert.is_true(close(T.test_loss[n], m:loss(Xt, yt:reshape(3, 1))))
   end)
 
+  it("rejects a bad tile", function()
+    local X, y = ntklab.rng(1):normal(4, 72), ntklab.rng(2):normal(4)
+    assert.error_matches(function() ntklab.recorder{times = {0}, X = X, y = y, tile = -1} end,
+      "option 'tile': integer >= 0 expected, got %-1")
+    assert.error_matches(function() ntklab.recorder{times = {0}, X = X, y = y, tile = 1.5} end,
+      "option 'tile': integer >= 0 expected, got 1.5")
+  end)
+
   it("refuses beta (an MLP's first-layer alignment) for a model", function()
     local m = resnet(9)
     local X, y = ntklab.rng(1):normal(4, 72), ntklab.rng(2):normal(4)
@@ -239,5 +247,7 @@ describe("ntklab.ntk of any network", function()
       "bad argument #1 to 'ntk' %(ntklab.mlp or ntklab.model expected, got number%)")
     assert.error_matches(function() ntklab.ntk(m, X, {workspace = ntklab.kernel_workspace()}) end,
       "invalid option 'workspace'")
+    assert.error_matches(function() ntklab.ntk(m, X, {out = ntklab.zeros(5, 4)}) end,
+      "option 'out': contiguous %[5 x 5%] expected, got %[5 x 4%]")
   end)
 end)
