@@ -413,3 +413,33 @@ static lua_Number optfield(lua_State *L, int tbl, const char *key, lntk_opttype 
   if (integer) *integer = v.integer;
   return v.num;
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Threads, BLAS kernels, metatables.
+@submodule ntklab
+*/
+
+/*** Sets the BLAS thread count to min(n, the cores this process may run on) and returns the count
+in force; without n, only returns it.
+@function threads
+@int[opt] n n >= 1
+@treturn int the thread count in force
+@return nil, msg when the OpenBLAS buffers of that many threads (129 MiB each) do not fit under
+`ulimit -v`
+*/
+
+/*** The OpenBLAS core type running now ("SkylakeX", "Haswell", "Prescott", ...) and the best one
+this CPU supports (nil when none could be forced). The ntklab host sets OPENBLAS_CORETYPE to it.
+@function blas_core
+@treturn string running
+@treturn string|nil supported
+*/
+
+/*** The metatable of the ntklab type `name` ("tensor", "rng", "mlp", "model", "trainer",
+"kernel_regression", "kernel_workspace"), to add methods or test types.
+@function metatable
+@string name
+@treturn table
+@raise "unknown type 'x'"
+*/

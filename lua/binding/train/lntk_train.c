@@ -420,3 +420,98 @@ void lntk_open_train(lua_State *L) {
   luaL_newlib(L, ctors);
   lua_setfield(L, -2, "train");
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Trainers. Every trainer minimizes L = 1/(2P) sum_mu |f(x_mu) - y_mu|^2, and its time t is
+that of gradient flow dtheta/dt = -lr dL/dtheta: for the discrete methods (gd, sgd, adam) t =
+lr x steps; for the flows t is the integration time (lr = 1). Fields: tr.t, tr.steps, tr.evals
+(gradient evaluations), tr.rejected (rk45), tr.loss (the latest step's starting loss), tr.method.
+A trainer binds to the shape of the first net it steps; another shape raises until tr:reset().
+@module ntklab.train
+*/
+
+/*** Full-batch gradient descent, theta <- theta - lr dL/dtheta; t = lr x steps.
+@function gd
+@tparam table opts
+@options train_gd
+@opt lr the learning rate, > 0
+@opt max_loss_ratio divergence bound: a loss above this times the initial loss raises (default
+  1e6; math.huge turns it off)
+@treturn trainer
+*/
+
+/*** Gradient flow by Runge-Kutta: rk45 (Dormand-Prince, adaptive, hits observation times
+exactly) or rk4 (fixed step dt).
+@function flow
+@tparam table opts
+@options train_flow
+@opt method the integrator
+@opt dt rk4's step (required with rk4)
+@opt rtol rk45's relative tolerance (default 1e-6)
+@opt atol rk45's absolute tolerance (default 1e-9)
+@opt h0 rk45's first step (default: chosen from the gradient)
+@opt max_loss_ratio divergence bound, as for gd
+@treturn trainer
+@raise rtol or atol with rk4, dt with rk45
+*/
+
+/*** Minibatch stochastic gradient descent with momentum; t = lr x steps.
+@function sgd
+@tparam table opts
+@options train_sgd
+@opt lr the learning rate, > 0
+@opt batch the minibatch size (default 0: the full batch)
+@opt momentum heavy-ball momentum (default 0)
+@opt seed seed of the minibatch order (default 0)
+@opt max_loss_ratio divergence bound, as for gd
+@treturn trainer
+*/
+
+/*** Adam (Kingma and Ba); t = lr x steps.
+@function adam
+@tparam table opts
+@options train_adam
+@opt lr the learning rate, > 0
+@opt beta1 first-moment decay (default 0.9)
+@opt beta2 second-moment decay (default 0.999)
+@opt eps added to sqrt(v_hat) (default 1e-8)
+@opt max_loss_ratio divergence bound, as for gd
+@treturn trainer
+*/
+
+/*** A trainer made by ntklab.train.gd, flow, sgd or adam (trainer:run is in module ntklab).
+@type trainer
+*/
+
+/*** One step from the current point (each call starts afresh: the caller may have changed the
+parameters or the data).
+@function trainer:step
+@tparam mlp net
+@tparam tensor X [P x D]
+@tparam tensor Y [P] or [P x C]
+@treturn number the loss where the step started (sgd: of its minibatch)
+@raise divergence, as for run
+*/
+
+/*** Forgets the bound net's shape, the momenta and Adam's moments, and the counters.
+@function trainer:reset
+@treturn trainer itself
+*/
+
+/*** The method and its settings.
+@function trainer:settings
+@treturn table {method = "gd" | "rk4" | "rk45" | "sgd" | "adam", and the method's options}
+*/
+
+/*** The per-parameter effective step: Adam lr / (sqrt(v_hat_j) + eps), lr for the others; the
+eta of Adam's kernel (ntklab.ntk{eta = ...}, Eq. 91). Before Adam's first step it is lr / eps.
+@function trainer:effective_lr
+@tparam mlp net
+@tparam[opt] tensor out [nparams]
+@treturn tensor [nparams]
+*/
+
+/*** Frees the trainer's state now (also __gc and __close).
+@function trainer:release
+*/
