@@ -12,7 +12,10 @@
 -- Selection is stratified: a request for n samples out of a pool takes from each class its
 -- share of the pool (largest remainders break ties), chosen by a seeded permutation, and the
 -- result is shuffled by the same seeded generator: same options, same samples, same order.
--- Failures of the world (files absent or malformed) return nil, message; bad options raise.
+-- Errors: misuse raises, at the caller ("bad argument #1 to 'mnist' (...)"): an unknown option
+-- (with a "did you mean" and the valid ones), a value of the wrong type or range, and a request
+-- for more samples than the pool of the chosen classes holds. Failures of the world (files
+-- absent, unreadable or malformed) return nil, message.
 local check = require "ntklab.argcheck"
 check.register()
 local core = require "ntklab.core"
@@ -37,16 +40,7 @@ local function exists(path)
 end
 
 local function check_options(fname, opts, allowed)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    check.fail(1, fname, "table expected, got " .. check.typename(opts))
-  end
-  for k in pairs(opts) do
-    if not allowed[k] then
-      check.fail(1, fname, ("invalid option '%s'"):format(tostring(k)))
-    end
-  end
-  return opts
+  return check.options(opts, 1, fname, allowed)
 end
 
 local function opt_count(fname, opts, key)
@@ -90,7 +84,8 @@ end
 
 --- Stratified selection: from the pool `labels` (Lua list of class labels) restricted to
 -- `classes`, picks n indices (all when n is nil), each class contributing its share of the
--- pool; returns the indices in a seeded random order, and the per-class counts.
+-- pool; returns the indices in a seeded random order, and the per-class counts. n larger than
+-- the pool raises.
 -- `exclude` (optional set of indices) removes indices from the pool first.
 function data.stratified(labels, classes, n, rng, exclude)
   local function argerr(i, msg) check.fail(i, "stratified", msg) end
@@ -115,8 +110,8 @@ function data.stratified(labels, classes, n, rng, exclude)
   end
   n = n or pool
   if n > pool then
-    return nil, ("%d samples requested, the pool of classes {%s} holds %d")
-      :format(n, table.concat(classes, ", "), pool)
+    argerr(3, ("%d samples requested, the pool of classes {%s} holds %d")
+      :format(n, table.concat(classes, ", "), pool))
   end
   -- largest remainder: floor of each exact share, then one more to the biggest remainders
   local take, order, given = {}, {}, 0
@@ -187,6 +182,19 @@ local function count_labels(list, classes)
   return counts
 end
 
+-- Raises when n samples (nil: all) are more than the pool `labels` holds of `classes`: asking
+-- for more than the data have is the caller's to fix (option `key`, "train" or "test").
+local function check_pool(fname, key, n, labels, classes)
+  if n == nil then return end
+  local wanted, pool = {}, 0
+  for _, c in ipairs(classes) do wanted[c] = true end
+  for _, l in ipairs(labels) do if wanted[l] then pool = pool + 1 end end
+  if n > pool then
+    check.fail(1, fname, ("option '%s': %d samples requested, the pool of classes {%s} holds %d")
+      :format(key, n, table.concat(classes, ", "), pool))
+  end
+end
+
 -- Assembles a dataset from its train and test pools (each {X = tensor, labels = list}).
 -- With one pool (test_pool nil) the test set is drawn from what the training set left.
 local function assemble(name, fname, opts, train_pool, test_pool, source)
@@ -194,12 +202,12 @@ local function assemble(name, fname, opts, train_pool, test_pool, source)
   local ntrain, ntest = opt_count(fname, opts, "train"), opt_count(fname, opts, "test")
   local rng = core.rng(opt_seed(fname, opts))
   local scale = opts.raw and 1 or 1 / 255
-  local tr_idx, te_idx, err
+  local tr_idx, te_idx
   if test_pool then
-    tr_idx, err = data.stratified(train_pool.labels, classes, ntrain, rng)
-    if not tr_idx then return nil, name .. " training set: " .. err end
-    te_idx, err = data.stratified(test_pool.labels, classes, ntest, rng)
-    if not te_idx then return nil, name .. " test set: " .. err end
+    check_pool(fname, "train", ntrain, train_pool.labels, classes)
+    check_pool(fname, "test", ntest, test_pool.labels, classes)
+    tr_idx = data.stratified(train_pool.labels, classes, ntrain, rng)
+    te_idx = data.stratified(test_pool.labels, classes, ntest, rng)
   else
     -- one pool: the test set defaults to a sixth of the pool (MNIST's 10,000 of 70,000)
     local in_pool = 0
@@ -209,8 +217,9 @@ local function assemble(name, fname, opts, train_pool, test_pool, source)
     ntest = ntest or (ntrain and math.max(0, in_pool - ntrain)) or in_pool // 6
     ntrain = ntrain or in_pool - ntest
     if ntrain + ntest > in_pool then
-      return nil, ("%s: %d training + %d test samples requested, the pool of classes {%s} "
-        .. "holds %d"):format(name, ntrain, ntest, table.concat(classes, ", "), in_pool)
+      check.fail(1, fname, ("options 'train', 'test': %d training + %d test samples requested, "
+        .. "the pool of classes {%s} in %s holds %d"):format(ntrain, ntest,
+        table.concat(classes, ", "), source.dir, in_pool))
     end
     te_idx = data.stratified(train_pool.labels, classes, ntest, rng)
     local used = {}
@@ -265,8 +274,7 @@ local function find_file(dir, name)
   end
 end
 
-local MNIST_OPTIONS = {classes = true, train = true, test = true, seed = true,
-  centered_onehot = true, raw = true, dir = true}
+local MNIST_OPTIONS = {"classes", "train", "test", "seed", "centered_onehot", "raw", "dir"}
 
 local function idx_dataset(name, fname, opts, dir, origin)
   local tri = find_file(dir, "train-images-idx3-ubyte")
@@ -330,7 +338,7 @@ local CIFAR_TEST = {"test_batch.bin"}
 
 -- Loads the selected rows of a list of batch files: labels first (a pass over every batch),
 -- then the chosen images one batch at a time, so at most one batch's pixels are in memory.
-local function cifar_split(dir, files, classes, n, rng, scale)
+local function cifar_split(fname, key, dir, files, classes, n, rng, scale)
   local batches, labels = {}, {}
   for _, f in ipairs(files) do
     local X, y = core.io.read_cifar10(dir .. "/" .. f)
@@ -338,8 +346,8 @@ local function cifar_split(dir, files, classes, n, rng, scale)
     batches[#batches + 1] = {path = dir .. "/" .. f, first = #labels + 1, n = X:size(1)}
     for i = 1, X:size(1) do labels[#labels + 1] = math.tointeger(y:get(i)) end
   end
-  local idx, err = data.stratified(labels, classes, n, rng)
-  if not idx then return nil, err end
+  check_pool(fname, key, n, labels, classes)
+  local idx = data.stratified(labels, classes, n, rng)
   local out = core.zeros(#idx, 3072)
   local chosen = {}
   for _, b in ipairs(batches) do
@@ -376,17 +384,21 @@ function data.cifar10(opts)
     end
   end
   if #missing > 0 then
+    -- where to put the files, in words that hold for a script (the dir option) and for the
+    -- command line, which has no --dir: $NTKLAB_DATA chooses the cache
     return nil, ("cifar10: missing %s in %s (expected the binary version of CIFAR-10: "
       .. "data_batch_1.bin ... data_batch_5.bin and test_batch.bin, as extracted from "
-      .. "cifar-10-binary.tar.gz of https://www.cs.toronto.edu/~kriz/cifar.html; or pass dir = ...)")
-      :format(table.concat(missing, ", "), dir)
+      .. "cifar-10-binary.tar.gz of https://www.cs.toronto.edu/~kriz/cifar.html; %s)")
+      :format(table.concat(missing, ", "), dir, opts.dir
+        and "the dir option names this directory"
+        or "extract them there, or set NTKLAB_DATA to a directory whose cifar-10-batches-bin holds them")
   end
   local rng = core.rng(seed)
   local scale = opts.raw and 1 or 1 / 255
   local ds = {classes = classes, name = "cifar10"}
-  local Xtr, ltr = cifar_split(dir, CIFAR_TRAIN, classes, ntrain, rng, scale)
+  local Xtr, ltr = cifar_split("cifar10", "train", dir, CIFAR_TRAIN, classes, ntrain, rng, scale)
   if not Xtr then return nil, "cifar10 training set: " .. ltr end
-  local Xte, lte = cifar_split(dir, CIFAR_TEST, classes, ntest, rng, scale)
+  local Xte, lte = cifar_split("cifar10", "test", dir, CIFAR_TEST, classes, ntest, rng, scale)
   if not Xte then return nil, "cifar10 test set: " .. lte end
   ds.X_train, ds.X_test = Xtr, Xte
   ds.labels_train, ds.labels_test = label_tensor(ltr), label_tensor(lte)
@@ -423,8 +435,7 @@ local function orthonormal(A)
   return vs
 end
 
-local TEACHER_OPTIONS = {P = true, D = true, s = true, C = true, spectrum = true, seed = true,
-  test = true, whiten = true}
+local TEACHER_OPTIONS = {"P", "D", "s", "C", "spectrum", "seed", "test", "whiten"}
 
 --- teacher{P = 1000, D = 25, s = 1, C = 1, spectrum = nil, seed = 0, test = 0}
 -- A linear teacher on Gaussian inputs. Inputs: rows x = z * sqrt(lambda) with z ~ N(0, I_D),
