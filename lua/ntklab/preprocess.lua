@@ -109,7 +109,20 @@ local function configure(pp, gamma, pca, norm)
   return pp
 end
 
---- fit(X, opts) -> preprocessor (see the module comment for the options).
+--- Fits the statistics and the transform on training inputs (the module comment has the math).
+-- @tparam tensor X training inputs [P x D]
+-- @tparam[opt] table opts
+-- @tparam[opt=true] bool opts.center subtract the column means
+-- @tparam[opt=false] bool opts.standardize divide by the column standard deviations
+-- @tparam[opt] number opts.gamma partial whitening exponent in [0, 1]: covariance eigenvalues
+-- lambda -> lambda^gamma (0: whitened, 1: raw)
+-- @tparam[opt=false] bool opts.zca gamma = 0
+-- @tparam[opt] int opts.pca keep the first k principal components, k in [1, D]
+-- @tparam[opt] number opts.rcond relative singular value cutoff in [0, 1) (default max(P, D) 2^-52)
+-- @tparam[opt] number opts.norm scale so that the training rows have this mean squared norm
+-- @treturn table the preprocessor (pp:transform, pp:with, pp:training; fields rank, spectrum, lambda, U, S, V, mean, sd, c)
+-- @return nil, msg when X holds NaN or Inf, or is all zero once centered
+-- @raise an unknown option (with a did-you-mean), a bad value, conflicting zca and gamma
 function preprocess.fit(X, opts)
   check_tensor("fit", 1, X)
   opts = check.options(opts, 2, "fit", FIT_OPTIONS)
@@ -163,8 +176,10 @@ function preprocess.fit(X, opts)
   return configure(pp, gamma, pca, norm)
 end
 
---- pp:with{gamma = ..., zca = ..., pca = ..., norm = ...} -> a new preprocessor sharing pp's
--- fitted statistics and SVD (no refactorization), with another transform.
+--- A new preprocessor sharing pp's fitted statistics and SVD (no refactorization), with
+-- another transform.
+-- @tparam table opts gamma, zca, pca, norm, as for fit
+-- @treturn table the preprocessor
 function Preprocessor:with(opts)
   check.table(opts, 1, "with")
   check.options(opts, 1, "with", WITH_OPTIONS)
@@ -174,7 +189,9 @@ function Preprocessor:with(opts)
   return configure(pp, gamma, pca, norm)
 end
 
---- pp:transform(X) -> the transformed inputs (a new tensor), [n x D] or [n x k] for pca.
+--- Applies the fitted transform to any inputs.
+-- @tparam tensor X [n x D]
+-- @treturn tensor a new tensor, [n x D] or [n x k] for pca
 function Preprocessor:transform(X)
   check_tensor("transform", 1, X)
   if X:size(2) ~= self.D then
@@ -204,7 +221,11 @@ function Preprocessor:training()
   return US:matmul(self.V:narrow(2, 1, k):t())
 end
 
---- preprocess.rescale(X, m) -> X scaled so that its rows have mean squared norm m.
+--- X scaled so that its rows have mean squared norm m.
+-- @tparam tensor X [n x D]
+-- @number m > 0
+-- @treturn tensor a new tensor
+-- @return nil, msg when X is all zero
 function preprocess.rescale(X, m)
   check_tensor("rescale", 1, X)
   if type(m) ~= "number" or not (m > 0) or m == math.huge then
