@@ -17,56 +17,10 @@ local EXTRA_MODULES = {"ntklab.tiles", "ntklab.cg", "ntklab.direction", "ntklab.
                        "ntklab.curves", "ntklab.deep_linear", "ntklab.record_schedule",
                        "ntklab.image_data"}
 
--- Metamethods that only the Lua runtime calls (as spec 99), and the element-wise operators,
--- which the tensor's entry documents as a group.
-local SKIP_META = {__gc = true, __close = true, __tostring = true, __len = true, __unm = true,
-                   __index = true, __name = true, __methods = true}
+local public_api = require "spec.support.public_api"
+local registry_methods = public_api.methods
 
 local function q(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
-
-local function registry_methods(tname)
-  local mt = debug.getregistry()["ntklab." .. tname]
-  if type(mt) ~= "table" then return nil end
-  return type(mt.__index) == "table" and mt.__index or mt.__methods, mt
-end
-
--- {[fn] = {names}} of every public function.
-local function public_functions()
-  local names = {}
-  local function add(fn, name)
-    names[fn] = names[fn] or {}
-    table.insert(names[fn], name)
-  end
-  local on_path = {}
-  local function walk(tbl, prefix)
-    if on_path[tbl] then return end
-    on_path[tbl] = true
-    for k, v in pairs(tbl) do
-      if type(k) == "string" then
-        if type(v) == "function" then add(v, prefix .. k)
-        elseif type(v) == "table" then walk(v, prefix .. k .. ".") end
-      end
-    end
-    on_path[tbl] = nil
-  end
-  walk(ntklab, "ntklab.")
-  for _, m in ipairs(EXTRA_MODULES) do walk(require(m), m .. ".") end
-  for key, mt in pairs(debug.getregistry()) do
-    if type(key) == "string" and key:match("^ntklab%.") and type(mt) == "table" and mt.__name then
-      local tname = key:sub(#"ntklab." + 1)
-      local methods = registry_methods(tname)
-      for k, v in pairs(methods) do
-        if type(v) == "function" then add(v, tname .. ":" .. k) end
-      end
-      for k, v in pairs(mt) do
-        if type(k) == "string" and k:match("^__") and type(v) == "function" and not SKIP_META[k] then
-          add(v, tname .. "." .. k)
-        end
-      end
-    end
-  end
-  return names
-end
 
 -- The function a documented name denotes, or nil: module M's item "f" is M.f, "T:m" the method m
 -- of metatable ntklab.T (or of M's class T, a Lua table reachable as M.T), "T.__op" a metamethod.
@@ -119,7 +73,7 @@ describe("API reference", function()
 
   it("has an entry for every public function", function()
     assert(built, "scripts/api-docs failed:\n" .. build_log)
-    local names = public_functions()
+    local names = public_api.functions(EXTRA_MODULES)
     local covered, unknown = {}, {}
     for _, d in ipairs(documented) do
       local fn, why = resolve(d.module, d.item)
