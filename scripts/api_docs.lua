@@ -12,6 +12,9 @@
 --                          @options naming no table stops the build: the reference cannot
 --                          drift from the checks the binding makes.
 --
+-- `$choices(FILE, ARRAY)` in a block lists the strings of a C array of another file (the
+-- activation names, which the binding copies from the core at run time).
+--
 -- A block with `@each NAME TEXT` lines documents a family (the tensor's element-wise maps): it
 -- becomes one entry per line, named NAME, with $name and $text in the block's text filled in.
 --
@@ -87,7 +90,7 @@ end
 -- String arrays: name -> {"a", "b"} for `const char *const name[] = {"a", "b", NULL}`.
 local function string_arrays(text)
   local arrays = {}
-  for name, body in text:gmatch("char%s*%*%s*const%s+([%w_]+)%s*%[%s*%]%s*=%s*(%b{})") do
+  for name, body in text:gmatch("char%s*%*%s*const%s+([%w_]+)%s*%[[%w_%s]*%]%s*=%s*(%b{})") do
     local list = {}
     for s in body:gmatch('"([^"]*)"') do list[#list + 1] = s end
     arrays[name] = list
@@ -239,8 +242,26 @@ local function expand_options(where, tbl, described, argname)
   return out
 end
 
+-- "$choices(FILE, ARRAY)" in a block: the strings of the C array ARRAY in FILE, quoted, for a
+-- list the binding fills at run time (the activation names come from the core).
+local function expand_choices(where, block)
+  return (block:gsub("%$choices%(%s*([^,%s]+)%s*,%s*([%w_]+)%s*%)", function(file, name)
+    local f = io.open(file, "rb")
+    local list = f and string_arrays(f:read("a"))[name]
+    if f then f:close() end
+    if not list then
+      fail(where, ("$choices(%s, %s): no string array of that name in that file"):format(file, name))
+      return ""
+    end
+    local quoted = {}
+    for i, s in ipairs(list) do quoted[i] = ("%q"):format(s) end
+    return table.concat(quoted, ", ")
+  end))
+end
+
 -- Converts one /*** ... */ block to Lua comment lines.
 local function convert(where, block, tables)
+  block = expand_choices(where, block)
   local lines = {}
   for l in (block .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = l end
   -- gather @opt lines per @options: each @options consumes the @opt lines that follow it

@@ -492,7 +492,7 @@ the layer's output is scaled by sigma / sqrt(fan_in).
 @options mlp_options
 @opt widths {D, n_1, ..., C}: input size, hidden widths, outputs (2 to 65 entries, each in [1, 2^24])
 @opt activation a name for every hidden layer (default "relu"), or a table of one name per hidden
-  layer: "linear", "relu", "tanh", "erf", "gelu", "softplus", "quadratic"
+  layer: $choices(core/nn/ntk_activation.c, names)
 @opt bias whether layers add a bias
 @opt param parameterization: "standard" (SP) or "ntk"
 @opt sigma weight scale: one number (default 1) or one per layer
