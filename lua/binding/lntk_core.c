@@ -416,8 +416,16 @@ static lua_Number optfield(lua_State *L, int tbl, const char *key, lntk_opttype 
 
 /* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
 
+/*** Tensors, networks, trainers and kernels: the C engine and its Lua conveniences.
+Every function raises on misuse ("bad argument #n to 'f' (what was expected, got what came)") and
+returns nil, msg on a failure of the world (a file, memory, a singular system). Indices are
+1-based. `ntklab.core` holds the same C functions; `ntklab.output` gathers ntklab.fs, json, csv,
+plot, progress and cli; ntklab.io, ntklab.linalg and ntklab.train are sub-tables.
+@module ntklab
+*/
+
 /*** Threads, BLAS kernels, metatables.
-@submodule ntklab
+@section core
 */
 
 /*** Sets the BLAS thread count to min(n, the cores this process may run on) and returns the count

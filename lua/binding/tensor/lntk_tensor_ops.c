@@ -522,7 +522,7 @@ void lntk_open_tensor_ops(lua_State *L) {
 
 /* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
 
-/*** The tensor's operations and the tensor constructors.
+/*** Tensor constructors.
 @submodule ntklab
 */
 

@@ -484,6 +484,26 @@ exactly) or rk4 (fixed step dt).
 @type trainer
 */
 
+/*** Trains net on (X, Y) up to time t or for a number of steps, calling observer at the observation
+times. t is the time of gradient flow: for the discrete methods (gd, sgd, adam) t = lr x steps,
+so {t = 1000} at lr = 1e-3 is 10^6 steps.
+@function trainer:run
+@tparam mlp net the network, trained in place
+@tparam tensor X inputs, [P x D]
+@tparam tensor Y targets, [P] or [P x C]
+@tparam table opts
+@tparam[opt] number opts.t the end time (flows hit it exactly; discrete methods stop at the first step with t >= T)
+@tparam[opt] int opts.steps the number of steps (one of t and steps is required)
+@tparam[opt] table opts.observe ascending observation times
+@tparam[opt] func opts.observer function(t, step, loss, net), called at each observation time; returning true ends the run there
+@tparam[opt] number opts.t_final the end of the whole training this call is part of (bounds a discrete step's length)
+@tparam[opt] table opts.progress a reporter (ntklab.output.progress) told of every observation and of the end
+@treturn number the loss at the end
+@raise divergence (a non-finite loss, a loss above max_loss_ratio times the initial one, a step longer than the run), naming the step, t and the settings
+@usage local flow = ntklab.train.flow{method = "rk45"}
+flow:run(net, X, Y, {t = 20, observe = {0, 5, 10, 20}, observer = print})
+*/
+
 /*** One step from the current point (each call starts afresh: the caller may have changed the
 parameters or the data).
 @function trainer:step
