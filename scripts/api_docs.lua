@@ -1,9 +1,11 @@
 -- scripts/api_docs.lua SRC_DIR: writes the sources LDoc reads for the API reference into SRC_DIR
--- (scripts/api-docs runs it, then ldoc). Run from the source tree with lua5.4.
+-- (scripts/api-docs runs it, then ldoc). Run from the source tree with lua5.4. The Lua face of a C
+-- function is documented in its binding file, in blocks appended under "Lua reference".
 --
 -- SRC_DIR/ntklab/*.lua     copies of lua/ntklab/*.lua: the Lua modules document themselves
 --                          (`---` comments; the facade output.lua is left out);
--- SRC_DIR/ntklab_c/*.lua   the /*** ... */ blocks of lua/binding/**/*.c as Lua comments, with
+-- SRC_DIR/ntklab_c/*.lua   one file per module (ntklab, ntklab.io, ...): the /*** ... */ blocks of
+--                          lua/binding/**/*.c as Lua comments (gathered as described at main), with
 --                          every `@options NAME` line expanded from the binding's declarative
 --                          option table NAME (lntk_options): each option's type, whether it is
 --                          required, its default and its choices come from the table itself,
