@@ -377,43 +377,6 @@ static int core_metatable(lua_State *L) {
   return 1;
 }
 
-typedef void (*lntk_opener)(lua_State *L);
-
-/* Every concept's registration (lntk.h's list); metatables exist before any object is created. */
-#define LNTK_OPENER(name) lntk_open_##name,
-static const lntk_opener openers[] = {LNTK_CONCEPTS(LNTK_OPENER) NULL};
-#undef LNTK_OPENER
-
-int luaopen_ntklab_core(lua_State *L) {
-  static const luaL_Reg funcs[] = {
-      {"threads", core_threads},
-      {"blas_core", core_blas_core},
-      {"metatable", core_metatable},
-      {NULL, NULL},
-  };
-  int i;
-  luaL_checkversion(L);
-  /* OPENBLAS_NUM_THREADS may ask for more threads than cores: each one only adds a buffer */
-  if (ntk_threads_get() > ntk_threads_cores()) ntk_threads_set(ntk_threads_cores());
-  luaL_newlib(L, funcs);
-  lua_pushstring(L, NTK_VERSION);
-  lua_setfield(L, -2, "version");
-  for (i = 0; openers[i]; i++) openers[i](L);
-  return 1;
-}
-
-static lua_Number optfield(lua_State *L, int tbl, const char *key, lntk_opttype type, double def,
-                           lua_Integer *integer) {
-  lntk_option spec = {.key = key, .type = type};
-  lntk_optval v;
-  memset(&v, 0, sizeof v);
-  lua_getfield(L, tbl, key);
-  read_option(L, tbl, &spec, &v);
-  if (!v.present) return def;
-  if (integer) *integer = v.integer;
-  return v.num;
-}
-
 /* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
 
 /*** Tensors, networks, trainers and kernels: the C engine and its Lua conveniences.
@@ -451,3 +414,41 @@ this CPU supports (nil when none could be forced). The ntklab host sets OPENBLAS
 @treturn table
 @raise "unknown type 'x'"
 */
+
+typedef void (*lntk_opener)(lua_State *L);
+
+/* Every concept's registration (lntk.h's list); metatables exist before any object is created. */
+#define LNTK_OPENER(name) lntk_open_##name,
+static const lntk_opener openers[] = {LNTK_CONCEPTS(LNTK_OPENER) NULL};
+#undef LNTK_OPENER
+
+int luaopen_ntklab_core(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+      {"threads", core_threads},
+      {"blas_core", core_blas_core},
+      {"metatable", core_metatable},
+      {NULL, NULL},
+  };
+  int i;
+  luaL_checkversion(L);
+  /* OPENBLAS_NUM_THREADS may ask for more threads than cores: each one only adds a buffer */
+  if (ntk_threads_get() > ntk_threads_cores()) ntk_threads_set(ntk_threads_cores());
+  luaL_newlib(L, funcs);
+  lua_pushstring(L, NTK_VERSION);
+  lua_setfield(L, -2, "version");
+  for (i = 0; openers[i]; i++) openers[i](L);
+  return 1;
+}
+
+static lua_Number optfield(lua_State *L, int tbl, const char *key, lntk_opttype type, double def,
+                           lua_Integer *integer) {
+  lntk_option spec = {.key = key, .type = type};
+  lntk_optval v;
+  memset(&v, 0, sizeof v);
+  lua_getfield(L, tbl, key);
+  read_option(L, tbl, &spec, &v);
+  if (!v.present) return def;
+  if (integer) *integer = v.integer;
+  return v.num;
+}
+
