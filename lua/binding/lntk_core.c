@@ -451,4 +451,3 @@ static lua_Number optfield(lua_State *L, int tbl, const char *key, lntk_opttype 
   if (integer) *integer = v.integer;
   return v.num;
 }
-
