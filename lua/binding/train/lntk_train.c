@@ -426,7 +426,8 @@ void lntk_open_train(lua_State *L) {
 /*** Trainers. Every trainer minimizes L = 1/(2P) sum_mu |f(x_mu) - y_mu|^2, and its time t is
 that of gradient flow dtheta/dt = -lr dL/dtheta: for the discrete methods (gd, sgd, adam) t =
 lr x steps; for the flows t is the integration time (lr = 1). Fields: tr.t, tr.steps, tr.evals
-(gradient evaluations), tr.rejected (rk45), tr.loss (the latest step's starting loss), tr.method.
+(gradient evaluations), tr.rejected (rk45), tr.loss (the latest step's starting loss; NaN before
+the first step and after reset), tr.method.
 A trainer binds to the shape of the first net it steps; another shape raises until tr:reset().
 @module ntklab.train
 */
@@ -485,21 +486,28 @@ exactly) or rk4 (fixed step dt).
 */
 
 /*** Trains net on (X, Y) up to time t or for a number of steps, calling observer at the observation
-times. t is the time of gradient flow: for the discrete methods (gd, sgd, adam) t = lr x steps,
-so {t = 1000} at lr = 1e-3 is 10^6 steps.
+times. t is the time of gradient flow: for the discrete methods (gd, sgd, adam) t = lr x steps
+(rk4: dt x steps), so {t = 1000} at lr = 1e-3 is 10^6 steps. A run that would take max_steps
+steps or more fails before its first step (rk45, whose steps are not known in advance, fails when
+it reaches max_steps - 1 steps short of t). Observation times that the run cannot reach raise: past
+t, or past the end its steps set (at the start when the end is known, else after the run); an
+observer that ends the run leaves the later times unobserved.
 @function trainer:run
 @tparam mlp net the network, trained in place
 @tparam tensor X inputs, [P x D]
 @tparam tensor Y targets, [P] or [P x C]
 @tparam table opts
 @tparam[opt] number opts.t the end time (flows hit it exactly; discrete methods stop at the first step with t >= T)
-@tparam[opt] int opts.steps the number of steps (one of t and steps is required)
+@tparam[opt] int opts.steps the number of steps (one of t and steps is required; with both, whichever ends first)
+@tparam[opt=1000000] int opts.max_steps the run must take fewer steps than this (raise it for a longer run)
 @tparam[opt] table opts.observe ascending observation times
 @tparam[opt] func opts.observer function(t, step, loss, net), called at each observation time; returning true ends the run there
 @tparam[opt] number opts.t_final the end of the whole training this call is part of (bounds a discrete step's length)
 @tparam[opt] table opts.progress a reporter (ntklab.output.progress) told of every observation and of the end
 @treturn number the loss at the end
-@raise divergence (a non-finite loss, a loss above max_loss_ratio times the initial one, a step longer than the run), naming the step, t and the settings
+@raise a run of max_steps steps or more, "option 't': t = 1000 at lr = 0.001 takes 1000000 steps
+(t = lr x steps), max_steps = 1000000 allows fewer; raise max_steps to run it"; an observation time
+the run cannot reach; divergence (a non-finite loss, a loss above max_loss_ratio times the initial one, a step longer than the run), naming the step, t and the settings
 @usage local flow = ntklab.train.flow{method = "rk45"}
 flow:run(net, X, Y, {t = 20, observe = {0, 5, 10, 20}, observer = print})
 */
