@@ -497,13 +497,17 @@ observer that ends the run leaves the later times unobserved.
 @tparam tensor X inputs, [P x D]
 @tparam tensor Y targets, [P] or [P x C]
 @tparam table opts
-@tparam[opt] number opts.t the end time (flows hit it exactly; discrete methods stop at the first step with t >= T)
-@tparam[opt] int opts.steps the number of steps (one of t and steps is required; with both, whichever ends first)
-@tparam[opt=1000000] int opts.max_steps the run must take fewer steps than this (raise it for a longer run)
-@tparam[opt] table opts.observe ascending observation times
-@tparam[opt] func opts.observer function(t, step, loss, net), called at each observation time; returning true ends the run there
-@tparam[opt] number opts.t_final the end of the whole training this call is part of (bounds a discrete step's length)
-@tparam[opt] table opts.progress a reporter (ntklab.output.progress) told of every observation and of the end
+@options trainer_run
+@opt t the end time (flows hit it exactly; discrete methods stop at the first step with t >= T)
+@opt steps the number of steps (one of t and steps is required; with both, whichever ends first)
+@opt observe ascending observation times
+@opt observer function(t, step, loss, net), called at each observation time; returning true ends
+  the run there
+@opt t_final the end of the whole training this call is part of (bounds a discrete step's length)
+@tparam[opt=1000000] int opts.max_steps the run must take fewer steps than this (raise it for a
+longer run; checked in lua/ntklab/init.lua, where run is wrapped)
+@tparam[opt] table opts.progress a reporter (ntklab.output.progress) told of every observation and of
+the end (lua/ntklab/init.lua)
 @treturn number the loss at the end
 @raise a run of max_steps steps or more, "option 't': t = 1000 at lr = 0.001 takes 1000000 steps
 (t = lr x steps), max_steps = 1000000 allows fewer; raise max_steps to run it"; an observation time
