@@ -54,12 +54,11 @@ local function fail(where, msg) errors[#errors + 1] = where .. ": " .. msg end
 
 -- ---- option tables from the preprocessed C ------------------------------------------------
 
-local INCLUDES = {"core", "core/base", "core/tensor", "core/nn", "core/train", "core/kernel",
-                  "core/io", "lua/binding"}
-
+-- Every folder of the core and the binding is on the include path, as the build has them: a
+-- binding file may include any group's header (lntk_model.h from train/).
 local function preprocess(file)
   local flags = {}
-  for _, d in ipairs(INCLUDES) do flags[#flags + 1] = "-I" .. d end
+  for _, d in ipairs(lines_of("find core lua/binding -type d | sort")) do flags[#flags + 1] = "-I" .. d end
   for _, d in ipairs(lines_of("pkg-config --cflags-only-I lua5.4 2>/dev/null; echo")) do
     flags[#flags + 1] = d
   end
