@@ -1,4 +1,4 @@
--- 94-readme_examples: every fenced Lua block in README.md is a complete program. Each block is
+-- 98-readme_examples: every fenced Lua block in README.md is a complete program. Each block is
 -- written to a file of its own in a fresh scratch directory and run there by the host
 -- (build/bin/ntklab), alone: no block sees another's variables or files. Reading a global that
 -- nothing defined raises (a block that forgot `local rng = ...` would otherwise run on nil),
