@@ -176,8 +176,11 @@ function experiment.run(opts, ctx)
   -- record's parameters and recomputes the kernels in a second pass at the end, when K_end is
   -- known; no P x P matrix is kept per record).
   local dir = direction.new{X = X, y = y, X_test = X_test, predict_every = opts.predict_every}
-  local observers = {dir}
+  -- the path kernel first: its finish frees its snapshot buffers before the direction's second
+  -- pass allocates its own
+  local observers = {}
   if path then observers[#observers + 1] = path end
+  observers[#observers + 1] = dir
   local rec = ntklab.recorder{times = {log = {opts.t_min, opts.t_max, opts.records}}, X = X, y = y,
     X_test = X_test, y_test = y_test, beta = beta, topk = math.min(opts.topk, P),
     adam = opts.trainer == "adam" and trainer or nil, observers = observers}

@@ -118,6 +118,27 @@ describe("ntk", function()
     end
   end)
 
+  it("writes per-layer contributions into caller buffers, the same bits as fresh ones", function()
+    -- layers = {K_1, ..., K_L}: the recorder's loop reuses them instead of allocating L kernels
+    -- per record (issue 17); the values must not depend on where they are written
+    local net = make_net(4, 3, 4, 2, "softplus", true, "ntk", 11)
+    local K, fresh = ntklab.ntk(net, X, {output = "full", layers = true})
+    local n = K:size(1)
+    local bufs = {}
+    for l = 1, 4 do bufs[l] = ntklab.full(n, n, 7) end -- stale contents: must be overwritten
+    local out = ntklab.full(n, n, 7)
+    for _ = 1, 2 do -- twice: the second call starts from the first one's values
+      local K2, lay = ntklab.ntk(net, X, {output = "full", layers = bufs, out = out})
+      assert.are.equal(bufs, lay)
+      assert.are.equal(out, K2)
+      assert.are.same(K:totable(), K2:totable())
+      for l = 1, 4 do
+        assert.are.equal(bufs[l], lay[l])
+        assert.are.same(fresh[l]:totable(), lay[l]:totable())
+      end
+    end
+  end)
+
   it("of a two-layer linear net is x^T (W^T W + |a|^2 I) x' (standard parameterization)",
      function()
     local D, N = 3, 5

@@ -20,8 +20,8 @@
 -- Why a second pass over the nets, not over kernels: c(t) needs K_end, which exists only when
 -- training ends, and keeping K(t) at every record until then is the P x P store per record that
 -- the issue forbids (at P = 4000, 128 MB a record). The net at a record is much smaller: this
--- observer keeps each record's flat parameters (8 nparams bytes: 254 KB for the demo's net,
--- 25 MB for its 100 records, against 8 MB per P x P kernel at P = 1000 and 128 MB at P = 4000)
+-- observer keeps each record's flat parameters (8 nparams bytes: 629 KB for the demo's net,
+-- 63 MB for 100 records, against 8 MB per P x P kernel at P = 1000 and 128 MB at P = 4000)
 -- and, at finish, recomputes each record's kernels from them into working buffers, taking the
 -- inner products with the end and initial kernels. The recorder's own kernel is not reused: it
 -- is overwritten at every record, before K_end is known. Same seed and build, same bits: the
@@ -138,11 +138,12 @@ local function cosines(ref, K)
   return math.min(c, 1), cl
 end
 
--- The kernels of the net with parameters theta: train K (out = buffer), its layers, and with
+-- The kernels of the net with parameters theta: train K (out = buffer), its layers (into
+-- lay_out, a table of one buffer per layer, when given; fresh tensors otherwise), and with
 -- test = true the test x train k.
-function Direction:_kernels(net, theta, test, K_out, k_out)
+function Direction:_kernels(net, theta, test, K_out, k_out, lay_out)
   net:set(theta)
-  local K, lay = core.ntk(net, self.X, {workspace = self.workspace, out = K_out, layers = true})
+  local K, lay = core.ntk(net, self.X, {workspace = self.workspace, out = K_out, layers = lay_out or true})
   local k = test and self.X_test and core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace, out = k_out}) or nil
   return K, lay, k
 end
@@ -205,10 +206,12 @@ function Direction:finish(net)
   local P = self.X:size(1)
   local Kbuf = core.zeros(P, P)
   local kbuf = self.X_test and core.zeros(self.X_test:size(1), P) or nil
+  local laybuf = {}
+  for l = 1, L do laybuf[l] = core.zeros(P, P) end
   self.predictor = {}
   for i = 1, n do
     local predict = self.X_test and (i == 1 or i == n or (self.predict_every > 0 and (i - 1) % self.predict_every == 0))
-    local K, lay, k = self:_kernels(scratch, self.thetas[i], predict, Kbuf, kbuf)
+    local K, lay, k = self:_kernels(scratch, self.thetas[i], predict, Kbuf, kbuf, laybuf)
     tr.t[i], tr.step[i] = self.t[i], self.step[i]
     if predict then self.predictor[#self.predictor + 1] = self:_predict_row(i, K, k) end
     local mats = {K}
@@ -216,17 +219,16 @@ function Direction:finish(net)
     for j, kind in ipairs(kinds) do
       tr[kind.name .. "direction"][i], tr[kind.name .. "direction_learned"][i] = cosines(kind.ref, mats[j])
     end
-    -- the layer kernels are fresh P x P tensors at each record: free them now, not at the
-    -- collector's leisure (at P = 1000 they would otherwise double the run's peak memory)
-    mats, lay, K, k = nil, nil, nil, nil
-    collectgarbage()
+    -- the kernels go into the same buffers at every record; what a predictor row allocated
+    -- (its kernel regression's P x P factors) is freed now, not at the collector's leisure
+    if predict then collectgarbage() end
   end
   self.trajectory = tr
   self.scratch = scratch
   self.finished = true
   self.seconds = self.seconds + (core.clock() - started)
   -- the references stay for predictor_at's test cosines: only the test one is kept
-  kinds, Ke, K0, laye, lay0, ke, k0, Kbuf, kbuf = nil, nil, nil, nil, nil, nil, nil, nil, nil
+  kinds, Ke, K0, laye, lay0, ke, k0, Kbuf, kbuf, laybuf = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
   collectgarbage()
   return self
 end

@@ -10,7 +10,8 @@
  *         trace  P1 x P2, sum over outputs of K_kk (NOT divided by C);
  *         mean   P1 x P2, the trace divided by C.
  *       opts.layers = true: also returns {K_1, ..., K_L}, each layer's parameter contribution,
- *         summing to K.
+ *         summing to K; opts.layers = {K_1, ..., K_L}, L contiguous tensors of K's shape:
+ *         written in place and returned (the same table), so a loop allocates nothing.
  *       opts.eta = tensor of net:nparams() steps eta_j >= 0 (e.g. adam:effective_lr(net)):
  *         K_eta = sum_j eta_j df/dtheta_j df/dtheta_j (paper Eq. 91).
  *       opts.tile = T: compute in T x T sample blocks (scratch O(T^2) instead of O(P^2)).
@@ -26,6 +27,8 @@
  *   ws = ntklab.kernel_workspace(): ws:bytes(), ws:hits() (cache hits), ws:clear(),
  *       ws:release() (also __gc / __close). */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lntk.h"
@@ -169,7 +172,7 @@ static void kernel_result_shape(const kargs *a, ntk_kernel_output out, size_t *r
 enum { NTK_OUTPUT, NTK_LAYERS, NTK_ETA, NTK_TILE, NTK_WORKSPACE, NTK_OUT, NTK_NOPTS };
 static const lntk_option ntk_options[] = {
     LNTK_OPT("output", LNTK_OPT_CHOICE, .choices = output_names),
-    LNTK_OPT("layers", LNTK_OPT_BOOLEAN),
+    LNTK_OPT("layers", LNTK_OPT_ANY),
     LNTK_OPT("eta", LNTK_OPT_TENSOR),
     LNTK_OPT("tile", LNTK_OPT_INTEGER),
     LNTK_OPT("workspace", LNTK_OPT_OBJECT, .mt = LNTK_KWS_MT, .what = "kernel_workspace"),
@@ -177,11 +180,78 @@ static const lntk_option ntk_options[] = {
     LNTK_OPT_END,
 };
 
+/* Checks that t is a contiguous [rows x cols] tensor for option `what` (out, layers[l]). */
+static void check_out_shape(lua_State *L, int opt, const char *what, const ntk_tensor *t,
+                            size_t rows, size_t cols) {
+  char buf[64];
+  if (t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols && ntk_tensor_is_contiguous(t))
+    return;
+  ntk_tensor_shape_str(t, buf, sizeof buf);
+  lntk_opterror(L, opt, what, lua_pushfstring(L, "contiguous [%I x %I] expected, got %s%s",
+                                              (lua_Integer)rows, (lua_Integer)cols, buf,
+                                              ntk_tensor_is_contiguous(t) ? "" : " view"));
+}
+
+/* Whether the n doubles at a and at b share memory. */
+static int overlap(const double *a, const double *b, size_t n) {
+  uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b, bytes = n * sizeof(double);
+  return pa < pb + bytes && pb < pa + bytes;
+}
+
+/* opts.layers: nil/false (none), true (fresh tensors) or a table of depth out tensors. Pushes
+ * the table of layer kernels (when any) and fills lay; returns the number of layers (0: none). */
+static int layer_outputs(lua_State *L, int opt, const lntk_optval *v, const ntk_mlp *net,
+                         const ntk_tensor *K, size_t rows, size_t cols, double **lay) {
+  int l, depth = net->depth;
+  if (!v->present) return 0;
+  if (lua_isboolean(L, v->idx)) {
+    if (!lua_toboolean(L, v->idx)) return 0;
+    lua_createtable(L, depth, 0);
+    for (l = 0; l < depth; l++) {
+      ntk_tensor *t = lntk_newtensor(L, 2, rows, cols);
+      lay[l] = ntk_tensor_data(t);
+      lua_rawseti(L, -2, l + 1);
+    }
+    return depth;
+  }
+  if (!lua_istable(L, v->idx))
+    lntk_opterror(L, opt, "layers",
+                  lua_pushfstring(L, "boolean or table of %d tensors expected, got %s", depth,
+                                  luaL_typename(L, v->idx)));
+  if (lua_rawlen(L, v->idx) != (lua_Unsigned)depth)
+    lntk_opterror(L, opt, "layers",
+                  lua_pushfstring(L, "table of %d tensors (one per layer) expected, got %I "
+                                     "entries", depth, (lua_Integer)lua_rawlen(L, v->idx)));
+  for (l = 0; l < depth; l++) {
+    char what[32];
+    ntk_tensor *t;
+    int i;
+    snprintf(what, sizeof what, "layers[%d]", l + 1);
+    lua_rawgeti(L, v->idx, l + 1);
+    if (!lntk_istensor(L, -1))
+      lntk_opterror(L, opt, what, lua_pushfstring(L, "tensor expected, got %s",
+                                                  luaL_typename(L, -1)));
+    t = lntk_checktensor(L, -1);
+    lua_pop(L, 1);
+    check_out_shape(L, opt, what, t, rows, cols);
+    lay[l] = ntk_tensor_data(t);
+    /* overlapping outputs would be summed into each other */
+    if (overlap(lay[l], ntk_tensor_data(K), rows * cols))
+      lntk_opterror(L, opt, what, "a tensor not sharing memory with the kernel expected");
+    for (i = 0; i < l; i++)
+      if (overlap(lay[i], lay[l], rows * cols))
+        lntk_opterror(L, opt, what, lua_pushfstring(L, "a tensor not sharing memory with "
+                                                       "layers[%d] expected", i + 1));
+  }
+  lua_pushvalue(L, v->idx);
+  return depth;
+}
+
 static int l_ntk(lua_State *L) {
   kargs a;
   lntk_optval o[NTK_NOPTS];
   ntk_kernel_opts ko = {NTK_KERNEL_FULL, NULL, 0, NULL};
-  int l, L_ = 0, layer_tbl = 0;
+  int L_;
   size_t rows, cols;
   ntk_tensor *K;
   double *lay[NTK_MLP_MAX_DEPTH];
@@ -199,32 +269,15 @@ static int l_ntk(lua_State *L) {
   if (o[NTK_OUT].present) {
     /* writing into the caller's tensor saves a fresh P x P allocation per call */
     K = o[NTK_OUT].tensor;
-    if (K->ndim != 2 || K->shape[0] != rows || K->shape[1] != cols ||
-        !ntk_tensor_is_contiguous(K)) {
-      char buf[64];
-      ntk_tensor_shape_str(K, buf, sizeof buf);
-      lntk_opterror(L, a.opt, "out", lua_pushfstring(L, "contiguous [%I x %I] expected, got %s%s",
-                                                     (lua_Integer)rows, (lua_Integer)cols, buf,
-                                                     ntk_tensor_is_contiguous(K) ? "" : " view"));
-    }
+    check_out_shape(L, a.opt, "out", K, rows, cols);
     lua_pushvalue(L, o[NTK_OUT].idx);
   } else {
     K = lntk_newtensor(L, 2, rows, cols);
   }
-  if (o[NTK_LAYERS].boolean) {
-    L_ = a.net->depth;
-    lua_createtable(L, L_, 0);
-    layer_tbl = lua_gettop(L);
-    for (l = 0; l < L_; l++) {
-      ntk_tensor *t = lntk_newtensor(L, 2, rows, cols);
-      lay[l] = ntk_tensor_data(t);
-      lua_rawseti(L, layer_tbl, l + 1);
-    }
-  }
-  if (ntk_kernel_ntk(ntk_tensor_data(K), o[NTK_LAYERS].boolean ? lay : NULL, a.net, a.X1, a.X2, &ko,
-                     &err) != NTK_OK)
+  L_ = layer_outputs(L, a.opt, &o[NTK_LAYERS], a.net, K, rows, cols, lay);
+  if (ntk_kernel_ntk(ntk_tensor_data(K), L_ ? lay : NULL, a.net, a.X1, a.X2, &ko, &err) != NTK_OK)
     return lntk_result(L, &err, KERNEL_ARGS(a.opt));
-  return o[NTK_LAYERS].boolean ? 2 : 1;
+  return L_ ? 2 : 1;
 }
 
 enum { REF_OUTPUT, REF_ETA, REF_LAYER, REF_NOPTS };
