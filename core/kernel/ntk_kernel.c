@@ -268,22 +268,36 @@ static void kernel_block(const kctx *c, double *S1, double *S2, size_t i0, size_
   for (l = lstart; l <= nlayers; l++) {
     size_t nin = net->widths[l - 1], mu, nu;
     double c2 = net->wscale[l - 1] * net->wscale[l - 1];
-    const double *s1 = S1;
-    size_t lds1 = nj;
+    const double *s1 = S1, *sg = S2;
+    size_t lds1 = nj, ldsg = nj;
     double *lay = layers ? layers[l - 1] : NULL;
+    /* Traced layout with per-layer output: the layer's own block of the output holds one of its
+     * Grams (the signal Gram, or the input Gram of the last layer) and is then scaled in place,
+     * element by element as below, so per-layer output needs one P x P scratch (S1, depth > 2
+     * only) instead of two. */
+    double *lblk = lay && !c->full ? lay + i0 * ldk + j0 : NULL;
     if (l == 1 && xg) {
       s1 = xg;
       lds1 = ldxg;
+    } else if (lblk && l == c->L) {
+      gram(lblk, ldk, c->A[0][l - 1] + i0 * nin, c->A[s2][l - 1] + j0 * nin, ni, nj, nin, diag);
+      s1 = lblk;
+      lds1 = ldk;
     } else {
       gram(S1, nj, c->A[0][l - 1] + i0 * nin, c->A[s2][l - 1] + j0 * nin, ni, nj, nin, diag);
     }
     if (l < c->L) {
       size_t n = net->widths[l];
-      if (c->full)
+      if (c->full) {
         gram(S2, nj * C, c->G[0][l] + i0 * C * n, c->G[s2][l] + j0 * C * n, ni * C, nj * C, n,
              diag);
-      else
+      } else if (lblk) {
+        gram(lblk, ldk, c->G[0][l] + i0 * C * n, c->G[s2][l] + j0 * C * n, ni, nj, C * n, diag);
+        sg = lblk;
+        ldsg = ldk;
+      } else {
         gram(S2, nj, c->G[0][l] + i0 * C * n, c->G[s2][l] + j0 * C * n, ni, nj, C * n, diag);
+      }
     }
     if (!c->full) {
       double sc = c->trace_scale, last = (double)C * sc;
@@ -291,7 +305,8 @@ static void kernel_block(const kctx *c, double *S1, double *S2, size_t i0, size_
         size_t jend = diag ? mu + 1 : nj;
         double *krow = K + (i0 + mu) * ldk + j0;
         double *lrow = lay ? lay + (i0 + mu) * ldk + j0 : NULL;
-        const double *r1 = s1 + mu * lds1, *r2 = S2 + mu * nj;
+        /* r1 or r2 may be lrow itself: each entry is read before it is written */
+        const double *r1 = s1 + mu * lds1, *r2 = sg + mu * ldsg;
         if (l < c->L) {
           if (lrow)
             for (nu = 0; nu < jend; nu++) {
@@ -577,12 +592,14 @@ static int kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1
                          ws->xsame == c.same && ws->xh1 == h1 && ws->xh2 == h2
                      ? ws->buf[WS_XGRAM]
                      : NULL;
-    /* S1, S2 hold the input and signal Grams of layers 2..L-1, or of every layer when K is
-     * written per layer or in the full layout; a two-layer traced kernel needs neither. (Cache-
-     * sized tiles over the cached Gram measured no faster here: the Grams are BLAS-bound.) */
-    int scratch = L > 2 || ((c.full || layers) && L > 1);
-    double *S1 = ws_grow(ws, WS_S1, scratch ? P1 * P2 : 1, err);
-    double *S2 = S1 ? ws_grow(ws, WS_S2, scratch ? cc * P1 * P2 : 1, err) : NULL;
+    /* S1, S2 hold the input and signal Grams of layers 2..L-1, or of every layer in the full
+     * layout; with per-layer output of a traced kernel each layer's buffer holds one of its own
+     * Grams (kernel_block), so only S1 is needed, for depth > 2; a two-layer traced kernel needs
+     * neither. (Cache-sized tiles over the cached Gram measured no faster here: the Grams are
+     * BLAS-bound.) */
+    int scratch1 = c.full ? L > 1 : L > 2, scratch2 = c.full ? L > 1 : (L > 2 && !layers);
+    double *S1 = ws_grow(ws, WS_S1, scratch1 ? P1 * P2 : 1, err);
+    double *S2 = S1 ? ws_grow(ws, WS_S2, scratch2 ? cc * P1 * P2 : 1, err) : NULL;
     if (!S2) {
       st = err ? err->status : NTK_ENOMEM;
       goto done;
