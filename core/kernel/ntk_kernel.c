@@ -24,6 +24,7 @@ enum {
   WS_S1, WS_S2,       /* Gram scratch: layer-input Gram, signal Gram */
   WS_XGRAM,           /* cached input Gram X1 X2^T */
   WS_TMP,             /* one row of activation derivatives */
+  WS_SQRT_ETA,        /* sqrt(eta), once per call of the eta path */
   WS_NBUF
 };
 
@@ -420,6 +421,15 @@ static int kernel_eta(const kctx *c, ntk_kernel_ws *ws, const double *eta, doubl
     if (!J[s]) return err ? err->status : NTK_ENOMEM;
   }
   if (c->same) J[1] = J[0];
+  {
+    /* the Jacobian tiles scale column j by sqrt(eta_j) for every sample: taken once here, not
+     * P times (at P = 1000 that was 7.9e7 square roots for the demo's net) */
+    double *se = ws_grow(ws, WS_SQRT_ETA, net->nparams, err);
+    size_t j;
+    if (!se) return err ? err->status : NTK_ENOMEM;
+    for (j = 0; j < net->nparams; j++) se[j] = sqrt(eta[j]);
+    eta = se;
+  }
   for (l = 1; l <= c->L; l++) {
     size_t nin = net->widths[l - 1], nout = net->widths[l], units, i0, mu, k, ii, j;
     double cl = net->wscale[l - 1];
@@ -446,12 +456,12 @@ static int kernel_eta(const kctx *c, ntk_kernel_ws *ws, const double *eta, doubl
               size_t unit = is_bias ? ii : i0 + ii;
               double g = G ? G[(mu * C + k) * nout + unit] : (k == unit ? 1.0 : 0.0);
               if (is_bias) {
-                row[ii] = g * sqrt(eta[net->b_off[l - 1] + unit]);
+                row[ii] = g * eta[net->b_off[l - 1] + unit];
               } else {
                 const double *a = A + mu * nin, *e = ew + unit * nin;
                 double *r = row + ii * nin;
                 double gc = g * cl;
-                for (j = 0; j < nin; j++) r[j] = gc * a[j] * sqrt(e[j]);
+                for (j = 0; j < nin; j++) r[j] = gc * a[j] * e[j];
               }
             }
           }
