@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ntk_memory.h"
+#include "ntk_pages.h"
 
 enum {
   WS_ACT,             /* hidden-layer inputs A_1..A_{L-1} of X1 in a cross kernel (the last input
@@ -48,7 +49,7 @@ void ntk_kernel_ws_clear(ntk_kernel_ws *ws) {
   int i;
   if (!ws) return;
   for (i = 0; i < WS_NBUF; i++) {
-    free(ws->buf[i]);
+    ntk_pages_free(ws->buf[i], ws->cap[i]);
     ws->buf[i] = NULL;
     ws->cap[i] = 0;
   }
@@ -100,12 +101,12 @@ static double *ws_grow(ntk_kernel_ws *ws, int b, size_t n, ntk_error *err) {
       ntk_error_set(err, NTK_ENOMEM, 0, "kernel workspace of %zu doubles too large", n);
       return NULL;
     }
-    free(ws->buf[b]);
+    ntk_pages_free(ws->buf[b], ws->cap[b]);
     ws->buf[b] = NULL;
     ws->cap[b] = 0;
     if (b == WS_XGRAM) ws->xvalid = 0;
     if (ntk_memory_check(n * sizeof *p, "a kernel workspace", err) != NTK_OK) return NULL;
-    p = malloc(n * sizeof *p);
+    p = ntk_pages_alloc(n); /* big buffers on huge pages: cheaper first touch (ntk_pages.h) */
     if (!p) {
       ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a kernel workspace of %zu doubles", n);
       return NULL;
