@@ -2,9 +2,9 @@
 -- reused-buffer twins, interleaved in one run (issue 17, "no first-touch tax").
 --   build/bin/ntklab bench/first_touch.lua [P] [rounds]     (default 1000 5)
 -- Prints, per call, the median over rounds of the best of 3 calls, and the ratio default /
--- reused. ntk: ntklab.ntk(net, X) against a kernel_workspace call with X alternating between
--- two inputs (so X X^T is recomputed: the same arithmetic), new result each call, and with
--- `out` reused. grad: net:grad(X, Y) against net:grad(X, Y, g). gd step: a gd trainer's
+-- reused. ntk: ntklab.ntk(net, X) (same X: its per-net default workspace keeps X X^T; and X
+-- alternating, the same arithmetic as) a kernel_workspace call with X alternating between two
+-- inputs (so X X^T is recomputed), new result each call, and with `out` reused. grad: net:grad(X, Y) against net:grad(X, Y, g). gd step: a gd trainer's
 -- run{steps = 1} on a fresh trainer against one trainer reused.
 local ntklab = require "ntklab"
 local clock = require("ntklab.core").clock
@@ -34,6 +34,7 @@ local function alt() flip = not flip return flip and XA or XB end
 local reused_tr = ntklab.train.gd{lr = 1e-3}
 local cases = {
   {"ntk default", function() return ntklab.ntk(net, XA) end},
+  {"ntk default, X alternating", function() return ntklab.ntk(net, alt()) end},
   {"ntk workspace, X alternating, new result", function() return ntklab.ntk(net, alt(), {workspace = ws}) end},
   {"ntk workspace, X alternating, out reused", function() return ntklab.ntk(net, alt(), {workspace = ws, out = out}) end},
   {"grad default", function() return net:grad(XA, Y) end},
@@ -59,5 +60,7 @@ end
 print(("ratio ntk default / workspace alternating (new result): %.2f; / out reused: %.2f"):format(
   m["ntk default"] / m["ntk workspace, X alternating, new result"],
   m["ntk default"] / m["ntk workspace, X alternating, out reused"]))
+print(("ratio ntk default, X alternating / workspace alternating (new result): %.2f"):format(
+  m["ntk default, X alternating"] / m["ntk workspace, X alternating, new result"]))
 print(("ratio grad default / into g: %.2f; gd step new trainer / reused: %.2f"):format(
   m["grad default"] / m["grad into g"], m["gd step, new trainer"] / m["gd step, trainer reused"]))

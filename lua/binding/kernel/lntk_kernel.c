@@ -87,6 +87,53 @@ static int kws_tostring(lua_State *L) {
   return 1;
 }
 
+/* Registry key of the default workspaces: a table net -> kernel_workspace, weak in keys and
+ * values. */
+static const char default_ws_key = 'w';
+
+/* The workspace a call without opts.workspace uses: one per net (net at stack index idx), kept
+ * in a weak table, so its buffers and cached input Gram serve the next default call on that net
+ * (no fresh scratch to touch, no Gram to recompute for the same X) until the collector runs:
+ * collectgarbage(), or the binding's full collection after 64 MiB of new tensors, releases it.
+ * It holds what the largest call since needed. Not used for calls of more than
+ * NTK_KERNEL_AUTO_TILE samples, which run in tiles without a cache to bound their memory.
+ * Pushes the workspace (the caller's reference for the duration of the call). */
+static ntk_kernel_ws *default_ws(lua_State *L, int idx) {
+  lkws *w;
+  idx = lua_absindex(L, idx);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &default_ws_key) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "kv");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &default_ws_key);
+  }
+  lua_pushvalue(L, idx);
+  if (lua_rawget(L, -2) == LUA_TUSERDATA) {
+    w = luaL_checkudata(L, -1, LNTK_KWS_MT);
+    if (w->ws) {
+      lua_remove(L, -2); /* the workspace stays on the stack: the call's own reference */
+      return w->ws;
+    }
+  }
+  lua_pop(L, 1);
+  {
+    ntk_error err;
+    w = lntk_newobject(L, sizeof *w, LNTK_KWS_MT);
+    if (ntk_kernel_ws_new(&w->ws, &err) != NTK_OK) lntk_raise(L, &err, NULL);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+    lua_remove(L, -2);
+  }
+  /* left on the stack until the call returns: the weak table alone would let a collection
+   * triggered by the result's allocation free it mid-call */
+  return w->ws;
+}
+
 static const char *const output_names[] = {"full", "blocks", "trace", "mean", NULL};
 
 /* Lua positions: ntklab.ntk(net, X [, X2] [, opts]) */
@@ -264,7 +311,10 @@ static int l_ntk(lua_State *L) {
     lntk_opterror(L, a.opt, "tile", lua_pushfstring(L, "integer >= 0 expected, got %I",
                                                     o[NTK_TILE].integer));
   ko.tile = (size_t)o[NTK_TILE].integer;
-  if (o[NTK_WORKSPACE].present) ko.ws = check_ws(L, o[NTK_WORKSPACE].idx);
+  if (o[NTK_WORKSPACE].present)
+    ko.ws = check_ws(L, o[NTK_WORKSPACE].idx);
+  else if (ko.tile == 0 && a.P1 <= NTK_KERNEL_AUTO_TILE && (a.X2 ? a.P2 : a.P1) <= NTK_KERNEL_AUTO_TILE)
+    ko.ws = default_ws(L, ARG_NET);
   kernel_result_shape(&a, ko.output, &rows, &cols);
   if (o[NTK_OUT].present) {
     /* writing into the caller's tensor saves a fresh P x P allocation per call */
