@@ -209,7 +209,11 @@ describe("output: plots", function()
     local png = slurp(file)
     assert.are.equal("\137PNG\r\n\26\n", png:sub(1, 8))
     assert.is_true(#png > 1000)
-    assert.are.same({"panel.png"}, entries(dir))
+    -- the SVG beside it, with the real symbols of the labels as text
+    local svg = slurp(dir .. "/panel.svg")
+    assert.matches("<svg", svg, 1, true)
+    assert.matches("t_kernel10", svg, 1, true)
+    assert.are.same({"panel.png", "panel.svg"}, entries(dir))
   end)
 
   it("draws the trajectory and prediction panels", function()

@@ -11,24 +11,15 @@
 --                         initial NTK against the trained net's, every depth (E.2c)
 --   figE2_t_half.png      t_1/2 against sigma from SDIR, with the fitted slope
 --   figures.json          per run: predictor errors, readouts; the slope fit
-local ntklab = require "ntklab"
-local output = ntklab.output
+local output = require("ntklab").output
 local curves = require "ntklab.curves"
-local gp = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "gp.lua")
+local plot = require "ntklab.plot"
+local sweep_figure = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "sweep_figure.lua")
 
-local dir = arg and arg[1]
-if not dir or dir == "--help" then
-  io.stdout:write("usage: ntklab experiments/figures/deep_relu.lua KERNEL_SWEEP_DIR [SLOPE_SWEEP_DIR | -] [OUT_DIR]\n")
-  os.exit(dir and 0 or 2)
-end
-dir = dir:gsub("/+$", "")
+local fig = sweep_figure.open{name = "deep_relu", out_arg = 3,
+  usage = "KERNEL_SWEEP_DIR [SLOPE_SWEEP_DIR | -] [OUT_DIR]"}
+local dir, merged, die, read = fig.dir, fig.merged, fig.die, fig.read
 local slope_dir = arg[2] ~= "-" and arg[2] or nil
-local out = (arg[3] or (dir .. "/figures")):gsub("/+$", "")
-local function die(msg) io.stderr:write("figures/deep_relu: ", tostring(msg), "\n") os.exit(1) end
-
-local merged, err = output.read_json(dir .. "/runs.json")
-if not merged then die(err .. " (run `ntklab sweep merge " .. dir .. "` first)") end
-assert(output.mkdir_p(out))
 
 local runs, dataset = {}, nil
 for _, r in ipairs(merged.runs) do
@@ -39,17 +30,7 @@ table.sort(runs, function(a, b)
   if a.depth ~= b.depth then return a.depth < b.depth end
   return (a.seed or 0) < (b.seed or 0)
 end)
-local function read(r, name)
-  local T, terr = ntklab.io.read_csv(dir .. "/" .. r.run .. "/" .. name, {header = true})
-  if not T then die(terr) end
-  return T
-end
-local function color(L) return gp.palette[(math.tointeger(L) - 2) % #gp.palette + 1] end
-
-local plots = {}
-local function plot(name, ok, msg)
-  if ok then plots[#plots + 1] = out .. "/" .. name else io.stderr:write("figures/deep_relu: ", name, ": ", tostring(msg), "\n") end
-end
+local function color(L) return plot.color(math.tointeger(L) - 1) end
 
 -- one run per depth (the smallest seed) for the curves
 local first, shown = {}, {}
@@ -72,12 +53,12 @@ do
       title = ("L = %d: t_align90 %.3g, t_kernel10 %.3g"):format(r.depth, r.t_align90 or 0 / 0, r.t_kernel10 or 0 / 0)}
     if r.t_kernel10 then vlines[#vlines + 1] = {x = r.t_kernel10, color = color(r.depth)} end
   end
-  plot("figE2_dynamics.png", gp.render(out .. "/figE2_dynamics.png", {width = 1000, height = 900, layout = {2, 1},
+  fig.draw("figE2_dynamics.png", {width = 1000, height = 900, rows = 2, cols = 1,
     title = "Fig. E.2a-b: ReLU nets, width 100, " .. tostring(dataset), panels = {
       {title = "loss / initial loss", logx = true, xlabel = "t", ylabel = "loss ratio", key = "bottom left", series = loss_series},
       {title = "NTK alignment; dashed: |K|_F at 10% of its final value", logx = true, xlabel = "t",
        ylabel = "kernel-target alignment", key = "top left", series = align_series, vlines = vlines},
-    }}))
+    }})
 end
 
 do
@@ -97,11 +78,11 @@ do
   end
   final_s[#final_s + 1] = {x = {lo, hi}, y = {lo, hi}, color = "gray40", style = "dashed"}
   initial_s[#initial_s + 1] = {x = {lo, hi}, y = {lo, hi}, color = "gray40", style = "dashed"}
-  plot("figE2_predictions.png", gp.render(out .. "/figE2_predictions.png", {width = 1200, height = 560, layout = {1, 2},
+  fig.draw("figE2_predictions.png", {width = 1200, height = 560, rows = 1, cols = 2,
     title = "Fig. E.2c: test outputs, kernel regression against the trained net, " .. tostring(dataset), panels = {
       {title = "final NTK", xlabel = "net", ylabel = "kernel regression", key = "top left", series = final_s},
       {title = "initial NTK", xlabel = "net", ylabel = "kernel regression", key = "top left", series = initial_s},
-    }}))
+    }})
 end
 
 local report = {dataset = dataset, sweep = dir, runs = {}}
@@ -122,8 +103,7 @@ if slope_dir then
   local by = {}
   for _, r in ipairs(sm.runs) do
     if r.status == "done" and r.t_half then
-      local T, terr = ntklab.io.read_csv(slope_dir .. "/" .. r.run .. "/loss.csv", {header = true})
-      if not T then die(terr) end
+      local T = read(r, "loss.csv", slope_dir)
       local t, l = {}, {}
       for i = 1, T:size(1) do t[i], l[i] = T:get(i, 1), T:get(i, 2) end
       by[r.depth] = by[r.depth] or {sig = {}, t = {}, t34 = {}}
@@ -153,14 +133,12 @@ if slope_dir then
     end
   end
   local sname = sm.runs[1] and sm.runs[1].dataset or dataset
-  plot("figE2_t_half.png", gp.render(out .. "/figE2_t_half.png", {width = 900, height = 600, panels = {{
+  fig.draw("figE2_t_half.png", {width = 900, height = 600, panels = {{
     title = "Fig. E.2a: ReLU nets, time to 1/2 and 3/4 of the initial loss, " .. tostring(sname):gsub(" %(.*", ""),
-    logx = true, logy = true, xlabel = "sigma", ylabel = "time", key = "top right", series = series}}}))
+    logx = true, logy = true, xlabel = "sigma", ylabel = "time", key = "top right", series = series}}})
 end
 
-report.plots = output.array(plots)
-local ok, werr = output.write_json(out .. "/figures.json", report)
-if not ok then die(werr) end
+fig.finish(report)
 for _, r in ipairs(report.runs) do
   io.stdout:write(("L = %d seed %s: final NTK rel err %.4f, initial %.4f (x%.1f), t_align90 %.3g, t_kernel10 %.3g, t_1/2 %.3g, silent %s\n")
     :format(r.depth, tostring(r.seed), r.final_ntk_rel_err, r.initial_ntk_rel_err, r.initial_over_final,
@@ -170,4 +148,4 @@ for _, s in ipairs(report.slopes or {}) do
   io.stdout:write(("slope L = %d: t_1/2 %s, t_3/4 %s\n"):format(s.depth, s.slope and ("%.3f +- %.3f"):format(s.slope, s.slope_se) or "-",
     s.slope_three_quarters and ("%.3f +- %.3f"):format(s.slope_three_quarters, s.slope_three_quarters_se) or "-"))
 end
-io.stdout:write("figures -> ", out, "\n")
+io.stdout:write("figures -> ", fig.out, "\n")

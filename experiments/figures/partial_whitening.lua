@@ -11,8 +11,7 @@
 -- Markdown table on stdout (the results page's table).
 local csv = require "ntklab.csv"
 
-local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-local multiplot = dofile(here .. "/multiplot.lua")
+local plot = require "ntklab.plot"
 
 local fmt = string.format
 
@@ -124,7 +123,7 @@ local function draw(png, title, dirs)
     end
   end
   local tn1 = trainer_of(first)
-  local ok, err = multiplot{file = png, title = title, rows = 2, cols = 4, width = 1900, height = 900, panels = {
+  local ok, err = plot.figure{file = png, title = title, rows = 2, cols = 4, width = 1900, height = 900, panels = {
     {title = "(a) spectrum lambda_k^gamma", xlabel = "k", ylabel = "lambda_k", logx = true, logy = true, yrange = {"*", 2},
       key = "bottom left", series = spec_s},
     {title = "(b) train loss (" .. tn1 .. ", seed 1)", xlabel = "t", ylabel = "loss", logx = true, logy = true,

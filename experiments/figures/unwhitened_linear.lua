@@ -9,8 +9,7 @@
 -- As a module (dofile): {draw = function(run_dir, png [, opts]) -> true or nil, msg}.
 local csv = require "ntklab.csv"
 
-local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-local multiplot = dofile(here .. "/multiplot.lua")
+local plot = require "ntklab.plot"
 
 local fig = {}
 
@@ -100,7 +99,7 @@ function fig.draw(dir, png, opts)
           {x = traj.t, y = a2s, title = "|a|^2 / s (simulation)", color = "#2ca02c", style = "dotted"},
         }}
     end
-    return multiplot{file = png, title = opts.title, rows = 1, cols = #panels, width = 430 * #panels,
+    return plot.figure{file = png, title = opts.title, rows = 1, cols = #panels, width = 430 * #panels,
       height = 470, panels = panels}
   end)
   if not ok then return nil, "figures/unwhitened_linear: " .. tostring(res) end
