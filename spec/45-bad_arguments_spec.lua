@@ -142,7 +142,7 @@ local cases = {
   {"ntklab.output.figure", function() output.figure{file = "f.png", panels = {{series = series}, {series = {}}}} end, "bad argument #1 to 'plot.figure' (panel 2: field 'series': non-empty array expected)"},
   {"ntklab.output.figure", function() output.figure{file = "f.png", cols = 1, rows = 1, panels = {{series = series}, {series = series}}} end, "bad argument #1 to 'plot.figure' (2 panels do not fit a 1 x 1 layout)"},
   {"ntklab.output.figure", function() output.figure{file = "f.png", panels = {{heatmap = {{1, 2}, {3}}}}} end, "bad argument #1 to 'plot.figure' (heatmap:"},
-  {"ntklab.output.figure", function() output.figure{file = "f.png", panels = {{series = {{x = {1}, y = {1}, color = "red"}}}}} end, "bad argument #1 to 'plot.figure' (series 1: color: '#rrggbb' expected, got red)"},
+  {"ntklab.output.figure", function() output.figure{file = "f.png", panels = {{series = {{x = {1}, y = {1}, color = "#12"}}}}} end, "bad argument #1 to 'plot.figure' (series 1: color: '#rrggbb' or a gnuplot colour name expected, got #12)"},
   {"ntklab.output.figure", function() output.figure{file = "f.png", panels = {{series = {{x = {1}, y = {1}, style = "errorbars"}}}}} end, "bad argument #1 to 'plot.figure' (series 1: style 'errorbars' needs dy)"},
   {"ntklab.output.progress", function() output.progress("x") end, "bad argument #1 to 'output.progress' (table expected, got string)"},
   {"ntklab.output.progress", function() output.progress{total = 0} end, "bad argument #1 to 'output.progress' (field 'total': positive number expected, got 0)"},

@@ -6,7 +6,7 @@
 -- A panel: {title =, xlabel =, ylabel =, logx =, logy =, xrange = {lo, hi}, yrange = {lo, hi}
 --           ("*" for an open end), square = bool, key = "outside right top" (gnuplot's position
 --           words, outside the data: "top left" reads as outside right top; "off" hides it),
---           series = {{x =, y =, dy = (errorbars), title =, style = "lines", color = "#rrggbb"}, ...},
+--           series = {{x =, y =, dy = (errorbars), title =, style = "lines", color = "#rrggbb" | "gray40"}, ...},
 --           vlines = {x | {x =, title =, color =}, ...}, hlines = {y | {y =, title =}, ...}}
 --        or a heat map: {heatmap = rows (arrays of numbers, or a matrix tensor), title =,
 --           range = {lo, hi} (default -1, 1), palette = "diverging" | "sequential"}.
@@ -126,8 +126,9 @@ local function check_series(series, f, where)
       check.fail(1, f, fmt("%sstyle '%s' unknown (%s)", at, tostring(style), STYLE_NAMES))
     end
     if style == "errorbars" and not dy then check.fail(1, f, at .. "style 'errorbars' needs dy") end
-    if s.color ~= nil and not (type(s.color) == "string" and s.color:match("^#%x%x%x%x%x%x$")) then
-      check.fail(1, f, fmt("%scolor: '#rrggbb' expected, got %s", at, tostring(s.color)))
+    if s.color ~= nil and not (type(s.color) == "string"
+        and (s.color:match("^#%x%x%x%x%x%x$") or s.color:match("^%a%w*$"))) then
+      check.fail(1, f, fmt("%scolor: '#rrggbb' or a gnuplot colour name expected, got %s", at, tostring(s.color)))
     end
     out[i] = {x = x, y = y, dy = dy, title = s.title, style = style, color = s.color}
   end
@@ -143,7 +144,8 @@ local function check_markers(list, f, where, axis)
   local out = {}
   for i, v in ipairs(list) do
     if type(v) == "number" then v = {[axis] = v} end
-    if type(v) ~= "table" or type(v[axis]) ~= "number" or (v.title ~= nil and type(v.title) ~= "string") then
+    if type(v) ~= "table" or type(v[axis]) ~= "number" or (v.title ~= nil and type(v.title) ~= "string")
+      or (v.color ~= nil and not (type(v.color) == "string" and v.color:match("^#?%w+$"))) then
       check.fail(1, f, fmt("%s%sline %d: number or {%s = number, title = string} expected", where,
         axis == "x" and "v" or "h", i, axis))
     end
