@@ -143,6 +143,11 @@ int lntk_findname(const char *const names[], const char *s);
 /* Raises "bad argument #tbl to 'f' (invalid option 'key')" for keys not in the NULL-ended list
  * (the valid keys and a near miss are named too). */
 void lntk_checkoptions(lua_State *L, int tbl, const char *const allowed[]);
+/* The arguments of a kernel call (obj, X [, X2] [, options]) at positions 1 to 4: X (position 2)
+ * and X2 (position 3, NULL when it is not a tensor), and the stack index of the option table, which
+ * follows X2 or takes its place (0: none). `call` shows the signature in the error for a fifth
+ * argument, e.g. "net, X [, X2] [, options]". Shapes are the caller's to check. */
+int lntk_kernel_args(lua_State *L, const char *call, ntk_tensor **X1, ntk_tensor **X2);
 /* The file path at idx: a string without NUL bytes (the C library would stop at the first one and
  * open another file). */
 const char *lntk_checkpath(lua_State *L, int idx);
