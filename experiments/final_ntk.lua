@@ -23,7 +23,7 @@ local M = {
   name = "final_ntk",
   summary = "Deep linear net on partially whitened images: alignment dynamics and the final NTK "
     .. "against s^{2-2/L} x^T[(L-1)beta beta^T + I]x' (paper Appendix E.3)",
-  options = {
+  options = record_schedule.options({
     {name = "depth", type = "integer", default = 3, min = 2, max = 12, help = "number of weight layers L"},
     {name = "sigma", type = "number", default = 1e-2, min = 0, help = "initialization scale"},
     {name = "width", type = "integer", default = 100, min = 1, help = "hidden width N"},
@@ -32,15 +32,8 @@ local M = {
     {name = "dataset", type = "choice", choices = {"auto", "cifar10", "fashion_mnist"}, default = "auto",
       help = "auto: CIFAR-10 classes 0/1 when its files are present, else Fashion-MNIST 0/1"},
     {name = "rtol", type = "number", default = 1e-8, min = 0, help = "rk45 relative tolerance (absolute: rtol x sigma^L)"},
-    {name = "t_min", type = "number", default = 1e-2, min = 0, help = "first record time after 0"},
-    {name = "t_max", type = "number", default = 1e9, min = 0, help = "give up at this time"},
-    {name = "per_decade", type = "integer", default = 10, min = 1, help = "records per decade at least"},
-    {name = "max_change", type = "number", default = 0.05, min = 0,
-      help = "at most about this change of log loss, the alignment and log |K|_F per record"},
-    {name = "stop_ratio", type = "number", default = 1e-8, min = 0, max = 1,
-      help = "stop once the loss is below this fraction of its initial value"},
     {name = "seed", type = "integer", default = 1, help = "seed of the image draw and the init"},
-  },
+  }, {max_change = {help = "at most about this change of log loss, the alignment and log |K|_F per record"}}),
 }
 
 -- Relative singular-value cutoff of the pseudo-inverses (see beta* below).
@@ -69,7 +62,8 @@ local function frobenius_rel(K, Kt)
 end
 
 function M.run(cfg, ctx)
-  if not (cfg.t_max > cfg.t_min and cfg.t_min > 0) then ctx.fail("need 0 < t_min < t_max") end
+  local bad_times = record_schedule.check_times(cfg)
+  if bad_times then ctx.fail(bad_times) end
   if not (cfg.sigma > 0) then ctx.fail("need sigma > 0") end
   local L = cfg.depth
   local ds, err = image_data.two_class(cfg.dataset, {train = cfg.P, test = 0, seed = cfg.seed})

@@ -20,9 +20,9 @@
 local theory = require "ntklab.theory"
 local curves = require "ntklab.curves"
 local plot = require "ntklab.plot"
-local sweep_figure = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "sweep_figure.lua")
+local figure_script = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "figure_script.lua")
 
-local fig = sweep_figure.open{name = "deep_linear", usage = "SWEEP_DIR [OUT_DIR]",
+local fig = figure_script.sweep{name = "deep_linear", usage = "SWEEP_DIR [OUT_DIR]",
   help = "  SWEEP_DIR: a merged sweep of experiments/deep_linear.lua (runs.json); OUT_DIR: default SWEEP_DIR/figures"}
 local dir, merged, die = fig.dir, fig.merged, fig.die
 

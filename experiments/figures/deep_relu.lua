@@ -14,9 +14,9 @@
 local output = require("ntklab").output
 local curves = require "ntklab.curves"
 local plot = require "ntklab.plot"
-local sweep_figure = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "sweep_figure.lua")
+local figure_script = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "figure_script.lua")
 
-local fig = sweep_figure.open{name = "deep_relu", out_arg = 3,
+local fig = figure_script.sweep{name = "deep_relu", out_arg = 3,
   usage = "KERNEL_SWEEP_DIR [SLOPE_SWEEP_DIR | -] [OUT_DIR]"}
 local dir, merged, die, read = fig.dir, fig.merged, fig.die, fig.read
 local slope_dir = arg[2] ~= "-" and arg[2] or nil

@@ -12,9 +12,9 @@
 --   figE3_error.png        relative Frobenius error |K - K_inf|_F / |K_inf|_F against sigma per depth
 --   figures.json           the errors per run and the smallest-sigma error per depth
 local plot = require "ntklab.plot"
-local sweep_figure = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "sweep_figure.lua")
+local figure_script = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "figure_script.lua")
 
-local fig = sweep_figure.open{name = "final_ntk", usage = "SWEEP_DIR [OUT_DIR]",
+local fig = figure_script.sweep{name = "final_ntk", usage = "SWEEP_DIR [OUT_DIR]",
   help = "  SWEEP_DIR: a merged sweep of experiments/final_ntk.lua (runs.json); OUT_DIR: default SWEEP_DIR/figures"}
 local dir, merged, die, read = fig.dir, fig.merged, fig.die, fig.read
 

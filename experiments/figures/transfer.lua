@@ -5,28 +5,11 @@
 -- (initial against final NTK of a trained net, and Eq. 67 with the fitted A): simulation
 -- means as points, Eq. 67 as lines (the standard errors are in the CSVs and the summary's
 -- z-scores, not drawn). OUT defaults to RUN_DIR.
-local csv = require "ntklab.csv"
-local json = require "ntklab.json"
-local plot = require "ntklab.plot"
+local figure_script = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "figure_script.lua")
 
-local dir, out = arg[1], arg[2]
-if not dir then
-  io.stderr:write("usage: ntklab experiments/figures/transfer.lua RUN_DIR [OUT]\n")
-  os.exit(2)
-end
-out = out or dir
-
-local function read(name)
-  local header, cols = csv.read_csv(dir .. "/" .. name)
-  if not header then error(("%s/%s: %s"):format(dir, name, tostring(cols)), 0) end
-  return cols
-end
-local function check(ok, msg) if not ok then io.stderr:write("transfer figure: ", tostring(msg), "\n") end end
-local s, serr = json.read_json(dir .. "/summary.json")
-if not s then
-  io.stderr:write(("transfer figure: %s is not a finished transfer run (%s)\n"):format(dir, tostring(serr)))
-  os.exit(1)
-end
+local fig = figure_script.run{name = "transfer", usage = "RUN_DIR [OUT]"}
+local function read(name) return (fig.read_csv(fig.dir .. "/" .. name)) end
+local s = fig.read_json(fig.dir .. "/summary.json")
 
 -- Series of one panel: rows grouped by `key`, x from `xkey`.
 local function panel(cols, key, xkey, label)
@@ -47,12 +30,12 @@ local function panel(cols, key, xkey, label)
 end
 
 local a, b, c = read("panel_a.csv"), read("panel_b.csv"), read("panel_c.csv")
-check(plot.plot{file = out .. "/transfer_a.png", title = ("(a) alpha = %g: E_g against P for each A (D = %d, ridge %g, %d sets)"):format(
+fig.draw("transfer_a.png", {title = ("(a) alpha = %g: E_g against P for each A (D = %d, ridge %g, %d sets)"):format(
   a.alpha[1], s.D, s.ridge, s.trials), xlabel = "P", ylabel = "E_g", logx = true, logy = true, key = "bottom left",
   series = panel(a, "A", "P", "A")})
-check(plot.plot{file = out .. "/transfer_b.png", title = ("(b) A = %g: E_g against P for each alpha"):format(b.A[1]),
+fig.draw("transfer_b.png", {title = ("(b) A = %g: E_g against P for each alpha"):format(b.A[1]),
   xlabel = "P", ylabel = "E_g", logx = true, logy = true, key = "bottom left", series = panel(b, "alpha", "P", "alpha")})
-check(plot.plot{file = out .. "/transfer_c.png", title = ("(c) P = %g: E_g against alpha for each A"):format(c.P[1]),
+fig.draw("transfer_c.png", {title = ("(c) P = %g: E_g against alpha for each A"):format(c.P[1]),
   xlabel = "alpha", ylabel = "E_g", key = "bottom left", series = panel(c, "A", "alpha", "A")})
 
 local l = read("learned.csv")
@@ -72,6 +55,6 @@ for _, k in ipairs(order) do
     series[#series + 1] = {x = g.P, y = g.th, title = ("Eq. 67 with fitted A = %.2f, alpha = %g"):format(s.A_fit, k), style = "dashed"}
   end
 end
-check(plot.plot{file = out .. "/transfer_learned.png", title = ("depth-%d linear net trained on beta: initial vs final NTK"):format(
+fig.draw("transfer_learned.png", {title = ("depth-%d linear net trained on beta: initial vs final NTK"):format(
   s.learned.depth), xlabel = "P", ylabel = "E_g", logx = true, logy = true, key = "bottom left", series = series})
-print("transfer figures -> " .. out)
+print("transfer figures -> " .. fig.out)

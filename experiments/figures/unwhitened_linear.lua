@@ -106,12 +106,18 @@ function fig.draw(dir, png, opts)
   return res
 end
 
-if arg and arg[0] and arg[0]:match("figures/unwhitened_linear%.lua$") then
-  local dir = arg[1] or error("usage: ntklab experiments/figures/unwhitened_linear.lua RUN_DIR [OUT.png]", 0)
-  local png = arg[2] or (dir .. "/fig_c1.png")
-  local ok, err = fig.draw(dir, png)
+--- The command line of a figure script drawn from a run directory (this one and
+-- figures/phase_portrait.lua): when `script` is the one run, draw(RUN_DIR, OUT.png or
+-- RUN_DIR/default_png), print the PNG, or exit 1 with gnuplot's message.
+function fig.main(script, default_png, draw)
+  if not (arg and arg[0] and arg[0]:match("figures/" .. script .. "%.lua$")) then return end
+  local dir = arg[1] or error(("usage: ntklab experiments/figures/%s.lua RUN_DIR [OUT.png]"):format(script), 0)
+  local png = arg[2] or (dir .. "/" .. default_png)
+  local ok, err = draw(dir, png)
   if not ok then io.stderr:write(err, "\n"); os.exit(1) end
   print(png)
 end
+
+fig.main("unwhitened_linear", "fig_c1.png", fig.draw)
 
 return fig

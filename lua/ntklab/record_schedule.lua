@@ -29,6 +29,32 @@ local F = "record_schedule.run"
 local OPTIONS = {trainer = true, net = true, X = true, y = true, t_min = true, t_max = true,
   per_decade = true, observe = true, max_change = true, stop = true, progress = true}
 
+--- An experiment's options (ntklab.experiment's declarations) followed by the schedule's own:
+-- t_min, t_max, per_decade, max_change and stop_ratio (the fraction of the initial loss that ends
+-- the run), each with the experiment's changes: options(list, {t_max = {default = 1e12}, ...}).
+function record_schedule.options(list, changes)
+  local out = {}
+  for i, o in ipairs(list) do out[i] = o end
+  for _, o in ipairs{
+    {name = "t_min", type = "number", default = 1e-2, min = 0, help = "first record time after 0"},
+    {name = "t_max", type = "number", default = 1e9, min = 0, help = "give up at this time"},
+    {name = "per_decade", type = "integer", default = 10, min = 1, help = "records per decade at least"},
+    {name = "max_change", type = "number", default = 0.05, min = 0,
+      help = "at most about this change of log loss per record"},
+    {name = "stop_ratio", type = "number", default = 1e-8, min = 0, max = 1,
+      help = "stop once the loss is below this fraction of its initial value"},
+  } do
+    for k, v in pairs(changes and changes[o.name] or {}) do o[k] = v end
+    out[#out + 1] = o
+  end
+  return out
+end
+
+--- nil when the configuration's record times can be scheduled (0 < t_min < t_max), else why not.
+function record_schedule.check_times(cfg)
+  if not (cfg.t_max > cfg.t_min and cfg.t_min > 0) then return "need 0 < t_min < t_max" end
+end
+
 local function watched(values, n)
   if type(values) ~= "table" then
     check.fail(1, F, "option 'observe': must return an array of numbers, returned " .. check.typename(values))
