@@ -24,18 +24,7 @@ local function ref_center(K, P, m)
       H[i][j] = (i == j and 1 or 0) - (same_out and 1 / P or 0)
     end
   end
-  local function mul(A, B)
-    local C = {}
-    for i = 1, n do
-      C[i] = {}
-      for j = 1, n do
-        local s = 0
-        for k = 1, n do s = s + A[i][k] * B[k][j] end
-        C[i][j] = s
-      end
-    end
-    return C
-  end
+  local mul = require("spec.support.ops_reference").matmul
   return mul(mul(H, K), H), H
 end
 

@@ -142,6 +142,13 @@ function ref.matmul(a, b, transA, transB)
   return r
 end
 
+-- X^T X / P for the rows of a P x D table: the inputs' second-moment (covariance) matrix.
+function ref.second_moment(X)
+  local S = ref.matmul(X, X, true)
+  for _, row in ipairs(S) do for j = 1, #row do row[j] = row[j] / #X end end
+  return S
+end
+
 -- max |a_ij| over a 2-D table.
 function ref.maxabs(a)
   local m = 0
