@@ -4,8 +4,8 @@
 --               svg = true, gnuplot = "gnuplot", panels = {panel, ...}}
 --   plot.plot{file =, <the fields of one panel>}         one panel (ntklab.output.plot)
 -- A panel: {title =, xlabel =, ylabel =, logx =, logy =, xrange = {lo, hi}, yrange = {lo, hi}
---           ("*" for an open end), square = bool, key = "outside right top" (gnuplot's position
---           words, outside the data: "top left" reads as outside right top; "off" hides it),
+--           ("*" for an open end), square = bool, key = "below" (gnuplot's position words,
+--           outside the data: "top left" reads as below; "off" hides it),
 --           series = {{x =, y =, dy = (errorbars), title =, style = "lines", color = "#rrggbb" | "gray40"}, ...},
 --           vlines = {x | {x =, title =, color =}, ...}, hlines = {y | {y =, title =}, ...}}
 --        or a heat map: {heatmap = rows (arrays of numbers, or a matrix tensor), title =,
@@ -189,15 +189,16 @@ end
 
 -- ---- the gnuplot script ----------------------------------------------------------------
 
--- Legends sit outside the data: a position inside the graph ("top left", "bottom right") is
--- read as the same height on the right, outside; "off", "below", "above" and words that say
--- inside, outside or a margin are gnuplot's own.
+-- Legends sit outside the data, below the graph: a position inside it ("top left", "bottom
+-- right") is read as that; "off", "above" and words that say inside, outside or a margin are
+-- gnuplot's own ("outside right top" puts it on the right).
 local function key_position(key)
-  if key == nil then return "outside right top" end
-  for _, word in ipairs{"off", "inside", "outside", "below", "above", "margin"} do
-    if key:find(word, 1, true) then return key end
+  if key ~= nil then
+    for _, word in ipairs{"off", "inside", "outside", "below", "above", "margin"} do
+      if key:find(word, 1, true) then return key end
+    end
   end
-  return "outside right " .. (key:match("bottom") or key:match("center") or "top")
+  return "below"
 end
 
 -- The commands of one panel; its data go into datablocks appended to `data`.
@@ -376,7 +377,7 @@ function plot.plot(opts)
   end
   check_size(opts.width, f, "width")
   check_size(opts.height, f, "height")
-  return plot.figure({file = opts.file, width = opts.width or 900, height = opts.height or 520,
+  return plot.figure({file = opts.file, width = opts.width or 900, height = opts.height or 600,
     gnuplot = opts.gnuplot, svg = opts.svg, panels = {panel}}, f)
 end
 
