@@ -11,7 +11,8 @@
 --   ctx.out                     the run's directory (absolute)
 --   ctx.path(name)              ctx.out .. "/" .. name
 --   ctx.write_json(name, v), ctx.write_csv(name, columns, rows)   atomic, or raise on failure
---   ctx.plot(name, opts)        a PNG (ntklab.plot); a missing gnuplot is a warning, not a failure
+--   ctx.plot(name, opts)        a PNG and its SVG (ntklab.plot's plot, or figure when opts has
+--                               panels); a missing gnuplot is a warning, not a failure
 --   ctx.add_plot(name, ok, msg) records a PNG drawn by other code (a panel) into ctx.path(name)
 --   ctx.files                   what the writers wrote: {[stem] = path, plots = {...}}
 --   ctx.progress(opts)          a progress reporter (ntklab.progress) that honours --quiet
@@ -244,7 +245,7 @@ local function new_context(m, cfg, out, opts)
   function ctx.plot(name, popts)
     local p = path(name)
     popts.file = p
-    local ok, err = timed(plot.plot, popts)
+    local ok, err = timed(popts.panels and plot.figure or plot.plot, popts) -- panels: a figure
     if ok then
       ctx.files.plots[#ctx.files.plots + 1] = p
     else

@@ -226,7 +226,8 @@ local function panel_commands(p, data)
     return cmds
   end
   cmds[#cmds + 1] = "set grid"
-  cmds[#cmds + 1] = "set key " .. key_position(p.key) .. " noopaque font ',9'"
+  -- height 1: room for the smaller legend font, so a legend below never runs into the x label
+  cmds[#cmds + 1] = "set key " .. key_position(p.key) .. " noopaque font ',9' height 1"
   if p.xlabel then cmds[#cmds + 1] = "set xlabel " .. plot.text(p.xlabel) end
   if p.ylabel then cmds[#cmds + 1] = "set ylabel " .. plot.text(p.ylabel) end
   if p.logx then cmds[#cmds + 1] = "set logscale x; set format x '%g'" end
