@@ -9,8 +9,8 @@ local c1 = dofile(here .. "/unwhitened_linear.lua")
 local fig = {}
 
 function fig.draw(dir, png)
-  return c1.draw(dir, png, {cos_panel = false, xlabel = "beta_1", ylabel = "beta_2",
-    title = "Figure 2: RKHS-norm level curves of f(x) = beta . x under the NTK, D = 2, one training point"})
+  return c1.draw(dir, png, {cos_panel = false, xlabel = "β_{1}", ylabel = "β_{2}",
+    title = "Figure 2: RKHS-norm level curves of f(x) = β · x under the NTK, D = 2, one training point"})
 end
 
 c1.main("phase_portrait", "fig2.png", fig.draw)

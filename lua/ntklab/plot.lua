@@ -73,7 +73,12 @@ end
 
 --- Text for gnuplot's enhanced mode in single quotes: _{...} and ^{...} stay markup, every other
 -- special character (_ ^ @ & ~ { } \) is escaped, and a quote is doubled.
-function plot.text(s) return "'" .. escape(tostring(s)) .. "'" end
+-- A line break becomes gnuplot's "\n" between single-quoted pieces.
+function plot.text(s)
+  local lines = {}
+  for line in (tostring(s) .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = "'" .. escape(line) .. "'" end
+  return table.concat(lines, [[."\n".]])
+end
 
 local function num(x)
   if x == "*" then return "*" end
@@ -225,7 +230,7 @@ local function panel_commands(p, data)
     cmds[#cmds + 1] = "plot " .. name .. " matrix with image notitle"
     return cmds
   end
-  cmds[#cmds + 1] = "set grid"
+  cmds[#cmds + 1] = "set grid; set clip two" -- clip two: a line through the graph with both ends outside it
   -- height 1: room for the smaller legend font, so a legend below never runs into the x label
   cmds[#cmds + 1] = "set key " .. key_position(p.key) .. " noopaque font ',9' height 1"
   if p.xlabel then cmds[#cmds + 1] = "set xlabel " .. plot.text(p.xlabel) end
