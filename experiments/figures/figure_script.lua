@@ -6,6 +6,7 @@
 --   fig.dir, fig.out, fig.merged           the sweep folder, the output folder (SWEEP_DIR/figures),
 --                                          runs.json
 --   fig.read(run, "trajectory.csv" [, dir]) a run's CSV as a tensor (header skipped), or dies
+--   fig.config(run)                         the run's settings (its config.json), or {}
 --   fig.finish(report)                     report.plots = what was drawn; writes figures.json
 -- From a run directory (figures/multiclass, transfer):
 --   local fig = figure_script.run{name = "transfer", usage = "RUN_DIR [OUT]"}   OUT: RUN_DIR
@@ -58,6 +59,11 @@ function figure_script.sweep(o)
     local T, terr = ntklab.io.read_csv((from or fig.dir) .. "/" .. run.run .. "/" .. file, {header = true})
     if not T then fig.die(terr) end
     return T
+  end
+
+  function fig.config(run)
+    local c = output.read_json(fig.dir .. "/" .. run.run .. "/config.json")
+    return c and c.config or {}
   end
 
   function fig.finish(report)

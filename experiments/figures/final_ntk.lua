@@ -39,6 +39,12 @@ for _, L in ipairs(depths) do
   shown[L] = by_depth[L][1]
 end
 
+-- what every panel shows: the data and the nets (the shown runs share all but depth and sigma)
+local cfg = fig.config(shown[depths[1]])
+local function int(v) return tostring(math.tointeger(v) or v) end
+local setting = ("%s, P = %s; linear nets of width %s, seed %s"):format(tostring(dataset):gsub(" %(.*", ""),
+  int(cfg.P), int(cfg.width), int(cfg.seed))
+
 -- E.3a: alignment dynamics
 do
   local series = {}
@@ -48,11 +54,11 @@ do
     local t, a = {}, {}
     for i = 2, T:size(1) do t[#t + 1], a[#a + 1] = T:get(i, 1), T:get(i, 3) end
     local color = plot.color(L - 1)
-    series[#series + 1] = {x = t, y = a, title = ("L = %d (sigma = %g)"):format(L, r.sigma), color = color}
+    series[#series + 1] = {x = t, y = a, title = ("L = %d (σ = %g)"):format(L, r.sigma), color = color}
     series[#series + 1] = {x = {t[1], t[#t]}, y = {r.alignment_theory, r.alignment_theory}, style = "dotted", color = color}
   end
   fig.draw("figE3a_alignment.png", {width = 1000, height = 600, panels = {{
-    title = "Fig. E.3a: NTK alignment, deep linear nets, " .. tostring(dataset):gsub(" %(.*", "") .. ", gamma = 0.25 (dotted: theory's K_inf)",
+    title = "Fig. E.3a: NTK alignment (dotted: theory's K_{∞})\n" .. setting .. ", γ = " .. tostring(cfg.gamma),
     logx = true, xlabel = "t", ylabel = "kernel-target alignment", key = "top left", series = series}}})
 end
 
@@ -64,7 +70,7 @@ local function heatmap_panels()
   for _, L in ipairs(depths) do
     local r = shown[L]
     for _, panel in ipairs{{"kernels_initial.csv", "initial NTK"}, {"kernels_final.csv", "final NTK"},
-                            {"kernels_theory.csv", "theory K_inf"}} do
+                            {"kernels_theory.csv", "theory K_{∞}"}} do
       local T = read(r, panel[1])
       local n = T:size(1)
       local big = 0
@@ -83,7 +89,7 @@ local function heatmap_panels()
   return panels
 end
 fig.draw("figE3b_kernels.png", {width = 1050, height = 340 * #depths,
-  rows = #depths, cols = 3, title = "Fig. E.3b: NTKs on " .. tostring(dataset):gsub(" %(.*", "") .. " by class (colours clip at the largest off-diagonal entry)",
+  rows = #depths, cols = 3, title = "Fig. E.3b: NTKs by class (colours clip at the largest off-diagonal entry)\n" .. setting,
   panels = heatmap_panels()})
 
 -- error against sigma
@@ -111,8 +117,8 @@ do
       alignment_final = shown[L].alignment_final, alignment_theory = shown[L].alignment_theory}
   end
   fig.draw("figE3_error.png", {width = 900, height = 600, panels = {{
-    title = "final NTK against theory: |K - K_inf|_F / |K_inf|_F, " .. tostring(dataset):gsub(" %(.*", ""),
-    logx = true, logy = true, xlabel = "sigma", ylabel = "relative Frobenius error", key = "top left", series = series}}})
+    title = "final NTK against theory: ‖K - K_{∞}‖_{F} / ‖K_{∞}‖_{F}\n" .. setting,
+    logx = true, logy = true, xlabel = "σ", ylabel = "relative Frobenius error", key = "top left", series = series}}})
 end
 fig.finish(report)
 for _, e in ipairs(report.depths) do

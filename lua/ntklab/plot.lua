@@ -255,7 +255,7 @@ local function panel_commands(p, data)
   for _, axis in ipairs{"x", "y"} do
     for i, v in ipairs(axis == "x" and p.vlines or p.hlines) do
       local color = v.color or MARKER_COLORS[(i - 1) % #MARKER_COLORS + 1]
-      local dt = (i - 1) % 3 + 2
+      local dt = v.title and (i - 1) % 3 + 2 or 2 -- named markers differ by dash, unnamed ones are dashed
       if axis == "x" then
         cmds[#cmds + 1] = fmt("set arrow from %s, graph 0 to %s, graph 1 nohead dt %d lw 1.5 lc rgb '%s' front",
           num(v.x), num(v.x), dt, color)
