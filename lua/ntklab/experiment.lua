@@ -89,7 +89,15 @@ local function module_spec(f, m)
     end
     options[i] = o
   end
-  for _, o in ipairs(RUNNER_OPTIONS) do options[#options + 1] = o end
+  for _, o in ipairs(RUNNER_OPTIONS) do
+    if o.name == "out" and type(m.name) == "string" then -- the help names this module's default
+      local named = {}
+      for k, v in pairs(o) do named[k] = v end
+      named.help = o.help:gsub("results/NAME", "results/" .. m.name)
+      o = named
+    end
+    options[#options + 1] = o
+  end
   local spec = {name = "run " .. (m.path or m.name), description = m.summary, options = options}
   local ok, err = pcall(cli.check_spec, f, spec)
   if not ok then error(err, 0) end
