@@ -10,12 +10,7 @@ local script = files.source_dir .. "/experiments/silent_alignment.lua"
 
 local q = files.q
 
-local function run(args)
-  local p = io.popen(q(host) .. " run " .. q(script) .. " " .. args .. " 2>&1")
-  local out = p:read("a")
-  local _, _, code = p:close()
-  return out, code
-end
+local function run(args) return files.sh(q(host) .. " run " .. q(script) .. " " .. args) end
 
 local scratch_dir, entries, remove_tree = files.scratch_dir, files.entries, files.remove_tree
 
