@@ -77,25 +77,16 @@ function M.run(cfg, ctx)
     traj.kernel_norm[i] = K:norm()
   end
   local loss0 = net:loss(X, y)
-  local decades = math.log(cfg.t_max / cfg.t_min, 10)
-  local progress = ctx.progress{total = math.ceil(decades), label = ("deep_linear L=%d sigma=%g"):format(L, cfg.sigma)}
   local s = cfg.s
-  local ok, records, converged = pcall(record_schedule.run, {trainer = flow, net = net, X = X, y = y,
-    t_min = cfg.t_min, t_max = cfg.t_max, per_decade = cfg.per_decade,
+  local _, converged = record_schedule.run_experiment(ctx, cfg, {trainer = flow, net = net, X = X, y = y,
+    loss0 = loss0, label = ("deep_linear L=%d sigma=%g"):format(L, cfg.sigma),
     observe = function(t, loss, nt)
       observe(t, loss, nt)
       local i = #traj.t
       -- log |K|_F grows smoothly with the layers' scale u^{2L-2} (c itself sits near 0, then
       -- jumps): watching it samples the take-off of the sigmoid.
       return {math.log(loss), traj.c[i] / s, traj.cos[i], traj.alignment[i], math.log(traj.kernel_norm[i])}
-    end,
-    max_change = cfg.max_change,
-    stop = function(_, loss) return loss <= cfg.stop_ratio * loss0 end,
-    progress = function(_, t, loss)
-      progress:update(math.max(0, math.floor(math.log(t / cfg.t_min, 10)) + 1), ("t %.3g loss %.3g"):format(t, loss))
     end})
-  if not ok then ctx.fail("training failed at t = " .. tostring(flow.t) .. ": " .. tostring(records)) end
-  progress:finish()
   ctx.timer:lap("train")
 
   local n = #traj.t

@@ -81,10 +81,8 @@ function M.run(cfg, ctx)
     kernel_seconds = kernel_seconds + (ctx.clock() - started)
   end
   local loss0 = net:loss(X, y)
-  local progress = ctx.progress{total = math.ceil(math.log(cfg.t_max / cfg.t_min, 10)),
-    label = ("deep_relu L=%d sigma=%g"):format(L, cfg.sigma)}
-  local ok, msg = pcall(record_schedule.run, {trainer = flow, net = net, X = X, y = y,
-    t_min = cfg.t_min, t_max = cfg.t_max, per_decade = cfg.per_decade, max_change = cfg.max_change,
+  record_schedule.run_experiment(ctx, cfg, {trainer = flow, net = net, X = X, y = y, loss0 = loss0,
+    label = ("deep_relu L=%d sigma=%g"):format(L, cfg.sigma),
     observe = function(t, loss, nt)
       traj.t[#traj.t + 1], traj.loss[#traj.loss + 1] = t, loss
       if cfg.kernels then
@@ -99,13 +97,7 @@ function M.run(cfg, ctx)
         end
       end
       return {math.log(loss)}
-    end,
-    stop = function(_, loss) return loss <= cfg.stop_ratio * loss0 end,
-    progress = function(_, t, loss)
-      progress:update(math.max(0, math.floor(math.log(t / cfg.t_min, 10)) + 1), ("t %.3g loss %.3g"):format(t, loss))
     end})
-  progress:finish()
-  if not ok then ctx.fail("training failed at t = " .. tostring(flow.t) .. ": " .. tostring(msg)) end
   local n = #traj.t
   local converged = traj.loss[n] <= cfg.stop_ratio * loss0
   ctx.timer:add("kernels", kernel_seconds)

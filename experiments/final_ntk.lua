@@ -83,10 +83,8 @@ function M.run(cfg, ctx)
   local traj = {t = {}, loss = {}, alignment = {}, alignment_centered = {}, kernel_norm = {}}
   local K0
   local loss0 = net:loss(X, y)
-  local progress = ctx.progress{total = math.ceil(math.log(cfg.t_max / cfg.t_min, 10)),
-    label = ("final_ntk L=%d sigma=%g"):format(L, cfg.sigma)}
-  local ok, msg = pcall(record_schedule.run, {trainer = flow, net = net, X = X, y = y,
-    t_min = cfg.t_min, t_max = cfg.t_max, per_decade = cfg.per_decade, max_change = cfg.max_change,
+  record_schedule.run_experiment(ctx, cfg, {trainer = flow, net = net, X = X, y = y, loss0 = loss0,
+    label = ("final_ntk L=%d sigma=%g"):format(L, cfg.sigma),
     observe = function(t, loss, nt)
       ntklab.ntk(nt, X, {output = "trace", workspace = ws, out = K})
       if not K0 then K0 = K:clone() end
@@ -96,13 +94,7 @@ function M.run(cfg, ctx)
       traj.alignment_centered[i] = ntklab.alignment(K, y, {centered = true})
       traj.kernel_norm[i] = K:norm()
       return {math.log(loss), traj.alignment[i], math.log(traj.kernel_norm[i])}
-    end,
-    stop = function(_, loss) return loss <= cfg.stop_ratio * loss0 end,
-    progress = function(_, t, loss)
-      progress:update(math.max(0, math.floor(math.log(t / cfg.t_min, 10)) + 1), ("t %.3g loss %.3g"):format(t, loss))
     end})
-  progress:finish()
-  if not ok then ctx.fail("training failed at t = " .. tostring(flow.t) .. ": " .. tostring(msg)) end
   ctx.timer:lap("train")
   local n = #traj.t
   local converged = traj.loss[n] <= cfg.stop_ratio * loss0
