@@ -235,6 +235,26 @@ describe("output: plots", function()
     assert.are.equal("\137PNG", slurp(file):sub(1, 4))
   end)
 
+  it("writes labels as gnuplot enhanced text: _{} and ^{} are markup, every other character literal", function()
+    local plot = require "ntklab.plot"
+    assert.are.equal([['‖K‖_{F} t\_half σ^{2} it''s \@ \{x\}']], plot.text("‖K‖_{F} t_half σ^{2} it's @ {x}"))
+    assert.are.equal([['a'."\n".'b\_c']], plot.text("a\nb_c"))
+    assert.are.equal("fig.svg", plot.svg_name("fig.png"))
+  end)
+
+  it("draws panels and a heat map into one PNG and one SVG", function()
+    if not have_gnuplot then pending("gnuplot is not installed") return end
+    local file = dir .. "/fig.png"
+    local s = series()
+    local ok, msg = output.figure{file = file, title = "σ^{2} = 10^{-3}\nsecond line", cols = 2, panels = {
+      {title = "‖K‖_{F}", xlabel = "t", logx = true, series = s, vlines = {{x = 2, title = "t_{1/2} = 2"}}, hlines = {0.5}},
+      {title = "kernel", heatmap = {{1, -0.5}, {-0.5, 1}}}}}
+    assert.is_true(ok, msg)
+    assert.are.equal("\137PNG", slurp(file):sub(1, 4))
+    assert.matches("<svg", slurp(dir .. "/fig.svg"), 1, true)
+    assert.are.same({"fig.png", "fig.svg"}, entries(dir))
+  end)
+
   it("returns nil, msg when gnuplot is missing or fails, keeping the old PNG", function()
     local file = dir .. "/panel.png"
     assert.is_true(output.write_atomic(file, "old"))
