@@ -156,15 +156,17 @@ for _, L in ipairs(depths) do
   local label = L > 2 and ("L = %d: slope %.3f"):format(L, entry.slope) or ("L = %d"):format(L)
   local color = plot.color(L - 1)
   series3a[#series3a + 1] = {x = sigmas, y = ts, title = label, style = "points", color = color}
-  series3a[#series3a + 1] = {x = xs, y = ode, title = ("ODE from c0 = (%.2f sigma)^%d"):format(kappa, L), color = color}
+  series3a[#series3a + 1] = {x = xs, y = ode, title = ("ODE from c_{0} = (%.2f σ)^{%d}"):format(kappa, L), color = color}
   series3a[#series3a + 1] = {x = xs, y = lead, style = "dashed", color = color,
     title = L == depths[#depths] and "leading term (dashed)" or nil}
 end
 
-local where = ("deep linear, D = %d, N = 50, whitened synthetic data"):format(rank)
+local cfg1 = fig.config(by_depth[depths[1]][1])
+local where = ("whitened synthetic data, D = %d, P = %s; deep linear nets of width %s"):format(rank,
+  tostring(math.tointeger(cfg1.P) or cfg1.P), tostring(math.tointeger(cfg1.width) or cfg1.width))
 fig.draw("fig3a_t_half.png", {width = 950, height = 650, panels = {{
   title = "Fig. 3a: time to half loss, " .. where, logx = true, logy = true,
-  xlabel = "sigma", ylabel = "t_1/2", key = "top right", series = series3a}}})
+  xlabel = "σ", ylabel = "t_{1/2}", series = series3a}}})
 
 -- 3b: L = 3 trajectories, seed 1
 if by_depth[3] then
@@ -178,12 +180,12 @@ if by_depth[3] then
     local t, loss, cos = {}, {}, {}
     local l0 = T:get(1, 2)
     for i = 2, T:size(1) do t[#t + 1], loss[#loss + 1], cos[#cos + 1] = T:get(i, 1), T:get(i, 2) / l0, T:get(i, 4) end
-    series[#series + 1] = {x = t, y = loss, title = ("sigma = %g"):format(r.sigma), color = color}
+    series[#series + 1] = {x = t, y = loss, title = ("σ = %g"):format(r.sigma), color = color}
     series[#series + 1] = {x = t, y = cos, style = "dashed", color = color}
   end
   fig.draw("fig3b_L3_dynamics.png", {width = 1000, height = 600, panels = {{
-    title = "Fig. 3b: L = 3, loss / initial loss (solid) and cos(W1^T W1, beta beta^T) (dashed)", logx = true,
-    xlabel = "t", ylabel = "loss ratio, cosine", key = "center left", series = series}}})
+    title = "Fig. 3b: L = 3, loss / initial loss (solid) and cos(W_{1}^{T}W_{1}, ββ^{T}) (dashed), seed 1\n" .. where,
+    logx = true, xlabel = "t", ylabel = "loss ratio, cosine", series = series}}})
 end
 
 -- 3c: t_1/2 and t_cos1/2 for L = 3, 4
@@ -193,15 +195,15 @@ do
     if e.depth == 3 or e.depth == 4 then
       local color = plot.color(e.depth - 1)
       series[#series + 1] = {x = e.sigmas, y = e.t_half, style = "linespoints", color = color,
-        title = ("L = %d: t_1/2 (slope %.3f)"):format(e.depth, e.slope)}
+        title = ("L = %d: t_{1/2} (slope %.3f)"):format(e.depth, e.slope)}
       series[#series + 1] = {x = e.sigmas, y = e.t_cos_half, style = "dashed", color = color,
-        title = ("L = %d: t_cos1/2 (slope %.3f)"):format(e.depth, e.slope_cos or 0 / 0)}
+        title = ("L = %d: t_{cos 1/2} (slope %.3f)"):format(e.depth, e.slope_cos or 0 / 0)}
     end
   end
   if #series > 0 then
     fig.draw("fig3c_t_half_t_cos.png", {width = 950, height = 650, panels = {{
-      title = "Fig. 3c: the first layer aligns (t_cos1/2) before the loss halves (t_1/2)", logx = true, logy = true,
-      xlabel = "sigma", ylabel = "time", key = "top right", series = series}}})
+      title = "Fig. 3c: the first layer aligns (t_{cos 1/2}) before the loss halves (t_{1/2})\n" .. where,
+      logx = true, logy = true, xlabel = "σ", ylabel = "time", series = series}}})
   end
 end
 
@@ -217,11 +219,11 @@ do
     xs[#xs + 1], th[#th + 1] = L, L / math.sqrt(L * L + rank - 1)
   end
   fig.draw("figE1_alignment.png", {width = 900, height = 600, panels = {{
-    title = ("Fig. E.1b-c: final NTK alignment and first-layer cosine against depth (r = %d)"):format(rank),
-    xlabel = "depth L", ylabel = "final value", key = "bottom right", yrange = {0, 1.05}, series = {
+    title = ("Fig. E.1b-c: final NTK alignment and first-layer cosine against depth (r = %d)\n%s"):format(rank, where),
+    xlabel = "depth L", ylabel = "final value", yrange = {0, 1.05}, series = {
       {x = Ls, y = A, title = "final kernel alignment (every run)", style = "points", color = plot.color(1)},
-      {x = xs, y = th, title = "L / sqrt(L^2 + r - 1)", color = plot.color(1)},
-      {x = Ls, y = C, title = "final cos(W1^T W1, beta beta^T)", style = "points", color = plot.color(2)},
+      {x = xs, y = th, title = "L / √(L^{2} + r − 1)", color = plot.color(1)},
+      {x = Ls, y = C, title = "final cos(W_{1}^{T}W_{1}, ββ^{T})", style = "points", color = plot.color(2)},
     }}}})
 end
 

@@ -30,6 +30,10 @@ table.sort(runs, function(a, b)
   if a.depth ~= b.depth then return a.depth < b.depth end
   return (a.seed or 0) < (b.seed or 0)
 end)
+-- the data and the nets (the shown runs share all but depth and sigma), for the titles
+local cfg1 = fig.config(runs[1])
+local setting = ("%s; ReLU nets of width %s, seed %s"):format(tostring(dataset),
+  tostring(math.tointeger(cfg1.width) or cfg1.width), tostring(math.tointeger(cfg1.seed) or cfg1.seed))
 local function color(L) return plot.color(math.tointeger(L) - 1) end
 
 -- one run per depth (the smallest seed) for the curves
@@ -45,19 +49,19 @@ do
     local t, l = {}, {}
     local l0 = Tl:get(1, 2)
     for i = 2, Tl:size(1) do t[#t + 1], l[#l + 1] = Tl:get(i, 1), Tl:get(i, 2) / l0 end
-    loss_series[#loss_series + 1] = {x = t, y = l, color = color(r.depth), title = ("L = %d, sigma = %g"):format(r.depth, r.sigma)}
+    loss_series[#loss_series + 1] = {x = t, y = l, color = color(r.depth), title = ("L = %d, σ = %g"):format(r.depth, r.sigma)}
     local Tk = read(r, "trajectory.csv")
     local tk, a = {}, {}
     for i = 2, Tk:size(1) do tk[#tk + 1], a[#a + 1] = Tk:get(i, 1), Tk:get(i, 3) end
     align_series[#align_series + 1] = {x = tk, y = a, color = color(r.depth), style = "linespoints",
-      title = ("L = %d: t_align90 %.3g, t_kernel10 %.3g"):format(r.depth, r.t_align90 or 0 / 0, r.t_kernel10 or 0 / 0)}
+      title = ("L = %d: t_{align90} = %.3g; t_{kernel10} = %.3g (dashed)"):format(r.depth, r.t_align90 or 0 / 0, r.t_kernel10 or 0 / 0)}
     if r.t_kernel10 then vlines[#vlines + 1] = {x = r.t_kernel10, color = color(r.depth)} end
   end
   fig.draw("figE2_dynamics.png", {width = 1000, height = 900, rows = 2, cols = 1,
-    title = "Fig. E.2a-b: ReLU nets, width 100, " .. tostring(dataset), panels = {
-      {title = "loss / initial loss", logx = true, xlabel = "t", ylabel = "loss ratio", key = "bottom left", series = loss_series},
-      {title = "NTK alignment; dashed: |K|_F at 10% of its final value", logx = true, xlabel = "t",
-       ylabel = "kernel-target alignment", key = "top left", series = align_series, vlines = vlines},
+    title = "Fig. E.2a-b: " .. setting, panels = {
+      {title = "loss / initial loss", logx = true, xlabel = "t", ylabel = "loss ratio", series = loss_series},
+      {title = "NTK alignment; dashed: ‖K‖_{F} at 10% of its final value", logx = true, xlabel = "t",
+       ylabel = "kernel-target alignment", series = align_series, vlines = vlines},
     }})
 end
 
@@ -79,9 +83,9 @@ do
   final_s[#final_s + 1] = {x = {lo, hi}, y = {lo, hi}, color = "gray40", style = "dashed"}
   initial_s[#initial_s + 1] = {x = {lo, hi}, y = {lo, hi}, color = "gray40", style = "dashed"}
   fig.draw("figE2_predictions.png", {width = 1200, height = 560, rows = 1, cols = 2,
-    title = "Fig. E.2c: test outputs, kernel regression against the trained net, " .. tostring(dataset), panels = {
-      {title = "final NTK", xlabel = "net", ylabel = "kernel regression", key = "top left", series = final_s},
-      {title = "initial NTK", xlabel = "net", ylabel = "kernel regression", key = "top left", series = initial_s},
+    title = "Fig. E.2c: test outputs, kernel regression against the trained net\n" .. setting, panels = {
+      {title = "final NTK", xlabel = "net", ylabel = "kernel regression", series = final_s},
+      {title = "initial NTK", xlabel = "net", ylabel = "kernel regression", series = initial_s},
     }})
 end
 
@@ -121,9 +125,9 @@ if slope_dir then
       slope_se = fit and fit.slope_se, slope_theory = 2 - L, t_three_quarters = d.t34,
       slope_three_quarters = fit34 and fit34.slope, slope_three_quarters_se = fit34 and fit34.slope_se}
     series[#series + 1] = {x = d.sig, y = d.t, style = "points", color = color(L),
-      title = fit and ("L = %d, t_1/2: slope %.3f (theory %d)"):format(L, fit.slope, 2 - L) or ("L = %d"):format(L)}
+      title = fit and ("L = %d, t_{1/2}: slope %.3f (theory %d)"):format(L, fit.slope, 2 - L) or ("L = %d"):format(L)}
     series[#series + 1] = {x = d.sig, y = d.t34, style = "points", color = color(L + 1),
-      title = fit34 and ("L = %d, t_3/4: slope %.3f"):format(L, fit34.slope) or nil}
+      title = fit34 and ("L = %d, t_{3/4}: slope %.3f"):format(L, fit34.slope) or nil}
     for _, pair in ipairs{{fit, color(L)}, {fit34, color(L + 1)}} do
       local ft = pair[1]
       if ft then
@@ -135,7 +139,7 @@ if slope_dir then
   local sname = sm.runs[1] and sm.runs[1].dataset or dataset
   fig.draw("figE2_t_half.png", {width = 900, height = 600, panels = {{
     title = "Fig. E.2a: ReLU nets, time to 1/2 and 3/4 of the initial loss, " .. tostring(sname):gsub(" %(.*", ""),
-    logx = true, logy = true, xlabel = "sigma", ylabel = "time", key = "top right", series = series}}})
+    logx = true, logy = true, xlabel = "σ", ylabel = "time", series = series}}})
 end
 
 fig.finish(report)
