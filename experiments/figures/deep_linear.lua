@@ -24,23 +24,11 @@ local figure_script = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "
 
 local fig = figure_script.sweep{name = "deep_linear", usage = "SWEEP_DIR [OUT_DIR]",
   help = "  SWEEP_DIR: a merged sweep of experiments/deep_linear.lua (runs.json); OUT_DIR: default SWEEP_DIR/figures"}
-local dir, merged, die = fig.dir, fig.merged, fig.die
+local dir = fig.dir
 
 -- runs by depth, only the completed ones
-local by_depth, depths, dataset = {}, {}, nil
-local s, rank = nil, nil
-for _, r in ipairs(merged.runs) do
-  if r.status == "done" and r.t_half then
-    local L = math.tointeger(r.depth)
-    if not by_depth[L] then by_depth[L] = {}; depths[#depths + 1] = L end
-    table.insert(by_depth[L], r)
-    dataset = dataset or r.dataset
-    s = s or r.alignment_theory and 1 -- the sweep's teacher scale: the experiment's default
-  end
-end
-if #depths == 0 then die("no completed runs in " .. dir .. "/runs.json") end
-table.sort(depths)
-s = 1
+local by_depth, depths, dataset = fig.by_depth("t_half")
+local s, rank = 1, nil -- the sweep's teacher scale: the experiment's default
 -- the data's rank, from any run's theory alignment A = L/sqrt(L^2 + r - 1)
 do
   local r = by_depth[depths[1]][1]

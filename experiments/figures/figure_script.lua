@@ -7,6 +7,9 @@
 --                                          runs.json
 --   fig.read(run, "trajectory.csv" [, dir]) a run's CSV as a tensor (header skipped), or dies
 --   fig.config(run)                         the run's settings (its config.json), or {}
+--   fig.by_depth(field)                     the finished runs that have `field`, grouped by
+--                                           depth: by[L] = {runs}, the sorted depths, the data's
+--                                           name (dies when there are none)
 --   fig.finish(report)                     report.plots = what was drawn; writes figures.json
 -- From a run directory (figures/multiclass, transfer):
 --   local fig = figure_script.run{name = "transfer", usage = "RUN_DIR [OUT]"}   OUT: RUN_DIR
@@ -59,6 +62,21 @@ function figure_script.sweep(o)
     local T, terr = ntklab.io.read_csv((from or fig.dir) .. "/" .. run.run .. "/" .. file, {header = true})
     if not T then fig.die(terr) end
     return T
+  end
+
+  function fig.by_depth(field)
+    local by, depths, dataset = {}, {}, nil
+    for _, r in ipairs(fig.merged.runs) do
+      if r.status == "done" and r[field] ~= nil then
+        local L = math.tointeger(r.depth)
+        if not by[L] then by[L] = {}; depths[#depths + 1] = L end
+        table.insert(by[L], r)
+        dataset = dataset or r.dataset
+      end
+    end
+    if #depths == 0 then fig.die("no completed runs in " .. fig.dir .. "/runs.json") end
+    table.sort(depths)
+    return by, depths, dataset
   end
 
   function fig.config(run)

@@ -16,19 +16,9 @@ local figure_script = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "
 
 local fig = figure_script.sweep{name = "final_ntk", usage = "SWEEP_DIR [OUT_DIR]",
   help = "  SWEEP_DIR: a merged sweep of experiments/final_ntk.lua (runs.json); OUT_DIR: default SWEEP_DIR/figures"}
-local dir, merged, die, read = fig.dir, fig.merged, fig.die, fig.read
+local dir, read = fig.dir, fig.read
 
-local by_depth, depths, dataset = {}, {}, nil
-for _, r in ipairs(merged.runs) do
-  if r.status == "done" and r.final_ntk_rel_err then
-    local L = math.tointeger(r.depth)
-    if not by_depth[L] then by_depth[L] = {}; depths[#depths + 1] = L end
-    table.insert(by_depth[L], r)
-    dataset = dataset or r.dataset
-  end
-end
-if #depths == 0 then die("no completed runs in " .. dir .. "/runs.json") end
-table.sort(depths)
+local by_depth, depths, dataset = fig.by_depth("final_ntk_rel_err")
 -- the run shown per depth: smallest sigma, then smallest seed
 local shown = {}
 for _, L in ipairs(depths) do
