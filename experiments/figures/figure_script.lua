@@ -30,8 +30,9 @@ local function open(o)
   local name, args = o.name, o.args or arg or {}
   local fig = {plots = {}, args = args}
   if not args[1] or args[1] == "--help" then
-    io.stdout:write(("usage: ntklab experiments/figures/%s.lua %s\n"):format(name, o.usage))
-    if o.help then io.stdout:write(o.help, "\n") end
+    local to = args[1] and io.stdout or io.stderr -- --help is an answer, a missing folder an error
+    to:write(("usage: ntklab experiments/figures/%s.lua %s\n"):format(name, o.usage))
+    if o.help then to:write(o.help, "\n") end
     os.exit(args[1] and 0 or 2)
   end
   function fig.die(msg) io.stderr:write("figures/", name, ": ", tostring(msg), "\n") os.exit(1) end
