@@ -44,13 +44,7 @@ end
 
 local function ref_centered(K, z, P, m)
   local Kc, H = ref_center(K, P, m)
-  local zc = {}
-  for i = 1, #z do
-    local s = 0
-    for j = 1, #z do s = s + H[i][j] * z[j] end
-    zc[i] = s
-  end
-  return ref_align(Kc, zc)
+  return ref_align(Kc, require("spec.support.ops_reference").matvec(H, z))
 end
 
 local function ref_norm(K)
