@@ -182,13 +182,7 @@ function experiment.run(opts, ctx)
     X_test = X_test, y_test = y_test, beta = beta, topk = math.min(opts.topk, P),
     adam = opts.trainer == "adam" and trainer or nil, observers = observers}
 
-  local progress = ctx.progress{total = #rec.times}
-  local t0 = clock()
-  ok, err = pcall(rec.run, rec, trainer, net, {stop_loss = opts.stop_loss,
-    progress = function(i, _, t, loss) progress:update(i, {t = t, loss = loss}) end})
-  progress:finish()
-  if not ok then die(err) end
-  local t_train_total = clock() - t0
+  local t_train_total = ctx.record(rec, trainer, net, {stop_loss = opts.stop_loss})
   local dir_seconds_in_run = dir.seconds -- its second pass ran inside rec:run (at finish)
   local traj = rec.trajectory
   local n = #traj.t
@@ -208,7 +202,7 @@ function experiment.run(opts, ctx)
   end
 
   -- ----- predictors ------------------------------------------------------------------------------
-  t0 = clock()
+  local t0 = clock()
   local f_net = rec.f_end_test:reshape(X_test:size(1))
   local f0_train = rec.f0_train:reshape(P)
   local f0_test = rec.f0_test:reshape(X_test:size(1))

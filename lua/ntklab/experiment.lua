@@ -20,6 +20,9 @@
 --   ctx.clock                   the monotonic clock (ntklab.clock)
 --   ctx.log(...)                a line on stderr (not with --quiet)
 --   ctx.fail(msg)               ends the run as a failure (no summary) with msg
+--   ctx.record(rec, trainer, net [, opts])  rec:run(trainer, net, opts) (an ntklab.recorder) with
+--                               a progress line per record; a failure of training fails the
+--                               run. Returns the seconds it took
 -- Runs are transactions: at the start the runner removes the directory's old summary.json and
 -- the temporary files that killed writers left there; then it writes config.json, then the
 -- run's files, then summary.json, last and atomically. So a summary.json means every file of
@@ -271,6 +274,16 @@ local function new_context(m, cfg, out, opts)
     local o = {label = m.name, quiet = cfg.quiet}
     for k, v in pairs(popts) do o[k] = v end
     return progress.new(o)
+  end
+  function ctx.record(rec, trainer, net, ropts)
+    local bar = ctx.progress{total = #rec.times}
+    local o = {progress = function(i, _, t, loss) bar:update(i, {t = t, loss = loss}) end}
+    for k, v in pairs(ropts or {}) do o[k] = v end
+    local t0 = ctx.clock()
+    local ok, err = pcall(rec.run, rec, trainer, net, o)
+    bar:finish()
+    if not ok then ctx.fail(err) end
+    return ctx.clock() - t0
   end
   ctx.write_seconds = function() return write_seconds end
   return ctx
