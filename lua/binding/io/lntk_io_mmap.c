@@ -54,35 +54,33 @@ static int io_map_npy_rows(lua_State *L) {
   size_t *rows;
   ntk_tensor *t;
   ntk_error err;
-  luaL_checktype(L, ARG_PATHS, LUA_TTABLE);
-  luaL_checktype(L, ARG_ROWS, LUA_TTABLE);
-  cols = check_count(L, ARG_COLS, "cols");
-  n = lua_rawlen(L, ARG_PATHS);
-  if (n == 0) return luaL_argerror(L, ARG_PATHS, "non-empty list of paths expected");
-  if (lua_rawlen(L, ARG_ROWS) != n)
-    return luaL_argerror(L, ARG_ROWS,
-                         lua_pushfstring(L, "%d row counts expected (one per path), got %d",
-                                         (int)n, (int)lua_rawlen(L, ARG_ROWS)));
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  cols = check_count(L, 3, "cols");
+  n = lua_rawlen(L, 1);
+  if (n == 0) return luaL_argerror(L, 1, "non-empty list of paths expected");
+  if (lua_rawlen(L, 2) != n)
+    return luaL_argerror(L, 2, lua_pushfstring(L, "%d row counts expected (one per path), got %d",
+                                               (int)n, (int)lua_rawlen(L, 2)));
   /* userdata buffers: collected with the frame, so a raise below leaks nothing */
   paths = lua_newuserdatauv(L, n * sizeof *paths, 0);
   rows = lua_newuserdatauv(L, n * sizeof *rows, 0);
   for (k = 0; k < n; k++) {
     int isnum;
     lua_Integer r;
-    lua_rawgeti(L, ARG_PATHS, (lua_Integer)k + 1);
+    lua_rawgeti(L, 1, (lua_Integer)k + 1);
     if (lua_type(L, -1) != LUA_TSTRING)
-      return luaL_argerror(L, ARG_PATHS,
-                           lua_pushfstring(L, "string expected at [%d], got %s", (int)k + 1,
-                                           luaL_typename(L, -1)));
+      return luaL_argerror(L, 1, lua_pushfstring(L, "string expected at [%d], got %s", (int)k + 1,
+                                                 luaL_typename(L, -1)));
     paths[k] = lua_tostring(L, -1); /* anchored by the table */
     if (strlen(paths[k]) != lua_rawlen(L, -1))
-      return luaL_argerror(L, ARG_PATHS,
+      return luaL_argerror(L, 1,
                            lua_pushfstring(L, "path at [%d] contains a NUL byte", (int)k + 1));
     lua_pop(L, 1);
-    lua_rawgeti(L, ARG_ROWS, (lua_Integer)k + 1);
+    lua_rawgeti(L, 2, (lua_Integer)k + 1);
     r = lua_tointegerx(L, -1, &isnum);
     if (!isnum || r < 1)
-      return luaL_argerror(L, ARG_ROWS,
+      return luaL_argerror(L, 2,
                            lua_pushfstring(L, "positive integer expected at [%d]", (int)k + 1));
     rows[k] = (size_t)r;
     lua_pop(L, 1);
