@@ -12,8 +12,7 @@
 -- It also prints the results page's Markdown table on stdout.
 local csv = require "ntklab.csv"
 
-local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-local multiplot = dofile(here .. "/multiplot.lua")
+local plot = require "ntklab.plot"
 
 local fmt = string.format
 local COLORS = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"}
@@ -165,7 +164,7 @@ local function draw(png, dir, option)
     {x = pr.net, y = pr.initial_ntk, title = "initial NTK", style = "points", color = COLORS[2]},
     {x = {lo, hi}, y = {lo, hi}, title = "y = x", style = "dashed", color = "#555555"}}
   local title = fmt("Wide-ResNet, Adam, %s, P = %s (sweep over %s)", dataset, tostring(first["data.P"] or "?"), option)
-  local ok, err = multiplot{file = png, title = title, rows = 2, cols = 3, width = 1650, height = 950, panels = {
+  local ok, err = plot.figure{file = png, title = title, rows = 2, cols = 3, width = 1650, height = 950, panels = {
     {title = "(a) train loss", xlabel = "Adam step", ylabel = "loss", logx = true, logy = true,
       key = "bottom left", series = loss_s},
     {title = "(b) |K|_F (dashed: 10% of final)", xlabel = "Adam step", ylabel = "|K|_F", logx = true, logy = true,
