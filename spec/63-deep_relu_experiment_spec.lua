@@ -3,7 +3,6 @@
 -- reports, against direct computations from the files it writes; the span basis it trains in,
 -- against the pixel-basis net it stands for.
 local ntklab = require "ntklab"
-local image_data = require "ntklab.image_data"
 local curves = require "ntklab.curves"
 local analysis = require "ntklab.analysis"
 local preprocess = require "ntklab.preprocess"
@@ -17,14 +16,12 @@ local SMALL = {width = 50, P = 40, test = 40, dataset = "fashion_mnist", cutoff 
 
 local config = runs.config(SMALL)
 
-local have_fashion = image_data.two_class("fashion_mnist", {train = 2, test = 0}) ~= nil
+local have_fashion = runs.have_fashion_mnist()
 
 describe("experiments/deep_relu.lua", function()
   -- through the runner, in-process: options checked as on the command line, files into exp.dir
-  local exp = runs.in_scratch(M)
+  local exp = runs.in_scratch(M, setup, teardown)
   local run = exp.run
-  setup(exp.setup)
-  teardown(exp.teardown)
 
   it("L = 3: t_1/2 from its loss records, kernel readouts, predictors from its prediction file", function()
     if not have_fashion then pending("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)") return end
@@ -177,7 +174,7 @@ describe("experiments/deep_relu.lua", function()
     for line in text:gmatch("L = (%d sigma [%d.]+) seed") do lines[#lines + 1] = line end
     assert.are.same({"2 sigma 0.1", "3 sigma 0.1", "3 sigma 0.2"}, lines)
     assert.matches("slope L = 3: t_1/2 ", text, 1, true)
-    local report = assert(ntklab.output.read_json(top .. "/fig/figE2.json"))
+    local report = assert(ntklab.output.read_json(top .. "/fig/figures.json"))
     assert.are.equal(3, #report.runs)
     -- the direction readouts, from each run's trajectory.csv (c(t_kernel10) from the summary)
     for _, r in ipairs(report.runs) do

@@ -12,53 +12,48 @@
 --   figE2_predictions.png test outputs of kernel regression with the final NTK and with the
 --                         initial NTK against the trained net's, every depth (E.2c)
 --   figE2_t_half.png      t_1/2 against sigma from SDIR, with the fitted slope
---   figE2.json            per run: predictor errors, readouts; the slope fit
-local ntklab = require "ntklab"
-local output = ntklab.output
+--   figures.json          per run: predictor errors, readouts (direction ones from the run's
+--                         files); the slope fit
+local output = require("ntklab").output
 local curves = require "ntklab.curves"
-local gp = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "gp.lua")
+local plot = require "ntklab.plot"
+local figure_script = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "figure_script.lua")
 
-local dir = arg and arg[1]
-if not dir or dir == "--help" then
-  io.stdout:write("usage: ntklab experiments/figures/deep_relu.lua KERNEL_SWEEP_DIR[,DIR2...] [SLOPE_SWEEP_DIR | -] [OUT_DIR]\n")
-  os.exit(dir and 0 or 2)
-end
 local dirs = {}
-for d in dir:gmatch("[^,]+") do dirs[#dirs + 1] = d:gsub("/+$", "") end
-dir = dirs[1]
+for d in ((arg and arg[1]) or ""):gmatch("[^,]+") do dirs[#dirs + 1] = d:gsub("/+$", "") end
+local fig = figure_script.sweep{name = "deep_relu", out_arg = 3,
+  usage = "KERNEL_SWEEP_DIR[,DIR2...] [SLOPE_SWEEP_DIR | -] [OUT_DIR]",
+  args = arg and {dirs[1] or arg[1], arg[2], arg[3]} or nil}
+local dir, die = fig.dir, fig.die
 local slope_dir = arg[2] ~= "-" and arg[2] or nil
-local out = (arg[3] or (dir .. "/figures")):gsub("/+$", "")
-local function die(msg) io.stderr:write("figures/deep_relu: ", tostring(msg), "\n") os.exit(1) end
 
 local runs, dataset = {}, nil
-for _, d in ipairs(dirs) do
-  local merged, err = output.read_json(d .. "/runs.json")
-  if not merged then die(err .. " (run `ntklab sweep merge " .. d .. "` first)") end
+for i, d in ipairs(dirs) do
+  local merged = fig.merged
+  if i > 1 then
+    local err
+    merged, err = output.read_json(d .. "/runs.json")
+    if not merged then die(err .. " (run `ntklab sweep merge " .. d .. "` first)") end
+  end
   for _, r in ipairs(merged.runs) do
     if r.status == "done" and r.final_ntk_rel_err then
-      r.path = d .. "/" .. r.run
+      r.from = d
       runs[#runs + 1] = r; dataset = dataset or r.dataset
     end
   end
 end
 if #runs == 0 then die("no completed kernel runs in " .. table.concat(dirs, ", ")) end
-assert(output.mkdir_p(out))
 table.sort(runs, function(a, b)
   if a.depth ~= b.depth then return a.depth < b.depth end
   if a.sigma ~= b.sigma then return a.sigma < b.sigma end
   return (a.seed or 0) < (b.seed or 0)
 end)
-local function read(r, name)
-  local T, terr = ntklab.io.read_csv(r.path .. "/" .. name, {header = true})
-  if not T then die(terr) end
-  return T
-end
-local function color(L) return gp.palette[(math.tointeger(L) - 2) % #gp.palette + 1] end
-
-local plots = {}
-local function plot(name, ok, msg)
-  if ok then plots[#plots + 1] = out .. "/" .. name else io.stderr:write("figures/deep_relu: ", name, ": ", tostring(msg), "\n") end
-end
+local function read(r, name, from) return fig.read(r, name, from or r.from) end
+-- the data and the nets (the shown runs share all but depth and sigma), for the titles
+local cfg1 = fig.config(runs[1])
+local setting = ("%s; ReLU nets of width %s, seed %s"):format(tostring(dataset),
+  tostring(math.tointeger(cfg1.width) or cfg1.width), tostring(math.tointeger(cfg1.seed) or cfg1.seed))
+local function color(L) return plot.color(math.tointeger(L) - 1) end
 
 -- one run per depth (its smallest sigma, then its smallest seed) for the curves
 local first, shown = {}, {}
@@ -74,35 +69,33 @@ do
     local l0 = Tl:get(1, 2)
     for i = 2, Tl:size(1) do t[#t + 1], l[#l + 1] = Tl:get(i, 1), Tl:get(i, 2) / l0 end
     loss_series[#loss_series + 1] = {x = t, y = l, color = color(r.depth),
-      title = ("L = %d, sigma = %g: t_1/2 %.3g"):format(r.depth, r.sigma, r.t_half or 0 / 0)}
-    local _, cols = output.read_csv(r.path .. "/trajectory.csv")
-    if not cols then die(select(2, output.read_csv(r.path .. "/trajectory.csv"))) end
+      title = ("L = %d, σ = %g: t_{1/2} = %.3g"):format(r.depth, r.sigma, r.t_half or 0 / 0)}
+    local _, cols = output.read_csv(r.from .. "/" .. r.run .. "/trajectory.csv")
+    if not cols then die(r.from .. "/" .. r.run .. "/trajectory.csv: unreadable") end
     local function drop_first(v) local o = {} for i = 2, #v do o[i - 1] = v[i] end return o end
     local tk = drop_first(cols.t)
     align_series[#align_series + 1] = {x = tk, y = drop_first(cols.alignment), color = color(r.depth), style = "linespoints",
-      title = ("L = %d: t_align90 %.3g"):format(r.depth, r.t_align90 or 0 / 0)}
+      title = ("L = %d: t_{align90} = %.3g"):format(r.depth, r.t_align90 or 0 / 0)}
     if cols.alignment_centered then
       calign_series[#calign_series + 1] = {x = tk, y = drop_first(cols.alignment_centered), color = color(r.depth),
-        style = "linespoints", title = ("L = %d: t_align90 %.3g"):format(r.depth, r.t_align90_centered or 0 / 0)}
+        style = "linespoints", title = ("L = %d: t_{align90} = %.3g"):format(r.depth, r.t_align90_centered or 0 / 0)}
     end
     if cols.direction then
       dir_series[#dir_series + 1] = {x = tk, y = drop_first(cols.direction), color = color(r.depth), style = "linespoints",
-        title = ("L = %d: t_dir90 %.3g, t_kernel10 %.3g"):format(r.depth, r.t_dir90 or 0 / 0, r.t_kernel10 or 0 / 0)}
+        title = ("L = %d: t_{dir90} = %.3g, t_{kernel10} = %.3g"):format(r.depth, r.t_dir90 or 0 / 0, r.t_kernel10 or 0 / 0)}
     end
     if r.t_kernel10 then vlines[#vlines + 1] = {x = r.t_kernel10, color = color(r.depth)} end
   end
-  plot("figE2_dynamics.png", gp.render(out .. "/figE2_dynamics.png", {width = 1400, height = 1000, layout = {2, 2},
-    title = "Fig. E.2a-b: ReLU nets, width 100, " .. tostring(dataset) .. "; dashed: |K|_F at 10% of its final value",
-    panels = {
-      {title = "loss / initial loss", logx = true, xlabel = "t", ylabel = "loss ratio", key = "bottom left",
-       series = loss_series, vlines = vlines},
-      {title = "kernel direction c(t) = <K(t), K_end> / (|K(t)| |K_end|)", logx = true, xlabel = "t",
-       ylabel = "direction cosine", key = "bottom right", yrange = {0, 1}, series = dir_series, vlines = vlines},
+  fig.draw("figE2_dynamics.png", {width = 1400, height = 1000, rows = 2, cols = 2,
+    title = "Fig. E.2a-b: " .. tostring(dataset) .. "; dashed: ‖K‖_{F} at 10% of its final value", panels = {
+      {title = "loss / initial loss", logx = true, xlabel = "t", ylabel = "loss ratio", series = loss_series, vlines = vlines},
+      {title = "kernel direction c(t) = ⟨K(t), K_{end}⟩ / (‖K(t)‖ ‖K_{end}‖)", logx = true, xlabel = "t",
+       ylabel = "direction cosine", yrange = {0, 1}, series = dir_series, vlines = vlines},
       {title = "kernel-target alignment (uncentered, the paper's)", logx = true, xlabel = "t",
-       ylabel = "alignment", key = "top left", series = align_series, vlines = vlines},
+       ylabel = "alignment", series = align_series, vlines = vlines},
       {title = "kernel-target alignment (centered)", logx = true, xlabel = "t",
-       ylabel = "centered alignment", key = "top left", series = calign_series, vlines = vlines},
-    }}))
+       ylabel = "centered alignment", series = calign_series, vlines = vlines},
+    }})
 end
 
 do
@@ -122,18 +115,18 @@ do
   end
   final_s[#final_s + 1] = {x = {lo, hi}, y = {lo, hi}, color = "gray40", style = "dashed"}
   initial_s[#initial_s + 1] = {x = {lo, hi}, y = {lo, hi}, color = "gray40", style = "dashed"}
-  plot("figE2_predictions.png", gp.render(out .. "/figE2_predictions.png", {width = 1200, height = 560, layout = {1, 2},
-    title = "Fig. E.2c: test outputs, kernel regression against the trained net, " .. tostring(dataset), panels = {
-      {title = "final NTK", xlabel = "net", ylabel = "kernel regression", key = "top left", series = final_s},
-      {title = "initial NTK", xlabel = "net", ylabel = "kernel regression", key = "top left", series = initial_s},
-    }}))
+  fig.draw("figE2_predictions.png", {width = 1200, height = 560, rows = 1, cols = 2,
+    title = "Fig. E.2c: test outputs, kernel regression against the trained net\n" .. setting, panels = {
+      {title = "final NTK", xlabel = "net", ylabel = "kernel regression", series = final_s},
+      {title = "initial NTK", xlabel = "net", ylabel = "kernel regression", series = initial_s},
+    }})
 end
 
 -- Per run, from its own files (runs.json holds only the summaries' top-level scalars): the
 -- early-kernel predictor rows of summary.json, and from trajectory.csv c(t) at t_kernel10
 -- (linear between records) and the most c(t) moved while the loss was within 2% of its start.
 local function direction_readouts(r)
-  local _, cols = output.read_csv(r.path .. "/trajectory.csv")
+  local _, cols = output.read_csv(r.from .. "/" .. r.run .. "/trajectory.csv")
   if not cols or not cols.direction then return {} end
   local t, c, loss = cols.t, cols.direction, cols.loss
   local out = {c0 = c[1]}
@@ -158,7 +151,7 @@ end
 
 local report = {dataset = dataset, sweeps = output.array(dirs), runs = {}}
 for _, r in ipairs(runs) do
-  local summary = output.read_json(r.path .. "/summary.json") or {}
+  local summary = output.read_json(r.from .. "/" .. r.run .. "/summary.json") or {}
   report.runs[#report.runs + 1] = {depth = r.depth, sigma = r.sigma, seed = r.seed, P = r.P,
     final_ntk_rel_err = r.final_ntk_rel_err, initial_ntk_rel_err = r.initial_ntk_rel_err,
     initial_over_final = r.initial_over_final, t_align90 = r.t_align90, t_kernel10 = r.t_kernel10,
@@ -184,8 +177,7 @@ if slope_dir then
   local by = {}
   for _, r in ipairs(sm.runs) do
     if r.status == "done" and r.t_half then
-      local T, terr = ntklab.io.read_csv(slope_dir .. "/" .. r.run .. "/loss.csv", {header = true})
-      if not T then die(terr) end
+      local T = fig.read(r, "loss.csv", slope_dir)
       local t, l = {}, {}
       for i = 1, T:size(1) do t[i], l[i] = T:get(i, 1), T:get(i, 2) end
       by[r.depth] = by[r.depth] or {sig = {}, t = {}, t34 = {}}
@@ -203,9 +195,9 @@ if slope_dir then
       slope_se = fit and fit.slope_se, slope_theory = 2 - L, t_three_quarters = d.t34,
       slope_three_quarters = fit34 and fit34.slope, slope_three_quarters_se = fit34 and fit34.slope_se}
     series[#series + 1] = {x = d.sig, y = d.t, style = "points", color = color(L),
-      title = fit and ("L = %d, t_1/2: slope %.3f (theory %d)"):format(L, fit.slope, 2 - L) or ("L = %d"):format(L)}
+      title = fit and ("L = %d, t_{1/2}: slope %.3f (theory %d)"):format(L, fit.slope, 2 - L) or ("L = %d"):format(L)}
     series[#series + 1] = {x = d.sig, y = d.t34, style = "points", color = color(L + 1),
-      title = fit34 and ("L = %d, t_3/4: slope %.3f"):format(L, fit34.slope) or nil}
+      title = fit34 and ("L = %d, t_{3/4}: slope %.3f"):format(L, fit34.slope) or nil}
     for _, pair in ipairs{{fit, color(L)}, {fit34, color(L + 1)}} do
       local ft = pair[1]
       if ft then
@@ -215,14 +207,12 @@ if slope_dir then
     end
   end
   local sname = sm.runs[1] and sm.runs[1].dataset or dataset
-  plot("figE2_t_half.png", gp.render(out .. "/figE2_t_half.png", {width = 900, height = 600, panels = {{
+  fig.draw("figE2_t_half.png", {width = 900, height = 600, panels = {{
     title = "Fig. E.2a: ReLU nets, time to 1/2 and 3/4 of the initial loss, " .. tostring(sname):gsub(" %(.*", ""),
-    logx = true, logy = true, xlabel = "sigma", ylabel = "time", key = "top right", series = series}}}))
+    logx = true, logy = true, xlabel = "σ", ylabel = "time", series = series}}})
 end
 
-report.plots = output.array(plots)
-local ok, werr = output.write_json(out .. "/figE2.json", report)
-if not ok then die(werr) end
+fig.finish(report)
 for _, r in ipairs(report.runs) do
   local e, k, d = r.early_predictor_at_dir90 or {}, r.early_predictor_at_kernel10 or {}, r.direction
   local nan = 0 / 0
@@ -244,4 +234,4 @@ for _, s in ipairs(report.slopes or {}) do
   io.stdout:write(("slope L = %d: t_1/2 %s, t_3/4 %s\n"):format(s.depth, s.slope and ("%.3f +- %.3f"):format(s.slope, s.slope_se) or "-",
     s.slope_three_quarters and ("%.3f +- %.3f"):format(s.slope_three_quarters, s.slope_three_quarters_se) or "-"))
 end
-io.stdout:write("figures -> ", out, "\n")
+io.stdout:write("figures -> ", fig.out, "\n")

@@ -34,10 +34,41 @@ ntk_tensor *lntk_newtensor(lua_State *L, int ndim, size_t rows, size_t cols) {
   return t;
 }
 
+/* Registry key of the bytes of big objects created since the last collection lntk_gcstep ran. */
+static const char gc_debt_key = 'g';
+
+/* Memory outside Lua's heap created between two full collections: at least this much, and at
+ * least twice the Lua heap, so a full collection costs a small share of touching that memory. */
+#define LNTK_GC_EXTERNAL_MIN ((size_t)64 << 20)
+
 void lntk_gcstep(lua_State *L, size_t bytes) {
-  /* Small tensors are not worth a collector step; big ones are invisible to Lua's heap
-   * accounting, so without this a loop creating them can grow memory without bound. */
-  if (bytes >= ((size_t)1 << 20)) lua_gc(L, LUA_GCSTEP, (int)(bytes >> 10 > 1 << 20 ? 1 << 20 : bytes >> 10));
+  /* Small objects are not worth a collector step. Big ones (tensor storage, nets) live outside
+   * Lua's heap, invisible to its accounting. A collector step is not enough: in generational
+   * mode (the host's and lua5.4's default) a step is a minor collection, which frees young
+   * objects only, so a P x P tensor that outlived two minor collections (e.g. a kernel used for
+   * a while and then dropped) stayed until a major collection, which the small Lua heap never
+   * triggers: the demo grew by its per-record layer kernels, 16 MB a record, to 1.4 GB. So the
+   * bytes created are counted, and past max(64 MiB, 2 x the Lua heap) a full collection runs. */
+  size_t *debt;
+  size_t heap;
+  if (bytes < ((size_t)1 << 20)) return;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &gc_debt_key) != LUA_TUSERDATA) {
+    lua_pop(L, 1);
+    debt = lua_newuserdatauv(L, sizeof *debt, 0);
+    *debt = 0;
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &gc_debt_key);
+  } else {
+    debt = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+  }
+  *debt += bytes;
+  heap = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
+  if (*debt >= LNTK_GC_EXTERNAL_MIN && *debt >= 2 * heap) {
+    *debt = 0;
+    lua_gc(L, LUA_GCCOLLECT);
+  } else {
+    lua_gc(L, LUA_GCSTEP, (int)(bytes >> 10 > 1 << 20 ? 1 << 20 : bytes >> 10));
+  }
 }
 
 /* Lua position of core argument err->arg under the map pos (NULL: the same position). */
@@ -78,20 +109,6 @@ int lntk_fail(lua_State *L, const ntk_error *err, int arg) {
 
 int lntk_status(lua_State *L, const ntk_error *err, int argbase) {
   return lntk_fail(L, err, err->arg > 0 ? argbase + err->arg : 0);
-}
-
-/* One typed option through the kit's reader (declared below). */
-static lua_Number optfield(lua_State *L, int tbl, const char *key, lntk_opttype type, double def,
-                           lua_Integer *integer);
-
-lua_Integer lntk_optfield_integer(lua_State *L, int tbl, const char *key, lua_Integer def) {
-  lua_Integer v = def;
-  optfield(L, tbl, key, LNTK_OPT_INTEGER, (double)def, &v);
-  return v;
-}
-
-lua_Number lntk_optfield_number(lua_State *L, int tbl, const char *key, lua_Number def) {
-  return optfield(L, tbl, key, LNTK_OPT_NUMBER, def, NULL);
 }
 
 int lntk_shapeerror(lua_State *L, int arg, const char *expected, const ntk_tensor *got) {
@@ -332,6 +349,22 @@ int lntk_options(lua_State *L, int tbl, const lntk_option *spec, lntk_optval *ou
   return given;
 }
 
+int lntk_kernel_args(lua_State *L, const char *call, ntk_tensor **X1, ntk_tensor **X2) {
+  int opt;
+  if (lua_gettop(L) > 4) luaL_argerror(L, 5, lua_pushfstring(L, "no value expected (%s)", call));
+  lua_settop(L, 4);
+  *X1 = lntk_checktensor(L, 2);
+  *X2 = lntk_istensor(L, 3) ? lntk_checktensor(L, 3) : NULL;
+  opt = *X2 || lua_isnil(L, 3) ? 4 : 3;
+  if (lua_isnil(L, opt)) return 0;
+  if (!lua_istable(L, opt))
+    luaL_argerror(L, opt, lua_pushfstring(L, "%s expected, got %s",
+                                          opt == 3 ? "tensor X2 or option table" : "table",
+                                          luaL_typename(L, opt)));
+  if (opt == 3 && !lua_isnil(L, 4)) luaL_argerror(L, 4, "no value expected after the option table");
+  return opt;
+}
+
 /* threads([n]) -> the BLAS thread count in force, after setting it to min(n, cores) | nil, msg
  * when the OpenBLAS buffers of that many threads do not fit under the address-space limit. */
 const char *lntk_checkpath(lua_State *L, int idx) {
@@ -377,6 +410,44 @@ static int core_metatable(lua_State *L) {
   return 1;
 }
 
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Tensors, networks, trainers and kernels: the C engine and its Lua conveniences.
+Every function raises on misuse ("bad argument #n to 'f' (what was expected, got what came)") and
+returns nil, msg on a failure of the world (a file, memory, a singular system). Indices are
+1-based. `ntklab.core` holds the same C functions; `ntklab.output` gathers ntklab.fs, json, csv,
+plot, progress and cli; ntklab.io, ntklab.linalg and ntklab.train are sub-tables.
+@module ntklab
+*/
+
+/*** Threads, BLAS kernels, metatables.
+@section core
+*/
+
+/*** Sets the BLAS thread count to min(n, the cores this process may run on) and returns the count
+in force; without n, only returns it.
+@function threads
+@int[opt] n n >= 1
+@treturn int the thread count in force
+@return nil, msg when the OpenBLAS buffers of that many threads (129 MiB each) do not fit under
+`ulimit -v`
+*/
+
+/*** The OpenBLAS core type running now ("SkylakeX", "Haswell", "Prescott", ...) and the best one
+this CPU supports (nil when none could be forced). The ntklab host sets OPENBLAS_CORETYPE to it.
+@function blas_core
+@treturn string running
+@treturn string|nil supported
+*/
+
+/*** The metatable of the ntklab type `name` ("tensor", "rng", "mlp", "model", "trainer",
+"kernel_regression", "kernel_workspace"), to add methods or test types.
+@function metatable
+@string name
+@treturn table
+@raise "unknown type 'x'"
+*/
+
 typedef void (*lntk_opener)(lua_State *L);
 
 /* Every concept's registration (lntk.h's list); metatables exist before any object is created. */
@@ -400,16 +471,4 @@ int luaopen_ntklab_core(lua_State *L) {
   lua_setfield(L, -2, "version");
   for (i = 0; openers[i]; i++) openers[i](L);
   return 1;
-}
-
-static lua_Number optfield(lua_State *L, int tbl, const char *key, lntk_opttype type, double def,
-                           lua_Integer *integer) {
-  lntk_option spec = {.key = key, .type = type};
-  lntk_optval v;
-  memset(&v, 0, sizeof v);
-  lua_getfield(L, tbl, key);
-  read_option(L, tbl, &spec, &v);
-  if (!v.present) return def;
-  if (integer) *integer = v.integer;
-  return v.num;
 }
