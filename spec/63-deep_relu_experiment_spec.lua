@@ -6,6 +6,7 @@ local ntklab = require "ntklab"
 local curves = require "ntklab.curves"
 local analysis = require "ntklab.analysis"
 local preprocess = require "ntklab.preprocess"
+local image_data = require "ntklab.image_data"
 local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
 local M = dofile(source .. "/experiments/deep_relu.lua")
 local runs = dofile(source .. "/spec/support/experiment_run.lua")
