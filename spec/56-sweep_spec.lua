@@ -16,12 +16,7 @@ local GRID = "--grid sigma=1e-3,1e-2 --grid s=1,2 --seeds 1-2 --records 30 --P 6
 
 local fmt = string.format
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("a")
-  local _, _, code = p:close()
-  return out, code
-end
+local sh = files.sh
 
 local function sweep_cmd(args) return q(host) .. " sweep " .. q(script) .. " " .. args end
 

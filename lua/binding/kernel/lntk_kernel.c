@@ -158,32 +158,10 @@ typedef struct kargs {
  * after X. The core's input check runs here, before any allocation of results. */
 static void check_kernel_args(lua_State *L, kargs *a) {
   ntk_error err;
-  int top = lua_gettop(L);
   a->net = lntk_checkmlp(L, ARG_NET);
-  a->X2 = NULL;
-  a->P2 = 0;
-  a->opt = 0;
-  if (top > 4) luaL_argerror(L, 5, "no value expected (net, X [, X2] [, options])");
-  lua_settop(L, 4);
-  a->X1 = lntk_checktensor(L, ARG_X1);
+  a->opt = lntk_kernel_args(L, "net, X [, X2] [, options]", &a->X1, &a->X2);
   a->P1 = a->X1->shape[0];
-  if (lntk_istensor(L, ARG_X2)) {
-    a->X2 = lntk_checktensor(L, ARG_X2);
-    a->P2 = a->X2->shape[0];
-    if (!lua_isnil(L, 4)) {
-      luaL_checktype(L, 4, LUA_TTABLE);
-      a->opt = 4;
-    }
-  } else if (!lua_isnil(L, 3)) {
-    if (!lua_istable(L, 3))
-      luaL_argerror(L, 3, lua_pushfstring(L, "tensor X2 or option table expected, got %s",
-                                          luaL_typename(L, 3)));
-    if (!lua_isnil(L, 4)) luaL_argerror(L, 4, "no value expected after the option table");
-    a->opt = 3;
-  } else if (!lua_isnil(L, 4)) {
-    luaL_checktype(L, 4, LUA_TTABLE);
-    a->opt = 4;
-  }
+  a->P2 = a->X2 ? a->X2->shape[0] : 0;
   /* Lua positions given to the core outright */
   if (ntk_kernel_check_inputs(a->net, a->X1, a->X2, ARG_X1, ARG_X2, &err) != NTK_OK)
     lntk_result(L, &err, NULL);
