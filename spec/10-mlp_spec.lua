@@ -292,12 +292,7 @@ describe("mlp", function()
 
   describe("save/load", function()
     local function tmpname() return os.tmpname() .. ".mlp" end
-    local function read(path)
-      local f = assert(io.open(path, "rb"))
-      local s = f:read("a")
-      f:close()
-      return s
-    end
+    local read = require("spec.support.files").slurp
     local function write(path, s)
       local f = assert(io.open(path, "wb"))
       f:write(s)

@@ -52,11 +52,7 @@ local function snapshot(t, Ws, X, Xt)
   return {t = t, K = K, k = k}
 end
 
-local function max_rel(a, b)
-  local num, den = 0, 0
-  for i = 1, #a do num = math.max(num, math.abs(a[i] - b[i])); den = math.max(den, math.abs(b[i])) end
-  return num / den
-end
+local max_rel = require("spec.support.ops_reference").max_rel
 
 describe("pathkernel.predictor", function()
   local E = setup()
