@@ -124,24 +124,22 @@ static int tensor_clamp(lua_State *L) {
   return 1;
 }
 
-/* t:fill_(v) */
-static int tensor_fill_(lua_State *L) {
-  ntk_tensor *t = lntk_checktensor(L, 1);
-  double v = luaL_checknumber(L, 2);
+/* t:fill_(v) and t:zero_(): t <- v everywhere; returns t (the argument at slot 1). */
+static int fill_with(lua_State *L, ntk_tensor *t, double v) {
   ntk_error err;
   if (ntk_tensor_fill(t, v, &err) != NTK_OK) return lntk_fail(L, &err, 0);
   lua_settop(L, 1);
   return 1;
 }
 
-/* t:zero_() */
-static int tensor_zero_(lua_State *L) {
+/* t:fill_(v) */
+static int tensor_fill_(lua_State *L) {
   ntk_tensor *t = lntk_checktensor(L, 1);
-  ntk_error err;
-  if (ntk_tensor_fill(t, 0.0, &err) != NTK_OK) return lntk_fail(L, &err, 0);
-  lua_settop(L, 1);
-  return 1;
+  return fill_with(L, t, luaL_checknumber(L, 2));
 }
+
+/* t:zero_() */
+static int tensor_zero_(lua_State *L) { return fill_with(L, lntk_checktensor(L, 1), 0.0); }
 
 /* t:copy_(src): t <- src, same shape */
 static int tensor_copy_(lua_State *L) {
