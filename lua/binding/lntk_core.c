@@ -424,6 +424,44 @@ static int core_metatable(lua_State *L) {
   return 1;
 }
 
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Tensors, networks, trainers and kernels: the C engine and its Lua conveniences.
+Every function raises on misuse ("bad argument #n to 'f' (what was expected, got what came)") and
+returns nil, msg on a failure of the world (a file, memory, a singular system). Indices are
+1-based. `ntklab.core` holds the same C functions; `ntklab.output` gathers ntklab.fs, json, csv,
+plot, progress and cli; ntklab.io, ntklab.linalg and ntklab.train are sub-tables.
+@module ntklab
+*/
+
+/*** Threads, BLAS kernels, metatables.
+@section core
+*/
+
+/*** Sets the BLAS thread count to min(n, the cores this process may run on) and returns the count
+in force; without n, only returns it.
+@function threads
+@int[opt] n n >= 1
+@treturn int the thread count in force
+@return nil, msg when the OpenBLAS buffers of that many threads (129 MiB each) do not fit under
+`ulimit -v`
+*/
+
+/*** The OpenBLAS core type running now ("SkylakeX", "Haswell", "Prescott", ...) and the best one
+this CPU supports (nil when none could be forced). The ntklab host sets OPENBLAS_CORETYPE to it.
+@function blas_core
+@treturn string running
+@treturn string|nil supported
+*/
+
+/*** The metatable of the ntklab type `name` ("tensor", "rng", "mlp", "model", "trainer",
+"kernel_regression", "kernel_workspace"), to add methods or test types.
+@function metatable
+@string name
+@treturn table
+@raise "unknown type 'x'"
+*/
+
 typedef void (*lntk_opener)(lua_State *L);
 
 /* Every concept's registration (lntk.h's list); metatables exist before any object is created. */

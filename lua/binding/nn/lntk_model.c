@@ -541,3 +541,128 @@ void lntk_open_model(lua_State *L) {
   lua_setfield(L, -2, "model_from_mlp");
   lntk_open_model_kernel(L);
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Models: layer graphs (convolutions, residual additions, pooling, dense) behind one interface.
+@submodule ntklab
+*/
+
+/*** Builds a model from a list of layers. Images are NHWC rows: a batch of P images C x H x W is
+a [P x (H W C)] tensor with channels fastest.
+@function model
+@tparam table opts
+@tparam table opts.input {C, H, W}
+@tparam table opts.layers entry i is node i (node 0 is the input), reading node i - 1 unless
+`from` says otherwise: {"conv", out = n, kernel = k | {kh, kw}, stride = 1, pad = 0 [, bias, sigma,
+param]}, {"relu"} (any activation name, or {"act", act = name}), {"add", from = {i, j}},
+{"pool"} (global average), {"dense", out = n [, bias, sigma, param]}
+@tparam[opt="standard"] string opts.param "standard" or "ntk"
+@tparam[opt=1] number opts.sigma weight scale
+@tparam[opt=true] bool opts.bias
+@tparam[opt=0] number opts.bias_sigma
+@tparam[opt] int opts.seed or opts.rng, an ntklab.rng
+@treturn model
+*/
+
+/*** An MLP behind the model interface, sharing its parameters; its structured NTK is the model's
+fast path (m:input_shape and m:node_shape do not apply).
+@function model_from_mlp
+@tparam mlp net
+@treturn model
+*/
+
+/*** A network behind the model interface (forward, VJP, per-sample gradients).
+@type model
+*/
+
+/*** The outputs f(X).
+@function model:forward
+@tparam tensor X [P x input_dim]
+@tparam[opt] tensor out [P x C]
+@treturn tensor [P x C]
+*/
+
+/*** The loss 1/(2P) sum |f(x) - y|^2.
+@function model:loss
+@tparam tensor X
+@tparam tensor Y [P] or [P x C]
+@treturn number
+*/
+
+/*** The gradient dL/dtheta, flat.
+@function model:grad
+@tparam tensor X
+@tparam tensor Y
+@tparam[opt] tensor g [nparams]
+@treturn tensor g
+@treturn number the loss
+*/
+
+/*** The vector-Jacobian product of the last forward: dout^T df/dtheta.
+@function model:backward
+@tparam tensor dout [P x C]
+@treturn tensor [nparams]
+*/
+
+/*** The per-sample Jacobian, [(P C) x nparams].
+@function model:jacobian
+@tparam tensor X
+@tparam[opt] table opts {tile = T}: T samples at a time
+@treturn tensor
+*/
+
+/*** All parameters, a flat view.
+@function model:params
+@treturn tensor
+*/
+
+/*** The parameters of group g (a weight layer), a view.
+@function model:group
+@int g 1..#m:groups()
+@treturn tensor
+*/
+
+/*** The parameter groups.
+@function model:groups
+@treturn table {{node =, kind =, offset = (1-based), count =}, ...}
+*/
+
+/*** The input image shape.
+@function model:input_shape
+@treturn int C
+@treturn int H
+@treturn int W
+*/
+
+/*** The shape of node i's output.
+@function model:node_shape
+@int i 0..#layers
+@treturn int C
+@treturn int H
+@treturn int W
+*/
+
+/*** The number of parameters.
+@function model:nparams
+@treturn int
+*/
+
+/*** The input size per sample (H W C).
+@function model:input_dim
+@treturn int
+*/
+
+/*** The number of outputs C.
+@function model:output_dim
+@treturn int
+*/
+
+/*** The bytes held by the model's caches and scratch.
+@function model:cache_bytes
+@treturn int
+*/
+
+/*** Frees the model now (also __gc and __close).
+@function model:release
+*/

@@ -209,3 +209,34 @@ void lntk_open_model_kernel(lua_State *L) {
   };
   luaL_setfuncs(L, funcs, 0);
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** The empirical NTK of any model.
+@submodule ntklab
+*/
+
+/*** The NTK of model m from per-sample gradients in tiles, their Gram by syrk/gemm.
+@function model_ntk
+@tparam model m
+@tparam tensor X [P1 x input size]
+@tparam[opt] tensor X2 [P2 x input size]
+@tparam[opt] table opts
+@tparam[opt="full"] string opts.output "full", "blocks", "trace" or "mean", as for ntklab.ntk
+@tparam[opt=false] bool opts.layers also return one kernel per parameter group (m:groups()), summing to K
+@tparam[opt] tensor opts.eta [nparams] per-parameter steps (Adam's kernel, Eq. 91)
+@tparam[opt=0] int opts.tile Jacobian tiles of tile samples (memory 2 tile C nparams doubles plus
+the model's caches); 0: all samples at once
+@tparam[opt=false] bool opts.generic the tiled path even for a model with a fast one (model_from_mlp)
+@treturn tensor K
+@treturn[opt] table the per-group kernels
+*/
+
+/*** The explicit J diag(eta) J^T twin of model_ntk (one sample at a time, plain loops).
+@function model_ntk_reference
+@tparam model m
+@tparam tensor X
+@tparam[opt] tensor X2
+@tparam[opt] table opts {output =, eta =, layer = g}: layout, steps, restriction to group g
+@treturn tensor K
+*/

@@ -420,3 +420,130 @@ void lntk_open_train(lua_State *L) {
   luaL_newlib(L, ctors);
   lua_setfield(L, -2, "train");
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Trainers. Every trainer minimizes L = 1/(2P) sum_mu |f(x_mu) - y_mu|^2, and its time t is
+that of gradient flow dtheta/dt = -lr dL/dtheta: for the discrete methods (gd, sgd, adam) t =
+lr x steps; for the flows t is the integration time (lr = 1). Fields: tr.t, tr.steps, tr.evals
+(gradient evaluations), tr.rejected (rk45), tr.loss (the latest step's starting loss; NaN before
+the first step and after reset), tr.method.
+A trainer binds to the shape of the first net it steps; another shape raises until tr:reset().
+@module ntklab.train
+*/
+
+/*** Full-batch gradient descent, theta <- theta - lr dL/dtheta; t = lr x steps.
+@function gd
+@tparam table opts
+@options train_gd
+@opt lr the learning rate, > 0
+@opt max_loss_ratio divergence bound: a loss above this times the initial loss raises (default
+  1e6; math.huge turns it off)
+@treturn trainer
+*/
+
+/*** Gradient flow by Runge-Kutta: rk45 (Dormand-Prince, adaptive, hits observation times
+exactly) or rk4 (fixed step dt).
+@function flow
+@tparam table opts
+@options train_flow
+@opt method the integrator
+@opt dt rk4's step (required with rk4)
+@opt rtol rk45's relative tolerance (default 1e-6)
+@opt atol rk45's absolute tolerance (default 1e-9)
+@opt h0 rk45's first step (default: chosen from the gradient)
+@opt max_loss_ratio divergence bound, as for gd
+@treturn trainer
+@raise rtol or atol with rk4, dt with rk45
+*/
+
+/*** Minibatch stochastic gradient descent with momentum; t = lr x steps.
+@function sgd
+@tparam table opts
+@options train_sgd
+@opt lr the learning rate, > 0
+@opt batch the minibatch size (default 0: the full batch)
+@opt momentum heavy-ball momentum (default 0)
+@opt seed seed of the minibatch order (default 0)
+@opt max_loss_ratio divergence bound, as for gd
+@treturn trainer
+*/
+
+/*** Adam (Kingma and Ba); t = lr x steps.
+@function adam
+@tparam table opts
+@options train_adam
+@opt lr the learning rate, > 0
+@opt beta1 first-moment decay (default 0.9)
+@opt beta2 second-moment decay (default 0.999)
+@opt eps added to sqrt(v_hat) (default 1e-8)
+@opt max_loss_ratio divergence bound, as for gd
+@treturn trainer
+*/
+
+/*** A trainer made by ntklab.train.gd, flow, sgd or adam (trainer:run is in module ntklab).
+@type trainer
+*/
+
+/*** Trains net on (X, Y) up to time t or for a number of steps, calling observer at the observation
+times. t is the time of gradient flow: for the discrete methods (gd, sgd, adam) t = lr x steps
+(rk4: dt x steps), so {t = 1000} at lr = 1e-3 is 10^6 steps. A run that would take max_steps
+steps or more fails before its first step (rk45, whose steps are not known in advance, fails when
+it reaches max_steps - 1 steps short of t). Observation times that the run cannot reach raise: past
+t, or past the end its steps set (at the start when the end is known, else after the run); an
+observer that ends the run leaves the later times unobserved.
+@function trainer:run
+@tparam mlp net the network, trained in place
+@tparam tensor X inputs, [P x D]
+@tparam tensor Y targets, [P] or [P x C]
+@tparam table opts
+@options trainer_run
+@opt t the end time (flows hit it exactly; discrete methods stop at the first step with t >= T)
+@opt steps the number of steps (one of t and steps is required; with both, whichever ends first)
+@opt observe ascending observation times
+@opt observer function(t, step, loss, net), called at each observation time; returning true ends
+  the run there
+@opt t_final the end of the whole training this call is part of (bounds a discrete step's length)
+@tparam[opt=1000000] int opts.max_steps the run must take fewer steps than this (raise it for a
+longer run; checked in lua/ntklab/init.lua, where run is wrapped)
+@tparam[opt] table opts.progress a reporter (ntklab.output.progress) told of every observation and of
+the end (lua/ntklab/init.lua)
+@treturn number the loss at the end
+@raise a run of max_steps steps or more, "option 't': t = 1000 at lr = 0.001 takes 1000000 steps
+(t = lr x steps), max_steps = 1000000 allows fewer; raise max_steps to run it"; an observation time
+the run cannot reach; divergence (a non-finite loss, a loss above max_loss_ratio times the initial one, a step longer than the run), naming the step, t and the settings
+@usage local flow = ntklab.train.flow{method = "rk45"}
+flow:run(net, X, Y, {t = 20, observe = {0, 5, 10, 20}, observer = print})
+*/
+
+/*** One step from the current point (each call starts afresh: the caller may have changed the
+parameters or the data).
+@function trainer:step
+@tparam mlp net
+@tparam tensor X [P x D]
+@tparam tensor Y [P] or [P x C]
+@treturn number the loss where the step started (sgd: of its minibatch)
+@raise divergence, as for run
+*/
+
+/*** Forgets the bound net's shape, the momenta and Adam's moments, and the counters.
+@function trainer:reset
+@treturn trainer itself
+*/
+
+/*** The method and its settings.
+@function trainer:settings
+@treturn table {method = "gd" | "rk4" | "rk45" | "sgd" | "adam", and the method's options}
+*/
+
+/*** The per-parameter effective step: Adam lr / (sqrt(v_hat_j) + eps), lr for the others; the
+eta of Adam's kernel (ntklab.ntk{eta = ...}, Eq. 91). Before Adam's first step it is lr / eps.
+@function trainer:effective_lr
+@tparam mlp net
+@tparam[opt] tensor out [nparams]
+@treturn tensor [nparams]
+*/
+
+/*** Frees the trainer's state now (also __gc and __close).
+@function trainer:release
+*/
