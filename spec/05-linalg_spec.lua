@@ -28,23 +28,24 @@ end)() end
 
 local mm, tr, maxdiff = ref.matmul, ref.transpose, ref.absdiff
 
-local function eye(n)
-  local I = {}
-  for i = 1, n do
-    I[i] = {}
-    for j = 1, n do I[i][j] = i == j and 1 or 0 end
+-- The diagonal matrix with entries d.
+local function diag(d)
+  local D = {}
+  for i = 1, #d do
+    D[i] = {}
+    for j = 1, #d do D[i][j] = i == j and d[i] or 0 end
   end
-  return I
+  return D
 end
 
-local function scale_cols(A, s)
-  local C = {}
-  for i = 1, #A do
-    C[i] = {}
-    for j = 1, #A[1] do C[i][j] = A[i][j] * s[j] end
-  end
-  return C
+local function eye(n)
+  local ones = {}
+  for i = 1, n do ones[i] = 1 end
+  return diag(ones)
 end
+
+-- A diag(s): column j of A times s[j] (the other terms of the product are exact zeros).
+local function scale_cols(A, s) return mm(A, diag(s)) end
 
 -- the independent reference for the normal equations
 local gauss_solve = ref.gauss_solve
