@@ -3,8 +3,7 @@
 -- and the tail it is kernel regression with that kernel.
 local ntklab = require "ntklab"
 local pathkernel = require "ntklab.pathkernel"
-local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
-local sim = dofile(source .. "/spec/support/linear_sim.lua")
+local sim = require "spec.support.linear_sim"
 
 -- Gaussian elimination with partial pivoting, the obvious twin of the module's Cholesky.
 local solve = require("spec.support.ops_reference").gauss_solve
