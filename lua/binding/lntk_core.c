@@ -111,20 +111,6 @@ int lntk_status(lua_State *L, const ntk_error *err, int argbase) {
   return lntk_fail(L, err, err->arg > 0 ? argbase + err->arg : 0);
 }
 
-/* One typed option through the kit's reader (declared below). */
-static lua_Number optfield(lua_State *L, int tbl, const char *key, lntk_opttype type, double def,
-                           lua_Integer *integer);
-
-lua_Integer lntk_optfield_integer(lua_State *L, int tbl, const char *key, lua_Integer def) {
-  lua_Integer v = def;
-  optfield(L, tbl, key, LNTK_OPT_INTEGER, (double)def, &v);
-  return v;
-}
-
-lua_Number lntk_optfield_number(lua_State *L, int tbl, const char *key, lua_Number def) {
-  return optfield(L, tbl, key, LNTK_OPT_NUMBER, def, NULL);
-}
-
 int lntk_shapeerror(lua_State *L, int arg, const char *expected, const ntk_tensor *got) {
   char buf[64];
   ntk_tensor_shape_str(got, buf, sizeof buf);
@@ -485,16 +471,4 @@ int luaopen_ntklab_core(lua_State *L) {
   lua_setfield(L, -2, "version");
   for (i = 0; openers[i]; i++) openers[i](L);
   return 1;
-}
-
-static lua_Number optfield(lua_State *L, int tbl, const char *key, lntk_opttype type, double def,
-                           lua_Integer *integer) {
-  lntk_option spec = {.key = key, .type = type};
-  lntk_optval v;
-  memset(&v, 0, sizeof v);
-  lua_getfield(L, tbl, key);
-  read_option(L, tbl, &spec, &v);
-  if (!v.present) return def;
-  if (integer) *integer = v.integer;
-  return v.num;
 }

@@ -412,14 +412,16 @@ per-layer Grams (one forward and one backward pass, no Jacobian).
 @opt output layout for C outputs: "full" (P1 C) x (P2 C) sample-major, the C x C block of the pair
   (mu, nu) at rows (mu-1) C + 1 ..; "blocks" (C P1) x (C P2) output-major; "trace" P1 x P2, the sum
   over outputs (not divided by C); "mean" the trace / C
-@opt layers also return each layer's parameter contribution {K_1, ..., K_L}, summing to K
+@opt layers also return each layer's parameter contribution {K_1, ..., K_L}, summing to K: true
+  for new tensors, or a table of L contiguous tensors of K's shape to write them into (returned)
 @opt eta per-parameter steps eta_j >= 0, [net:nparams()] (adam:effective_lr(net)): Adam's kernel,
   K_eta = sum_j eta_j df/dtheta_j df/dtheta_j (the paper's Eq. 91)
 @opt tile compute in tile x tile sample blocks (scratch O(tile^2) instead of O(P^2)); 0: one block
-@opt workspace reuse buffers and the cached input Gram X X2^T across calls
+@opt workspace reuse buffers and the cached input Gram X X2^T across calls (without it, calls of
+  up to 1024 samples use one kept per net until the next full collection)
 @opt out write K into this contiguous tensor of the result's shape and return it
 @treturn tensor K
-@treturn[opt] table the per-layer kernels, with layers = true
+@treturn[opt] table the per-layer kernels, with layers
 @raise inputs whose width is not net's input size; eta of the wrong length or negative
 @usage local K = ntklab.ntk(net, X, {output = "trace"})
 */

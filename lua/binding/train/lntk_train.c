@@ -5,16 +5,49 @@
  * All share one interface: tr:step(net, X, Y),
  * tr:run(net, X, Y, {t, steps, observe, observer, t_final}),
  * the fields tr.t, tr.steps, tr.evals, tr.rejected, tr.loss, tr.method, tr:effective_lr(net),
- * tr:reset(), tr:settings(). The step loop of run is C: Lua is entered only at observations. */
+ * tr:reset(), tr:settings(). The step loop of run is C: Lua is entered only at observations.
+ * net is any model: an ntklab.mlp (stepped through the model interface over it, with its
+ * structured gradient) or an ntklab.model (a Wide-ResNet, any layer graph). */
 #include <math.h>
 #include <string.h>
 
 #include "lntk.h"
+#include "lntk_model.h"
 
 typedef struct lntk_trainer {
   ntk_trainer tr;
-  int live; /* 0 once released */
+  int live;             /* 0 once released */
+  ntk_model *mlp_model; /* the model interface over the MLP in user value 1 (NULL: none yet);
+                         * kept across calls, so a step allocates nothing */
 } lntk_trainer;
+
+/* The MLP's model is rebuilt when another MLP comes: user value 1 holds the one it wraps (which
+ * keeps that MLP alive, so its identity cannot be taken by a new one). */
+static ntk_model *mlp_model(lua_State *L, lntk_trainer *t, int tri, int idx) {
+  ntk_mlp *net = lntk_checkmlp(L, idx);
+  ntk_error err;
+  int same;
+  lua_getiuservalue(L, tri, 1);
+  same = t->mlp_model && lua_rawequal(L, -1, idx);
+  lua_pop(L, 1);
+  if (same) return t->mlp_model;
+  ntk_model_free(t->mlp_model);
+  t->mlp_model = NULL;
+  if (ntk_model_from_mlp(&t->mlp_model, net, 0, &err) != NTK_OK) lntk_raise(L, &err, NULL);
+  lua_pushvalue(L, idx);
+  lua_setiuservalue(L, tri, 1);
+  return t->mlp_model;
+}
+
+/* The model at idx for the trainer at tri: an ntklab.model, or an ntklab.mlp behind the model
+ * interface. */
+static ntk_model *checkmodel(lua_State *L, int tri, int idx) {
+  lntk_trainer *t = luaL_checkudata(L, tri, LNTK_TRAINER_MT);
+  if (luaL_testudata(L, idx, LNTK_MODEL_MT)) return lntk_checkmodel(L, idx);
+  if (luaL_testudata(L, idx, LNTK_MLP_MT)) return mlp_model(L, t, tri, idx);
+  luaL_typeerror(L, idx, "ntklab.mlp or ntklab.model");
+  return NULL;
+}
 
 static ntk_trainer *checktrainer(lua_State *L, int idx) {
   lntk_trainer *t = luaL_checkudata(L, idx, LNTK_TRAINER_MT);
@@ -25,7 +58,9 @@ static ntk_trainer *checktrainer(lua_State *L, int idx) {
 /* Builds the trainer userdata from cfg (options already checked by the constructor). */
 static int push_trainer(lua_State *L, const ntk_train_config *cfg) {
   ntk_error err;
-  lntk_trainer *t = lntk_newobject(L, sizeof *t, LNTK_TRAINER_MT);
+  lntk_trainer *t = lua_newuserdatauv(L, sizeof *t, 1); /* user value 1: the MLP of mlp_model */
+  memset(t, 0, sizeof *t);
+  luaL_setmetatable(L, LNTK_TRAINER_MT);
   /* core ntk_train_init(tr, cfg): the config is the option table */
   if (ntk_train_init(&t->tr, cfg, &err) != NTK_OK) return lntk_result(L, &err, LNTK_ARGS(1, 1));
   t->live = 1;
@@ -135,17 +170,19 @@ static int train_adam(lua_State *L) {
 static int trainer_gc(lua_State *L) {
   lntk_trainer *t = luaL_checkudata(L, 1, LNTK_TRAINER_MT);
   ntk_train_release(&t->tr);
+  ntk_model_free(t->mlp_model);
+  t->mlp_model = NULL;
   t->live = 0;
   return 0;
 }
 
 /* Checks (net, X, Y) at args 2..4 through the core's check (positions given outright). */
-static void check_problem(lua_State *L, ntk_mlp **net, ntk_tensor **X, ntk_tensor **Y) {
+static void check_problem(lua_State *L, ntk_model **net, ntk_tensor **X, ntk_tensor **Y) {
   ntk_error err;
-  *net = lntk_checkmlp(L, 2);
+  *net = checkmodel(L, 1, 2);
   *X = lntk_checktensor(L, 3);
   *Y = lntk_checktensor(L, 4);
-  if (ntk_mlp_check_inputs(*net, *X, *Y, 3, 4, &err) != NTK_OK) lntk_result(L, &err, NULL);
+  if (ntk_train_check_data(*net, *X, *Y, 3, 4, &err) != NTK_OK) lntk_result(L, &err, NULL);
 }
 
 /* Raises for any failure of a step: misuse as a bad argument (the core counts the trainer as
@@ -159,7 +196,7 @@ static int step_failed(lua_State *L, const ntk_error *err) { return lntk_raise(L
  * have changed the parameters or the data in between; run reuses it within the call. */
 static int trainer_step(lua_State *L) {
   ntk_trainer *tr = checktrainer(L, 1);
-  ntk_mlp *net;
+  ntk_model *net;
   ntk_tensor *X, *Y;
   ntk_error err;
   lua_settop(L, 4);
@@ -186,7 +223,7 @@ static int observe(lua_State *L, ntk_trainer *tr, int fn) {
   /* The observer may have changed the parameters (FSAL is stale) or released the trainer or the
    * net (raise before touching them again). X and Y stay valid: run holds views of them. */
   checktrainer(L, 1);
-  lntk_checkmlp(L, 2);
+  checkmodel(L, 1, 2);
   ntk_train_invalidate(tr);
   return stop;
 }
@@ -214,7 +251,7 @@ static int trainer_run(lua_State *L) {
       LNTK_OPT_END,
   };
   ntk_trainer *tr = checktrainer(L, 1);
-  ntk_mlp *net;
+  ntk_model *net;
   ntk_tensor *X, *Y;
   lntk_optval o[N];
   size_t max_steps = SIZE_MAX, nobs = 0, k;
@@ -298,7 +335,7 @@ static int trainer_run(lua_State *L) {
 /* tr:effective_lr(net [, out]) -> per-parameter effective step (Adam: lr / (sqrt(v_hat) + eps)) */
 static int trainer_effective_lr(lua_State *L) {
   ntk_trainer *tr = checktrainer(L, 1);
-  ntk_mlp *net = lntk_checkmlp(L, 2);
+  ntk_model *net = checkmodel(L, 1, 2);
   ntk_tensor *out;
   ntk_error err;
   if (tr->n != 0 && tr->n != net->nparams)
