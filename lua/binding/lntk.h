@@ -57,9 +57,6 @@ int lntk_fail(lua_State *L, const ntk_error *err, int arg);
 /* Raises "bad argument #arg to 'f' (expected shape ..., got ...)". */
 int lntk_shapeerror(lua_State *L, int arg, const char *expected, const ntk_tensor *got);
 
-/* Older form, kept for lntk_io_mmap.c; new code uses lntk_result. Raises for misuse at Lua
- * position argbase + err->arg, else pushes nil, msg. */
-int lntk_status(lua_State *L, const ntk_error *err, int argbase);
 
 /* ---- Classes: one registration for every userdata type ---- */
 typedef struct lntk_class {

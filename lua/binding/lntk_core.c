@@ -107,10 +107,6 @@ int lntk_fail(lua_State *L, const ntk_error *err, int arg) {
   return lntk_result_at(L, err, NULL, NULL);
 }
 
-int lntk_status(lua_State *L, const ntk_error *err, int argbase) {
-  return lntk_fail(L, err, err->arg > 0 ? argbase + err->arg : 0);
-}
-
 int lntk_shapeerror(lua_State *L, int arg, const char *expected, const ntk_tensor *got) {
   char buf[64];
   ntk_tensor_shape_str(got, buf, sizeof buf);
