@@ -45,11 +45,7 @@ function experiment.run(opts, ctx)
       summary.phase_I.beta_norm_over_s = math.sqrt(tr.path1[i] ^ 2 + tr.path2[i] ^ 2) / summary.data.s
     end
   end
-  summary.experiment = "phase_portrait"
-  summary.config = opts
-  local fig = dofile(here .. "/figures/phase_portrait.lua")
-  linear.write(ctx, summary, tables, fig.draw, "fig2.png", opts)
-  return summary
+  return linear.finish("phase_portrait", "fig2.png", opts, ctx, summary, tables)
 end
 
 function experiment.verdict(s)

@@ -234,13 +234,20 @@ function experiment.write(ctx, summary, tables, draw, figure_name, opts)
   end
 end
 
+-- The end of a run of this experiment or of a variant built on it (phase_portrait): names the
+-- summary after the experiment, adds its options, writes the tables and the figure
+-- figure_name drawn by experiments/figures/<name>.lua; returns the summary.
+function experiment.finish(name, figure_name, opts, ctx, summary, tables)
+  summary.experiment = name
+  summary.config = opts
+  local fig = dofile(here .. "/figures/" .. name .. ".lua")
+  experiment.write(ctx, summary, tables, fig.draw, figure_name, opts)
+  return summary
+end
+
 function experiment.run(opts, ctx)
   local summary, tables = experiment.simulate(opts, ctx)
-  summary.experiment = "unwhitened_linear"
-  summary.config = opts
-  local fig = dofile(here .. "/figures/unwhitened_linear.lua")
-  experiment.write(ctx, summary, tables, fig.draw, "fig_c1.png", opts)
-  return summary
+  return experiment.finish("unwhitened_linear", "fig_c1.png", opts, ctx, summary, tables)
 end
 
 function experiment.verdict(s)

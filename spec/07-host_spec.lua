@@ -8,6 +8,13 @@ local host, q = files.host, files.q
 -- Runs a shell command; returns its output (stdout and stderr), and its exit code.
 local run = files.sh
 
+-- The output of cmd, asserting that it exits with status 0 (the output is the failure message).
+local function succeeds(cmd)
+  local out, code = run(cmd)
+  assert.are.equal(0, code, out)
+  return out
+end
+
 local function tmpfile(contents)
   local name = os.tmpname()
   local f = assert(io.open(name, "w"))
@@ -37,8 +44,7 @@ describe("the ntklab host", function()
   teardown(function() os.remove(show_args) end)
 
   it("exists in the build tree", function()
-    local out, code = run(q(host) .. " -v")
-    assert.are.equal(0, code, out)
+    local out = succeeds(q(host) .. " -v")
     assert.matches("^ntklab %d+%.%d+%.%d+ with Lua 5%.4", out)
   end)
 
@@ -70,8 +76,7 @@ describe("the ntklab host", function()
   end)
 
   it("runs -e chunks and -l modules in order", function()
-    local out, code = run(q(host) .. " -e 'x = 40' -l nt=ntklab -e 'print(x + 2, nt.version)'")
-    assert.are.equal(0, code, out)
+    local out = succeeds(q(host) .. " -e 'x = 40' -l nt=ntklab -e 'print(x + 2, nt.version)'")
     assert.matches("^42\t%d+%.%d+%.%d+\n$", out)
   end)
 
@@ -128,8 +133,7 @@ describe("the ntklab host", function()
 
   it("finds the modules from any working directory, in the source tree", function()
     local chunk = "print(require('ntklab').version, package.searchpath('ntklab', package.path))"
-    local out, code = run("cd / && " .. q(host) .. " -e " .. q(chunk))
-    assert.are.equal(0, code, out)
+    local out = succeeds("cd / && " .. q(host) .. " -e " .. q(chunk))
     local version, path = out:match("^(%S+)\t(%S+)\n$")
     assert.matches("^%d+%.%d+%.%d+$", version)
     -- the build tree's host reads lua/ of its source tree (edits need no rebuild)
@@ -137,10 +141,10 @@ describe("the ntklab host", function()
     f:close()
     assert.matches("/lua/ntklab/init%.lua$", path)
     local script = tmpfile("local n = require 'ntklab'\nprint(n.zeros(2, 3):numel())\n")
-    out, code = run("cd /tmp && " .. q(host) .. " " .. q(script))
+    local out2, code2 = run("cd /tmp && " .. q(host) .. " " .. q(script))
     os.remove(script)
-    assert.are.equal(0, code, out)
-    assert.are.equal("6\n", out)
+    assert.are.equal(0, code2, out2)
+    assert.are.equal("6\n", out2)
   end)
 
   it("puts its modules ahead of LUA_PATH, and NTKLAB_LUA_DIR overrides them", function()

@@ -4,6 +4,7 @@
 local ntklab = require "ntklab"
 local ref = require "spec.support.ops_reference"
 local model_fd = require "spec.support.model_fd"
+local grid = require "spec.support.grid"
 
 -- Central differences (spec/support/model_fd.lua, step 1e-6 on O(1) losses) put a correct
 -- gradient near 1e-9, far below the issue's bound of 1e-6 (relative to the largest entry).
@@ -138,33 +139,27 @@ describe("mlp", function()
     function()
       local P, D, H = 4, 3, 5
       local cases, worst = 0, 0
-      for _, param in ipairs{"standard", "ntk"} do
-        for _, bias in ipairs{false, true} do
-          for _, C in ipairs{1, 3} do
-            for depth = 1, 4 do
-              for ai, act in ipairs(ACTIVATIONS) do
-                if depth > 1 or ai == 1 then -- depth 1 has no hidden activation
-                  local widths = {D}
-                  for _ = 1, depth - 1 do widths[#widths + 1] = H end
-                  widths[#widths + 1] = C
-                  local net = ntklab.mlp{widths = widths, activation = act, bias = bias,
-                                         param = param, bias_sigma = 0.5, seed = 100 + depth}
-                  local X = randn(depth + 10 * C, P, D)
-                  local Y = C == 1 and randn(7, P) or randn(7, P, C)
-                  local g, loss = net:grad(X, Y)
-                  assert.is_true(math.abs(loss - net:loss(X, Y)) <= 1e-15 * math.max(1, loss))
-                  assert.is_true(g:abs():max() > 0)
-                  local rel = model_fd.loss_grad_error(net, X, Y)
-                  worst = math.max(worst, rel)
-                  assert.is_true(rel < GRAD_REL_TOL, string.format(
-                    "%s depth %d bias %s C %d %s: relative error %g", act, depth, tostring(bias), C, param, rel))
-                  cases = cases + 1
-                end
-              end
-            end
-          end
+      grid.each({{"param", {"standard", "ntk"}}, {"bias", {false, true}}, {"C", {1, 3}},
+                 {"depth", {1, 2, 3, 4}}, {"act", ACTIVATIONS}}, function(c)
+        local param, bias, C, depth, act = c.param, c.bias, c.C, c.depth, c.act
+        if depth > 1 or c.at.act == 1 then -- depth 1 has no hidden activation
+          local widths = {D}
+          for _ = 1, depth - 1 do widths[#widths + 1] = H end
+          widths[#widths + 1] = C
+          local net = ntklab.mlp{widths = widths, activation = act, bias = bias,
+                                 param = param, bias_sigma = 0.5, seed = 100 + depth}
+          local X = randn(depth + 10 * C, P, D)
+          local Y = C == 1 and randn(7, P) or randn(7, P, C)
+          local g, loss = net:grad(X, Y)
+          assert.is_true(math.abs(loss - net:loss(X, Y)) <= 1e-15 * math.max(1, loss))
+          assert.is_true(g:abs():max() > 0)
+          local rel = model_fd.loss_grad_error(net, X, Y)
+          worst = math.max(worst, rel)
+          assert.is_true(rel < GRAD_REL_TOL, string.format(
+            "%s depth %d bias %s C %d %s: relative error %g", act, depth, tostring(bias), C, param, rel))
+          cases = cases + 1
         end
-      end
+      end)
       assert.are.equal(2 * 2 * 2 * (1 + 3 * #ACTIVATIONS), cases)
       assert.is_true(worst < GRAD_REL_TOL)
     end)
@@ -292,12 +287,7 @@ describe("mlp", function()
 
   describe("save/load", function()
     local function tmpname() return os.tmpname() .. ".mlp" end
-    local function read(path)
-      local f = assert(io.open(path, "rb"))
-      local s = f:read("a")
-      f:close()
-      return s
-    end
+    local read = require("spec.support.files").slurp
     local function write(path, s)
       local f = assert(io.open(path, "wb"))
       f:write(s)

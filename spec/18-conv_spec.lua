@@ -45,14 +45,7 @@ local function conv_lua(x, shape, l, wflat, bflat)
   return y, {l.out, Ho, Wo}
 end
 
-local function max_rel(a, b)
-  local d, s = 0, 0
-  for i = 1, #b do
-    d = math.max(d, math.abs(a[i] - b[i]))
-    s = math.max(s, math.abs(b[i]))
-  end
-  return d / math.max(s, 1e-300)
-end
+local max_rel = require("spec.support.ops_reference").max_rel
 
 local fd_error = require("spec.support.model_fd").loss_grad_error
 

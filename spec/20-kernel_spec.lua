@@ -3,6 +3,7 @@
 -- parameterization; per-layer sums; the two-layer linear closed form; symmetry and PSD; tiles;
 -- the input-Gram cache; the Adam-preconditioned kernel; NNGP layer kernels.
 local ntklab = require "ntklab"
+local grid = require "spec.support.grid"
 
 -- Both paths sum the same products in different orders: they differ by rounding only, a few
 -- ulps of the largest term; 1e-10 of the kernel's scale is the bar the issue sets.
@@ -49,26 +50,20 @@ describe("ntk", function()
   it("equals J J^T for every activation, depth 1-5, bias, C = 1 and 3, both parameterizations",
      function()
     local worst, cases = 0, 0
-    for ai, act in ipairs(ACTS) do
-      for depth = 1, 5 do
-        for _, bias in ipairs{false, true} do
-          for _, C in ipairs{1, 3} do
-            for _, param in ipairs{"standard", "ntk"} do
-              local net = make_net(depth, 3, 4, C, act, bias, param, 100 * ai + 10 * depth + C)
-              for _, output in ipairs{"full", "blocks", "trace", "mean"} do
-                local K = ntklab.ntk(net, X, {output = output})
-                local R = ntklab.ntk_reference(net, X, {output = output})
-                worst = math.max(worst, rel_diff(K, R))
-                local Kx = ntklab.ntk(net, X, X2, {output = output})
-                local Rx = ntklab.ntk_reference(net, X, X2, {output = output})
-                worst = math.max(worst, rel_diff(Kx, Rx))
-                cases = cases + 2
-              end
-            end
-          end
-        end
+    grid.each({{"act", ACTS}, {"depth", {1, 2, 3, 4, 5}}, {"bias", {false, true}}, {"C", {1, 3}},
+               {"param", {"standard", "ntk"}}}, function(c)
+      local ai, act, depth, bias, C, param = c.at.act, c.act, c.depth, c.bias, c.C, c.param
+      local net = make_net(depth, 3, 4, C, act, bias, param, 100 * ai + 10 * depth + C)
+      for _, output in ipairs{"full", "blocks", "trace", "mean"} do
+        local K = ntklab.ntk(net, X, {output = output})
+        local R = ntklab.ntk_reference(net, X, {output = output})
+        worst = math.max(worst, rel_diff(K, R))
+        local Kx = ntklab.ntk(net, X, X2, {output = output})
+        local Rx = ntklab.ntk_reference(net, X, X2, {output = output})
+        worst = math.max(worst, rel_diff(Kx, Rx))
+        cases = cases + 2
       end
-    end
+    end)
     assert.are.equal(7 * 5 * 2 * 2 * 2 * 4 * 2, cases)
     assert.is_true(worst <= REL_TOL, "worst relative difference " .. worst)
   end)

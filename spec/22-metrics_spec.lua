@@ -1,6 +1,7 @@
 -- 22-metrics: kernel-target alignment (uncentered and centered, labelled; traced and full
 -- kernels; per layer), norms, spectra, effective rank, distance, weight alignment, PSD check.
 local ntklab = require "ntklab"
+local ref = require "spec.support.ops_reference"
 
 -- Plain sums over a few dozen terms: rounding of order 1e-15.
 local TOL = 1e-12
@@ -30,16 +31,7 @@ describe("metrics", function()
 
   it("uncentered alignment is y^T K y / (|K|_F |y|^2); centered uses H K H and H y", function()
     local B = rng:normal(6, 6)
-    local b = B:totable()
-    local K = {}
-    for i = 1, 6 do
-      K[i] = {}
-      for j = 1, 6 do
-        local s = 0
-        for k = 1, 6 do s = s + b[i][k] * b[j][k] end
-        K[i][j] = s
-      end
-    end
+    local K = ref.matmul(B, B, false, true)
     local y = rng:normal(6):totable()
     local num, kn, yn = 0, 0, 0
     for i = 1, 6 do

@@ -47,11 +47,7 @@ local function ref_centered(K, z, P, m)
   return ref_align(Kc, require("spec.support.ops_reference").matvec(H, z))
 end
 
-local function ref_norm(K)
-  local s = 0
-  for i = 1, #K do for j = 1, #K[i] do s = s + K[i][j] ^ 2 end end
-  return math.sqrt(s)
-end
+local ref_norm = require("spec.support.ops_reference").frobenius
 
 local function ref_distance(A, B)
   local ab = 0
@@ -84,6 +80,13 @@ describe("one-pass metrics", function()
     return K, y
   end
 
+  -- case(P) with a second kernel K0 = case(P), and the three as tensors: K, y, K0, Kt, yt, K0t
+  local function case_with_k0(P)
+    local K, y = case(P)
+    local K0 = case(P)
+    return K, y, K0, ntklab.tensor(K), ntklab.tensor(y), ntklab.tensor(K0)
+  end
+
   it("centered alignment equals the explicit H K H on non-symmetric K and off-mean y", function()
     local P = 9
     local K, y = case(P)
@@ -97,9 +100,7 @@ describe("one-pass metrics", function()
 
   it("kernel_stats gives all five from one call, equal to the separate functions", function()
     local P = 8
-    local K, y = case(P)
-    local K0 = case(P)
-    local Kt, yt, K0t = ntklab.tensor(K), ntklab.tensor(y), ntklab.tensor(K0)
+    local K, y, K0, Kt, yt, K0t = case_with_k0(P)
     local s = ntklab.kernel_stats(Kt, yt, K0t)
     assert.is_true(near(s.norm, ref_norm(K)))
     local tr = 0
@@ -166,9 +167,7 @@ describe("one-pass metrics", function()
 
   it("reads transposed, narrowed and strided views in place, with the same results", function()
     local P = 7
-    local K, y = case(P)
-    local K0 = case(P)
-    local Kt, yt, K0t = ntklab.tensor(K), ntklab.tensor(y), ntklab.tensor(K0)
+    local K, y, K0, Kt, yt, K0t = case_with_k0(P)
     local KT = {}
     for i = 1, P do
       KT[i] = {}

@@ -22,12 +22,7 @@ local function write_bytes(name, bytes)
   return path(name)
 end
 
-local function read_bytes(p)
-  local f = assert(io.open(p, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read_bytes = files.slurp
 
 local function gzip(p)
   assert(os.execute("gzip -n -f -k '" .. p .. "'"))

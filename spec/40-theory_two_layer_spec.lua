@@ -2,8 +2,7 @@
 -- simulation of gradient flow on whitened data (spec/support/linear_sim.lua).
 local ntklab = require "ntklab"
 local theory = require "ntklab.theory"
-local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
-local sim = dofile(source .. "/spec/support/linear_sim.lua")
+local sim = require "spec.support.linear_sim"
 
 -- NOTES.md: the r0-corrected q(t), r(t) track the simulation to about 1e-4 s (their error is
 -- O(sigma^2) = 1e-6 plus the matching error of the two phases); the issue asks for 1e-3 s.

@@ -9,11 +9,12 @@ local files = require "spec.support.files"
 local scratch_dir, slurp, entries, remove_tree =
   files.scratch_dir, files.slurp, files.entries, files.remove_tree
 
-describe("output: JSON", function()
-  local dir
-  before_each(function() dir = scratch_dir() end)
-  after_each(function() remove_tree(dir) end)
+-- Every test gets a fresh scratch directory of its own.
+local dir
+before_each(function() dir = scratch_dir() end)
+after_each(function() remove_tree(dir) end)
 
+describe("output: JSON", function()
   it("writes a summary that cjson reads back, keys sorted, numbers exact, NaN as null", function()
     local summary = {
       config = {sigma = 0.1, width = 100, trainer = "flow"},
@@ -82,10 +83,6 @@ describe("output: JSON", function()
 end)
 
 describe("output: atomic writes", function()
-  local dir
-  before_each(function() dir = scratch_dir() end)
-  after_each(function() remove_tree(dir) end)
-
   it("an interrupted writer leaves the old file and removes its temporary file", function()
     local path = dir .. "/trajectory.csv"
     assert.is_true(output.write_atomic(path, "old contents\n"))
@@ -129,10 +126,6 @@ describe("output: atomic writes", function()
 end)
 
 describe("output: CSV", function()
-  local dir
-  before_each(function() dir = scratch_dir() end)
-  after_each(function() remove_tree(dir) end)
-
   local function parse(text)
     local rows = {}
     for line in text:gmatch("([^\n]*)\n") do
@@ -186,10 +179,6 @@ describe("output: CSV", function()
 end)
 
 describe("output: plots", function()
-  local dir
-  before_each(function() dir = scratch_dir() end)
-  after_each(function() remove_tree(dir) end)
-
   local probe = io.popen("command -v gnuplot 2>/dev/null")
   local have_gnuplot = probe:read("a") ~= ""
   probe:close()

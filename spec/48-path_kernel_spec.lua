@@ -3,8 +3,7 @@
 -- and the tail it is kernel regression with that kernel.
 local ntklab = require "ntklab"
 local pathkernel = require "ntklab.pathkernel"
-local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
-local sim = dofile(source .. "/spec/support/linear_sim.lua")
+local sim = require "spec.support.linear_sim"
 
 -- Gaussian elimination with partial pivoting, the obvious twin of the module's Cholesky.
 local solve = require("spec.support.ops_reference").gauss_solve
@@ -52,11 +51,7 @@ local function snapshot(t, Ws, X, Xt)
   return {t = t, K = K, k = k}
 end
 
-local function max_rel(a, b)
-  local num, den = 0, 0
-  for i = 1, #a do num = math.max(num, math.abs(a[i] - b[i])); den = math.max(den, math.abs(b[i])) end
-  return num / den
-end
+local max_rel = require("spec.support.ops_reference").max_rel
 
 describe("pathkernel.predictor", function()
   local E = setup()

@@ -27,14 +27,7 @@ local function as_tables(snaps)
   return out
 end
 
-local function max_rel(a, b)
-  local m, scale = 0, 0
-  for i = 1, #b do
-    m = math.max(m, math.abs(a[i] - b[i]))
-    scale = math.max(scale, math.abs(b[i]))
-  end
-  return m / scale
-end
+local max_rel = require("spec.support.ops_reference").max_rel
 
 local function setup(seed)
   local rng = ntklab.rng(seed)

@@ -45,11 +45,7 @@ local function rel_diff(A, Kt)
   return m / scale
 end
 
-local function frobenius(K)
-  local s = 0
-  for a = 1, #K do for b = 1, #K[a] do s = s + K[a][b] ^ 2 end end
-  return math.sqrt(s)
-end
+local frobenius = require("spec.support.ops_reference").frobenius
 
 local function is_nan(v) return v ~= v end
 

@@ -189,13 +189,8 @@ return {name = "toy", summary = "fails for x = 2", options = {{name = "x", type 
     assert(os.execute(fmt("setsid sh -c %s >/dev/null 2>&1 &", q(fmt(
       "trap '' INT; echo $$ > %s.pid; %s sweep %s --grid spin=false,true --jobs 1 --threads 1 --out %s > %s 2>&1; echo $? > %s",
       q(rc), q(host), q(spin), q(dir), q(log), q(rc))))))
-    local function read(path)
-      local fh = io.open(path, "rb")
-      if not fh then return nil end
-      local text = fh:read("a")
-      fh:close()
-      return text
-    end
+    -- the file's text, or nil while it does not exist yet (these files only appear)
+    local function read(path) return lfs.attributes(path) and files.slurp(path) or nil end
     local function wait_for(pred)
       for _ = 1, 300 do
         if pred() then return true end

@@ -4,8 +4,7 @@
 -- an independent Taylor-series matrix exponential of the 5 x 5 system.
 local ntklab = require "ntklab"
 local theory = require "ntklab.theory"
-local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
-local sim = dofile(source .. "/spec/support/linear_sim.lua")
+local sim = require "spec.support.linear_sim"
 
 -- The closed form and a 60-term Taylor series of exp(s t Amat) at |s t Amat| ~ 3 agree to
 -- rounding (terms fall below 1e-17 of the sum); 1e-10 relative leaves room for both.

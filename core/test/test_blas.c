@@ -33,11 +33,40 @@ static double gemm_error(const ntk_tensor *C, double alpha, const ntk_tensor *A,
   return worst;
 }
 
+/* G = A A^T ([m x m] for A [m x k]), both triangles, against the obvious sums. */
+static void check_gram(const ntk_tensor *G, const ntk_tensor *A) {
+  size_t i, j, l;
+  for (i = 0; i < A->shape[0]; i++)
+    for (j = 0; j < A->shape[0]; j++) {
+      double s = 0.0;
+      for (l = 0; l < A->shape[1]; l++) s += ntk_tensor_at(A, i, l) * ntk_tensor_at(A, j, l);
+      CHECK_NEAR(ntk_tensor_at(G, i, j), s, PRODUCT_TOL);
+    }
+}
+
 /* A view of t's storage with every second column: no unit stride, so BLAS cannot take it. */
 static void every_second_column(ntk_tensor *dst, const ntk_tensor *t) {
   ntk_tensor_view(dst, t);
   dst->shape[1] = (t->shape[1] + 1) / 2;
   dst->stride[1] = 2 * t->stride[1];
+}
+
+/* The layouts every operand of test_gemm_layouts takes alike, as dst [rows x cols] over a
+ * fresh base: 0 plain, 1 transposed, 3 every second column. Returns 0 for layout 2 (narrowed),
+ * which each operand builds its own way. */
+static int shared_layout(ntk_tensor *dst, ntk_tensor *base, int layout, size_t rows, size_t cols,
+                         ntk_error *err) {
+  if (layout == 0) {
+    ntk_tensor_init_2d(base, rows, cols, err);
+    ntk_tensor_view(dst, base);
+  } else if (layout == 1) {
+    ntk_tensor_init_2d(base, cols, rows, err);
+    ntk_tensor_transpose(dst, base, err);
+  } else if (layout == 3) {
+    ntk_tensor_init_2d(base, rows, 2 * cols, err);
+    every_second_column(dst, base);
+  }
+  return layout != 2;
 }
 
 /* gemm with A and B given as (plain | transposed | narrowed | strided) views and C as plain,
@@ -50,31 +79,16 @@ static void test_gemm_layouts(void) {
     for (kb = 0; kb < 4; kb++)
       for (kc = 0; kc < 4; kc++) {
         ntk_tensor abase = {0}, bbase = {0}, cbase = {0}, A = {0}, B = {0}, C = {0}, C0 = {0};
-        /* A [m x k] */
-        if (ka == 0) {
-          ntk_tensor_init_2d(&abase, m, k, &err);
-          ntk_tensor_view(&A, &abase);
-        } else if (ka == 1) {
-          ntk_tensor_init_2d(&abase, k, m, &err);
-          ntk_tensor_transpose(&A, &abase, &err);
-        } else if (ka == 2) {
+        /* A [m x k]; narrowed: rows and columns of a larger matrix */
+        if (!shared_layout(&A, &abase, ka, m, k, &err)) {
           ntk_tensor tmp = {0};
           ntk_tensor_init_2d(&abase, m + 2, k + 3, &err);
           ntk_tensor_narrow(&tmp, &abase, 0, 1, m, &err);
           ntk_tensor_narrow(&A, &tmp, 1, 2, k, &err);
           ntk_tensor_release(&tmp);
-        } else {
-          ntk_tensor_init_2d(&abase, m, 2 * k, &err);
-          every_second_column(&A, &abase);
         }
-        /* B [k x n] */
-        if (kb == 0) {
-          ntk_tensor_init_2d(&bbase, k, n, &err);
-          ntk_tensor_view(&B, &bbase);
-        } else if (kb == 1) {
-          ntk_tensor_init_2d(&bbase, n, k, &err);
-          ntk_tensor_transpose(&B, &bbase, &err);
-        } else if (kb == 2) {
+        /* B [k x n]; narrowed: out of a transposed, column-major matrix */
+        if (!shared_layout(&B, &bbase, kb, k, n, &err)) {
           ntk_tensor tr = {0}, rows = {0};
           ntk_tensor_init_2d(&bbase, n + 1, k + 2, &err);
           ntk_tensor_transpose(&tr, &bbase, &err); /* [k+2 x n+1], column-major */
@@ -82,23 +96,11 @@ static void test_gemm_layouts(void) {
           ntk_tensor_narrow(&B, &rows, 1, 0, n, &err);
           ntk_tensor_release(&tr);
           ntk_tensor_release(&rows);
-        } else {
-          ntk_tensor_init_2d(&bbase, k, 2 * n, &err);
-          every_second_column(&B, &bbase);
         }
-        /* C [m x n] */
-        if (kc == 0) {
-          ntk_tensor_init_2d(&cbase, m, n, &err);
-          ntk_tensor_view(&C, &cbase);
-        } else if (kc == 1) {
-          ntk_tensor_init_2d(&cbase, n, m, &err);
-          ntk_tensor_transpose(&C, &cbase, &err);
-        } else if (kc == 2) {
+        /* C [m x n]; narrowed: rows only. Strided C has no unit stride: via a temporary */
+        if (!shared_layout(&C, &cbase, kc, m, n, &err)) {
           ntk_tensor_init_2d(&cbase, m + 3, n, &err);
           ntk_tensor_narrow(&C, &cbase, 0, 2, m, &err);
-        } else {
-          ntk_tensor_init_2d(&cbase, m, 2 * n, &err); /* no unit stride: via a temporary */
-          every_second_column(&C, &cbase);
         }
         CHECK(A.shape[0] == m && A.shape[1] == k && B.shape[0] == k && B.shape[1] == n);
         fill_random(&abase);
@@ -145,7 +147,7 @@ static void test_gemm_in_place_and_shapes(void) {
 static void test_gemv_gram_ger(void) {
   ntk_tensor base = {0}, A = {0}, x = {0}, xv = {0}, y = {0}, G = {0}, O = {0};
   ntk_error err;
-  size_t i, j, l;
+  size_t i, j;
   /* A is the transpose of a 6 x 4 buffer: [4 x 6] column-major; x a strided column view */
   ntk_tensor_init_2d(&base, 6, 4, &err);
   fill_random(&base);
@@ -171,12 +173,7 @@ static void test_gemv_gram_ger(void) {
   }
   /* gram of the transposed view: [4 x 4], symmetric, both triangles */
   CHECK(ntk_blas_gram(&G, &A, &err) == NTK_OK);
-  for (i = 0; i < 4; i++)
-    for (j = 0; j < 4; j++) {
-      double s = 0.0;
-      for (l = 0; l < 6; l++) s += ntk_tensor_at(&A, i, l) * ntk_tensor_at(&A, j, l);
-      CHECK_NEAR(ntk_tensor_at(&G, i, j), s, PRODUCT_TOL);
-    }
+  check_gram(&G, &A);
   /* outer product of strided vectors */
   CHECK(ntk_blas_outer(&O, &x, &y, &err) == NTK_OK);
   CHECK(O.shape[0] == 6 && O.shape[1] == 4);
@@ -192,7 +189,7 @@ static void test_strided_fallbacks(void) {
   ntk_tensor base = {0}, base0 = {0}, A = {0}, x = {0}, y = {0}, G = {0}, A0 = {0};
   ntk_tensor u = {0}, v = {0};
   ntk_error err;
-  size_t i, j, l;
+  size_t i, j;
   ntk_tensor_init_2d(&base, 4, 10, &err);
   fill_random(&base);
   every_second_column(&A, &base); /* [4 x 5], strides (10, 2) */
@@ -206,12 +203,7 @@ static void test_strided_fallbacks(void) {
     CHECK_NEAR(ntk_tensor_at(&y, i, 0), s, PRODUCT_TOL);
   }
   CHECK(ntk_blas_gram(&G, &A, &err) == NTK_OK);
-  for (i = 0; i < 4; i++)
-    for (j = 0; j < 4; j++) {
-      double s = 0.0;
-      for (l = 0; l < 5; l++) s += ntk_tensor_at(&A, i, l) * ntk_tensor_at(&A, j, l);
-      CHECK_NEAR(ntk_tensor_at(&G, i, j), s, PRODUCT_TOL);
-    }
+  check_gram(&G, &A);
   ntk_tensor_init_copy(&A0, &A, &err);
   ntk_tensor_init_copy(&base0, &base, &err);
   ntk_tensor_init_1d(&u, 4, &err);

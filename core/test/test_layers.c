@@ -11,12 +11,6 @@
 /* |analytic - fd| <= GRAD_REL_TOL max(1, |fd|): the 1e-6 relative */
 #define GRAD_REL_TOL 1e-6
 
-static void fill(double *x, size_t n, uint64_t seed) {
-  ntk_rng rng;
-  ntk_rng_seed(&rng, seed);
-  ntk_rng_fill_normal_buf(&rng, x, n, 0.0, 1.0);
-}
-
 /* <dy, layer(x0, x1)> */
 static double probe(const ntk_layer *l, const double *params, const double *x0, const double *x1,
                     const double *dy, size_t P, double *y, double *scratch) {
@@ -71,10 +65,10 @@ static void check_layer(ntk_layer l, ntk_shape in0, ntk_shape in1, const char *w
   grad = malloc((np + 1) * sizeof *grad);
   pgrad = malloc((P * np + 1) * sizeof *pgrad);
   scratch = malloc(ns * sizeof *scratch);
-  fill(x0, nx, 1);
-  fill(x1, nx, 2);
-  fill(dy, ny, 3);
-  fill(params, np, 4);
+  fill_normal(x0, nx, 1);
+  fill_normal(x1, nx, 2);
+  fill_normal(dy, ny, 3);
+  fill_normal(params, np, 4);
   /* shift away from relu's kink so that h = 1e-6 never crosses it */
   for (i = 0; i < nx; i++)
     if (fabs(x0[i]) < 1e-3) x0[i] = 0.5;
@@ -167,9 +161,9 @@ static void test_conv_chunks(void) {
   params = malloc(np * sizeof *params);
   sa = malloc(ntk_layer_scratch(&a) * sizeof *sa);
   sb = malloc(ntk_layer_scratch(&b) * sizeof *sb);
-  fill(x, nx, 5);
-  fill(dy, ny, 6);
-  fill(params, np, 7);
+  fill_normal(x, nx, 5);
+  fill_normal(dy, ny, 6);
+  fill_normal(params, np, 7);
   ntk_layer_forward(&a, params, ya, x, NULL, P, sa);
   ntk_layer_forward(&b, params, yb, x, NULL, P, sb);
   ntk_layer_backward(&a, params, dxa, NULL, ga, 0, dy, x, ya, P, sa);

@@ -23,15 +23,13 @@ static ntk_mlp *make(int depth, const size_t *widths, ntk_activation act, int bi
   return net;
 }
 
-static void fill(double *x, size_t n, uint64_t seed) { fill_normal(x, n, seed); }
-
 static void test_gradient(ntk_activation act, int bias, ntk_param param) {
   size_t widths[4] = {3, 5, 4, 2}, P = 6, i;
   ntk_mlp *net = make(3, widths, act, bias, param, NTK_INIT_GAUSSIAN, 7);
   double X[18], Y[12], grad[64], loss, lp, lm, gmax = 0, err = 0;
   ntk_error e;
-  fill(X, 18, 1);
-  fill(Y, 12, 2);
+  fill_normal(X, 18, 1);
+  fill_normal(Y, 12, 2);
   CHECK(net->nparams <= 64);
   CHECK(ntk_mlp_loss_grad(net, grad, &loss, XT(X, P), YT(Y, P), &e) == NTK_OK);
   for (i = 0; i < net->nparams; i++) {
@@ -54,8 +52,8 @@ static void test_vjp_matches_loss_gradient(void) {
   ntk_mlp *net = make(2, widths, NTK_ACT_TANH, 1, NTK_PARAM_NTK, NTK_INIT_GAUSSIAN, 3);
   double X[20], Y[15], f[15], dout[15], g1[64], g2[64], loss;
   ntk_error e;
-  fill(X, 20, 4);
-  fill(Y, 15, 5);
+  fill_normal(X, 20, 4);
+  fill_normal(Y, 15, 5);
   CHECK(ntk_mlp_loss_grad(net, g1, &loss, XT(X, P), YT(Y, P), &e) == NTK_OK);
   CHECK(ntk_mlp_forward(net, f, XT(X, P), &e) == NTK_OK);
   for (i = 0; i < 15; i++) dout[i] = (f[i] - Y[i]) / (double)P;
@@ -163,8 +161,8 @@ static void test_workspace_reuse(void) {
   ntk_error e;
   double *pre0, *delta0, *k0, *k6;
   ntk_model *m = NULL; /* trainers step models: the model interface over net */
-  fill(X, 64, 1);
-  fill(Y, 32, 2);
+  fill_normal(X, 64, 1);
+  fill_normal(Y, 32, 2);
   CHECK(ntk_model_from_mlp(&m, net, 0, &e) == NTK_OK);
   ntk_train_config_default(&cfg, NTK_TRAIN_RK45);
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);

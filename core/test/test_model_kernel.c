@@ -12,12 +12,6 @@
 /* the fast NTK against explicit J J^T: same products summed in another order, ~1e-15 each */
 #define NTK_REL_TOL 1e-12
 
-static void fill(double *x, size_t n, uint64_t seed) {
-  ntk_rng rng;
-  ntk_rng_seed(&rng, seed);
-  ntk_rng_fill_normal_buf(&rng, x, n, 0.0, 1.0);
-}
-
 static ntk_layer layer(ntk_layer_kind kind, int in0, int in1) {
   ntk_layer l;
   memset(&l, 0, sizeof l);
@@ -95,8 +89,8 @@ static void test_loss_grad(ntk_layer_param param) {
   ntk_tensor_init_2d(&X, P, D, &err);
   ntk_tensor_init_2d(&Y, P, C, &err);
   ntk_tensor_init_1d(&g, m->nparams, &err);
-  fill(ntk_tensor_data(&X), P * D, 1);
-  fill(ntk_tensor_data(&Y), P * C, 2);
+  fill_normal(ntk_tensor_data(&X), P * D, 1);
+  fill_normal(ntk_tensor_data(&Y), P * C, 2);
   CHECK(ntk_model_loss_grad(m, &g, &loss, &X, &Y, &err) == NTK_OK);
   for (i = 0; i < m->nparams; i++) {
     double v = m->params[i], fd, a = ntk_tensor_at(&g, i, 0);
@@ -139,8 +133,8 @@ static void test_ntk(size_t C) {
   memset(L, 0, sizeof L);
   ntk_tensor_init_2d(&X1, P1, D, &err);
   ntk_tensor_init_2d(&X2, P2, D, &err);
-  fill(ntk_tensor_data(&X1), P1 * D, 3);
-  fill(ntk_tensor_data(&X2), P2 * D, 4);
+  fill_normal(ntk_tensor_data(&X1), P1 * D, 3);
+  fill_normal(ntk_tensor_data(&X2), P2 * D, 4);
   eta = malloc(m->nparams * sizeof *eta);
   for (j = 0; j < m->nparams; j++) eta[j] = 0.5 + (double)(j % 7) / 3.0;
   ntk_tensor_wrap(&eta_t, &eta_s, eta, m->nparams, 0);
@@ -179,7 +173,7 @@ static void test_ntk(size_t C) {
   {
     ntk_tensor wide = {0}, view = {0}, copy = {0};
     ntk_tensor_init_2d(&wide, P1, D + 3, &err);
-    fill(ntk_tensor_data(&wide), P1 * (D + 3), 5);
+    fill_normal(ntk_tensor_data(&wide), P1 * (D + 3), 5);
     CHECK(ntk_tensor_narrow(&view, &wide, 1, 2, D, &err) == NTK_OK);
     CHECK(!ntk_tensor_is_contiguous(&view));
     ntk_tensor_init_copy(&copy, &view, &err);
@@ -220,7 +214,7 @@ static void test_jacobian_tiles(void) {
   ntk_tensor X = {0}, J = {0}, T = {0};
   ntk_error err;
   ntk_tensor_init_2d(&X, P, D, &err);
-  fill(ntk_tensor_data(&X), P * D, 8);
+  fill_normal(ntk_tensor_data(&X), P * D, 8);
   ntk_tensor_init_2d(&J, P * C, m->nparams, &err);
   ntk_tensor_init_2d(&T, P * C, m->nparams, &err);
   CHECK(ntk_model_jacobian(m, &J, &X, 0, &err) == NTK_OK);
@@ -256,8 +250,8 @@ static void test_mlp_model(void) {
   ntk_tensor_init_2d(&X, P, 5, &err);
   ntk_tensor_init_2d(&Y, P, 2, &err);
   ntk_tensor_init_1d(&g, m->nparams, &err);
-  fill(ntk_tensor_data(&X), P * 5, 12);
-  fill(ntk_tensor_data(&Y), P * 2, 13);
+  fill_normal(ntk_tensor_data(&X), P * 5, 12);
+  fill_normal(ntk_tensor_data(&Y), P * 2, 13);
   g2 = malloc(m->nparams * sizeof *g2);
   CHECK(ntk_model_loss_grad(m, &g, &loss, &X, &Y, &err) == NTK_OK);
   CHECK(ntk_mlp_loss_grad(net, g2, &loss2, &X, &Y, &err) == NTK_OK);

@@ -33,6 +33,14 @@ static ntk_mlp *linear_model(void) {
 static const double X[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
 static const double Y[3] = {0.5, -1.0, 2.0};
 
+/* The defaults of plain gradient descent, with step lr. */
+static ntk_train_config gd_config(double lr) {
+  ntk_train_config cfg;
+  ntk_train_config_default(&cfg, NTK_TRAIN_GD);
+  cfg.lr = lr;
+  return cfg;
+}
+
 static double max_error(const ntk_mlp *net, const double *w0, double decay) {
   double e = 0;
   int i;
@@ -70,11 +78,9 @@ static void run(ntk_train_method m, double lr_or_dt, double T, double tol) {
 static void test_nonfinite(void) {
   ntk_mlp *net = linear_model();
   ntk_model *mnet = as_model(net);
-  ntk_train_config cfg;
+  ntk_train_config cfg = gd_config(1e3); /* (1 - lr/3)^k diverges */
   ntk_trainer tr;
   ntk_error e;
-  ntk_train_config_default(&cfg, NTK_TRAIN_GD);
-  cfg.lr = 1e3; /* (1 - lr/3)^k diverges */
   cfg.max_loss_ratio = INFINITY; /* only the non-finite guard */
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
   CHECK(ntk_train_run(&tr, mnet, XT(X, 3), YT(Y, 3), INFINITY, 100000, &e) == NTK_ENONFINITE);
@@ -93,11 +99,9 @@ static void test_nonfinite(void) {
 static void test_diverged(void) {
   ntk_mlp *net = linear_model();
   ntk_model *mnet = as_model(net);
-  ntk_train_config cfg;
+  ntk_train_config cfg = gd_config(10.0); /* |1 - lr/3| = 2.33: the error grows 5.4x per step */
   ntk_trainer tr;
   ntk_error e;
-  ntk_train_config_default(&cfg, NTK_TRAIN_GD);
-  cfg.lr = 10.0; /* |1 - lr/3| = 2.33: the error grows 5.4x per step */
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
   CHECK(ntk_train_run(&tr, mnet, XT(X, 3), YT(Y, 3), INFINITY, 1000, &e) == NTK_ENOCONV);
   CHECK(strstr(e.msg, "diverged at step") != NULL && strstr(e.msg, "gd{lr = 10}") != NULL);
@@ -112,11 +116,9 @@ static void test_diverged(void) {
 static void test_overshoot(void) {
   ntk_mlp *net = linear_model();
   ntk_model *mnet = as_model(net);
-  ntk_train_config cfg;
+  ntk_train_config cfg = gd_config(2.0); /* stable (|1 - 2/3| < 1) but longer than t_final = 1.5 */
   ntk_trainer tr;
   ntk_error e;
-  ntk_train_config_default(&cfg, NTK_TRAIN_GD);
-  cfg.lr = 2.0; /* stable (|1 - 2/3| < 1) but longer than t_final = 1.5 */
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
   CHECK(ntk_train_run(&tr, mnet, XT(X, 3), YT(Y, 3), 0.5, SIZE_MAX, &e) == NTK_OK);
   CHECK(tr.t == 2.0);

@@ -72,20 +72,19 @@ function argcheck.integer(v, n, fname, min)
   return i
 end
 
-function argcheck.string(v, n, fname)
-  if type(v) ~= "string" then fail(n, fname, "string expected, got " .. typename(v)) end
-  return v
+-- A check(v, n, fname) that v has Lua type lua_type, returning v.
+local function of_type(lua_type)
+  local expected = lua_type .. " expected, got "
+  return function(v, n, fname)
+    if type(v) ~= lua_type then fail(n, fname, expected .. typename(v)) end
+    return v
+  end
 end
 
-function argcheck.table(v, n, fname)
-  if type(v) ~= "table" then fail(n, fname, "table expected, got " .. typename(v)) end
-  return v
-end
-
-function argcheck.fn(v, n, fname)
-  if type(v) ~= "function" then fail(n, fname, "function expected, got " .. typename(v)) end
-  return v
-end
+--- A string, a table, a function; each returns v.
+argcheck.string = of_type("string")
+argcheck.table = of_type("table")
+argcheck.fn = of_type("function")
 
 --- An option table (nil: {}) whose keys are all among `allowed` (a list, in the order the
 -- message names them); returns it. An unknown key raises as the binding kit's lntk_options does:

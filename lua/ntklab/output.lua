@@ -9,20 +9,19 @@
 -- The paper's panels (Figure 1a, 1c) live next to the experiment that draws them:
 -- experiments/panels/silent_alignment.lua. Experiments themselves run through
 -- ntklab.experiment (one runner) and ntklab.sweep (grids of runs).
-local fs = require "ntklab.fs"
-local json = require "ntklab.json"
-local csv = require "ntklab.csv"
-local plot = require "ntklab.plot"
-local progress = require "ntklab.progress"
-local cli = require "ntklab.cli"
 
-return {
-  mkdir_p = fs.mkdir_p, absolute = fs.absolute, write_atomic = fs.write_atomic,
-  clean_temp = fs.clean_temp,
-  number_text = json.number_text, array = json.array, encode_json = json.encode_json,
-  write_json = json.write_json, read_json = json.read_json,
-  write_csv = csv.write_csv, read_csv = csv.read_csv,
-  plot = plot.plot, figure = plot.figure,
-  progress = progress.new,
-  help_text = cli.help_text, parse_args = cli.parse_args, cli = cli.cli,
+-- Each module with the names it publishes here, under the same names.
+local published = {
+  {"ntklab.fs", {"mkdir_p", "absolute", "write_atomic", "clean_temp"}},
+  {"ntklab.json", {"number_text", "array", "encode_json", "write_json", "read_json"}},
+  {"ntklab.csv", {"write_csv", "read_csv"}},
+  {"ntklab.plot", {"plot", "figure"}},
+  {"ntklab.cli", {"help_text", "parse_args", "cli"}},
 }
+
+local output = {progress = require("ntklab.progress").new}
+for _, entry in ipairs(published) do
+  local module = require(entry[1])
+  for _, name in ipairs(entry[2]) do output[name] = assert(module[name], name) end
+end
+return output

@@ -60,6 +60,21 @@ function sim.end_to_end(Ws)
   return matmul(A[1], Ws[1])[1], A, B
 end
 
+-- New weights of Ws's shapes, entry (l, i, j) = entry(Ws[l][i][j], l, i, j).
+local function entrywise(Ws, entry)
+  local out = {}
+  for l = 1, #Ws do
+    local o = {}
+    for i = 1, #Ws[l] do
+      local row, Wi = {}, Ws[l][i]
+      for j = 1, #Wi do row[j] = entry(Wi[j], l, i, j) end
+      o[i] = row
+    end
+    out[l] = o
+  end
+  return out
+end
+
 -- dW_l/dt = -dL/dW_l = -A_l^T (e B_l^T) with e = v - s beta (a row), or Sigma (v - s beta) for
 -- a finite training set X with Sigma = X^T X / P and targets y = s X beta (then
 -- L = 1/(2P) |X v - y|^2 = (v - s beta)^T Sigma (v - s beta) / 2).
@@ -68,32 +83,14 @@ local function gradient_flow(Ws, s, beta, Sigma)
   local e = {}
   for j = 1, #v do e[j] = s * beta[j] - v[j] end -- minus the residual: descent direction
   if Sigma then e = matvec(Sigma, e) end
-  local dWs = {}
-  for l = 1, #Ws do
-    local Al, be = A[l][1], matvec(B[l], e)
-    local d = {}
-    for i = 1, #Al do
-      local row = {}
-      for j = 1, #be do row[j] = Al[i] * be[j] end
-      d[i] = row
-    end
-    dWs[l] = d
-  end
-  return dWs
+  local As, Bes = {}, {}
+  for l = 1, #Ws do As[l], Bes[l] = A[l][1], matvec(B[l], e) end
+  -- dW_l = A_l^T (B_l e)^T: an outer product of W_l's shape
+  return entrywise(Ws, function(_, l, i, j) return As[l][i] * Bes[l][j] end)
 end
 
 local function axpy(Ws, h, dWs)
-  local out = {}
-  for l = 1, #Ws do
-    local W, dW, o = Ws[l], dWs[l], {}
-    for i = 1, #W do
-      local row, Wi, dWi = {}, W[i], dW[i]
-      for j = 1, #Wi do row[j] = Wi[j] + h * dWi[j] end
-      o[i] = row
-    end
-    out[l] = o
-  end
-  return out
+  return entrywise(Ws, function(w, l, i, j) return w + h * dWs[l][i][j] end)
 end
 
 --- One RK4 step of size h (Sigma: optional input covariance of a finite training set).
@@ -102,19 +99,9 @@ function sim.rk4_step(Ws, h, s, beta, Sigma)
   local k2 = gradient_flow(axpy(Ws, h / 2, k1), s, beta, Sigma)
   local k3 = gradient_flow(axpy(Ws, h / 2, k2), s, beta, Sigma)
   local k4 = gradient_flow(axpy(Ws, h, k3), s, beta, Sigma)
-  local out = {}
-  for l = 1, #Ws do
-    local o = {}
-    for i = 1, #Ws[l] do
-      local row = {}
-      for j = 1, #Ws[l][i] do
-        row[j] = Ws[l][i][j] + h / 6 * (k1[l][i][j] + 2 * k2[l][i][j] + 2 * k3[l][i][j] + k4[l][i][j])
-      end
-      o[i] = row
-    end
-    out[l] = o
-  end
-  return out
+  return entrywise(Ws, function(w, l, i, j)
+    return w + h / 6 * (k1[l][i][j] + 2 * k2[l][i][j] + 2 * k3[l][i][j] + k4[l][i][j])
+  end)
 end
 
 --- Runs gradient flow from Ws to each time in `times` (ascending) with step h; calls
@@ -133,26 +120,29 @@ function sim.run(Ws, times, h, s, beta, record, Sigma)
   return Ws
 end
 
+-- The weights {W_1, ..., W_{L-1}} for widths = {D, n_1, ..., n_{L-1}, 1}, layer by layer in
+-- order: W_{l-1} = weight(l, n_l, n_{l-1}), a rows x cols table.
+local function layer_by_layer(widths, weight)
+  local Ws = {}
+  for l = 2, #widths do Ws[l - 1] = weight(l, widths[l], widths[l - 1]) end
+  return Ws
+end
+
 --- Gaussian init with fan-in variance sigma^2 / n_{l-1}, from ntklab's seeded generator.
 -- widths = {D, n_1, ..., n_{L-1}, 1}.
 function sim.random_init(rng, widths, sigma)
-  local Ws = {}
-  for l = 2, #widths do
-    local rows, cols = widths[l], widths[l - 1]
+  return layer_by_layer(widths, function(_, rows, cols)
     local G = rng:normal(rows, cols):totable()
     local scale = sigma / math.sqrt(cols)
     for i = 1, rows do for j = 1, cols do G[i][j] = G[i][j] * scale end end
-    Ws[l - 1] = G
-  end
-  return Ws
+    return G
+  end)
 end
 
 --- Balanced rank-one init W_l = u r_{l+1} r_l^T with r_1 = beta and the other r_l the first
 -- basis vector: every W_l W_l^T - W_{l+1}^T W_{l+1} is zero, c(0) = u^L.
 function sim.balanced_init(widths, beta, u)
-  local Ws = {}
-  for l = 2, #widths do
-    local rows, cols = widths[l], widths[l - 1]
+  return layer_by_layer(widths, function(l, rows, cols)
     local W = {}
     for i = 1, rows do
       local row = {}
@@ -163,9 +153,8 @@ function sim.balanced_init(widths, beta, u)
       end
       W[i] = row
     end
-    Ws[l - 1] = W
-  end
-  return Ws
+    return W
+  end)
 end
 
 --- Empirical NTK of the linear net: K(x, x') = sum_l |A_l|^2 (B_l x).(B_l x').

@@ -156,6 +156,25 @@ function ref.second_moment(X)
   return S
 end
 
+-- max_i |a_i - b_i| / max_i |b_i| over 1-D tables: the error relative to b's largest entry
+-- (0 when a and b are both all zeros).
+function ref.max_rel(a, b)
+  assert(#a == #b, "length differs: " .. #a .. " vs " .. #b)
+  local d, s = 0, 0
+  for i = 1, #b do
+    d = math.max(d, math.abs(a[i] - b[i]))
+    s = math.max(s, math.abs(b[i]))
+  end
+  return d / math.max(s, 1e-300)
+end
+
+-- The Frobenius norm sqrt(sum_ij K_ij^2) of a 2-D table.
+function ref.frobenius(K)
+  local s = 0
+  for i = 1, #K do for j = 1, #K[i] do s = s + K[i][j] ^ 2 end end
+  return math.sqrt(s)
+end
+
 -- max |a_ij| over a 2-D table.
 function ref.maxabs(a)
   local m = 0

@@ -46,21 +46,32 @@ static void check_dims(lua_State *L, int tbl, int idx, ntk_io_shape *s) {
   }
 }
 
-/* read_idx(path) -> tensor, {dims = {...}, type = "ubyte"} | nil, msg */
-static int io_read_idx(lua_State *L) {
+/* A core reader of a file that declares its dimensions and element type (IDX, NPY). */
+typedef int (*shaped_reader)(ntk_tensor *t, ntk_io_shape *shape, int *type, const char *path,
+                             ntk_error *err);
+
+/* The first half of read_idx and read_npy: reads the file at Lua argument 1 with read, pushes
+ * the tensor and a table holding the declared dimensions at dims_key, and sets *type. Returns
+ * 0 then; on failure, the number of results io_fail pushed (nil, msg), for the caller to return. */
+static int read_shaped(lua_State *L, shaped_reader read, const char *dims_key, int *type) {
   const char *path = lntk_checkpath(L, 1);
   ntk_io_shape s;
   ntk_error err;
-  int type, k;
   ntk_tensor *t;
   lua_settop(L, 1);
   t = lntk_pushtensor(L);
-  if (ntk_io_read_idx(t, &s, &type, path, &err) != NTK_OK)
-    return io_fail(L, path, &err, READ_ARGS);
+  if (read(t, &s, type, path, &err) != NTK_OK) return io_fail(L, path, &err, READ_ARGS);
   lntk_gcstep(L, ntk_tensor_numel(t) * sizeof(double));
   lua_createtable(L, 0, 2);
   push_dims(L, &s);
-  lua_setfield(L, -2, "dims");
+  lua_setfield(L, -2, dims_key);
+  return 0;
+}
+
+/* read_idx(path) -> tensor, {dims = {...}, type = "ubyte"} | nil, msg */
+static int io_read_idx(lua_State *L) {
+  int type, k, failed = read_shaped(L, ntk_io_read_idx, "dims", &type);
+  if (failed) return failed;
   for (k = 0; idx_type_names[k]; k++)
     if (idx_type_codes[k] == type) lua_pushstring(L, idx_type_names[k]);
   lua_setfield(L, -2, "type");
@@ -115,19 +126,8 @@ static int io_write_cifar10(lua_State *L) {
 
 /* read_npy(path) -> tensor, {shape = {...}, dtype = "f8"} | nil, msg */
 static int io_read_npy(lua_State *L) {
-  const char *path = lntk_checkpath(L, 1);
-  ntk_io_shape s;
-  ntk_error err;
-  int dtype;
-  ntk_tensor *t;
-  lua_settop(L, 1);
-  t = lntk_pushtensor(L);
-  if (ntk_io_read_npy(t, &s, &dtype, path, &err) != NTK_OK)
-    return io_fail(L, path, &err, READ_ARGS);
-  lntk_gcstep(L, ntk_tensor_numel(t) * sizeof(double));
-  lua_createtable(L, 0, 2);
-  push_dims(L, &s);
-  lua_setfield(L, -2, "shape");
+  int dtype, failed = read_shaped(L, ntk_io_read_npy, "shape", &dtype);
+  if (failed) return failed;
   lua_pushstring(L, npy_dtype_names[dtype]);
   lua_setfield(L, -2, "dtype");
   return 2;

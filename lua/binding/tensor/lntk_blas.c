@@ -11,6 +11,25 @@ static ntk_tensor *check_tensor_arg(lua_State *L, int arg) {
   return lntk_checktensor(L, arg);
 }
 
+/* The end of a product written into the tensor at Lua slot `slot` (an `out` argument, or the
+ * destination of an in-place update): that tensor, or on failure what lntk_result makes of err
+ * with the positions pos. */
+static int into_result(lua_State *L, int slot, int status, const ntk_error *err,
+                       const lntk_args *pos) {
+  if (status != NTK_OK) return lntk_result(L, err, pos);
+  lua_settop(L, slot);
+  return 1;
+}
+
+/* The end of a product written into c, a fresh tensor on top of the stack: c, its memory
+ * reported to the collector, or on failure what lntk_result makes of err. */
+static int fresh_result(lua_State *L, const ntk_tensor *c, int status, const ntk_error *err,
+                        const lntk_args *pos) {
+  if (status != NTK_OK) return lntk_result(L, err, pos);
+  lntk_gcstep(L, ntk_tensor_numel(c) * sizeof(double));
+  return 1;
+}
+
 /* matmul(a, b [, out]) */
 static int blas_matmul(lua_State *L) {
   ntk_tensor *a = check_tensor_arg(L, 1);
@@ -18,15 +37,11 @@ static int blas_matmul(lua_State *L) {
   ntk_error err;
   if (!lua_isnoneornil(L, 3)) {
     ntk_tensor *out = check_tensor_arg(L, 3);
-    if (ntk_blas_matmul_into(out, a, b, &err) != NTK_OK)
-      return lntk_result(L, &err, LNTK_ARGS(3, 1, 2)); /* core (C, A, B) */
-    lua_settop(L, 3);
-    return 1;
+    /* core (C, A, B) */
+    return into_result(L, 3, ntk_blas_matmul_into(out, a, b, &err), &err, LNTK_ARGS(3, 1, 2));
   } else {
     ntk_tensor *c = lntk_pushtensor(L);
-    if (ntk_blas_matmul(c, a, b, &err) != NTK_OK) return lntk_result(L, &err, LNTK_ARGS(0, 1, 2));
-    lntk_gcstep(L, ntk_tensor_numel(c) * sizeof(double));
-    return 1;
+    return fresh_result(L, c, ntk_blas_matmul(c, a, b, &err), &err, LNTK_ARGS(0, 1, 2));
   }
 }
 
@@ -37,15 +52,11 @@ static int blas_gram(lua_State *L) {
   if (a->ndim != 2) return lntk_shapeerror(L, 1, "2-D tensor", a);
   if (!lua_isnoneornil(L, 2)) {
     ntk_tensor *out = check_tensor_arg(L, 2);
-    if (ntk_blas_gram_into(out, a, &err) != NTK_OK)
-      return lntk_result(L, &err, LNTK_ARGS(2, 1)); /* core (C, A) */
-    lua_settop(L, 2);
-    return 1;
+    /* core (C, A) */
+    return into_result(L, 2, ntk_blas_gram_into(out, a, &err), &err, LNTK_ARGS(2, 1));
   } else {
     ntk_tensor *c = lntk_pushtensor(L);
-    if (ntk_blas_gram(c, a, &err) != NTK_OK) return lntk_result(L, &err, LNTK_ARGS(1, 1));
-    lntk_gcstep(L, ntk_tensor_numel(c) * sizeof(double));
-    return 1;
+    return fresh_result(L, c, ntk_blas_gram(c, a, &err), &err, LNTK_ARGS(1, 1));
   }
 }
 
@@ -58,9 +69,7 @@ static int blas_outer(lua_State *L) {
   if (x->ndim != 1) return lntk_shapeerror(L, 1, "1-D tensor", x);
   if (y->ndim != 1) return lntk_shapeerror(L, 2, "1-D tensor", y);
   c = lntk_pushtensor(L);
-  if (ntk_blas_outer(c, x, y, &err) != NTK_OK) return lntk_result(L, &err, LNTK_ARGS(0, 1, 2));
-  lntk_gcstep(L, ntk_tensor_numel(c) * sizeof(double));
-  return 1;
+  return fresh_result(L, c, ntk_blas_outer(c, x, y, &err), &err, LNTK_ARGS(0, 1, 2));
 }
 
 /* The in-place updates dst <- alpha op(a, b) + beta dst with Lua arguments
@@ -75,9 +84,7 @@ static int update_with(lua_State *L, inplace_update update) {
   ntk_tensor *b = check_tensor_arg(L, 4);
   double beta = luaL_checknumber(L, 5);
   ntk_error err;
-  if (update(dst, alpha, a, b, beta, &err) != NTK_OK) return lntk_result(L, &err, NULL);
-  lua_settop(L, 1);
-  return 1;
+  return into_result(L, 1, update(dst, alpha, a, b, beta, &err), &err, NULL);
 }
 
 /* gemm(C, alpha, A, B, beta): C <- alpha A B + beta C in place; returns C */
@@ -93,9 +100,7 @@ static int blas_ger(lua_State *L) {
   ntk_tensor *x = check_tensor_arg(L, 3);
   ntk_tensor *y = check_tensor_arg(L, 4);
   ntk_error err;
-  if (ntk_blas_ger(a, alpha, x, y, &err) != NTK_OK) return lntk_result(L, &err, NULL);
-  lua_settop(L, 1);
-  return 1;
+  return into_result(L, 1, ntk_blas_ger(a, alpha, x, y, &err), &err, NULL);
 }
 
 void lntk_open_blas(lua_State *L) {

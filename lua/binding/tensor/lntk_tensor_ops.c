@@ -124,23 +124,27 @@ static int tensor_clamp(lua_State *L) {
   return 1;
 }
 
+/* The end of an in-place method: t (the argument at slot 1) when the core's status is NTK_OK,
+ * else what lntk_fail makes of err (blaming argument pos). */
+static int self_result(lua_State *L, int status, const ntk_error *err, int pos) {
+  if (status != NTK_OK) return lntk_fail(L, err, pos);
+  lua_settop(L, 1);
+  return 1;
+}
+
 /* t:fill_(v) */
 static int tensor_fill_(lua_State *L) {
   ntk_tensor *t = lntk_checktensor(L, 1);
   double v = luaL_checknumber(L, 2);
   ntk_error err;
-  if (ntk_tensor_fill(t, v, &err) != NTK_OK) return lntk_fail(L, &err, 0);
-  lua_settop(L, 1);
-  return 1;
+  return self_result(L, ntk_tensor_fill(t, v, &err), &err, 0);
 }
 
 /* t:zero_() */
 static int tensor_zero_(lua_State *L) {
   ntk_tensor *t = lntk_checktensor(L, 1);
   ntk_error err;
-  if (ntk_tensor_fill(t, 0.0, &err) != NTK_OK) return lntk_fail(L, &err, 0);
-  lua_settop(L, 1);
-  return 1;
+  return self_result(L, ntk_tensor_fill(t, 0.0, &err), &err, 0);
 }
 
 /* t:copy_(src): t <- src, same shape */
@@ -148,9 +152,7 @@ static int tensor_copy_(lua_State *L) {
   ntk_tensor *t = lntk_checktensor(L, 1);
   ntk_tensor *src = check_tensor_arg(L, 2, "tensor");
   ntk_error err;
-  if (ntk_tensor_copy(t, src, &err) != NTK_OK) return lntk_fail(L, &err, 2);
-  lua_settop(L, 1);
-  return 1;
+  return self_result(L, ntk_tensor_copy(t, src, &err), &err, 2);
 }
 
 /* y:axpy_(alpha, x): y <- y + alpha x */
@@ -159,9 +161,7 @@ static int tensor_axpy_(lua_State *L) {
   double alpha = luaL_checknumber(L, 2);
   ntk_tensor *x = check_tensor_arg(L, 3, "tensor");
   ntk_error err;
-  if (ntk_tensor_axpy(y, alpha, x, &err) != NTK_OK) return lntk_fail(L, &err, 3);
-  lua_settop(L, 1);
-  return 1;
+  return self_result(L, ntk_tensor_axpy(y, alpha, x, &err), &err, 3);
 }
 
 /* ---- reductions ---------------------------------------------------------------------------- */
