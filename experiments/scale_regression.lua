@@ -28,6 +28,7 @@ local experiment = {
     {name = "width", type = "integer", default = 100, min = 1, max = 100000, help = "hidden width"},
     {name = "depth", type = "integer", default = 2, min = 1, max = 20, help = "hidden layers"},
     {name = "steps", type = "integer", default = 200, min = 0, max = 1000000, help = "full-batch Adam steps"},
+    {name = "net", type = "string", help = "a trained net (net.mlp of an earlier run) instead of training one"},
     {name = "lr", type = "number", default = 1e-3, min = 0, help = "Adam learning rate"},
     {name = "tiles", type = "string", help = "tiles directory (default: the run's directory/K)"},
     {name = "dtype", type = "choice", choices = {"f8", "f4"}, default = "f4", help = "tile element type"},
@@ -69,15 +70,18 @@ local function accuracy(pred, labels)
   return hit / pred:size(1)
 end
 
--- flops of an n x P block of the trace NTK: the Grams of every layer's inputs and of the
--- backward signals (2 n P w each), and the forward/backward passes of both row sets.
+-- flops of an n x P block of the trace NTK with C = widths[#widths] outputs (ntk_kernel.c's
+-- kernel_block): the Gram of every layer's inputs (inner dimension widths[l], 2 n P widths[l]
+-- flops) and, for every layer but the last, the traced Gram of its backward signals (C per
+-- sample: inner dimension C widths[l + 1]); the last layer's signal Gram is the constant C.
+-- Plus the forward and backward passes of both row sets (4 (n + P) widths[l] widths[l + 1]).
 local function tile_flops(widths, n, P)
-  local f = 0
+  local C, f = widths[#widths], 0
   for l = 1, #widths - 1 do
     f = f + 2 * n * P * widths[l]                     -- input Gram of layer l
     f = f + 4 * (n + P) * widths[l] * widths[l + 1]   -- forward and backward gemms
+    if l < #widths - 1 then f = f + 2 * n * P * C * widths[l + 1] end -- its signal Gram
   end
-  for l = 2, #widths - 1 do f = f + 2 * n * P * widths[l] end -- signal Grams
   return f
 end
 
@@ -101,14 +105,26 @@ function experiment.run(opts, ctx)
     for j, c in ipairs(ds.classes) do if c == k then col = j end end
     Y:set(i, col, 1 - 1 / C)
   end
-  local widths = {X:size(2)}
-  for _ = 1, opts.depth do widths[#widths + 1] = opts.width end
-  widths[#widths + 1] = C
-  local net = ntklab.mlp{widths = widths, seed = opts.seed + 1}
+  local widths, net = {X:size(2)}, nil
+  if opts.net then
+    local lerr
+    net, lerr = ntklab.mlp_load(opts.net)
+    if not net then ctx.fail(lerr) end
+    widths = net:config().widths
+    if widths[1] ~= X:size(2) or widths[#widths] ~= C then
+      ctx.fail(("--net %s: widths %s do not fit %d inputs and %d classes"):format(
+        opts.net, table.concat(widths, "-"), X:size(2), C))
+    end
+  else
+    for _ = 1, opts.depth do widths[#widths + 1] = opts.width end
+    widths[#widths + 1] = C
+    net = ntklab.mlp{widths = widths, seed = opts.seed + 1}
+  end
   ctx.timer:lap("data")
 
   local adam = ntklab.train.adam{lr = opts.lr}
-  local loss = opts.steps > 0 and adam:run(net, X, Y, {steps = opts.steps}) or net:loss(X, Y)
+  local steps = opts.net and 0 or opts.steps -- a given net is used as it is
+  local loss = steps > 0 and adam:run(net, X, Y, {steps = steps}) or net:loss(X, Y)
   local f_test = net:forward(Xt)
   local acc_net = accuracy(f_test, ds.labels_test)
   local saved, serr = net:save(ctx.path("net.mlp")) -- the trained net: for tile jobs (--net) and checks
@@ -155,8 +171,11 @@ function experiment.run(opts, ctx)
   -- ridge relative to the kernel's scale: mean diagonal
   local op = assert(tiles.operator(dir))
   local ridge = opts.ridge * op:diagonal():sum() / m.P
+  local prog = ctx.progress{total = opts.maxiter, label = "cg"}
   local fit, cg_err, partial = cg.solve{K = op, y = Y, ridge = ridge, tol = opts.tol,
-                                        rank = opts.rank, maxiter = opts.maxiter}
+                                        rank = opts.rank, maxiter = opts.maxiter,
+                                        progress = function(i, r) prog:update(i, {residual = r}) end}
+  prog:finish()
   fit = fit or partial
   if not fit then ctx.fail(cg_err) end
   sample()

@@ -90,6 +90,16 @@ describe("ntklab.cg", function()
     assert.is_true(rel(a, b) <= SOLUTION_REL)
   end)
 
+  it("progress is called after every iteration with the largest relative residual", function()
+    local _, _, K, Y = problem(128, 2)
+    local seen = {}
+    local fit = assert(cg.solve{K = K, y = Y, ridge = 1e-3, tol = 1e-8,
+                                progress = function(i, r) seen[#seen + 1] = {i, r} end})
+    assert.are.equal(fit.iterations, #seen)
+    for k, v in ipairs(seen) do assert.are.equal(k, v[1]) end
+    assert.are.equal(fit.residual, seen[#seen][2])
+  end)
+
   it("an unreached tolerance returns nil, msg and the partial result", function()
     local _, _, K, Y = problem(128, 1)
     local ok, msg, partial = cg.solve{K = K, y = Y, precond = "none", maxiter = 2, tol = 1e-14}
@@ -125,6 +135,7 @@ describe("bad arguments to ntklab.cg", function()
     {"cg.solve", function() cg.solve{K = K, y = y, precond = "jacobi"} end, "'pivchol' or 'none' expected, got 'jacobi'"},
     {"cg.solve", function() cg.solve{K = K, y = y, rank = 0} end, "option 'rank': integer >= 1 expected, got 0"},
     {"cg.solve", function() cg.solve{K = K, y = y, ridg = 1} end, "invalid option 'ridg'"},
+    {"cg.solve", function() cg.solve{K = K, y = y, progress = true} end, "option 'progress': function expected, got boolean"},
     {"cg.regress", function() cg.regress{K = K, y = y, method = "lu"} end, "'auto', 'direct' or 'cg' expected, got 'lu'"},
   } do
     it(("%s rejects bad input (%s)"):format(row[1], row[3]), function()

@@ -4,7 +4,7 @@
 -- right-hand sides (O(P^2 m) in BLAS, reading 8 or 4 P^2 bytes), plus O(P m) vector work; the
 -- Lua overhead is a few dozen calls per iteration, nothing next to the gemm.
 --   fit = cg.solve{K = K | tiles directory, y = y, ridge = 0, tol = 1e-10, maxiter = 2000,
---                  precond = "pivchol" | "none", rank = 200, block = 2048}
+--                  precond = "pivchol" | "none", rank = 200, block = 2048, progress = fn}
 --     K: [P x P] symmetric PSD kernel, a tensor (in memory or mapped by ntklab.tiles.open) or a
 --        tiles directory (f8 or f4: mapped by ntklab.tiles.operator, each matvec one pass over
 --        the tiles in C accumulating in float64), or such an ntklab.tile_matvec.
@@ -12,6 +12,7 @@
 --     ridge >= 0. tol: every column stops when ||y - (K + ridge I) alpha|| <= tol ||y||; the
 --        ridgeless case (ridge = 0) stops on the same stated tolerance, and the iterate is then
 --        a solution to that residual (CG from 0 stays in the range of K: the minimum-norm one).
+--     progress: called as progress(iteration, largest relative residual) after each iteration.
 --     precond "pivchol": M = L L^T + s I with L the rank-r partial pivoted Cholesky factor of K
 --        (r columns, read as rows of K) and s = ridge + the mean of K's diagonal that L leaves,
 --        applied by Woodbury with an r x r Cholesky.
@@ -31,7 +32,7 @@ local fmt = string.format
 local function core() return require "ntklab" end
 
 local SOLVE_KEYS = {K = true, y = true, ridge = true, tol = true, maxiter = true, precond = true,
-                    rank = true, block = true}
+                    rank = true, block = true, progress = true}
 -- Stop the pivoted Cholesky when the largest remaining diagonal is below this fraction of the
 -- largest initial one: the rest of K is numerical noise for any ridge a user can state.
 local PIVCHOL_FLOOR = 1e-14
@@ -224,6 +225,10 @@ function cg.solve(opts)
   end
   local rank = math.min(count("rank", 200), P)
   local block = count("block", 2048)
+  local report = opts.progress
+  if report ~= nil and type(report) ~= "function" then
+    check.fail(1, f, "option 'progress': function expected, got " .. check.typename(report))
+  end
 
   local vector = y:dim() == 1
   local Y = vector and y:reshape(P, 1) or y
@@ -260,6 +265,7 @@ function cg.solve(opts)
     X:add_(D * a)
     R:sub_(Q * a)
     residual = ((R * R):sum(1):sqrt() / ynorm):max()
+    if report then report(iterations, residual) end
     if residual <= tol then break end
     Z = apply_M(R)
     local rz_new = (R * Z):sum(1)
