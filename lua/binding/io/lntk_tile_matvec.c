@@ -6,9 +6,8 @@
  *   op:diagonal() -> [min(rows, cols)]
  *   op:size() -> rows, cols;  op:dtype() -> "f8" | "f4";  op:bytes() -> bytes one product reads
  *   op:release() (also __gc, __close): unmaps. */
-#include <string.h>
-
 #include "lntk.h"
+#include "lntk_io_mmap.h"
 
 #define LNTK_TILE_MATVEC_MT "ntklab.tile_matvec"
 
@@ -37,7 +36,7 @@ static int tm_new(lua_State *L) {
   static const lntk_option options[] = {
       LNTK_OPT("dtype", LNTK_OPT_CHOICE, .choices = dtype_names), LNTK_OPT_END,
   };
-  size_t cols, n, k;
+  size_t cols, n;
   const char **paths;
   size_t *rows;
   lntk_optval dtype;
@@ -47,34 +46,7 @@ static int tm_new(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   cols = check_count(L, 3, "cols");
   lntk_options(L, 4, options, &dtype);
-  n = lua_rawlen(L, 1);
-  if (n == 0) return luaL_argerror(L, 1, "non-empty list of paths expected");
-  if (lua_rawlen(L, 2) != n)
-    return luaL_argerror(L, 2, lua_pushfstring(L, "%d row counts expected (one per path), got %d",
-                                               (int)n, (int)lua_rawlen(L, 2)));
-  /* userdata buffers: collected with the frame, so a raise below leaks nothing */
-  paths = lua_newuserdatauv(L, n * sizeof *paths, 0);
-  rows = lua_newuserdatauv(L, n * sizeof *rows, 0);
-  for (k = 0; k < n; k++) {
-    int isnum;
-    lua_Integer r;
-    lua_rawgeti(L, 1, (lua_Integer)k + 1);
-    if (lua_type(L, -1) != LUA_TSTRING)
-      return luaL_argerror(L, 1, lua_pushfstring(L, "string expected at [%d], got %s", (int)k + 1,
-                                                 luaL_typename(L, -1)));
-    paths[k] = lua_tostring(L, -1); /* anchored by the table */
-    if (strlen(paths[k]) != lua_rawlen(L, -1))
-      return luaL_argerror(L, 1,
-                           lua_pushfstring(L, "path at [%d] contains a NUL byte", (int)k + 1));
-    lua_pop(L, 1);
-    lua_rawgeti(L, 2, (lua_Integer)k + 1);
-    r = lua_tointegerx(L, -1, &isnum);
-    if (!isnum || r < 1)
-      return luaL_argerror(L, 2,
-                           lua_pushfstring(L, "positive integer expected at [%d]", (int)k + 1));
-    rows[k] = (size_t)r;
-    lua_pop(L, 1);
-  }
+  n = lntk_io_tile_lists(L, 1, 2, &paths, &rows);
   w = lntk_newobject(L, sizeof *w, LNTK_TILE_MATVEC_MT);
   if (ntk_tile_matvec_open(&w->m, paths, rows, n, cols, dtype.present ? dtype.choice : NTK_NPY_F8,
                            &err) != NTK_OK)
