@@ -17,6 +17,7 @@ struct ntk_tile_matvec {
   size_t *rows;        /* rows[k] of tile k */
   size_t *first;       /* first[k]: K's row of tile k's row 0 */
   double *panel;       /* NTK_TILE_PANEL_ROWS x NTK_TILE_PANEL_COLS widening buffer (f4) */
+  size_t products;     /* products so far: odd ones sweep the tiles last to first */
 };
 
 void ntk_tile_matvec_free(ntk_tile_matvec *m) {
@@ -116,7 +117,7 @@ int ntk_tile_matvec_apply(ntk_tile_matvec *m, ntk_tensor *out, const ntk_tensor 
                           ntk_error *err) {
   ntk_tensor vc = {0};
   const ntk_tensor *v = V;
-  size_t k, kcols, ldv, ldo, t;
+  size_t k, kcols, ldv, ldo, i;
   const double *vp;
   double *op;
   char got[64];
@@ -147,7 +148,12 @@ int ntk_tile_matvec_apply(ntk_tile_matvec *m, ntk_tensor *out, const ntk_tensor 
   op = ntk_tensor_ptr(out, 0, 0);
   ldo = (size_t)out->stride[0];
   k = kcols;
-  for (t = 0; t < m->n; t++) {
+  /* Alternate sweeps (first to last, then last to first): when the page cache holds only part
+   * of the tiles, a one-way sweep evicts each tile just before it is needed again (LRU on a
+   * cyclic scan misses every time); turning back starts with the tiles read last, still cached.
+   * Each tile writes its own rows of out, so the order does not change a bit. */
+  for (i = 0; i < m->n; i++) {
+    size_t t = m->products % 2 == 0 ? i : m->n - 1 - i;
     double *o = op + m->first[t] * ldo;
     if (m->dtype == NTK_NPY_F8 && k == 1)
       cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)m->rows[t], (int)m->cols, 1.0,
@@ -160,6 +166,7 @@ int ntk_tile_matvec_apply(ntk_tile_matvec *m, ntk_tensor *out, const ntk_tensor 
       f4_tile_product(m->panel, (const float *)m->data[t], m->rows[t], m->cols, vp, ldv, k, o,
                       ldo);
   }
+  m->products++;
   ntk_tensor_release(&vc);
   return NTK_OK;
 }

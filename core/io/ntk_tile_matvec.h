@@ -7,6 +7,8 @@
  * NTK_TILE_PANEL_ROWS x NTK_TILE_PANEL_COLS doubles (allocated once, at open, and small enough
  * for the L2 cache) that dgemm multiplies into out. Each product reads the tiles once: 4 or 8
  * bytes per entry, which bounds its time by the memory (or page cache, or disk) bandwidth.
+ * Successive products sweep the tiles in alternate directions, so that when the page cache holds
+ * only part of them the part read last is reused first rather than evicted.
  * Pages are read on demand and evicted under memory pressure, so K may be larger than memory.
  *
  * The object owns its mappings and its buffer; it is not re-entrant (one product at a time). */
