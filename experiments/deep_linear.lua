@@ -26,7 +26,7 @@ local M = {
   name = "deep_linear",
   summary = "Deep linear net from small init on whitened synthetic data: t_1/2 and t_cos1/2 against "
     .. "sigma, final alignment against L/sqrt(L^2+r-1) (paper Figure 3, Appendix E.1)",
-  options = {
+  options = record_schedule.options({
     {name = "depth", type = "integer", default = 3, min = 2, max = 12, help = "number of weight layers L"},
     {name = "sigma", type = "number", default = 1e-2, min = 0, help = "initialization scale"},
     {name = "init", type = "choice", choices = {"random", "aligned"}, default = "random",
@@ -37,22 +37,17 @@ local M = {
     {name = "s", type = "number", default = 1, min = 0, help = "teacher scale s (y = s beta.x)"},
     {name = "rtol", type = "number", default = 1e-8, min = 0,
       help = "rk45 relative tolerance (absolute: rtol x sigma^L)"},
-    {name = "t_min", type = "number", default = 1e-2, min = 0, help = "first record time after 0"},
-    {name = "t_max", type = "number", default = 1e12, min = 0, help = "give up at this time"},
-    {name = "per_decade", type = "integer", default = 10, min = 1,
-      help = "records per decade of t at least (more where the observables move)"},
-    {name = "max_change", type = "number", default = 0.05, min = 0,
-      help = "at most about this change of log loss, c/s, the cosine, the alignment and log |K|_F per record"},
-    {name = "stop_ratio", type = "number", default = 1e-8, min = 0, max = 1,
-      help = "stop once the loss is below this fraction of its initial value"},
     {name = "seed", type = "integer", default = 1, help = "seed of the data, the teacher and the init"},
-  },
+  }, {t_max = {default = 1e12},
+    per_decade = {help = "records per decade of t at least (more where the observables move)"},
+    max_change = {help = "at most about this change of log loss, c/s, the cosine, the alignment and log |K|_F per record"}}),
 }
 
 local DATASET = "synthetic whitened Gaussian inputs, linear teacher"
 
 function M.run(cfg, ctx)
-  if not (cfg.t_max > cfg.t_min and cfg.t_min > 0) then ctx.fail("need 0 < t_min < t_max") end
+  local bad_times = record_schedule.check_times(cfg)
+  if bad_times then ctx.fail(bad_times) end
   if not (cfg.sigma > 0 and cfg.s > 0) then ctx.fail("need sigma > 0 and s > 0") end
   if cfg.P < cfg.dim then ctx.fail(("whitening needs P >= dim, got P = %d, dim = %d"):format(cfg.P, cfg.dim)) end
   local L = cfg.depth
@@ -82,25 +77,16 @@ function M.run(cfg, ctx)
     traj.kernel_norm[i] = K:norm()
   end
   local loss0 = net:loss(X, y)
-  local decades = math.log(cfg.t_max / cfg.t_min, 10)
-  local progress = ctx.progress{total = math.ceil(decades), label = ("deep_linear L=%d sigma=%g"):format(L, cfg.sigma)}
   local s = cfg.s
-  local ok, records, converged = pcall(record_schedule.run, {trainer = flow, net = net, X = X, y = y,
-    t_min = cfg.t_min, t_max = cfg.t_max, per_decade = cfg.per_decade,
+  local _, converged = record_schedule.run_experiment(ctx, cfg, {trainer = flow, net = net, X = X, y = y,
+    loss0 = loss0, label = ("deep_linear L=%d sigma=%g"):format(L, cfg.sigma),
     observe = function(t, loss, nt)
       observe(t, loss, nt)
       local i = #traj.t
       -- log |K|_F grows smoothly with the layers' scale u^{2L-2} (c itself sits near 0, then
       -- jumps): watching it samples the take-off of the sigmoid.
       return {math.log(loss), traj.c[i] / s, traj.cos[i], traj.alignment[i], math.log(traj.kernel_norm[i])}
-    end,
-    max_change = cfg.max_change,
-    stop = function(_, loss) return loss <= cfg.stop_ratio * loss0 end,
-    progress = function(_, t, loss)
-      progress:update(math.max(0, math.floor(math.log(t / cfg.t_min, 10)) + 1), ("t %.3g loss %.3g"):format(t, loss))
     end})
-  if not ok then ctx.fail("training failed at t = " .. tostring(flow.t) .. ": " .. tostring(records)) end
-  progress:finish()
   ctx.timer:lap("train")
 
   local n = #traj.t

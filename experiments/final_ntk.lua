@@ -23,7 +23,7 @@ local M = {
   name = "final_ntk",
   summary = "Deep linear net on partially whitened images: alignment dynamics and the final NTK "
     .. "against s^{2-2/L} x^T[(L-1)beta beta^T + I]x' (paper Appendix E.3)",
-  options = {
+  options = record_schedule.options({
     {name = "depth", type = "integer", default = 3, min = 2, max = 12, help = "number of weight layers L"},
     {name = "sigma", type = "number", default = 1e-2, min = 0, help = "initialization scale"},
     {name = "width", type = "integer", default = 100, min = 1, help = "hidden width N"},
@@ -32,15 +32,8 @@ local M = {
     {name = "dataset", type = "choice", choices = {"auto", "cifar10", "fashion_mnist"}, default = "auto",
       help = "auto: CIFAR-10 classes 0/1 when its files are present, else Fashion-MNIST 0/1"},
     {name = "rtol", type = "number", default = 1e-8, min = 0, help = "rk45 relative tolerance (absolute: rtol x sigma^L)"},
-    {name = "t_min", type = "number", default = 1e-2, min = 0, help = "first record time after 0"},
-    {name = "t_max", type = "number", default = 1e9, min = 0, help = "give up at this time"},
-    {name = "per_decade", type = "integer", default = 10, min = 1, help = "records per decade at least"},
-    {name = "max_change", type = "number", default = 0.05, min = 0,
-      help = "at most about this change of log loss, the alignment and log |K|_F per record"},
-    {name = "stop_ratio", type = "number", default = 1e-8, min = 0, max = 1,
-      help = "stop once the loss is below this fraction of its initial value"},
     {name = "seed", type = "integer", default = 1, help = "seed of the image draw and the init"},
-  },
+  }, {max_change = {help = "at most about this change of log loss, the alignment and log |K|_F per record"}}),
 }
 
 -- Relative singular-value cutoff of the pseudo-inverses (see beta* below).
@@ -69,7 +62,8 @@ local function frobenius_rel(K, Kt)
 end
 
 function M.run(cfg, ctx)
-  if not (cfg.t_max > cfg.t_min and cfg.t_min > 0) then ctx.fail("need 0 < t_min < t_max") end
+  local bad_times = record_schedule.check_times(cfg)
+  if bad_times then ctx.fail(bad_times) end
   if not (cfg.sigma > 0) then ctx.fail("need sigma > 0") end
   local L = cfg.depth
   local ds, err = image_data.two_class(cfg.dataset, {train = cfg.P, test = 0, seed = cfg.seed})
@@ -89,10 +83,8 @@ function M.run(cfg, ctx)
   local traj = {t = {}, loss = {}, alignment = {}, alignment_centered = {}, kernel_norm = {}}
   local K0
   local loss0 = net:loss(X, y)
-  local progress = ctx.progress{total = math.ceil(math.log(cfg.t_max / cfg.t_min, 10)),
-    label = ("final_ntk L=%d sigma=%g"):format(L, cfg.sigma)}
-  local ok, msg = pcall(record_schedule.run, {trainer = flow, net = net, X = X, y = y,
-    t_min = cfg.t_min, t_max = cfg.t_max, per_decade = cfg.per_decade, max_change = cfg.max_change,
+  record_schedule.run_experiment(ctx, cfg, {trainer = flow, net = net, X = X, y = y, loss0 = loss0,
+    label = ("final_ntk L=%d sigma=%g"):format(L, cfg.sigma),
     observe = function(t, loss, nt)
       ntklab.ntk(nt, X, {output = "trace", workspace = ws, out = K})
       if not K0 then K0 = K:clone() end
@@ -102,13 +94,7 @@ function M.run(cfg, ctx)
       traj.alignment_centered[i] = ntklab.alignment(K, y, {centered = true})
       traj.kernel_norm[i] = K:norm()
       return {math.log(loss), traj.alignment[i], math.log(traj.kernel_norm[i])}
-    end,
-    stop = function(_, loss) return loss <= cfg.stop_ratio * loss0 end,
-    progress = function(_, t, loss)
-      progress:update(math.max(0, math.floor(math.log(t / cfg.t_min, 10)) + 1), ("t %.3g loss %.3g"):format(t, loss))
     end})
-  progress:finish()
-  if not ok then ctx.fail("training failed at t = " .. tostring(flow.t) .. ": " .. tostring(msg)) end
   ctx.timer:lap("train")
   local n = #traj.t
   local converged = traj.loss[n] <= cfg.stop_ratio * loss0

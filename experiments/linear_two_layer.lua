@@ -14,6 +14,7 @@ local ntklab = require "ntklab"
 local data = require "ntklab.data"
 local preprocess = require "ntklab.preprocess"
 local theory = ntklab.theory
+local plot = require "ntklab.plot"
 
 -- Caps on the counts (issue 11, B7): P x D inputs and records x sigmas trajectory rows.
 local experiment = {
@@ -141,28 +142,44 @@ function experiment.run(opts, ctx)
 
   -- ----- outputs ---------------------------------------------------------------------------------
   ctx.write_csv("trajectories.csv", columns, traj)
+  local what = string.format("%s, P = %d, D = %d; two-layer linear net, width %d, seed %d", opts.dataset, P, D, N,
+    opts.seed)
   local loss_series = {}
   for k, run in ipairs(runs) do
     local rel = {}
     for i = 1, #run.loss do rel[i] = run.loss[i] / run.loss[1] end
-    loss_series[k] = {x = run.t, y = rel, title = string.format("sigma = %g", run.sigma)}
+    loss_series[k] = {x = run.t, y = rel, title = string.format("σ = %g", run.sigma)}
   end
-  ctx.plot("loss.png", {title = "two-layer linear net: loss curves ("
-    .. opts.dataset .. ")", xlabel = "t", ylabel = "loss / initial loss", series = loss_series, key = "bottom left"})
-  local sx, sy, fy = {}, {}, {}
+  ctx.plot("loss.png", {title = "loss curves: " .. what, xlabel = "t", ylabel = "loss / initial loss",
+    series = loss_series})
+  -- t_1/2 against sigma, and its residual from the fitted law (1/2s) log(s/sigma^2) + const
+  local sx, sy, fy, dy = {}, {}, {}, {}
   for k, run in ipairs(runs) do
     sx[k], sy[k] = run.sigma, run.t_half or 0 / 0
     fy[k] = run.t_half_formula + (omin + omax) / 2
+    dy[k] = sy[k] - fy[k]
   end
-  ctx.plot("t_half.png", {title = "t_1/2 against sigma", xlabel = "sigma",
-    ylabel = "t_1/2", logx = true, series = {
-      {x = sx, y = sy, title = "simulation", style = "points"},
-      {x = sx, y = fy, title = "(1/2s) log(s/sigma^2) + const", style = "dashed"}}})
+  ctx.plot("t_half.png", {title = "t_{1/2} against σ: " .. what, rows = 2, cols = 1, width = 900, height = 900,
+    panels = {
+      {xlabel = "σ", ylabel = "t_{1/2}", logx = true, series = {
+        {x = sx, y = fy, title = "(1/2s) log(s/σ^{2}) + const (fitted const)", style = "lines"},
+        {x = sx, y = sy, title = "simulation", style = "circles"}}},
+      {title = "residual", xlabel = "σ", ylabel = "t_{1/2} - fit", logx = true, hlines = {0},
+        series = {{x = sx, y = dy, title = "simulation - fit", style = "linespoints"}}}}})
+  -- q(t), r(t) at the first sigma, simulation against the theory (theory.q, theory.r) and the residuals / s
   local r1 = runs[1]
-  ctx.plot("qr.png", {title = string.format("q(t), r(t) at sigma = %g", r1.sigma),
-    xlabel = "t", ylabel = "value", key = "top left", series = {
-      {x = r1.t, y = r1.q, title = "q simulation"}, {x = r1.t, y = r1.qt, title = "q theory", style = "dashed"},
-      {x = r1.t, y = r1.r, title = "r simulation"}, {x = r1.t, y = r1.rt, title = "r theory", style = "dotted"}}})
+  local dq, dr = {}, {}
+  for i = 1, #r1.t do dq[i], dr[i] = (r1.q[i] - r1.qt[i]) / s, (r1.r[i] - r1.rt[i]) / s end
+  ctx.plot("qr.png", {title = string.format("q(t) and r(t) at σ = %g: %s", r1.sigma, what), rows = 2, cols = 1,
+    width = 900, height = 900, panels = {
+      {xlabel = "t", ylabel = "q, r", series = {
+        {x = r1.t, y = r1.q, title = "q, simulation", style = "thick", color = plot.color(1)},
+        {x = r1.t, y = r1.qt, title = "q, theory", style = "dashed", color = "#000000"},
+        {x = r1.t, y = r1.r, title = "r, simulation", style = "thick", color = plot.color(2)},
+        {x = r1.t, y = r1.rt, title = "r, theory", style = "dotted", color = "#000000"}}},
+      {title = "residual: (simulation - theory) / s", xlabel = "t", ylabel = "residual / s", hlines = {0}, series = {
+        {x = r1.t, y = dq, title = "q", color = plot.color(1)},
+        {x = r1.t, y = dr, title = "r", color = plot.color(2)}}}}})
 
   local max_q, max_r, max_small = 0, 0, 0
   local per_sigma = {}

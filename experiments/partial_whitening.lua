@@ -155,13 +155,7 @@ function experiment.run(opts, ctx)
   local rec = ntklab.recorder{times = {log = {t_min, t_max, opts.records}}, X = X, y = y,
     X_test = X_test, y_test = y_test, topk = 0,
     adam = opts.trainer == "adam" and opts.adam_trajectory and trainer or nil}
-  local progress = ctx.progress{total = #rec.times}
-  local t0 = clock()
-  ok, err = pcall(rec.run, rec, trainer, net, {stop_loss = opts.stop_loss,
-    progress = function(i, _, t, loss) progress:update(i, {t = t, loss = loss}) end})
-  progress:finish()
-  if not ok then die(err) end
-  local t_train_total = clock() - t0
+  local t_train_total = ctx.record(rec, trainer, net, {stop_loss = opts.stop_loss})
   local traj = rec.trajectory
   local n = #traj.t
   for i = 1, n do
@@ -173,7 +167,7 @@ function experiment.run(opts, ctx)
   end
 
   -- ----- predictors: f0(x) + k(x)^T K^+ (y - f0(X)), ridgeless (as silent_alignment) -----------
-  t0 = clock()
+  local t0 = clock()
   local M = X_test:size(1)
   local f_net = rec.f_end_test:reshape(M)
   local f0_test = rec.f0_test:reshape(M)

@@ -17,21 +17,22 @@ local experiment = {
   name = "phase_portrait",
   summary = "Figure 2: the phase portrait of a two-layer linear net learning one point in the "
     .. "plane: the kernel's level curves rotate first (phase I), then the weights move (phase II).",
-  options = {
-    {name = "N", type = "integer", default = 50, min = 1, max = 2000, help = "hidden width"},
-    {name = "alpha", type = "number", default = 2, min = 0, max = 10,
-      help = "the point is drawn from N(0, diag(1, 2^-alpha))"},
-    {name = "s", type = "number", default = 1, min = 0, help = "teacher scale"},
-    {name = "sigma", type = "number", default = 1e-3, min = 0, help = "initialization scale"},
-    {name = "t_max", type = "number", default = 100, min = 0, help = "training time"},
-    {name = "records", type = "integer", default = 300, min = 10, max = 100000,
-      help = "log-spaced record times from 1e-2 to t_max"},
-    {name = "rtol", type = "number", default = 1e-10, min = 0, help = "rk45 relative tolerance"},
-    {name = "seed", type = "integer", default = 1, help = "seed of the point, the teacher and the init"},
-    {name = "plots", type = "boolean", default = true, help = "draw the figure"},
-  },
+  options = {},
   columns = {"phase_I.t", "phase_I.beta_norm_over_s", "phase_I.cos_beta", "final.rel_dist_min_norm"},
 }
+
+-- Figure C.1's options without P and D (one point in the plane), with this figure's defaults.
+local CHANGES = {N = {default = 50}, t_max = {default = 100},
+  alpha = {default = 2, help = "the point is drawn from N(0, diag(1, 2^-alpha))"},
+  seed = {help = "seed of the point, the teacher and the init"}}
+for _, o in ipairs(linear.options) do
+  if o.name ~= "P" and o.name ~= "D" then
+    local copy = {}
+    for k, v in pairs(o) do copy[k] = v end
+    for k, v in pairs(CHANGES[o.name] or {}) do copy[k] = v end
+    experiment.options[#experiment.options + 1] = copy
+  end
+end
 
 function experiment.run(opts, ctx)
   local cfg = {P = 1, D = 2, N = opts.N, alpha = opts.alpha, s = opts.s, sigma = opts.sigma,

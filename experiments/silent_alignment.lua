@@ -176,19 +176,16 @@ function experiment.run(opts, ctx)
   -- record's parameters and recomputes the kernels in a second pass at the end, when K_end is
   -- known; no P x P matrix is kept per record).
   local dir = direction.new{X = X, y = y, X_test = X_test, predict_every = opts.predict_every}
-  local observers = {dir}
+  -- the path kernel first: its finish frees its snapshot buffers before the direction's second
+  -- pass allocates its own
+  local observers = {}
   if path then observers[#observers + 1] = path end
+  observers[#observers + 1] = dir
   local rec = ntklab.recorder{times = {log = {opts.t_min, opts.t_max, opts.records}}, X = X, y = y,
     X_test = X_test, y_test = y_test, beta = beta, topk = math.min(opts.topk, P),
     adam = opts.trainer == "adam" and trainer or nil, observers = observers}
 
-  local progress = ctx.progress{total = #rec.times}
-  local t0 = clock()
-  ok, err = pcall(rec.run, rec, trainer, net, {stop_loss = opts.stop_loss,
-    progress = function(i, _, t, loss) progress:update(i, {t = t, loss = loss}) end})
-  progress:finish()
-  if not ok then die(err) end
-  local t_train_total = clock() - t0
+  local t_train_total = ctx.record(rec, trainer, net, {stop_loss = opts.stop_loss})
   local dir_seconds_in_run = dir.seconds -- its second pass ran inside rec:run (at finish)
   local traj = rec.trajectory
   local n = #traj.t
@@ -208,7 +205,7 @@ function experiment.run(opts, ctx)
   end
 
   -- ----- predictors ------------------------------------------------------------------------------
-  t0 = clock()
+  local t0 = clock()
   local f_net = rec.f_end_test:reshape(X_test:size(1))
   local f0_train = rec.f0_train:reshape(P)
   local f0_test = rec.f0_test:reshape(X_test:size(1))
@@ -336,12 +333,14 @@ function experiment.run(opts, ctx)
   ctx.write_csv("predictions.csv", pred_cols, rows)
 
   if opts.plots then
-    local title = string.format("%s, P = %d, %s, sigma = %g", opts.dataset, P, opts.trainer, opts.sigma)
+    local title = string.format("%s, P = %d; %s MLP, depth %d, width %d, σ = %g, seed %d; %s",
+      opts.dataset, P, opts.activation, opts.depth, opts.width, opts.sigma, opts.seed, opts.trainer)
     ctx.add_plot("trajectory.png", panels.plot_trajectory(ctx.path("trajectory.png"), traj, readouts,
       {title = "silent alignment: " .. title}))
-    ctx.add_plot("predictions.png", panels.plot_predictions(ctx.path("predictions.png"), f_net,
-      {{y = pred_final, title = string.format("final NTK (rel err %.3f)", cmp_final.rel_err)},
-       {y = pred_initial, title = string.format("initial NTK (rel err %.3f)", cmp_initial.rel_err)}},
+    local predictors = {{y = pred_final, title = "final NTK", rel_err = cmp_final.rel_err},
+      {y = pred_initial, title = "initial NTK", rel_err = cmp_initial.rel_err}}
+    if pred_path then predictors[3] = {y = pred_path, title = "path kernel (Eq. 2)", rel_err = cmp_path.rel_err} end
+    ctx.add_plot("predictions.png", panels.plot_predictions(ctx.path("predictions.png"), f_net, predictors,
       {title = "test predictions: " .. title}))
     local series = {
       {x = traj.t, y = traj.alignment, title = "alignment (uncentered)"},
@@ -351,24 +350,21 @@ function experiment.run(opts, ctx)
       series[#series + 1] = {x = traj.t, y = traj["layer" .. l .. "_alignment"],
         title = "layer " .. l .. " alignment", style = "dotted"}
     end
-    local vl = {}
-    if readouts.align90 then
-      vl[#vl + 1] = {x = readouts.align90, title = readouts.informative.align90 and "t_align90"
-        or "t_align90 (not informative)"}
+    local vl = panels.markers(readouts, {align90 = true, kernel10 = true})
+    if not readouts.informative.align90 then
+      for _, v in ipairs(vl) do
+        if v.title:find("align90", 1, true) then v.title = v.title .. " (not informative)" end
+      end
     end
-    if readouts.kernel10 then vl[#vl + 1] = {x = readouts.kernel10, title = "t_kernel10"} end
     -- the early-kernel predictor's error against t (records after t = 0: a log axis)
     local et, ee = {}, {}
     for _, row in ipairs(dir.predictor) do
       if row.t > 0 and row.rel_err == row.rel_err then et[#et + 1], ee[#ee + 1] = row.t, row.rel_err end
     end
     if #et >= 2 then
-      local evl = {}
-      if readouts.dir90 then evl[#evl + 1] = {x = readouts.dir90, title = "t_dir90"} end
-      if readouts.kernel10 then evl[#evl + 1] = {x = readouts.kernel10, title = "t_kernel10"} end
-      if readouts.half_loss then evl[#evl + 1] = {x = readouts.half_loss, title = "t_half"} end
+      local evl = panels.markers(readouts, {dir90 = true, kernel10 = true, half_loss = true})
       ctx.plot("early_kernel.png", {title = "early-kernel predictor: " .. title, xlabel = "t",
-        ylabel = "rel L2 error vs trained net (test)", logx = true, key = "bottom left",
+        ylabel = "‖f - f_{net}‖ / ‖f_{net}‖ on the test set", logx = true,
         series = {
           {x = et, y = ee, title = "kernel regression with K(t)", style = "linespoints"},
           {x = {et[1], et[#et]}, y = {cmp_final.rel_err, cmp_final.rel_err}, title = "final NTK", style = "dotted"},
@@ -376,7 +372,7 @@ function experiment.run(opts, ctx)
         }, vlines = evl})
     end
     ctx.plot("alignment.png", {title = "kernel-target alignment (absolute): " .. title,
-      xlabel = "t", ylabel = "alignment", logx = true, key = "top left", series = series, vlines = vl})
+      xlabel = "t", ylabel = "alignment", logx = true, series = series, vlines = vl})
   end
 
   local summary = {

@@ -95,15 +95,7 @@ function experiment.simulate(opts, ctx)
   local bstar, merr = theory.min_norm_interpolator(X, y)
   if not bstar then die(merr) end
   local beta, s = unit(bstar)
-  local Sigma = {}
-  for i = 1, D do
-    Sigma[i] = {}
-    for j = 1, D do
-      local acc = 0
-      for k = 1, P do acc = acc + X[k][i] * X[k][j] end
-      Sigma[i][j] = acc / P
-    end
-  end
+  local Sigma = (ntklab.tensor(X):t():gram() / P):totable() -- the inputs' covariance X^T X / P
   local A, b, sb = theory.unwhitened_constants(Sigma, beta)
   local e_spike = theory.unwhitened_spike(Sigma, beta)
   -- the drawing plane
@@ -128,18 +120,12 @@ function experiment.simulate(opts, ctx)
   end
   local a0, W0 = weights(net)
   local r0 = theory.unwhitened_overlaps(a0, W0, Sigma, beta)
+  -- the kernel M = W^T W + |a|^2 I of f(x) = a^T W x, and |a|^2
   local function ntk_matrix(a, W)
     local a2 = dot(a, a)
-    local Mx = {}
-    for i = 1, D do
-      Mx[i] = {}
-      for j = 1, D do
-        local acc = i == j and a2 or 0
-        for k = 1, N do acc = acc + W[k][i] * W[k][j] end
-        Mx[i][j] = acc
-      end
-    end
-    return Mx, a2
+    local Mx = ntklab.tensor(W):t():gram()
+    Mx:diagonal():add_(a2)
+    return Mx:totable(), a2
   end
   local M0 = ntk_matrix(a0, W0)
 

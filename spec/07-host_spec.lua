@@ -2,19 +2,11 @@
 -- status, stdin, the prompt) and finds the project's modules from any working directory.
 -- The stock interpreter is the reference: the same command line is run under both and the
 -- outputs compared, with only the interpreter's own name (arg[-n]) told apart.
-local source_dir = os.getenv("NTKLAB_SOURCE_DIR") or "."
-local build_dir = os.getenv("NTKLAB_BUILD_DIR") or (source_dir .. "/build")
-local host = build_dir .. "/bin/ntklab"
-
-local function q(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
+local files = require "spec.support.files"
+local host, q = files.host, files.q
 
 -- Runs a shell command; returns its output (stdout and stderr), and its exit code.
-local function run(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1", "r"))
-  local out = p:read("a")
-  local _, _, code = p:close()
-  return out, code
-end
+local run = files.sh
 
 local function tmpfile(contents)
   local name = os.tmpname()

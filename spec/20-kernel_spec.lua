@@ -118,6 +118,46 @@ describe("ntk", function()
     end
   end)
 
+  it("default calls (a per-net cached workspace) give fresh results equal to explicit ones", function()
+    -- issue 17: a call without a workspace reuses one kept per net, keyed like any workspace by
+    -- the contents of X; results are new tensors, and a changed X is never served stale
+    local net = make_net(4, 3, 4, 2, "softplus", true, "ntk", 11)
+    local Xc = X:clone()
+    local K1 = ntklab.ntk(net, Xc)
+    local K2 = ntklab.ntk(net, Xc)
+    assert.are_not.equal(K1, K2)
+    assert.are.same(ntklab.ntk(net, Xc, {workspace = ntklab.kernel_workspace()}):totable(), K2:totable())
+    K2:fill_(0) -- results do not alias each other or the cache
+    assert.are.same(K1:totable(), ntklab.ntk(net, Xc):totable())
+    Xc:set(1, 1, Xc:get(1, 1) + 0.5)
+    local K3 = ntklab.ntk(net, Xc)
+    assert.are.same(ntklab.ntk(net, Xc, {workspace = ntklab.kernel_workspace()}):totable(), K3:totable())
+    assert.are_not.same(K1:totable(), K3:totable())
+    collectgarbage() -- releases the default workspace; the next call makes a new one
+    assert.are.same(K3:totable(), ntklab.ntk(net, Xc):totable())
+  end)
+
+  it("writes per-layer contributions into caller buffers, the same bits as fresh ones", function()
+    -- layers = {K_1, ..., K_L}: the recorder's loop reuses them instead of allocating L kernels
+    -- per record (issue 17); the values must not depend on where they are written
+    local net = make_net(4, 3, 4, 2, "softplus", true, "ntk", 11)
+    local K, fresh = ntklab.ntk(net, X, {output = "full", layers = true})
+    local n = K:size(1)
+    local bufs = {}
+    for l = 1, 4 do bufs[l] = ntklab.full(n, n, 7) end -- stale contents: must be overwritten
+    local out = ntklab.full(n, n, 7)
+    for _ = 1, 2 do -- twice: the second call starts from the first one's values
+      local K2, lay = ntklab.ntk(net, X, {output = "full", layers = bufs, out = out})
+      assert.are.equal(bufs, lay)
+      assert.are.equal(out, K2)
+      assert.are.same(K:totable(), K2:totable())
+      for l = 1, 4 do
+        assert.are.equal(bufs[l], lay[l])
+        assert.are.same(fresh[l]:totable(), lay[l]:totable())
+      end
+    end
+  end)
+
   it("of a two-layer linear net is x^T (W^T W + |a|^2 I) x' (standard parameterization)",
      function()
     local D, N = 3, 5

@@ -38,7 +38,26 @@ describe("kernel functions reject bad arguments", function()
     {"ntklab.ntk", function() ntklab.ntk(net, X, {tile = -2}) end,
      "option 'tile': integer >= 0 expected, got -2"},
     {"ntklab.ntk", function() ntklab.ntk(net, X, {layers = 1}) end,
-     "option 'layers': boolean expected, got number"},
+     "option 'layers': boolean or table of 2 tensors expected, got number"},
+    {"ntklab.ntk", function() ntklab.ntk(net, X, {layers = {ntklab.zeros(10, 10)}}) end,
+     "option 'layers': table of 2 tensors (one per layer) expected, got 1 entries"},
+    {"ntklab.ntk", function() ntklab.ntk(net, X, {layers = {ntklab.zeros(10, 10), 2}}) end,
+     "option 'layers[2]': tensor expected, got number"},
+    {"ntklab.ntk", function()
+       ntklab.ntk(net, X, {output = "trace", layers = {ntklab.zeros(5, 5), ntklab.zeros(5, 4)}}) end,
+     "option 'layers[2]': contiguous [5 x 5] expected, got [5 x 4]"},
+    {"ntklab.ntk", function()
+       local B = ntklab.zeros(5, 10)
+       ntklab.ntk(net, X, {output = "trace", layers = {B:narrow(2, 1, 5), ntklab.zeros(5, 5)}}) end,
+     "option 'layers[1]': contiguous [5 x 5] expected, got [5 x 5] view"},
+    {"ntklab.ntk", function()
+       local B = ntklab.zeros(5, 5)
+       ntklab.ntk(net, X, {output = "trace", layers = {B, B}}) end,
+     "option 'layers[2]': a tensor not sharing memory with layers[1] expected"},
+    {"ntklab.ntk", function()
+       local B = ntklab.zeros(5, 5)
+       ntklab.ntk(net, X, {output = "trace", out = B, layers = {ntklab.zeros(5, 5), B}}) end,
+     "option 'layers[2]': a tensor not sharing memory with the kernel expected"},
     {"ntklab.ntk", function() ntklab.ntk(net, X, {workspace = {}}) end,
      "option 'workspace': kernel_workspace expected, got table"},
     {"ntklab.ntk", function() ntklab.ntk(net, X, {workspace = released}) end,

@@ -24,18 +24,7 @@ local function ref_center(K, P, m)
       H[i][j] = (i == j and 1 or 0) - (same_out and 1 / P or 0)
     end
   end
-  local function mul(A, B)
-    local C = {}
-    for i = 1, n do
-      C[i] = {}
-      for j = 1, n do
-        local s = 0
-        for k = 1, n do s = s + A[i][k] * B[k][j] end
-        C[i][j] = s
-      end
-    end
-    return C
-  end
+  local mul = require("spec.support.ops_reference").matmul
   return mul(mul(H, K), H), H
 end
 
@@ -55,13 +44,7 @@ end
 
 local function ref_centered(K, z, P, m)
   local Kc, H = ref_center(K, P, m)
-  local zc = {}
-  for i = 1, #z do
-    local s = 0
-    for j = 1, #z do s = s + H[i][j] * z[j] end
-    zc[i] = s
-  end
-  return ref_align(Kc, zc)
+  return ref_align(Kc, require("spec.support.ops_reference").matvec(H, z))
 end
 
 local function ref_norm(K)

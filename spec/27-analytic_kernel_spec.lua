@@ -114,9 +114,9 @@ describe("bad arguments", function()
   local spec = {widths = {D, 8, 1}}
   bad_args.cases(it, {
     {"ntklab.analytic_ntk", function() ntklab.analytic_ntk(3, X) end, "bad argument #1 to 'analytic_ntk' (mlp or architecture table expected, got number)"},
-    {"ntklab.analytic_ntk", function() ntklab.analytic_ntk({widths = {D}}, X) end, "field 'widths': 2 to 65 entries expected, got 1"},
-    {"ntklab.analytic_ntk", function() ntklab.analytic_ntk({widths = {D, 8, 1}, activation = "cube"}, X) end, "unknown activation 'cube'"},
-    {"ntklab.analytic_ntk", function() ntklab.analytic_ntk({widths = {D, 8, 1}, param = "mup"}, X) end, "field 'param': 'standard' or 'ntk' expected, got 'mup'"},
+    {"ntklab.analytic_ntk", function() ntklab.analytic_ntk({widths = {D}}, X) end, "bad argument #1 to 'analytic_ntk' (option 'widths': 2 to 65 entries expected, got 1)"},
+    {"ntklab.analytic_ntk", function() ntklab.analytic_ntk({widths = {D, 8, 1}, activation = "cube"}, X) end, "option 'activation': expected one of 'linear', 'relu', 'tanh', 'erf', 'gelu', 'softplus', 'quadratic', got 'cube'"},
+    {"ntklab.analytic_ntk", function() ntklab.analytic_ntk({widths = {D, 8, 1}, param = "mup"}, X) end, "option 'param': expected one of 'standard', 'ntk', got 'mup'"},
     {"ntklab.analytic_ntk", function() ntklab.analytic_ntk({widths = {D, 8, 1}, sigma = -1}, X) end, "bad argument #1 to 'analytic_ntk' (sigma 1: non-negative finite number expected, got -1)"},
     {"ntklab.analytic_ntk", function() ntklab.analytic_ntk({widths = {D, 8, 1}, colour = 1}, X) end, "invalid option 'colour'"},
     {"ntklab.analytic_ntk", function() ntklab.analytic_ntk(spec, X:t()) end, "bad argument #2 to 'analytic_ntk' ([P x 10] inputs expected (widths[1] = 10), got [10 x 8])"},

@@ -209,7 +209,11 @@ describe("output: plots", function()
     local png = slurp(file)
     assert.are.equal("\137PNG\r\n\26\n", png:sub(1, 8))
     assert.is_true(#png > 1000)
-    assert.are.same({"panel.png"}, entries(dir))
+    -- the SVG beside it, with the real symbols of the labels as text
+    local svg = slurp(dir .. "/panel.svg")
+    assert.matches("<svg", svg, 1, true)
+    assert.matches("t_kernel10", svg, 1, true)
+    assert.are.same({"panel.png", "panel.svg"}, entries(dir))
   end)
 
   it("draws the trajectory and prediction panels", function()
@@ -229,6 +233,26 @@ describe("output: plots", function()
     file = dir .. "/predictions.png"
     assert.is_true(panels.plot_predictions(file, net, {{y = pred, title = "final NTK"}}, {title = "MNIST 0/1"}))
     assert.are.equal("\137PNG", slurp(file):sub(1, 4))
+  end)
+
+  it("writes labels as gnuplot enhanced text: _{} and ^{} are markup, every other character literal", function()
+    local plot = require "ntklab.plot"
+    assert.are.equal([['‖K‖_{F} t\_half σ^{2} it''s \@ \{x\}']], plot.text("‖K‖_{F} t_half σ^{2} it's @ {x}"))
+    assert.are.equal([['a'."\n".'b\_c']], plot.text("a\nb_c"))
+    assert.are.equal("fig.svg", plot.svg_name("fig.png"))
+  end)
+
+  it("draws panels and a heat map into one PNG and one SVG", function()
+    if not have_gnuplot then pending("gnuplot is not installed") return end
+    local file = dir .. "/fig.png"
+    local s = series()
+    local ok, msg = output.figure{file = file, title = "σ^{2} = 10^{-3}\nsecond line", cols = 2, panels = {
+      {title = "‖K‖_{F}", xlabel = "t", logx = true, series = s, vlines = {{x = 2, title = "t_{1/2} = 2"}}, hlines = {0.5}},
+      {title = "kernel", heatmap = {{1, -0.5}, {-0.5, 1}}}}}
+    assert.is_true(ok, msg)
+    assert.are.equal("\137PNG", slurp(file):sub(1, 4))
+    assert.matches("<svg", slurp(dir .. "/fig.svg"), 1, true)
+    assert.are.same({"fig.png", "fig.svg"}, entries(dir))
   end)
 
   it("returns nil, msg when gnuplot is missing or fails, keeping the old PNG", function()

@@ -131,6 +131,11 @@ describe("output.parse_args", function()
     assert.is_true(o.quiet)
     -- the last occurrence wins
     assert.are.equal(7, output.parse_args(spec, {"--width", "3", "--width", "7"}).width)
+    -- a flag followed by its value, as a sweep grid or a user writes it
+    o = assert(output.parse_args(spec, {"--quiet", "false", "--sigma", "2"}))
+    assert.is_false(o.quiet)
+    assert.are.equal(2, o.sigma)
+    assert.is_true(assert(output.parse_args(spec, {"--quiet", "YES"})).quiet)
   end)
 
   local errors = {
@@ -148,6 +153,8 @@ describe("output.parse_args", function()
     {{"--quiet=maybe"}, "option '--quiet' expects true or false, got 'maybe'"},
     {{"--no-sigma"}, "unknown option '--no-sigma'"},
     {{"--no-quiet=1"}, "option '--no-quiet' takes no value"},
+    {{"--no-quiet", "false"}, "option '--no-quiet' takes no value"},
+    {{"--quiet", "maybe"}, "unexpected argument 'maybe'"},
     {{"results"}, "unexpected argument 'results'"},
     {{"-x"}, "unexpected argument '-x'"},
   }

@@ -19,15 +19,7 @@ local function setup()
   local beta, nb = {}, 0
   for j = 1, D do beta[j] = math.sin(3 * j); nb = nb + beta[j] ^ 2 end
   for j = 1, D do beta[j] = beta[j] / math.sqrt(nb) end
-  local Sigma = {}
-  for i = 1, D do
-    Sigma[i] = {}
-    for j = 1, D do
-      local acc = 0
-      for p = 1, P do acc = acc + X[p][i] * X[p][j] end
-      Sigma[i][j] = acc / P
-    end
-  end
+  local Sigma = require("spec.support.ops_reference").second_moment(X)
   local y = {}
   for p = 1, P do
     y[p] = 0

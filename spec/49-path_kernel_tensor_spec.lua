@@ -154,6 +154,9 @@ describe("pathkernel.new: the observer that integrates while the net trains", fu
     ntklab.train.flow{method = "rk45", rtol = 1e-8}:run(net, X, y,
       {t = 2, observe = rec.times, observer = alone.observer})
     local res2 = assert(alone:finish(net):result())
+    -- finish released the snapshot buffers; a second finish changes nothing
+    assert.are.same(res2.snapshot_bytes, assert(alone:finish(net):result()).snapshot_bytes)
+    assert.are.equal(2 * 8 * (20 * 20 + 6 * 20), res2.snapshot_bytes)
     assert.are.equal(res.steps, res2.steps)
     assert.is_true(max_rel(totable(res2.test), totable(res.test)) < PATH_TOL)
   end)
@@ -186,5 +189,9 @@ describe("pathkernel.new: the observer that integrates while the net trains", fu
     {"ntklab.pathkernel.new", function() pk():observe(0, 0, 1, net, ntklab.eye(3)) end, "bad argument #5 to 'pathkernel:observe' ([20 x 20] tensor expected"},
     {"ntklab.pathkernel.new", function() pk():observe(0, 0, 1, {}) end, "bad argument #4 to 'pathkernel:observe' (mlp expected, got table)"},
     {"ntklab.pathkernel.new", function() pk():finish() end, "bad argument #1 to 'pathkernel:finish' (nothing observed yet)"},
+    {"ntklab.pathkernel.new", function()
+       local p = pk(); p:observe(0, 0, 1, net); p:observe(1, 1, 1, net); p:finish(); p:finish()
+       p:observe(2, 2, 1, net) end,
+     "bad argument #1 to 'pathkernel:observe' (observe after finish)"},
   })
 end)

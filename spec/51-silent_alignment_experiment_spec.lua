@@ -10,12 +10,7 @@ local script = files.source_dir .. "/experiments/silent_alignment.lua"
 
 local q = files.q
 
-local function run(args)
-  local p = io.popen(q(host) .. " run " .. q(script) .. " " .. args .. " 2>&1")
-  local out = p:read("a")
-  local _, _, code = p:close()
-  return out, code
-end
+local function run(args) return files.sh(q(host) .. " run " .. q(script) .. " " .. args) end
 
 local scratch_dir, entries, remove_tree = files.scratch_dir, files.entries, files.remove_tree
 
@@ -108,9 +103,10 @@ describe("experiments/silent_alignment.lua", function()
     local kd
     for i, h in ipairs(th) do if h == "kernel_distance" then kd = tonumber(tr_rows[#tr_rows][i]) end end
     assert.is_true(math.abs(s.direction.initial.total - (1 - kd)) < 1e-9, tostring(kd))
-    -- nothing but the promised files
-    assert.are.same({"alignment.png", "config.json", "early_kernel.png", "predictions.csv", "predictions.png",
-      "summary.json", "trajectory.csv", "trajectory.png"}, entries(dir))
+    -- nothing but the promised files (each plot as a PNG and an SVG beside it)
+    assert.are.same({"alignment.png", "alignment.svg", "config.json", "early_kernel.png", "early_kernel.svg",
+      "predictions.csv", "predictions.png", "predictions.svg", "summary.json", "trajectory.csv", "trajectory.png",
+      "trajectory.svg"}, entries(dir))
     remove_tree(dir)
   end)
 

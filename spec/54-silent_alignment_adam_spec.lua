@@ -15,12 +15,7 @@ local TOL = 1e-12
 local TINY = "--dataset teacher --P 40 --dim 8 --test 12 --width 16 --records 20 --t-max 20 "
   .. "--no-plots --no-path-kernel --quiet"
 
-local function run(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("a")
-  local _, _, code = p:close()
-  return out, code
-end
+local run = files.sh
 
 local function read_csv(path)
   local f = assert(io.open(path))

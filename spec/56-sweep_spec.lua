@@ -14,12 +14,9 @@ local script = files.absolute(files.source_dir .. "/experiments/linear_two_layer
 -- 2 x 2 x 2 = 8 short runs (a few hundred ms each)
 local GRID = "--grid sigma=1e-3,1e-2 --grid s=1,2 --seeds 1-2 --records 30 --P 60"
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("a")
-  local _, _, code = p:close()
-  return out, code
-end
+local fmt = string.format
+
+local sh = files.sh
 
 local function sweep_cmd(args) return q(host) .. " sweep " .. q(script) .. " " .. args end
 
@@ -171,6 +168,52 @@ return {name = "toy", summary = "fails for x = 2", options = {{name = "x", type 
     local out, code = sh(q(host) .. " sweep merge " .. q(base .. "/nowhere"))
     assert.are.equal(1, code)
     assert.matches("is not a sweep directory", out)
+  end)
+
+  it("Ctrl-C stops a sweep with status 130 and one line; a rerun keeps the finished run", function()
+    if not have("setsid") then pending("setsid (util-linux) is not installed") return end
+    local dir, spin = base .. "/interrupted", base .. "/spin.lua"
+    -- a run that spins in Lua (where the host's Ctrl-C hook can strike) until interrupted
+    local f = assert(io.open(spin, "w"))
+    f:write([[return {name = "spin", summary = "spins until interrupted",
+      options = {{name = "spin", type = "boolean", default = false, help = "spin"}},
+      run = function(cfg)
+        local t0 = os.time()
+        while cfg.spin and os.time() - t0 < 60 do end
+        return {spun = cfg.spin}
+      end}]])
+    f:close()
+    -- Ctrl-C reaches the whole foreground process group: setsid makes one to signal; the shell
+    -- ignores INT itself so that it lives to write the status
+    local log, rc = base .. "/interrupted.log", base .. "/interrupted.rc"
+    assert(os.execute(fmt("setsid sh -c %s >/dev/null 2>&1 &", q(fmt(
+      "trap '' INT; echo $$ > %s.pid; %s sweep %s --grid spin=false,true --jobs 1 --threads 1 --out %s > %s 2>&1; echo $? > %s",
+      q(rc), q(host), q(spin), q(dir), q(log), q(rc))))))
+    local function read(path)
+      local fh = io.open(path, "rb")
+      if not fh then return nil end
+      local text = fh:read("a")
+      fh:close()
+      return text
+    end
+    local function wait_for(pred)
+      for _ = 1, 300 do
+        if pred() then return true end
+        os.execute("sleep 0.1")
+      end
+      return false
+    end
+    assert.is_true(wait_for(function() return (read(log) or ""):find("done   spin=false", 1, true) end),
+                   "the first run did not finish")
+    local pgid = assert(files.slurp(rc .. ".pid")):match("%d+")
+    assert(os.execute("bash -c 'kill -INT -- -" .. pgid .. "'"))
+    assert.is_true(wait_for(function() return (read(rc) or ""):match("%d+") end), "the sweep did not stop")
+    assert.are.equal("130", files.slurp(rc):match("%d+"))
+    local text = files.slurp(log)
+    assert.is_truthy(text:find("sweep: interrupted (finished runs keep their summary.json", 1, true), text)
+    assert.is_nil(text:find("traceback", 1, true), text)
+    assert.is_truthy(lfs.attributes(dir .. "/spin=false/summary.json"))
+    assert.is_nil(lfs.attributes(dir .. "/spin=true/summary.json"))
   end)
 
   it("plans runs in-process: names from the parameters, the same command for every backend", function()

@@ -13,6 +13,15 @@ local ROUNDING = 1e-12
 
 local function rel(a, b) return math.abs(a - b) / math.abs(b) end
 
+-- Each row {fn, text}: fn raises an error that contains text.
+local function expect_errors(rows)
+  for _, row in ipairs(rows) do
+    local ok, err = pcall(row[1])
+    assert.is_false(ok)
+    assert.is_truthy(tostring(err):find(row[2], 1, true), tostring(err))
+  end
+end
+
 local function linear_net(widths, sigma, seed)
   return ntklab.mlp{widths = widths, activation = "linear", sigma = sigma or 0.3, seed = seed or 1}
 end
@@ -156,11 +165,7 @@ describe("curves", function()
       {function() curves.power_law({1, -1}, {1, 2}) end, "positive x expected, got -1 at index 2"},
       {function() curves.power_law({1, 2}, {1, 0}) end, "positive y expected, got 0 at index 2"},
     }
-    for _, row in ipairs(rows) do
-      local ok, err = pcall(row[1])
-      assert.is_false(ok)
-      assert.is_truthy(tostring(err):find(row[2], 1, true), tostring(err))
-    end
+    expect_errors(rows)
   end)
 end)
 
@@ -211,10 +216,6 @@ describe("record_schedule", function()
       {function() record_schedule.run{trainer = 1, net = 1, X = 1, y = 1, observe = print, t_min = 2, t_max = 1} end,
         "t_max > t_min expected"},
     }
-    for _, row in ipairs(rows) do
-      local ok, err = pcall(row[1])
-      assert.is_false(ok)
-      assert.is_truthy(tostring(err):find(row[2], 1, true), tostring(err))
-    end
+    expect_errors(rows)
   end)
 end)

@@ -18,10 +18,8 @@ local config = runs.config(SMALL)
 
 describe("experiments/deep_linear.lua", function()
   -- through the runner, in-process: options checked as on the command line, files into exp.dir
-  local exp = runs.in_scratch(M)
+  local exp = runs.in_scratch(M, setup, teardown)
   local run = exp.run
-  setup(exp.setup)
-  teardown(exp.teardown)
 
   it("from the aligned start, t_1/2 and the final alignment are theory's", function()
     for _, L in ipairs{2, 3, 4} do

@@ -15,14 +15,12 @@ local SMALL = {width = 20, P = 20, gamma = 0.25, dataset = "fashion_mnist", rtol
 
 local config = runs.config(SMALL)
 
-local have_fashion = image_data.two_class("fashion_mnist", {train = 2, test = 0}) ~= nil
+local have_fashion = runs.have_fashion_mnist()
 
 describe("experiments/final_ntk.lua", function()
   -- through the runner, in-process: options checked as on the command line, files into exp.dir
-  local exp = runs.in_scratch(M)
+  local exp = runs.in_scratch(M, setup, teardown)
   local run = exp.run
-  setup(exp.setup)
-  teardown(exp.teardown)
 
   it("ends with theory's final NTK, far from the initial one's shape, for L = 2 and 3", function()
     if not have_fashion then pending("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)") return end

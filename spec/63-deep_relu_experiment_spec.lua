@@ -2,7 +2,6 @@
 -- whitened Fashion-MNIST images, 40 test points, width 50, loss down to 1% of its start): the readouts and predictors it
 -- reports, against direct computations from the files it writes.
 local ntklab = require "ntklab"
-local image_data = require "ntklab.image_data"
 local curves = require "ntklab.curves"
 local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
 local M = dofile(source .. "/experiments/deep_relu.lua")
@@ -14,14 +13,12 @@ local SMALL = {width = 50, P = 40, test = 40, dataset = "fashion_mnist", cutoff 
 
 local config = runs.config(SMALL)
 
-local have_fashion = image_data.two_class("fashion_mnist", {train = 2, test = 0}) ~= nil
+local have_fashion = runs.have_fashion_mnist()
 
 describe("experiments/deep_relu.lua", function()
   -- through the runner, in-process: options checked as on the command line, files into exp.dir
-  local exp = runs.in_scratch(M)
+  local exp = runs.in_scratch(M, setup, teardown)
   local run = exp.run
-  setup(exp.setup)
-  teardown(exp.teardown)
 
   it("L = 3: t_1/2 from its loss records, kernel readouts, predictors from its prediction file", function()
     if not have_fashion then pending("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)") return end

@@ -234,15 +234,7 @@ describe("theory.min_norm_interpolator", function()
     local X = ntklab.rng(5):normal(P, D):totable()
     for i = 1, P do for j = 1, D do X[i][j] = X[i][j] * 2 ^ (-(j - 1) / 2) end end
     local beta = beta_of(D)
-    local Sigma, y = {}, {}
-    for i = 1, D do
-      Sigma[i] = {}
-      for j = 1, D do
-        local s = 0
-        for k = 1, P do s = s + X[k][i] * X[k][j] end
-        Sigma[i][j] = s / P
-      end
-    end
+    local Sigma, y = require("spec.support.ops_reference").second_moment(X), {}
     for k = 1, P do y[k] = S * dot(X[k], beta) end
     local Ws = sim.random_init(ntklab.rng(6), {D, N, 1}, 1e-7)
     Ws = sim.run(Ws, {300}, 0.02, S, beta, function() end, Sigma)

@@ -202,7 +202,7 @@ describe("bad arguments", function()
   local t = ntklab.zeros(2, 2)
   bad_args.cases(it, {
     {"ntklab.io.write_npy_paged", function() nio.write_npy_paged(path("x.npy"), ntklab.zeros(3)) end, "bad argument #2 to 'write_npy_paged'"},
-    {"ntklab.io.write_npy_paged", function() nio.write_npy_paged(path("x.npy"), t, {dtype = "u1"}) end, "'f8' or 'f4' expected, got 'u1'"},
+    {"ntklab.io.write_npy_paged", function() nio.write_npy_paged(path("x.npy"), t, {dtype = "u1"}) end, "bad argument #3 to 'write_npy_paged' (option 'dtype': expected one of 'f8', 'f4', got 'u1')"},
     {"ntklab.io.write_npy_paged", function() nio.write_npy_paged(path("x.npy"), t, {order = "C"}) end, "invalid option 'order'"},
     {"ntklab.io.paged_row_unit", function() nio.paged_row_unit(0) end, "cols >= 1 expected, got 0"},
     {"ntklab.io.map_npy_rows", function() nio.map_npy_rows({}, {}, 4) end, "non-empty list of paths expected"},

@@ -15,12 +15,7 @@ local fake_ssh = files.absolute(files.source_dir .. "/spec/support/fake_ssh.sh")
 local SUMMATION_REL = 1e-14
 local P, D = 300, 12 -- 3 tiles: the row unit of a 300-column kernel is 128 rows
 
-local function sh(cmd)
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("a")
-  local _, _, code = p:close()
-  return out, code
-end
+local sh = files.sh
 
 local function have(tool) return select(2, sh("command -v " .. tool)) == 0 end
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ntk_memory.h"
+#include "ntk_pages.h"
 
 enum {
   WS_ACT,             /* hidden-layer inputs A_1..A_{L-1} of X1 in a cross kernel (the last input
@@ -24,6 +25,7 @@ enum {
   WS_S1, WS_S2,       /* Gram scratch: layer-input Gram, signal Gram */
   WS_XGRAM,           /* cached input Gram X1 X2^T */
   WS_TMP,             /* one row of activation derivatives */
+  WS_SQRT_ETA,        /* sqrt(eta), once per call of the eta path */
   WS_NBUF
 };
 
@@ -47,7 +49,7 @@ void ntk_kernel_ws_clear(ntk_kernel_ws *ws) {
   int i;
   if (!ws) return;
   for (i = 0; i < WS_NBUF; i++) {
-    free(ws->buf[i]);
+    ntk_pages_free(ws->buf[i], ws->cap[i]);
     ws->buf[i] = NULL;
     ws->cap[i] = 0;
   }
@@ -99,12 +101,12 @@ static double *ws_grow(ntk_kernel_ws *ws, int b, size_t n, ntk_error *err) {
       ntk_error_set(err, NTK_ENOMEM, 0, "kernel workspace of %zu doubles too large", n);
       return NULL;
     }
-    free(ws->buf[b]);
+    ntk_pages_free(ws->buf[b], ws->cap[b]);
     ws->buf[b] = NULL;
     ws->cap[b] = 0;
     if (b == WS_XGRAM) ws->xvalid = 0;
     if (ntk_memory_check(n * sizeof *p, "a kernel workspace", err) != NTK_OK) return NULL;
-    p = malloc(n * sizeof *p);
+    p = ntk_pages_alloc(n); /* big buffers on huge pages: cheaper first touch (ntk_pages.h) */
     if (!p) {
       ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for a kernel workspace of %zu doubles", n);
       return NULL;
@@ -268,22 +270,36 @@ static void kernel_block(const kctx *c, double *S1, double *S2, size_t i0, size_
   for (l = lstart; l <= nlayers; l++) {
     size_t nin = net->widths[l - 1], mu, nu;
     double c2 = net->wscale[l - 1] * net->wscale[l - 1];
-    const double *s1 = S1;
-    size_t lds1 = nj;
+    const double *s1 = S1, *sg = S2;
+    size_t lds1 = nj, ldsg = nj;
     double *lay = layers ? layers[l - 1] : NULL;
+    /* Traced layout with per-layer output: the layer's own block of the output holds one of its
+     * Grams (the signal Gram, or the input Gram of the last layer) and is then scaled in place,
+     * element by element as below, so per-layer output needs one P x P scratch (S1, depth > 2
+     * only) instead of two. */
+    double *lblk = lay && !c->full ? lay + i0 * ldk + j0 : NULL;
     if (l == 1 && xg) {
       s1 = xg;
       lds1 = ldxg;
+    } else if (lblk && l == c->L) {
+      gram(lblk, ldk, c->A[0][l - 1] + i0 * nin, c->A[s2][l - 1] + j0 * nin, ni, nj, nin, diag);
+      s1 = lblk;
+      lds1 = ldk;
     } else {
       gram(S1, nj, c->A[0][l - 1] + i0 * nin, c->A[s2][l - 1] + j0 * nin, ni, nj, nin, diag);
     }
     if (l < c->L) {
       size_t n = net->widths[l];
-      if (c->full)
+      if (c->full) {
         gram(S2, nj * C, c->G[0][l] + i0 * C * n, c->G[s2][l] + j0 * C * n, ni * C, nj * C, n,
              diag);
-      else
+      } else if (lblk) {
+        gram(lblk, ldk, c->G[0][l] + i0 * C * n, c->G[s2][l] + j0 * C * n, ni, nj, C * n, diag);
+        sg = lblk;
+        ldsg = ldk;
+      } else {
         gram(S2, nj, c->G[0][l] + i0 * C * n, c->G[s2][l] + j0 * C * n, ni, nj, C * n, diag);
+      }
     }
     if (!c->full) {
       double sc = c->trace_scale, last = (double)C * sc;
@@ -291,7 +307,8 @@ static void kernel_block(const kctx *c, double *S1, double *S2, size_t i0, size_
         size_t jend = diag ? mu + 1 : nj;
         double *krow = K + (i0 + mu) * ldk + j0;
         double *lrow = lay ? lay + (i0 + mu) * ldk + j0 : NULL;
-        const double *r1 = s1 + mu * lds1, *r2 = S2 + mu * nj;
+        /* r1 or r2 may be lrow itself: each entry is read before it is written */
+        const double *r1 = s1 + mu * lds1, *r2 = sg + mu * ldsg;
         if (l < c->L) {
           if (lrow)
             for (nu = 0; nu < jend; nu++) {
@@ -405,6 +422,15 @@ static int kernel_eta(const kctx *c, ntk_kernel_ws *ws, const double *eta, doubl
     if (!J[s]) return err ? err->status : NTK_ENOMEM;
   }
   if (c->same) J[1] = J[0];
+  {
+    /* the Jacobian tiles scale column j by sqrt(eta_j) for every sample: taken once here, not
+     * P times (at P = 1000 that was 7.9e7 square roots for the demo's net) */
+    double *se = ws_grow(ws, WS_SQRT_ETA, net->nparams, err);
+    size_t j;
+    if (!se) return err ? err->status : NTK_ENOMEM;
+    for (j = 0; j < net->nparams; j++) se[j] = sqrt(eta[j]);
+    eta = se;
+  }
   for (l = 1; l <= c->L; l++) {
     size_t nin = net->widths[l - 1], nout = net->widths[l], units, i0, mu, k, ii, j;
     double cl = net->wscale[l - 1];
@@ -431,12 +457,12 @@ static int kernel_eta(const kctx *c, ntk_kernel_ws *ws, const double *eta, doubl
               size_t unit = is_bias ? ii : i0 + ii;
               double g = G ? G[(mu * C + k) * nout + unit] : (k == unit ? 1.0 : 0.0);
               if (is_bias) {
-                row[ii] = g * sqrt(eta[net->b_off[l - 1] + unit]);
+                row[ii] = g * eta[net->b_off[l - 1] + unit];
               } else {
                 const double *a = A + mu * nin, *e = ew + unit * nin;
                 double *r = row + ii * nin;
                 double gc = g * cl;
-                for (j = 0; j < nin; j++) r[j] = gc * a[j] * sqrt(e[j]);
+                for (j = 0; j < nin; j++) r[j] = gc * a[j] * e[j];
               }
             }
           }
@@ -577,12 +603,14 @@ static int kernel_ntk(double *K, double **layers, ntk_mlp *net, const double *X1
                          ws->xsame == c.same && ws->xh1 == h1 && ws->xh2 == h2
                      ? ws->buf[WS_XGRAM]
                      : NULL;
-    /* S1, S2 hold the input and signal Grams of layers 2..L-1, or of every layer when K is
-     * written per layer or in the full layout; a two-layer traced kernel needs neither. (Cache-
-     * sized tiles over the cached Gram measured no faster here: the Grams are BLAS-bound.) */
-    int scratch = L > 2 || ((c.full || layers) && L > 1);
-    double *S1 = ws_grow(ws, WS_S1, scratch ? P1 * P2 : 1, err);
-    double *S2 = S1 ? ws_grow(ws, WS_S2, scratch ? cc * P1 * P2 : 1, err) : NULL;
+    /* S1, S2 hold the input and signal Grams of layers 2..L-1, or of every layer in the full
+     * layout; with per-layer output of a traced kernel each layer's buffer holds one of its own
+     * Grams (kernel_block), so only S1 is needed, for depth > 2; a two-layer traced kernel needs
+     * neither. (Cache-sized tiles over the cached Gram measured no faster here: the Grams are
+     * BLAS-bound.) */
+    int scratch1 = c.full ? L > 1 : L > 2, scratch2 = c.full ? L > 1 : (L > 2 && !layers);
+    double *S1 = ws_grow(ws, WS_S1, scratch1 ? P1 * P2 : 1, err);
+    double *S2 = S1 ? ws_grow(ws, WS_S2, scratch2 ? cc * P1 * P2 : 1, err) : NULL;
     if (!S2) {
       st = err ? err->status : NTK_ENOMEM;
       goto done;

@@ -7,9 +7,11 @@
  * the layer inputs A_{l-1} and of the signals G_l with syrk/gemm and takes their Hadamard
  * product: one forward and one backward pass, no P x #params Jacobian, memory
  * O(P^2 + P C sum_l n_l) (plus O(P^2 C^2) for the full multi-output kernel). Untiled, the P x P
- * buffers are K, the cached input Gram and, for depth > 2, per-layer output or the full layout,
- * two Gram scratch matrices; a two-layer traced kernel needs no scratch (layer 1's signal Gram
- * is formed in K and scaled in place, the last layer's Gram is added into K by syrk).
+ * buffers are K, the cached input Gram and, for depth > 2 or the full layout, two Gram scratch
+ * matrices; a two-layer traced kernel needs no scratch (layer 1's signal Gram is formed in K and
+ * scaled in place, the last layer's Gram is added into K by syrk), and per-layer output of a
+ * traced kernel forms each layer's Gram in that layer's buffer (one scratch for depth > 2, none
+ * for two layers).
  *
  * Output conventions for C outputs, P1 rows (X1) and P2 columns (X2):
  *   NTK_KERNEL_FULL   (P1 C) x (P2 C), sample-major: row mu*C + k. The C x C block of the pair

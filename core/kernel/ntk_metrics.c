@@ -588,7 +588,10 @@ int ntk_metrics_top_eigs(double *w, const ntk_tensor *K, size_t k, ntk_error *er
   ntk_tensor top = {0};
   size_t n;
   int st;
-  if ((st = eigen_input(K, 2, err)) != NTK_OK) return st;
+  /* the square check only: ntk_linalg_eigh_top reads K for NaN and Inf itself (one pass over K
+   * fewer; its message is rewritten below) */
+  if ((st = check_square(K, 2, err)) != NTK_OK) return st;
+  if (K->shape[0] > (size_t)1 << 30) return ntk_error_set(err, NTK_EARG, 2, "kernel too large");
   n = K->shape[0];
   if (k < 1 || k > n)
     return ntk_error_set(err, NTK_EARG, 3, "k in [1, %zu] expected, got %zu", n, k);
@@ -596,6 +599,8 @@ int ntk_metrics_top_eigs(double *w, const ntk_tensor *K, size_t k, ntk_error *er
    * ntk_linalg reads any view (it copies into LAPACK's column-major work array anyway) */
   st = ntk_linalg_eigh_top(&top, NULL, K, k, err);
   if (st == NTK_OK) memcpy(w, ntk_tensor_data(&top), k * sizeof *w);
+  else if (st == NTK_ENONFINITE)
+    st = ntk_error_set(err, NTK_ENONFINITE, 2, "kernel is not finite");
   else if (err && err->arg == 1)
     err->arg = 2; /* ntk_linalg's A is this function's K */
   ntk_tensor_release(&top);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ntk_memory.h"
+#include "ntk_pages.h"
 
 static int storage_new(ntk_storage **out, size_t n, ntk_error *err) {
   ntk_storage *s;
@@ -20,8 +21,9 @@ static int storage_new(ntk_storage **out, size_t n, ntk_error *err) {
   }
   s = malloc(sizeof *s);
   if (!s) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
-  /* calloc: fresh tensors are zeros, and the kernel hands out zero pages lazily */
-  s->data = calloc(n ? n : 1, sizeof(double));
+  /* zeros: calloc, or for big tensors a huge-page mapping (ntk_pages.h: first touch 4-8x
+   * cheaper); either way the kernel hands out zero pages lazily */
+  s->data = ntk_pages_alloc(n ? n : 1);
   if (!s->data) {
     free(s);
     return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory allocating %zu doubles", n);
@@ -38,7 +40,7 @@ static void storage_release(ntk_storage *s) {
     if (s->free_data)
       s->free_data(s->data, s->size);
     else
-      free(s->data);
+      ntk_pages_free(s->data, s->size ? s->size : 1);
     free(s);
   }
 }

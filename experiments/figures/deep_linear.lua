@@ -17,41 +17,18 @@
 --                       and the first layer's final cosine
 --   figures.json        the fitted slopes (with standard errors), kappa_L, the L = 2 offsets
 --                       t_1/2 - (1/2s) log(s/sigma^2), alignment errors, t_cos1/2 < t_1/2 checks
-local ntklab = require "ntklab"
-local output = ntklab.output
 local theory = require "ntklab.theory"
 local curves = require "ntklab.curves"
-local gp = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "gp.lua")
+local plot = require "ntklab.plot"
+local figure_script = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "figure_script.lua")
 
-local dir = arg and arg[1]
-if not dir or dir == "--help" then
-  io.stdout:write("usage: ntklab experiments/figures/deep_linear.lua SWEEP_DIR [OUT_DIR]\n"
-    .. "  SWEEP_DIR: a merged sweep of experiments/deep_linear.lua (runs.json); OUT_DIR: default SWEEP_DIR/figures\n")
-  os.exit(dir and 0 or 2)
-end
-dir = dir:gsub("/+$", "")
-local out = (arg[2] or (dir .. "/figures")):gsub("/+$", "")
-local function die(msg) io.stderr:write("figures/deep_linear: ", tostring(msg), "\n") os.exit(1) end
-
-local merged, err = output.read_json(dir .. "/runs.json")
-if not merged then die(err .. " (run `ntklab sweep merge " .. dir .. "` first)") end
-assert(output.mkdir_p(out))
+local fig = figure_script.sweep{name = "deep_linear", usage = "SWEEP_DIR [OUT_DIR]",
+  help = "  SWEEP_DIR: a merged sweep of experiments/deep_linear.lua (runs.json); OUT_DIR: default SWEEP_DIR/figures"}
+local dir = fig.dir
 
 -- runs by depth, only the completed ones
-local by_depth, depths, dataset = {}, {}, nil
-local s, rank = nil, nil
-for _, r in ipairs(merged.runs) do
-  if r.status == "done" and r.t_half then
-    local L = math.tointeger(r.depth)
-    if not by_depth[L] then by_depth[L] = {}; depths[#depths + 1] = L end
-    table.insert(by_depth[L], r)
-    dataset = dataset or r.dataset
-    s = s or r.alignment_theory and 1 -- the sweep's teacher scale: the experiment's default
-  end
-end
-if #depths == 0 then die("no completed runs in " .. dir .. "/runs.json") end
-table.sort(depths)
-s = 1
+local by_depth, depths, dataset = fig.by_depth("t_half")
+local s, rank = 1, nil -- the sweep's teacher scale: the experiment's default
 -- the data's rank, from any run's theory alignment A = L/sqrt(L^2 + r - 1)
 do
   local r = by_depth[depths[1]][1]
@@ -165,21 +142,19 @@ for _, L in ipairs(depths) do
   local ode, lead = {}, {}
   for i, sg in ipairs(xs) do ode[i], lead[i] = t_ode(L, sg, kappa), t_leading(L, sg, kappa) end
   local label = L > 2 and ("L = %d: slope %.3f"):format(L, entry.slope) or ("L = %d"):format(L)
-  local color = gp.palette[(L - 2) % #gp.palette + 1]
+  local color = plot.color(L - 1)
   series3a[#series3a + 1] = {x = sigmas, y = ts, title = label, style = "points", color = color}
-  series3a[#series3a + 1] = {x = xs, y = ode, title = ("ODE from c0 = (%.2f sigma)^%d"):format(kappa, L), color = color}
+  series3a[#series3a + 1] = {x = xs, y = ode, title = ("ODE from c_{0} = (%.2f σ)^{%d}"):format(kappa, L), color = color}
   series3a[#series3a + 1] = {x = xs, y = lead, style = "dashed", color = color,
     title = L == depths[#depths] and "leading term (dashed)" or nil}
 end
 
-local plots = {}
-local function plot(name, ok, msg)
-  if ok then plots[#plots + 1] = out .. "/" .. name else io.stderr:write("figures/deep_linear: ", name, ": ", tostring(msg), "\n") end
-end
-local where = ("deep linear, D = %d, N = 50, whitened synthetic data"):format(rank)
-plot("fig3a_t_half.png", gp.render(out .. "/fig3a_t_half.png", {width = 950, height = 650, panels = {{
+local cfg1 = fig.config(by_depth[depths[1]][1])
+local where = ("whitened synthetic data, D = %d, P = %s; deep linear nets of width %s"):format(rank,
+  tostring(math.tointeger(cfg1.P) or cfg1.P), tostring(math.tointeger(cfg1.width) or cfg1.width))
+fig.draw("fig3a_t_half.png", {width = 950, height = 650, panels = {{
   title = "Fig. 3a: time to half loss, " .. where, logx = true, logy = true,
-  xlabel = "sigma", ylabel = "t_1/2", key = "top right", series = series3a}}}))
+  xlabel = "σ", ylabel = "t_{1/2}", series = series3a}}})
 
 -- 3b: L = 3 trajectories, seed 1
 if by_depth[3] then
@@ -188,18 +163,17 @@ if by_depth[3] then
   for _, r in ipairs(by_depth[3]) do if math.tointeger(r.seed) == 1 or r.seed == nil then runs[#runs + 1] = r end end
   table.sort(runs, function(a, b) return a.sigma < b.sigma end)
   for k, r in ipairs(runs) do
-    local color = gp.palette[(k - 1) % #gp.palette + 1]
-    local T, terr = ntklab.io.read_csv(dir .. "/" .. r.run .. "/trajectory.csv", {header = true})
-    if not T then die(terr) end
+    local color = plot.color(k)
+    local T = fig.read(r, "trajectory.csv")
     local t, loss, cos = {}, {}, {}
     local l0 = T:get(1, 2)
     for i = 2, T:size(1) do t[#t + 1], loss[#loss + 1], cos[#cos + 1] = T:get(i, 1), T:get(i, 2) / l0, T:get(i, 4) end
-    series[#series + 1] = {x = t, y = loss, title = ("sigma = %g"):format(r.sigma), color = color}
+    series[#series + 1] = {x = t, y = loss, title = ("σ = %g"):format(r.sigma), color = color}
     series[#series + 1] = {x = t, y = cos, style = "dashed", color = color}
   end
-  plot("fig3b_L3_dynamics.png", gp.render(out .. "/fig3b_L3_dynamics.png", {width = 1000, height = 600, panels = {{
-    title = "Fig. 3b: L = 3, loss / initial loss (solid) and cos(W1^T W1, beta beta^T) (dashed)", logx = true,
-    xlabel = "t", ylabel = "loss ratio, cosine", key = "center left", series = series}}}))
+  fig.draw("fig3b_L3_dynamics.png", {width = 1000, height = 600, panels = {{
+    title = "Fig. 3b: L = 3, loss / initial loss (solid) and cos(W_{1}^{T}W_{1}, ββ^{T}) (dashed), seed 1\n" .. where,
+    logx = true, xlabel = "t", ylabel = "loss ratio, cosine", series = series}}})
 end
 
 -- 3c: t_1/2 and t_cos1/2 for L = 3, 4
@@ -207,17 +181,17 @@ do
   local series = {}
   for _, e in ipairs(report.depths) do
     if e.depth == 3 or e.depth == 4 then
-      local color = gp.palette[(e.depth - 2) % #gp.palette + 1]
+      local color = plot.color(e.depth - 1)
       series[#series + 1] = {x = e.sigmas, y = e.t_half, style = "linespoints", color = color,
-        title = ("L = %d: t_1/2 (slope %.3f)"):format(e.depth, e.slope)}
+        title = ("L = %d: t_{1/2} (slope %.3f)"):format(e.depth, e.slope)}
       series[#series + 1] = {x = e.sigmas, y = e.t_cos_half, style = "dashed", color = color,
-        title = ("L = %d: t_cos1/2 (slope %.3f)"):format(e.depth, e.slope_cos or 0 / 0)}
+        title = ("L = %d: t_{cos 1/2} (slope %.3f)"):format(e.depth, e.slope_cos or 0 / 0)}
     end
   end
   if #series > 0 then
-    plot("fig3c_t_half_t_cos.png", gp.render(out .. "/fig3c_t_half_t_cos.png", {width = 950, height = 650, panels = {{
-      title = "Fig. 3c: the first layer aligns (t_cos1/2) before the loss halves (t_1/2)", logx = true, logy = true,
-      xlabel = "sigma", ylabel = "time", key = "top right", series = series}}}))
+    fig.draw("fig3c_t_half_t_cos.png", {width = 950, height = 650, panels = {{
+      title = "Fig. 3c: the first layer aligns (t_{cos 1/2}) before the loss halves (t_{1/2})\n" .. where,
+      logx = true, logy = true, xlabel = "σ", ylabel = "time", series = series}}})
   end
 end
 
@@ -232,22 +206,20 @@ do
     local L = depths[1] + (depths[#depths] - depths[1]) * i / 40
     xs[#xs + 1], th[#th + 1] = L, L / math.sqrt(L * L + rank - 1)
   end
-  plot("figE1_alignment.png", gp.render(out .. "/figE1_alignment.png", {width = 900, height = 600, panels = {{
-    title = ("Fig. E.1b-c: final NTK alignment and first-layer cosine against depth (r = %d)"):format(rank),
-    xlabel = "depth L", ylabel = "final value", key = "bottom right", yrange = {0, 1.05}, series = {
-      {x = Ls, y = A, title = "final kernel alignment (every run)", style = "points", color = gp.palette[1]},
-      {x = xs, y = th, title = "L / sqrt(L^2 + r - 1)", color = gp.palette[1]},
-      {x = Ls, y = C, title = "final cos(W1^T W1, beta beta^T)", style = "points", color = gp.palette[2]},
-    }}}}))
+  fig.draw("figE1_alignment.png", {width = 900, height = 600, panels = {{
+    title = ("Fig. E.1b-c: final NTK alignment and first-layer cosine against depth (r = %d)\n%s"):format(rank, where),
+    xlabel = "depth L", ylabel = "final value", yrange = {0, 1.05}, series = {
+      {x = Ls, y = A, title = "final kernel alignment (every run)", style = "points", color = plot.color(1)},
+      {x = xs, y = th, title = "L / √(L^{2} + r − 1)", color = plot.color(1)},
+      {x = Ls, y = C, title = "final cos(W_{1}^{T}W_{1}, ββ^{T})", style = "points", color = plot.color(2)},
+    }}}})
 end
 
-report.plots = output.array(plots)
-local ok, werr = output.write_json(out .. "/figures.json", report)
-if not ok then die(werr) end
+fig.finish(report)
 for _, e in ipairs(report.depths) do
   io.stdout:write(("L = %d: %d runs, kappa %.3f, slope %s, t_cos < t_half in all %d pairs: %s, alignment max rel err %.4f, min final cos %.4f\n")
     :format(e.depth, e.runs, e.kappa, e.slope and ("%.3f +- %.3f"):format(e.slope, e.slope_se) or "-", e.cos_pairs,
       tostring(e.cos_before_half_all), e.alignment_max_rel_err, e.cos_final_min))
   if e.offsets then io.stdout:write(("       L = 2 offsets t_1/2 - (1/2s) log(s/sigma^2): spread %.4f, max rel dev %.4f\n"):format(e.offset_spread, e.max_rel_dev_from_log_law)) end
 end
-io.stdout:write("figures -> ", out, "\n")
+io.stdout:write("figures -> ", fig.out, "\n")

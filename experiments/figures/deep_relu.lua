@@ -11,24 +11,15 @@
 --                         initial NTK against the trained net's, every depth (E.2c)
 --   figE2_t_half.png      t_1/2 against sigma from SDIR, with the fitted slope
 --   figures.json          per run: predictor errors, readouts; the slope fit
-local ntklab = require "ntklab"
-local output = ntklab.output
+local output = require("ntklab").output
 local curves = require "ntklab.curves"
-local gp = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "gp.lua")
+local plot = require "ntklab.plot"
+local figure_script = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "figure_script.lua")
 
-local dir = arg and arg[1]
-if not dir or dir == "--help" then
-  io.stdout:write("usage: ntklab experiments/figures/deep_relu.lua KERNEL_SWEEP_DIR [SLOPE_SWEEP_DIR | -] [OUT_DIR]\n")
-  os.exit(dir and 0 or 2)
-end
-dir = dir:gsub("/+$", "")
+local fig = figure_script.sweep{name = "deep_relu", out_arg = 3,
+  usage = "KERNEL_SWEEP_DIR [SLOPE_SWEEP_DIR | -] [OUT_DIR]"}
+local dir, merged, die, read = fig.dir, fig.merged, fig.die, fig.read
 local slope_dir = arg[2] ~= "-" and arg[2] or nil
-local out = (arg[3] or (dir .. "/figures")):gsub("/+$", "")
-local function die(msg) io.stderr:write("figures/deep_relu: ", tostring(msg), "\n") os.exit(1) end
-
-local merged, err = output.read_json(dir .. "/runs.json")
-if not merged then die(err .. " (run `ntklab sweep merge " .. dir .. "` first)") end
-assert(output.mkdir_p(out))
 
 local runs, dataset = {}, nil
 for _, r in ipairs(merged.runs) do
@@ -39,17 +30,11 @@ table.sort(runs, function(a, b)
   if a.depth ~= b.depth then return a.depth < b.depth end
   return (a.seed or 0) < (b.seed or 0)
 end)
-local function read(r, name)
-  local T, terr = ntklab.io.read_csv(dir .. "/" .. r.run .. "/" .. name, {header = true})
-  if not T then die(terr) end
-  return T
-end
-local function color(L) return gp.palette[(math.tointeger(L) - 2) % #gp.palette + 1] end
-
-local plots = {}
-local function plot(name, ok, msg)
-  if ok then plots[#plots + 1] = out .. "/" .. name else io.stderr:write("figures/deep_relu: ", name, ": ", tostring(msg), "\n") end
-end
+-- the data and the nets (the shown runs share all but depth and sigma), for the titles
+local cfg1 = fig.config(runs[1])
+local setting = ("%s; ReLU nets of width %s, seed %s"):format(tostring(dataset),
+  tostring(math.tointeger(cfg1.width) or cfg1.width), tostring(math.tointeger(cfg1.seed) or cfg1.seed))
+local function color(L) return plot.color(math.tointeger(L) - 1) end
 
 -- one run per depth (the smallest seed) for the curves
 local first, shown = {}, {}
@@ -64,20 +49,20 @@ do
     local t, l = {}, {}
     local l0 = Tl:get(1, 2)
     for i = 2, Tl:size(1) do t[#t + 1], l[#l + 1] = Tl:get(i, 1), Tl:get(i, 2) / l0 end
-    loss_series[#loss_series + 1] = {x = t, y = l, color = color(r.depth), title = ("L = %d, sigma = %g"):format(r.depth, r.sigma)}
+    loss_series[#loss_series + 1] = {x = t, y = l, color = color(r.depth), title = ("L = %d, σ = %g"):format(r.depth, r.sigma)}
     local Tk = read(r, "trajectory.csv")
     local tk, a = {}, {}
     for i = 2, Tk:size(1) do tk[#tk + 1], a[#a + 1] = Tk:get(i, 1), Tk:get(i, 3) end
     align_series[#align_series + 1] = {x = tk, y = a, color = color(r.depth), style = "linespoints",
-      title = ("L = %d: t_align90 %.3g, t_kernel10 %.3g"):format(r.depth, r.t_align90 or 0 / 0, r.t_kernel10 or 0 / 0)}
+      title = ("L = %d: t_{align90} = %.3g; t_{kernel10} = %.3g (dashed)"):format(r.depth, r.t_align90 or 0 / 0, r.t_kernel10 or 0 / 0)}
     if r.t_kernel10 then vlines[#vlines + 1] = {x = r.t_kernel10, color = color(r.depth)} end
   end
-  plot("figE2_dynamics.png", gp.render(out .. "/figE2_dynamics.png", {width = 1000, height = 900, layout = {2, 1},
-    title = "Fig. E.2a-b: ReLU nets, width 100, " .. tostring(dataset), panels = {
-      {title = "loss / initial loss", logx = true, xlabel = "t", ylabel = "loss ratio", key = "bottom left", series = loss_series},
-      {title = "NTK alignment; dashed: |K|_F at 10% of its final value", logx = true, xlabel = "t",
-       ylabel = "kernel-target alignment", key = "top left", series = align_series, vlines = vlines},
-    }}))
+  fig.draw("figE2_dynamics.png", {width = 1000, height = 900, rows = 2, cols = 1,
+    title = "Fig. E.2a-b: " .. setting, panels = {
+      {title = "loss / initial loss", logx = true, xlabel = "t", ylabel = "loss ratio", series = loss_series},
+      {title = "NTK alignment; dashed: ‖K‖_{F} at 10% of its final value", logx = true, xlabel = "t",
+       ylabel = "kernel-target alignment", series = align_series, vlines = vlines},
+    }})
 end
 
 do
@@ -97,11 +82,11 @@ do
   end
   final_s[#final_s + 1] = {x = {lo, hi}, y = {lo, hi}, color = "gray40", style = "dashed"}
   initial_s[#initial_s + 1] = {x = {lo, hi}, y = {lo, hi}, color = "gray40", style = "dashed"}
-  plot("figE2_predictions.png", gp.render(out .. "/figE2_predictions.png", {width = 1200, height = 560, layout = {1, 2},
-    title = "Fig. E.2c: test outputs, kernel regression against the trained net, " .. tostring(dataset), panels = {
-      {title = "final NTK", xlabel = "net", ylabel = "kernel regression", key = "top left", series = final_s},
-      {title = "initial NTK", xlabel = "net", ylabel = "kernel regression", key = "top left", series = initial_s},
-    }}))
+  fig.draw("figE2_predictions.png", {width = 1200, height = 560, rows = 1, cols = 2,
+    title = "Fig. E.2c: test outputs, kernel regression against the trained net\n" .. setting, panels = {
+      {title = "final NTK", xlabel = "net", ylabel = "kernel regression", series = final_s},
+      {title = "initial NTK", xlabel = "net", ylabel = "kernel regression", series = initial_s},
+    }})
 end
 
 local report = {dataset = dataset, sweep = dir, runs = {}}
@@ -122,8 +107,7 @@ if slope_dir then
   local by = {}
   for _, r in ipairs(sm.runs) do
     if r.status == "done" and r.t_half then
-      local T, terr = ntklab.io.read_csv(slope_dir .. "/" .. r.run .. "/loss.csv", {header = true})
-      if not T then die(terr) end
+      local T = read(r, "loss.csv", slope_dir)
       local t, l = {}, {}
       for i = 1, T:size(1) do t[i], l[i] = T:get(i, 1), T:get(i, 2) end
       by[r.depth] = by[r.depth] or {sig = {}, t = {}, t34 = {}}
@@ -141,9 +125,9 @@ if slope_dir then
       slope_se = fit and fit.slope_se, slope_theory = 2 - L, t_three_quarters = d.t34,
       slope_three_quarters = fit34 and fit34.slope, slope_three_quarters_se = fit34 and fit34.slope_se}
     series[#series + 1] = {x = d.sig, y = d.t, style = "points", color = color(L),
-      title = fit and ("L = %d, t_1/2: slope %.3f (theory %d)"):format(L, fit.slope, 2 - L) or ("L = %d"):format(L)}
+      title = fit and ("L = %d, t_{1/2}: slope %.3f (theory %d)"):format(L, fit.slope, 2 - L) or ("L = %d"):format(L)}
     series[#series + 1] = {x = d.sig, y = d.t34, style = "points", color = color(L + 1),
-      title = fit34 and ("L = %d, t_3/4: slope %.3f"):format(L, fit34.slope) or nil}
+      title = fit34 and ("L = %d, t_{3/4}: slope %.3f"):format(L, fit34.slope) or nil}
     for _, pair in ipairs{{fit, color(L)}, {fit34, color(L + 1)}} do
       local ft = pair[1]
       if ft then
@@ -153,14 +137,12 @@ if slope_dir then
     end
   end
   local sname = sm.runs[1] and sm.runs[1].dataset or dataset
-  plot("figE2_t_half.png", gp.render(out .. "/figE2_t_half.png", {width = 900, height = 600, panels = {{
+  fig.draw("figE2_t_half.png", {width = 900, height = 600, panels = {{
     title = "Fig. E.2a: ReLU nets, time to 1/2 and 3/4 of the initial loss, " .. tostring(sname):gsub(" %(.*", ""),
-    logx = true, logy = true, xlabel = "sigma", ylabel = "time", key = "top right", series = series}}}))
+    logx = true, logy = true, xlabel = "σ", ylabel = "time", series = series}}})
 end
 
-report.plots = output.array(plots)
-local ok, werr = output.write_json(out .. "/figures.json", report)
-if not ok then die(werr) end
+fig.finish(report)
 for _, r in ipairs(report.runs) do
   io.stdout:write(("L = %d seed %s: final NTK rel err %.4f, initial %.4f (x%.1f), t_align90 %.3g, t_kernel10 %.3g, t_1/2 %.3g, silent %s\n")
     :format(r.depth, tostring(r.seed), r.final_ntk_rel_err, r.initial_ntk_rel_err, r.initial_over_final,
@@ -170,4 +152,4 @@ for _, s in ipairs(report.slopes or {}) do
   io.stdout:write(("slope L = %d: t_1/2 %s, t_3/4 %s\n"):format(s.depth, s.slope and ("%.3f +- %.3f"):format(s.slope, s.slope_se) or "-",
     s.slope_three_quarters and ("%.3f +- %.3f"):format(s.slope_three_quarters, s.slope_three_quarters_se) or "-"))
 end
-io.stdout:write("figures -> ", out, "\n")
+io.stdout:write("figures -> ", fig.out, "\n")

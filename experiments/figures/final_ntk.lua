@@ -11,35 +11,14 @@
 --                          (each scaled by its largest off-diagonal entry)
 --   figE3_error.png        relative Frobenius error |K - K_inf|_F / |K_inf|_F against sigma per depth
 --   figures.json           the errors per run and the smallest-sigma error per depth
-local ntklab = require "ntklab"
-local output = ntklab.output
-local gp = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "gp.lua")
+local plot = require "ntklab.plot"
+local figure_script = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "figure_script.lua")
 
-local dir = arg and arg[1]
-if not dir or dir == "--help" then
-  io.stdout:write("usage: ntklab experiments/figures/final_ntk.lua SWEEP_DIR [OUT_DIR]\n"
-    .. "  SWEEP_DIR: a merged sweep of experiments/final_ntk.lua (runs.json); OUT_DIR: default SWEEP_DIR/figures\n")
-  os.exit(dir and 0 or 2)
-end
-dir = dir:gsub("/+$", "")
-local out = (arg[2] or (dir .. "/figures")):gsub("/+$", "")
-local function die(msg) io.stderr:write("figures/final_ntk: ", tostring(msg), "\n") os.exit(1) end
+local fig = figure_script.sweep{name = "final_ntk", usage = "SWEEP_DIR [OUT_DIR]",
+  help = "  SWEEP_DIR: a merged sweep of experiments/final_ntk.lua (runs.json); OUT_DIR: default SWEEP_DIR/figures"}
+local dir, read = fig.dir, fig.read
 
-local merged, err = output.read_json(dir .. "/runs.json")
-if not merged then die(err .. " (run `ntklab sweep merge " .. dir .. "` first)") end
-assert(output.mkdir_p(out))
-
-local by_depth, depths, dataset = {}, {}, nil
-for _, r in ipairs(merged.runs) do
-  if r.status == "done" and r.final_ntk_rel_err then
-    local L = math.tointeger(r.depth)
-    if not by_depth[L] then by_depth[L] = {}; depths[#depths + 1] = L end
-    table.insert(by_depth[L], r)
-    dataset = dataset or r.dataset
-  end
-end
-if #depths == 0 then die("no completed runs in " .. dir .. "/runs.json") end
-table.sort(depths)
+local by_depth, depths, dataset = fig.by_depth("final_ntk_rel_err")
 -- the run shown per depth: smallest sigma, then smallest seed
 local shown = {}
 for _, L in ipairs(depths) do
@@ -50,16 +29,11 @@ for _, L in ipairs(depths) do
   shown[L] = by_depth[L][1]
 end
 
-local function read(run, name)
-  local T, terr = ntklab.io.read_csv(dir .. "/" .. run.run .. "/" .. name, {header = true})
-  if not T then die(terr) end
-  return T
-end
-
-local plots = {}
-local function plot(name, ok, msg)
-  if ok then plots[#plots + 1] = out .. "/" .. name else io.stderr:write("figures/final_ntk: ", name, ": ", tostring(msg), "\n") end
-end
+-- what every panel shows: the data and the nets (the shown runs share all but depth and sigma)
+local cfg = fig.config(shown[depths[1]])
+local function int(v) return tostring(math.tointeger(v) or v) end
+local setting = ("%s, P = %s; linear nets of width %s, seed %s"):format(tostring(dataset):gsub(" %(.*", ""),
+  int(cfg.P), int(cfg.width), int(cfg.seed))
 
 -- E.3a: alignment dynamics
 do
@@ -69,13 +43,13 @@ do
     local T = read(r, "trajectory.csv")
     local t, a = {}, {}
     for i = 2, T:size(1) do t[#t + 1], a[#a + 1] = T:get(i, 1), T:get(i, 3) end
-    local color = gp.palette[(L - 2) % #gp.palette + 1]
-    series[#series + 1] = {x = t, y = a, title = ("L = %d (sigma = %g)"):format(L, r.sigma), color = color}
+    local color = plot.color(L - 1)
+    series[#series + 1] = {x = t, y = a, title = ("L = %d (σ = %g)"):format(L, r.sigma), color = color}
     series[#series + 1] = {x = {t[1], t[#t]}, y = {r.alignment_theory, r.alignment_theory}, style = "dotted", color = color}
   end
-  plot("figE3a_alignment.png", gp.render(out .. "/figE3a_alignment.png", {width = 1000, height = 600, panels = {{
-    title = "Fig. E.3a: NTK alignment, deep linear nets, " .. tostring(dataset):gsub(" %(.*", "") .. ", gamma = 0.25 (dotted: theory's K_inf)",
-    logx = true, xlabel = "t", ylabel = "kernel-target alignment", key = "top left", series = series}}}))
+  fig.draw("figE3a_alignment.png", {width = 1000, height = 600, panels = {{
+    title = "Fig. E.3a: NTK alignment (dotted: theory's K_{∞})\n" .. setting .. ", γ = " .. tostring(cfg.gamma),
+    logx = true, xlabel = "t", ylabel = "kernel-target alignment", key = "top left", series = series}}})
 end
 
 -- E.3b: heat maps (rows = depths). Partial whitening leaves the diagonal |x|^2 far above the
@@ -86,7 +60,7 @@ local function heatmap_panels()
   for _, L in ipairs(depths) do
     local r = shown[L]
     for _, panel in ipairs{{"kernels_initial.csv", "initial NTK"}, {"kernels_final.csv", "final NTK"},
-                            {"kernels_theory.csv", "theory K_inf"}} do
+                            {"kernels_theory.csv", "theory K_{∞}"}} do
       local T = read(r, panel[1])
       local n = T:size(1)
       local big = 0
@@ -104,9 +78,9 @@ local function heatmap_panels()
   end
   return panels
 end
-plot("figE3b_kernels.png", gp.render(out .. "/figE3b_kernels.png", {width = 1050, height = 340 * #depths,
-  layout = {#depths, 3}, title = "Fig. E.3b: NTKs on " .. tostring(dataset):gsub(" %(.*", "") .. " by class (colours clip at the largest off-diagonal entry)",
-  panels = heatmap_panels()}))
+fig.draw("figE3b_kernels.png", {width = 1050, height = 340 * #depths,
+  rows = #depths, cols = 3, title = "Fig. E.3b: NTKs by class (colours clip at the largest off-diagonal entry)\n" .. setting,
+  panels = heatmap_panels()})
 
 -- error against sigma
 local report = {dataset = dataset, sweep = dir, depths = {}}
@@ -126,22 +100,20 @@ do
       ys[i], worst[i] = m / #acc[sg], w
     end
     series[#series + 1] = {x = sig, y = ys, title = ("L = %d"):format(L), style = "linespoints",
-      color = gp.palette[(L - 2) % #gp.palette + 1]}
+      color = plot.color(L - 1)}
     report.depths[#report.depths + 1] = {depth = L, sigmas = sig, mean_rel_err = ys, max_rel_err = worst,
       smallest_sigma = sig[1], rel_err_at_smallest_sigma = worst[1],
       own_beta_rel_err = shown[L].final_ntk_rel_err_own_beta, initial_shape_rel_err = shown[L].initial_ntk_shape_rel_err,
       alignment_final = shown[L].alignment_final, alignment_theory = shown[L].alignment_theory}
   end
-  plot("figE3_error.png", gp.render(out .. "/figE3_error.png", {width = 900, height = 600, panels = {{
-    title = "final NTK against theory: |K - K_inf|_F / |K_inf|_F, " .. tostring(dataset):gsub(" %(.*", ""),
-    logx = true, logy = true, xlabel = "sigma", ylabel = "relative Frobenius error", key = "top left", series = series}}}))
+  fig.draw("figE3_error.png", {width = 900, height = 600, panels = {{
+    title = "final NTK against theory: ‖K - K_{∞}‖_{F} / ‖K_{∞}‖_{F}\n" .. setting,
+    logx = true, logy = true, xlabel = "σ", ylabel = "relative Frobenius error", key = "top left", series = series}}})
 end
-report.plots = output.array(plots)
-local ok, werr = output.write_json(out .. "/figures.json", report)
-if not ok then die(werr) end
+fig.finish(report)
 for _, e in ipairs(report.depths) do
   io.stdout:write(("L = %d: rel err at sigma = %g: %.2g (own beta %.2g; initial NTK rescaled %.3f); alignment %.4f vs theory %.4f\n")
     :format(e.depth, e.smallest_sigma, e.rel_err_at_smallest_sigma, e.own_beta_rel_err, e.initial_shape_rel_err,
       e.alignment_final, e.alignment_theory))
 end
-io.stdout:write("figures -> ", out, "\n")
+io.stdout:write("figures -> ", fig.out, "\n")

@@ -11,8 +11,8 @@
 -- Markdown table on stdout (the results page's table).
 local csv = require "ntklab.csv"
 
-local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-local multiplot = dofile(here .. "/multiplot.lua")
+local json = require "ntklab.json"
+local plot = require "ntklab.plot"
 
 local fmt = string.format
 
@@ -80,7 +80,7 @@ local function draw(png, title, dirs)
     local sp = read(run .. "/spectrum.csv")
     local tr = read(run .. "/trajectory.csv")
     local c = COLORS[(i - 1) % #COLORS + 1]
-    local name = fmt("gamma = %g", g)
+    local name = fmt("γ = %g", g)
     spec_s[#spec_s + 1] = {x = sp.k, y = sp.lambda, title = name, color = c}
     local t, loss, kn, al = {}, {}, {}, {}
     for k = 2, #tr.t do t[#t + 1], loss[#loss + 1], kn[#kn + 1], al[#al + 1] = tr.t[k], tr.loss[k], tr.kernel_norm[k], tr.alignment[k] end
@@ -124,20 +124,28 @@ local function draw(png, title, dirs)
     end
   end
   local tn1 = trainer_of(first)
-  local ok, err = multiplot{file = png, title = title, rows = 2, cols = 4, width = 1900, height = 900, panels = {
-    {title = "(a) spectrum lambda_k^gamma", xlabel = "k", ylabel = "lambda_k", logx = true, logy = true, yrange = {"*", 2},
+  -- the data and the net, from the first run's settings (config.json)
+  local first_run = first.by[first.gammas[1]][1]
+  local run = first_run and json.read_json(first.dir .. "/" .. first_run.run .. "/config.json")
+  local cfg = run and run.config
+  if cfg then
+    title = fmt("%s\n%s, P = %d, %d test points; two-layer ReLU net of width %d, σ = %g; %s; seeds of runs.csv", title,
+      tostring(cfg.dataset), cfg.P, cfg.test, cfg.width, cfg.sigma, tostring(cfg.trainer))
+  end
+  local ok, err = plot.figure{file = png, title = title, rows = 2, cols = 4, width = 1900, height = 900, panels = {
+    {title = "(a) spectrum λ_{k}^{γ}", xlabel = "k", ylabel = "λ_{k}^{γ}", logx = true, logy = true, yrange = {"*", 2},
       key = "bottom left", series = spec_s},
     {title = "(b) train loss (" .. tn1 .. ", seed 1)", xlabel = "t", ylabel = "loss", logx = true, logy = true,
       key = "bottom left", series = loss_s},
-    {title = "(c) test error of the net", xlabel = "gamma", ylabel = "test classification error",
+    {title = "(c) test error of the net", xlabel = "γ", ylabel = "test classification error",
       key = "top left", series = err_s},
-    {title = "(d) |K|_F (" .. tn1 .. ", seed 1)", xlabel = "t", ylabel = "|K|_F", logx = true, logy = true,
+    {title = "(d) ‖K‖_{F} (" .. tn1 .. ", seed 1)", xlabel = "t", ylabel = "‖K‖_{F}", logx = true, logy = true,
       key = "top left", series = norm_s},
-    {title = "(e) alignment (" .. tn1 .. ", seed 1)", xlabel = "t", ylabel = "y^T K y / (|K|_F |y|^2)", logx = true,
+    {title = "(e) alignment (" .. tn1 .. ", seed 1)", xlabel = "t", ylabel = "y^{T}Ky / (‖K‖_{F} ‖y‖^{2})", logx = true,
       key = "top left", series = align_s},
-    {title = "(f) kernel regression vs net: rel L2 error", xlabel = "gamma", ylabel = "|f_K - f_net| / |f_net|",
+    {title = "(f) kernel regression vs net: rel L2 error", xlabel = "γ", ylabel = "‖f_{K} - f_{net}‖ / ‖f_{net}‖",
       logy = true, key = "top left", series = relf_s},
-    {title = "(g) kernel regression vs net: correlation", xlabel = "gamma", ylabel = "corr(f_K, f_net)",
+    {title = "(g) kernel regression vs net: correlation", xlabel = "γ", ylabel = "corr(f_{K}, f_{net})",
       key = "bottom left", series = corr_s},
   }}
   if not ok then error(err, 0) end

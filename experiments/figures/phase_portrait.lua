@@ -9,16 +9,10 @@ local c1 = dofile(here .. "/unwhitened_linear.lua")
 local fig = {}
 
 function fig.draw(dir, png)
-  return c1.draw(dir, png, {cos_panel = false, xlabel = "beta_1", ylabel = "beta_2",
-    title = "Figure 2: RKHS-norm level curves of f(x) = beta . x under the NTK, D = 2, one training point"})
+  return c1.draw(dir, png, {cos_panel = false, xlabel = "β_{1}", ylabel = "β_{2}",
+    title = "Figure 2: RKHS-norm level curves of f(x) = β · x under the NTK, D = 2, one training point"})
 end
 
-if arg and arg[0] and arg[0]:match("figures/phase_portrait%.lua$") then
-  local dir = arg[1] or error("usage: ntklab experiments/figures/phase_portrait.lua RUN_DIR [OUT.png]", 0)
-  local png = arg[2] or (dir .. "/fig2.png")
-  local ok, err = fig.draw(dir, png)
-  if not ok then io.stderr:write(err, "\n"); os.exit(1) end
-  print(png)
-end
+c1.main("phase_portrait", "fig2.png", fig.draw)
 
 return fig

@@ -5,28 +5,12 @@
 -- (initial against final NTK of a trained net, and Eq. 67 with the fitted A): simulation
 -- means as points, Eq. 67 as lines (the standard errors are in the CSVs and the summary's
 -- z-scores, not drawn). OUT defaults to RUN_DIR.
-local csv = require "ntklab.csv"
-local json = require "ntklab.json"
 local plot = require "ntklab.plot"
+local figure_script = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "figure_script.lua")
 
-local dir, out = arg[1], arg[2]
-if not dir then
-  io.stderr:write("usage: ntklab experiments/figures/transfer.lua RUN_DIR [OUT]\n")
-  os.exit(2)
-end
-out = out or dir
-
-local function read(name)
-  local header, cols = csv.read_csv(dir .. "/" .. name)
-  if not header then error(("%s/%s: %s"):format(dir, name, tostring(cols)), 0) end
-  return cols
-end
-local function check(ok, msg) if not ok then io.stderr:write("transfer figure: ", tostring(msg), "\n") end end
-local s, serr = json.read_json(dir .. "/summary.json")
-if not s then
-  io.stderr:write(("transfer figure: %s is not a finished transfer run (%s)\n"):format(dir, tostring(serr)))
-  os.exit(1)
-end
+local fig = figure_script.run{name = "transfer", usage = "RUN_DIR [OUT]"}
+local function read(name) return (fig.read_csv(fig.dir .. "/" .. name)) end
+local s = fig.read_json(fig.dir .. "/summary.json")
 
 -- Series of one panel: rows grouped by `key`, x from `xkey`.
 local function panel(cols, key, xkey, label)
@@ -38,22 +22,27 @@ local function panel(cols, key, xkey, label)
     g.x[#g.x + 1], g.m[#g.m + 1], g.th[#g.th + 1] = cols[xkey][i], cols.sim_mean[i], cols.theory[i]
   end
   local series = {}
-  for _, k in ipairs(order) do
+  for i, k in ipairs(order) do
     local g = groups[k]
-    series[#series + 1] = {x = g.x, y = g.m, title = ("simulation, %s = %g"):format(label, k), style = "points"}
-    series[#series + 1] = {x = g.x, y = g.th, title = ("Eq. 67, %s = %g"):format(label, k), style = "lines"}
+    series[#series + 1] = {x = g.x, y = g.th, title = ("Eq. 67, %s = %g"):format(label, k), style = "lines",
+      color = plot.color(i)}
+    series[#series + 1] = {x = g.x, y = g.m, title = ("simulation, %s = %g"):format(label, k), style = "circles",
+      color = plot.color(i)}
   end
   return series
 end
 
 local a, b, c = read("panel_a.csv"), read("panel_b.csv"), read("panel_c.csv")
-check(plot.plot{file = out .. "/transfer_a.png", title = ("(a) alpha = %g: E_g against P for each A (D = %d, ridge %g, %d sets)"):format(
-  a.alpha[1], s.D, s.ridge, s.trials), xlabel = "P", ylabel = "E_g", logx = true, logy = true, key = "bottom left",
+-- the setting every panel shares: Gaussian inputs with a spiked kernel, the ridge, the draws
+local setting = ("D = %d, ridge λ = %g, %d training sets per point, seed %d"):format(s.D, s.ridge, s.trials,
+  s.config and s.config.seed or 0)
+fig.draw("transfer_a.png", {title = ("(a) α = %g: E_{g} against P for each A\n%s"):format(a.alpha[1], setting),
+  xlabel = "P", ylabel = "E_{g}", logx = true, logy = true,
   series = panel(a, "A", "P", "A")})
-check(plot.plot{file = out .. "/transfer_b.png", title = ("(b) A = %g: E_g against P for each alpha"):format(b.A[1]),
-  xlabel = "P", ylabel = "E_g", logx = true, logy = true, key = "bottom left", series = panel(b, "alpha", "P", "alpha")})
-check(plot.plot{file = out .. "/transfer_c.png", title = ("(c) P = %g: E_g against alpha for each A"):format(c.P[1]),
-  xlabel = "alpha", ylabel = "E_g", key = "bottom left", series = panel(c, "A", "alpha", "A")})
+fig.draw("transfer_b.png", {title = ("(b) A = %g: E_{g} against P for each α\n%s"):format(b.A[1], setting),
+  xlabel = "P", ylabel = "E_{g}", logx = true, logy = true, series = panel(b, "alpha", "P", "α")})
+fig.draw("transfer_c.png", {title = ("(c) P = %g: E_{g} against α for each A\n%s"):format(c.P[1], setting),
+  xlabel = "α", ylabel = "E_{g}", series = panel(c, "A", "alpha", "A")})
 
 local l = read("learned.csv")
 local groups, order = {}, {}
@@ -67,11 +56,14 @@ local series = {}
 for _, k in ipairs(order) do
   if k >= 0.8 or k == order[1] then
     local g = groups[k]
-    series[#series + 1] = {x = g.P, y = g.i, title = ("initial NTK, alpha = %g"):format(k), style = "lines"}
-    series[#series + 1] = {x = g.P, y = g.f, title = ("final NTK, alpha = %g"):format(k), style = "linespoints"}
-    series[#series + 1] = {x = g.P, y = g.th, title = ("Eq. 67 with fitted A = %.2f, alpha = %g"):format(s.A_fit, k), style = "dashed"}
+    local color = plot.color(#series // 3 + 1)
+    series[#series + 1] = {x = g.P, y = g.i, title = ("initial NTK, α = %g"):format(k), style = "dotted", color = color}
+    series[#series + 1] = {x = g.P, y = g.f, title = ("final NTK, α = %g"):format(k), style = "linespoints", color = color}
+    series[#series + 1] = {x = g.P, y = g.th, title = ("Eq. 67 with fitted A = %.2f, α = %g"):format(s.A_fit, k),
+      style = "dashed", color = color}
   end
 end
-check(plot.plot{file = out .. "/transfer_learned.png", title = ("depth-%d linear net trained on beta: initial vs final NTK"):format(
-  s.learned.depth), xlabel = "P", ylabel = "E_g", logx = true, logy = true, key = "bottom left", series = series})
-print("transfer figures -> " .. out)
+fig.draw("transfer_learned.png", {title = ("initial against final NTK of a linear net trained on β: depth %d, "
+  .. "width %d, σ = %g, %d training points\n%s"):format(s.learned.depth, s.learned.width, s.learned.sigma,
+  s.learned.P_train, setting), xlabel = "P", ylabel = "E_{g}", logx = true, logy = true, series = series})
+print("transfer figures -> " .. fig.out)

@@ -9,8 +9,8 @@
 -- As a module (dofile): {draw = function(run_dir, png [, opts]) -> true or nil, msg}.
 local csv = require "ntklab.csv"
 
-local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-local multiplot = dofile(here .. "/multiplot.lua")
+local json = require "ntklab.json"
+local plot = require "ntklab.plot"
 
 local fig = {}
 
@@ -70,7 +70,7 @@ function fig.draw(dir, png, opts)
       for i = 1, #traj.t do
         if traj.t[i] <= kern.t[k] then px[#px + 1], py[#py + 1] = traj.path1[i], traj.path2[i] end
       end
-      local series = {{x = ex, y = ey, title = "level curves of beta^T M^-1 beta", color = "#888888"}}
+      local series = {{x = ex, y = ey, title = "level curves of β^{T} M^{-1} β", color = "#888888"}}
       if #pts.x1 == 1 then
         -- the interpolating line {beta : x . beta = y} in the plane (D = 2)
         local x1, x2, yv = pts.x1[1], pts.x2[1], pts.y[1]
@@ -78,13 +78,13 @@ function fig.draw(dir, png, opts)
         local cx, cy = x1 * yv / n2, x2 * yv / n2
         series[#series + 1] = {x = {cx - 2 * R * x2 / math.sqrt(n2), cx + 2 * R * x2 / math.sqrt(n2)},
           y = {cy + 2 * R * x1 / math.sqrt(n2), cy - 2 * R * x1 / math.sqrt(n2)},
-          title = "interpolating line x . beta = y", color = "black", style = "thick"}
+          title = "interpolating line x · β = y", color = "black", style = "thick"}
       end
-      series[#series + 1] = {x = px, y = py, title = "path of W^T a", color = "#1f77b4"}
-      series[#series + 1] = {x = {px[#px]}, y = {py[#py]}, title = "W^T a now", color = "#1f77b4", style = "points"}
-      series[#series + 1] = {x = {bx}, y = {by}, title = "min-norm X^+ y", color = "#d62728", style = "points"}
+      series[#series + 1] = {x = px, y = py, title = "path of W^{T} a", color = "#1f77b4"}
+      series[#series + 1] = {x = {px[#px]}, y = {py[#py]}, title = "W^{T} a now", color = "#1f77b4", style = "points"}
+      series[#series + 1] = {x = {bx}, y = {by}, title = "min-norm X^{+} y", color = "#d62728", style = "points"}
       panels[#panels + 1] = {title = string.format("%s%s, t = %.3g", names[k] or "", kern.label[k], kern.t[k]),
-        xlabel = opts.xlabel or "beta . e1", ylabel = opts.ylabel or "beta . e2", square = true,
+        xlabel = opts.xlabel or "β · e_{1}", ylabel = opts.ylabel or "β · e_{2}", square = true,
         xrange = {-R, R}, yrange = {-R, R}, key = "bottom left", series = series}
     end
     if opts.cos_panel ~= false then
@@ -94,25 +94,39 @@ function fig.draw(dir, png, opts)
       for i = 1, #traj.a2 do a2s[i] = traj.a2[i] / sn end
       panels[#panels + 1] = {title = "(d) top eigenvector of M", xlabel = "t", ylabel = "|cos|", logx = true,
         key = "bottom right", yrange = {0, 1.05}, series = {
-          {x = traj.t, y = traj.cos_sigma_beta, title = "with Sigma beta (simulation)", color = "#d62728"},
-          {x = traj.t, y = traj.cos_sigma_beta_theory, title = "with Sigma beta (early theory)", color = "black", style = "dashed"},
-          {x = traj.t, y = traj.cos_beta, title = "with beta = X^+ y / |X^+ y|", color = "#1f77b4"},
-          {x = traj.t, y = a2s, title = "|a|^2 / s (simulation)", color = "#2ca02c", style = "dotted"},
+          {x = traj.t, y = traj.cos_sigma_beta, title = "with Σβ (simulation)", color = "#d62728"},
+          {x = traj.t, y = traj.cos_sigma_beta_theory, title = "with Σβ (early theory)", color = "black", style = "dashed"},
+          {x = traj.t, y = traj.cos_beta, title = "with β = X^{+} y / |X^{+} y|", color = "#1f77b4"},
+          {x = traj.t, y = a2s, title = "|a|^{2} / s (simulation)", color = "#2ca02c", style = "dotted"},
         }}
     end
-    return multiplot{file = png, title = opts.title, rows = 1, cols = #panels, width = 430 * #panels,
+    -- the run's settings (config.json, written before the run) name the data and the net
+    local run = json.read_json(dir .. "/config.json")
+    local cfg = run and run.config
+    local title = opts.title
+    if cfg and cfg.sigma then
+      title = (title and (title .. "\n") or "") .. ("P = %d, D = %d, input spectrum k^{-α}, α = %g; "
+        .. "two-layer linear net, width %d, σ = %g, seed %d"):format(cfg.P or 1, cfg.D or 2, cfg.alpha, cfg.N, cfg.sigma, cfg.seed)
+    end
+    return plot.figure{file = png, title = title, rows = 1, cols = #panels, width = 430 * #panels,
       height = 470, panels = panels}
   end)
   if not ok then return nil, "figures/unwhitened_linear: " .. tostring(res) end
   return res
 end
 
-if arg and arg[0] and arg[0]:match("figures/unwhitened_linear%.lua$") then
-  local dir = arg[1] or error("usage: ntklab experiments/figures/unwhitened_linear.lua RUN_DIR [OUT.png]", 0)
-  local png = arg[2] or (dir .. "/fig_c1.png")
-  local ok, err = fig.draw(dir, png)
+--- The command line of a figure script drawn from a run directory (this one and
+-- figures/phase_portrait.lua): when `script` is the one run, draw(RUN_DIR, OUT.png or
+-- RUN_DIR/default_png), print the PNG, or exit 1 with gnuplot's message.
+function fig.main(script, default_png, draw)
+  if not (arg and arg[0] and arg[0]:match("figures/" .. script .. "%.lua$")) then return end
+  local dir = arg[1] or error(("usage: ntklab experiments/figures/%s.lua RUN_DIR [OUT.png]"):format(script), 0)
+  local png = arg[2] or (dir .. "/" .. default_png)
+  local ok, err = draw(dir, png)
   if not ok then io.stderr:write(err, "\n"); os.exit(1) end
   print(png)
 end
+
+fig.main("unwhitened_linear", "fig_c1.png", fig.draw)
 
 return fig

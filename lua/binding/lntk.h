@@ -143,6 +143,11 @@ int lntk_findname(const char *const names[], const char *s);
 /* Raises "bad argument #tbl to 'f' (invalid option 'key')" for keys not in the NULL-ended list
  * (the valid keys and a near miss are named too). */
 void lntk_checkoptions(lua_State *L, int tbl, const char *const allowed[]);
+/* The arguments of a kernel call (obj, X [, X2] [, options]) at positions 1 to 4: X (position 2)
+ * and X2 (position 3, NULL when it is not a tensor), and the stack index of the option table, which
+ * follows X2 or takes its place (0: none). `call` shows the signature in the error for a fifth
+ * argument, e.g. "net, X [, X2] [, options]". Shapes are the caller's to check. */
+int lntk_kernel_args(lua_State *L, const char *call, ntk_tensor **X1, ntk_tensor **X2);
 /* The file path at idx: a string without NUL bytes (the C library would stop at the first one and
  * open another file). */
 const char *lntk_checkpath(lua_State *L, int idx);
@@ -151,6 +156,24 @@ const char *lntk_checkpath(lua_State *L, int idx);
 ntk_rng *lntk_checkrng(lua_State *L, int idx);
 /* Checks that argument idx is a live mlp; raises "attempt to use a released mlp" otherwise. */
 ntk_mlp *lntk_checkmlp(lua_State *L, int idx);
+
+/* An MLP architecture read from the table ntklab.mlp takes (lntk_mlp.c), with the arrays its
+ * configuration points into; opt[] holds every option as read (LNTK_ARCH_SEED, LNTK_ARCH_RNG:
+ * the randomness, for a caller that draws weights). */
+enum { LNTK_ARCH_WIDTHS, LNTK_ARCH_ACTIVATION, LNTK_ARCH_BIAS, LNTK_ARCH_PARAM, LNTK_ARCH_SIGMA,
+       LNTK_ARCH_BIAS_SIGMA, LNTK_ARCH_INIT, LNTK_ARCH_SEED, LNTK_ARCH_RNG, LNTK_ARCH_NOPTS };
+typedef struct lntk_architecture {
+  ntk_mlp_config cfg;
+  size_t widths[NTK_MLP_MAX_DEPTH + 1];
+  ntk_activation act[NTK_MLP_MAX_DEPTH];
+  double sigma[NTK_MLP_MAX_DEPTH];
+  lntk_optval opt[LNTK_ARCH_NOPTS];
+} lntk_architecture;
+/* Reads the architecture table at Lua argument arg ({widths, activation, bias, param, sigma,
+ * bias_sigma, init, seed | rng}: ntklab.mlp's options), each width at most 2^max_width_log2.
+ * Misuse raises "bad argument #arg (option 'key': ...)"; checks of values (sigma >= 0) stay with
+ * the core function that takes the configuration. */
+void lntk_check_architecture(lua_State *L, int arg, lntk_architecture *a, int max_width_log2);
 
 /* The C module entry point (also preloaded by the host executable). */
 LUAMOD_API int luaopen_ntklab_core(lua_State *L);

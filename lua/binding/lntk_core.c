@@ -34,10 +34,41 @@ ntk_tensor *lntk_newtensor(lua_State *L, int ndim, size_t rows, size_t cols) {
   return t;
 }
 
+/* Registry key of the bytes of big objects created since the last collection lntk_gcstep ran. */
+static const char gc_debt_key = 'g';
+
+/* Memory outside Lua's heap created between two full collections: at least this much, and at
+ * least twice the Lua heap, so a full collection costs a small share of touching that memory. */
+#define LNTK_GC_EXTERNAL_MIN ((size_t)64 << 20)
+
 void lntk_gcstep(lua_State *L, size_t bytes) {
-  /* Small tensors are not worth a collector step; big ones are invisible to Lua's heap
-   * accounting, so without this a loop creating them can grow memory without bound. */
-  if (bytes >= ((size_t)1 << 20)) lua_gc(L, LUA_GCSTEP, (int)(bytes >> 10 > 1 << 20 ? 1 << 20 : bytes >> 10));
+  /* Small objects are not worth a collector step. Big ones (tensor storage, nets) live outside
+   * Lua's heap, invisible to its accounting. A collector step is not enough: in generational
+   * mode (the host's and lua5.4's default) a step is a minor collection, which frees young
+   * objects only, so a P x P tensor that outlived two minor collections (e.g. a kernel used for
+   * a while and then dropped) stayed until a major collection, which the small Lua heap never
+   * triggers: the demo grew by its per-record layer kernels, 16 MB a record, to 1.4 GB. So the
+   * bytes created are counted, and past max(64 MiB, 2 x the Lua heap) a full collection runs. */
+  size_t *debt;
+  size_t heap;
+  if (bytes < ((size_t)1 << 20)) return;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &gc_debt_key) != LUA_TUSERDATA) {
+    lua_pop(L, 1);
+    debt = lua_newuserdatauv(L, sizeof *debt, 0);
+    *debt = 0;
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &gc_debt_key);
+  } else {
+    debt = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+  }
+  *debt += bytes;
+  heap = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
+  if (*debt >= LNTK_GC_EXTERNAL_MIN && *debt >= 2 * heap) {
+    *debt = 0;
+    lua_gc(L, LUA_GCCOLLECT);
+  } else {
+    lua_gc(L, LUA_GCSTEP, (int)(bytes >> 10 > 1 << 20 ? 1 << 20 : bytes >> 10));
+  }
 }
 
 /* Lua position of core argument err->arg under the map pos (NULL: the same position). */
@@ -330,6 +361,22 @@ int lntk_options(lua_State *L, int tbl, const lntk_option *spec, lntk_optval *ou
     read_option(L, tbl, &spec[i], v);
   }
   return given;
+}
+
+int lntk_kernel_args(lua_State *L, const char *call, ntk_tensor **X1, ntk_tensor **X2) {
+  int opt;
+  if (lua_gettop(L) > 4) luaL_argerror(L, 5, lua_pushfstring(L, "no value expected (%s)", call));
+  lua_settop(L, 4);
+  *X1 = lntk_checktensor(L, 2);
+  *X2 = lntk_istensor(L, 3) ? lntk_checktensor(L, 3) : NULL;
+  opt = *X2 || lua_isnil(L, 3) ? 4 : 3;
+  if (lua_isnil(L, opt)) return 0;
+  if (!lua_istable(L, opt))
+    luaL_argerror(L, opt, lua_pushfstring(L, "%s expected, got %s",
+                                          opt == 3 ? "tensor X2 or option table" : "table",
+                                          luaL_typename(L, opt)));
+  if (opt == 3 && !lua_isnil(L, 4)) luaL_argerror(L, 4, "no value expected after the option table");
+  return opt;
 }
 
 /* threads([n]) -> the BLAS thread count in force, after setting it to min(n, cores) | nil, msg

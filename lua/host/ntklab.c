@@ -82,8 +82,12 @@ static void lstop(lua_State *L, lua_Debug *ar) {
   luaL_error(L, "interrupted!");
 }
 
+/* set by Ctrl-C: a subcommand stopped by it exits 130 with one line, not a traceback */
+static volatile sig_atomic_t interrupted = 0;
+
 static void laction(int sig) {
   int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+  interrupted = 1;
   signal(sig, SIG_DFL); /* a second Ctrl-C kills the process */
   lua_sethook(globalL, lstop, flag, 1);
 }
@@ -182,6 +186,8 @@ static int pushargs(lua_State *L) {
   return n;
 }
 
+#define INTERRUPTED_STATUS 130 /* 128 + SIGINT, as a shell reports a process Ctrl-C stopped */
+
 /* The subcommands: a chunk that hands the arguments after the word to the module's main and
  * exits with the status it returns. */
 static const char *subcommand(char **argv, int script) {
@@ -203,6 +209,14 @@ static int handle_script(lua_State *L, char **argv, const char *sub) {
   if (status == LUA_OK) {
     int n = pushargs(L);
     status = docall(L, n, LUA_MULTRET);
+  }
+  if (sub && status != LUA_OK && interrupted) {
+    /* wherever the hook struck, the user asked for it: say so, and what is kept */
+    lua_pop(L, 1);
+    fprintf(stderr, "%s %s: interrupted (finished runs keep their summary.json; the same command "
+            "resumes a sweep)\n", progname, argv[0]);
+    fflush(stderr);
+    exit(INTERRUPTED_STATUS);
   }
   return report(L, status);
 }

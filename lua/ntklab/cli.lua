@@ -165,6 +165,9 @@ function cli.help_text(spec)
   return table.concat(lines, "\n") .. "\n"
 end
 
+-- the words a boolean option's value may be
+local BOOLEAN_WORDS = {["true"] = true, ["1"] = true, yes = true, ["false"] = false, ["0"] = false, no = false}
+
 local function convert(o, text, shown)
   if o.type == "string" then return text end
   if o.type == "number" or o.type == "integer" then
@@ -179,9 +182,8 @@ local function convert(o, text, shown)
     return v
   end
   if o.type == "boolean" then
-    local t = text:lower()
-    if t == "true" or t == "1" or t == "yes" then return true end
-    if t == "false" or t == "0" or t == "no" then return false end
+    local v = BOOLEAN_WORDS[text:lower()]
+    if v ~= nil then return v end
     return nil, fmt("option '%s' expects true or false, got '%s'", shown, text)
   end
   for _, c in ipairs(o.choices) do
@@ -199,7 +201,7 @@ end
 --     {name = "sigma", type = "number", default = 0.1, help = "init scale", min = 0},
 --     {name = "trainer", type = "choice", choices = {"flow", "gd", "adam"}, default = "flow"},
 --     {name = "quiet", type = "boolean", default = false, help = "no progress line"}, ...}}
--- Accepted forms: --name value, --name=value, --flag / --no-flag (booleans); dashes and
+-- Accepted forms: --name value, --name=value, --flag / --no-flag / --flag false (booleans); dashes and
 -- underscores in names are interchangeable. Types: number, integer, string, boolean, choice
 -- (min/max bound numbers). Returns the options table (defaults filled in), or
 --   nil, help_text, 0          for --help / -h
@@ -234,6 +236,13 @@ function cli.parse_args(spec, args)
     end
     local shown = "--" .. name
     local text = inline
+    -- a flag may be followed by its value (`--path-kernel false`, as a sweep grid or a user
+    -- writes it): the word is one of a closed set, and a stray word is an error anyway
+    if o.type == "boolean" and text == nil and type(args[i + 1]) == "string"
+        and BOOLEAN_WORDS[args[i + 1]:lower()] ~= nil then
+      i = i + 1
+      text = args[i]
+    end
     if o.type == "boolean" and text == nil then
       values[o.name] = not negated
     else

@@ -20,18 +20,20 @@
 -- Why a second pass over the nets, not over kernels: c(t) needs K_end, which exists only when
 -- training ends, and keeping K(t) at every record until then is the P x P store per record that
 -- the issue forbids (at P = 4000, 128 MB a record). The net at a record is much smaller: this
--- observer keeps each record's flat parameters (8 nparams bytes: 254 KB for the demo's net,
--- 25 MB for its 100 records, against 8 MB per P x P kernel at P = 1000 and 128 MB at P = 4000)
+-- observer keeps each record's flat parameters (8 nparams bytes: 629 KB for the demo's net,
+-- 63 MB for 100 records, against 8 MB per P x P kernel at P = 1000 and 128 MB at P = 4000)
 -- and, at finish, recomputes each record's kernels from them into working buffers, taking the
 -- inner products with the end and initial kernels. The recorder's own kernel is not reused: it
 -- is overwritten at every record, before K_end is known. Same seed and build, same bits: the
 -- recomputed kernels are those the recorder saw (spec 57 checks c against the recorder's
 -- kernel_distance at the first record's reference).
 --
--- Cost at finish: one train NTK (with layers) and 5 (L + 1) P^2 passes per record, and a
--- test x train NTK and one kernel regression at each predictor record. Memory at finish: two
--- kernels per kind (K(0) and K_end - K(0), for the total and each layer) and the test
--- kernel's two (kept for predictor_at), plus the one being processed.
+-- Cost at finish: one train NTK (with layers) and 5 (L + 1) P^2 passes per record, then a
+-- train NTK, a test x train NTK and one kernel regression at each predictor record. Memory at
+-- finish, in two passes so their peaks do not add up: first two kernels per kind (K(0) and
+-- K_end - K(0), for the total and each layer) plus the L + 1 being processed; then the test
+-- kernel's two (kept for predictor_at) and one train and one test kernel with the regression's
+-- factors.
 --
 -- The early-kernel predictor (ridgeless kernel regression with the kernel of record i, fitted
 -- on the residual at initialization, as the experiment's final-NTK predictor):
@@ -138,11 +140,17 @@ local function cosines(ref, K)
   return math.min(c, 1), cl
 end
 
--- The kernels of the net with parameters theta: train K (out = buffer), its layers, and with
--- test = true the test x train k.
-function Direction:_kernels(net, theta, test, K_out, k_out)
+-- The kernels of the net with parameters theta: train K (out = K_out when given) and its
+-- layers (lay_out: a table of one buffer per layer, nil for fresh tensors, false for none), and
+-- with test = true the test x train k (out = k_out); test_only = true skips the train kernel.
+function Direction:_kernels(net, theta, test, K_out, k_out, lay_out, test_only)
   net:set(theta)
-  local K, lay = core.ntk(net, self.X, {workspace = self.workspace, out = K_out, layers = true})
+  local K, lay
+  if not test_only then
+    local layers = lay_out
+    if layers == nil then layers = true end
+    K, lay = core.ntk(net, self.X, {workspace = self.workspace, out = K_out, layers = layers})
+  end
   local k = test and self.X_test and core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace, out = k_out}) or nil
   return K, lay, k
 end
@@ -186,14 +194,28 @@ function Direction:finish(net)
   if self.finished then return self end
   local started = core.clock()
   local scratch = net:clone()
+  self.scratch = scratch
   if self.X_test then self.f_end_test = net:forward(self.X_test):reshape(self.X_test:size(1)) end
-  -- references: the last and the first record
-  local Ke, laye, ke = self:_kernels(scratch, self.thetas[n], true)
-  local K0, lay0, k0 = self:_kernels(scratch, self.thetas[1], true)
+  self:_cosines(scratch)
+  -- the predictor rows after the cosines' references are gone: a kernel regression needs
+  -- several P x P factors of its own (at P = 4000 the two passes together would not fit in 2 GB)
+  self.predictor = {}
+  if self.X_test then self:_predictor_rows(scratch) end
+  self.finished = true
+  self.seconds = self.seconds + (core.clock() - started)
+  return self
+end
+
+-- Pass 1: the train kernels' direction cosines at every record, against the references of the
+-- last and the first record (for the total and each layer).
+function Direction:_cosines(scratch)
+  local n = #self.t
+  local Ke, laye = self:_kernels(scratch, self.thetas[n], false)
+  local K0, lay0 = self:_kernels(scratch, self.thetas[1], false)
   local L = #lay0
   local kinds = {{name = "", ref = reference(K0, Ke)}}
   for l = 1, L do kinds[#kinds + 1] = {name = "layer" .. l .. "_", ref = reference(lay0[l], laye[l])} end
-  self.test_ref = self.X_test and reference(k0, ke) or nil
+  Ke, laye, K0, lay0 = nil, nil, nil, nil
   local cols = {"t", "step"}
   for _, kind in ipairs(kinds) do
     cols[#cols + 1] = kind.name .. "direction"
@@ -203,32 +225,54 @@ function Direction:finish(net)
   local tr = {t = {}, step = {}}
   for _, c in ipairs(cols) do tr[c] = tr[c] or {} end
   local P = self.X:size(1)
-  local Kbuf = core.zeros(P, P)
-  local kbuf = self.X_test and core.zeros(self.X_test:size(1), P) or nil
-  self.predictor = {}
+  local Kbuf, laybuf = core.zeros(P, P), {}
+  for l = 1, L do laybuf[l] = core.zeros(P, P) end
   for i = 1, n do
-    local predict = self.X_test and (i == 1 or i == n or (self.predict_every > 0 and (i - 1) % self.predict_every == 0))
-    local K, lay, k = self:_kernels(scratch, self.thetas[i], predict, Kbuf, kbuf)
+    local K, lay = self:_kernels(scratch, self.thetas[i], false, Kbuf, nil, laybuf)
     tr.t[i], tr.step[i] = self.t[i], self.step[i]
-    if predict then self.predictor[#self.predictor + 1] = self:_predict_row(i, K, k) end
     local mats = {K}
     for l = 1, L do mats[#mats + 1] = lay[l] end
     for j, kind in ipairs(kinds) do
       tr[kind.name .. "direction"][i], tr[kind.name .. "direction_learned"][i] = cosines(kind.ref, mats[j])
     end
-    -- the layer kernels are fresh P x P tensors at each record: free them now, not at the
-    -- collector's leisure (at P = 1000 they would otherwise double the run's peak memory)
-    mats, lay, K, k = nil, nil, nil, nil
-    collectgarbage()
   end
   self.trajectory = tr
-  self.scratch = scratch
-  self.finished = true
-  self.seconds = self.seconds + (core.clock() - started)
-  -- the references stay for predictor_at's test cosines: only the test one is kept
-  kinds, Ke, K0, laye, lay0, ke, k0, Kbuf, kbuf = nil, nil, nil, nil, nil, nil, nil, nil, nil
+  -- the references and buffers (2 (L + 1) + L + 1 kernels) go before the next pass
+  kinds, Kbuf, laybuf = nil, nil, nil
+  self.workspace:clear()
   collectgarbage()
-  return self
+end
+
+-- The records with a predictor row: every predict_every-th, the first and the last.
+function Direction:_predicts(i)
+  local n = #self.t
+  return i == 1 or i == n or (self.predict_every > 0 and (i - 1) % self.predict_every == 0)
+end
+
+-- Pass 2: the early-kernel predictor rows, with the test kernel's cosines against the
+-- references of the last and the first record (kept for predictor_at).
+function Direction:_predictor_rows(scratch)
+  local n = #self.t
+  local _, _, ke = self:_kernels(scratch, self.thetas[n], true, nil, nil, nil, true)
+  local _, _, k0 = self:_kernels(scratch, self.thetas[1], true, nil, nil, nil, true)
+  self.test_ref = reference(k0, ke)
+  ke, k0 = nil, nil
+  local P = self.X:size(1)
+  local Kbuf, kbuf = core.zeros(P, P), core.zeros(self.X_test:size(1), P)
+  -- K through the per-layer path, as in pass 1 and predictor_at: the same bits at a record
+  -- whichever computes it (the fused two-layer path rounds differently)
+  local laybuf = {}
+  for l = 1, self.scratch:depth() do laybuf[l] = core.zeros(P, P) end
+  for i = 1, n do
+    if self:_predicts(i) then
+      local K, _, k = self:_kernels(scratch, self.thetas[i], true, Kbuf, kbuf, laybuf)
+      self.predictor[#self.predictor + 1] = self:_predict_row(i, K, k)
+      -- what the row's kernel regression allocated (its P x P factors) is freed now
+      collectgarbage()
+    end
+  end
+  Kbuf, kbuf, laybuf = nil, nil, nil
+  collectgarbage()
 end
 
 --- dir:predictor_at(t): the early-kernel predictor at the first record at or after t (after

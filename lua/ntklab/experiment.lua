@@ -11,7 +11,8 @@
 --   ctx.out                     the run's directory (absolute)
 --   ctx.path(name)              ctx.out .. "/" .. name
 --   ctx.write_json(name, v), ctx.write_csv(name, columns, rows)   atomic, or raise on failure
---   ctx.plot(name, opts)        a PNG (ntklab.plot); a missing gnuplot is a warning, not a failure
+--   ctx.plot(name, opts)        a PNG and its SVG (ntklab.plot's plot, or figure when opts has
+--                               panels); a missing gnuplot is a warning, not a failure
 --   ctx.add_plot(name, ok, msg) records a PNG drawn by other code (a panel) into ctx.path(name)
 --   ctx.files                   what the writers wrote: {[stem] = path, plots = {...}}
 --   ctx.progress(opts)          a progress reporter (ntklab.progress) that honours --quiet
@@ -19,6 +20,9 @@
 --   ctx.clock                   the monotonic clock (ntklab.clock)
 --   ctx.log(...)                a line on stderr (not with --quiet)
 --   ctx.fail(msg)               ends the run as a failure (no summary) with msg
+--   ctx.record(rec, trainer, net [, opts])  rec:run(trainer, net, opts) (an ntklab.recorder) with
+--                               a progress line per record; a failure of training fails the
+--                               run. Returns the seconds it took
 -- Runs are transactions: at the start the runner removes the directory's old summary.json and
 -- the temporary files that killed writers left there; then it writes config.json, then the
 -- run's files, then summary.json, last and atomically. So a summary.json means every file of
@@ -88,7 +92,15 @@ local function module_spec(f, m)
     end
     options[i] = o
   end
-  for _, o in ipairs(RUNNER_OPTIONS) do options[#options + 1] = o end
+  for _, o in ipairs(RUNNER_OPTIONS) do
+    if o.name == "out" and type(m.name) == "string" then -- the help names this module's default
+      local named = {}
+      for k, v in pairs(o) do named[k] = v end
+      named.help = o.help:gsub("results/NAME", "results/" .. m.name)
+      o = named
+    end
+    options[#options + 1] = o
+  end
   local spec = {name = "run " .. (m.path or m.name), description = m.summary, options = options}
   local ok, err = pcall(cli.check_spec, f, spec)
   if not ok then error(err, 0) end
@@ -244,7 +256,7 @@ local function new_context(m, cfg, out, opts)
   function ctx.plot(name, popts)
     local p = path(name)
     popts.file = p
-    local ok, err = timed(plot.plot, popts)
+    local ok, err = timed(popts.panels and plot.figure or plot.plot, popts) -- panels: a figure
     if ok then
       ctx.files.plots[#ctx.files.plots + 1] = p
     else
@@ -262,6 +274,16 @@ local function new_context(m, cfg, out, opts)
     local o = {label = m.name, quiet = cfg.quiet}
     for k, v in pairs(popts) do o[k] = v end
     return progress.new(o)
+  end
+  function ctx.record(rec, trainer, net, ropts)
+    local bar = ctx.progress{total = #rec.times}
+    local o = {progress = function(i, _, t, loss) bar:update(i, {t = t, loss = loss}) end}
+    for k, v in pairs(ropts or {}) do o[k] = v end
+    local t0 = ctx.clock()
+    local ok, err = pcall(rec.run, rec, trainer, net, o)
+    bar:finish()
+    if not ok then ctx.fail(err) end
+    return ctx.clock() - t0
   end
   ctx.write_seconds = function() return write_seconds end
   return ctx

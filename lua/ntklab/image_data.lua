@@ -9,7 +9,10 @@
 -- are present (ntklab.data.cifar10's directory), else Fashion-MNIST. The result is
 -- ntklab.data's dataset table plus name, description (for summaries and plot titles) and
 -- source_summary (a JSON-safe digest of ds.source). Failures of the world return nil, msg.
-local data = require "ntklab.data"
+-- The loading and the CIFAR-10 -> Fashion-MNIST fallback are ntklab.images.load's, without its
+-- preprocessing (gamma = false: the experiments whiten with their own settings); so CIFAR-10 rows
+-- come channels-last (NHWC), which a dense net does not see (a fixed permutation of the inputs).
+local images = require "ntklab.images"
 
 local image_data = {}
 
@@ -26,27 +29,15 @@ function image_data.two_class(which, opts)
   if type(opts) ~= "table" then
     error("bad argument #2 to 'image_data.two_class' (table expected, got " .. type(opts) .. ")", 2)
   end
-  local o = {classes = {0, 1}, train = opts.train, test = opts.test, seed = opts.seed}
-  local ds, err, name
-  if which == "auto" or which == "cifar10" then
-    ds, err = data.cifar10(o)
-    name = "cifar10"
-    if not ds and which == "auto" then
-      local cifar_err = err
-      ds, err = data.fashion_mnist(o)
-      name = "fashion_mnist"
-      if not ds then err = cifar_err .. "; " .. err end
-    end
-  else
-    ds, err = data.fashion_mnist(o)
-    name = "fashion_mnist"
-  end
+  local ds, err = images.load{dataset = which, classes = {0, 1}, train = opts.train, test = opts.test,
+    seed = opts.seed, gamma = false}
   if not ds then return nil, err end
+  local name = ds.source.dataset
   ds.name = name
   local n_train = ds.X_train:size(1)
   local n_test = ds.X_test and ds.X_test:size(1) or 0
   ds.description = ("%s, %d train / %d test"):format(NAMES[name], n_train, n_test)
-  ds.source_summary = {dataset = name, origin = ds.source and ds.source.origin, dir = ds.source and ds.source.dir,
+  ds.source_summary = {dataset = name, origin = ds.source.origin, dir = ds.source.dir,
     train = n_train, test = n_test, seed = opts.seed}
   return ds
 end

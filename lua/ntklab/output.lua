@@ -3,7 +3,7 @@
 --   ntklab.fs        mkdir_p, absolute, write_atomic, clean_temp (atomic replacement, paths)
 --   ntklab.json      encode_json, write_json, read_json, array, number_text
 --   ntklab.csv       write_csv, read_csv
---   ntklab.plot      plot (PNG through gnuplot)
+--   ntklab.plot      plot, figure (PNG and SVG through gnuplot: panels, heat maps)
 --   ntklab.progress  progress (a live line on a terminal, plain lines in logs)
 --   ntklab.cli       parse_args, help_text, cli (options declared as data, --help, did you mean)
 -- The paper's panels (Figure 1a, 1c) live next to the experiment that draws them:
@@ -22,7 +22,7 @@ return {
   number_text = json.number_text, array = json.array, encode_json = json.encode_json,
   write_json = json.write_json, read_json = json.read_json,
   write_csv = csv.write_csv, read_csv = csv.read_csv,
-  plot = plot.plot,
+  plot = plot.plot, figure = plot.figure,
   progress = progress.new,
   help_text = cli.help_text, parse_args = cli.parse_args, cli = cli.cli,
 }

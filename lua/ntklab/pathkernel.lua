@@ -16,7 +16,8 @@
 -- previous snapshot is integrated as soon as its right end is known, starting from the
 -- predictor's outputs at its left end. Chaining pathkernel.predictor over the intervals takes
 -- the same RK4 steps as one call over all snapshots, and only two snapshots are alive at a
--- time: 2 x 8 (P^2 + M P) bytes in two buffers used in turn. A point at the previous one's
+-- time: 2 x 8 (P^2 + M P) bytes in two buffers used in turn, released by finish (after which
+-- the observer takes no more points). A point at the previous one's
 -- (t, step) (a discrete step observed for several times) is the same point: skipped.
 --
 -- Its public surface is pk.observer and the methods observe, finish and result; its other
@@ -161,6 +162,7 @@ function PathKernel:observe(t, step, loss, net, K)
   if K ~= nil and not (is_tensor(K) and K:dim() == 2 and K:size(1) == self.X:size(1) and K:size(2) == K:size(1)) then
     check.fail(5, f, ("[%d x %d] tensor expected, got %s"):format(self.X:size(1), self.X:size(1), check.typename(K)))
   end
+  if self.released then check.fail(1, f, "observe after finish") end
   local last = self.last
   if last and t == last.t and step == last.step then return end
   if not last and t ~= 0 then check.fail(1, f, "the first point must be at t = 0, got " .. tostring(t)) end
@@ -189,13 +191,27 @@ function PathKernel:finish(net, K, k)
   if net ~= nil and not is_net(net) then check.fail(1, f, "mlp expected, got " .. check.typename(net)) end
   net = net or self.net
   if not self.last then check.fail(1, f, "nothing observed yet") end
-  if self.failed or not (self.last.t > self.left.t) then return self end
-  if K and k then
-    self:_advance({t = self.last.t, K = K, k = k})
-  else
-    self:_advance(self:_snapshot(self.last.t, net, K))
+  if self.released then return self end -- finished already
+  if not self.failed and self.last.t > self.left.t then
+    if K and k then
+      self:_advance({t = self.last.t, K = K, k = k})
+    else
+      self:_advance(self:_snapshot(self.last.t, net, K))
+    end
   end
+  self:_release()
   return self
+end
+
+-- After the last interval only the outputs are needed: the snapshot buffers and the
+-- workspace's cached Gram go now, before the caller's next big step (a recorder's other
+-- observers, kernel regressions), not when this object is collected.
+function PathKernel:_release()
+  local P, M = self.X:size(1), self.X_test:size(1)
+  self.snapshot_bytes = 8 * #self.buffers * (P * P + M * P)
+  self.buffers, self.left = {}, self.left and {t = self.left.t} or nil
+  self.workspace:clear()
+  self.released = true
 end
 
 --- pk:result(): {test = [M] tensor, train = [P] tensor (the predictor's outputs at the last
@@ -209,7 +225,8 @@ function PathKernel:result()
   local P, M = self.X:size(1), self.X_test:size(1)
   return {test = self.test, train = self.train, steps = self.steps, snapshots = self.snapshots,
     every = self.every, step = self.step, seconds = self.seconds,
-    snapshot_seconds = self.snapshot_seconds, snapshot_bytes = 8 * #self.buffers * (P * P + M * P)}
+    snapshot_seconds = self.snapshot_seconds,
+    snapshot_bytes = self.snapshot_bytes or 8 * #self.buffers * (P * P + M * P)}
 end
 
 return pathkernel

@@ -29,6 +29,53 @@ local F = "record_schedule.run"
 local OPTIONS = {trainer = true, net = true, X = true, y = true, t_min = true, t_max = true,
   per_decade = true, observe = true, max_change = true, stop = true, progress = true}
 
+--- An experiment's options (ntklab.experiment's declarations) followed by the schedule's own:
+-- t_min, t_max, per_decade, max_change and stop_ratio (the fraction of the initial loss that ends
+-- the run), each with the experiment's changes: options(list, {t_max = {default = 1e12}, ...}).
+function record_schedule.options(list, changes)
+  local out = {}
+  for i, o in ipairs(list) do out[i] = o end
+  for _, o in ipairs{
+    {name = "t_min", type = "number", default = 1e-2, min = 0, help = "first record time after 0"},
+    {name = "t_max", type = "number", default = 1e9, min = 0, help = "give up at this time"},
+    {name = "per_decade", type = "integer", default = 10, min = 1, help = "records per decade at least"},
+    {name = "max_change", type = "number", default = 0.05, min = 0,
+      help = "at most about this change of log loss per record"},
+    {name = "stop_ratio", type = "number", default = 1e-8, min = 0, max = 1,
+      help = "stop once the loss is below this fraction of its initial value"},
+  } do
+    for k, v in pairs(changes and changes[o.name] or {}) do o[k] = v end
+    out[#out + 1] = o
+  end
+  return out
+end
+
+--- nil when the configuration's record times can be scheduled (0 < t_min < t_max), else why not.
+function record_schedule.check_times(cfg)
+  if not (cfg.t_max > cfg.t_min and cfg.t_min > 0) then return "need 0 < t_min < t_max" end
+end
+
+--- record_schedule.run inside an experiment whose cfg has the options above: records from
+-- cfg.t_min to cfg.t_max, cfg.per_decade per decade at least, at most about cfg.max_change per
+-- record (opts.max_change instead when given: one bound per watched value), until the loss is
+-- below cfg.stop_ratio x loss0; a line of progress per decade of t (ctx.progress, labelled
+-- opts.label). A failure of training fails the run (ctx.fail, naming t).
+--   opts: trainer, net, X, y, observe, loss0 (the initial loss), label, max_change
+-- Returns the number of records and whether the loss reached the stop.
+function record_schedule.run_experiment(ctx, cfg, opts)
+  local progress = ctx.progress{total = math.ceil(math.log(cfg.t_max / cfg.t_min, 10)), label = opts.label}
+  local ok, records, stopped = pcall(record_schedule.run, {trainer = opts.trainer, net = opts.net, X = opts.X,
+    y = opts.y, t_min = cfg.t_min, t_max = cfg.t_max, per_decade = cfg.per_decade,
+    max_change = opts.max_change or cfg.max_change, observe = opts.observe,
+    stop = function(_, loss) return loss <= cfg.stop_ratio * opts.loss0 end,
+    progress = function(_, t, loss)
+      progress:update(math.max(0, math.floor(math.log(t / cfg.t_min, 10)) + 1), ("t %.3g loss %.3g"):format(t, loss))
+    end})
+  progress:finish()
+  if not ok then ctx.fail("training failed at t = " .. tostring(opts.trainer.t) .. ": " .. tostring(records)) end
+  return records, stopped
+end
+
 local function watched(values, n)
   if type(values) ~= "table" then
     check.fail(1, F, "option 'observe': must return an array of numbers, returned " .. check.typename(values))

@@ -67,10 +67,9 @@
 --
 -- Allocation: the train kernel is computed into one preallocated [P x P] tensor through one
 -- kernel workspace (which caches the input Gram X X^T across records), the test outputs into a
--- preallocated [M x C] tensor; per record the recorder allocates only what it stores (numbers,
--- copies of kernels for snapshots, prediction copies), the k eigenvalues, and the per-layer
--- kernels that ntklab.ntk returns for layers = true (its binding takes no `out` for them; turn
--- layers off to avoid them). With adam: eta goes into one preallocated [nparams] tensor and
+-- preallocated [M x C] tensor, the per-layer kernels (layers = true) into one preallocated
+-- [P x P] tensor per layer; per record the recorder allocates only what it stores (numbers,
+-- copies of kernels for snapshots, prediction copies) and the k eigenvalues. With adam: eta goes into one preallocated [nparams] tensor and
 -- K_eta into one preallocated [P x P] tensor; the Adam kernels go through the same workspaces
 -- as the plain ones (the eta path does not read or invalidate their cached input Grams; it
 -- grows their Gram scratch once to its Jacobian tile of P x 2048 doubles).
@@ -295,7 +294,11 @@ function Recorder:observe(t, step, loss, net)
   local i = n + 1
   local K, lay
   if S.layers then
-    K, lay = core.ntk(net, S.X, {workspace = self.workspace, out = S.K, layers = true})
+    if not S.lay then -- the per-layer kernels' buffers, one per layer, reused at every record
+      S.lay = {}
+      for l = 1, net:depth() do S.lay[l] = core.zeros(S.K:size(1), S.K:size(2)) end
+    end
+    K, lay = core.ntk(net, S.X, {workspace = self.workspace, out = S.K, layers = S.lay})
   else
     K = core.ntk(net, S.X, {workspace = self.workspace, out = S.K})
   end
@@ -394,6 +397,11 @@ function Recorder:finish(net)
     end
   end
   self.f_end_train = net:forward(S.X)
+  -- the cached input Grams and scratch are not needed any more (a later observe refills them):
+  -- free them before the observers' finish, which may need much memory of its own
+  self.workspace:clear()
+  if S.test_workspace then S.test_workspace:clear() end
+  S.lay = nil -- the per-layer buffers too (allocated again by a later observe)
   self.seconds = self.seconds + (core.clock() - started)
   for _, obs in ipairs(S.observers) do obs:finish(net, self.K_end, self.K_end_test) end
   return self

@@ -14,7 +14,7 @@
 -- Reruns skip runs that have a summary.json: an interrupted sweep resumes where it stopped. A
 -- failed run keeps its log, has no summary and has failure.json with its error. Exit status:
 -- 0 when every run succeeded, k when k runs failed (100 for 100 or more), 101 for a bad command
--- line. merge gathers every run into
+-- line, 130 when interrupted (Ctrl-C; the host reports it). merge gathers every run into
 -- DIR/runs.csv and DIR/runs.json: one row per run, its parameters, its status and chosen
 -- summary keys (the experiment's `columns`, or --keys). Statuses: done, failed, incomplete
 -- (started but neither summary nor failure: running, or killed), not run.

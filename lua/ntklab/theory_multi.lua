@@ -225,22 +225,25 @@ local function inputs(X, n, f, D, what)
   return Xt, P
 end
 
+-- A B^T for two arrays of rows of one length.
+local function row_dots(A, B)
+  local G = {}
+  for i = 1, #A do
+    local row, ai = {}, A[i]
+    for j = 1, #B do
+      local s, bj = 0, B[j]
+      for k = 1, #ai do s = s + ai[k] * bj[k] end
+      row[j] = s
+    end
+    G[i] = row
+  end
+  return G
+end
+
 -- x^T (beta^T beta)^p x' for every pair: p = 0 gives x.x', p > 0 sum_a s_a^{2p} (v_a.x)(v_a.x').
 local function input_gram(m, p, X1, X2)
-  local P1, P2, D = #X1, #X2, #X1[1]
-  local G = {}
-  if p == 0 then
-    for i = 1, P1 do
-      local row, xi = {}, X1[i]
-      for j = 1, P2 do
-        local s, xj = 0, X2[j]
-        for k = 1, D do s = s + xi[k] * xj[k] end
-        row[j] = s
-      end
-      G[i] = row
-    end
-    return G
-  end
+  if p == 0 then return row_dots(X1, X2) end
+  local D = #X1[1]
   local function proj(X)
     local out = {}
     for i = 1, #X do
@@ -255,17 +258,7 @@ local function input_gram(m, p, X1, X2)
     return out
   end
   local A1 = proj(X1)
-  local A2 = X2 == X1 and A1 or proj(X2)
-  for i = 1, P1 do
-    local row = {}
-    for j = 1, P2 do
-      local s = 0
-      for a = 1, #m.s do s = s + A1[i][a] * A2[j][a] end
-      row[j] = s
-    end
-    G[i] = row
-  end
-  return G
+  return row_dots(A1, X2 == X1 and A1 or proj(X2))
 end
 
 -- [(beta beta^T)^p]_cc': p = 0 gives I_C, p > 0 sum_a s_a^{2p} z_ac z_ac'.
@@ -283,6 +276,18 @@ local function output_power(m, p, C)
   return out
 end
 
+-- The arguments every final kernel takes: the teacher beta (argument 1), the depth L (argument 2)
+-- and the rows of X and X2 (default X) at arguments xarg and xarg + 1. Returns the teacher's
+-- modes, C, L, X, P and X2, P2.
+local function final_kernel_args(f, beta, L, X, X2, xarg)
+  local m, C, D = teacher_arg(beta, 1, f)
+  L = check.integer(L, 2, f, 1)
+  local X1, P1 = inputs(X, xarg, f, D, "inputs X")
+  local X2t, P2 = X1, P1
+  if X2 ~= nil then X2t, P2 = inputs(X2, xarg + 1, f, D, "inputs X2") end
+  return m, C, L, X1, P1, X2t, P2
+end
+
 -- Derivation of the final NTK: layer l's weights contribute (A_l A_l^T)_cc' x^T B_l^T B_l x',
 -- A_l = W^L ... W^{l+1} (C x n_l, the identity for l = L), B_l = W^{l-1} ... W^1 (the identity
 -- for l = 1). Balanced and converged, W^l = sum_a s_a^{1/L} r^{l+1}_a r^l_a^T with r^1 = v,
@@ -294,11 +299,8 @@ end
 -- "trace": the P x P2 sum over outputs (ntklab.ntk's "trace"). Returns an array of rows.
 function multi.final_ntk_multi(beta, L, X, X2, output)
   local f = "theory.final_ntk_multi"
-  local m, C, D = teacher_arg(beta, 1, f)
-  L = check.integer(L, 2, f, 1)
-  local X1, P1 = inputs(X, 3, f, D, "inputs X")
-  local X2t, P2 = X1, P1
-  if X2 ~= nil then X2t, P2 = inputs(X2, 4, f, D, "inputs X2") end
+  local m, C, X1, P1, X2t, P2
+  m, C, L, X1, P1, X2t, P2 = final_kernel_args(f, beta, L, X, X2, 3)
   output = output or "full"
   if output ~= "full" and output ~= "trace" then
     check.fail(5, f, ("'full' or 'trace' expected, got %s"):format(tostring(output)))
@@ -344,13 +346,10 @@ end
 -- (default X). From the input Gram X X^T at l = 0 to beta-projected Y Y^T at l = L.
 function multi.final_nngp_multi(beta, L, layer, X, X2)
   local f = "theory.final_nngp_multi"
-  local m, _, D = teacher_arg(beta, 1, f)
-  L = check.integer(L, 2, f, 1)
+  local m, X1, X2t, _
+  m, _, L, X1, _, X2t = final_kernel_args(f, beta, L, X, X2, 4)
   layer = check.integer(layer, 3, f, 0)
   if layer > L then check.fail(3, f, ("layer in [0, %d] expected, got %d"):format(L, layer)) end
-  local X1 = inputs(X, 4, f, D, "inputs X")
-  local X2t = X1
-  if X2 ~= nil then X2t = inputs(X2, 5, f, D, "inputs X2") end
   return input_gram(m, layer / L, X1, X2t)
 end
 
@@ -359,9 +358,8 @@ end
 -- ntklab.alignment(K_trace, Y) measures it (the dashed line of Figure H.1).
 function multi.final_alignment_multi(beta, L, X)
   local f = "theory.final_alignment_multi"
-  local _, C, D = teacher_arg(beta, 1, f)
-  L = check.integer(L, 2, f, 1)
-  local Xt, P = inputs(X, 3, f, D, "inputs X")
+  local _, C, Xt, P
+  _, C, L, Xt, P = final_kernel_args(f, beta, L, X, nil, 3)
   local K = multi.final_ntk_multi(beta, L, X)
   local Kt = {}
   for i = 1, P do
@@ -372,16 +370,7 @@ function multi.final_alignment_multi(beta, L, X)
       Kt[i][j] = s
     end
   end
-  local B = check.matrix(beta, 1, f)
-  local Y = {}
-  for i = 1, P do
-    Y[i] = {}
-    for c = 1, C do
-      local s = 0
-      for k = 1, D do s = s + B[c][k] * Xt[i][k] end
-      Y[i][c] = s
-    end
-  end
+  local Y = row_dots(Xt, check.matrix(beta, 1, f)) -- Y = X beta^T
   local inner, kk, tt = 0, 0, 0
   for i = 1, P do
     for j = 1, P do

@@ -3,8 +3,8 @@
 -- directory that lives for one describe block.
 --   local runs = dofile(source .. "/spec/support/experiment_run.lua")
 --   local config = runs.config(SMALL)          -- config{depth = 3}: SMALL with depth overridden
---   local exp = runs.in_scratch(M)             -- inside describe:
---   setup(exp.setup); teardown(exp.teardown)   -- (busted's hooks are the spec file's, not ours)
+--   local exp = runs.in_scratch(M, setup, teardown)  -- inside describe: busted's hooks are the
+--                                                    -- spec file's, so it is given them
 --   local summary, err = exp.run(config{...}); io.open(exp.dir .. "/summary.json")
 local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
 local experiment = require "ntklab.experiment"
@@ -24,7 +24,8 @@ end
 
 --- {dir, run, setup, teardown}: setup makes the scratch directory exp.dir, teardown removes it;
 -- run(cfg) runs module quietly into exp.dir and returns what ntklab.experiment.run returns.
-function runs.in_scratch(module)
+-- Given busted's setup and teardown (the calling describe block's), it registers them there.
+function runs.in_scratch(module, setup, teardown)
   local exp = {}
   function exp.run(cfg)
     cfg.out, cfg.quiet = exp.dir, true
@@ -32,7 +33,14 @@ function runs.in_scratch(module)
   end
   function exp.setup() exp.dir = files.scratch_dir() end
   function exp.teardown() files.remove_tree(exp.dir) end
+  if setup then setup(exp.setup) end
+  if teardown then teardown(exp.teardown) end
   return exp
+end
+
+--- Whether Fashion-MNIST can be read here (specs of the image experiments are pending without it).
+function runs.have_fashion_mnist()
+  return require("ntklab.image_data").two_class("fashion_mnist", {train = 2, test = 0}) ~= nil
 end
 
 return runs

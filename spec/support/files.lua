@@ -1,5 +1,5 @@
--- spec/support/files.lua: scratch directories and file helpers shared by the specs that write
--- files or run the host on a command line (43, 51, 52); not a spec itself.
+-- spec/support/files.lua: scratch directories, file helpers and the shell, shared by the specs
+-- that write files or run the host on a command line; not a spec itself.
 local output = require "ntklab.output"
 local lfs = require "lfs"
 
@@ -18,6 +18,14 @@ function files.absolute(path) return (assert(output.absolute(path))) end
 function files.q(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
 
 -- A fresh, empty directory of its own (remove it with files.remove_tree).
+-- Runs a shell command; returns its output (stdout and stderr together) and its exit code.
+function files.sh(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1", "r"))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  return out, code
+end
+
 function files.scratch_dir()
   local base = os.tmpname()
   os.remove(base)

@@ -5,6 +5,7 @@
 -- Integrated with classical RK4 at a fixed step. It knows nothing of ntklab.theory: it is the
 -- independent side of the theory specs. Loaded with dofile (returns the module table).
 local sim = {}
+local matvec = require("spec.support.ops_reference").matvec
 
 local function matmul(A, B)
   local n, k, m = #A, #B, #B[1]
@@ -66,24 +67,10 @@ local function gradient_flow(Ws, s, beta, Sigma)
   local v, A, B = sim.end_to_end(Ws)
   local e = {}
   for j = 1, #v do e[j] = s * beta[j] - v[j] end -- minus the residual: descent direction
-  if Sigma then
-    local se = {}
-    for i = 1, #e do
-      local acc = 0
-      for j = 1, #e do acc = acc + Sigma[i][j] * e[j] end
-      se[i] = acc
-    end
-    e = se
-  end
+  if Sigma then e = matvec(Sigma, e) end
   local dWs = {}
   for l = 1, #Ws do
-    local Bl, Al = B[l], A[l][1]
-    local be = {}
-    for i = 1, #Bl do
-      local acc = 0
-      for j = 1, #e do acc = acc + Bl[i][j] * e[j] end
-      be[i] = acc
-    end
+    local Al, be = A[l][1], matvec(B[l], e)
     local d = {}
     for i = 1, #Al do
       local row = {}

@@ -1,5 +1,6 @@
 --- spec/support/model_fd.lua: central finite differences of a model's loss, for the gradient
--- checks of specs 14, 17 and 18 (ntklab.model, ntklab.wide_resnet, the image layers).
+-- checks of specs 10, 14, 17 and 18 (ntklab.mlp, ntklab.model, ntklab.wide_resnet, the image
+-- layers: anything with grad, loss, params and nparams).
 --
 -- Central differences with h = 1e-6 on O(1) losses: truncation ~ h^2 |L'''| ~ 1e-12, rounding
 -- ~ eps |L| / h ~ 1e-10; a correct gradient lands near 1e-9 relative, far below the issue's 1e-6.

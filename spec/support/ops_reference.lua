@@ -142,6 +142,20 @@ function ref.matmul(a, b, transA, transB)
   return r
 end
 
+-- A x for a 2-D table A and a 1-D table x (matmul with x as one row of b^T).
+function ref.matvec(A, x)
+  local y = {}
+  for i, row in ipairs(ref.matmul(A, {x}, false, true)) do y[i] = row[1] end
+  return y
+end
+
+-- X^T X / P for the rows of a P x D table: the inputs' second-moment (covariance) matrix.
+function ref.second_moment(X)
+  local S = ref.matmul(X, X, true)
+  for _, row in ipairs(S) do for j = 1, #row do row[j] = row[j] / #X end end
+  return S
+end
+
 -- max |a_ij| over a 2-D table.
 function ref.maxabs(a)
   local m = 0

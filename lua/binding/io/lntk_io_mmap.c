@@ -13,38 +13,27 @@
 #include "lntk.h"
 #include "lntk_io_mmap.h"
 
-static int io_fail(lua_State *L, const char *path, const ntk_error *err) {
-  if (err->status == NTK_EARG && err->arg > 0) return lntk_status(L, err, 0);
-  luaL_pushfail(L);
-  if (path)
-    lua_pushfstring(L, "%s: %s", path, err->msg);
-  else
-    lua_pushstring(L, err->msg);
-  return 2;
-}
+/* Lua positions */
+enum { ARG_PATH = 1, ARG_T = 2, ARG_OPTS = 3 };          /* write_npy_paged(path, K [, opts]) */
+enum { ARG_PATHS = 1, ARG_ROWS = 2, ARG_COLS = 3 };      /* map_npy_rows(paths, rows, cols) */
+
+static const char *const dtype_names[] = {"f8", "f4", NULL};
+static const int dtype_codes[] = {NTK_NPY_F8, NTK_NPY_F4};
+static const lntk_option write_options[] = {
+    LNTK_OPT("dtype", LNTK_OPT_CHOICE, .def = 0, .choices = dtype_names),
+    LNTK_OPT_END,
+};
 
 static int io_write_npy_paged(lua_State *L) {
-  static const char *const allowed[] = {"dtype", NULL};
-  static const char *const dtypes[] = {"f8", "f4", NULL};
-  const char *path = lntk_checkpath(L, 1);
-  ntk_tensor *t = lntk_checktensor(L, 2);
-  int dtype = NTK_NPY_F8;
+  const char *path = lntk_checkpath(L, ARG_PATH);
+  ntk_tensor *t = lntk_checktensor(L, ARG_T);
+  lntk_optval dtype;
   ntk_error err;
-  if (t->ndim != 2) return lntk_shapeerror(L, 2, "[rows x cols]", t);
-  if (!lua_isnoneornil(L, 3)) {
-    luaL_checktype(L, 3, LUA_TTABLE);
-    lntk_checkoptions(L, 3, allowed);
-    if (lua_getfield(L, 3, "dtype") != LUA_TNIL) {
-      const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-      if (!v || (strcmp(v, dtypes[0]) != 0 && strcmp(v, dtypes[1]) != 0))
-        return luaL_argerror(
-            L, 3, lua_pushfstring(L, "option 'dtype': 'f8' or 'f4' expected, got %s",
-                                  v ? lua_pushfstring(L, "'%s'", v) : luaL_typename(L, -1)));
-      dtype = strcmp(v, "f8") == 0 ? NTK_NPY_F8 : NTK_NPY_F4;
-    }
-    lua_pop(L, 1);
-  }
-  if (ntk_io_write_npy_paged(path, t, dtype, &err) != NTK_OK) return io_fail(L, path, &err);
+  if (t->ndim != 2) return lntk_shapeerror(L, ARG_T, "[rows x cols]", t);
+  lntk_options(L, ARG_OPTS, write_options, &dtype);
+  /* core (path, t, dtype) */
+  if (ntk_io_write_npy_paged(path, t, dtype_codes[dtype.choice], &err) != NTK_OK)
+    return lntk_result_at(L, &err, LNTK_ARGS(ARG_PATH, ARG_T, ARG_OPTS), path);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -106,7 +95,9 @@ static int io_map_npy_rows(lua_State *L) {
   cols = check_count(L, 3, "cols");
   n = lntk_io_tile_lists(L, 1, 2, &paths, &rows);
   t = lntk_pushtensor(L);
-  if (ntk_io_map_npy_rows(t, paths, rows, n, cols, &err) != NTK_OK) return io_fail(L, NULL, &err);
+  /* core (out, paths, rows, n, cols) */
+  if (ntk_io_map_npy_rows(t, paths, rows, n, cols, &err) != NTK_OK)
+    return lntk_result(L, &err, LNTK_ARGS(0, ARG_PATHS, ARG_ROWS, 0, ARG_COLS));
   return 1;
 }
 
@@ -117,7 +108,8 @@ static int io_checksum(lua_State *L) {
   char hex[17];
   if (!ntk_tensor_is_contiguous(t)) {
     ntk_tensor *c = lntk_pushtensor(L);
-    if (ntk_tensor_init_copy(c, t, &err) != NTK_OK) return lntk_fail(L, &err, 1);
+    /* core (out, src) */
+    if (ntk_tensor_init_copy(c, t, &err) != NTK_OK) return lntk_result(L, &err, LNTK_ARGS(0, 1));
     src = c;
   }
   snprintf(hex, sizeof hex, "%016llx",

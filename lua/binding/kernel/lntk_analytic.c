@@ -8,162 +8,39 @@
  * In the standard parameterization the NTK is the leading-order expectation at the given
  * hidden widths (it grows with them); in the ntk one, and for the NNGP kernel, widths other
  * than D do not matter. */
-#include <string.h>
-
 #include "lntk.h"
 #include "ntk_analytic.h"
 
-static const char *const param_names[] = {"standard", "ntk", NULL};
+/* Lua positions: ntklab.analytic_ntk(spec, X [, X2]) */
+enum { ARG_SPEC = 1, ARG_X = 2, ARG_X2 = 3 };
 
-/* The architecture read from argument 1, in caller-owned arrays. */
-typedef struct spec_arrays {
-  size_t widths[NTK_MLP_MAX_DEPTH + 1];
-  ntk_activation act[NTK_MLP_MAX_DEPTH];
-  double sigma[NTK_MLP_MAX_DEPTH];
-} spec_arrays;
-
-static int specerror(lua_State *L, const char *key, const char *msg) {
-  return luaL_argerror(L, 1, lua_pushfstring(L, "field '%s': %s", key, msg));
-}
-
-static void read_activation(lua_State *L, int idx, ntk_activation *out) {
-  if (lua_type(L, idx) != LUA_TSTRING)
-    specerror(L, "activation",
-              lua_pushfstring(L, "activation name expected, got %s", luaL_typename(L, idx)));
-  if (!ntk_activation_from_name(lua_tostring(L, idx), out))
-    specerror(L, "activation",
-              lua_pushfstring(L, "unknown activation '%s'", lua_tostring(L, idx)));
-}
-
-static void read_table_spec(lua_State *L, ntk_mlp_config *cfg, spec_arrays *a) {
-  static const char *const allowed[] = {"widths",     "activation", "bias", "param", "sigma",
-                                        "bias_sigma", "init",       "seed", "rng",   NULL};
-  lua_Integer n, i;
-  int depth, p;
-  lntk_checkoptions(L, 1, allowed);
-  if (lua_getfield(L, 1, "widths") != LUA_TTABLE)
-    specerror(L, "widths",
-              lua_pushfstring(L, "table {D, n1, ..., C} expected, got %s", luaL_typename(L, -1)));
-  n = (lua_Integer)lua_rawlen(L, -1);
-  if (n < 2 || n > NTK_MLP_MAX_DEPTH + 1)
-    specerror(L, "widths",
-              lua_pushfstring(L, "2 to %d entries expected, got %I", NTK_MLP_MAX_DEPTH + 1, n));
-  depth = (int)n - 1;
-  for (i = 1; i <= n; i++) {
-    int isnum;
-    lua_Integer w;
-    lua_rawgeti(L, -1, i);
-    w = lua_tointegerx(L, -1, &isnum);
-    if (!isnum || w < 1 || w > ((lua_Integer)1 << 40))
-      specerror(L, "widths", lua_pushfstring(L, "entry %I: positive integer expected", i));
-    a->widths[i - 1] = (size_t)w;
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  for (i = 0; i < depth; i++) a->act[i] = NTK_ACT_RELU;
-  switch (lua_getfield(L, 1, "activation")) {
-    case LUA_TNIL:
-      break;
-    case LUA_TSTRING:
-      read_activation(L, -1, &a->act[0]);
-      for (i = 1; i < depth; i++) a->act[i] = a->act[0];
-      break;
-    case LUA_TTABLE:
-      if ((lua_Integer)lua_rawlen(L, -1) != depth - 1)
-        specerror(L, "activation",
-                  lua_pushfstring(L, "%d names expected (one per hidden layer), got %I", depth - 1,
-                                  (lua_Integer)lua_rawlen(L, -1)));
-      for (i = 1; i < depth; i++) {
-        lua_rawgeti(L, -1, i);
-        read_activation(L, -1, &a->act[i - 1]);
-        lua_pop(L, 1);
-      }
-      break;
-    default:
-      specerror(L, "activation",
-                lua_pushfstring(L, "name or table expected, got %s", luaL_typename(L, -1)));
-  }
-  lua_pop(L, 1);
-  for (i = 0; i < depth; i++) a->sigma[i] = 1.0;
-  switch (lua_getfield(L, 1, "sigma")) {
-    case LUA_TNIL:
-      break;
-    case LUA_TNUMBER:
-      for (i = 0; i < depth; i++) a->sigma[i] = lua_tonumber(L, -1);
-      break;
-    case LUA_TTABLE:
-      if ((lua_Integer)lua_rawlen(L, -1) != depth)
-        specerror(L, "sigma",
-                  lua_pushfstring(L, "%d numbers expected (one per layer), got %I", depth,
-                                  (lua_Integer)lua_rawlen(L, -1)));
-      for (i = 1; i <= depth; i++) {
-        if (lua_rawgeti(L, -1, i) != LUA_TNUMBER)
-          specerror(L, "sigma", lua_pushfstring(L, "entry %I: number expected", i));
-        a->sigma[i - 1] = lua_tonumber(L, -1);
-        lua_pop(L, 1);
-      }
-      break;
-    default:
-      specerror(L, "sigma", lua_pushfstring(L, "number or table expected, got %s", luaL_typename(L, -1)));
-  }
-  lua_pop(L, 1);
-  lua_getfield(L, 1, "bias");
-  if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-    specerror(L, "bias", lua_pushfstring(L, "boolean expected, got %s", luaL_typename(L, -1)));
-  cfg->bias = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  cfg->param = NTK_PARAM_STANDARD;
-  if (lua_getfield(L, 1, "param") != LUA_TNIL) {
-    if (lua_type(L, -1) != LUA_TSTRING)
-      specerror(L, "param", lua_pushfstring(L, "string expected, got %s", luaL_typename(L, -1)));
-    for (p = 0; param_names[p] && strcmp(param_names[p], lua_tostring(L, -1)) != 0; p++) {
-    }
-    if (!param_names[p])
-      specerror(L, "param",
-                lua_pushfstring(L, "'standard' or 'ntk' expected, got '%s'", lua_tostring(L, -1)));
-    cfg->param = (ntk_param)p;
-  }
-  lua_pop(L, 1);
-  {
-    int isnum = 1;
-    cfg->bias_sigma = 0.0;
-    if (lua_getfield(L, 1, "bias_sigma") != LUA_TNIL) cfg->bias_sigma = lua_tonumberx(L, -1, &isnum);
-    if (!isnum)
-      lntk_opterror(L, 1, "bias_sigma",
-                    lua_pushfstring(L, "number expected, got %s", luaL_typename(L, -1)));
-    lua_pop(L, 1);
-  }
-  cfg->depth = depth;
-  cfg->widths = a->widths;
-  cfg->act = a->act;
-  cfg->sigma = a->sigma;
-  cfg->init = NTK_INIT_GAUSSIAN;
-}
-
-static void read_spec(lua_State *L, ntk_mlp_config *cfg, spec_arrays *a) {
-  if (luaL_testudata(L, 1, LNTK_MLP_MT)) {
-    ntk_mlp_config_of(cfg, lntk_checkmlp(L, 1));
+/* The architecture of argument ARG_SPEC: a net's, or the table ntklab.mlp reads (lntk_mlp.c). */
+static void read_spec(lua_State *L, lntk_architecture *a) {
+  if (luaL_testudata(L, ARG_SPEC, LNTK_MLP_MT)) {
+    ntk_mlp_config_of(&a->cfg, lntk_checkmlp(L, ARG_SPEC));
     return;
   }
-  if (!lua_istable(L, 1))
-    luaL_argerror(L, 1, lua_pushfstring(L, "mlp or architecture table expected, got %s",
-                                        luaL_typename(L, 1)));
-  read_table_spec(L, cfg, a);
+  if (!lua_istable(L, ARG_SPEC))
+    luaL_argerror(L, ARG_SPEC, lua_pushfstring(L, "mlp or architecture table expected, got %s",
+                                               luaL_typename(L, ARG_SPEC)));
+  /* widths up to 2^40: nothing of width size is allocated (the kernels are P1 x P2) */
+  lntk_check_architecture(L, ARG_SPEC, a, 40);
 }
 
 static int analytic(lua_State *L, int want_ntk) {
-  ntk_mlp_config cfg;
-  spec_arrays a;
+  lntk_architecture a;
   const ntk_tensor *X1, *X2;
   ntk_tensor *out;
   ntk_error err;
-  read_spec(L, &cfg, &a);
-  X1 = lntk_checktensor(L, 2);
-  X2 = lntk_opttensor(L, 3);
+  lua_settop(L, ARG_X2);
+  read_spec(L, &a);
+  X1 = lntk_checktensor(L, ARG_X);
+  X2 = lntk_opttensor(L, ARG_X2);
   out = lntk_pushtensor(L);
-  if (ntk_analytic_kernels(want_ntk ? out : NULL, want_ntk ? NULL : out, &cfg, X1, X2, &err) !=
+  /* core (ntk, nngp, cfg, X1, X2) */
+  if (ntk_analytic_kernels(want_ntk ? out : NULL, want_ntk ? NULL : out, &a.cfg, X1, X2, &err) !=
       NTK_OK)
-    return lntk_result(L, &err, LNTK_ARGS(0, 0, 1, 2, 3)); /* core (ntk, nngp, cfg, X1, X2) */
+    return lntk_result(L, &err, LNTK_ARGS(0, 0, ARG_SPEC, ARG_X, ARG_X2));
   lntk_gcstep(L, ntk_tensor_numel(out) * sizeof(double));
   return 1;
 }

@@ -10,7 +10,8 @@
  *         trace  P1 x P2, sum over outputs of K_kk (NOT divided by C);
  *         mean   P1 x P2, the trace divided by C.
  *       opts.layers = true: also returns {K_1, ..., K_L}, each layer's parameter contribution,
- *         summing to K.
+ *         summing to K; opts.layers = {K_1, ..., K_L}, L contiguous tensors of K's shape:
+ *         written in place and returned (the same table), so a loop allocates nothing.
  *       opts.eta = tensor of net:nparams() steps eta_j >= 0 (e.g. adam:effective_lr(net)):
  *         K_eta = sum_j eta_j df/dtheta_j df/dtheta_j (paper Eq. 91).
  *       opts.tile = T: compute in T x T sample blocks (scratch O(T^2) instead of O(P^2)).
@@ -26,6 +27,8 @@
  *   ws = ntklab.kernel_workspace(): ws:bytes(), ws:hits() (cache hits), ws:clear(),
  *       ws:release() (also __gc / __close). */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lntk.h"
@@ -84,6 +87,53 @@ static int kws_tostring(lua_State *L) {
   return 1;
 }
 
+/* Registry key of the default workspaces: a table net -> kernel_workspace, weak in keys and
+ * values. */
+static const char default_ws_key = 'w';
+
+/* The workspace a call without opts.workspace uses: one per net (net at stack index idx), kept
+ * in a weak table, so its buffers and cached input Gram serve the next default call on that net
+ * (no fresh scratch to touch, no Gram to recompute for the same X) until the collector runs:
+ * collectgarbage(), or the binding's full collection after 64 MiB of new tensors, releases it.
+ * It holds what the largest call since needed. Not used for calls of more than
+ * NTK_KERNEL_AUTO_TILE samples, which run in tiles without a cache to bound their memory.
+ * Pushes the workspace (the caller's reference for the duration of the call). */
+static ntk_kernel_ws *default_ws(lua_State *L, int idx) {
+  lkws *w;
+  idx = lua_absindex(L, idx);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &default_ws_key) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "kv");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &default_ws_key);
+  }
+  lua_pushvalue(L, idx);
+  if (lua_rawget(L, -2) == LUA_TUSERDATA) {
+    w = luaL_checkudata(L, -1, LNTK_KWS_MT);
+    if (w->ws) {
+      lua_remove(L, -2); /* the workspace stays on the stack: the call's own reference */
+      return w->ws;
+    }
+  }
+  lua_pop(L, 1);
+  {
+    ntk_error err;
+    w = lntk_newobject(L, sizeof *w, LNTK_KWS_MT);
+    if (ntk_kernel_ws_new(&w->ws, &err) != NTK_OK) lntk_raise(L, &err, NULL);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+    lua_remove(L, -2);
+  }
+  /* left on the stack until the call returns: the weak table alone would let a collection
+   * triggered by the result's allocation free it mid-call */
+  return w->ws;
+}
+
 static const char *const output_names[] = {"full", "blocks", "trace", "mean", NULL};
 
 /* Lua positions: ntklab.ntk(net, X [, X2] [, opts]) */
@@ -108,32 +158,10 @@ typedef struct kargs {
  * after X. The core's input check runs here, before any allocation of results. */
 static void check_kernel_args(lua_State *L, kargs *a) {
   ntk_error err;
-  int top = lua_gettop(L);
   a->net = lntk_checkmlp(L, ARG_NET);
-  a->X2 = NULL;
-  a->P2 = 0;
-  a->opt = 0;
-  if (top > 4) luaL_argerror(L, 5, "no value expected (net, X [, X2] [, options])");
-  lua_settop(L, 4);
-  a->X1 = lntk_checktensor(L, ARG_X1);
+  a->opt = lntk_kernel_args(L, "net, X [, X2] [, options]", &a->X1, &a->X2);
   a->P1 = a->X1->shape[0];
-  if (lntk_istensor(L, ARG_X2)) {
-    a->X2 = lntk_checktensor(L, ARG_X2);
-    a->P2 = a->X2->shape[0];
-    if (!lua_isnil(L, 4)) {
-      luaL_checktype(L, 4, LUA_TTABLE);
-      a->opt = 4;
-    }
-  } else if (!lua_isnil(L, 3)) {
-    if (!lua_istable(L, 3))
-      luaL_argerror(L, 3, lua_pushfstring(L, "tensor X2 or option table expected, got %s",
-                                          luaL_typename(L, 3)));
-    if (!lua_isnil(L, 4)) luaL_argerror(L, 4, "no value expected after the option table");
-    a->opt = 3;
-  } else if (!lua_isnil(L, 4)) {
-    luaL_checktype(L, 4, LUA_TTABLE);
-    a->opt = 4;
-  }
+  a->P2 = a->X2 ? a->X2->shape[0] : 0;
   /* Lua positions given to the core outright */
   if (ntk_kernel_check_inputs(a->net, a->X1, a->X2, ARG_X1, ARG_X2, &err) != NTK_OK)
     lntk_result(L, &err, NULL);
@@ -169,7 +197,7 @@ static void kernel_result_shape(const kargs *a, ntk_kernel_output out, size_t *r
 enum { NTK_OUTPUT, NTK_LAYERS, NTK_ETA, NTK_TILE, NTK_WORKSPACE, NTK_OUT, NTK_NOPTS };
 static const lntk_option ntk_options[] = {
     LNTK_OPT("output", LNTK_OPT_CHOICE, .choices = output_names),
-    LNTK_OPT("layers", LNTK_OPT_BOOLEAN),
+    LNTK_OPT("layers", LNTK_OPT_ANY),
     LNTK_OPT("eta", LNTK_OPT_TENSOR),
     LNTK_OPT("tile", LNTK_OPT_INTEGER),
     LNTK_OPT("workspace", LNTK_OPT_OBJECT, .mt = LNTK_KWS_MT, .what = "kernel_workspace"),
@@ -177,11 +205,78 @@ static const lntk_option ntk_options[] = {
     LNTK_OPT_END,
 };
 
+/* Checks that t is a contiguous [rows x cols] tensor for option `what` (out, layers[l]). */
+static void check_out_shape(lua_State *L, int opt, const char *what, const ntk_tensor *t,
+                            size_t rows, size_t cols) {
+  char buf[64];
+  if (t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols && ntk_tensor_is_contiguous(t))
+    return;
+  ntk_tensor_shape_str(t, buf, sizeof buf);
+  lntk_opterror(L, opt, what, lua_pushfstring(L, "contiguous [%I x %I] expected, got %s%s",
+                                              (lua_Integer)rows, (lua_Integer)cols, buf,
+                                              ntk_tensor_is_contiguous(t) ? "" : " view"));
+}
+
+/* Whether the n doubles at a and at b share memory. */
+static int overlap(const double *a, const double *b, size_t n) {
+  uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b, bytes = n * sizeof(double);
+  return pa < pb + bytes && pb < pa + bytes;
+}
+
+/* opts.layers: nil/false (none), true (fresh tensors) or a table of depth out tensors. Pushes
+ * the table of layer kernels (when any) and fills lay; returns the number of layers (0: none). */
+static int layer_outputs(lua_State *L, int opt, const lntk_optval *v, const ntk_mlp *net,
+                         const ntk_tensor *K, size_t rows, size_t cols, double **lay) {
+  int l, depth = net->depth;
+  if (!v->present) return 0;
+  if (lua_isboolean(L, v->idx)) {
+    if (!lua_toboolean(L, v->idx)) return 0;
+    lua_createtable(L, depth, 0);
+    for (l = 0; l < depth; l++) {
+      ntk_tensor *t = lntk_newtensor(L, 2, rows, cols);
+      lay[l] = ntk_tensor_data(t);
+      lua_rawseti(L, -2, l + 1);
+    }
+    return depth;
+  }
+  if (!lua_istable(L, v->idx))
+    lntk_opterror(L, opt, "layers",
+                  lua_pushfstring(L, "boolean or table of %d tensors expected, got %s", depth,
+                                  luaL_typename(L, v->idx)));
+  if (lua_rawlen(L, v->idx) != (lua_Unsigned)depth)
+    lntk_opterror(L, opt, "layers",
+                  lua_pushfstring(L, "table of %d tensors (one per layer) expected, got %I "
+                                     "entries", depth, (lua_Integer)lua_rawlen(L, v->idx)));
+  for (l = 0; l < depth; l++) {
+    char what[32];
+    ntk_tensor *t;
+    int i;
+    snprintf(what, sizeof what, "layers[%d]", l + 1);
+    lua_rawgeti(L, v->idx, l + 1);
+    if (!lntk_istensor(L, -1))
+      lntk_opterror(L, opt, what, lua_pushfstring(L, "tensor expected, got %s",
+                                                  luaL_typename(L, -1)));
+    t = lntk_checktensor(L, -1);
+    lua_pop(L, 1);
+    check_out_shape(L, opt, what, t, rows, cols);
+    lay[l] = ntk_tensor_data(t);
+    /* overlapping outputs would be summed into each other */
+    if (overlap(lay[l], ntk_tensor_data(K), rows * cols))
+      lntk_opterror(L, opt, what, "a tensor not sharing memory with the kernel expected");
+    for (i = 0; i < l; i++)
+      if (overlap(lay[i], lay[l], rows * cols))
+        lntk_opterror(L, opt, what, lua_pushfstring(L, "a tensor not sharing memory with "
+                                                       "layers[%d] expected", i + 1));
+  }
+  lua_pushvalue(L, v->idx);
+  return depth;
+}
+
 static int l_ntk(lua_State *L) {
   kargs a;
   lntk_optval o[NTK_NOPTS];
   ntk_kernel_opts ko = {NTK_KERNEL_FULL, NULL, 0, NULL};
-  int l, L_ = 0, layer_tbl = 0;
+  int L_;
   size_t rows, cols;
   ntk_tensor *K;
   double *lay[NTK_MLP_MAX_DEPTH];
@@ -194,37 +289,23 @@ static int l_ntk(lua_State *L) {
     lntk_opterror(L, a.opt, "tile", lua_pushfstring(L, "integer >= 0 expected, got %I",
                                                     o[NTK_TILE].integer));
   ko.tile = (size_t)o[NTK_TILE].integer;
-  if (o[NTK_WORKSPACE].present) ko.ws = check_ws(L, o[NTK_WORKSPACE].idx);
+  if (o[NTK_WORKSPACE].present)
+    ko.ws = check_ws(L, o[NTK_WORKSPACE].idx);
+  else if (ko.tile == 0 && a.P1 <= NTK_KERNEL_AUTO_TILE && (a.X2 ? a.P2 : a.P1) <= NTK_KERNEL_AUTO_TILE)
+    ko.ws = default_ws(L, ARG_NET);
   kernel_result_shape(&a, ko.output, &rows, &cols);
   if (o[NTK_OUT].present) {
     /* writing into the caller's tensor saves a fresh P x P allocation per call */
     K = o[NTK_OUT].tensor;
-    if (K->ndim != 2 || K->shape[0] != rows || K->shape[1] != cols ||
-        !ntk_tensor_is_contiguous(K)) {
-      char buf[64];
-      ntk_tensor_shape_str(K, buf, sizeof buf);
-      lntk_opterror(L, a.opt, "out", lua_pushfstring(L, "contiguous [%I x %I] expected, got %s%s",
-                                                     (lua_Integer)rows, (lua_Integer)cols, buf,
-                                                     ntk_tensor_is_contiguous(K) ? "" : " view"));
-    }
+    check_out_shape(L, a.opt, "out", K, rows, cols);
     lua_pushvalue(L, o[NTK_OUT].idx);
   } else {
     K = lntk_newtensor(L, 2, rows, cols);
   }
-  if (o[NTK_LAYERS].boolean) {
-    L_ = a.net->depth;
-    lua_createtable(L, L_, 0);
-    layer_tbl = lua_gettop(L);
-    for (l = 0; l < L_; l++) {
-      ntk_tensor *t = lntk_newtensor(L, 2, rows, cols);
-      lay[l] = ntk_tensor_data(t);
-      lua_rawseti(L, layer_tbl, l + 1);
-    }
-  }
-  if (ntk_kernel_ntk(ntk_tensor_data(K), o[NTK_LAYERS].boolean ? lay : NULL, a.net, a.X1, a.X2, &ko,
-                     &err) != NTK_OK)
+  L_ = layer_outputs(L, a.opt, &o[NTK_LAYERS], a.net, K, rows, cols, lay);
+  if (ntk_kernel_ntk(ntk_tensor_data(K), L_ ? lay : NULL, a.net, a.X1, a.X2, &ko, &err) != NTK_OK)
     return lntk_result(L, &err, KERNEL_ARGS(a.opt));
-  return o[NTK_LAYERS].boolean ? 2 : 1;
+  return L_ ? 2 : 1;
 }
 
 enum { REF_OUTPUT, REF_ETA, REF_LAYER, REF_NOPTS };

@@ -107,8 +107,10 @@ static int l_kernel_eigs(lua_State *L) {
   ntk_kernel_stats st;
   ntk_error err;
   size_t n;
-  /* the core's square check first: k's range depends on K */
-  if (ntk_metrics_kernel_stats(&st, K, NULL, NULL, 0, &err) != NTK_OK)
+  /* the core's square check first (its message), k's range depends on K; a square K needs no
+   * pass over it here */
+  if ((K->ndim != 2 || K->shape[0] != K->shape[1] || K->shape[0] == 0) &&
+      ntk_metrics_kernel_stats(&st, K, NULL, NULL, 0, &err) != NTK_OK)
     return lntk_result(L, &err, STATS_ARGS);
   n = K->shape[0];
   luaL_argcheck(L, k >= 1 && (size_t)k <= n, ARG_2,

@@ -35,7 +35,7 @@ static const char *activation_names[NTK_ACT_COUNT + 1]; /* filled by lntk_open_m
 enum { ARG_OPTS = 1 };
 enum { ARG_NET = 1, ARG_X = 2, ARG_Y = 3, ARG_FORWARD_OUT = 3, ARG_GRAD_OUT = 4 };
 
-enum { O_WIDTHS, O_ACTIVATION, O_BIAS, O_PARAM, O_SIGMA, O_BIAS_SIGMA, O_INIT, O_SEED, O_RNG, NO };
+/* In the order of LNTK_ARCH_* (lntk.h). */
 static const lntk_option mlp_options[] = {
     LNTK_OPT("widths", LNTK_OPT_TABLE, .required = 1, .what = "table {D, n1, ..., C}"),
     LNTK_OPT("activation", LNTK_OPT_ANY),     /* a name for every hidden layer, or one per layer */
@@ -49,118 +49,118 @@ static const lntk_option mlp_options[] = {
     LNTK_OPT_END,
 };
 
-static int opterror(lua_State *L, const char *key, const char *msg) {
-  return lntk_opterror(L, ARG_OPTS, key, msg);
-}
-
-/* The activation name at the top of the stack. */
-static ntk_activation check_activation(lua_State *L) {
+/* The activation name at the top of the stack (an entry of the option table at arg). */
+static ntk_activation check_activation(lua_State *L, int arg) {
   int i;
   if (lua_type(L, -1) != LUA_TSTRING)
-    opterror(L, "activation",
-             lua_pushfstring(L, "activation name expected, got %s", luaL_typename(L, -1)));
+    lntk_opterror(L, arg, "activation",
+                  lua_pushfstring(L, "activation name expected, got %s", luaL_typename(L, -1)));
   i = lntk_findname(activation_names, lua_tostring(L, -1));
-  if (i < 0) lntk_choiceerror(L, ARG_OPTS, "activation", activation_names, lua_tostring(L, -1));
+  if (i < 0) lntk_choiceerror(L, arg, "activation", activation_names, lua_tostring(L, -1));
   return (ntk_activation)i;
 }
 
-/* Reads the entries of list option `key` (at idx) that lntk_options cannot type: n entries, each
- * read by the caller's loop. Returns the length after checking it is n. */
-static void check_count(lua_State *L, int idx, const char *key, lua_Integer n, const char *what) {
+/* Checks that list option `key` of the table at arg (its value at idx) has n entries; the
+ * caller's loop reads them (lntk_options cannot type the entries of a list). */
+static void check_count(lua_State *L, int arg, int idx, const char *key, lua_Integer n,
+                        const char *what) {
   lua_Integer got = (lua_Integer)lua_rawlen(L, idx);
-  if (got != n) opterror(L, key, lua_pushfstring(L, "%I %s, got %I", n, what, got));
+  if (got != n) lntk_opterror(L, arg, key, lua_pushfstring(L, "%I %s, got %I", n, what, got));
 }
 
-/* ntklab.mlp{widths = {D, n1, ..., C}, activation = "relu" | {per hidden layer}, bias = false,
- *   param = "standard" | "ntk", sigma = 1 | {per layer}, bias_sigma = 0,
- *   init = "gaussian" | "orthogonal" | "balanced", seed = int | rng = ntklab.rng(...)} */
-static int mlp_new(lua_State *L) {
-  size_t widths[NTK_MLP_MAX_DEPTH + 1];
-  ntk_activation act[NTK_MLP_MAX_DEPTH];
-  double sigma[NTK_MLP_MAX_DEPTH];
-  lntk_optval o[NO];
-  ntk_mlp_config cfg;
-  ntk_rng own, *rng = &own;
-  lntk_mlp *box;
-  ntk_error err;
-  lua_Integer n, i;
+void lntk_check_architecture(lua_State *L, int arg, lntk_architecture *a, int max_width_log2) {
+  lntk_optval *o = a->opt;
+  lua_Integer n, i, max_width = (lua_Integer)1 << max_width_log2;
   int depth, idx;
-  luaL_checktype(L, ARG_OPTS, LUA_TTABLE);
-  lua_settop(L, ARG_OPTS);
-  lntk_options(L, ARG_OPTS, mlp_options, o);
-  idx = o[O_WIDTHS].idx;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  lntk_options(L, arg, mlp_options, o);
+  idx = o[LNTK_ARCH_WIDTHS].idx;
   n = (lua_Integer)lua_rawlen(L, idx);
   if (n < 2 || n > NTK_MLP_MAX_DEPTH + 1)
-    opterror(L, "widths",
-             lua_pushfstring(L, "2 to %d entries expected, got %I", NTK_MLP_MAX_DEPTH + 1, n));
+    lntk_opterror(L, arg, "widths",
+                  lua_pushfstring(L, "2 to %d entries expected, got %I", NTK_MLP_MAX_DEPTH + 1, n));
   depth = (int)n - 1;
   for (i = 1; i <= n; i++) {
     int isnum;
     lua_Integer w;
     lua_rawgeti(L, idx, i);
     w = lua_tointegerx(L, -1, &isnum);
-    if (!isnum || w < 1 || w > (1 << 24))
-      opterror(L, "widths", lua_pushfstring(L, "entry %I: integer in [1, 2^24] expected", i));
-    widths[i - 1] = (size_t)w;
+    if (!isnum || w < 1 || w > max_width)
+      lntk_opterror(L, arg, "widths",
+                    lua_pushfstring(L, "entry %I: integer in [1, 2^%d] expected", i, max_width_log2));
+    a->widths[i - 1] = (size_t)w;
     lua_pop(L, 1);
   }
   /* activation: one name for every hidden layer, or a table of depth - 1 names */
-  for (i = 0; i < depth; i++) act[i] = NTK_ACT_RELU;
-  if ((idx = o[O_ACTIVATION].idx) != 0) {
+  for (i = 0; i < depth; i++) a->act[i] = NTK_ACT_RELU;
+  if ((idx = o[LNTK_ARCH_ACTIVATION].idx) != 0) {
     lua_pushvalue(L, idx);
     if (lua_type(L, idx) == LUA_TSTRING) {
-      act[0] = check_activation(L);
-      for (i = 1; i < depth; i++) act[i] = act[0];
+      a->act[0] = check_activation(L, arg);
+      for (i = 1; i < depth; i++) a->act[i] = a->act[0];
     } else if (lua_istable(L, idx)) {
-      check_count(L, idx, "activation", depth - 1, "names expected (one per hidden layer)");
+      check_count(L, arg, idx, "activation", depth - 1, "names expected (one per hidden layer)");
       for (i = 1; i < depth; i++) {
         lua_rawgeti(L, idx, i);
-        act[i - 1] = check_activation(L);
+        a->act[i - 1] = check_activation(L, arg);
         lua_pop(L, 1);
       }
     } else {
-      opterror(L, "activation",
-               lua_pushfstring(L, "name or table expected, got %s", luaL_typename(L, idx)));
+      lntk_opterror(L, arg, "activation",
+                    lua_pushfstring(L, "name or table expected, got %s", luaL_typename(L, idx)));
     }
     lua_pop(L, 1);
   }
-  act[depth - 1] = NTK_ACT_LINEAR;
+  a->act[depth - 1] = NTK_ACT_LINEAR;
   /* sigma: one number or one per layer */
-  for (i = 0; i < depth; i++) sigma[i] = 1.0;
-  if ((idx = o[O_SIGMA].idx) != 0) {
+  for (i = 0; i < depth; i++) a->sigma[i] = 1.0;
+  if ((idx = o[LNTK_ARCH_SIGMA].idx) != 0) {
     if (lua_type(L, idx) == LUA_TNUMBER) {
-      for (i = 0; i < depth; i++) sigma[i] = lua_tonumber(L, idx);
+      for (i = 0; i < depth; i++) a->sigma[i] = lua_tonumber(L, idx);
     } else if (lua_istable(L, idx)) {
-      check_count(L, idx, "sigma", depth, "numbers expected (one per layer)");
+      check_count(L, arg, idx, "sigma", depth, "numbers expected (one per layer)");
       for (i = 1; i <= depth; i++) {
         if (lua_rawgeti(L, idx, i) != LUA_TNUMBER)
-          opterror(L, "sigma", lua_pushfstring(L, "entry %I: number expected", i));
-        sigma[i - 1] = lua_tonumber(L, -1);
+          lntk_opterror(L, arg, "sigma", lua_pushfstring(L, "entry %I: number expected", i));
+        a->sigma[i - 1] = lua_tonumber(L, -1);
         lua_pop(L, 1);
       }
     } else {
-      opterror(L, "sigma",
-               lua_pushfstring(L, "number or table expected, got %s", luaL_typename(L, idx)));
+      lntk_opterror(L, arg, "sigma",
+                    lua_pushfstring(L, "number or table expected, got %s", luaL_typename(L, idx)));
     }
   }
-  cfg.depth = depth;
-  cfg.widths = widths;
-  cfg.act = act;
-  cfg.bias = o[O_BIAS].boolean;
-  cfg.param = (ntk_param)o[O_PARAM].choice;
-  cfg.sigma = sigma;
-  cfg.bias_sigma = o[O_BIAS_SIGMA].num;
-  cfg.init = (ntk_init)o[O_INIT].choice;
+  a->cfg.depth = depth;
+  a->cfg.widths = a->widths;
+  a->cfg.act = a->act;
+  a->cfg.bias = o[LNTK_ARCH_BIAS].boolean;
+  a->cfg.param = (ntk_param)o[LNTK_ARCH_PARAM].choice;
+  a->cfg.sigma = a->sigma;
+  a->cfg.bias_sigma = o[LNTK_ARCH_BIAS_SIGMA].num;
+  a->cfg.init = (ntk_init)o[LNTK_ARCH_INIT].choice;
+}
+
+/* ntklab.mlp{widths = {D, n1, ..., C}, activation = "relu" | {per hidden layer}, bias = false,
+ *   param = "standard" | "ntk", sigma = 1 | {per layer}, bias_sigma = 0,
+ *   init = "gaussian" | "orthogonal" | "balanced", seed = int | rng = ntklab.rng(...)} */
+static int mlp_new(lua_State *L) {
+  lntk_architecture a;
+  ntk_rng own, *rng = &own;
+  lntk_mlp *box;
+  ntk_error err;
+  luaL_checktype(L, ARG_OPTS, LUA_TTABLE);
+  lua_settop(L, ARG_OPTS);
+  lntk_check_architecture(L, ARG_OPTS, &a, 24); /* 2^24: a layer's weights must fit in memory */
   /* randomness is always explicit: a seed or an rng object (advanced by the draw) */
-  if (o[O_SEED].present == o[O_RNG].present)
+  if (a.opt[LNTK_ARCH_SEED].present == a.opt[LNTK_ARCH_RNG].present)
     luaL_argerror(L, ARG_OPTS, "exactly one of the options 'seed' and 'rng' expected");
-  if (o[O_RNG].present)
-    rng = lua_touserdata(L, o[O_RNG].idx);
+  if (a.opt[LNTK_ARCH_RNG].present)
+    rng = lua_touserdata(L, a.opt[LNTK_ARCH_RNG].idx);
   else
-    ntk_rng_seed(&own, (uint64_t)o[O_SEED].integer);
+    ntk_rng_seed(&own, (uint64_t)a.opt[LNTK_ARCH_SEED].integer);
   box = pushbox(L);
   /* core ntk_mlp_new(out, cfg, rng): the configuration is the option table */
-  if (ntk_mlp_new(&box->net, &cfg, rng, &err) != NTK_OK)
+  if (ntk_mlp_new(&box->net, &a.cfg, rng, &err) != NTK_OK)
     return lntk_result(L, &err, LNTK_ARGS(ARG_OPTS, ARG_OPTS, ARG_OPTS));
   lntk_gcstep(L, box->net->nparams * sizeof(double));
   return 1;
