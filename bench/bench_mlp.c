@@ -37,6 +37,7 @@ static void run_case(const char *name, int L, const size_t *w, ntk_activation ac
   ntk_storage Xs, Ys; /* the arrays X and Y as the API's tensors, no copy */
   ntk_tensor Xt, Yt;
   ntk_mlp *net;
+  ntk_model *model = NULL;
   ntk_rng rng;
   ntk_error err;
   int l, r, k;
@@ -67,12 +68,16 @@ static void run_case(const char *name, int L, const size_t *w, ntk_activation ac
   ntk_train_init(&tr, &tcfg, &err);
   ntk_tensor_wrap(&Xt, &Xs, X, P, w[0]);
   ntk_tensor_wrap(&Yt, &Ys, Y, P, w[L]);
-  ntk_train_step(&tr, net, &Xt, &Yt, 1e300, &err); /* warm-up: allocates the buffers */
+  if (ntk_model_from_mlp(&model, net, 0, &err) != NTK_OK) { /* trainers step models */
+    fprintf(stderr, "%s\n", err.msg);
+    exit(1);
+  }
+  ntk_train_step(&tr, model, &Xt, &Yt, 1e300, &err); /* warm-up: allocates the buffers */
   bare_step(L, w, P, A, W, G, dW);
   for (r = 0; r < REPEATS; r++) {
     double t0 = now(), t1, t2;
     for (k = 0; k < iters; k++)
-      if (ntk_train_step(&tr, net, &Xt, &Yt, 1e300, &err) != NTK_OK) {
+      if (ntk_train_step(&tr, model, &Xt, &Yt, 1e300, &err) != NTK_OK) {
         fprintf(stderr, "%s\n", err.msg);
         exit(1);
       }
@@ -86,6 +91,7 @@ static void run_case(const char *name, int L, const size_t *w, ntk_activation ac
          best_step * 1e6, best_bare * 1e6, best_step / best_bare, flops / best_step * 1e-9,
          ntk_threads_get());
   ntk_train_release(&tr);
+  ntk_model_free(model);
   ntk_mlp_free(net);
   free(X);
   free(Y);

@@ -20,7 +20,8 @@
 -- The DGEMM rate is that of a 2000 x 2000 product through ntklab.matmul at the same thread
 -- count, measured in every round (the machine is shared: rates drift, ratios hold better).
 -- OpenBLAS picks its kernel from the CPU it detects; on a CPU it does not know it falls back to
--- an old one (this VM: Prescott, 5x slower than SkylakeX): OPENBLAS_CORETYPE=SkylakeX forces it.
+-- an old one (this VM: Prescott, 5x slower than SkylakeX). The host now sets the best kernels the
+-- CPU supports itself (ntklab.blas_core(); OPENBLAS_CORETYPE overrides), and prints them below.
 local ntklab = require "ntklab"
 
 local k = tonumber(arg[1] or 4)
@@ -116,6 +117,7 @@ if what == "ntk-memory" then
   return
 end
 
+print(("OpenBLAS kernels: %s"):format(ntklab.blas_core()))
 print(("WRN k = %d, b = %d, P = %d, %d parameters, %d BLAS threads"):format(k, b, P, m:nparams(),
   threads))
 print(("convolution FLOPs: forward %.1f G, training step %.1f G; NTK bound %.1f G (Gram %.1f G)")

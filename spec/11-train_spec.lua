@@ -72,9 +72,15 @@ describe("train", function()
     assert.is_true(math.abs(tr.t - 1.0) < 1e-15)
     assert.is_true(final < loss0)
     assert.are.equal(final, net:loss(X, Y))
-    -- steps = N runs N more steps; observations it does not reach are not made
+    -- steps = N runs N more steps; an observation time past their end raises before any step
+    -- (issue 12: it used to be dropped silently)
+    assert.has_error(function()
+      tr:run(net, X, Y, {steps = 5, t = 5, observe = {1.5, 4}, observer = function() end})
+    end, "bad argument #4 to 'run' (option 'observe': time 4 is past the end of the run, t = 1.5 "
+      .. "(5 steps at lr = 0.1))")
+    assert.are.equal(10, tr.steps)
     local called = false
-    tr:run(net, X, Y, {steps = 5, t = 5, observe = {1.5, 4}, observer = function(t)
+    tr:run(net, X, Y, {steps = 5, t = 5, observe = {1.5}, observer = function(t)
       assert.is_true(math.abs(t - 1.5) < 1e-12)
       called = true
     end})

@@ -98,7 +98,7 @@ local cases = {
   {"adam eps", function() ntklab.train.adam{lr = 1, eps = 0} end, "eps > 0 expected, got 0"},
   {"adam without lr", function() ntklab.train.adam{} end, "option 'lr': number expected, got nil"},
   -- trainer methods
-  {"step no net", function() gd:step() end, "bad argument #1 to 'step' (ntklab.mlp expected, got nil)"},
+  {"step no net", function() gd:step() end, "bad argument #1 to 'step' (ntklab.mlp or ntklab.model expected, got nil)"},
   {"step X shape", function() gd:step(net, ntklab.zeros(5, 2), Y) end, "bad argument #2 to 'step' ([P x 3] expected, got [5 x 2])"},
   {"step Y rows", function() gd:step(net, X, ntklab.zeros(3, 2)) end, "bad argument #3 to 'step' (5 rows expected (as X), got 3)"},
   {"step released net", function() gd:step(released_net(), X, Y) end, "attempt to use a released mlp"},
@@ -115,7 +115,7 @@ local cases = {
   {"run observe entry", function() gd:run(net, X, Y, {t = 1, observe = {"a"}, observer = print}) end, "option 'observe': number expected at [1]"},
   {"run observer missing", function() gd:run(net, X, Y, {t = 1, observe = {0.5}}) end, "option 'observer': function expected with 'observe'"},
   {"run observer raises", function() ntklab.train.gd{lr = 0.1}:run(net, X, Y, {t = 1, observe = {0.5}, observer = function() error("stop here") end}) end, "stop here"},
-  {"effective_lr no net", function() gd:effective_lr() end, "bad argument #1 to 'effective_lr' (ntklab.mlp expected, got no value)"},
+  {"effective_lr no net", function() gd:effective_lr() end, "bad argument #1 to 'effective_lr' (ntklab.mlp or ntklab.model expected, got no value)"},
   {"effective_lr out shape", function() gd:effective_lr(net, ntklab.zeros(1)) end, "bad argument #2 to 'effective_lr' (contiguous [" .. net:nparams() .. "] expected, got [1])"},
   {"effective_lr other net", function()
     local t = ntklab.train.gd{lr = 1}

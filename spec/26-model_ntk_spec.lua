@@ -130,7 +130,7 @@ describe("bad arguments", function()
     {"ntklab.model_ntk", function() ntklab.model_ntk(m, ntklab.zeros(3, 71)) end, "bad argument #2 to 'model_ntk' ([P x 72] inputs expected, got [3 x 71])"},
     {"ntklab.model_ntk", function() ntklab.model_ntk(m, X, ntklab.zeros(2, 5)) end, "bad argument #3 to 'model_ntk' ([P x 72] inputs expected, got [2 x 5])"},
     {"ntklab.model_ntk", function() ntklab.model_ntk(m, X, "x") end, "bad argument #3 to 'model_ntk' (tensor X2 or option table expected, got string)"},
-    {"ntklab.model_ntk", function() ntklab.model_ntk(m, X, {output = "diag"}) end, "option 'output': \"full\", \"blocks\", \"trace\" or \"mean\" expected, got diag"},
+    {"ntklab.model_ntk", function() ntklab.model_ntk(m, X, {output = "diag"}) end, "option 'output': expected one of 'full', 'blocks', 'trace', 'mean', got 'diag'"},
     {"ntklab.model_ntk", function() ntklab.model_ntk(m, X, {workspace = 1}) end, "invalid option 'workspace'"},
     {"ntklab.model_ntk", function() ntklab.model_ntk(m, X, {tile = -2}) end, "option 'tile': integer >= 0 expected, got -2"},
     {"ntklab.model_ntk", function() ntklab.model_ntk(m, X, {eta = ntklab.ones(3)}) end, "option 'eta': [" .. m:nparams() .. "] (one step per parameter) expected, got [3]"},

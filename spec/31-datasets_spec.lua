@@ -183,10 +183,11 @@ describe("CIFAR-10 batches", function()
     assert.matches("cifar-10-binary.tar.gz", err, 1, true)
   end)
 
-  it("reports an impossible request", function()
-    local ds, err = data.cifar10{dir = dir, classes = {0, 1}, train = 1000}
-    assert.is_nil(ds)
-    assert.matches("1000 samples requested, the pool of classes {0, 1} holds", err, 1, true)
+  it("raises for an impossible request (misuse: more samples than the pool holds)", function()
+    local ok, err = pcall(data.cifar10, {dir = dir, classes = {0, 1}, train = 1000})
+    assert.is_false(ok)
+    assert.matches("bad argument #1 to 'cifar10' (option 'train': 1000 samples requested, the pool "
+      .. "of classes {0, 1} holds", err, 1, true)
   end)
 end)
 
@@ -209,7 +210,8 @@ describe("stratified selection", function()
     assert.are.same({[0] = 2}, c2)
     table.sort(rest)
     assert.are.same({49, 50}, rest)
-    assert.is_nil((data.stratified(labels, {2}, 6, ntklab.rng(1))))
+    assert.has_error(function() data.stratified(labels, {2}, 6, ntklab.rng(1)) end,
+      "bad argument #3 to 'stratified' (6 samples requested, the pool of classes {2} holds 5)")
   end)
 end)
 
@@ -278,17 +280,17 @@ describe("bad arguments", function()
     {"ntklab.data.stratified", function() data.stratified({0}, {0}, 1, rng, 5) end,
       "bad argument #5 to 'stratified' (set of indices or nil expected, got number)"},
     {"ntklab.data.mnist", function() data.mnist(5) end, "bad argument #1 to 'mnist' (table expected, got number)"},
-    {"ntklab.data.mnist", function() data.mnist{clases = {0, 1}} end, "bad argument #1 to 'mnist' (invalid option 'clases')"},
+    {"ntklab.data.mnist", function() data.mnist{clases = {0, 1}} end, "bad argument #1 to 'mnist' (invalid option 'clases' (did you mean 'classes'?); valid options: '"},
     {"ntklab.data.mnist", function() data.mnist{classes = {0}} end, "option 'classes': list of at least 2 classes expected"},
     {"ntklab.data.mnist", function() data.mnist{classes = {0, 0}} end, "option 'classes': [2] = 0 is not a distinct class in 0..9"},
     {"ntklab.data.mnist", function() data.mnist{classes = {0, 10}} end, "[2] = 10 is not a distinct class"},
     {"ntklab.data.mnist", function() data.mnist{train = -1} end, "option 'train': non-negative integer expected, got -1"},
     {"ntklab.data.mnist", function() data.mnist{test = 1.5} end, "option 'test': non-negative integer expected, got 1.5"},
     {"ntklab.data.mnist", function() data.mnist{seed = "x"} end, "option 'seed': integer expected, got x"},
-    {"ntklab.data.fashion_mnist", function() data.fashion_mnist{bogus = 1} end, "bad argument #1 to 'fashion_mnist' (invalid option 'bogus')"},
+    {"ntklab.data.fashion_mnist", function() data.fashion_mnist{bogus = 1} end, "bad argument #1 to 'fashion_mnist' (invalid option 'bogus'; valid options: '"},
     {"ntklab.data.fashion_mnist", function() data.fashion_mnist{classes = 3} end, "option 'classes': list of at least 2 classes expected"},
     {"ntklab.data.cifar10", function() data.cifar10{train = "all"} end, "bad argument #1 to 'cifar10' (option 'train': non-negative integer expected, got all)"},
-    {"ntklab.data.cifar10", function() data.cifar10{size = 1} end, "bad argument #1 to 'cifar10' (invalid option 'size')"},
+    {"ntklab.data.cifar10", function() data.cifar10{size = 1} end, "bad argument #1 to 'cifar10' (invalid option 'size'; valid options: '"},
     {"ntklab.data.teacher", function() data.teacher{P = 0} end, "option 'P': integer >= 1 expected, got 0"},
     {"ntklab.data.teacher", function() data.teacher{D = 2.5} end, "option 'D': integer >= 1 expected, got 2.5"},
     {"ntklab.data.teacher", function() data.teacher{C = 2, s = 1} end, "option 's': list of 1 to 2 singular values expected for C = 2"},
@@ -300,7 +302,7 @@ describe("bad arguments", function()
     {"ntklab.data.teacher", function() data.teacher{D = 2, spectrum = "flat"} end, "option 'spectrum': table or function expected, got string"},
     {"ntklab.data.teacher", function() data.teacher{P = 3, D = 5, whiten = true} end, "option 'whiten' needs P >= D, got P = 3, D = 5"},
     {"ntklab.data.teacher", function() data.teacher{seed = 0.5} end, "option 'seed': integer expected, got 0.5"},
-    {"ntklab.data.teacher", function() data.teacher{N = 1} end, "bad argument #1 to 'teacher' (invalid option 'N')"},
+    {"ntklab.data.teacher", function() data.teacher{N = 1} end, "bad argument #1 to 'teacher' (invalid option 'N'; valid options: '"},
   }
   bad_args.cases(it, cases)
 end)

@@ -280,7 +280,7 @@ describe("recorder", function()
     {"ntklab.recorder", function() ntklab.recorder{times = {0}, X = X, y = y, topk = 31} end, "option 'topk': integer in [0, 30]"},
     {"ntklab.recorder", function() ntklab.recorder{times = {0}, X = X, y = y, layers = 1} end, "option 'layers': boolean expected"},
     {"ntklab.recorder", function() rec():observe("a", 0, 1, net) end, "bad argument #1 to 'recorder:observe' (number expected"},
-    {"ntklab.recorder", function() rec():observe(0, 0, 1, {}) end, "bad argument #4 to 'recorder:observe' (mlp expected"},
+    {"ntklab.recorder", function() rec():observe(0, 0, 1, {}) end, "bad argument #4 to 'recorder:observe' (ntklab.mlp or ntklab.model expected"},
     {"ntklab.recorder", function() local r = rec(); r:observe(1, 0, 1, net); r:observe(1, 0, 1, net) end, "time after the previous record"},
     {"ntklab.recorder", function() rec():observe(0, 0, 1, ntklab.mlp{widths = {3, 1}, seed = 1}) end, "net with 6 inputs expected"},
     {"ntklab.recorder", function() rec():finish() end, "nothing recorded yet"},

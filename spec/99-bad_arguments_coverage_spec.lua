@@ -22,61 +22,8 @@ local bad_args = require "spec.support.bad_args"
 
 local source_dir = os.getenv("NTKLAB_SOURCE_DIR") or "."
 
--- Metamethods that only the Lua runtime calls, always with a valid object of the type.
-local RUNTIME_ONLY = {__gc = true, __close = true, __tostring = true, __len = true,
-                      __unm = true, __index = true, __name = true, __methods = true}
-
--- Returns {[fn] = {names...}}: each distinct function with every name it is reachable by.
-local function reachable_functions()
-  local names = {}
-  local function add(fn, name)
-    names[fn] = names[fn] or {}
-    table.insert(names[fn], name)
-  end
-  -- A table reachable under several names (ntklab.linalg is ntklab.core.linalg) gives its
-  -- functions every one of those names; only tables on the current path are skipped (cycles).
-  local on_path = {}
-  local function walk(tbl, prefix)
-    if on_path[tbl] then return end
-    on_path[tbl] = true
-    for k, v in pairs(tbl) do
-      if type(k) == "string" then
-        if type(v) == "function" then
-          add(v, prefix .. k)
-        elseif type(v) == "table" then
-          walk(v, prefix .. k .. ".")
-        end
-      end
-    end
-    on_path[tbl] = nil
-  end
-  walk(ntklab, "ntklab.")
-  local types = {}
-  for key, mt in pairs(debug.getregistry()) do
-    -- metatables (luaL_newmetatable sets __name); other registry tables are not types
-    if type(key) == "string" and key:match("^ntklab%.") and type(mt) == "table" and mt.__name then
-      types[#types + 1] = key:sub(#"ntklab." + 1)
-    end
-  end
-  table.sort(types)
-  for _, tname in ipairs(types) do
-    local mt = debug.getregistry()["ntklab." .. tname]
-    -- a metatable whose __index is a function keeps its method table as __methods
-    local methods = type(mt.__index) == "table" and mt.__index or mt.__methods
-    assert(type(methods) == "table", "metatable ntklab." .. tname ..
-           ": neither __index nor __methods is a table, its methods cannot be listed")
-    for k, v in pairs(methods) do
-      if type(v) == "function" then add(v, tname .. ":" .. k) end
-    end
-    for k, v in pairs(mt) do
-      if type(k) == "string" and k:match("^__") and type(v) == "function" and not RUNTIME_ONLY[k] then
-        add(v, tname .. "." .. k)
-      end
-    end
-  end
-  for _, list in pairs(names) do table.sort(list) end
-  return names, types
-end
+-- Every public function with its names (spec/support/public_api.lua, shared with spec 95).
+local function reachable_functions() return require("spec.support.public_api").functions() end
 
 -- Loads each spec file that uses the registry with stub busted functions: describe-like
 -- blocks run their body (that is where rows are registered), everything else does nothing.

@@ -13,19 +13,6 @@
 
 enum { ARG_K = 1, ARG_LAYERS, ARG_MODEL, ARG_X1, ARG_X2, ARG_OPTS };
 
-/* Contiguous rows of X for m into *data; a private copy (*own, to free) when X is strided. */
-static int batch(ntk_model *m, const double **data, double **own, size_t *P, const ntk_tensor *X,
-                 int arg, ntk_error *err) {
-  int st = ntk_model_batch(m, data, P, X, arg, err);
-  *own = NULL;
-  if (st != NTK_OK || *data != m->xcopy) return st;
-  *own = malloc((*P * m->input_dim > 0 ? *P * m->input_dim : 1) * sizeof **own);
-  if (!*own) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
-  if (*P * m->input_dim > 0) memcpy(*own, *data, *P * m->input_dim * sizeof **own);
-  *data = *own;
-  return NTK_OK;
-}
-
 static int check_kernel(const ntk_tensor *K, size_t rows, size_t cols, int arg, const char *what,
                         ntk_error *err) {
   char buf[64];
@@ -40,13 +27,23 @@ static int check_kernel(const ntk_tensor *K, size_t rows, size_t cols, int arg, 
   return NTK_OK;
 }
 
-static int check_eta(const ntk_model *m, const double *eta, ntk_error *err) {
+/* eta: [nparams] finite values >= 0 (any view); arg names it in errors. */
+static int check_eta(const ntk_model *m, const ntk_tensor *eta, int arg, ntk_error *err) {
+  char buf[64];
   size_t j;
+  int st;
   if (!eta) return NTK_OK;
-  for (j = 0; j < m->nparams; j++)
-    if (!(eta[j] >= 0.0) || !isfinite(eta[j]))
-      return ntk_error_set(err, NTK_EARG, ARG_OPTS, "eta: finite values >= 0 expected, got %g at %zu",
-                           eta[j], j + 1);
+  st = ntk_tensor_check_live(eta, arg, err);
+  if (st != NTK_OK) return st;
+  if (eta->ndim != 1 || eta->shape[0] != m->nparams)
+    return ntk_error_set(err, NTK_ESHAPE, arg, "eta: [%zu] expected, got %s", m->nparams,
+                         ntk_tensor_shape_str(eta, buf, sizeof buf));
+  for (j = 0; j < m->nparams; j++) {
+    const double e = ntk_tensor_at(eta, j, 0);
+    if (!(e >= 0.0) || !isfinite(e))
+      return ntk_error_set(err, NTK_EARG, arg, "eta: finite values >= 0 expected, got %g at %zu",
+                           e, j + 1);
+  }
   return NTK_OK;
 }
 
@@ -92,7 +89,7 @@ static void scale_rows(double *J, size_t rows, size_t np, const double *seta) {
 /* What one kernel computation works on: destinations in full or trace layout. */
 typedef struct job {
   ntk_model *m;
-  const double *x1, *x2; /* x2 == NULL: symmetric */
+  const ntk_tensor *x1, *x2; /* checked batches; x2 == NULL: symmetric */
   size_t P1, P2, C, T;
   int trace;
   double *K;             /* rows x cols, row-major */
@@ -122,33 +119,37 @@ static void tile_pair(const job *jb, size_t i0, size_t n1, size_t j0, size_t n2,
   }
 }
 
-static int tile_jacobian(ntk_model *m, double *J, const double *x, size_t n, const double *seta,
-                         ntk_error *err) {
-  int st = m->ops->jacobian(m->impl, J, m->nparams, x, n, err);
+/* J <- the Jacobian rows of samples [r0, r0 + n) of X (a view of them), scaled by sqrt(eta). */
+static int tile_jacobian(ntk_model *m, double *J, const ntk_tensor *X, size_t r0, size_t n,
+                         const double *seta, ntk_error *err) {
+  ntk_tensor rows;
+  int st = ntk_tensor_narrow(&rows, X, 0, r0, n, err);
+  if (st != NTK_OK) return st;
+  st = m->ops->jacobian(m->impl, J, m->nparams, &rows, err);
+  ntk_tensor_release(&rows);
   if (st == NTK_OK) scale_rows(J, n * m->output_dim, m->nparams, seta);
   return st;
 }
 
 static int run(job *jb, ntk_error *err) {
-  const size_t D = jb->m->input_dim;
   size_t i0, j0;
   int st;
   for (i0 = 0; i0 < jb->P1; i0 += jb->T) {
     const size_t n1 = jb->P1 - i0 < jb->T ? jb->P1 - i0 : jb->T;
-    st = tile_jacobian(jb->m, jb->J1, jb->x1 + i0 * D, n1, jb->seta, err);
+    st = tile_jacobian(jb->m, jb->J1, jb->x1, i0, n1, jb->seta, err);
     if (st != NTK_OK) return st;
     if (!jb->x2) {
       tile_pair(jb, i0, n1, i0, n1, 1);
       for (j0 = i0 + jb->T; j0 < jb->P1; j0 += jb->T) {
         const size_t n2 = jb->P1 - j0 < jb->T ? jb->P1 - j0 : jb->T;
-        st = tile_jacobian(jb->m, jb->J2, jb->x1 + j0 * D, n2, jb->seta, err);
+        st = tile_jacobian(jb->m, jb->J2, jb->x1, j0, n2, jb->seta, err);
         if (st != NTK_OK) return st;
         tile_pair(jb, i0, n1, j0, n2, 0);
       }
     } else {
       for (j0 = 0; j0 < jb->P2; j0 += jb->T) {
         const size_t n2 = jb->P2 - j0 < jb->T ? jb->P2 - j0 : jb->T;
-        st = tile_jacobian(jb->m, jb->J2, jb->x2 + j0 * D, n2, jb->seta, err);
+        st = tile_jacobian(jb->m, jb->J2, jb->x2, j0, n2, jb->seta, err);
         if (st != NTK_OK) return st;
         tile_pair(jb, i0, n1, j0, n2, 0);
       }
@@ -179,17 +180,20 @@ int ntk_model_kernel_ntk(ntk_tensor *K, ntk_tensor *layers, ntk_model *m, const 
                          ntk_error *err) {
   static const ntk_model_kernel_opts defaults = {NTK_KERNEL_FULL, NULL, 0, 0};
   const size_t C = m->output_dim, np = m->nparams;
-  double *own1 = NULL, *own2 = NULL, *seta = NULL, **dst = NULL, *tmp = NULL;
-  const double *x1, *x2 = NULL;
+  double *seta = NULL, **dst = NULL, *tmp = NULL;
   size_t P1, P2 = 0, rows, cols, j, T, g, n;
   job jb;
   int st, blocks;
   if (!opts) opts = &defaults;
   if (opts->output < NTK_KERNEL_FULL || opts->output > NTK_KERNEL_MEAN)
     return ntk_error_set(err, NTK_EARG, ARG_OPTS, "invalid output layout %d", (int)opts->output);
-  st = check_eta(m, opts->eta, err);
-  if (st == NTK_OK) st = batch(m, &x1, &own1, &P1, X1, ARG_X1, err);
-  if (st == NTK_OK && X2) st = batch(m, &x2, &own2, &P2, X2, ARG_X2, err);
+  st = check_eta(m, opts->eta, ARG_OPTS, err);
+  /* at least one sample: the MLP's fast path and the layouts assume it */
+  if (st == NTK_OK) st = ntk_tensor_check_rows(X1, m->input_dim, 1, " inputs", ARG_X1, err);
+  if (st == NTK_OK && X2) st = ntk_tensor_check_rows(X2, m->input_dim, 1, " inputs", ARG_X2, err);
+  if (st != NTK_OK) goto done;
+  P1 = X1->shape[0];
+  if (X2) P2 = X2->shape[0];
   if (st != NTK_OK) goto done;
   if (!X2) P2 = P1;
   ntk_kernel_shape(&rows, &cols, opts->output, C, P1, P2);
@@ -204,7 +208,7 @@ int ntk_model_kernel_ntk(ntk_tensor *K, ntk_tensor *layers, ntk_model *m, const 
       goto done;
     }
     for (g = 0; layers && g < (size_t)m->ngroups; g++) dst[g] = ntk_tensor_data(&layers[g]);
-    st = m->ops->ntk(m->impl, ntk_tensor_data(K), layers ? dst : NULL, x1, P1, x2, P2, opts, err);
+    st = m->ops->ntk(m->impl, ntk_tensor_data(K), layers ? dst : NULL, X1, X2, opts, err);
     goto done;
   }
   blocks = opts->output == NTK_KERNEL_BLOCKS && C > 1;
@@ -235,12 +239,12 @@ int ntk_model_kernel_ntk(ntk_tensor *K, ntk_tensor *layers, ntk_model *m, const 
       st = ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
       goto done;
     }
-    for (j = 0; j < np; j++) seta[j] = sqrt(opts->eta[j]);
+    for (j = 0; j < np; j++) seta[j] = sqrt(ntk_tensor_at(opts->eta, j, 0));
   }
   memset(&jb, 0, sizeof jb);
   jb.m = m;
-  jb.x1 = x1;
-  jb.x2 = x2;
+  jb.x1 = X1;
+  jb.x2 = X2;
   jb.P1 = P1;
   jb.P2 = P2;
   jb.C = C;
@@ -256,15 +260,15 @@ int ntk_model_kernel_ntk(ntk_tensor *K, ntk_tensor *layers, ntk_model *m, const 
   {
     char what[96];
     snprintf(what, sizeof what, "a pair of Jacobian tiles of %zu samples (option tile)", T);
-    st = ntk_memory_check((x2 || T < P1 ? 2 : 1) * T * C * np * sizeof(double), what, err);
+    st = ntk_memory_check((X2 || T < P1 ? 2 : 1) * T * C * np * sizeof(double), what, err);
     if (st != NTK_OK) {
       if (err) err->arg = ARG_OPTS; /* the tile option bounds it */
       goto done;
     }
   }
   jb.J1 = malloc(T * C * (np ? np : 1) * sizeof *jb.J1);
-  if (x2 || T < P1) jb.J2 = malloc(T * C * (np ? np : 1) * sizeof *jb.J2);
-  if (!jb.J1 || ((x2 || T < P1) && !jb.J2)) {
+  if (X2 || T < P1) jb.J2 = malloc(T * C * (np ? np : 1) * sizeof *jb.J2);
+  if (!jb.J1 || ((X2 || T < P1) && !jb.J2)) {
     st = ntk_error_set(err, NTK_ENOMEM, ARG_OPTS,
                        "out of memory for Jacobian tiles of %zu x %zu doubles (set a smaller tile)",
                        T * C, np);
@@ -285,8 +289,6 @@ int ntk_model_kernel_ntk(ntk_tensor *K, ntk_tensor *layers, ntk_model *m, const 
       to_blocks(ntk_tensor_data(&layers[g]), dst[g + 1], P1, P2, C);
   }
 done:
-  free(own1);
-  free(own2);
   free(seta);
   free(dst);
   free(tmp);
@@ -295,30 +297,34 @@ done:
 
 /* J (P C x np) <- per-sample gradients, one sample and one output at a time through the model's
  * summed backward pass. */
-static int jacobian_ref(ntk_model *m, double *J, const double *x, size_t P, ntk_error *err) {
-  const size_t C = m->output_dim, np = m->nparams, D = m->input_dim;
+static int jacobian_ref(ntk_model *m, double *J, const ntk_tensor *X, size_t P, ntk_error *err) {
+  const size_t C = m->output_dim, np = m->nparams;
   double *out = malloc((C ? C : 1) * sizeof *out), *dout = calloc(C ? C : 1, sizeof *dout);
   size_t mu, k;
   int st = NTK_OK;
   if (!out || !dout) st = ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
-  for (mu = 0; st == NTK_OK && mu < P; mu++)
+  for (mu = 0; st == NTK_OK && mu < P; mu++) {
+    ntk_tensor x;
+    st = ntk_tensor_narrow(&x, X, 0, mu, 1, err); /* sample mu alone */
     for (k = 0; st == NTK_OK && k < C; k++) {
-      st = m->ops->forward(m->impl, out, x + mu * D, 1, err);
+      st = m->ops->forward(m->impl, out, &x, err);
       dout[k] = 1.0;
       if (st == NTK_OK) st = m->ops->backward(m->impl, J + (mu * C + k) * np, dout, err);
       dout[k] = 0.0;
     }
+    ntk_tensor_release(&x);
+  }
   free(out);
   free(dout);
   return st;
 }
 
 int ntk_model_kernel_ntk_ref(ntk_tensor *K, ntk_model *m, const ntk_tensor *X1,
-                             const ntk_tensor *X2, ntk_kernel_output output, const double *eta,
-                             int group, ntk_error *err) {
+                             const ntk_tensor *X2, ntk_kernel_output output,
+                             const ntk_tensor *eta, int group, ntk_error *err) {
   const size_t C = m->output_dim, np = m->nparams;
-  double *own1 = NULL, *own2 = NULL, *J1 = NULL, *J2 = NULL, *Kd;
-  const double *x1, *x2 = NULL;
+  double *J1 = NULL, *J2 = NULL, *Kd;
+  const ntk_tensor *x2 = X2 ? X2 : X1;
   size_t P1, P2, rows, cols, mu, nu, k, l, j, c0 = 0, c1 = np;
   int st;
   if (output < NTK_KERNEL_FULL || output > NTK_KERNEL_MEAN)
@@ -329,14 +335,11 @@ int ntk_model_kernel_ntk_ref(ntk_tensor *K, ntk_model *m, const ntk_tensor *X1,
     c0 = m->group_off[group - 1];
     c1 = m->group_off[group];
   }
-  st = check_eta(m, eta, err);
-  if (st == NTK_OK) st = batch(m, &x1, &own1, &P1, X1, 3, err);
-  if (st == NTK_OK && X2) st = batch(m, &x2, &own2, &P2, X2, 4, err);
+  st = check_eta(m, eta, 6, err);
+  if (st == NTK_OK) st = ntk_model_check_inputs(m, X1, &P1, 3, err);
+  if (st == NTK_OK) st = X2 ? ntk_model_check_inputs(m, X2, &P2, 4, err) : NTK_OK;
   if (st != NTK_OK) goto done;
-  if (!X2) {
-    x2 = x1;
-    P2 = P1;
-  }
+  if (!X2) P2 = P1;
   ntk_kernel_shape(&rows, &cols, output, C, P1, P2);
   st = check_kernel(K, rows, cols, 1, "kernel", err);
   if (st != NTK_OK) goto done;
@@ -346,7 +349,7 @@ int ntk_model_kernel_ntk_ref(ntk_tensor *K, ntk_model *m, const ntk_tensor *X1,
     st = ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for the explicit Jacobians");
     goto done;
   }
-  st = jacobian_ref(m, J1, x1, P1, err);
+  st = jacobian_ref(m, J1, X1, P1, err);
   if (st == NTK_OK) st = jacobian_ref(m, J2, x2, P2, err);
   if (st != NTK_OK) goto done;
   Kd = ntk_tensor_data(K);
@@ -358,7 +361,7 @@ int ntk_model_kernel_ntk_ref(ntk_tensor *K, ntk_model *m, const ntk_tensor *X1,
           const double *a = J1 + (mu * C + k) * np, *b = J2 + (nu * C + l) * np;
           double s = 0.0;
           if ((output == NTK_KERNEL_TRACE || output == NTK_KERNEL_MEAN) && k != l) continue;
-          for (j = c0; j < c1; j++) s += a[j] * (eta ? eta[j] : 1.0) * b[j];
+          for (j = c0; j < c1; j++) s += a[j] * (eta ? ntk_tensor_at(eta, j, 0) : 1.0) * b[j];
           switch (output) {
             case NTK_KERNEL_FULL:
               Kd[(mu * C + k) * cols + nu * C + l] = s;
@@ -374,8 +377,6 @@ int ntk_model_kernel_ntk_ref(ntk_tensor *K, ntk_model *m, const ntk_tensor *X1,
           }
         }
 done:
-  free(own1);
-  free(own2);
   free(J1);
   free(J2);
   return st;

@@ -25,7 +25,8 @@
 /* Options of ntk_model_kernel_ntk; zeroed: the full kernel, no eta, untiled. */
 typedef struct ntk_model_kernel_opts {
   ntk_kernel_output output; /* layout */
-  const double *eta;        /* NULL, or nparams weights eta_j >= 0 (Adam's kernel, Eq. 91) */
+  const ntk_tensor *eta;    /* NULL, or [nparams] weights eta_j >= 0, any view (Adam's kernel,
+                             * Eq. 91) */
   size_t tile;              /* samples per Jacobian tile; 0: all of them at once */
   int generic;              /* 1: the generic path even for a model with its own (for specs) */
 } ntk_model_kernel_opts;
@@ -40,8 +41,8 @@ int ntk_model_kernel_ntk(ntk_tensor *K, ntk_tensor *layers, ntk_model *m, const 
  * pass (no per-sample GEMMs, no tiles), then K[r][s] = sum_j J1[r][j] eta_j J2[s][j] in plain
  * loops over group `group` (1-based; 0: all). Memory O((P1 + P2) C #params). */
 int ntk_model_kernel_ntk_ref(ntk_tensor *K, ntk_model *m, const ntk_tensor *X1,
-                             const ntk_tensor *X2, ntk_kernel_output output, const double *eta,
-                             int group, ntk_error *err);
+                             const ntk_tensor *X2, ntk_kernel_output output,
+                             const ntk_tensor *eta, int group, ntk_error *err);
 
 /* *out <- a model over the MLP net (ntk_model_mlp.c): forward, VJP and per-sample gradients are
  * the MLP's, and its `ntk` entry is the structured fast path ntk_kernel_ntk. Parameter groups are

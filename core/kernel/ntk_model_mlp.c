@@ -3,10 +3,12 @@
  *
  * It lives in the kernel group, not beside ntk_mlp.c, because that entry is the kernel code's:
  * the nn group never depends on the kernel group. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ntk_model_kernel.h"
+#include "ntk_tensor_ops.h"
 
 typedef struct mlp_impl {
   ntk_mlp *net;
@@ -15,9 +17,9 @@ typedef struct mlp_impl {
   size_t xcap, rows;
 } mlp_impl;
 
-static int mlp_forward(void *impl, double *out, const double *X, size_t P, ntk_error *err) {
+static int mlp_forward(void *impl, double *out, const ntk_tensor *X, ntk_error *err) {
   mlp_impl *m = impl;
-  const size_t n = P * ntk_mlp_input_dim(m->net);
+  const size_t P = X->shape[0], D = ntk_mlp_input_dim(m->net), n = P * D;
   if (n > m->xcap) {
     free(m->X);
     m->xcap = 0;
@@ -25,14 +27,17 @@ static int mlp_forward(void *impl, double *out, const double *X, size_t P, ntk_e
     if (!m->X) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
     m->xcap = n;
   }
-  if (n) memcpy(m->X, X, n * sizeof *X);
-  m->rows = P;
-  {
-    ntk_storage xs;
+  m->rows = 0;
+  if (n) { /* the backward pass reads the batch: keep it in row-major order */
+    ntk_storage s;
     ntk_tensor x;
-    ntk_tensor_wrap(&x, &xs, X, P, ntk_mlp_input_dim(m->net)); /* rows lent, not copied */
-    return ntk_mlp_forward(m->net, out, &x, err);
+    int st;
+    ntk_tensor_wrap(&x, &s, m->X, P, X->ndim == 2 ? D : 0);
+    st = ntk_tensor_copy(&x, X, err);
+    if (st != NTK_OK) return st;
   }
+  m->rows = P;
+  return ntk_mlp_forward(m->net, out, X, err);
 }
 
 static int mlp_backward(void *impl, double *grad, const double *dout, ntk_error *err) {
@@ -43,40 +48,32 @@ static int mlp_backward(void *impl, double *grad, const double *dout, ntk_error 
   return ntk_mlp_backward(m->net, grad, dout, &x, err);
 }
 
-static int mlp_jacobian(void *impl, double *J, size_t ldj, const double *X, size_t P,
-                        ntk_error *err) {
+static int mlp_jacobian(void *impl, double *J, size_t ldj, const ntk_tensor *X, ntk_error *err) {
   mlp_impl *m = impl;
-  const size_t np = m->net->nparams, rows = P * ntk_mlp_output_dim(m->net);
+  const size_t np = m->net->nparams, rows = X->shape[0] * ntk_mlp_output_dim(m->net);
   size_t r;
-  ntk_storage xs;
-  ntk_tensor x;
-  int st;
-  ntk_tensor_wrap(&x, &xs, X, P, ntk_mlp_input_dim(m->net));
-  st = ntk_kernel_jacobian(J, m->net, &x, err);
+  int st = ntk_kernel_jacobian(J, m->net, X, err);
   if (st != NTK_OK || ldj == np) return st;
   for (r = rows; r-- > 1;) memmove(J + r * ldj, J + r * np, np * sizeof *J); /* spread the rows */
   return NTK_OK;
 }
 
-static int mlp_ntk(void *impl, double *K, double **layers, const double *X1, size_t P1,
-                   const double *X2, size_t P2, const ntk_model_kernel_opts *opts,
-                   ntk_error *err) {
+static int mlp_ntk(void *impl, double *K, double **layers, const ntk_tensor *X1,
+                   const ntk_tensor *X2, const ntk_model_kernel_opts *opts, ntk_error *err) {
   mlp_impl *m = impl;
   ntk_kernel_opts o;
-  ntk_storage s1, s2, se;
-  ntk_tensor x1, x2, eta;
-  const size_t D = ntk_mlp_input_dim(m->net);
   memset(&o, 0, sizeof o);
   o.output = opts->output;
   o.tile = opts->tile;
-  /* the model interface passes contiguous rows; the kernel takes them as lent tensors */
-  ntk_tensor_wrap(&x1, &s1, X1, P1, D);
-  if (X2) ntk_tensor_wrap(&x2, &s2, X2, P2, D);
-  if (opts->eta) {
-    ntk_tensor_wrap(&eta, &se, opts->eta, m->net->nparams, 0);
-    o.eta = &eta;
-  }
-  return ntk_kernel_ntk(K, layers, m->net, &x1, X2 ? &x2 : NULL, &o, err);
+  o.eta = opts->eta;
+  return ntk_kernel_ntk(K, layers, m->net, X1, X2, &o, err);
+}
+
+static int mlp_loss_grad(void *impl, double *grad, double *loss, const ntk_tensor *X,
+                         const ntk_tensor *Y, ntk_error *err) {
+  mlp_impl *m = impl;
+  return grad ? ntk_mlp_loss_grad(m->net, grad, loss, X, Y, err)
+              : ntk_mlp_loss(m->net, loss, X, Y, err);
 }
 
 static size_t mlp_cache_bytes(const void *impl) {
@@ -91,8 +88,14 @@ static void mlp_free(void *impl) {
   free(m);
 }
 
-static const ntk_model_ops mlp_ops = {"mlp",   mlp_forward,     mlp_backward, mlp_jacobian,
-                                      mlp_ntk, mlp_cache_bytes, mlp_free};
+static const ntk_model_ops mlp_ops = {.kind = "mlp",
+                                      .forward = mlp_forward,
+                                      .backward = mlp_backward,
+                                      .jacobian = mlp_jacobian,
+                                      .ntk = mlp_ntk,
+                                      .loss_grad = mlp_loss_grad,
+                                      .cache_bytes = mlp_cache_bytes,
+                                      .free = mlp_free};
 
 int ntk_model_from_mlp(ntk_model **out, ntk_mlp *net, int own, ntk_error *err) {
   ntk_model *m = calloc(1, sizeof *m);
@@ -128,6 +131,18 @@ int ntk_model_from_mlp(ntk_model **out, ntk_mlp *net, int own, ntk_error *err) {
   }
   m->group_off[net->depth] = net->nparams;
   m->ngroups = net->depth;
+  m->shape_noun = "widths";
+  m->variant = net->bias ? "with biases" : "without biases";
+  {
+    size_t used = 0;
+    m->shape[0] = 0;
+    for (l = 0; l <= net->depth && used < sizeof m->shape; l++) {
+      int w = snprintf(m->shape + used, sizeof m->shape - used, "%s%zu%s", l ? ", " : "{",
+                       net->widths[l], l == net->depth ? "}" : "");
+      if (w < 0) break;
+      used += (size_t)w;
+    }
+  }
   *out = m;
   return NTK_OK;
 }

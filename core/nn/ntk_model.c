@@ -3,6 +3,7 @@
 #include "ntk_model.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,21 +11,25 @@
 
 /* --- the layer graph behind the interface ------------------------------------------------- */
 
-static int net_forward(void *impl, double *out, const double *X, size_t P, ntk_error *err) {
-  return ntk_net_forward(impl, out, X, P, err);
+static int net_forward(void *impl, double *out, const ntk_tensor *X, ntk_error *err) {
+  return ntk_net_forward(impl, out, X, err);
 }
 static int net_backward(void *impl, double *grad, const double *dout, ntk_error *err) {
   return ntk_net_backward(impl, grad, 0, dout, err);
 }
-static int net_jacobian(void *impl, double *J, size_t ldj, const double *X, size_t P,
-                        ntk_error *err) {
-  return ntk_net_jacobian(impl, J, ldj, X, P, err);
+static int net_jacobian(void *impl, double *J, size_t ldj, const ntk_tensor *X, ntk_error *err) {
+  return ntk_net_jacobian(impl, J, ldj, X, err);
 }
 static size_t net_cache_bytes(const void *impl) { return ntk_net_cache_bytes(impl); }
 static void net_free(void *impl) { ntk_net_free(impl); }
 
-static const ntk_model_ops net_ops = {"net",          net_forward,     net_backward, net_jacobian,
-                                      NULL /* ntk */, net_cache_bytes, net_free};
+/* no structured ntk (the generic tiles) and no structured loss_grad (forward + backward) */
+static const ntk_model_ops net_ops = {.kind = "net",
+                                      .forward = net_forward,
+                                      .backward = net_backward,
+                                      .jacobian = net_jacobian,
+                                      .cache_bytes = net_cache_bytes,
+                                      .free = net_free};
 
 int ntk_model_from_net(ntk_model **out, ntk_net *net, ntk_error *err) {
   ntk_model *m;
@@ -69,6 +74,10 @@ int ntk_model_from_net(ntk_model **out, ntk_net *net, ntk_error *err) {
   }
   m->ngroups = g;
   m->group_off[g] = m->nparams;
+  m->shape_noun = "shape";
+  m->variant = "";
+  snprintf(m->shape, sizeof m->shape, "[%zu x %zu x %zu] -> %zu (%d layers, %zu parameters)",
+           net->input.c, net->input.h, net->input.w, m->output_dim, net->nlayers, m->nparams);
   *out = m;
   return NTK_OK;
 }
@@ -80,14 +89,21 @@ void ntk_model_free(ntk_model *m) {
   free(m->group_off);
   free(m->group_node);
   free(m->work);
-  free(m->xcopy);
   free(m);
 }
 
 ntk_net *ntk_model_net(const ntk_model *m) { return m->ops == &net_ops ? m->impl : NULL; }
 
+int ntk_model_params_finite(const ntk_model *m) {
+  /* one pass: a sum is finite only if every term is (and no +Inf/-Inf pair cancels to NaN) */
+  double acc = 0.0;
+  size_t i;
+  for (i = 0; i < m->nparams; i++) acc += m->params[i] * 0.0;
+  return acc == 0.0;
+}
+
 size_t ntk_model_cache_bytes(const ntk_model *m) {
-  size_t b = (m->work_cap + m->xcopy_cap) * sizeof(double);
+  size_t b = m->work_cap * sizeof(double);
   return b + (m->ops->cache_bytes ? m->ops->cache_bytes(m->impl) : 0);
 }
 
@@ -145,11 +161,12 @@ static int contiguous(const double **data, const ntk_tensor *t, size_t rows, siz
   return NTK_OK;
 }
 
-int ntk_model_batch(ntk_model *m, const double **data, size_t *P, const ntk_tensor *X, int arg,
-                    ntk_error *err) {
-  int st = check_rows(X, m->input_dim, P, arg, "inputs", err);
-  if (st != NTK_OK) return st;
-  return contiguous(data, X, *P, m->input_dim, &m->xcopy, &m->xcopy_cap, err);
+int ntk_model_check_inputs(const ntk_model *m, const ntk_tensor *X, size_t *P, int arg,
+                           ntk_error *err) {
+  /* the message every input check of the core gives: "[P x D] inputs expected, got ..." */
+  int st = ntk_tensor_check_rows(X, m->input_dim, 0, " inputs", arg, err);
+  if (st == NTK_OK) *P = X->shape[0];
+  return st;
 }
 
 static int check_out(const ntk_tensor *out, size_t P, size_t C, int arg, ntk_error *err) {
@@ -193,15 +210,14 @@ static void scatter(ntk_tensor *t, const double *src, size_t rows, size_t n) {
 /* --- the operations ------------------------------------------------------------------------ */
 
 int ntk_model_forward(ntk_model *m, ntk_tensor *out, const ntk_tensor *X, ntk_error *err) {
-  const double *x;
   size_t P;
-  int st = ntk_model_batch(m, &x, &P, X, 2, err);
+  int st = ntk_model_check_inputs(m, X, &P, 2, err);
   if (st == NTK_OK && out) st = check_out(out, P, m->output_dim, 1, err);
   if (st != NTK_OK) return st;
   if (out && ntk_tensor_is_contiguous(out))
-    return m->ops->forward(m->impl, ntk_tensor_data(out), x, P, err);
+    return m->ops->forward(m->impl, ntk_tensor_data(out), X, err);
   st = grow(&m->work, &m->work_cap, P * m->output_dim, err);
-  if (st == NTK_OK) st = m->ops->forward(m->impl, m->work, x, P, err);
+  if (st == NTK_OK) st = m->ops->forward(m->impl, m->work, X, err);
   if (st == NTK_OK && out) scatter(out, m->work, P, m->output_dim);
   return st;
 }
@@ -224,71 +240,84 @@ int ntk_model_backward(ntk_model *m, ntk_tensor *grad, const ntk_tensor *dout, n
   return st;
 }
 
-/* work <- f(X) - Y, P x C; *P <- rows. */
-static int residual(ntk_model *m, size_t *P, const ntk_tensor *X, const ntk_tensor *Y,
-                    int argx, ntk_error *err) {
-  const size_t C = m->output_dim;
-  const double *x;
-  size_t Py, i, j;
-  int st = ntk_model_batch(m, &x, P, X, argx, err);
-  if (st == NTK_OK) st = check_rows(Y, C, &Py, argx + 1, "targets", err);
+/* Checks X (argument argx) and Y (argx + 1) as a batch of P samples and their targets. */
+static int check_data(const ntk_model *m, size_t *P, const ntk_tensor *X, const ntk_tensor *Y,
+                      int argx, ntk_error *err) {
+  size_t Py = 0;
+  int st = ntk_model_check_inputs(m, X, P, argx, err);
+  if (st == NTK_OK) st = check_rows(Y, m->output_dim, &Py, argx + 1, "targets", err);
   if (st != NTK_OK) return st;
   if (Py != *P)
     return ntk_error_set(err, NTK_ESHAPE, argx + 1, "targets for %zu samples expected, got %zu",
                          *P, Py);
-  st = grow(&m->work, &m->work_cap, *P * C, err);
-  if (st == NTK_OK) st = m->ops->forward(m->impl, m->work, x, *P, err);
+  return NTK_OK;
+}
+
+/* work <- f(X) - Y, P x C, for a checked batch. */
+static int residual(ntk_model *m, size_t P, const ntk_tensor *X, const ntk_tensor *Y,
+                    ntk_error *err) {
+  const size_t C = m->output_dim;
+  size_t i, j;
+  int st = grow(&m->work, &m->work_cap, P * C, err);
+  if (st == NTK_OK) st = m->ops->forward(m->impl, m->work, X, err);
   if (st != NTK_OK) return st;
-  for (i = 0; i < *P; i++)
+  for (i = 0; i < P; i++)
     for (j = 0; j < C; j++)
       m->work[i * C + j] -=
           Y->ndim == 2 ? ntk_tensor_at(Y, i, j) : ntk_tensor_at(Y, i * C + j, 0);
   return NTK_OK;
 }
 
+/* *loss <- L and g (NULL: the loss alone; else nparams contiguous) <- dL/dtheta on a checked
+ * batch: the implementation's structured path, or forward + backward. */
+static int loss_grad(ntk_model *m, double *g, double *loss, size_t P, const ntk_tensor *X,
+                     const ntk_tensor *Y, ntk_error *err) {
+  size_t i, n = P * m->output_dim;
+  double s = 0.0;
+  int st;
+  if (m->ops->loss_grad) return m->ops->loss_grad(m->impl, g, loss, X, Y, err);
+  st = residual(m, P, X, Y, err);
+  if (st != NTK_OK) return st;
+  for (i = 0; i < n; i++) s += m->work[i] * m->work[i];
+  *loss = P ? s / (2.0 * (double)P) : 0.0;
+  if (!g) return NTK_OK;
+  for (i = 0; i < n; i++) m->work[i] /= (double)(P ? P : 1);
+  return m->ops->backward(m->impl, g, m->work, err);
+}
+
 int ntk_model_loss(ntk_model *m, double *loss, const ntk_tensor *X, const ntk_tensor *Y,
                    ntk_error *err) {
-  size_t P, i;
-  double s = 0.0;
-  int st = residual(m, &P, X, Y, 2, err);
-  if (st != NTK_OK) return st;
-  for (i = 0; i < P * m->output_dim; i++) s += m->work[i] * m->work[i];
-  *loss = P ? s / (2.0 * (double)P) : 0.0;
-  return NTK_OK;
+  size_t P;
+  int st = check_data(m, &P, X, Y, 2, err);
+  return st != NTK_OK ? st : loss_grad(m, NULL, loss, P, X, Y, err);
 }
 
 int ntk_model_loss_grad(ntk_model *m, ntk_tensor *grad, double *loss, const ntk_tensor *X,
                         const ntk_tensor *Y, ntk_error *err) {
-  size_t P, i, n;
-  double s = 0.0;
+  size_t P;
+  double l, *gbuf = NULL;
   int st = grad ? check_grad(m, grad, 1, err) : NTK_OK;
-  if (st == NTK_OK) st = residual(m, &P, X, Y, 3, err);
+  if (st == NTK_OK) st = check_data(m, &P, X, Y, 3, err);
   if (st != NTK_OK) return st;
-  n = P * m->output_dim;
-  for (i = 0; i < n; i++) s += m->work[i] * m->work[i];
-  if (loss) *loss = P ? s / (2.0 * (double)P) : 0.0;
-  if (!grad) return NTK_OK;
-  for (i = 0; i < n; i++) m->work[i] /= (double)(P ? P : 1);
-  if (grad->stride[0] == 1 || grad->shape[0] <= 1)
-    return m->ops->backward(m->impl, ntk_tensor_data(grad), m->work, err);
-  {
-    double *gbuf = NULL;
+  if (!grad || grad->stride[0] == 1 || grad->shape[0] <= 1) {
+    st = loss_grad(m, grad ? ntk_tensor_data(grad) : NULL, &l, P, X, Y, err);
+  } else { /* a strided gradient: computed contiguous, then scattered */
     size_t gcap = 0;
     st = grow(&gbuf, &gcap, m->nparams, err);
-    if (st == NTK_OK) st = m->ops->backward(m->impl, gbuf, m->work, err);
+    if (st == NTK_OK) st = loss_grad(m, gbuf, &l, P, X, Y, err);
     if (st == NTK_OK) scatter(grad, gbuf, m->nparams, 1);
     free(gbuf);
   }
+  if (st == NTK_OK && loss) *loss = l;
   return st;
 }
 
 int ntk_model_jacobian(ntk_model *m, ntk_tensor *J, const ntk_tensor *X, size_t tile,
                        ntk_error *err) {
-  const size_t C = m->output_dim, D = m->input_dim;
-  const double *x;
+  const size_t C = m->output_dim;
   char buf[64];
   size_t P, r0;
-  int st = ntk_model_batch(m, &x, &P, X, 2, err);
+  int st = ntk_model_check_inputs(m, X, &P, 2, err);
   if (st == NTK_OK) st = check_live(J, 1, err);
   if (st != NTK_OK) return st;
   if (J->ndim != 2 || J->shape[0] != P * C || J->shape[1] != m->nparams ||
@@ -299,8 +328,11 @@ int ntk_model_jacobian(ntk_model *m, ntk_tensor *J, const ntk_tensor *X, size_t 
   if (tile == 0 || tile > P) tile = P;
   for (r0 = 0; r0 < P; r0 += tile) {
     const size_t n = P - r0 < tile ? P - r0 : tile;
-    st = m->ops->jacobian(m->impl, ntk_tensor_ptr(J, r0 * C, 0), (size_t)J->stride[0],
-                          x + r0 * D, n, err);
+    ntk_tensor rows;
+    st = ntk_tensor_narrow(&rows, X, 0, r0, n, err); /* a view of the tile's samples */
+    if (st != NTK_OK) return st;
+    st = m->ops->jacobian(m->impl, ntk_tensor_ptr(J, r0 * C, 0), (size_t)J->stride[0], &rows, err);
+    ntk_tensor_release(&rows);
     if (st != NTK_OK) return st;
   }
   return NTK_OK;

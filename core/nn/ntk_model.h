@@ -9,11 +9,13 @@
  *   jacobian   per-sample gradients: row mu C + k <- df_k(x_mu)/dtheta, for a tile of samples;
  *   ntk        optional: a structured fast NTK (the MLP's per-layer Gram path); NULL means the
  *              generic path of ntk_model_kernel.h (per-sample gradients in tiles + syrk/gemm).
- * Loss and gradient (ntk_model_loss, ntk_model_loss_grad) are built once on forward + backward.
+ * Loss and gradient (ntk_model_loss, ntk_model_loss_grad) are built once on forward + backward,
+ * unless the implementation has a structured loss_grad of its own (the MLP's).
  * Parameter groups (one per weight layer) give the per-layer NTK split.
  *
- * Implementations: the layer graph ntk_net (ntk_net.h, through ntk_model_from_net). The MLP is
- * meant to sit behind the same table, with ntk_kernel_ntk as its fast `ntk` entry. */
+ * Implementations: the layer graph ntk_net (ntk_net.h, through ntk_model_from_net) and the MLP
+ * (ntk_model_from_mlp in ntk_model_kernel.h), with ntk_kernel_ntk as its fast `ntk` entry and
+ * ntk_mlp_loss_grad as its `loss_grad`. Trainers (ntk_train.h) step any model. */
 #ifndef NTK_MODEL_H
 #define NTK_MODEL_H
 
@@ -28,19 +30,27 @@ typedef struct ntk_model ntk_model;
 /* Options of an implementation's fast NTK entry (see ntk_model_kernel.h for the meanings). */
 struct ntk_model_kernel_opts;
 
-/* The operations an implementation provides; X, out and dout are contiguous row-major buffers. */
+/* The operations an implementation provides. Inputs X are views already checked as [P x D]
+ * ([P] when D = 1) by the interface, in any layout; out, dout, grad, J, K and layers are
+ * contiguous row-major buffers. */
 typedef struct ntk_model_ops {
   const char *kind; /* "net", "mlp", ... */
-  int (*forward)(void *impl, double *out, const double *X, size_t P, ntk_error *err);
+  int (*forward)(void *impl, double *out, const ntk_tensor *X, ntk_error *err);
   int (*backward)(void *impl, double *grad, const double *dout, ntk_error *err);
-  int (*jacobian)(void *impl, double *J, size_t ldj, const double *X, size_t P, ntk_error *err);
-  /* K (and layers, one per group) <- NTK(X1, X2), or NULL: use the generic path */
-  int (*ntk)(void *impl, double *K, double **layers, const double *X1, size_t P1,
-             const double *X2, size_t P2, const struct ntk_model_kernel_opts *opts,
-             ntk_error *err);
+  int (*jacobian)(void *impl, double *J, size_t ldj, const ntk_tensor *X, ntk_error *err);
+  /* K (and layers, one per group) <- NTK(X1, X2) (X2 NULL: X1), or NULL: use the generic path */
+  int (*ntk)(void *impl, double *K, double **layers, const ntk_tensor *X1, const ntk_tensor *X2,
+             const struct ntk_model_kernel_opts *opts, ntk_error *err);
+  /* *loss <- L and grad (NULL: the loss alone) <- dL/dtheta on a checked batch (Y [P x C]) by
+   * a structured path (the MLP's), or NULL: forward + backward */
+  int (*loss_grad)(void *impl, double *grad, double *loss, const ntk_tensor *X,
+                   const ntk_tensor *Y, ntk_error *err);
   size_t (*cache_bytes)(const void *impl);
   void (*free)(void *impl);
 } ntk_model_ops;
+
+/* Longest shape description (ntk_model.shape), with its NUL. */
+#define NTK_MODEL_SHAPE_MAX 160
 
 /* A model: the implementation (owned) and what every caller reads. */
 struct ntk_model {
@@ -54,11 +64,15 @@ struct ntk_model {
   int ngroups;            /* parameter groups (weight layers), >= 1 */
   size_t *group_off;      /* ngroups + 1 offsets into params; group g is [off[g], off[g+1]) */
   int *group_node;        /* ngroups: the implementation's name for each group (net: node) */
-  /* scratch of loss_grad and contiguous copies of strided inputs, grown on demand */
+  /* what a trainer binds to and names in its errors: "<noun> <shape> <variant>", e.g. "widths
+   * {2, 3, 1} with biases" (an MLP) or "shape [3 x 8 x 8] -> 2 (13 layers, 1234 parameters)" */
+  const char *shape_noun; /* static */
+  char shape[NTK_MODEL_SHAPE_MAX];
+  const char *variant;    /* static; "" when the shape says everything */
+  /* scratch of loss_grad (and of contiguous copies of strided output gradients), grown on
+   * demand */
   double *work;
   size_t work_cap;
-  double *xcopy;
-  size_t xcopy_cap;
 };
 
 /* *out <- a model over net, which it takes over (freed with the model, also on failure). */
@@ -68,11 +82,10 @@ void ntk_model_free(ntk_model *m);
 /* The net behind m, or NULL when m is another kind. Borrowed. */
 ntk_net *ntk_model_net(const ntk_model *m);
 
-/* Row-major contiguous elements of X, checked as a [P x D] batch (a 1-D X is one sample when
- * D > 1 is its length, or P samples when D = 1): X's own data when contiguous, else a copy into
- * m's scratch (valid until the next call on m). *P <- the rows. arg names X in errors. */
-int ntk_model_batch(ntk_model *m, const double **data, size_t *P, const ntk_tensor *X, int arg,
-                    ntk_error *err);
+/* Checks X as a batch of m's inputs: [P x D], or [P] when D = 1 (any layout; views are passed
+ * on to the implementation as they are). *P <- the rows. arg names X in errors. */
+int ntk_model_check_inputs(const ntk_model *m, const ntk_tensor *X, size_t *P, int arg,
+                           ntk_error *err);
 
 /* out ([P x C], preallocated, may be NULL) <- f(X) for X [P x D] (any layout). */
 int ntk_model_forward(ntk_model *m, ntk_tensor *out, const ntk_tensor *X, ntk_error *err);
@@ -91,6 +104,8 @@ int ntk_model_loss_grad(ntk_model *m, ntk_tensor *grad, double *loss, const ntk_
  * the caches hold at most `tile` samples. */
 int ntk_model_jacobian(ntk_model *m, ntk_tensor *J, const ntk_tensor *X, size_t tile,
                        ntk_error *err);
+/* 1 when every parameter is finite. */
+int ntk_model_params_finite(const ntk_model *m);
 /* Bytes held by m's implementation caches and m's scratch. */
 size_t ntk_model_cache_bytes(const ntk_model *m);
 

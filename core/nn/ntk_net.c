@@ -3,6 +3,7 @@
 #include "ntk_net.h"
 
 #include "ntk_memory.h"
+#include "ntk_tensor_ops.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -168,12 +169,23 @@ static double *node_grad(const ntk_net *net, int i) {
   return net->grad + net->cap * net->node_off[i];
 }
 
-int ntk_net_forward(ntk_net *net, double *out, const double *X, size_t P, ntk_error *err) {
+int ntk_net_forward(ntk_net *net, double *out, const ntk_tensor *X, ntk_error *err) {
+  const size_t D = ntk_net_input_dim(net);
+  size_t P;
   int i, st;
   if (!net->ready) return ntk_error_set(err, NTK_EARG, 1, "net not initialized");
+  st = ntk_tensor_check_rows(X, D, 0, " inputs", 3, err);
+  if (st != NTK_OK) return st;
+  P = X->shape[0];
   st = reserve(net, P ? P : 1, err);
   if (st != NTK_OK) return st;
-  if (P) memcpy(net->act, X, P * ntk_net_input_dim(net) * sizeof *X); /* X may be NULL at P = 0 */
+  if (P) { /* node 0's cache is the batch in row-major order, whatever X's layout */
+    ntk_storage s;
+    ntk_tensor x0;
+    ntk_tensor_wrap(&x0, &s, net->act, P, X->ndim == 2 ? D : 0);
+    st = ntk_tensor_copy(&x0, X, err);
+    if (st != NTK_OK) return st;
+  }
   for (i = 1; i <= net->nlayers; i++) {
     const ntk_layer *l = &net->layers[i - 1];
     ntk_layer_forward(l, net->params, node_act(net, i), node_act(net, l->in[0]),
@@ -215,16 +227,19 @@ int ntk_net_backward(ntk_net *net, double *grad, size_t grad_stride, const doubl
   return NTK_OK;
 }
 
-int ntk_net_jacobian(ntk_net *net, double *J, size_t ldj, const double *X, size_t P,
-                     ntk_error *err) {
+int ntk_net_jacobian(ntk_net *net, double *J, size_t ldj, const ntk_tensor *X, ntk_error *err) {
   const size_t C = ntk_net_output_dim(net);
-  size_t k, mu;
+  size_t k, mu, P;
   int st;
   if (ldj < net->nparams)
     return ntk_error_set(err, NTK_EARG, 3, "leading dimension >= %zu expected, got %zu",
                          net->nparams, ldj);
-  st = ntk_net_forward(net, NULL, X, P, err);
-  if (st != NTK_OK) return st;
+  st = ntk_net_forward(net, NULL, X, err);
+  if (st != NTK_OK) {
+    if (err && err->arg == 3) err->arg = 4; /* X is argument 4 here */
+    return st;
+  }
+  P = net->rows;
   for (k = 0; k < C; k++) {
     double *g = node_grad(net, net->nlayers);
     memset(g, 0, P * C * sizeof *g);

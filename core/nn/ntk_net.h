@@ -66,17 +66,18 @@ size_t ntk_net_output_dim(const ntk_net *net);
 /* Shape of node i (0: the input). */
 ntk_shape ntk_net_node_shape(const ntk_net *net, int i);
 
-/* out (P x C, may be NULL) <- f(X) for X (P x D contiguous); fills the caches. */
-int ntk_net_forward(ntk_net *net, double *out, const double *X, size_t P, ntk_error *err);
+/* out (P x C contiguous, may be NULL) <- f(X) for X [P x D] (any view; [P] when D = 1, argument
+ * 3); fills the caches, whose node 0 is X copied to row-major order. */
+int ntk_net_forward(ntk_net *net, double *out, const ntk_tensor *X, ntk_error *err);
 /* VJP of the last forward pass: grad (nparams) <- sum_mu dout_mu . df(x_mu)/dtheta (dout P x C,
  * P the rows of that pass). With grad_stride > 0, per sample instead: sample mu's gradient at
  * grad + mu grad_stride. */
 int ntk_net_backward(ntk_net *net, double *grad, size_t grad_stride, const double *dout,
                      ntk_error *err);
-/* J <- the per-sample gradients df_k(x_mu)/dtheta of X (P x D contiguous): row mu C + k at
- * J + (mu C + k) ldj (ldj >= nparams). One forward and C backward passes over the batch. */
-int ntk_net_jacobian(ntk_net *net, double *J, size_t ldj, const double *X, size_t P,
-                     ntk_error *err);
+/* J <- the per-sample gradients df_k(x_mu)/dtheta of X ([P x D], any view, argument 4): row
+ * mu C + k at J + (mu C + k) ldj (ldj >= nparams). One forward and C backward passes over the
+ * batch. */
+int ntk_net_jacobian(ntk_net *net, double *J, size_t ldj, const ntk_tensor *X, ntk_error *err);
 /* Bytes held by the caches and scratch (for benchmarks and memory bounds). */
 size_t ntk_net_cache_bytes(const ntk_net *net);
 

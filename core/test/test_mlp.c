@@ -162,21 +162,24 @@ static void test_workspace_reuse(void) {
   ntk_trainer tr;
   ntk_error e;
   double *pre0, *delta0, *k0, *k6;
+  ntk_model *m = NULL; /* trainers step models: the model interface over net */
   fill(X, 64, 1);
   fill(Y, 32, 2);
+  CHECK(ntk_model_from_mlp(&m, net, 0, &e) == NTK_OK);
   ntk_train_config_default(&cfg, NTK_TRAIN_RK45);
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
-  CHECK(ntk_train_step(&tr, net, XT(X, P), YT(Y, P), INFINITY, &e) == NTK_OK);
+  CHECK(ntk_train_step(&tr, m, XT(X, P), YT(Y, P), INFINITY, &e) == NTK_OK);
   pre0 = net->pre[0];
   delta0 = net->delta[0];
   k0 = tr.k[0];
   k6 = tr.k[6];
-  CHECK(ntk_train_run(&tr, net, XT(X, P), YT(Y, P), tr.t + 1.0, SIZE_MAX, &e) == NTK_OK);
+  CHECK(ntk_train_run(&tr, m, XT(X, P), YT(Y, P), tr.t + 1.0, SIZE_MAX, &e) == NTK_OK);
   CHECK(net->pre[0] == pre0 && net->delta[0] == delta0);
   /* FSAL swaps k[0] and k[6]; the set of buffers is the same */
   CHECK((tr.k[0] == k0 && tr.k[6] == k6) || (tr.k[0] == k6 && tr.k[6] == k0));
   ntk_train_release(&tr);
   ntk_train_release(&tr);
+  ntk_model_free(m);
   ntk_mlp_free(net);
 }
 

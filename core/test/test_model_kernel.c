@@ -132,6 +132,8 @@ static void test_ntk(size_t C) {
   ntk_model_kernel_opts opts;
   ntk_error err;
   double *eta;
+  ntk_storage eta_s;
+  ntk_tensor eta_t;
   size_t o, t, rows, cols, j, tiles[] = {0, 1, 3, 100};
   int g, cross;
   memset(L, 0, sizeof L);
@@ -141,6 +143,7 @@ static void test_ntk(size_t C) {
   fill(ntk_tensor_data(&X2), P2 * D, 4);
   eta = malloc(m->nparams * sizeof *eta);
   for (j = 0; j < m->nparams; j++) eta[j] = 0.5 + (double)(j % 7) / 3.0;
+  ntk_tensor_wrap(&eta_t, &eta_s, eta, m->nparams, 0);
   for (cross = 0; cross < 2; cross++)
     for (o = 0; o < 4; o++) {
       const ntk_tensor *x2 = cross ? &X2 : NULL;
@@ -162,9 +165,9 @@ static void test_ntk(size_t C) {
           CHECK(max_rel(&L[g], &S) <= NTK_REL_TOL);
         }
         /* Adam's kernel, Eq. 91 */
-        opts.eta = eta;
+        opts.eta = &eta_t;
         CHECK(ntk_model_kernel_ntk(&K, NULL, m, &X1, x2, &opts, &err) == NTK_OK);
-        CHECK(ntk_model_kernel_ntk_ref(&S, m, &X1, x2, outs[o], eta, 0, &err) == NTK_OK);
+        CHECK(ntk_model_kernel_ntk_ref(&S, m, &X1, x2, outs[o], &eta_t, 0, &err) == NTK_OK);
         CHECK(max_rel(&K, &S) <= NTK_REL_TOL);
       }
       ntk_tensor_release(&K);
@@ -199,7 +202,7 @@ static void test_ntk(size_t C) {
   CHECK(ntk_model_kernel_ntk(&K, NULL, m, &X1, NULL, &opts, &err) == NTK_ESHAPE);
   CHECK(err.arg == 1 && strstr(err.msg, "kernel: contiguous") != NULL);
   eta[0] = -1.0;
-  opts.eta = eta;
+  opts.eta = &eta_t;
   ntk_tensor_release(&K);
   ntk_tensor_init_2d(&K, P1 * C, P1 * C, &err);
   CHECK(ntk_model_kernel_ntk(&K, NULL, m, &X1, NULL, &opts, &err) == NTK_EARG);

@@ -10,6 +10,14 @@
 #define XT(x, p) NTK_TEST_T2((x), (p), ntk_mlp_input_dim(net))
 #define YT(y, p) NTK_TEST_T2((y), (p), ntk_mlp_output_dim(net))
 
+/* The model interface over net (trainers step models); freed before net. */
+static ntk_model *as_model(ntk_mlp *net) {
+  ntk_model *m = NULL;
+  ntk_error err;
+  CHECK(ntk_model_from_mlp(&m, net, 0, &err) == NTK_OK);
+  return m;
+}
+
 static ntk_mlp *linear_model(void) {
   size_t widths[2] = {3, 1};
   double sigma = 1.0;
@@ -34,6 +42,7 @@ static double max_error(const ntk_mlp *net, const double *w0, double decay) {
 
 static void run(ntk_train_method m, double lr_or_dt, double T, double tol) {
   ntk_mlp *net = linear_model();
+  ntk_model *mnet = as_model(net);
   ntk_train_config cfg;
   ntk_trainer tr;
   ntk_error e;
@@ -44,7 +53,7 @@ static void run(ntk_train_method m, double lr_or_dt, double T, double tol) {
   cfg.rtol = 1e-11;
   cfg.atol = 1e-13;
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
-  CHECK(ntk_train_run(&tr, net, XT(X, 3), YT(Y, 3), T, SIZE_MAX, &e) == NTK_OK);
+  CHECK(ntk_train_run(&tr, mnet, XT(X, 3), YT(Y, 3), T, SIZE_MAX, &e) == NTK_OK);
   if (m == NTK_TRAIN_GD)
     CHECK(max_error(net, w0, pow(1.0 - lr_or_dt / 3.0, (double)tr.steps)) < tol);
   else
@@ -54,11 +63,13 @@ static void run(ntk_train_method m, double lr_or_dt, double T, double tol) {
   /* rk45: one gradient to start, one for Hairer's first step, then 6 per attempt (FSAL) */
   if (m == NTK_TRAIN_RK45) CHECK(tr.evals == 2 + 6 * (tr.steps + tr.rejected));
   ntk_train_release(&tr);
+  ntk_model_free(mnet);
   ntk_mlp_free(net);
 }
 
 static void test_nonfinite(void) {
   ntk_mlp *net = linear_model();
+  ntk_model *mnet = as_model(net);
   ntk_train_config cfg;
   ntk_trainer tr;
   ntk_error e;
@@ -66,7 +77,7 @@ static void test_nonfinite(void) {
   cfg.lr = 1e3; /* (1 - lr/3)^k diverges */
   cfg.max_loss_ratio = INFINITY; /* only the non-finite guard */
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
-  CHECK(ntk_train_run(&tr, net, XT(X, 3), YT(Y, 3), INFINITY, 100000, &e) == NTK_ENONFINITE);
+  CHECK(ntk_train_run(&tr, mnet, XT(X, 3), YT(Y, 3), INFINITY, 100000, &e) == NTK_ENONFINITE);
   CHECK(strstr(e.msg, "gd{lr = 1000}") != NULL);
   ntk_train_release(&tr);
   cfg.lr = -1;
@@ -74,36 +85,40 @@ static void test_nonfinite(void) {
   cfg.lr = 0.1;
   cfg.max_loss_ratio = 1.0;
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_EARG && strstr(e.msg, "max_loss_ratio") != NULL);
+  ntk_model_free(mnet);
   ntk_mlp_free(net);
 }
 
 /* A finite blow-up stops at max_loss_ratio x the initial loss, long before overflow. */
 static void test_diverged(void) {
   ntk_mlp *net = linear_model();
+  ntk_model *mnet = as_model(net);
   ntk_train_config cfg;
   ntk_trainer tr;
   ntk_error e;
   ntk_train_config_default(&cfg, NTK_TRAIN_GD);
   cfg.lr = 10.0; /* |1 - lr/3| = 2.33: the error grows 5.4x per step */
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
-  CHECK(ntk_train_run(&tr, net, XT(X, 3), YT(Y, 3), INFINITY, 1000, &e) == NTK_ENOCONV);
+  CHECK(ntk_train_run(&tr, mnet, XT(X, 3), YT(Y, 3), INFINITY, 1000, &e) == NTK_ENOCONV);
   CHECK(strstr(e.msg, "diverged at step") != NULL && strstr(e.msg, "gd{lr = 10}") != NULL);
   /* 5.44^k > 1e6 first at k = 9: the loss at the start of step 10 (or the run's end check) */
   CHECK(tr.steps == 9);
   ntk_train_release(&tr);
+  ntk_model_free(mnet);
   ntk_mlp_free(net);
 }
 
 /* One step of lr > t_final lands past the whole requested run. */
 static void test_overshoot(void) {
   ntk_mlp *net = linear_model();
+  ntk_model *mnet = as_model(net);
   ntk_train_config cfg;
   ntk_trainer tr;
   ntk_error e;
   ntk_train_config_default(&cfg, NTK_TRAIN_GD);
   cfg.lr = 2.0; /* stable (|1 - 2/3| < 1) but longer than t_final = 1.5 */
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
-  CHECK(ntk_train_run(&tr, net, XT(X, 3), YT(Y, 3), 0.5, SIZE_MAX, &e) == NTK_OK);
+  CHECK(ntk_train_run(&tr, mnet, XT(X, 3), YT(Y, 3), 0.5, SIZE_MAX, &e) == NTK_OK);
   CHECK(tr.t == 2.0);
   CHECK(ntk_train_check_end(&tr, 4.0, &e) == NTK_OK); /* an intermediate target: fine */
   CHECK(ntk_train_check_end(&tr, 1.5, &e) == NTK_ENOCONV);
@@ -112,7 +127,7 @@ static void test_overshoot(void) {
   /* lr = 0.3 to t = 1 lands at 1.2: a step shorter than the run, the usual discrete ending */
   cfg.lr = 0.3;
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
-  CHECK(ntk_train_run(&tr, net, XT(X, 3), YT(Y, 3), 1.0, SIZE_MAX, &e) == NTK_OK);
+  CHECK(ntk_train_run(&tr, mnet, XT(X, 3), YT(Y, 3), 1.0, SIZE_MAX, &e) == NTK_OK);
   CHECK(ntk_train_check_end(&tr, 1.0, &e) == NTK_OK && tr.steps == 4);
   ntk_train_release(&tr);
   /* a huge lr still steps toward a small target (the rounding slack is relative to t) */
@@ -121,6 +136,7 @@ static void test_overshoot(void) {
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
   CHECK(!ntk_train_reached(&tr, 0.01) && ntk_train_reached(&tr, 0.0));
   ntk_train_release(&tr);
+  ntk_model_free(mnet);
   ntk_mlp_free(net);
 }
 
@@ -133,6 +149,7 @@ static void test_bound_shape(void) {
   ntk_mlp_config ca = {2, wa, NULL, 0, NTK_PARAM_STANDARD, sigma, 0.0, NTK_INIT_GAUSSIAN};
   ntk_mlp_config cb = ca;
   ntk_mlp *a = NULL, *b = NULL;
+  ntk_model *ma, *mb;
   ntk_rng rng;
   ntk_train_config cfg;
   ntk_trainer tr;
@@ -142,6 +159,8 @@ static void test_bound_shape(void) {
   ntk_rng_seed(&rng, 1);
   CHECK(ntk_mlp_new(&a, &ca, &rng, &e) == NTK_OK);
   CHECK(ntk_mlp_new(&b, &cb, &rng, &e) == NTK_OK);
+  ma = as_model(a);
+  mb = as_model(b);
   CHECK(a->nparams == 18 && b->nparams == 18);
   for (i = 0; i < 20; i++) Xa[i] = sin(i + 1.0);
   for (i = 0; i < 80; i++) Xb[i] = cos(i + 1.0);
@@ -149,12 +168,14 @@ static void test_bound_shape(void) {
   ntk_train_config_default(&cfg, NTK_TRAIN_SGD);
   cfg.batch = 4;
   CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
-  CHECK(ntk_train_run(&tr, a, NTK_TEST_T2(Xa, 10, 2), NTK_TEST_T2(Yab, 10, 1), INFINITY, 3, &e) == NTK_OK);
-  CHECK(ntk_train_step(&tr, b, NTK_TEST_T2(Xb, 10, 8), NTK_TEST_T2(Yab, 10, 1), INFINITY, &e) == NTK_ESHAPE && e.arg == 2);
+  CHECK(ntk_train_run(&tr, ma, NTK_TEST_T2(Xa, 10, 2), NTK_TEST_T2(Yab, 10, 1), INFINITY, 3, &e) == NTK_OK);
+  CHECK(ntk_train_step(&tr, mb, NTK_TEST_T2(Xb, 10, 8), NTK_TEST_T2(Yab, 10, 1), INFINITY, &e) == NTK_ESHAPE && e.arg == 2);
   CHECK(strstr(e.msg, "widths {2, 6, 1}, got {8, 2, 1}") != NULL);
   ntk_train_reset(&tr);
-  CHECK(ntk_train_run(&tr, b, NTK_TEST_T2(Xb, 10, 8), NTK_TEST_T2(Yab, 10, 1), INFINITY, 3, &e) == NTK_OK && tr.steps == 3);
+  CHECK(ntk_train_run(&tr, mb, NTK_TEST_T2(Xb, 10, 8), NTK_TEST_T2(Yab, 10, 1), INFINITY, 3, &e) == NTK_OK && tr.steps == 3);
   ntk_train_release(&tr);
+  ntk_model_free(ma);
+  ntk_model_free(mb);
   ntk_mlp_free(a);
   ntk_mlp_free(b);
 }

@@ -123,7 +123,7 @@ void ntk_train_release(ntk_trainer *tr) {
   for (i = 0; i < 7; i++) tr->k[i] = NULL;
   tr->perm = NULL;
   tr->n = tr->xb_cap = tr->yb_cap = tr->perm_n = tr->perm_pos = 0;
-  tr->depth = 0;
+  tr->bound = 0;
   tr->fsal = 0;
 }
 
@@ -137,47 +137,32 @@ void ntk_train_invalidate(ntk_trainer *tr) {
   tr->fsal = 0;
 }
 
-/* buf <- "{n_0, n_1, ..., n_L}" (cut to len). */
-static const char *widths_str(char *buf, size_t len, int depth, const size_t *widths) {
-  size_t used = 0;
-  int l;
-  buf[0] = 0;
-  for (l = 0; l <= depth && used < len; l++) {
-    int w = snprintf(buf + used, len - used, "%s%zu%s", l ? ", " : "{", widths[l],
-                     l == depth ? "}" : "");
-    if (w < 0) break;
-    used += (size_t)w;
-  }
-  return buf;
-}
-
-/* NTK_OK when net has the shape tr is bound to (or tr is unbound); NTK_ESHAPE otherwise. */
-static int check_shape(const ntk_trainer *tr, const ntk_mlp *net, ntk_error *err) {
-  char want[160], got[160];
-  int same = tr->depth == net->depth && tr->bias == net->bias;
-  int l;
-  if (tr->depth == 0) return NTK_OK;
-  for (l = 0; same && l <= net->depth; l++) same = tr->widths[l] == net->widths[l];
-  if (same) return NTK_OK;
-  widths_str(want, sizeof want, tr->depth, tr->widths);
-  widths_str(got, sizeof got, net->depth, net->widths);
-  if (strcmp(want, got) == 0)
+/* NTK_OK when m has the shape tr is bound to (or tr is unbound); NTK_ESHAPE otherwise. The shape
+ * is the model's own description (an MLP: its widths and whether it has biases). */
+static int check_shape(const ntk_trainer *tr, const ntk_model *m, ntk_error *err) {
+  if (!tr->bound) return NTK_OK;
+  if (strcmp(tr->shape, m->shape) == 0 && strcmp(tr->shape_noun, m->shape_noun) == 0) {
+    if (strcmp(tr->variant, m->variant) == 0 && tr->nparams_bound == m->nparams) return NTK_OK;
     return ntk_error_set(err, NTK_ESHAPE, 2,
-                         "trainer bound to a net of widths %s %s biases, got %s %s (reset() "
-                         "rebinds it)",
-                         want, tr->bias ? "with" : "without", got, net->bias ? "with" : "without");
+                         "trainer bound to a net of %s %s %s, got %s %s (reset() rebinds it)",
+                         tr->shape_noun, tr->shape, tr->variant, m->shape, m->variant);
+  }
+  if (strcmp(tr->shape_noun, m->shape_noun) != 0)
+    return ntk_error_set(err, NTK_ESHAPE, 2,
+                         "trainer bound to a net of %s %s, got one of %s %s (reset() rebinds it)",
+                         tr->shape_noun, tr->shape, m->shape_noun, m->shape);
   return ntk_error_set(err, NTK_ESHAPE, 2,
-                       "trainer bound to a net of widths %s, got %s (reset() rebinds it)", want,
-                       got);
+                       "trainer bound to a net of %s %s, got %s (reset() rebinds it)",
+                       tr->shape_noun, tr->shape, m->shape);
 }
 
 /* Binds tr to net's shape on the first step: allocates (zeroed) the vectors the method needs
  * for its n parameters. Later steps only check the shape. */
-static int ensure_buffers(ntk_trainer *tr, const ntk_mlp *net, ntk_error *err) {
-  size_t n = net->nparams;
-  int i, nk = 0, ok = 1, l;
+static int ensure_buffers(ntk_trainer *tr, const ntk_model *model, ntk_error *err) {
+  size_t n = model->nparams;
+  int i, nk = 0, ok = 1;
   ntk_train_method m = tr->cfg.method;
-  if (tr->depth != 0) return check_shape(tr, net, err);
+  if (tr->bound) return check_shape(tr, model, err);
   if (m == NTK_TRAIN_RK4) nk = 4;
   if (m == NTK_TRAIN_RK45) nk = 7;
   if (nk) {
@@ -205,9 +190,11 @@ static int ensure_buffers(ntk_trainer *tr, const ntk_mlp *net, ntk_error *err) {
     ntk_train_release(tr);
     return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for %zu parameters", n);
   }
-  tr->depth = net->depth;
-  tr->bias = net->bias;
-  for (l = 0; l <= net->depth; l++) tr->widths[l] = net->widths[l];
+  tr->bound = 1;
+  tr->nparams_bound = n;
+  tr->shape_noun = model->shape_noun;
+  tr->variant = model->variant;
+  memcpy(tr->shape, model->shape, sizeof tr->shape);
   return NTK_OK;
 }
 
@@ -232,21 +219,22 @@ static int check_loss(ntk_trainer *tr, double loss, ntk_error *err) {
   return NTK_OK;
 }
 
-/* The net's loss (and gradient, g not NULL) on P contiguous rows X, Y: the trainers keep row
+/* The model's loss (and gradient, g not NULL) on P contiguous rows X, Y: the trainers keep row
  * buffers (the caller's data made contiguous once per call, or a minibatch copy) and lend them to
- * the net as tensors, without copying. */
-static int rows_loss(ntk_mlp *net, double *g, double *loss, const double *X, const double *Y,
+ * the model as tensors, without copying. */
+static int rows_loss(ntk_model *net, double *g, double *loss, const double *X, const double *Y,
                      size_t P, ntk_error *err) {
-  ntk_storage xs, ys;
-  ntk_tensor x, y;
-  ntk_tensor_wrap(&x, &xs, X, P, ntk_mlp_input_dim(net));
-  ntk_tensor_wrap(&y, &ys, Y, P, ntk_mlp_output_dim(net));
-  return g ? ntk_mlp_loss_grad(net, g, loss, &x, &y, err) : ntk_mlp_loss(net, loss, &x, &y, err);
+  ntk_storage xs, ys, gs;
+  ntk_tensor x, y, gt;
+  ntk_tensor_wrap(&x, &xs, X, P, net->input_dim);
+  ntk_tensor_wrap(&y, &ys, Y, P, net->output_dim);
+  if (g) ntk_tensor_wrap(&gt, &gs, g, net->nparams, 0);
+  return ntk_model_loss_grad(net, g ? &gt : NULL, loss, &x, &y, err);
 }
 
 /* tr->loss0 <- the full-data loss before the first step (a minibatch's loss could be far from
  * it and would make a poor yardstick). One forward pass, once. */
-static int initial_loss(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+static int initial_loss(ntk_trainer *tr, ntk_model *net, const double *X, const double *Y, size_t P,
                         ntk_error *err) {
   double loss;
   int st;
@@ -258,7 +246,7 @@ static int initial_loss(ntk_trainer *tr, ntk_mlp *net, const double *X, const do
 }
 
 /* g <- grad L at the net's current parameters, counting the evaluation; checks the loss. */
-static int eval(ntk_trainer *tr, ntk_mlp *net, double *g, double *loss, const double *X,
+static int eval(ntk_trainer *tr, ntk_model *net, double *g, double *loss, const double *X,
                 const double *Y, size_t P, ntk_error *err) {
   int st = rows_loss(net, g, loss, X, Y, P, err);
   if (st != NTK_OK) return st;
@@ -267,8 +255,8 @@ static int eval(ntk_trainer *tr, ntk_mlp *net, double *g, double *loss, const do
   return NTK_OK;
 }
 
-static int check_params(ntk_trainer *tr, const ntk_mlp *net, ntk_error *err) {
-  if (!ntk_mlp_params_finite(net)) return nonfinite(tr, "parameters", NAN, err);
+static int check_params(ntk_trainer *tr, const ntk_model *net, ntk_error *err) {
+  if (!ntk_model_params_finite(net)) return nonfinite(tr, "parameters", NAN, err);
   return NTK_OK;
 }
 
@@ -283,7 +271,7 @@ static double clip_step(double t, double h, double t_max, int *clipped) {
   return h;
 }
 
-static int step_gd(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+static int step_gd(ntk_trainer *tr, ntk_model *net, const double *X, const double *Y, size_t P,
                    ntk_error *err) {
   int st = eval(tr, net, tr->grad, &tr->loss, X, Y, P, err);
   if (st != NTK_OK || (st = check_loss(tr, tr->loss, err)) != NTK_OK) return st;
@@ -291,7 +279,7 @@ static int step_gd(ntk_trainer *tr, ntk_mlp *net, const double *X, const double 
   return NTK_OK;
 }
 
-static int step_rk4(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+static int step_rk4(ntk_trainer *tr, ntk_model *net, const double *X, const double *Y, size_t P,
                     double t_max, ntk_error *err) {
   size_t n = tr->n, i;
   int clipped, st;
@@ -343,7 +331,7 @@ static double scaled_rms(const double *v, const double *y0, const double *y1, si
 
 /* Hairer's starting step (Solving ODEs I, II.4): one extra gradient evaluation. k[0] holds the
  * gradient at y0 = the net's parameters; k[1] is scratch. */
-static int initial_step(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+static int initial_step(ntk_trainer *tr, ntk_model *net, const double *X, const double *Y, size_t P,
                         double *h_out, ntk_error *err) {
   size_t n = tr->n, i;
   double *y = net->params, *y0 = tr->y0, *f0 = tr->k[0], *f1 = tr->k[1];
@@ -364,7 +352,7 @@ static int initial_step(ntk_trainer *tr, ntk_mlp *net, const double *X, const do
   return NTK_OK;
 }
 
-static int step_rk45(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+static int step_rk45(ntk_trainer *tr, ntk_model *net, const double *X, const double *Y, size_t P,
                      double t_max, ntk_error *err) {
   size_t n = tr->n, i;
   double *y = net->params, *y0 = tr->y0, **k = tr->k, loss = 0.0;
@@ -453,9 +441,9 @@ static int reserve(double **buf, size_t *cap, size_t n, ntk_error *err) {
 /* Copies the X/Y rows of the next minibatch into tr->Xb, tr->Yb (drop-last epochs of a fresh
  * permutation each). Every buffer is sized from what this call needs (rows x the net's widths),
  * never from what an earlier call needed. */
-static int next_batch(ntk_trainer *tr, const ntk_mlp *net, const double *X, const double *Y,
+static int next_batch(ntk_trainer *tr, const ntk_model *net, const double *X, const double *Y,
                       size_t P, ntk_error *err) {
-  size_t B = tr->cfg.batch, D = ntk_mlp_input_dim(net), C = ntk_mlp_output_dim(net), i;
+  size_t B = tr->cfg.batch, D = net->input_dim, C = net->output_dim, i;
   int st;
   if (tr->perm_n != P) {
     size_t *perm = realloc(tr->perm, P * sizeof *perm);
@@ -480,7 +468,7 @@ static int next_batch(ntk_trainer *tr, const ntk_mlp *net, const double *X, cons
   return NTK_OK;
 }
 
-static int step_sgd(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+static int step_sgd(ntk_trainer *tr, ntk_model *net, const double *X, const double *Y, size_t P,
                     ntk_error *err) {
   size_t B = tr->cfg.batch;
   int st;
@@ -504,7 +492,7 @@ static int step_sgd(ntk_trainer *tr, ntk_mlp *net, const double *X, const double
   return NTK_OK;
 }
 
-static int step_adam(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+static int step_adam(ntk_trainer *tr, ntk_model *net, const double *X, const double *Y, size_t P,
                      ntk_error *err) {
   const ntk_train_config *c = &tr->cfg;
   double k = (double)(tr->steps + 1);
@@ -524,7 +512,7 @@ static int step_adam(ntk_trainer *tr, ntk_mlp *net, const double *X, const doubl
   return NTK_OK;
 }
 
-static int step_rows(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+static int step_rows(ntk_trainer *tr, ntk_model *net, const double *X, const double *Y, size_t P,
                      double t_max, ntk_error *err) {
   int st;
   if ((st = ensure_buffers(tr, net, err)) != NTK_OK) return st;
@@ -568,7 +556,7 @@ int ntk_train_reached(const ntk_trainer *tr, double t) {
   return !(t - tr->t > slack);
 }
 
-static int run_rows(ntk_trainer *tr, ntk_mlp *net, const double *X, const double *Y, size_t P,
+static int run_rows(ntk_trainer *tr, ntk_model *net, const double *X, const double *Y, size_t P,
                     double t_end, size_t max_steps, ntk_error *err) {
   int st;
   if (tr->cfg.method != NTK_TRAIN_RK45 && isfinite(t_end) &&
@@ -620,15 +608,26 @@ int ntk_train_effective_lr(double *out, const ntk_trainer *tr, size_t n, ntk_err
   return NTK_OK;
 }
 
+int ntk_train_check_data(const ntk_model *net, const ntk_tensor *X, const ntk_tensor *Y, int xarg,
+                         int yarg, ntk_error *err) {
+  int st;
+  if ((st = ntk_tensor_check_rows(X, net->input_dim, 0, "", xarg, err)) != NTK_OK) return st;
+  if ((st = ntk_tensor_check_rows(Y, net->output_dim, 0, "", yarg, err)) != NTK_OK) return st;
+  if (Y->shape[0] != X->shape[0])
+    return ntk_error_set(err, NTK_ESHAPE, yarg, "%zu rows expected (as X), got %zu", X->shape[0],
+                         Y->shape[0]);
+  return NTK_OK;
+}
+
 /* x, y <- the contiguous data of the checked X (argument 3) and Y (argument 4), once per call:
  * the step loop then reads them in place. */
-static int train_batch(ntk_tensor *x, ntk_tensor *y, const ntk_mlp *net, const ntk_tensor *X,
+static int train_batch(ntk_tensor *x, ntk_tensor *y, const ntk_model *net, const ntk_tensor *X,
                        const ntk_tensor *Y, ntk_error *err) {
-  int st = ntk_mlp_check_inputs(net, X, Y, 3, 4, err);
+  int st = ntk_train_check_data(net, X, Y, 3, 4, err);
   return st != NTK_OK ? st : ntk_tensor_contiguous_pair(x, X, y, Y, err);
 }
 
-int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const ntk_tensor *X, const ntk_tensor *Y,
+int ntk_train_step(ntk_trainer *tr, ntk_model *net, const ntk_tensor *X, const ntk_tensor *Y,
                    double t_max, ntk_error *err) {
   ntk_tensor x = {0}, y = {0};
   int st = train_batch(&x, &y, net, X, Y, err);
@@ -639,7 +638,7 @@ int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const ntk_tensor *X, const ntk
   return st;
 }
 
-int ntk_train_run(ntk_trainer *tr, ntk_mlp *net, const ntk_tensor *X, const ntk_tensor *Y,
+int ntk_train_run(ntk_trainer *tr, ntk_model *net, const ntk_tensor *X, const ntk_tensor *Y,
                   double t_end, size_t max_steps, ntk_error *err) {
   ntk_tensor x = {0}, y = {0};
   int st = train_batch(&x, &y, net, X, Y, err);

@@ -1,4 +1,6 @@
-/* ntk_train.h: trainers for ntk_mlp networks on the MSE loss L(theta) of ntk_mlp_loss.
+/* ntk_train.h: trainers for any model (ntk_model.h: an MLP, a Wide-ResNet, any layer graph) on the
+ * MSE loss L(theta) = 1/(2P) sum_mu |f(x_mu) - y_mu|^2 of ntk_model_loss_grad (the MLP's through
+ * its structured ntk_mlp_loss_grad).
  *
  * Every trainer advances a time t in the paper's units:
  *   gd    theta <- theta - lr grad L;                               t = lr * steps
@@ -13,8 +15,9 @@
  * bound such runs with a step count. Work buffers are allocated on the first step (or when the
  * batch grows) and reused: the step loop allocates nothing.
  *
- * A trainer binds to the shape (widths and biases) of the net it first steps: its buffers and its
- * state (momenta, Adam's moments) belong to that parameter layout, and a net of another shape is
+ * A trainer binds to the shape of the model it first steps (the model's shape description: an
+ * MLP's widths and biases, a layer graph's layers and parameter count): its buffers and its state
+ * (momenta, Adam's moments) belong to that parameter layout, and a model of another shape is
  * refused until ntk_train_reset unbinds it.
  *
  * Divergence stops a trainer with an error naming the step, t, the settings and the loss:
@@ -29,7 +32,7 @@
 #include <stdint.h>
 
 #include "ntk_error.h"
-#include "ntk_mlp.h"
+#include "ntk_model.h"
 #include "ntk_rng.h"
 
 /* The update rule of a trainer (gd, rk4, rk45, sgd, adam: formulas above). */
@@ -76,9 +79,11 @@ typedef struct ntk_trainer {
   double h;        /* rk45: proposed next step (0: not chosen yet) */
   int fsal;        /* rk45: k[0] holds the gradient at the current parameters */
   ntk_rng rng;     /* sgd minibatches */
-  /* the bound net's shape (depth 0: not bound yet) and the work buffers sized for it */
-  int depth, bias;
-  size_t widths[NTK_MLP_MAX_DEPTH + 1];
+  /* the bound model's shape (bound 0: not bound yet) and the work buffers sized for it */
+  int bound;
+  const char *shape_noun, *variant; /* static strings of the model (ntk_model.h) */
+  char shape[NTK_MODEL_SHAPE_MAX];
+  size_t nparams_bound;
   size_t n; /* parameters */
   double *grad, *y0, *k[7], *m, *v, *vel;
   size_t *perm, perm_pos, perm_n; /* sgd: permutation of the P rows, next unused position */
@@ -100,13 +105,18 @@ void ntk_train_reset(ntk_trainer *tr);
 /* Forgets the rk45 FSAL gradient: call after changing the parameters or data between steps. */
 void ntk_train_invalidate(ntk_trainer *tr);
 
+/* NTK_ESHAPE unless X is [P x D] (argument xarg) and Y [P x C] (argument yarg) for net, each
+ * [P] when D or C is 1: the data check of ntk_train_step and ntk_train_run, for callers that
+ * check before they allocate. */
+int ntk_train_check_data(const ntk_model *net, const ntk_tensor *X, const ntk_tensor *Y, int xarg,
+                         int yarg, ntk_error *err);
 /* One step of the method on inputs X [P x D] and targets Y [P x C] (or [P] when D or C is 1; any
  * views, made contiguous once per call; arguments 3 and 4). rk4/rk45 steps are clipped so as not
  * to pass t_max (INFINITY: no limit). NTK_ESHAPE (argument 2) for a net of another shape than the
  * bound one; NTK_ENONFINITE when the loss or the new parameters are not finite; NTK_ENOCONV when
  * the loss where the step starts exceeds max_loss_ratio x the initial loss (err names step, t,
  * the settings and the loss). */
-int ntk_train_step(ntk_trainer *tr, ntk_mlp *net, const ntk_tensor *X, const ntk_tensor *Y,
+int ntk_train_step(ntk_trainer *tr, ntk_model *net, const ntk_tensor *X, const ntk_tensor *Y,
                    double t_max, ntk_error *err);
 /* Whether the trainer's t has reached t_end: flow methods exactly, discrete ones up to the
  * rounding of t = lr * steps (a billionth of the smaller of one step and t_end). */
@@ -117,7 +127,7 @@ int ntk_train_reached(const ntk_trainer *tr, double t_end);
  * step may land past t_end: when t_end ends the whole run, ntk_train_check_end judges it.
  * NTK_EARG when t_end is more than NTK_TRAIN_MAX_STEPS fixed steps away and max_steps does not
  * stop the run first. */
-int ntk_train_run(ntk_trainer *tr, ntk_mlp *net, const ntk_tensor *X, const ntk_tensor *Y,
+int ntk_train_run(ntk_trainer *tr, ntk_model *net, const ntk_tensor *X, const ntk_tensor *Y,
                   double t_end, size_t max_steps, ntk_error *err);
 /* 1 when tr's t has reached t (flows: exactly; discrete methods: up to the rounding of lr k). */
 int ntk_train_reached(const ntk_trainer *tr, double t);

@@ -57,12 +57,6 @@ int lntk_fail(lua_State *L, const ntk_error *err, int arg);
 /* Raises "bad argument #arg to 'f' (expected shape ..., got ...)". */
 int lntk_shapeerror(lua_State *L, int arg, const char *expected, const ntk_tensor *got);
 
-/* Older forms, kept for the model bindings (lntk_model.c, lntk_model_kernel.c) merged after the
- * kit landed; new code uses lntk_result and lntk_options. lntk_status raises for misuse at Lua
- * position argbase + err->arg, else pushes nil, msg; lntk_optfield_* read one typed option. */
-int lntk_status(lua_State *L, const ntk_error *err, int argbase);
-lua_Integer lntk_optfield_integer(lua_State *L, int tbl, const char *key, lua_Integer def);
-lua_Number lntk_optfield_number(lua_State *L, int tbl, const char *key, lua_Number def);
 
 /* ---- Classes: one registration for every userdata type ---- */
 typedef struct lntk_class {

@@ -18,3 +18,15 @@ void lntk_open_clock(lua_State *L) {
   lua_pushcfunction(L, l_clock);
   lua_setfield(L, -2, "clock");
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Clock.
+@submodule ntklab
+*/
+
+/*** Seconds of a monotonic wall clock (CLOCK_MONOTONIC), for timing: os.clock() counts the CPU
+time of all threads, which overstates multi-threaded BLAS work by the thread count.
+@function clock
+@treturn number seconds since an arbitrary origin
+*/

@@ -107,24 +107,6 @@ int lntk_fail(lua_State *L, const ntk_error *err, int arg) {
   return lntk_result_at(L, err, NULL, NULL);
 }
 
-int lntk_status(lua_State *L, const ntk_error *err, int argbase) {
-  return lntk_fail(L, err, err->arg > 0 ? argbase + err->arg : 0);
-}
-
-/* One typed option through the kit's reader (declared below). */
-static lua_Number optfield(lua_State *L, int tbl, const char *key, lntk_opttype type, double def,
-                           lua_Integer *integer);
-
-lua_Integer lntk_optfield_integer(lua_State *L, int tbl, const char *key, lua_Integer def) {
-  lua_Integer v = def;
-  optfield(L, tbl, key, LNTK_OPT_INTEGER, (double)def, &v);
-  return v;
-}
-
-lua_Number lntk_optfield_number(lua_State *L, int tbl, const char *key, lua_Number def) {
-  return optfield(L, tbl, key, LNTK_OPT_NUMBER, def, NULL);
-}
-
 int lntk_shapeerror(lua_State *L, int arg, const char *expected, const ntk_tensor *got) {
   char buf[64];
   ntk_tensor_shape_str(got, buf, sizeof buf);
@@ -424,6 +406,44 @@ static int core_metatable(lua_State *L) {
   return 1;
 }
 
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Tensors, networks, trainers and kernels: the C engine and its Lua conveniences.
+Every function raises on misuse ("bad argument #n to 'f' (what was expected, got what came)") and
+returns nil, msg on a failure of the world (a file, memory, a singular system). Indices are
+1-based. `ntklab.core` holds the same C functions; `ntklab.output` gathers ntklab.fs, json, csv,
+plot, progress and cli; ntklab.io, ntklab.linalg and ntklab.train are sub-tables.
+@module ntklab
+*/
+
+/*** Threads, BLAS kernels, metatables.
+@section core
+*/
+
+/*** Sets the BLAS thread count to min(n, the cores this process may run on) and returns the count
+in force; without n, only returns it.
+@function threads
+@int[opt] n n >= 1
+@treturn int the thread count in force
+@return nil, msg when the OpenBLAS buffers of that many threads (129 MiB each) do not fit under
+`ulimit -v`
+*/
+
+/*** The OpenBLAS core type running now ("SkylakeX", "Haswell", "Prescott", ...) and the best one
+this CPU supports (nil when none could be forced). The ntklab host sets OPENBLAS_CORETYPE to it.
+@function blas_core
+@treturn string running
+@treturn string|nil supported
+*/
+
+/*** The metatable of the ntklab type `name` ("tensor", "rng", "mlp", "model", "trainer",
+"kernel_regression", "kernel_workspace"), to add methods or test types.
+@function metatable
+@string name
+@treturn table
+@raise "unknown type 'x'"
+*/
+
 typedef void (*lntk_opener)(lua_State *L);
 
 /* Every concept's registration (lntk.h's list); metatables exist before any object is created. */
@@ -447,16 +467,4 @@ int luaopen_ntklab_core(lua_State *L) {
   lua_setfield(L, -2, "version");
   for (i = 0; openers[i]; i++) openers[i](L);
   return 1;
-}
-
-static lua_Number optfield(lua_State *L, int tbl, const char *key, lntk_opttype type, double def,
-                           lua_Integer *integer) {
-  lntk_option spec = {.key = key, .type = type};
-  lntk_optval v;
-  memset(&v, 0, sizeof v);
-  lua_getfield(L, tbl, key);
-  read_option(L, tbl, &spec, &v);
-  if (!v.present) return def;
-  if (integer) *integer = v.integer;
-  return v.num;
 }

@@ -275,10 +275,7 @@ function analysis.informative(traj)
   return out
 end
 
---- All the readouts: {align90 = ..., kernel10 = ..., half_loss = ..., dir90 = ... (when the
--- trajectory has a `direction` column), informative = analysis.informative(traj),
--- messages = {...}} (a readout that does not exist is absent, with its message under the same
--- key in messages).
+-- Checks that traj has the columns the readouts need.
 local function check_trajectory(f, traj)
   for _, key in ipairs{"alignment", "kernel_norm", "loss"} do
     local t, msg = arrays(traj, key)
@@ -290,6 +287,10 @@ local function check_trajectory(f, traj)
   end
 end
 
+--- All the readouts: {align90 = ..., kernel10 = ..., half_loss = ..., dir90 = ... (when the
+-- trajectory has a `direction` column), informative = analysis.informative(traj),
+-- messages = {...}} (a readout that does not exist is absent, with its message under the same
+-- key in messages). The times are t_align90, t_kernel10, t_half and t_dir90.
 function analysis.readouts(traj)
   check_trajectory("analysis.readouts", traj)
   local out, messages = {}, {}

@@ -87,6 +87,29 @@ function argcheck.fn(v, n, fname)
   return v
 end
 
+--- An option table (nil: {}) whose keys are all among `allowed` (a list, in the order the
+-- message names them); returns it. An unknown key raises as the binding kit's lntk_options does:
+--   bad argument #1 to 'mnist' (invalid option 'trian' (did you mean 'train'?); valid options:
+--   'classes', 'train', ...)
+function argcheck.options(v, n, fname, allowed)
+  if v == nil then return {} end
+  if type(v) ~= "table" then fail(n, fname, "table expected, got " .. typename(v)) end
+  local known = {}
+  for _, k in ipairs(allowed) do known[k] = true end
+  for k in pairs(v) do
+    if not known[k] then
+      -- the "did you mean" of the command line's options (ntklab.cli, loaded only on failure:
+      -- it requires this module)
+      local near = type(k) == "string" and require("ntklab.cli").nearest(k, allowed) or nil
+      local names = {}
+      for i, a in ipairs(allowed) do names[i] = "'" .. a .. "'" end
+      fail(n, fname, ("invalid option '%s'%s; valid options: %s"):format(tostring(k),
+        near and (" (did you mean '" .. near .. "'?)") or "", table.concat(names, ", ")))
+    end
+  end
+  return v
+end
+
 --- opts[key], an ntklab tensor with one of the dimensions in dims (e.g. {1, 2}), or nil when it
 -- is absent and not required; misuse is reported as argument n of fname ("option 'key': ...").
 -- The tensor is recognized by its metatable's name, so this module needs no ntklab.core.

@@ -188,6 +188,7 @@ local function make_preconditioner(Lt, s)
   end
 end
 
+--- cg.solve{K, y, ridge, tol, maxiter, precond, rank, block}: conjugate gradients (the header).
 function cg.solve(opts)
   local f = "cg.solve"
   check.table(opts, 1, f)
@@ -286,6 +287,7 @@ function cg.solve(opts)
   return fit
 end
 
+--- cg.regress{K, y, ridge, method, memory, ...}: direct or CG, whichever fits (the header).
 function cg.regress(opts)
   local f = "cg.regress"
   check.table(opts, 1, f)

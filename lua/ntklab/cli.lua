@@ -1,4 +1,4 @@
---- ntklab.cli: command-line options declared as data: parsing, checking and --help.
+--- ntklab.cli: command-line options declared as data: parsing, checking and the help text.
 -- An option is {name =, type = number|integer|string|boolean|choice, default =, help =,
 -- choices = {...} (choice), min =, max = (number, integer)}. Published as
 -- ntklab.output.parse_args, help_text and cli (error messages name output.f).
@@ -117,7 +117,7 @@ local function wrap(text, columns)
   return out
 end
 
---- The --help text of an options spec.
+--- The help text of an options spec, as the help option prints it.
 function cli.help_text(spec)
   check_spec("output.help_text", spec)
   local lines = {}
@@ -262,8 +262,8 @@ function cli.parse_args(spec, args)
   return values
 end
 
---- parse_args for scripts: prints the help to stdout and exits 0 on --help, prints the error to
--- stderr and exits 2 on a bad command line, else returns the options table.
+--- parse_args for scripts: given the help option, prints the help to stdout and exits 0; on a
+-- bad command line prints the error to stderr and exits 2; else returns the options table.
 function cli.cli(spec, args)
   check_spec("output.cli", spec)
   check.table(args, 2, "output.cli")

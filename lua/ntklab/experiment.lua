@@ -402,9 +402,11 @@ local function headline(m, summary, out)
   if reason then s = s .. " (" .. reason .. ")" end
   return s .. fmt(" in %.1f s -> %s/summary.json", summary.seconds.total or 0, out)
 end
+--- The end-of-run line of a summary: "name: verdict (reason) in 3.2 s -> out/summary.json".
+-- @function headline
 experiment.headline = headline
 
---- `ntklab run FILE [--option value ...]`: parses the command line against the module's
+--- The command `ntklab run FILE [options]`: parses the command line against the module's
 -- declarations, runs it, prints its report and verdict. Returns the exit status: 0 done,
 -- 1 the run failed (nothing is left as its summary), 2 a bad command line.
 function experiment.main(args)

@@ -21,6 +21,7 @@ local NAMES = {
   fashion_mnist = "Fashion-MNIST classes 0/1 (T-shirt/top, trouser)",
 }
 
+--- image_data.two_class(which, opts): CIFAR-10 0/1 or Fashion-MNIST 0/1, whitened (the header).
 function image_data.two_class(which, opts)
   if NAMES[which] == nil and which ~= "auto" then
     error(("bad argument #1 to 'image_data.two_class' ('auto', 'cifar10' or 'fashion_mnist' expected, got %s)")

@@ -76,6 +76,7 @@ end
 local LOAD_OPTIONS = {dataset = true, classes = true, train = true, test = true, seed = true,
                       gamma = true, cutoff = true, dir = true}
 
+--- images.load{dataset, classes, train, test, seed, gamma, cutoff, dir}: an image dataset as NHWC rows (the header).
 function images.load(opts)
   local fname = "images.load"
   opts = opts or {}

@@ -27,6 +27,9 @@
 -- zca = true is gamma = 0. pp.rank, pp.spectrum (all min(P, D) covariance eigenvalues
 -- s_k^2 / P, descending, for an "input spectra" plot) and pp.lambda (the retained ones) are
 -- exposed, as are U, S, V, mean, sd, c.
+-- Errors: misuse raises at the caller (an unknown option names the valid ones and a near miss);
+-- inputs that cannot be whitened (NaN or Inf, all zero) return nil, message, as the core's
+-- numerical failures do.
 local check = require "ntklab.argcheck"
 check.register()
 local core = require "ntklab.core"
@@ -37,11 +40,8 @@ Preprocessor.__index = Preprocessor
 
 local EPS = 2.0 ^ -52
 
-local FIT_OPTIONS = {center = true, standardize = true, gamma = true, zca = true, pca = true,
-  rcond = true, norm = true}
-local WITH_OPTIONS = {gamma = true, zca = true, pca = true, norm = true}
-
-local function bad(fname, msg) check.fail(1, fname, msg) end
+local FIT_OPTIONS = {"center", "standardize", "gamma", "zca", "pca", "rcond", "norm"}
+local WITH_OPTIONS = {"gamma", "zca", "pca", "norm"}
 
 local function check_tensor(fname, n, X)
   local ok = pcall(function() return X:dim() end)
@@ -53,23 +53,24 @@ local function check_tensor(fname, n, X)
   end
 end
 
--- Validates the options that choose the transform; returns gamma, pca, norm.
-local function transform_options(fname, opts, D, r)
+-- Validates the options that choose the transform (the option table is argument n of fname);
+-- returns gamma, pca, norm.
+local function transform_options(fname, n, opts, D)
   local gamma = opts.gamma
   if opts.zca then
-    if gamma ~= nil and gamma ~= 0 then bad(fname, "options 'zca' and 'gamma' conflict") end
+    if gamma ~= nil and gamma ~= 0 then check.fail(n, fname, "options 'zca' and 'gamma' conflict") end
     gamma = 0
   end
   if gamma ~= nil and (type(gamma) ~= "number" or not (gamma >= 0 and gamma <= 1)) then
-    bad(fname, ("option 'gamma': number in [0, 1] expected, got %s"):format(tostring(gamma)))
+    check.fail(n, fname, ("option 'gamma': number in [0, 1] expected, got %s"):format(tostring(gamma)))
   end
   local pca = opts.pca
   if pca ~= nil and (math.type(pca) ~= "integer" or pca < 1 or pca > D) then
-    bad(fname, ("option 'pca': integer in [1, %d] expected, got %s"):format(D, tostring(pca)))
+    check.fail(n, fname, ("option 'pca': integer in [1, %d] expected, got %s"):format(D, tostring(pca)))
   end
   local norm = opts.norm
   if norm ~= nil and (type(norm) ~= "number" or not (norm > 0) or norm == math.huge) then
-    bad(fname, ("option 'norm': positive number expected, got %s"):format(tostring(norm)))
+    check.fail(n, fname, ("option 'norm': positive number expected, got %s"):format(tostring(norm)))
   end
   return gamma, pca, norm
 end
@@ -108,18 +109,23 @@ local function configure(pp, gamma, pca, norm)
   return pp
 end
 
---- fit(X, opts) -> preprocessor (see the module comment for the options).
+--- Fits the statistics and the transform on training inputs (the module comment has the math).
+-- @tparam tensor X training inputs [P x D]
+-- @tparam[opt] table opts
+-- @tparam[opt=true] bool opts.center subtract the column means
+-- @tparam[opt=false] bool opts.standardize divide by the column standard deviations
+-- @tparam[opt] number opts.gamma partial whitening exponent in [0, 1]: covariance eigenvalues
+-- lambda -> lambda^gamma (0: whitened, 1: raw)
+-- @tparam[opt=false] bool opts.zca gamma = 0
+-- @tparam[opt] int opts.pca keep the first k principal components, k in [1, D]
+-- @tparam[opt] number opts.rcond relative singular value cutoff in [0, 1) (default max(P, D) 2^-52)
+-- @tparam[opt] number opts.norm scale so that the training rows have this mean squared norm
+-- @treturn table the preprocessor (pp:transform, pp:with, pp:training; fields rank, spectrum, lambda, U, S, V, mean, sd, c)
+-- @return nil, msg when X holds NaN or Inf, or is all zero once centered
+-- @raise an unknown option (with a did-you-mean), a bad value, conflicting zca and gamma
 function preprocess.fit(X, opts)
   check_tensor("fit", 1, X)
-  if opts ~= nil and type(opts) ~= "table" then
-    check.fail(2, "fit", "table expected, got " .. check.typename(opts))
-  end
-  opts = opts or {}
-  for key in pairs(opts) do
-    if not FIT_OPTIONS[key] then
-      check.fail(2, "fit", ("invalid option '%s'"):format(tostring(key)))
-    end
-  end
+  opts = check.options(opts, 2, "fit", FIT_OPTIONS)
   local P, D = X:size(1), X:size(2)
   if P < 1 or D < 1 then
     check.fail(1, "fit", ("non-empty inputs expected, got [%d x %d]"):format(P, D))
@@ -129,7 +135,7 @@ function preprocess.fit(X, opts)
     check.fail(2, "fit", "option 'rcond': number in [0, 1) expected, got " .. tostring(rcond))
   end
   rcond = rcond or math.max(P, D) * EPS
-  local gamma, pca, norm = transform_options("fit", opts, D)
+  local gamma, pca, norm = transform_options("fit", 2, opts, D)
   if not X:all_finite() then return nil, "fit: inputs contain NaN or Inf" end
 
   local pp = setmetatable({P = P, D = D, rcond = rcond}, Preprocessor)
@@ -170,24 +176,22 @@ function preprocess.fit(X, opts)
   return configure(pp, gamma, pca, norm)
 end
 
---- pp:with{gamma = ..., zca = ..., pca = ..., norm = ...} -> a new preprocessor sharing pp's
--- fitted statistics and SVD (no refactorization), with another transform.
+--- A new preprocessor sharing pp's fitted statistics and SVD (no refactorization), with
+-- another transform.
+-- @tparam table opts gamma, zca, pca, norm, as for fit
+-- @treturn table the preprocessor
 function Preprocessor:with(opts)
-  if type(opts) ~= "table" then
-    check.fail(1, "with", "table expected, got " .. check.typename(opts))
-  end
-  for key in pairs(opts) do
-    if not WITH_OPTIONS[key] then
-      check.fail(1, "with", ("invalid option '%s'"):format(tostring(key)))
-    end
-  end
-  local gamma, pca, norm = transform_options("with", opts, self.D)
+  check.table(opts, 1, "with")
+  check.options(opts, 1, "with", WITH_OPTIONS)
+  local gamma, pca, norm = transform_options("with", 1, opts, self.D)
   local pp = setmetatable({}, Preprocessor)
   for key, v in pairs(self) do pp[key] = v end
   return configure(pp, gamma, pca, norm)
 end
 
---- pp:transform(X) -> the transformed inputs (a new tensor), [n x D] or [n x k] for pca.
+--- Applies the fitted transform to any inputs.
+-- @tparam tensor X [n x D]
+-- @treturn tensor a new tensor, [n x D] or [n x k] for pca
 function Preprocessor:transform(X)
   check_tensor("transform", 1, X)
   if X:size(2) ~= self.D then
@@ -217,7 +221,11 @@ function Preprocessor:training()
   return US:matmul(self.V:narrow(2, 1, k):t())
 end
 
---- preprocess.rescale(X, m) -> X scaled so that its rows have mean squared norm m.
+--- X scaled so that its rows have mean squared norm m.
+-- @tparam tensor X [n x D]
+-- @number m > 0
+-- @treturn tensor a new tensor
+-- @return nil, msg when X is all zero
 function preprocess.rescale(X, m)
   check_tensor("rescale", 1, X)
   if type(m) ~= "number" or not (m > 0) or m == math.huge then

@@ -91,6 +91,7 @@ local function watched(values, n)
   return values
 end
 
+--- record_schedule.run(opts): trains and records at times chosen as it goes (the header).
 function record_schedule.run(opts)
   check.table(opts, 1, F)
   for k in pairs(opts) do

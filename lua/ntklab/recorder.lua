@@ -11,6 +11,11 @@
 -- discrete methods observe at the first step with t >= t_k). The recorder hands it rec.times
 -- and records at each call; rec:run is a single trainer:run over all of them.
 --
+-- net: any network, an ntklab.mlp or an ntklab.model (e.g. ntklab.wide_resnet); for a model the
+-- layer columns are its parameter groups (model:groups()), its kernels are computed in Jacobian
+-- tiles of `tile` samples (option tile, 0 = all at once: memory 2 tile C #params doubles), and
+-- beta (the weight alignment of an MLP's first layer) does not apply.
+--
 -- times: an ascending array of explicit times, or {log = {from, to, n}} (t = 0, then n
 -- log-spaced times from `from` to `to`), or {linear = {from, to, n}} (n equally spaced times).
 --
@@ -88,9 +93,24 @@ local private = setmetatable({}, {__mode = "k"})
 local F = "recorder"
 local OPTIONS = {times = true, X = true, y = true, X_test = true, y_test = true, beta = true,
   keep_snapshots = true, predictions = true, topk = true, layers = true, adam = true,
-  observers = true}
+  observers = true, tile = true}
 
-local function is_net(v) return getmetatable(v) == core.metatable("mlp") end
+-- Any network: an ntklab.mlp or an ntklab.model (a Wide-ResNet, any layer graph). Their
+-- kernels go through the one ntklab.ntk; an MLP's also through the recorder's workspaces (its
+-- cached input Grams), a model's in Jacobian tiles of `tile` samples.
+local function is_mlp(v) return getmetatable(v) == core.metatable("mlp") end
+local function is_net(v) return is_mlp(v) or getmetatable(v) == core.metatable("model") end
+local NET = "ntklab.mlp or ntklab.model"
+
+local function input_dim(net) return is_mlp(net) and net:widths()[1] or net:input_dim() end
+-- layers of the per-layer split: an MLP's layers, a model's parameter groups
+local function depth(net) return is_mlp(net) and net:depth() or #net:groups() end
+
+-- ntklab.ntk's options for net: o plus the workspace (an MLP) or the tile (a model).
+local function kernel_opts(S, net, o, workspace)
+  if is_mlp(net) then o.workspace = workspace else o.tile = S.tile end
+  return o
+end
 
 local function opt_tensor(opts, key, required, dims)
   return check.option_tensor(opts, key, 1, F, dims, required)
@@ -215,6 +235,10 @@ function recorder.new(opts)
   if math.type(topk) ~= "integer" or topk < 0 or topk > P then
     check.fail(1, F, ("option 'topk': integer in [0, %d] expected, got %s"):format(P, tostring(topk)))
   end
+  local tile = opts.tile
+  if tile ~= nil and (math.type(tile) ~= "integer" or tile < 0) then
+    check.fail(1, F, "option 'tile': integer >= 0 expected, got " .. tostring(tile))
+  end
   local adam = opts.adam
   if adam ~= nil then
     if getmetatable(adam) ~= core.metatable("trainer") then
@@ -233,7 +257,7 @@ function recorder.new(opts)
   private[rec] = {
     X = X, y = y:dim() == 2 and y:reshape(P) or y, X_test = X_test,
     y_test = y_test and (y_test:dim() == 2 and y_test:reshape(y_test:size(1)) or y_test),
-    beta = beta, topk = topk,
+    beta = beta, topk = topk, tile = tile or 0,
     keep_snapshots = opt_bool(opts, "keep_snapshots", false),
     keep_predictions = opt_bool(opts, "predictions", false),
     layers = opt_bool(opts, "layers", true),
@@ -280,27 +304,35 @@ function Recorder:observe(t, step, loss, net)
   check.number(t, 1, f)
   check.number(step, 2, f)
   check.number(loss, 3, f)
-  if not is_net(net) then check.fail(4, f, "mlp expected, got " .. check.typename(net)) end
+  if not is_net(net) then check.fail(4, f, NET .. " expected, got " .. check.typename(net)) end
   local tr = self.trajectory
   local n = tr.t and #tr.t or 0
   if n > 0 and not (t > tr.t[n]) then
     check.fail(1, f, ("time after the previous record %s expected, got %s"):format(tostring(tr.t[n]), tostring(t)))
   end
-  if net:widths()[1] ~= S.X:size(2) then
-    check.fail(4, f, ("net with %d inputs expected (as X), got %d"):format(S.X:size(2), net:widths()[1]))
+  if input_dim(net) ~= S.X:size(2) then
+    check.fail(4, f, ("net with %d inputs expected (as X), got %d"):format(S.X:size(2), input_dim(net)))
   end
-  if n == 0 then self:_declare(net:depth()) end
+  if S.beta and not is_mlp(net) then
+    check.fail(4, f, "ntklab.mlp expected with option 'beta' (the weight alignment of its first layer), got "
+      .. check.typename(net))
+  end
+  if n == 0 then self:_declare(depth(net)) end
   local started = core.clock()
   local i = n + 1
   local K, lay
   if S.layers then
-    if not S.lay then -- the per-layer kernels' buffers, one per layer, reused at every record
-      S.lay = {}
-      for l = 1, net:depth() do S.lay[l] = core.zeros(S.K:size(1), S.K:size(2)) end
+    if is_mlp(net) then
+      if not S.lay then -- the per-layer kernels' buffers, one per layer, reused at every record
+        S.lay = {}
+        for l = 1, net:depth() do S.lay[l] = core.zeros(S.K:size(1), S.K:size(2)) end
+      end
+      K, lay = core.ntk(net, S.X, {workspace = self.workspace, out = S.K, layers = S.lay})
+    else -- a model's parameter-group kernels are fresh tensors (model_ntk takes layers = true)
+      K, lay = core.ntk(net, S.X, kernel_opts(S, net, {out = S.K, layers = true}, self.workspace))
     end
-    K, lay = core.ntk(net, S.X, {workspace = self.workspace, out = S.K, layers = S.lay})
   else
-    K = core.ntk(net, S.X, {workspace = self.workspace, out = S.K})
+    K = core.ntk(net, S.X, kernel_opts(S, net, {out = S.K}, self.workspace))
   end
   tr.t[i], tr.step[i], tr.loss[i] = t, step, loss
   if S.X_test then
@@ -313,7 +345,7 @@ function Recorder:observe(t, step, loss, net)
     self.K0 = K:clone()
     self.f0_train = net:forward(S.X)
     if S.X_test then
-      self.K0_test = core.ntk(net, S.X_test, S.X, {workspace = S.test_workspace})
+      self.K0_test = core.ntk(net, S.X_test, S.X, kernel_opts(S, net, {}, S.test_workspace))
       self.f0_test = S.f_test:clone()
     end
   end
@@ -336,7 +368,7 @@ function Recorder:observe(t, step, loss, net)
   if S.adam then self:_record_adam(i, t, net) end
   if S.keep_snapshots then
     self.snapshots[i] = {t = t, K = K:clone(),
-      k = S.X_test and core.ntk(net, S.X_test, S.X, {workspace = S.test_workspace}) or nil}
+      k = S.X_test and core.ntk(net, S.X_test, S.X, kernel_opts(S, net, {}, S.test_workspace)) or nil}
   end
   if S.keep_predictions and S.X_test then self.predictions[i] = S.f_test:clone() end
   self.K_end = K
@@ -365,14 +397,15 @@ function Recorder:_record_adam(i, t, net)
     return
   end
   S.eta = S.adam:effective_lr(net, S.eta)
-  local K = core.ntk(net, S.X, {eta = S.eta, workspace = self.workspace, out = S.K_adam})
+  local K = core.ntk(net, S.X, kernel_opts(S, net, {eta = S.eta, out = S.K_adam}, self.workspace))
   local s = core.kernel_stats(K, S.y)
   tr.adam_norm[i], tr.adam_alignment[i], tr.adam_alignment_centered[i] =
     s.norm, s.alignment, s.alignment_centered
   if not self.K_adam0 then
     self.K_adam0, self.t_adam0 = K:clone(), t
     if S.X_test then
-      self.K_adam0_test = core.ntk(net, S.X_test, S.X, {eta = S.eta, workspace = S.test_workspace})
+      self.K_adam0_test = core.ntk(net, S.X_test, S.X,
+        kernel_opts(S, net, {eta = S.eta}, S.test_workspace))
     end
   end
   self.K_adam_end = K
@@ -384,16 +417,16 @@ end
 function Recorder:finish(net)
   local f = "recorder:finish"
   local S = private[self]
-  if net ~= nil and not is_net(net) then check.fail(1, f, "mlp expected, got " .. check.typename(net)) end
+  if net ~= nil and not is_net(net) then check.fail(1, f, NET .. " expected, got " .. check.typename(net)) end
   net = net or S.net
   if not net then check.fail(1, f, "nothing recorded yet") end
   local started = core.clock()
   if S.X_test then
-    self.K_end_test = core.ntk(net, S.X_test, S.X, {workspace = S.test_workspace})
+    self.K_end_test = core.ntk(net, S.X_test, S.X, kernel_opts(S, net, {}, S.test_workspace))
     self.f_end_test = net:forward(S.X_test)
     if self.K_adam_end then
       self.K_adam_end_test = core.ntk(net, S.X_test, S.X,
-        {eta = S.adam:effective_lr(net, S.eta), workspace = S.test_workspace})
+        kernel_opts(S, net, {eta = S.adam:effective_lr(net, S.eta)}, S.test_workspace))
     end
   end
   self.f_end_train = net:forward(S.X)
@@ -427,7 +460,7 @@ function Recorder:run(trainer, net, opts)
     -- another trainer's steps would leave the recorded eta (the adam option's) stale
     check.fail(1, f, "the trainer given as option 'adam' expected, got another trainer")
   end
-  if not is_net(net) then check.fail(2, f, "mlp expected, got " .. check.typename(net)) end
+  if not is_net(net) then check.fail(2, f, NET .. " expected, got " .. check.typename(net)) end
   opts = opts or {}
   check.table(opts, 3, f)
   for k in pairs(opts) do

@@ -36,6 +36,7 @@ local function core() return require "ntklab" end
 
 local function tile_name(k) return fmt("tile_%05d.npy", k) end
 
+--- tiles.plan(P [, block]): the row blocks {{first, last}, ...} of a P x P kernel (the header).
 function tiles.plan(P, block)
   check.integer(P, 1, "tiles.plan", 1)
   local unit = core().io.paged_row_unit(P)
@@ -89,6 +90,7 @@ function tiles.block(net, X, first, last, X2, opts)
   return n.ntk(net, rows, X2, {output = opts.output or "trace", workspace = opts.workspace})
 end
 
+--- tiles.create(dir, net, X, opts): writes the manifest of a tiled kernel (the header).
 function tiles.create(dir, net, X, opts)
   local f = "tiles.create"
   check.string(dir, 1, f)
@@ -139,6 +141,7 @@ local function read_manifest(dir)
   return m
 end
 
+--- tiles.compute(dir, net, X, k [, ws]): computes and writes tile k.
 function tiles.compute(dir, net, X, k, ws)
   local f = "tiles.compute"
   check.string(dir, 1, f)
@@ -163,6 +166,7 @@ function tiles.compute(dir, net, X, k, ws)
   return path
 end
 
+--- tiles.write(dir, net, X, opts): create, then compute every tile.
 function tiles.write(dir, net, X, opts)
   local m, err = tiles.create(dir, net, X, opts)
   if not m then return nil, err end

@@ -119,10 +119,12 @@ local function layers(o)
   return list
 end
 
+--- wide_resnet.layers(opts): the layer list ntklab.model takes (options as for build).
 function M.layers(opts)
   return layers(options(opts, "wide_resnet_layers"))
 end
 
+--- wide_resnet.build(opts): the network as an ntklab.model (ntklab.wide_resnet; the header).
 function M.build(opts)
   local o = options(opts, "wide_resnet")
   local ntklab_core = require "ntklab.core"

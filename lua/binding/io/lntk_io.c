@@ -188,3 +188,78 @@ void lntk_open_io(lua_State *L) {
   luaL_newlib(L, funcs);
   lua_setfield(L, -2, "io");
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Array files: IDX (plain or gzip), CIFAR-10 binary batches, NPY and numeric CSV. Bad
+arguments raise; a file that cannot be read or written returns nil, "path: what is wrong". Only
+regular files are read; writers replace files atomically, with mode 0666 & ~umask.
+@module ntklab.io
+*/
+
+/*** Reads an IDX file (MNIST's format; gzip when it ends in .gz or starts with gzip's magic).
+@function read_idx
+@string path
+@treturn tensor 1-D for one dimension, else [dims[1] x product of the rest]
+@treturn table {dims = {...}, type = "ubyte" | ...}
+@return nil, "path: what is wrong"
+*/
+
+/*** Writes a tensor as an IDX file, atomically.
+@function write_idx
+@string path
+@tparam tensor t
+@tparam[opt] table opts
+@options io_write_idx
+@opt type the element type written
+@opt dims the dimensions recorded in the header (their product is t's element count); default t's shape
+@treturn bool true
+@return nil, "path: what is wrong"
+*/
+
+/*** Reads a CIFAR-10 binary batch.
+@function read_cifar10
+@string path
+@treturn tensor images [N x 3072] (the red, green, blue 32 x 32 planes; values 0..255)
+@treturn tensor labels [N], 0..9
+@return nil, "path: what is wrong"
+*/
+
+/*** Writes a CIFAR-10 binary batch, atomically.
+@function write_cifar10
+@string path
+@tparam tensor images [N x 3072], values in 0..255
+@tparam tensor labels [N], 0..9
+@treturn bool true
+@return nil, "path: what is wrong"
+*/
+
+/*** Reads an NPY file (<f8, <f4 or |u1, C order).
+@function read_npy
+@string path
+@treturn tensor
+@treturn table {shape = {...}, dtype = "f8" | "f4" | "u1"}
+@return nil, "path: what is wrong"
+*/
+
+/*** Writes a tensor as an NPY file, atomically.
+@function write_npy
+@string path
+@tparam tensor t
+@tparam[opt] table opts
+@options io_write_npy
+@opt dtype the element type written
+@treturn bool true
+@return nil, "path: what is wrong"
+*/
+
+/*** Reads a numeric CSV file (at most 2^30 bytes).
+@function read_csv
+@string path
+@tparam[opt] table opts
+@options io_read_csv
+@opt delimiter one character (default ",")
+@opt header skip the first line
+@treturn tensor [rows x cols]
+@return nil, "path: what is wrong"
+*/

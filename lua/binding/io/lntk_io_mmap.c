@@ -130,3 +130,42 @@ void lntk_open_io_mmap(lua_State *L) {
   luaL_setfuncs(L, funcs, 0);
   lua_pop(L, 1);
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Kernels on disk.
+@submodule ntklab.io
+*/
+
+/*** Writes a 2-D tensor as an NPY file whose payload starts on a page, so that row blocks can be
+mapped side by side (ntklab.tiles).
+@function write_npy_paged
+@string path
+@tparam tensor K [rows x cols]
+@tparam[opt] table opts {dtype = "f8" | "f4"}
+@treturn bool true
+@return nil, "path: what is wrong"
+*/
+
+/*** The row unit r: row blocks of a [P x cols] kernel that start at multiples of r can be mapped
+side by side (0: this system's pages cannot be mapped).
+@function paged_row_unit
+@int cols
+@treturn int r
+*/
+
+/*** Maps paged <f8 NPY row blocks as one [sum rows x cols] tensor, copy on write (the files never
+change); unmapped when collected.
+@function map_npy_rows
+@tparam table paths the block files, in row order
+@tparam table rows rows[k]: the rows of paths[k]
+@int cols
+@treturn tensor
+@return nil, msg
+*/
+
+/*** A 64-bit hash of t's values in row-major order, as 16 hex digits (any strides).
+@function checksum
+@tparam tensor t
+@treturn string
+*/

@@ -56,3 +56,28 @@ void lntk_open_analytic(lua_State *L) {
   };
   luaL_setfuncs(L, funcs, 0);
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Infinite-width kernels of dense networks.
+@submodule ntklab
+*/
+
+/*** The infinite-width NTK of one output (the "mean" layout): linear, ReLU (arc-cosine), erf and
+quadratic in closed form; tanh, GELU and softplus by 100-node Gauss-Hermite quadrature. In the
+standard parameterization it is the leading-order expectation at the given hidden widths.
+@function analytic_ntk
+@tparam mlp|table arch an mlp (its architecture, not its weights) or the table ntklab.mlp takes
+(init, seed and rng are accepted and ignored)
+@tparam tensor X [P1 x D]
+@tparam[opt] tensor X2 [P2 x D]
+@treturn tensor [P1 x P2]
+*/
+
+/*** The output's infinite-width NNGP kernel (arch and inputs as for analytic_ntk).
+@function analytic_nngp
+@tparam mlp|table arch
+@tparam tensor X [P1 x D]
+@tparam[opt] tensor X2 [P2 x D]
+@treturn tensor [P1 x P2]
+*/

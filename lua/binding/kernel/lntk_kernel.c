@@ -394,3 +394,92 @@ void lntk_open_kernel(lua_State *L) {
   lntk_newclass(L, &workspace);
   luaL_setfuncs(L, funcs, 0);
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Empirical neural tangent kernels of MLPs.
+@submodule ntklab
+*/
+
+/*** The empirical NTK of an MLP, K(x, x') = sum_j df(x)/dtheta_j df(x')/dtheta_j, assembled from
+per-layer Grams (one forward and one backward pass, no Jacobian).
+@function ntk
+@tparam mlp net
+@tparam tensor X inputs [P1 x D]
+@tparam[opt] tensor X2 inputs [P2 x D]; without it the symmetric train x train kernel
+@tparam[opt] table opts
+@options ntk_options
+@opt output layout for C outputs: "full" (P1 C) x (P2 C) sample-major, the C x C block of the pair
+  (mu, nu) at rows (mu-1) C + 1 ..; "blocks" (C P1) x (C P2) output-major; "trace" P1 x P2, the sum
+  over outputs (not divided by C); "mean" the trace / C
+@opt layers also return each layer's parameter contribution {K_1, ..., K_L}, summing to K: true
+  for new tensors, or a table of L contiguous tensors of K's shape to write them into (returned)
+@opt eta per-parameter steps eta_j >= 0, [net:nparams()] (adam:effective_lr(net)): Adam's kernel,
+  K_eta = sum_j eta_j df/dtheta_j df/dtheta_j (the paper's Eq. 91)
+@opt tile compute in tile x tile sample blocks (scratch O(tile^2) instead of O(P^2)); 0: one block
+@opt workspace reuse buffers and the cached input Gram X X2^T across calls (without it, calls of
+  up to 1024 samples use one kept per net until the next full collection)
+@opt out write K into this contiguous tensor of the result's shape and return it
+@treturn tensor K
+@treturn[opt] table the per-layer kernels, with layers
+@raise inputs whose width is not net's input size; eta of the wrong length or negative
+@usage local K = ntklab.ntk(net, X, {output = "trace"})
+*/
+
+/*** The NTK as J1 diag(eta) J2^T from explicit Jacobians: ntklab.ntk's reference twin
+(memory O(P C nparams)).
+@function ntk_reference
+@tparam mlp net
+@tparam tensor X [P1 x D]
+@tparam[opt] tensor X2 [P2 x D]
+@tparam[opt] table opts
+@options ref_options
+@opt output layout, as for ntklab.ntk
+@opt eta per-parameter steps, as for ntklab.ntk
+@opt layer restrict to layer l's parameters (1-based)
+@treturn tensor K
+*/
+
+/*** The explicit Jacobian df/dtheta, (P C) x nparams, row (mu - 1) C + k (reference path).
+@function jacobian
+@tparam mlp net
+@tparam tensor X [P x D]
+@treturn tensor J
+*/
+
+/*** The NNGP layer kernels: kernels[l] = A_l(X) A_l(X2)^T for l = 0..L (kernels[0] = X X2^T,
+kernels[L] = f(X) f(X2)^T), raw inner products.
+@function nngp
+@tparam mlp net
+@tparam tensor X [P1 x D]
+@tparam[opt] tensor X2 [P2 x D]
+@treturn table kernels, indexed from 0
+*/
+
+/*** A workspace for ntklab.ntk: buffers and the input Gram X X2^T cached across calls, keyed by
+the shapes and a hash of the contents of X and X2.
+@function kernel_workspace
+@treturn kernel_workspace
+*/
+
+/*** Buffers reused across ntklab.ntk calls.
+@type kernel_workspace
+*/
+
+/*** The bytes the workspace holds.
+@function kernel_workspace:bytes
+@treturn int
+*/
+
+/*** How many calls were served from the cached input Gram.
+@function kernel_workspace:hits
+@treturn int
+*/
+
+/*** Drops the cached Gram and buffers (the workspace stays usable).
+@function kernel_workspace:clear
+*/
+
+/*** Frees the workspace now (also __gc and __close).
+@function kernel_workspace:release
+*/

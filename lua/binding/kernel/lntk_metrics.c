@@ -168,3 +168,78 @@ void lntk_open_metrics(lua_State *L) {
   };
   luaL_setfuncs(L, funcs, 0);
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Kernel metrics. K, y and K0 are read in place: any view costs no copy.
+@submodule ntklab
+*/
+
+/*** Kernel-target alignment: uncentered <K, T> / (|K|_F |T|_F) with T = Y Y^T (the paper's
+y^T K y / (|K|_F |y|^2)), or centered over samples per output (Cortes et al. 2012).
+@function alignment
+@tparam tensor K [P x P], or the (P C) x (P C) sample-major full kernel (target vec(Y) vec(Y)^T)
+@tparam tensor y targets [P] or [P x C]
+@tparam[opt] table opts
+@options l_alignment
+@opt centered center K and T over samples first
+@treturn number the alignment, in [-1, 1]
+@treturn string "uncentered" or "centered"
+*/
+
+/*** The Frobenius norm |K|_F.
+@function kernel_norm
+@tparam tensor K
+@treturn number
+*/
+
+/*** The trace tr K.
+@function kernel_trace
+@tparam tensor K square
+@treturn number
+*/
+
+/*** The kernel distance 1 - <K1, K2> / (|K1|_F |K2|_F), in [0, 2].
+@function kernel_distance
+@tparam tensor K1
+@tparam tensor K2 K1's shape
+@treturn number
+*/
+
+/*** Norm, trace, alignments (and the distance to K0) from one pass over K.
+@function kernel_stats
+@tparam tensor K [P x P]
+@tparam tensor y [P] or [P x C]
+@tparam[opt] tensor K0 K's shape
+@treturn table {norm, trace, alignment, alignment_centered, distance (with K0)}
+*/
+
+/*** The k largest eigenvalues of a symmetric K, descending.
+@function kernel_eigs
+@tparam tensor K
+@int k 1 <= k <= P
+@treturn tensor [k]
+*/
+
+/*** The participation ratio (tr K)^2 / |K|_F^2, in [1, P].
+@function effective_rank
+@tparam tensor K
+@treturn number
+*/
+
+/*** Whether symmetric K is positive semi-definite: lambda_min >= -tol lambda_max.
+(ntklab.psd_check, its old name, stays until 0.2.)
+@function check_psd
+@tparam tensor K
+@number[opt=1e-10] tol
+@treturn bool ok
+@treturn number lambda_min
+@treturn number lambda_max
+*/
+
+/*** cos(W^T W, beta^T beta): how the first layer's weights align with a teacher's direction(s).
+@function weight_alignment
+@tparam tensor W [N x D]
+@tparam tensor beta [D] or [r x D]
+@treturn number
+*/

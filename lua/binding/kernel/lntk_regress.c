@@ -149,3 +149,38 @@ void lntk_open_regress(lua_State *L) {
   lua_pushcfunction(L, l_kernel_regression);
   lua_setfield(L, -2, "kernel_regression");
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Kernel regression.
+@submodule ntklab
+*/
+
+/*** Fits alpha = (K + ridge I)^+ y: Cholesky when K + ridge I is positive definite with a
+reciprocal condition estimate >= rcond, else the eigendecomposition pseudo-inverse keeping the
+eigenvalues |w| > rcond max|w| (ridge = 0: the ridgeless, minimum-norm fit).
+@function kernel_regression
+@tparam table opts
+@options options
+@opt K [P x P] symmetric train kernel (required: a tensor)
+@opt y targets [P] or [P x C] (required: a tensor)
+@opt ridge ridge >= 0 added to K's diagonal
+@opt rcond relative eigenvalue cutoff, in [0, 1)
+@treturn kernel_regression fit, with fields alpha (a copy shaped like y), method ("cholesky" or
+"eigh"), rank, ridge, rcond, cond
+@return nil, msg on a numerical failure (non-finite K or y, an eigensolver failure)
+*/
+
+/*** A fitted kernel regression.
+@type kernel_regression
+*/
+
+/*** Predictions Kx alpha.
+@function kernel_regression:predict
+@tparam tensor Kx test x train kernel [Q x P]
+@treturn tensor [Q] or [Q x C], like y
+*/
+
+/*** Frees the fit now (also __gc and __close).
+@function kernel_regression:release
+*/

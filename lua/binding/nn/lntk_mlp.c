@@ -477,3 +477,136 @@ void lntk_open_mlp(lua_State *L) {
   lntk_newclass(L, &mlp);
   luaL_setfuncs(L, funcs, 0);
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Multilayer perceptrons.
+@submodule ntklab
+*/
+
+/*** Builds a multilayer perceptron f(x) = W_L phi(... phi(W_1 x + b_1) ...) + b_L.
+In the standard parameterization a weight is N(0, sigma^2 / fan_in); in the NTK one N(0, 1) and
+the layer's output is scaled by sigma / sqrt(fan_in).
+@function mlp
+@tparam table opts
+@options mlp_options
+@opt widths {D, n_1, ..., C}: input size, hidden widths, outputs (2 to 65 entries, each in [1, 2^24])
+@opt activation a name for every hidden layer (default "relu"), or a table of one name per hidden
+  layer: $choices(core/nn/ntk_activation.c, names)
+@opt bias whether layers add a bias
+@opt param parameterization: "standard" (SP) or "ntk"
+@opt sigma weight scale: one number (default 1) or one per layer
+@opt bias_sigma standard deviation of the initial biases
+@opt init weight initialization
+@opt seed seed of the initialization (default 0); or give rng
+@opt rng a generator to draw the initialization from (advanced by the draw)
+@treturn mlp the network
+@raise "bad argument #1 to 'mlp' (...)" naming the option, what was expected and what came
+@usage local net = ntklab.mlp{widths = {784, 100, 1}, activation = "relu", sigma = 0.1, seed = 1}
+*/
+
+/*** Loads a net saved by net:save.
+@function mlp_load
+@string path
+@treturn mlp
+@return nil, "path: reason" (missing, truncated, a CRC mismatch, a newer format version)
+*/
+
+/*** A multilayer perceptron; parameter views (params, weight, bias, layers) share its flat
+storage and stay valid after the net is released.
+@type mlp
+*/
+
+/*** The outputs f(X).
+@function mlp:forward
+@tparam tensor X [P x D]
+@tparam[opt] tensor out [P x C], written and returned
+@treturn tensor [P x C]
+*/
+
+/*** The loss 1/(2P) sum_mu |f(x_mu) - y_mu|^2 (every trainer minimizes this one).
+@function mlp:loss
+@tparam tensor X [P x D]
+@tparam tensor Y [P] or [P x C]
+@treturn number
+*/
+
+/*** The gradient dL/dtheta of the loss, flat, in the layout of net:params().
+@function mlp:grad
+@tparam tensor X [P x D]
+@tparam tensor Y [P] or [P x C]
+@tparam[opt] tensor g [nparams], written and returned
+@treturn tensor g
+@treturn number the loss
+*/
+
+/*** All parameters as one flat view [nparams] (W_1 row-major, b_1, W_2, ...).
+@function mlp:params
+@treturn tensor
+*/
+
+/*** Layer l's weight matrix, a view [n_l x n_{l-1}].
+@function mlp:weight
+@int l 1..depth
+@treturn tensor
+*/
+
+/*** Layer l's bias, a view [n_l].
+@function mlp:bias
+@int l 1..depth
+@treturn tensor
+@raise for a net built without biases
+*/
+
+/*** Every layer's views.
+@function mlp:layers
+@treturn table {{W = view, b = view or nil}, ...}
+*/
+
+/*** A copy of the flat parameters.
+@function mlp:get
+@tparam[opt] tensor out [nparams]
+@treturn tensor
+*/
+
+/*** Copies a 1-D tensor of nparams entries (any stride) into the parameters.
+@function mlp:set
+@tparam tensor theta [nparams]
+@treturn mlp the net
+*/
+
+/*** A deep copy (its own storage).
+@function mlp:clone
+@treturn mlp
+*/
+
+/*** Saves the net (versioned format, CRC32), atomically.
+@function mlp:save
+@string path
+@treturn bool true
+@return nil, "path: reason"
+*/
+
+/*** The number of parameters.
+@function mlp:nparams
+@treturn int
+*/
+
+/*** The number of weight layers L.
+@function mlp:depth
+@treturn int
+*/
+
+/*** The widths {D, n_1, ..., C}.
+@function mlp:widths
+@treturn table
+*/
+
+/*** The options that rebuild this architecture with ntklab.mlp (without the seed).
+@function mlp:config
+@treturn table
+*/
+
+/*** Frees the net now (also __gc and __close); views keep their share of the storage.
+@function mlp:release
+*/

@@ -29,13 +29,28 @@ typedef struct lntk_model_box {
 
 ntk_model *lntk_checkmodel(lua_State *L, int idx) {
   lntk_model_box *b = luaL_checkudata(L, idx, LNTK_MODEL_MT);
-  if (!b->m) luaL_error(L, "attempt to use a released model");
+  if (!b->m) lntk_released(L, "model");
   return b->m;
 }
 
-static int opterror(lua_State *L, int arg, const char *key, const char *msg) {
-  return luaL_argerror(L, arg, lua_pushfstring(L, "option '%s': %s", key, msg));
-}
+/* Lua positions of the methods: m:f(X, Y, out) is (m = 1, X = 2, Y = 3, out = 4) */
+enum { ARG_M = 1, ARG_X = 2, ARG_Y = 3 };
+/* core ntk_model_forward(m; out = 1, X = 2): m:forward(X [, out]) */
+#define FORWARD_ARGS LNTK_ARGS(3, ARG_X)
+/* core ntk_model_loss(m; loss = 1, X = 2, Y = 3) */
+#define LOSS_ARGS LNTK_ARGS(0, ARG_X, ARG_Y)
+/* core ntk_model_loss_grad(m; grad = 1, loss = 2, X = 3, Y = 4): m:grad(X, Y [, g]) */
+#define GRAD_ARGS LNTK_ARGS(4, 0, ARG_X, ARG_Y)
+/* core ntk_model_backward(m; grad = 1, dout = 2): m:backward(dout) */
+#define BACKWARD_ARGS LNTK_ARGS(0, 2)
+/* core ntk_model_jacobian(m; J = 1, X = 2, tile = 3): m:jacobian(X [, {tile}]) */
+#define JACOBIAN_ARGS LNTK_ARGS(0, ARG_X, 3)
+/* the builders' core calls all concern the one option table, argument 1 */
+#define BUILD_ARGS LNTK_ARGS(1, 1, 1, 1)
+
+/* The layer entries are nested tables, not the option table of an argument: their fields are
+ * read here so that every message leads with the entry ("layers[3]: ..."), which lntk_options
+ * (whose messages name an argument's option) cannot do. */
 
 /* Field `key` of the table at tbl as a size in [lo, hi]; def when absent. */
 static size_t size_field(lua_State *L, int tbl, int arg, const char *where, const char *key,
@@ -60,18 +75,16 @@ static const char *const param_names[] = {"standard", "ntk", NULL};
 
 static int enum_field(lua_State *L, int tbl, int arg, const char *where, const char *key,
                       const char *const names[], int def) {
-  const char *s;
   int i;
   if (lua_getfield(L, tbl, key) == LUA_TNIL) {
     lua_pop(L, 1);
     return def;
   }
-  s = lua_tostring(L, -1);
-  for (i = 0; s && lua_type(L, -1) == LUA_TSTRING && names[i]; i++)
-    if (strcmp(s, names[i]) == 0) {
-      lua_pop(L, 1);
-      return i;
-    }
+  i = lua_type(L, -1) == LUA_TSTRING ? lntk_findname(names, lua_tostring(L, -1)) : -1;
+  if (i >= 0) {
+    lua_pop(L, 1);
+    return i;
+  }
   return luaL_argerror(L, arg, lua_pushfstring(L, "%s: '%s' one of 'standard', 'ntk' expected",
                                                where, key));
 }
@@ -209,85 +222,98 @@ static void read_layer(lua_State *L, int i, ntk_layer *l, ntk_layer_param param,
   lua_pop(L, 1);
 }
 
+enum { NEW_INPUT, NEW_LAYERS, NEW_PARAM, NEW_SIGMA, NEW_BIAS, NEW_BIAS_SIGMA, NEW_SEED, NEW_RNG,
+       NEW_NOPTS };
+static const lntk_option new_options[] = {
+    LNTK_OPT("input", LNTK_OPT_TABLE, .required = 1, .what = "{C, H, W}"),
+    LNTK_OPT("layers", LNTK_OPT_TABLE, .required = 1, .what = "list of layers"),
+    LNTK_OPT("param", LNTK_OPT_CHOICE, .def = NTK_LAYER_STANDARD, .choices = param_names),
+    LNTK_OPT("sigma", LNTK_OPT_NUMBER, .def = 1.0),
+    LNTK_OPT("bias", LNTK_OPT_BOOLEAN, .def = 1),
+    LNTK_OPT("bias_sigma", LNTK_OPT_NUMBER, .def = 0.0),
+    LNTK_OPT("seed", LNTK_OPT_INTEGER),
+    LNTK_OPT("rng", LNTK_OPT_OBJECT, .mt = LNTK_RNG_MT, .what = "ntklab.rng"),
+    LNTK_OPT_END,
+};
+
+/* opts.input: {C, H, W} of integers in [1, NTK_LAYER_MAX_DIM] */
+static ntk_shape opt_input(lua_State *L, int idx) {
+  ntk_shape in = {0, 0, 0};
+  size_t v[3];
+  int i;
+  if (lua_rawlen(L, idx) != 3) lntk_opterror(L, 1, "input", "{C, H, W} expected");
+  for (i = 0; i < 3; i++) {
+    lua_Integer x;
+    lua_rawgeti(L, idx, i + 1);
+    x = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+    if (x < 1 || x > (lua_Integer)NTK_LAYER_MAX_DIM)
+      lntk_opterror(L, 1, "input", "{C, H, W} of integers >= 1 expected");
+    v[i] = (size_t)x;
+    lua_pop(L, 1);
+  }
+  in.c = v[0];
+  in.h = v[1];
+  in.w = v[2];
+  return in;
+}
+
 static int model_new(lua_State *L) {
-  static const char *const allowed[] = {"input", "layers", "param", "sigma", "bias",
-                                        "bias_sigma", "seed", "rng", NULL};
+  lntk_optval o[NEW_NOPTS];
   ntk_shape in;
   ntk_rng own, *rng = &own;
-  ntk_layer_param param;
   ntk_layer *layers;
   ntk_net *net = NULL;
   lntk_model_box *box;
   ntk_error err;
-  double sigma, bias_sigma;
-  int bias, n, i, st;
-  lntk_checkoptions(L, 1, allowed);
-  if (lua_getfield(L, 1, "input") != LUA_TTABLE || lua_rawlen(L, -1) != 3)
-    opterror(L, 1, "input", "{C, H, W} expected");
-  for (i = 0; i < 3; i++) {
-    lua_Integer v;
-    lua_rawgeti(L, -1, i + 1);
-    v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
-    if (v < 1 || v > (lua_Integer)NTK_LAYER_MAX_DIM)
-      opterror(L, 1, "input", "{C, H, W} of integers >= 1 expected");
-    if (i == 0) in.c = (size_t)v;
-    if (i == 1) in.h = (size_t)v;
-    if (i == 2) in.w = (size_t)v;
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  param = (ntk_layer_param)enum_field(L, 1, 1, "model", "param", param_names, 0);
-  sigma = number_field(L, 1, 1, "model", "sigma", 1.0);
-  bias = bool_field(L, 1, 1, "model", "bias", 1);
-  bias_sigma = number_field(L, 1, 1, "model", "bias_sigma", 0.0);
-  lua_getfield(L, 1, "seed");
-  lua_getfield(L, 1, "rng");
-  if (lua_isnil(L, -2) == lua_isnil(L, -1))
+  int n, i, st, list;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lntk_options(L, 1, new_options, o);
+  in = opt_input(L, o[NEW_INPUT].idx);
+  if (o[NEW_SEED].present == o[NEW_RNG].present)
     luaL_argerror(L, 1, "exactly one of the options 'seed' and 'rng' expected");
-  if (!lua_isnil(L, -1)) {
-    if (!luaL_testudata(L, -1, LNTK_RNG_MT))
-      opterror(L, 1, "rng", lua_pushfstring(L, "ntklab.rng expected, got %s", luaL_typename(L, -1)));
-    rng = lua_touserdata(L, -1);
-  } else {
-    if (!lua_isinteger(L, -2)) opterror(L, 1, "seed", "integer expected");
-    ntk_rng_seed(&own, (uint64_t)lua_tointeger(L, -2));
-  }
-  lua_pop(L, 2);
-  if (lua_getfield(L, 1, "layers") != LUA_TTABLE) opterror(L, 1, "layers", "list of layers expected");
-  n = (int)lua_rawlen(L, -1);
+  if (o[NEW_RNG].present)
+    rng = lua_touserdata(L, o[NEW_RNG].idx);
+  else
+    ntk_rng_seed(&own, (uint64_t)o[NEW_SEED].integer);
+  list = o[NEW_LAYERS].idx;
+  n = (int)lua_rawlen(L, list);
   if (n < 1 || n > NTK_NET_MAX_LAYERS)
-    opterror(L, 1, "layers", lua_pushfstring(L, "1 to %d layers expected, got %d",
-                                             NTK_NET_MAX_LAYERS, n));
+    lntk_opterror(L, 1, "layers", lua_pushfstring(L, "1 to %d layers expected, got %d",
+                                                  NTK_NET_MAX_LAYERS, n));
   /* every entry is read (and may raise) before anything is allocated; a userdata holds them */
   layers = lua_newuserdatauv(L, (size_t)n * sizeof *layers, 0);
   for (i = 1; i <= n; i++) {
-    if (lua_rawgeti(L, -2, i) != LUA_TTABLE)
+    if (lua_rawgeti(L, list, i) != LUA_TTABLE)
       luaL_argerror(L, 1, lua_pushfstring(L, "layers[%d]: table expected, got %s", i,
                                           luaL_typename(L, -1)));
-    read_layer(L, i, &layers[i - 1], param, sigma, bias);
+    read_layer(L, i, &layers[i - 1], (ntk_layer_param)o[NEW_PARAM].choice, o[NEW_SIGMA].num,
+               o[NEW_BIAS].boolean);
     lua_pop(L, 1);
   }
-  box = lua_newuserdatauv(L, sizeof *box, 0);
-  box->m = NULL;
-  luaL_setmetatable(L, LNTK_MODEL_MT);
+  box = lntk_newobject(L, sizeof *box, LNTK_MODEL_MT);
   st = ntk_net_new(&net, in, &err);
-  for (i = 0; st == NTK_OK && i < n; i++) {
+  if (st != NTK_OK) return lntk_result(L, &err, BUILD_ARGS);
+  for (i = 0; i < n; i++) {
     st = ntk_net_add(net, &layers[i], NULL, &err);
-    if (st != NTK_OK) {
-      char msg[NTK_ERROR_MSG_MAX + 32];
-      snprintf(msg, sizeof msg, "layers[%d]: %s", i + 1, err.msg);
+    if (st != NTK_OK) { /* the entry's index leads the message, misuse or not */
+      char lead[32];
+      size_t lead_n = (size_t)snprintf(lead, sizeof lead, "layers[%d]: ", i + 1);
+      size_t keep = strlen(err.msg) < sizeof err.msg - 1 - lead_n ? strlen(err.msg)
+                                                             : sizeof err.msg - 1 - lead_n;
       ntk_net_free(net);
-      lua_pushstring(L, msg);
-      return luaL_argerror(L, 1, lua_tostring(L, -1));
+      memmove(err.msg + lead_n, err.msg, keep); /* cut to the core's message length */
+      memcpy(err.msg, lead, lead_n);
+      err.msg[lead_n + keep] = '\0';
+      return lntk_result(L, &err, BUILD_ARGS);
     }
   }
-  if (st == NTK_OK) st = ntk_net_init(net, rng, bias_sigma, &err);
+  st = ntk_net_init(net, rng, o[NEW_BIAS_SIGMA].num, &err);
   if (st != NTK_OK) {
     ntk_net_free(net);
-    return lntk_fail(L, &err, err.arg > 0 ? 1 : 0); /* input shape or bias_sigma: options */
+    return lntk_result(L, &err, BUILD_ARGS); /* bias_sigma: the option table */
   }
   st = ntk_model_from_net(&box->m, net, &err); /* takes net, also on failure */
-  if (st != NTK_OK) return lntk_fail(L, &err, 0);
+  if (st != NTK_OK) return lntk_result(L, &err, BUILD_ARGS);
   lntk_gcstep(L, box->m->nparams * sizeof(double));
   return 1;
 }
@@ -298,12 +324,12 @@ static int model_from_mlp(lua_State *L) {
   ntk_mlp *net = lntk_checkmlp(L, 1);
   lntk_model_box *box;
   ntk_error err;
-  box = lua_newuserdatauv(L, sizeof *box, 1);
+  box = lua_newuserdatauv(L, sizeof *box, 1); /* user value 1 keeps net alive */
   box->m = NULL;
   luaL_setmetatable(L, LNTK_MODEL_MT);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
-  if (ntk_model_from_mlp(&box->m, net, 0, &err) != NTK_OK) return lntk_fail(L, &err, 0);
+  if (ntk_model_from_mlp(&box->m, net, 0, &err) != NTK_OK) return lntk_result(L, &err, NULL);
   return 1;
 }
 
@@ -327,45 +353,45 @@ static int model_tostring(lua_State *L) {
   return 1;
 }
 
+/* Checks X as m's inputs before a result sized by its rows is allocated; *P <- the rows. */
+static void check_inputs(lua_State *L, ntk_model *m, int idx, size_t *P) {
+  ntk_error err;
+  if (ntk_model_check_inputs(m, lntk_checktensor(L, idx), P, idx, &err) != NTK_OK)
+    lntk_result(L, &err, NULL); /* raises: a shape is misuse */
+}
+
 /* m:forward(X [, out]) */
 static int model_forward(lua_State *L) {
-  ntk_model *m = lntk_checkmodel(L, 1);
-  ntk_tensor *X = lntk_checktensor(L, 2), *out;
+  ntk_model *m = lntk_checkmodel(L, ARG_M);
+  ntk_tensor *X = lntk_checktensor(L, ARG_X), *out;
   ntk_error err;
-  size_t P = X->shape[0];
-  if (X->ndim == 2 && X->shape[1] != m->input_dim) P = 0;
+  size_t P;
   if (!lua_isnoneornil(L, 3)) {
     out = lntk_checktensor(L, 3);
     lua_pushvalue(L, 3);
   } else {
-    if (!((X->ndim == 2 && X->shape[1] == m->input_dim) || (X->ndim == 1 && m->input_dim == 1))) {
-      char expected[64];
-      snprintf(expected, sizeof expected, "[P x %zu] inputs", m->input_dim);
-      return lntk_shapeerror(L, 2, expected, X);
-    }
+    check_inputs(L, m, ARG_X, &P);
     out = lntk_newtensor(L, 2, P, m->output_dim);
   }
-  /* core positions (out, X) to the stack's (X = 2, out = 3) */
-  if (ntk_model_forward(m, out, X, &err) != NTK_OK)
-    return lntk_fail(L, &err, err.arg == 1 ? 3 : err.arg == 2 ? 2 : 0);
+  if (ntk_model_forward(m, out, X, &err) != NTK_OK) return lntk_result(L, &err, FORWARD_ARGS);
   return 1;
 }
 
 /* m:loss(X, Y) */
 static int model_loss(lua_State *L) {
-  ntk_model *m = lntk_checkmodel(L, 1);
-  ntk_tensor *X = lntk_checktensor(L, 2), *Y = lntk_checktensor(L, 3);
+  ntk_model *m = lntk_checkmodel(L, ARG_M);
+  ntk_tensor *X = lntk_checktensor(L, ARG_X), *Y = lntk_checktensor(L, ARG_Y);
   ntk_error err;
   double loss;
-  if (ntk_model_loss(m, &loss, X, Y, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  if (ntk_model_loss(m, &loss, X, Y, &err) != NTK_OK) return lntk_result(L, &err, LOSS_ARGS);
   lua_pushnumber(L, loss);
   return 1;
 }
 
 /* m:grad(X, Y [, g]) -> g, loss */
 static int model_grad(lua_State *L) {
-  ntk_model *m = lntk_checkmodel(L, 1);
-  ntk_tensor *X = lntk_checktensor(L, 2), *Y = lntk_checktensor(L, 3), *g;
+  ntk_model *m = lntk_checkmodel(L, ARG_M);
+  ntk_tensor *X = lntk_checktensor(L, ARG_X), *Y = lntk_checktensor(L, ARG_Y), *g;
   ntk_error err;
   double loss;
   if (!lua_isnoneornil(L, 4)) {
@@ -375,42 +401,37 @@ static int model_grad(lua_State *L) {
     g = lntk_newtensor(L, 1, m->nparams, 1);
   }
   if (ntk_model_loss_grad(m, g, &loss, X, Y, &err) != NTK_OK)
-    /* core positions (grad, loss, X, Y) to the stack's (X = 2, Y = 3, grad = 4) */
-    return lntk_fail(L, &err, err.arg == 1 ? 4 : err.arg == 3 ? 2 : err.arg == 4 ? 3 : 0);
+    return lntk_result(L, &err, GRAD_ARGS);
   lua_pushnumber(L, loss);
   return 2;
 }
 
 /* m:backward(dout) -> grad */
 static int model_backward(lua_State *L) {
-  ntk_model *m = lntk_checkmodel(L, 1);
+  ntk_model *m = lntk_checkmodel(L, ARG_M);
   ntk_tensor *dout = lntk_checktensor(L, 2), *g;
   ntk_error err;
   g = lntk_newtensor(L, 1, m->nparams, 1);
-  if (ntk_model_backward(m, g, dout, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  if (ntk_model_backward(m, g, dout, &err) != NTK_OK) return lntk_result(L, &err, BACKWARD_ARGS);
   return 1;
 }
 
+static const lntk_option jacobian_options[] = {LNTK_OPT("tile", LNTK_OPT_INTEGER), LNTK_OPT_END};
+
 /* m:jacobian(X [, {tile = T}]) */
 static int model_jacobian(lua_State *L) {
-  static const char *const allowed[] = {"tile", NULL};
-  ntk_model *m = lntk_checkmodel(L, 1);
-  ntk_tensor *X = lntk_checktensor(L, 2), *J;
+  ntk_model *m = lntk_checkmodel(L, ARG_M);
+  ntk_tensor *X = lntk_checktensor(L, ARG_X), *J;
+  lntk_optval tile;
   ntk_error err;
-  lua_Integer tile = 0;
-  size_t P = X->shape[0];
-  if (!lua_isnoneornil(L, 3)) {
-    lntk_checkoptions(L, 3, allowed);
-    tile = lntk_optfield_integer(L, 3, "tile", 0);
-    if (tile < 0) opterror(L, 3, "tile", "integer >= 0 expected");
-  }
-  if (!((X->ndim == 2 && X->shape[1] == m->input_dim) || (X->ndim == 1 && m->input_dim == 1))) {
-    char expected[64];
-    snprintf(expected, sizeof expected, "[P x %zu] inputs", m->input_dim);
-    return lntk_shapeerror(L, 2, expected, X);
-  }
+  size_t P;
+  lntk_options(L, 3, jacobian_options, &tile);
+  if (tile.integer < 0)
+    lntk_opterror(L, 3, "tile", lua_pushfstring(L, "integer >= 0 expected, got %I", tile.integer));
+  check_inputs(L, m, ARG_X, &P);
   J = lntk_newtensor(L, 2, P * m->output_dim, m->nparams);
-  if (ntk_model_jacobian(m, J, X, (size_t)tile, &err) != NTK_OK) return lntk_status(L, &err, 0);
+  if (ntk_model_jacobian(m, J, X, (size_t)tile.integer, &err) != NTK_OK)
+    return lntk_result(L, &err, JACOBIAN_ARGS);
   return 1;
 }
 
@@ -521,23 +542,138 @@ void lntk_open_model(lua_State *L) {
       {"input_dim", model_input_dim},
       {"output_dim", model_output_dim},
       {"cache_bytes", model_cache_bytes},
-      {"release", model_gc},
       {NULL, NULL},
   };
-  static const luaL_Reg meta[] = {
-      {"__gc", model_gc},
-      {"__close", model_gc},
-      {"__tostring", model_tostring},
-      {NULL, NULL},
-  };
-  luaL_newmetatable(L, LNTK_MODEL_MT);
-  luaL_setfuncs(L, meta, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
-  lua_pushcfunction(L, model_new);
-  lua_setfield(L, -2, "model");
-  lua_pushcfunction(L, model_from_mlp);
-  lua_setfield(L, -2, "model_from_mlp");
+  static const luaL_Reg meta[] = {{"__tostring", model_tostring}, {NULL, NULL}};
+  static const lntk_class model = {LNTK_MODEL_MT, model_gc, meta, methods, NULL};
+  static const luaL_Reg funcs[] = {
+      {"model", model_new}, {"model_from_mlp", model_from_mlp}, {NULL, NULL}};
+  lntk_newclass(L, &model);
+  luaL_setfuncs(L, funcs, 0);
   lntk_open_model_kernel(L);
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Models: layer graphs (convolutions, residual additions, pooling, dense) behind one interface.
+@submodule ntklab
+*/
+
+/*** Builds a model from a list of layers. Images are NHWC rows: a batch of P images C x H x W is
+a [P x (H W C)] tensor with channels fastest.
+@function model
+@tparam table opts
+@tparam table opts.input {C, H, W}
+@tparam table opts.layers entry i is node i (node 0 is the input), reading node i - 1 unless
+`from` says otherwise: {"conv", out = n, kernel = k | {kh, kw}, stride = 1, pad = 0 [, bias, sigma,
+param]}, {"relu"} (any activation name, or {"act", act = name}), {"add", from = {i, j}},
+{"pool"} (global average), {"dense", out = n [, bias, sigma, param]}
+@tparam[opt="standard"] string opts.param "standard" or "ntk"
+@tparam[opt=1] number opts.sigma weight scale
+@tparam[opt=true] bool opts.bias
+@tparam[opt=0] number opts.bias_sigma
+@tparam[opt] int opts.seed or opts.rng, an ntklab.rng
+@treturn model
+*/
+
+/*** An MLP behind the model interface, sharing its parameters; its structured NTK is the model's
+fast path (m:input_shape and m:node_shape do not apply).
+@function model_from_mlp
+@tparam mlp net
+@treturn model
+*/
+
+/*** A network behind the model interface (forward, VJP, per-sample gradients).
+@type model
+*/
+
+/*** The outputs f(X).
+@function model:forward
+@tparam tensor X [P x input_dim]
+@tparam[opt] tensor out [P x C]
+@treturn tensor [P x C]
+*/
+
+/*** The loss 1/(2P) sum |f(x) - y|^2.
+@function model:loss
+@tparam tensor X
+@tparam tensor Y [P] or [P x C]
+@treturn number
+*/
+
+/*** The gradient dL/dtheta, flat.
+@function model:grad
+@tparam tensor X
+@tparam tensor Y
+@tparam[opt] tensor g [nparams]
+@treturn tensor g
+@treturn number the loss
+*/
+
+/*** The vector-Jacobian product of the last forward: dout^T df/dtheta.
+@function model:backward
+@tparam tensor dout [P x C]
+@treturn tensor [nparams]
+*/
+
+/*** The per-sample Jacobian, [(P C) x nparams].
+@function model:jacobian
+@tparam tensor X
+@tparam[opt] table opts {tile = T}: T samples at a time
+@treturn tensor
+*/
+
+/*** All parameters, a flat view.
+@function model:params
+@treturn tensor
+*/
+
+/*** The parameters of group g (a weight layer), a view.
+@function model:group
+@int g 1..#m:groups()
+@treturn tensor
+*/
+
+/*** The parameter groups.
+@function model:groups
+@treturn table {{node =, kind =, offset = (1-based), count =}, ...}
+*/
+
+/*** The input image shape.
+@function model:input_shape
+@treturn int C
+@treturn int H
+@treturn int W
+*/
+
+/*** The shape of node i's output.
+@function model:node_shape
+@int i 0..#layers
+@treturn int C
+@treturn int H
+@treturn int W
+*/
+
+/*** The number of parameters.
+@function model:nparams
+@treturn int
+*/
+
+/*** The input size per sample (H W C).
+@function model:input_dim
+@treturn int
+*/
+
+/*** The number of outputs C.
+@function model:output_dim
+@treturn int
+*/
+
+/*** The bytes held by the model's caches and scratch.
+@function model:cache_bytes
+@treturn int
+*/
+
+/*** Frees the model now (also __gc and __close).
+@function model:release
+*/

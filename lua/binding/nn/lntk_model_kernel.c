@@ -6,6 +6,8 @@
  *       tile = T: Jacobian tiles of T samples (memory 2 T C nparams doubles plus the model's
  *       caches for T samples; 0 or absent: all samples at once); generic = true: the tiled
  *       path even for a model with its own fast one (ntklab.model_from_mlp), for comparisons.
+ *       out = K: write into the caller's contiguous tensor of the result's shape.
+ *   ntklab.ntk(m, ...) is ntklab.model_ntk(m, ...) for a model (one name for any network).
  *   K = ntklab.model_ntk_reference(m, X [, X2] [, {output =, eta =, layer = g}]): the explicit
  *       J diag(eta) J^T twin (one sample at a time, plain loops), restricted to group g. */
 #include <math.h>
@@ -15,34 +17,32 @@
 
 static const char *const output_names[] = {"full", "blocks", "trace", "mean", NULL};
 
+/* Lua positions: ntklab.model_ntk(m, X [, X2] [, opts]) */
+enum { ARG_MODEL = 1, ARG_X1 = 2, ARG_X2 = 3 };
+/* core ntk_model_kernel_ntk(K, layers, m, X1, X2, opts) */
+#define KERNEL_ARGS(opt) LNTK_ARGS(0, 0, ARG_MODEL, ARG_X1, ARG_X2, opt)
+/* core ntk_model_kernel_ntk_ref(K, m, X1, X2, output, eta, group) */
+#define REF_ARGS(opt) LNTK_ARGS(0, ARG_MODEL, ARG_X1, ARG_X2, opt, opt, opt)
+
 typedef struct margs {
   ntk_model *m;
-  ntk_tensor *X1, *X2;
+  ntk_tensor *X1, *X2; /* X2 NULL: the symmetric kernel of X1 */
+  size_t P1, P2;
   int opt; /* stack index of the option table, 0 if none */
 } margs;
 
-static void check_inputs(lua_State *L, const ntk_model *m, int idx) {
-  ntk_tensor *t = lntk_checktensor(L, idx);
-  if (!((t->ndim == 2 && t->shape[1] == m->input_dim) || (t->ndim == 1 && m->input_dim == 1)) ||
-      t->shape[0] == 0) {
-    char expected[64];
-    snprintf(expected, sizeof expected, "[P x %zu] inputs", m->input_dim);
-    lntk_shapeerror(L, idx, expected, t);
-  }
-}
-
-/* m, X [, X2] [, opts] */
+/* m, X [, X2] [, opts]: the second tensor is X2 when it is a tensor, opts the first table after
+ * X. The core's input check runs here, before any result is allocated. */
 static void check_args(lua_State *L, margs *a) {
-  a->m = lntk_checkmodel(L, 1);
+  ntk_error err;
+  a->m = lntk_checkmodel(L, ARG_MODEL);
   a->X2 = NULL;
   a->opt = 0;
   if (lua_gettop(L) > 4) luaL_argerror(L, 5, "no value expected (model, X [, X2] [, options])");
   lua_settop(L, 4);
-  check_inputs(L, a->m, 2);
-  a->X1 = lntk_checktensor(L, 2);
-  if (lntk_istensor(L, 3)) {
-    check_inputs(L, a->m, 3);
-    a->X2 = lntk_checktensor(L, 3);
+  a->X1 = lntk_checktensor(L, ARG_X1);
+  if (lntk_istensor(L, ARG_X2)) {
+    a->X2 = lntk_checktensor(L, ARG_X2);
     if (!lua_isnil(L, 4)) {
       luaL_checktype(L, 4, LUA_TTABLE);
       a->opt = 4;
@@ -54,151 +54,138 @@ static void check_args(lua_State *L, margs *a) {
     if (!lua_isnil(L, 4)) luaL_argerror(L, 4, "no value expected after the option table");
     a->opt = 3;
   }
+  if (ntk_model_check_inputs(a->m, a->X1, &a->P1, ARG_X1, &err) != NTK_OK ||
+      (a->X2 && ntk_model_check_inputs(a->m, a->X2, &a->P2, ARG_X2, &err) != NTK_OK))
+    lntk_result(L, &err, NULL); /* raises: Lua positions given to the core outright */
+  if (!a->X2) a->P2 = a->P1;
 }
 
-static ntk_kernel_output opt_output(lua_State *L, int opt) {
-  const char *s;
-  int i;
-  if (!opt || lua_getfield(L, opt, "output") == LUA_TNIL) {
-    if (opt) lua_pop(L, 1);
-    return NTK_KERNEL_FULL;
-  }
-  s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-  for (i = 0; output_names[i]; i++)
-    if (strcmp(s, output_names[i]) == 0) {
-      lua_pop(L, 1);
-      return (ntk_kernel_output)i;
-    }
-  luaL_argerror(L, opt, lua_pushfstring(L, "option 'output': \"full\", \"blocks\", \"trace\" or "
-                                           "\"mean\" expected, got %s",
-                                        lua_type(L, -1) == LUA_TSTRING ? s : luaL_typename(L, -1)));
-  return NTK_KERNEL_FULL;
-}
-
-/* opts.eta: [nparams] finite values >= 0; contiguous data kept alive on the stack. */
-static const double *opt_eta(lua_State *L, int opt, const ntk_model *m) {
-  ntk_tensor *t, *c;
-  ntk_error err;
-  const double *d;
+/* opts.eta: [nparams] finite values >= 0 (any view). The core checks it too; here the messages
+ * name the option. */
+static const ntk_tensor *opt_eta(lua_State *L, int opt, const lntk_optval *v,
+                                 const ntk_model *m) {
+  ntk_tensor *t = v->tensor;
   size_t i;
-  if (!opt || lua_getfield(L, opt, "eta") == LUA_TNIL) {
-    if (opt) lua_pop(L, 1);
-    return NULL;
-  }
-  if (!lntk_istensor(L, -1))
-    luaL_argerror(L, opt, lua_pushfstring(L, "option 'eta': tensor expected, got %s",
-                                          luaL_typename(L, -1)));
-  t = lntk_checktensor(L, -1);
+  if (!v->present) return NULL;
   if (t->ndim != 1 || t->shape[0] != m->nparams) {
     char buf[64];
     ntk_tensor_shape_str(t, buf, sizeof buf);
-    luaL_argerror(L, opt, lua_pushfstring(L, "option 'eta': [%I] (one step per parameter) "
-                                             "expected, got %s", (lua_Integer)m->nparams, buf));
+    lntk_opterror(L, opt, "eta", lua_pushfstring(L, "[%I] (one step per parameter) expected, "
+                                                    "got %s", (lua_Integer)m->nparams, buf));
   }
-  if (ntk_tensor_is_contiguous(t)) {
-    d = ntk_tensor_data(t);
-  } else {
-    c = lntk_pushtensor(L);
-    if (ntk_tensor_init_copy(c, t, &err) != NTK_OK) luaL_error(L, "%s", err.msg);
-    d = ntk_tensor_data(c);
+  for (i = 0; i < m->nparams; i++) {
+    double e = ntk_tensor_at(t, i, 0);
+    if (!(e >= 0.0) || !isfinite(e))
+      lntk_opterror(L, opt, "eta", lua_pushfstring(L, "entry %I is %f, finite value >= 0 "
+                                                      "expected", (lua_Integer)i + 1, e));
   }
-  for (i = 0; i < m->nparams; i++)
-    if (!(d[i] >= 0.0) || !isfinite(d[i]))
-      luaL_argerror(L, opt, lua_pushfstring(L, "option 'eta': entry %I is %f, finite value >= 0 "
-                                               "expected", (lua_Integer)i + 1, d[i]));
-  return d;
+  return t;
 }
 
-static size_t opt_size(lua_State *L, int opt, const char *key) {
-  lua_Integer v = opt ? lntk_optfield_integer(L, opt, key, 0) : 0;
-  if (v < 0)
-    luaL_argerror(L, opt, lua_pushfstring(L, "option '%s': integer >= 0 expected, got %I", key, v));
-  return (size_t)v;
-}
+enum { NTK_OUTPUT, NTK_LAYERS, NTK_ETA, NTK_TILE, NTK_GENERIC, NTK_OUT, NTK_NOPTS };
+static const lntk_option ntk_options[] = {
+    LNTK_OPT("output", LNTK_OPT_CHOICE, .choices = output_names),
+    LNTK_OPT("layers", LNTK_OPT_BOOLEAN),
+    LNTK_OPT("eta", LNTK_OPT_TENSOR),
+    LNTK_OPT("tile", LNTK_OPT_INTEGER),
+    LNTK_OPT("generic", LNTK_OPT_BOOLEAN),
+    LNTK_OPT("out", LNTK_OPT_TENSOR),
+    LNTK_OPT_END,
+};
 
 static int l_model_ntk(lua_State *L) {
-  static const char *const allowed[] = {"output", "layers", "eta", "tile", "generic", NULL};
   margs a;
-  ntk_model_kernel_opts o;
+  lntk_optval o[NTK_NOPTS];
+  ntk_model_kernel_opts ko;
   ntk_tensor *K, *layers = NULL;
   ntk_error err;
-  size_t rows, cols, P1, P2;
-  int want_layers = 0, g, st;
+  size_t rows, cols;
+  int g, st, tbl = 0;
   check_args(L, &a);
-  memset(&o, 0, sizeof o);
-  if (a.opt) {
-    lntk_checkoptions(L, a.opt, allowed);
-    o.output = opt_output(L, a.opt);
-    o.eta = opt_eta(L, a.opt, a.m);
-    o.tile = opt_size(L, a.opt, "tile");
-    lua_getfield(L, a.opt, "layers");
-    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-      luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'layers': boolean expected, got %s",
-                                              luaL_typename(L, -1)));
-    want_layers = lua_toboolean(L, -1);
-    lua_getfield(L, a.opt, "generic");
-    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
-      luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'generic': boolean expected, got %s",
-                                              luaL_typename(L, -1)));
-    o.generic = lua_toboolean(L, -1);
-    lua_pop(L, 2);
+  lntk_options(L, a.opt, ntk_options, o);
+  memset(&ko, 0, sizeof ko);
+  ko.output = (ntk_kernel_output)o[NTK_OUTPUT].choice;
+  ko.eta = opt_eta(L, a.opt, &o[NTK_ETA], a.m);
+  if (o[NTK_TILE].integer < 0)
+    lntk_opterror(L, a.opt, "tile", lua_pushfstring(L, "integer >= 0 expected, got %I",
+                                                    o[NTK_TILE].integer));
+  ko.tile = (size_t)o[NTK_TILE].integer;
+  ko.generic = o[NTK_GENERIC].boolean;
+  ntk_kernel_shape(&rows, &cols, ko.output, a.m->output_dim, a.P1, a.P2);
+  if (o[NTK_OUT].present) {
+    /* the caller's buffer (a recorder's, reused at every record), as ntklab.ntk's out */
+    K = o[NTK_OUT].tensor;
+    if (K->ndim != 2 || K->shape[0] != rows || K->shape[1] != cols ||
+        !ntk_tensor_is_contiguous(K)) {
+      char buf[64];
+      ntk_tensor_shape_str(K, buf, sizeof buf);
+      lntk_opterror(L, a.opt, "out", lua_pushfstring(L, "contiguous [%I x %I] expected, got %s%s",
+                                                     (lua_Integer)rows, (lua_Integer)cols, buf,
+                                                     ntk_tensor_is_contiguous(K) ? "" : " view"));
+    }
+    lua_pushvalue(L, o[NTK_OUT].idx);
+  } else {
+    K = lntk_newtensor(L, 2, rows, cols);
   }
-  P1 = a.X1->shape[0];
-  P2 = a.X2 ? a.X2->shape[0] : P1;
-  ntk_kernel_shape(&rows, &cols, o.output, a.m->output_dim, P1, P2);
-  K = lntk_newtensor(L, 2, rows, cols);
-  if (want_layers) {
-    /* the group kernels live in userdata on the stack; their tensors are copied into a table */
+  if (o[NTK_LAYERS].boolean) {
+    /* the group kernels: views in a userdata array for the core, tensors in a table for Lua */
     layers = lua_newuserdatauv(L, (size_t)a.m->ngroups * sizeof *layers, 0);
     memset(layers, 0, (size_t)a.m->ngroups * sizeof *layers);
     lua_createtable(L, a.m->ngroups, 0);
+    tbl = lua_gettop(L);
     for (g = 0; g < a.m->ngroups; g++) {
       ntk_tensor *t = lntk_newtensor(L, 2, rows, cols);
       ntk_tensor_view(&layers[g], t);
-      lua_rawseti(L, -2, g + 1);
+      lua_rawseti(L, tbl, g + 1);
     }
   }
-  st = ntk_model_kernel_ntk(K, layers, a.m, a.X1, a.X2, &o, &err);
+  st = ntk_model_kernel_ntk(K, layers, a.m, a.X1, a.X2, &ko, &err);
   if (layers)
     for (g = 0; g < a.m->ngroups; g++) ntk_tensor_release(&layers[g]);
-  if (st != NTK_OK) {
-    /* core positions (K, layers, model, X1, X2, opts) to Lua's (model, X1, X2, opts) */
-    int arg = err.arg == 3 ? 1 : err.arg == 4 ? 2 : err.arg == 5 ? 3 : err.arg == 6 ? a.opt : 0;
-    return lntk_fail(L, &err, arg);
-  }
-  if (want_layers) {
-    lua_pushvalue(L, -3); /* K */
-    lua_pushvalue(L, -2); /* the table */
-    return 2;
-  }
+  if (st != NTK_OK) return lntk_result(L, &err, KERNEL_ARGS(a.opt));
+  if (!tbl) return 1;
+  lua_pushvalue(L, tbl - 2); /* K */
+  lua_pushvalue(L, tbl);
+  return 2;
+}
+
+enum { REF_OUTPUT, REF_ETA, REF_LAYER, REF_NOPTS };
+static const lntk_option ref_options[] = {
+    LNTK_OPT("output", LNTK_OPT_CHOICE, .choices = output_names),
+    LNTK_OPT("eta", LNTK_OPT_TENSOR),
+    LNTK_OPT("layer", LNTK_OPT_INTEGER),
+    LNTK_OPT_END,
+};
+
+static int l_model_ntk_reference(lua_State *L) {
+  margs a;
+  lntk_optval o[REF_NOPTS];
+  ntk_kernel_output out;
+  ntk_tensor *K;
+  ntk_error err;
+  size_t rows, cols;
+  check_args(L, &a);
+  lntk_options(L, a.opt, ref_options, o);
+  out = (ntk_kernel_output)o[REF_OUTPUT].choice;
+  if (o[REF_LAYER].integer < 0 || o[REF_LAYER].integer > a.m->ngroups)
+    lntk_opterror(L, a.opt, "layer", lua_pushfstring(L, "group in [0, %d] expected, got %I",
+                                                     a.m->ngroups, o[REF_LAYER].integer));
+  ntk_kernel_shape(&rows, &cols, out, a.m->output_dim, a.P1, a.P2);
+  K = lntk_newtensor(L, 2, rows, cols);
+  if (ntk_model_kernel_ntk_ref(K, a.m, a.X1, a.X2, out, opt_eta(L, a.opt, &o[REF_ETA], a.m),
+                               (int)o[REF_LAYER].integer, &err) != NTK_OK)
+    return lntk_result(L, &err, REF_ARGS(a.opt));
   return 1;
 }
 
-static int l_model_ntk_reference(lua_State *L) {
-  static const char *const allowed[] = {"output", "eta", "layer", NULL};
-  margs a;
-  ntk_tensor *K;
-  ntk_error err;
-  ntk_kernel_output out = NTK_KERNEL_FULL;
-  const double *eta = NULL;
-  size_t rows, cols;
-  lua_Integer layer = 0;
-  check_args(L, &a);
-  if (a.opt) {
-    lntk_checkoptions(L, a.opt, allowed);
-    out = opt_output(L, a.opt);
-    eta = opt_eta(L, a.opt, a.m);
-    layer = lntk_optfield_integer(L, a.opt, "layer", 0);
-    if (layer < 0 || layer > a.m->ngroups)
-      luaL_argerror(L, a.opt, lua_pushfstring(L, "option 'layer': group in [0, %d] expected, "
-                                                 "got %I", a.m->ngroups, layer));
-  }
-  ntk_kernel_shape(&rows, &cols, out, a.m->output_dim, a.X1->shape[0],
-                   a.X2 ? a.X2->shape[0] : a.X1->shape[0]);
-  K = lntk_newtensor(L, 2, rows, cols);
-  if (ntk_model_kernel_ntk_ref(K, a.m, a.X1, a.X2, out, eta, (int)layer, &err) != NTK_OK)
-    return lntk_fail(L, &err, err.arg == 3 ? 2 : err.arg == 4 ? 3 : 0);
-  return 1;
+/* ntklab.ntk(net, ...): one name for the NTK of any network. A model goes to model_ntk; an MLP
+ * (anything else) to the MLP's kernel binding, called in this frame (not through lua_call) so
+ * that its argument errors still name 'ntk'. */
+static int l_ntk_any(lua_State *L) {
+  if (luaL_testudata(L, ARG_MODEL, LNTK_MODEL_MT)) return l_model_ntk(L);
+  if (!luaL_testudata(L, ARG_MODEL, LNTK_MLP_MT))
+    return luaL_typeerror(L, ARG_MODEL, "ntklab.mlp or ntklab.model");
+  return lua_tocfunction(L, lua_upvalueindex(1))(L);
 }
 
 void lntk_open_model_kernel(lua_State *L) {
@@ -208,4 +195,39 @@ void lntk_open_model_kernel(lua_State *L) {
       {NULL, NULL},
   };
   luaL_setfuncs(L, funcs, 0);
+  lua_getfield(L, -1, "ntk"); /* the MLP's (lntk_kernel.c, opened before this concept) */
+  if (lua_tocfunction(L, -1) == NULL) luaL_error(L, "ntklab.core: the kernel binding opens first");
+  lua_pushcclosure(L, l_ntk_any, 1);
+  lua_setfield(L, -2, "ntk");
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** The empirical NTK of any model.
+@submodule ntklab
+*/
+
+/*** The NTK of model m from per-sample gradients in tiles, their Gram by syrk/gemm.
+@function model_ntk
+@tparam model m
+@tparam tensor X [P1 x input size]
+@tparam[opt] tensor X2 [P2 x input size]
+@tparam[opt] table opts
+@tparam[opt="full"] string opts.output "full", "blocks", "trace" or "mean", as for ntklab.ntk
+@tparam[opt=false] bool opts.layers also return one kernel per parameter group (m:groups()), summing to K
+@tparam[opt] tensor opts.eta [nparams] per-parameter steps (Adam's kernel, Eq. 91)
+@tparam[opt=0] int opts.tile Jacobian tiles of tile samples (memory 2 tile C nparams doubles plus
+the model's caches); 0: all samples at once
+@tparam[opt=false] bool opts.generic the tiled path even for a model with a fast one (model_from_mlp)
+@treturn tensor K
+@treturn[opt] table the per-group kernels
+*/
+
+/*** The explicit J diag(eta) J^T twin of model_ntk (one sample at a time, plain loops).
+@function model_ntk_reference
+@tparam model m
+@tparam tensor X
+@tparam[opt] tensor X2
+@tparam[opt] table opts {output =, eta =, layer = g}: layout, steps, restriction to group g
+@treturn tensor K
+*/

@@ -108,3 +108,61 @@ void lntk_open_blas(lua_State *L) {
   luaL_setfuncs(L, others, 0);
   lntk_extendclass(L, LNTK_TENSOR_MT, methods);
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Matrix products (BLAS). Views and transposes reach BLAS without copies.
+@submodule ntklab
+*/
+
+/*** The matrix product a @ b: 2-D @ 2-D, 2-D @ 1-D or 1-D @ 2-D (also a:matmul(b [, out])).
+@function matmul
+@tparam tensor a
+@tparam tensor b
+@tparam[opt] tensor out written with the product (the result's shape) and returned: no allocation
+@treturn tensor
+@raise "shape mismatch: [3 x 4] @ [5 x 2], inner sizes 4 ~= 5"
+*/
+
+/*** a a^T through syrk, both triangles filled (also a:gram([out])).
+@function gram
+@tparam tensor a [m x n]
+@tparam[opt] tensor out [m x m]
+@treturn tensor [m x m]
+*/
+
+/*** The outer product x y^T of two 1-D tensors, fresh.
+@function outer
+@tparam tensor x [m]
+@tparam tensor y [n]
+@treturn tensor [m x n]
+*/
+
+/*** C <- alpha A B + beta C, in place.
+@function gemm
+@tparam tensor C
+@number alpha
+@tparam tensor A
+@tparam tensor B
+@number beta
+@treturn tensor C
+*/
+
+/*** y <- alpha A x + beta y, in place.
+@function gemv
+@tparam tensor y
+@number alpha
+@tparam tensor A
+@tparam tensor x
+@number beta
+@treturn tensor y
+*/
+
+/*** A <- A + alpha x y^T, in place.
+@function ger
+@tparam tensor A
+@number alpha
+@tparam tensor x
+@tparam tensor y
+@treturn tensor A
+*/

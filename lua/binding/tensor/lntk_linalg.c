@@ -147,3 +147,79 @@ void lntk_open_linalg(lua_State *L) {
   luaL_newlib(L, funcs);
   lua_setfield(L, -2, "linalg");
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Factorizations and solves (LAPACKE). Misuse raises; a numerical failure (singular matrix,
+no convergence) returns nil, msg.
+@module ntklab.linalg
+*/
+
+/*** Eigendecomposition of a symmetric matrix: A V = V diag(w).
+@function eigh
+@tparam tensor A [n x n], symmetric
+@tparam[opt] table opts
+@options opt_vectors
+@opt vectors also return the eigenvectors
+@treturn tensor w [n], ascending
+@treturn[opt] tensor V [n x n], columns the eigenvectors (with vectors = true)
+*/
+
+/*** The k largest eigenvalues of a symmetric matrix (descending), and their eigenvectors.
+@function eigh_top
+@tparam tensor A [n x n]
+@int k
+@tparam[opt] table opts {vectors = true}
+@treturn tensor w [k]
+@treturn[opt] tensor V [n x k]
+*/
+
+/*** Thin singular value decomposition A = U diag(s) Vt.
+@function svd
+@tparam tensor A [m x n]
+@tparam[opt] table opts {vectors = true}
+@treturn tensor U [m x r] (or s alone with vectors = false)
+@treturn tensor s [r], descending
+@treturn tensor Vt [r x n]
+*/
+
+/*** X = A^-1 B for symmetric positive definite A (Cholesky).
+@function cholesky_solve
+@tparam tensor A [n x n]
+@tparam tensor B [n] or [n x k]
+@treturn tensor X, B's shape
+@return nil, msg when A is not positive definite
+*/
+
+/*** X = A^-1 B for square A (LU with partial pivoting).
+@function solve
+@tparam tensor A [n x n]
+@tparam tensor B [n] or [n x k]
+@treturn tensor X
+@return nil, msg when A is singular
+*/
+
+/*** The minimum-norm least-squares solution of A X = B.
+@function lstsq
+@tparam tensor A [m x n]
+@tparam tensor B [m] or [m x k]
+@number[opt] rcond singular values below rcond s_max count as zero (default: machine precision)
+@treturn tensor X
+@treturn int rank
+*/
+
+/*** The pseudo-inverse A^+.
+@function pinv
+@tparam tensor A [m x n]
+@number[opt] rcond as for lstsq
+@treturn tensor [n x m]
+@treturn int rank
+*/
+
+/*** Whether symmetric A is positive semi-definite up to rtol max|lambda|.
+@function check_psd
+@tparam tensor A
+@number[opt] rtol
+@treturn number lambda_min when A is PSD
+@return nil, msg, lambda_min otherwise
+*/

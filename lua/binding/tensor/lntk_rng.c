@@ -120,3 +120,56 @@ void lntk_open_rng(lua_State *L) {
   lua_pushcfunction(L, rng_new);
   lua_setfield(L, -2, "rng");
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Random numbers.
+@submodule ntklab
+*/
+
+/*** A seeded generator (xoshiro256**): same seed, same numbers, on every machine.
+@function rng
+@int seed
+@treturn rng
+*/
+
+/*** An explicit, seeded random number generator.
+@type rng
+*/
+
+/*** Reseeds the generator.
+@function rng:seed
+@int seed
+@treturn rng itself
+*/
+
+/*** An independent copy in the same state.
+@function rng:clone
+@treturn rng
+*/
+
+/*** Uniform draws in [0, 1): one number, or a tensor [n] or [rows x cols].
+@function rng:uniform
+@int[opt] rows
+@int[opt] cols
+@treturn number|tensor
+*/
+
+/*** Standard normal draws N(0, 1): one number, or a tensor [n] or [rows x cols].
+@function rng:normal
+@int[opt] rows
+@int[opt] cols
+@treturn number|tensor
+*/
+
+/*** A uniform integer in [1, n].
+@function rng:integer
+@int n n >= 1
+@treturn int
+*/
+
+/*** A random permutation of 1..n (n <= 2^28), as a Lua table.
+@function rng:permutation
+@int n
+@treturn table
+*/

@@ -381,3 +381,121 @@ void lntk_open_tensor(lua_State *L) {
   lntk_newclass(L, &tensor);
   luaL_setfuncs(L, funcs, 0);
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Tensors: constructors, shape, views.
+@submodule ntklab
+*/
+
+/*** A new tensor from a Lua array (1-D) or an array of equal-length rows (2-D), copied.
+@function tensor
+@tparam table values {1, 2, 3} or {{1, 2}, {3, 4}}
+@treturn tensor
+@raise ragged rows, non-numbers, more than 2^40 elements
+@usage local t = ntklab.tensor{{1, 2}, {3, 4}}
+*/
+
+/*** A new tensor of zeros.
+@function zeros
+@int rows
+@int[opt] cols a 2-D [rows x cols] tensor when given, else 1-D [rows]
+@treturn tensor
+@raise negative sizes; more bytes than the process may still use (the bytes are named)
+*/
+
+/*** A dense row-major array of doubles, 1-D or 2-D, possibly a strided view of another's storage.
+Views (narrow, select, t, diagonal, reshape) share the refcounted storage and outlive their parent.
+Operators + - * / ^ are element-wise and broadcast a row or a column; `#t` is the number of rows.
+@type tensor
+*/
+
+/*** Element i (1-D) or (i, j) (2-D), 1-based.
+@function tensor:get
+@int i
+@int[opt] j
+@treturn number
+@raise "index 7 out of range [1, 5]"
+*/
+
+/*** Sets element i (1-D) or (i, j) (2-D) to v.
+@function tensor:set
+@int i
+@int[opt] j
+@number v
+@treturn tensor t itself
+*/
+
+/*** The shape as a table.
+@function tensor:shape
+@treturn table {rows} or {rows, cols}
+*/
+
+/*** Sizes: all of them, or that of dimension d.
+@function tensor:size
+@int[opt] d 1 or 2
+@treturn int rows (and cols for 2-D), or the extent of dimension d
+*/
+
+/*** The number of elements.
+@function tensor:numel
+@treturn int
+*/
+
+/*** The number of dimensions.
+@function tensor:dim
+@treturn int 1 or 2
+*/
+
+/*** A nested Lua table copy of the elements (at most 2^28 of them).
+@function tensor:totable
+@treturn table
+*/
+
+/*** A view of `count` rows (dim 1) or columns (dim 2) starting at `first`.
+@function tensor:narrow
+@int dim
+@int first
+@int count
+@treturn tensor a view sharing t's storage
+*/
+
+/*** A 1-D view of row `index` (dim 1) or column `index` (dim 2).
+@function tensor:select
+@int dim
+@int index
+@treturn tensor
+*/
+
+/*** The transposed view (no copy; BLAS reads it as transposed).
+@function tensor:t
+@treturn tensor
+*/
+
+/*** A contiguous deep copy.
+@function tensor:clone
+@treturn tensor
+*/
+
+/*** t itself when contiguous, else a contiguous copy.
+@function tensor:contiguous
+@treturn tensor
+*/
+
+/*** A view with a new shape, [rows] or [rows x cols], of a contiguous tensor.
+@function tensor:reshape
+@int rows
+@int[opt] cols
+@treturn tensor
+@raise t not contiguous; element counts differ
+*/
+
+/*** Whether the elements are stored row-major without gaps.
+@function tensor:is_contiguous
+@treturn bool
+*/
+
+/*** Frees the storage now (also __gc and __close); using t afterwards raises "attempt to use a
+released tensor". Views keep their share of the storage.
+@function tensor:release
+*/

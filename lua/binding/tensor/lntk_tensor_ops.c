@@ -519,3 +519,241 @@ void lntk_open_tensor_ops(lua_State *L) {
 
   luaL_setfuncs(L, funcs, 0);
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Tensor constructors.
+@submodule ntklab
+*/
+
+/*** A tensor of ones, [rows] or [rows x cols].
+@function ones
+@int rows
+@int[opt] cols
+@treturn tensor
+*/
+
+/*** A tensor filled with value: full(rows, value) (1-D) or full(rows, cols, value) (2-D).
+@function full
+@int rows
+@int[opt] cols
+@number value
+@treturn tensor
+*/
+
+/*** The n x m identity (m = n by default).
+@function eye
+@int n
+@int[opt] m
+@treturn tensor
+*/
+
+/*** diag(v): the [n x n] matrix with the 1-D v on its diagonal; diag(M): a copy of M's diagonal.
+@function diag
+@tparam tensor v
+@treturn tensor
+*/
+
+/*** Concatenation along dim (1 stacks rows, 2 puts side by side); 1-D tensors join end to end.
+@function cat
+@tparam table tensors {t1, t2, ...}
+@int[opt=1] dim
+@treturn tensor
+@raise sizes that disagree off dim
+*/
+
+/*** Element-wise choice: a where cond ~= 0, else b; a and b are numbers or tensors broadcast
+against cond.
+@function where
+@tparam tensor cond
+@tparam tensor|number a
+@tparam tensor|number b
+@treturn tensor
+*/
+
+/*** The tensor's methods and operators (continued).
+@type tensor
+*/
+
+/*** Element-wise arithmetic: a new tensor, t $text x, where x is a number or a tensor of t's shape,
+a row ([1 x n] or [n]) or a column ([m x 1]), broadcast over t. Products are element by element: matrix products are ntklab.matmul.
+@each tensor:add +
+@each tensor:sub -
+@each tensor:mul *
+@each tensor:div /
+@each tensor:pow ^
+@tparam tensor|number x
+@treturn tensor
+@raise shapes that do not broadcast, naming both shapes
+*/
+
+/*** In place: t <- t $text x, with x broadcast as for the version without the underscore.
+@each tensor:add_ +
+@each tensor:sub_ -
+@each tensor:mul_ *
+@each tensor:div_ /
+@each tensor:pow_ ^
+@each tensor:minimum_ min(t, x)
+@each tensor:maximum_ max(t, x)
+@tparam tensor|number x
+@treturn tensor t itself
+*/
+
+/*** Element-wise $text with x (a number or a broadcast tensor): a new tensor.
+@each tensor:minimum minimum
+@each tensor:maximum maximum
+@tparam tensor|number x
+@treturn tensor
+*/
+
+/*** Comparison $text x, element-wise (x a number or a broadcast tensor): 1 where it holds, else 0.
+@each tensor:lt <
+@each tensor:le <=
+@each tensor:gt >
+@each tensor:ge >=
+@each tensor:eq ==
+@each tensor:ne ~=
+@tparam tensor|number x
+@treturn tensor of 0 and 1
+*/
+
+/*** The operator a $text b, element-wise; either side may be a number, tensors broadcast as for
+tensor:add. `a * b` multiplies element by element, never as matrices.
+@each tensor.__add +
+@each tensor.__sub -
+@each tensor.__mul *
+@each tensor.__div /
+@each tensor.__pow ^
+@tparam tensor|number a
+@tparam tensor|number b
+@treturn tensor
+@raise a non-numeric operand; shapes that do not broadcast
+*/
+
+/*** Element-wise map $text: a new tensor of t's shape (tensor:$name_ works in place).
+@each tensor:exp e^x
+@each tensor:log log x
+@each tensor:log1p log(1 + x), accurate near 0
+@each tensor:expm1 e^x - 1, accurate near 0
+@each tensor:tanh tanh x
+@each tensor:sigmoid 1 / (1 + e^-x)
+@each tensor:relu max(x, 0)
+@each tensor:abs |x|
+@each tensor:sqrt sqrt x
+@each tensor:square x^2
+@each tensor:neg -x
+@each tensor:reciprocal 1 / x
+@each tensor:sign -1, 0 or 1
+@each tensor:floor floor x
+@each tensor:ceil ceil x
+@each tensor:cos cos x
+@each tensor:sin sin x
+@treturn tensor
+*/
+
+/*** In place: t <- $text, element-wise.
+@each tensor:exp_ e^t
+@each tensor:log_ log t
+@each tensor:log1p_ log(1 + t)
+@each tensor:expm1_ e^t - 1
+@each tensor:tanh_ tanh t
+@each tensor:sigmoid_ 1 / (1 + e^-t)
+@each tensor:relu_ max(t, 0)
+@each tensor:abs_ |t|
+@each tensor:sqrt_ sqrt t
+@each tensor:square_ t^2
+@each tensor:neg_ -t
+@each tensor:reciprocal_ 1 / t
+@each tensor:sign_ sign t
+@each tensor:floor_ floor t
+@each tensor:ceil_ ceil t
+@each tensor:cos_ cos t
+@each tensor:sin_ sin t
+@treturn tensor t itself
+*/
+
+/*** Reduction: the $text of all elements (a number), or along dimension dim, kept: dim 1 gives
+[1 x n], dim 2 gives [m x 1], so the result broadcasts back over t.
+@each tensor:sum sum
+@each tensor:mean mean
+@each tensor:min minimum
+@each tensor:max maximum
+@each tensor:argmin 1-based position of the minimum
+@each tensor:argmax 1-based position of the maximum
+@int[opt] dim 1 or 2
+@treturn number|tensor
+@raise a dimension out of range; min, max, argmin, argmax over an empty dimension
+*/
+
+/*** Clamps every element into [lo, hi]; a nil bound is open.
+@function tensor:clamp
+@tparam number|nil lo
+@tparam[opt] number hi
+@treturn tensor a new tensor
+*/
+
+/*** In place: t <- min(max(t, lo), hi); a nil bound is open.
+@function tensor:clamp_
+@tparam number|nil lo
+@tparam[opt] number hi
+@treturn tensor t itself
+*/
+
+/*** Sets every element to v.
+@function tensor:fill_
+@number v
+@treturn tensor t itself
+*/
+
+/*** Sets every element to 0.
+@function tensor:zero_
+@treturn tensor t itself
+*/
+
+/*** Copies src into t (same shape, any strides).
+@function tensor:copy_
+@tparam tensor src
+@treturn tensor t itself
+*/
+
+/*** y <- y + alpha x (BLAS axpy).
+@function tensor:axpy_
+@number alpha
+@tparam tensor x y's shape
+@treturn tensor y itself
+*/
+
+/*** A norm of all elements, or along dim (kept, as for sum).
+@function tensor:norm
+@tparam[opt="fro"] number|string p 2 or "fro" (Euclidean/Frobenius), math.huge or "inf" (largest |x|)
+@int[opt] dim 1 or 2
+@treturn number|tensor
+*/
+
+/*** The inner product of two 1-D tensors of equal length.
+@function tensor:dot
+@tparam tensor b
+@treturn number
+*/
+
+/*** The number of NaN and infinite elements.
+@function tensor:count_nonfinite
+@treturn int
+*/
+
+/*** Whether no element is NaN or infinite.
+@function tensor:all_finite
+@treturn bool
+*/
+
+/*** A 1-D view of the main diagonal: writes go to t (`K:diagonal():add_(1e-3)` adds a ridge).
+@function tensor:diagonal
+@treturn tensor
+*/
+
+/*** The rows (2-D) or elements (1-D) at 1-based indices, as a new tensor.
+@function tensor:gather
+@tparam table|tensor indices a table of integers or a 1-D tensor of integral values
+@treturn tensor
+@raise an index out of range
+*/

@@ -5,16 +5,49 @@
  * All share one interface: tr:step(net, X, Y),
  * tr:run(net, X, Y, {t, steps, observe, observer, t_final}),
  * the fields tr.t, tr.steps, tr.evals, tr.rejected, tr.loss, tr.method, tr:effective_lr(net),
- * tr:reset(), tr:settings(). The step loop of run is C: Lua is entered only at observations. */
+ * tr:reset(), tr:settings(). The step loop of run is C: Lua is entered only at observations.
+ * net is any model: an ntklab.mlp (stepped through the model interface over it, with its
+ * structured gradient) or an ntklab.model (a Wide-ResNet, any layer graph). */
 #include <math.h>
 #include <string.h>
 
 #include "lntk.h"
+#include "lntk_model.h"
 
 typedef struct lntk_trainer {
   ntk_trainer tr;
-  int live; /* 0 once released */
+  int live;             /* 0 once released */
+  ntk_model *mlp_model; /* the model interface over the MLP in user value 1 (NULL: none yet);
+                         * kept across calls, so a step allocates nothing */
 } lntk_trainer;
+
+/* The MLP's model is rebuilt when another MLP comes: user value 1 holds the one it wraps (which
+ * keeps that MLP alive, so its identity cannot be taken by a new one). */
+static ntk_model *mlp_model(lua_State *L, lntk_trainer *t, int tri, int idx) {
+  ntk_mlp *net = lntk_checkmlp(L, idx);
+  ntk_error err;
+  int same;
+  lua_getiuservalue(L, tri, 1);
+  same = t->mlp_model && lua_rawequal(L, -1, idx);
+  lua_pop(L, 1);
+  if (same) return t->mlp_model;
+  ntk_model_free(t->mlp_model);
+  t->mlp_model = NULL;
+  if (ntk_model_from_mlp(&t->mlp_model, net, 0, &err) != NTK_OK) lntk_raise(L, &err, NULL);
+  lua_pushvalue(L, idx);
+  lua_setiuservalue(L, tri, 1);
+  return t->mlp_model;
+}
+
+/* The model at idx for the trainer at tri: an ntklab.model, or an ntklab.mlp behind the model
+ * interface. */
+static ntk_model *checkmodel(lua_State *L, int tri, int idx) {
+  lntk_trainer *t = luaL_checkudata(L, tri, LNTK_TRAINER_MT);
+  if (luaL_testudata(L, idx, LNTK_MODEL_MT)) return lntk_checkmodel(L, idx);
+  if (luaL_testudata(L, idx, LNTK_MLP_MT)) return mlp_model(L, t, tri, idx);
+  luaL_typeerror(L, idx, "ntklab.mlp or ntklab.model");
+  return NULL;
+}
 
 static ntk_trainer *checktrainer(lua_State *L, int idx) {
   lntk_trainer *t = luaL_checkudata(L, idx, LNTK_TRAINER_MT);
@@ -25,7 +58,9 @@ static ntk_trainer *checktrainer(lua_State *L, int idx) {
 /* Builds the trainer userdata from cfg (options already checked by the constructor). */
 static int push_trainer(lua_State *L, const ntk_train_config *cfg) {
   ntk_error err;
-  lntk_trainer *t = lntk_newobject(L, sizeof *t, LNTK_TRAINER_MT);
+  lntk_trainer *t = lua_newuserdatauv(L, sizeof *t, 1); /* user value 1: the MLP of mlp_model */
+  memset(t, 0, sizeof *t);
+  luaL_setmetatable(L, LNTK_TRAINER_MT);
   /* core ntk_train_init(tr, cfg): the config is the option table */
   if (ntk_train_init(&t->tr, cfg, &err) != NTK_OK) return lntk_result(L, &err, LNTK_ARGS(1, 1));
   t->live = 1;
@@ -135,17 +170,19 @@ static int train_adam(lua_State *L) {
 static int trainer_gc(lua_State *L) {
   lntk_trainer *t = luaL_checkudata(L, 1, LNTK_TRAINER_MT);
   ntk_train_release(&t->tr);
+  ntk_model_free(t->mlp_model);
+  t->mlp_model = NULL;
   t->live = 0;
   return 0;
 }
 
 /* Checks (net, X, Y) at args 2..4 through the core's check (positions given outright). */
-static void check_problem(lua_State *L, ntk_mlp **net, ntk_tensor **X, ntk_tensor **Y) {
+static void check_problem(lua_State *L, ntk_model **net, ntk_tensor **X, ntk_tensor **Y) {
   ntk_error err;
-  *net = lntk_checkmlp(L, 2);
+  *net = checkmodel(L, 1, 2);
   *X = lntk_checktensor(L, 3);
   *Y = lntk_checktensor(L, 4);
-  if (ntk_mlp_check_inputs(*net, *X, *Y, 3, 4, &err) != NTK_OK) lntk_result(L, &err, NULL);
+  if (ntk_train_check_data(*net, *X, *Y, 3, 4, &err) != NTK_OK) lntk_result(L, &err, NULL);
 }
 
 /* Raises for any failure of a step: misuse as a bad argument (the core counts the trainer as
@@ -159,7 +196,7 @@ static int step_failed(lua_State *L, const ntk_error *err) { return lntk_raise(L
  * have changed the parameters or the data in between; run reuses it within the call. */
 static int trainer_step(lua_State *L) {
   ntk_trainer *tr = checktrainer(L, 1);
-  ntk_mlp *net;
+  ntk_model *net;
   ntk_tensor *X, *Y;
   ntk_error err;
   lua_settop(L, 4);
@@ -186,7 +223,7 @@ static int observe(lua_State *L, ntk_trainer *tr, int fn) {
   /* The observer may have changed the parameters (FSAL is stale) or released the trainer or the
    * net (raise before touching them again). X and Y stay valid: run holds views of them. */
   checktrainer(L, 1);
-  lntk_checkmlp(L, 2);
+  checkmodel(L, 1, 2);
   ntk_train_invalidate(tr);
   return stop;
 }
@@ -214,7 +251,7 @@ static int trainer_run(lua_State *L) {
       LNTK_OPT_END,
   };
   ntk_trainer *tr = checktrainer(L, 1);
-  ntk_mlp *net;
+  ntk_model *net;
   ntk_tensor *X, *Y;
   lntk_optval o[N];
   size_t max_steps = SIZE_MAX, nobs = 0, k;
@@ -298,7 +335,7 @@ static int trainer_run(lua_State *L) {
 /* tr:effective_lr(net [, out]) -> per-parameter effective step (Adam: lr / (sqrt(v_hat) + eps)) */
 static int trainer_effective_lr(lua_State *L) {
   ntk_trainer *tr = checktrainer(L, 1);
-  ntk_mlp *net = lntk_checkmlp(L, 2);
+  ntk_model *net = checkmodel(L, 1, 2);
   ntk_tensor *out;
   ntk_error err;
   if (tr->n != 0 && tr->n != net->nparams)
@@ -420,3 +457,130 @@ void lntk_open_train(lua_State *L) {
   luaL_newlib(L, ctors);
   lua_setfield(L, -2, "train");
 }
+
+/* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
+
+/*** Trainers. Every trainer minimizes L = 1/(2P) sum_mu |f(x_mu) - y_mu|^2, and its time t is
+that of gradient flow dtheta/dt = -lr dL/dtheta: for the discrete methods (gd, sgd, adam) t =
+lr x steps; for the flows t is the integration time (lr = 1). Fields: tr.t, tr.steps, tr.evals
+(gradient evaluations), tr.rejected (rk45), tr.loss (the latest step's starting loss; NaN before
+the first step and after reset), tr.method.
+A trainer binds to the shape of the first net it steps; another shape raises until tr:reset().
+@module ntklab.train
+*/
+
+/*** Full-batch gradient descent, theta <- theta - lr dL/dtheta; t = lr x steps.
+@function gd
+@tparam table opts
+@options train_gd
+@opt lr the learning rate, > 0
+@opt max_loss_ratio divergence bound: a loss above this times the initial loss raises (default
+  1e6; math.huge turns it off)
+@treturn trainer
+*/
+
+/*** Gradient flow by Runge-Kutta: rk45 (Dormand-Prince, adaptive, hits observation times
+exactly) or rk4 (fixed step dt).
+@function flow
+@tparam table opts
+@options train_flow
+@opt method the integrator
+@opt dt rk4's step (required with rk4)
+@opt rtol rk45's relative tolerance (default 1e-6)
+@opt atol rk45's absolute tolerance (default 1e-9)
+@opt h0 rk45's first step (default: chosen from the gradient)
+@opt max_loss_ratio divergence bound, as for gd
+@treturn trainer
+@raise rtol or atol with rk4, dt with rk45
+*/
+
+/*** Minibatch stochastic gradient descent with momentum; t = lr x steps.
+@function sgd
+@tparam table opts
+@options train_sgd
+@opt lr the learning rate, > 0
+@opt batch the minibatch size (default 0: the full batch)
+@opt momentum heavy-ball momentum (default 0)
+@opt seed seed of the minibatch order (default 0)
+@opt max_loss_ratio divergence bound, as for gd
+@treturn trainer
+*/
+
+/*** Adam (Kingma and Ba); t = lr x steps.
+@function adam
+@tparam table opts
+@options train_adam
+@opt lr the learning rate, > 0
+@opt beta1 first-moment decay (default 0.9)
+@opt beta2 second-moment decay (default 0.999)
+@opt eps added to sqrt(v_hat) (default 1e-8)
+@opt max_loss_ratio divergence bound, as for gd
+@treturn trainer
+*/
+
+/*** A trainer made by ntklab.train.gd, flow, sgd or adam (trainer:run is in module ntklab).
+@type trainer
+*/
+
+/*** Trains net on (X, Y) up to time t or for a number of steps, calling observer at the observation
+times. t is the time of gradient flow: for the discrete methods (gd, sgd, adam) t = lr x steps
+(rk4: dt x steps), so {t = 1000} at lr = 1e-3 is 10^6 steps. A run that would take max_steps
+steps or more fails before its first step (rk45, whose steps are not known in advance, fails when
+it reaches max_steps - 1 steps short of t). Observation times that the run cannot reach raise: past
+t, or past the end its steps set (at the start when the end is known, else after the run); an
+observer that ends the run leaves the later times unobserved.
+@function trainer:run
+@tparam mlp net the network, trained in place
+@tparam tensor X inputs, [P x D]
+@tparam tensor Y targets, [P] or [P x C]
+@tparam table opts
+@options trainer_run
+@opt t the end time (flows hit it exactly; discrete methods stop at the first step with t >= T)
+@opt steps the number of steps (one of t and steps is required; with both, whichever ends first)
+@opt observe ascending observation times
+@opt observer function(t, step, loss, net), called at each observation time; returning true ends
+  the run there
+@opt t_final the end of the whole training this call is part of (bounds a discrete step's length)
+@tparam[opt=1000000] int opts.max_steps the run must take fewer steps than this (raise it for a
+longer run; checked in lua/ntklab/init.lua, where run is wrapped)
+@tparam[opt] table opts.progress a reporter (ntklab.output.progress) told of every observation and of
+the end (lua/ntklab/init.lua)
+@treturn number the loss at the end
+@raise a run of max_steps steps or more, "option 't': t = 1000 at lr = 0.001 takes 1000000 steps
+(t = lr x steps), max_steps = 1000000 allows fewer; raise max_steps to run it"; an observation time
+the run cannot reach; divergence (a non-finite loss, a loss above max_loss_ratio times the initial one, a step longer than the run), naming the step, t and the settings
+@usage local flow = ntklab.train.flow{method = "rk45"}
+flow:run(net, X, Y, {t = 20, observe = {0, 5, 10, 20}, observer = print})
+*/
+
+/*** One step from the current point (each call starts afresh: the caller may have changed the
+parameters or the data).
+@function trainer:step
+@tparam mlp net
+@tparam tensor X [P x D]
+@tparam tensor Y [P] or [P x C]
+@treturn number the loss where the step started (sgd: of its minibatch)
+@raise divergence, as for run
+*/
+
+/*** Forgets the bound net's shape, the momenta and Adam's moments, and the counters.
+@function trainer:reset
+@treturn trainer itself
+*/
+
+/*** The method and its settings.
+@function trainer:settings
+@treturn table {method = "gd" | "rk4" | "rk45" | "sgd" | "adam", and the method's options}
+*/
+
+/*** The per-parameter effective step: Adam lr / (sqrt(v_hat_j) + eps), lr for the others; the
+eta of Adam's kernel (ntklab.ntk{eta = ...}, Eq. 91). Before Adam's first step it is lr / eps.
+@function trainer:effective_lr
+@tparam mlp net
+@tparam[opt] tensor out [nparams]
+@treturn tensor [nparams]
+*/
+
+/*** Frees the trainer's state now (also __gc and __close).
+@function trainer:release
+*/
