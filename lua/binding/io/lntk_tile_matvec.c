@@ -147,3 +147,61 @@ void lntk_open_tile_matvec(lua_State *L) {
   lntk_newclass(L, &cls);
   luaL_setfuncs(L, funcs, 0);
 }
+
+/*** Products of a kernel on disk with a block of vectors.
+@submodule ntklab
+*/
+
+/*** The paged NPY tiles of a kernel (ntklab.tiles) mapped read-only as one operator; products
+stream the tiles and accumulate in float64. Failures of the world (missing, short or foreign
+files) return nil and a message naming the file.
+@function tile_matvec
+@tparam table paths the tiles' files, in row order
+@tparam table rows the rows of each tile
+@tparam int cols the kernel's columns
+@tparam[opt] table opts {dtype = "f8" | "f4"}
+@treturn tile_matvec
+*/
+
+/*** A kernel on disk as mapped tiles.
+@type tile_matvec
+*/
+
+/*** K V for V [cols] or [cols x k], in float64, one pass over the tiles.
+@function tile_matvec:apply
+@tparam tensor V
+@tparam[opt] tensor out [rows] or [rows x k] with contiguous rows, reused
+@treturn tensor out
+*/
+
+/*** Row i (1-based) of K, widened to float64.
+@function tile_matvec:row
+@tparam int i
+@tparam[opt] tensor out [cols]
+@treturn tensor
+*/
+
+/*** The diagonal of K, [min(rows, cols)].
+@function tile_matvec:diagonal
+@treturn tensor
+*/
+
+/*** The kernel's shape.
+@function tile_matvec:size
+@treturn int rows
+@treturn int cols
+*/
+
+/*** "f8" or "f4".
+@function tile_matvec:dtype
+@treturn string
+*/
+
+/*** Bytes of tiles one product reads.
+@function tile_matvec:bytes
+@treturn int
+*/
+
+/*** Unmaps the tiles now (also __gc and __close).
+@function tile_matvec:release
+*/
