@@ -1,7 +1,7 @@
 -- bench/kernel_tiles.lua: a tiled kernel and CG regression at scale (issue 18). Run from the
 -- source tree:
---   build/bin/ntklab bench/kernel_tiles.lua [P] [width] [dir] [rank] [maxiter without preconditioner]
---   (default 8000 100 /tmp/ntk_tiles_P 500 20000)
+--   build/bin/ntklab bench/kernel_tiles.lua [P] [width] [dir] [rank] [maxiter without preconditioner] [threads]
+--   (default 8000 100 /tmp/ntk_tiles_P 500 20000 2)
 -- Fashion-MNIST classes 0/1 (targets +-1), a 784-width-width-1 ReLU net at initialization,
 -- the trace NTK. It reports:
 --   1. in memory vs tiled: how many of the P^2 entries differ in any bit, and the largest
@@ -20,7 +20,7 @@ local RIDGE, TOL = 1e-6, 1e-12
 local RANK = tonumber(arg and arg[4]) or 500
 -- the unpreconditioned run is stopped here when it has not converged (it reports its residual)
 local NONE_MAXITER = tonumber(arg and arg[5]) or 20000
-ntklab.threads(2)
+ntklab.threads(tonumber(arg and arg[6]) or 2)
 local clock = ntklab.clock
 
 local function peak_mb()
@@ -33,7 +33,8 @@ end
 local ds = assert(data.fashion_mnist{classes = {0, 1}, train = P, test = 100, seed = 0})
 local X, Y = ds.X_train, ds.y_train
 local net = ntklab.mlp{widths = {784, width, width, 1}, seed = 1}
-print(("P = %d, D = 784, widths 784-%d-%d-1, trace NTK, %s"):format(P, width, width, dir))
+print(("P = %d, D = 784, widths 784-%d-%d-1, trace NTK, %s, %d BLAS thread(s), BLAS core %s"):format(
+  P, width, width, dir, ntklab.threads(), ntklab.blas_core()))
 
 local t0 = clock()
 local K = ntklab.ntk(net, X, {output = "trace"})

@@ -32,5 +32,6 @@
 #include "ntk_analytic.h"
 #include "ntk_io.h"
 #include "ntk_io_mmap.h"
+#include "ntk_tile_matvec.h"
 
 #endif

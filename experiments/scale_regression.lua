@@ -1,17 +1,22 @@
 -- scale_regression.lua: kernel regression with the final NTK of a trained net, at P past
 -- memory (issue 18, item 4). Fashion-MNIST, the chosen classes (default all ten), centered
 -- one-hot targets; a ReLU net trained by full-batch Adam; its final trace NTK written as tiles
--- (ntklab.tiles, float64 or float32) and solved by preconditioned CG (ntklab.cg) with all C
--- outputs as one block of right-hand sides; test predictions K(test, train) alpha computed by
--- test blocks, so neither P x P nor test x P is ever in memory.
--- Writes the trained net to net.mlp. Reports the test accuracy of the kernel predictor against the trained net's, the wall time of
--- each phase, the peak resident memory, the disk the tiles take, and the ratio of the time of
--- the tiles and the matvecs to their FLOP bound (2 flops per multiply-add at --rate).
+-- (ntklab.tiles, float64 or float32) and solved by preconditioned CG (ntklab.cg, its matvecs
+-- streaming the mapped tiles in C) with all C outputs as one block of right-hand sides; test
+-- predictions K(test, train) alpha computed by test blocks, so neither P x P nor test x P is
+-- ever in memory. Writes the trained net to net.mlp. Complete tiles of the same net and inputs
+-- already in --tiles are reused (the summary says so); another net's are refused.
+-- Reports the test accuracy of the kernel predictor against the trained net's, the wall time
+-- of each phase, the peak resident memory (VmHWM, which counts the cached pages of the mapped
+-- tiles, and the largest anonymous resident memory sampled at the end of each phase), the disk
+-- the tiles take, and the ratio of the time of the tiles and the matvecs to their FLOP bound
+-- (2 flops per multiply-add at --rate).
 --   build/bin/ntklab run experiments/scale_regression.lua --P 60000 --tiles /big/K60k --dtype f4
 local ntklab = require "ntklab"
 local data = require "ntklab.data"
 local tiles = require "ntklab.tiles"
 local cg = require "ntklab.cg"
+local json = require "ntklab.json"
 
 local experiment = {
   name = "scale_regression",
@@ -23,6 +28,7 @@ local experiment = {
     {name = "width", type = "integer", default = 100, min = 1, max = 100000, help = "hidden width"},
     {name = "depth", type = "integer", default = 2, min = 1, max = 20, help = "hidden layers"},
     {name = "steps", type = "integer", default = 200, min = 0, max = 1000000, help = "full-batch Adam steps"},
+    {name = "net", type = "string", help = "a trained net (net.mlp of an earlier run) instead of training one"},
     {name = "lr", type = "number", default = 1e-3, min = 0, help = "Adam learning rate"},
     {name = "tiles", type = "string", help = "tiles directory (default: the run's directory/K)"},
     {name = "dtype", type = "choice", choices = {"f8", "f4"}, default = "f4", help = "tile element type"},
@@ -44,6 +50,17 @@ local function peak_mb()
   return tonumber(s:match("VmHWM:%s*(%d+)")) / 1024
 end
 
+-- Resident anonymous memory (heap, tensors) now, in MB: peak_mb's VmHWM also counts the pages
+-- of the mapped tiles, which are page cache the kernel reclaims under pressure.
+local function anon_mb()
+  local f = io.open("/proc/self/status")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  local kb = tonumber(s:match("RssAnon:%s*(%d+)"))
+  return kb and kb / 1024
+end
+
 local function accuracy(pred, labels)
   local hit = 0
   local am = pred:argmax(2)
@@ -53,15 +70,18 @@ local function accuracy(pred, labels)
   return hit / pred:size(1)
 end
 
--- flops of an n x P block of the trace NTK: the Grams of every layer's inputs and of the
--- backward signals (2 n P w each), and the forward/backward passes of both row sets.
+-- flops of an n x P block of the trace NTK with C = widths[#widths] outputs (ntk_kernel.c's
+-- kernel_block): the Gram of every layer's inputs (inner dimension widths[l], 2 n P widths[l]
+-- flops) and, for every layer but the last, the traced Gram of its backward signals (C per
+-- sample: inner dimension C widths[l + 1]); the last layer's signal Gram is the constant C.
+-- Plus the forward and backward passes of both row sets (4 (n + P) widths[l] widths[l + 1]).
 local function tile_flops(widths, n, P)
-  local f = 0
+  local C, f = widths[#widths], 0
   for l = 1, #widths - 1 do
     f = f + 2 * n * P * widths[l]                     -- input Gram of layer l
     f = f + 4 * (n + P) * widths[l] * widths[l + 1]   -- forward and backward gemms
+    if l < #widths - 1 then f = f + 2 * n * P * C * widths[l + 1] end -- its signal Gram
   end
-  for l = 2, #widths - 1 do f = f + 2 * n * P * widths[l] end -- signal Grams
   return f
 end
 
@@ -85,23 +105,48 @@ function experiment.run(opts, ctx)
     for j, c in ipairs(ds.classes) do if c == k then col = j end end
     Y:set(i, col, 1 - 1 / C)
   end
-  local widths = {X:size(2)}
-  for _ = 1, opts.depth do widths[#widths + 1] = opts.width end
-  widths[#widths + 1] = C
-  local net = ntklab.mlp{widths = widths, seed = opts.seed + 1}
+  local widths, net = {X:size(2)}, nil
+  if opts.net then
+    local lerr
+    net, lerr = ntklab.mlp_load(opts.net)
+    if not net then ctx.fail(lerr) end
+    widths = net:config().widths
+    if widths[1] ~= X:size(2) or widths[#widths] ~= C then
+      ctx.fail(("--net %s: widths %s do not fit %d inputs and %d classes"):format(
+        opts.net, table.concat(widths, "-"), X:size(2), C))
+    end
+  else
+    for _ = 1, opts.depth do widths[#widths + 1] = opts.width end
+    widths[#widths + 1] = C
+    net = ntklab.mlp{widths = widths, seed = opts.seed + 1}
+  end
   ctx.timer:lap("data")
 
   local adam = ntklab.train.adam{lr = opts.lr}
-  local loss = opts.steps > 0 and adam:run(net, X, Y, {steps = opts.steps}) or net:loss(X, Y)
+  local steps = opts.net and 0 or opts.steps -- a given net is used as it is
+  local loss = steps > 0 and adam:run(net, X, Y, {steps = steps}) or net:loss(X, Y)
   local f_test = net:forward(Xt)
   local acc_net = accuracy(f_test, ds.labels_test)
   local saved, serr = net:save(ctx.path("net.mlp")) -- the trained net: for tile jobs (--net) and checks
   if not saved then ctx.fail(serr) end
+  local anon_max = anon_mb() or 0
+  local function sample() anon_max = math.max(anon_max, anon_mb() or 0) end
   local t_train = ctx.timer:lap("train")
   ctx.log(("trained: loss %.4g, test accuracy %.4f"):format(loss, acc_net))
 
   local dir = opts.tiles or ctx.path("K")
+  -- tiles already in the directory (a resumed run) must be this net's on these inputs: the
+  -- same seed, options and thread count give the same bits
+  local old = json.read_json(dir .. "/manifest.json")
+  if old then
+    local net_sum, data_sum = ntklab.io.checksum(net:params()), ntklab.io.checksum(X)
+    if old.net_checksum ~= net_sum or old.data_checksum ~= data_sum or old.dtype ~= opts.dtype then
+      ctx.fail(("%s holds the tiles of another net, other inputs or another dtype (net %s, data %s, %s; this run: %s, %s, %s): give another --tiles"):format(
+        dir, tostring(old.net_checksum), tostring(old.data_checksum), tostring(old.dtype), net_sum, data_sum, opts.dtype))
+    end
+  end
   local m = tiles.check(dir)
+  local reused = m ~= nil
   local t0 = clock()
   if not m then
     m = assert(tiles.create(dir, net, X, {dtype = opts.dtype}))
@@ -118,20 +163,22 @@ function experiment.run(opts, ctx)
     m = assert(tiles.check(dir))
   end
   local t_tiles = clock() - t0
+  sample()
   ctx.timer:lap("tiles")
   local disk = 0
   for _, t in ipairs(m.tiles) do disk = disk + t.bytes end
 
   -- ridge relative to the kernel's scale: mean diagonal
-  local diag_sum = 0
-  for _, first, last, tile in tiles.each(dir) do
-    diag_sum = diag_sum + tile:narrow(2, first, last - first + 1):diagonal():sum()
-  end
-  local ridge = opts.ridge * diag_sum / m.P
-  local fit, cg_err, partial = cg.solve{K = dir, y = Y, ridge = ridge, tol = opts.tol,
-                                        rank = opts.rank, maxiter = opts.maxiter}
+  local op = assert(tiles.operator(dir))
+  local ridge = opts.ridge * op:diagonal():sum() / m.P
+  local prog = ctx.progress{total = opts.maxiter, label = "cg"}
+  local fit, cg_err, partial = cg.solve{K = op, y = Y, ridge = ridge, tol = opts.tol,
+                                        rank = opts.rank, maxiter = opts.maxiter,
+                                        progress = function(i, r) prog:update(i, {residual = r}) end}
+  prog:finish()
   fit = fit or partial
   if not fit then ctx.fail(cg_err) end
+  sample()
   local t_cg = ctx.timer:lap("cg")
 
   local pred = ntklab.zeros(Xt:size(1), C)
@@ -142,20 +189,23 @@ function experiment.run(opts, ctx)
     ntklab.matmul(Kx, fit.alpha, pred:narrow(1, first, n))
   end
   local acc_kernel = accuracy(pred, ds.labels_test)
+  sample()
   local t_pred = ctx.timer:lap("predict")
 
   local P = m.P
-  local flops_tiles = tile_flops(widths, P, P)
+  local flops_tiles = reused and 0 or tile_flops(widths, P, P)
   local flops_matvec = 2 * P * P * C * fit.iterations
   return {
     P = P, C = C, test = Xt:size(1), widths = widths, dtype = m.dtype,
     loss = loss, accuracy_net = acc_net, accuracy_kernel = acc_kernel,
     cg = {iterations = fit.iterations, residual = fit.residual, converged = fit.converged,
           matvec_seconds = fit.matvec_seconds, precond_seconds = fit.precond_seconds, rank = fit.rank,
+          tol = opts.tol, precond_shift = fit.shift,
           ridge = ridge, message = cg_err},
+    tiles_reused = reused, -- then seconds_tiles and the FLOP bound leave the tiles out
     seconds_train = t_train, seconds_tiles = t_tiles, seconds_cg = t_cg, seconds_predict = t_pred,
     seconds_total = clock() - t_start,
-    peak_rss_mb = peak_mb(), disk_mb = disk / 1e6,
+    peak_rss_mb = peak_mb(), anon_rss_mb = anon_max, disk_mb = disk / 1e6,
     flop_bound_seconds = (flops_tiles + flops_matvec) / opts.rate,
     flop_ratio = (t_tiles + fit.matvec_seconds * fit.iterations) / ((flops_tiles + flops_matvec) / opts.rate),
   }

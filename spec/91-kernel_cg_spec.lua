@@ -40,6 +40,17 @@ describe("ntklab.cg", function()
     end
   end)
 
+  it("a full-rank pivoted Cholesky (two blocks of 64 pivots) is the system itself: one or two iterations", function()
+    -- P = 100 < width: K is positive definite, so all 100 pivots stay above the floor, L L^T = K
+    -- and M = K + ridge I; CG then needs one step, a second at most for rounding
+    local _, _, K, Y = problem(100, 2)
+    local fit = assert(cg.solve{K = K, y = Y, ridge = 1e-3, rank = 100, tol = 1e-10})
+    assert.are.equal(100, fit.rank)
+    assert.is_true(fit.iterations <= 2)
+    local direct = assert(ntklab.kernel_regression{K = K, y = Y, ridge = 1e-3})
+    assert.is_true(rel(fit.alpha, direct.alpha) <= SOLUTION_REL)
+  end)
+
   it("a 1-D target gives a 1-D alpha equal to that column's solve", function()
     local _, _, K, Y = problem(200, 2)
     local y = Y:select(2, 2) + 0
@@ -49,7 +60,7 @@ describe("ntklab.cg", function()
     assert.is_true(rel(one.alpha, direct.alpha) <= SOLUTION_REL)
   end)
 
-  it("streams a tiles directory: f8 mapped, f4 read per matvec", function()
+  it("streams a tiles directory: f8 and f4 tiles mapped, products in C (ntklab.tile_matvec)", function()
     local net, X, K, Y = problem(256, 2)
     local d8, d4 = tmpdir .. "/k8", tmpdir .. "/k4"
     assert(tiles.write(d8, net, X, {block = 64}))
@@ -63,6 +74,11 @@ describe("ntklab.cg", function()
     local direct4 = assert(ntklab.kernel_regression{K = K4, y = Y, ridge = 1e-4})
     local f4 = assert(cg.solve{K = d4, y = Y, ridge = 1e-4, tol = TOL, rank = 32})
     assert.is_true(rel(f4.alpha, direct4.alpha) <= SOLUTION_REL)
+    -- the operator itself is a kernel too, and gives the directory's iterates bit for bit
+    local op = assert(tiles.operator(d4))
+    local again = assert(cg.solve{K = op, y = Y, ridge = 1e-4, tol = TOL, rank = 32})
+    assert.are.equal(0, (again.alpha - f4.alpha):abs():max())
+    assert.are.equal(f4.iterations, again.iterations)
   end)
 
   it("regress picks direct for a small in-memory kernel and cg when told or over memory", function()
@@ -72,6 +88,16 @@ describe("ntklab.cg", function()
     local a = assert(cg.regress{K = K, y = Y, ridge = 1e-3, method = "cg", tol = TOL}).alpha
     local b = assert(cg.regress{K = K, y = Y, ridge = 1e-3, method = "direct"}).alpha
     assert.is_true(rel(a, b) <= SOLUTION_REL)
+  end)
+
+  it("progress is called after every iteration with the largest relative residual", function()
+    local _, _, K, Y = problem(128, 2)
+    local seen = {}
+    local fit = assert(cg.solve{K = K, y = Y, ridge = 1e-3, tol = 1e-8,
+                                progress = function(i, r) seen[#seen + 1] = {i, r} end})
+    assert.are.equal(fit.iterations, #seen)
+    for k, v in ipairs(seen) do assert.are.equal(k, v[1]) end
+    assert.are.equal(fit.residual, seen[#seen][2])
   end)
 
   it("an unreached tolerance returns nil, msg and the partial result", function()
@@ -97,12 +123,19 @@ describe("bad arguments to ntklab.cg", function()
   for _, row in ipairs{
     {"cg.solve", function() cg.solve(3) end, "bad argument #1 to 'cg.solve' (table expected"},
     {"cg.solve", function() cg.solve{K = ntklab.zeros(3, 4), y = y} end, "square tensor or tiles directory expected"},
+    {"cg.solve", function()
+      local dir = tmpdir .. "/rect"
+      local m = tiles.check(dir) or assert(tiles.write(dir, ntklab.mlp{widths = {2, 3, 1}, seed = 1}, ntklab.rng(1):normal(64, 2), {block = 32}))
+      local t = m.tiles[1]
+      cg.solve{K = ntklab.tile_matvec({dir .. "/" .. t.file}, {t.rows[2] - t.rows[1] + 1}, 64), y = y}
+    end, "square kernel expected, got a [32 x 64] tile_matvec"},
     {"cg.solve", function() cg.solve{K = K, y = ntklab.ones(5)} end, "option 'y': [4] or [4 x m] tensor expected"},
     {"cg.solve", function() cg.solve{K = K, y = y, ridge = -1} end, "option 'ridge': finite number >= 0 expected"},
     {"cg.solve", function() cg.solve{K = K, y = y, tol = 0} end, "option 'tol': number in (0, 1) expected"},
     {"cg.solve", function() cg.solve{K = K, y = y, precond = "jacobi"} end, "'pivchol' or 'none' expected, got 'jacobi'"},
     {"cg.solve", function() cg.solve{K = K, y = y, rank = 0} end, "option 'rank': integer >= 1 expected, got 0"},
     {"cg.solve", function() cg.solve{K = K, y = y, ridg = 1} end, "invalid option 'ridg'"},
+    {"cg.solve", function() cg.solve{K = K, y = y, progress = true} end, "option 'progress': function expected, got boolean"},
     {"cg.regress", function() cg.regress{K = K, y = y, method = "lu"} end, "'auto', 'direct' or 'cg' expected, got 'lu'"},
   } do
     it(("%s rejects bad input (%s)"):format(row[1], row[3]), function()

@@ -47,5 +47,19 @@ describe("scale_regression", function()
     assert.are.equal(argmax_accuracy(pred, ds.labels_test), s.accuracy_kernel)
     assert.are.equal(argmax_accuracy(net:forward(ds.X_test), ds.labels_test), s.accuracy_net)
     assert(json.read_json(out .. "/summary.json"))
+    assert.is_false(s.tiles_reused)
+
+    -- resumed: the saved net and its complete tiles are reused, with the same result
+    local again = assert(experiment.run(script, {P = 256, test = 200, classes = "0,1,2", dtype = "f8",
+      tol = 1e-10, quiet = true, net = out .. "/net.mlp", tiles = out .. "/K", out = base .. "/again"}))
+    assert.is_true(again.tiles_reused)
+    assert.are.equal(s.accuracy_kernel, again.accuracy_kernel)
+    assert.are.equal(s.accuracy_net, again.accuracy_net)
+    assert.are.equal(s.cg.iterations, again.cg.iterations)
+    -- another net's run refuses those tiles
+    local ok, msg = experiment.run(script, {P = 256, test = 200, classes = "0,1,2", steps = 3,
+      dtype = "f8", quiet = true, tiles = out .. "/K", out = base .. "/other"})
+    assert.is_nil(ok)
+    assert.matches("holds the tiles of another net", msg, 1, true)
   end)
 end)

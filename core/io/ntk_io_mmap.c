@@ -94,11 +94,13 @@ size_t ntk_io_paged_row_unit(size_t cols) {
 
 static void storage_unmap(double *data, size_t size) { munmap(data, size * sizeof(double)); }
 
-/* Maps file k at dest (page-aligned) after checking its header and length. */
-static int map_block(unsigned char *dest, const char *path, size_t rows, size_t cols,
-                     ntk_error *err) {
+/* A read-only descriptor of path after checking that it is a paged `dtype` [rows x cols] NPY
+ * file: its length (header + payload) and its header exactly as ntk_io_write_npy_paged writes. */
+static int open_paged(int *fd_out, const char *path, int dtype, size_t rows, size_t cols,
+                      ntk_error *err) {
   unsigned char want[NTK_IO_PAGED_HEADER], got[NTK_IO_PAGED_HEADER];
-  size_t payload = rows * cols * sizeof(double);
+  const char *descr = dtype == NTK_NPY_F4 ? "<f4" : "<f8";
+  size_t payload = rows * cols * (dtype == NTK_NPY_F4 ? 4 : 8);
   struct stat sb;
   ssize_t n;
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -110,15 +112,26 @@ static int map_block(unsigned char *dest, const char *path, size_t rows, size_t 
   if ((unsigned long long)sb.st_size != (unsigned long long)(NTK_IO_PAGED_HEADER + payload)) {
     close(fd);
     return ntk_error_set(err, NTK_EFORMAT, 0,
-                         "%s: %lld bytes, expected %zu (a paged [%zu x %zu] <f8 block)", path, (long long)sb.st_size, NTK_IO_PAGED_HEADER + payload, rows, cols);
+                         "%s: %lld bytes, expected %zu (a paged [%zu x %zu] %s block)", path,
+                         (long long)sb.st_size, NTK_IO_PAGED_HEADER + payload, rows, cols, descr);
   }
-  paged_header(want, "<f8", rows, cols);
+  paged_header(want, descr, rows, cols);
   n = pread(fd, got, sizeof got, 0);
   if (n != (ssize_t)sizeof got || memcmp(want, got, sizeof got) != 0) {
     close(fd);
-    return ntk_error_set(err, NTK_EFORMAT, 0, "%s: not a paged [%zu x %zu] <f8 NPY block", path,
-                         rows, cols);
+    return ntk_error_set(err, NTK_EFORMAT, 0, "%s: not a paged [%zu x %zu] %s NPY block", path,
+                         rows, cols, descr);
   }
+  *fd_out = fd;
+  return NTK_OK;
+}
+
+/* Maps file k at dest (page-aligned) after checking its header and length. */
+static int map_block(unsigned char *dest, const char *path, size_t rows, size_t cols,
+                     ntk_error *err) {
+  size_t payload = rows * cols * sizeof(double);
+  int fd, st = open_paged(&fd, path, NTK_NPY_F8, rows, cols, err);
+  if (st != NTK_OK) return st;
   if (payload && mmap(dest, payload, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
                       NTK_IO_PAGED_HEADER) == MAP_FAILED) {
     int e = errno;
@@ -127,6 +140,46 @@ static int map_block(unsigned char *dest, const char *path, size_t rows, size_t 
   }
   close(fd); /* the mapping keeps the file */
   return NTK_OK;
+}
+
+static size_t paged_payload(int dtype, size_t rows, size_t cols) {
+  return rows * cols * (dtype == NTK_NPY_F4 ? 4 : 8);
+}
+
+int ntk_io_map_paged(const void **data, const char *path, int dtype, size_t rows, size_t cols,
+                     ntk_error *err) {
+  size_t payload;
+  void *p;
+  int fd, st;
+  if (!data) return ntk_error_set(err, NTK_EARG, 1, "output pointer expected");
+  *data = NULL;
+  if (!path) return ntk_error_set(err, NTK_EARG, 2, "path expected");
+  if (dtype != NTK_NPY_F8 && dtype != NTK_NPY_F4)
+    return ntk_error_set(err, NTK_EARG, 3, "NPY dtype f8 or f4 expected, got %d", dtype);
+  if (rows == 0 || cols == 0)
+    return ntk_error_set(err, NTK_EARG, rows == 0 ? 4 : 5, "a block of at least 1 x 1 expected");
+  if (rows > NTK_TENSOR_MAX_NUMEL / cols)
+    return ntk_error_set(err, NTK_ENOMEM, 0, "block of more than %zu elements",
+                         (size_t)NTK_TENSOR_MAX_NUMEL);
+  if (NTK_IO_PAGED_HEADER % page_size() != 0)
+    return ntk_error_set(err, NTK_EIO, 0, "page size %zu does not divide the %d-byte NPY header",
+                         page_size(), NTK_IO_PAGED_HEADER);
+  st = open_paged(&fd, path, dtype, rows, cols, err);
+  if (st != NTK_OK) return st;
+  payload = paged_payload(dtype, rows, cols);
+  p = mmap(NULL, payload, PROT_READ, MAP_SHARED, fd, NTK_IO_PAGED_HEADER);
+  if (p == MAP_FAILED) {
+    int e = errno;
+    close(fd);
+    return ntk_error_set(err, NTK_EIO, 0, "%s: mmap failed: %s", path, strerror(e));
+  }
+  close(fd);
+  *data = p;
+  return NTK_OK;
+}
+
+void ntk_io_unmap_paged(const void *data, int dtype, size_t rows, size_t cols) {
+  if (data) munmap((void *)(uintptr_t)data, paged_payload(dtype, rows, cols));
 }
 
 int ntk_io_map_npy_rows(ntk_tensor *t, const char *const *paths, const size_t *rows, size_t n,

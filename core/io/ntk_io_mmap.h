@@ -40,4 +40,12 @@ size_t ntk_io_paged_row_unit(size_t cols);
 int ntk_io_map_npy_rows(ntk_tensor *t, const char *const *paths, const size_t *rows, size_t n,
                         size_t cols, ntk_error *err);
 
+/* data <- read-only shared mapping of the payload of the paged NPY file path, which must hold
+ * a `dtype` (NTK_NPY_F8 or NTK_NPY_F4) [rows x cols] block with exactly the header
+ * ntk_io_write_npy_paged writes. Release with ntk_io_unmap_paged and the same shape. Failures
+ * of the world as for ntk_io_map_npy_rows. */
+int ntk_io_map_paged(const void **data, const char *path, int dtype, size_t rows, size_t cols,
+                     ntk_error *err);
+void ntk_io_unmap_paged(const void *data, int dtype, size_t rows, size_t cols);
+
 #endif

@@ -1,16 +1,18 @@
 --- ntklab.cg: kernel regression without the whole kernel in memory, by preconditioned conjugate
 -- gradients on (K + ridge I) alpha = y, K streamed by row blocks.
--- Lua, not C: each iteration is one matvec, a gemm of every row block of K with the [P x m]
--- right-hand sides (O(P^2 m) in BLAS, reading 8 P^2 bytes), plus O(P m) vector work; the Lua
--- overhead is a few dozen calls per iteration, nothing next to the gemm.
+-- Lua around C: each iteration is one matvec, a gemm of every row block of K with the [P x m]
+-- right-hand sides (O(P^2 m) in BLAS, reading 8 or 4 P^2 bytes), plus O(P m) vector work; the
+-- Lua overhead is a few dozen calls per iteration, nothing next to the gemm.
 --   fit = cg.solve{K = K | tiles directory, y = y, ridge = 0, tol = 1e-10, maxiter = 2000,
---                  precond = "pivchol" | "none", rank = 200, block = 2048}
+--                  precond = "pivchol" | "none", rank = 200, block = 2048, progress = fn}
 --     K: [P x P] symmetric PSD kernel, a tensor (in memory or mapped by ntklab.tiles.open) or a
---        tiles directory (f8 tiles are mapped; f4 tiles are read one at a time per matvec).
+--        tiles directory (f8 or f4: mapped by ntklab.tiles.operator, each matvec one pass over
+--        the tiles in C accumulating in float64), or such an ntklab.tile_matvec.
 --     y: [P] or [P x m] targets; all m columns share each matvec (one gemm per block).
 --     ridge >= 0. tol: every column stops when ||y - (K + ridge I) alpha|| <= tol ||y||; the
 --        ridgeless case (ridge = 0) stops on the same stated tolerance, and the iterate is then
 --        a solution to that residual (CG from 0 stays in the range of K: the minimum-norm one).
+--     progress: called as progress(iteration, largest relative residual) after each iteration.
 --     precond "pivchol": M = L L^T + s I with L the rank-r partial pivoted Cholesky factor of K
 --        (r columns, read as rows of K) and s = ridge + the mean of K's diagonal that L leaves,
 --        applied by Woodbury with an r x r Cholesky.
@@ -30,18 +32,19 @@ local fmt = string.format
 local function core() return require "ntklab" end
 
 local SOLVE_KEYS = {K = true, y = true, ridge = true, tol = true, maxiter = true, precond = true,
-                    rank = true, block = true}
+                    rank = true, block = true, progress = true}
 -- Stop the pivoted Cholesky when the largest remaining diagonal is below this fraction of the
 -- largest initial one: the rest of K is numerical noise for any ridge a user can state.
 local PIVCHOL_FLOOR = 1e-14
 
+-- A tiles directory becomes an ntklab.tile_matvec (f8 or f4 tiles mapped, products in C);
+-- a tensor stays a tensor.
 local function open_kernel(K, fname)
-  if type(K) == "string" then
-    local tiles = require "ntklab.tiles"
-    local m, err = tiles.check(K)
-    if not m then return nil, err end
-    if m.dtype == "f8" then return assert(tiles.open(K)) end
-    return {dir = K, manifest = m, P = m.P}
+  if type(K) == "string" then return require("ntklab.tiles").operator(K) end
+  if check.typename(K) == "ntklab.tile_matvec" then
+    local rows, cols = K:size()
+    if rows == cols then return K end
+    check.fail(1, fname, fmt("option 'K': square kernel expected, got a [%d x %d] tile_matvec", rows, cols))
   end
   if check.typename(K) ~= "ntklab.tensor" or K:dim() ~= 2 or K:size(1) ~= K:size(2) then
     check.fail(1, fname, "option 'K': square tensor or tiles directory expected, got " .. check.typename(K))
@@ -49,17 +52,16 @@ local function open_kernel(K, fname)
   return K
 end
 
-local function kernel_size(K) return type(K) == "table" and K.P or K:size(1) end
+local function is_operator(K) return check.typename(K) == "ntklab.tile_matvec" end
 
--- out <- (K + ridge I) V, by row blocks of K.
+local function kernel_size(K) return (K:size(1)) end -- a tensor's or an operator's rows
+
+-- out <- (K + ridge I) V, by row blocks of K (a tensor), or by the operator's pass over its tiles.
 local function make_matvec(K, ridge, block)
   local n = core()
-  if type(K) == "table" then
-    local tiles = require "ntklab.tiles"
+  if is_operator(K) then
     return function(V, out)
-      for _, first, last, tile in tiles.each(K.dir) do
-        n.matmul(tile, V, out:narrow(1, first, last - first + 1))
-      end
+      K:apply(V, out)
       if ridge > 0 then out:axpy_(ridge, V) end
     end
   end
@@ -73,61 +75,95 @@ local function make_matvec(K, ridge, block)
   end
 end
 
--- Row p of K. For f4 tiles only that row's bytes are read (the preconditioner reads `rank`
--- rows; reading their whole tiles would read the kernel many times over).
-local F4_HEADER = 4096 -- NTK_IO_PAGED_HEADER
-local function kernel_row(K, p)
-  if type(K) == "table" then
-    for _, t in ipairs(K.manifest.tiles) do
-      if p >= t.rows[1] and p <= t.rows[2] then
-        local path = K.dir .. "/" .. t.file
-        local fh = assert(io.open(path, "rb"))
-        fh:seek("set", F4_HEADER + (p - t.rows[1]) * K.P * 4)
-        local bytes = fh:read(K.P * 4)
-        fh:close()
-        assert(bytes and #bytes == K.P * 4, path .. ": short read")
-        local values = {string.unpack("<" .. string.rep("f", K.P), bytes)}
-        values[#values] = nil -- unpack's next position
-        return core().tensor(values)
-      end
-    end
-  end
-  return K:select(1, p)
+-- Row p of K (the operator reads only that row's bytes: the preconditioner reads `rank` rows,
+-- and reading their whole tiles would read the kernel many times over).
+local function kernel_row(K, p, out)
+  if is_operator(K) then return K:row(p, out) end
+  return out:copy_(K:select(1, p))
 end
 
 local function kernel_diagonal(K)
-  if type(K) == "table" then
-    local d = core().zeros(K.P)
-    for _, first, last, tile in require("ntklab.tiles").each(K.dir) do
-      d:narrow(1, first, last - first + 1):copy_(tile:narrow(2, first, last - first + 1):diagonal())
-    end
-    return d
-  end
+  if is_operator(K) then return K:diagonal() end
   return K:diagonal() + 0
 end
 
+-- The `count` indices of the largest entries of d above floor, largest first.
+local function largest(d, count, floor)
+  local values, idx = d:totable(), {}
+  for i, v in ipairs(values) do
+    if v > floor then idx[#idx + 1] = i end
+  end
+  table.sort(idx, function(a, b) return values[a] > values[b] or (values[a] == values[b] and a < b) end)
+  for i = #idx, count + 1, -1 do idx[i] = nil end
+  return idx
+end
+
 -- Lt [r x P] with K ~ Lt^T Lt (partial pivoted Cholesky, greedy on the largest remaining
--- diagonal), and the mean remaining diagonal.
+-- diagonal), and the mean remaining diagonal. Blocked: each step takes the PIVCHOL_BLOCK
+-- largest remaining diagonals as candidates, reads their rows of K, removes the factor so far
+-- from them in one gemm ([b x k] by [k x P]), and factors the candidates' b x b Schur
+-- complement greedily in plain Lua (accepting a pivot only while it stays above the floor, so
+-- nearly dependent candidates are dropped). The old unblocked loop re-read the whole factor at
+-- every column (8 P r^2 / 2 bytes: 960 GB at P = 60,000, r = 2,000); this reads it once per
+-- block, at BLAS-3 speed (P r^2 flops in all).
+local PIVCHOL_BLOCK = 64
 local function pivoted_cholesky(K, P, rank)
   local n = core()
   local d = kernel_diagonal(K)
   local Lt = n.zeros(math.max(rank, 1), P)
   local floor = PIVCHOL_FLOOR * d:max()
   local r = 0
-  for k = 1, rank do
-    local p = d:argmax()
-    local dp = d:get(p)
-    if not (dp > floor) then break end
-    local row = Lt:select(1, k)
-    row:copy_(kernel_row(K, p))
-    if k > 1 then
-      local prev = Lt:narrow(1, 1, k - 1)
-      row:sub_(n.matmul(prev:t(), prev:select(2, p)))
+  while r < rank do
+    local S = largest(d, math.min(PIVCHOL_BLOCK, rank - r), floor)
+    local b = #S
+    if b == 0 then break end
+    local R = n.zeros(b, P)
+    for i, p in ipairs(S) do kernel_row(K, p, R:select(1, i)) end
+    if r > 0 then
+      local prev = Lt:narrow(1, 1, r)
+      local cols = n.zeros(r, b)
+      for i, p in ipairs(S) do cols:select(2, i):copy_(prev:select(2, p)) end
+      R:sub_(n.matmul(cols:t(), prev))
     end
-    row:div_(math.sqrt(dp))
-    d:sub_(row:square())
-    d:set(p, 0) -- exactly eliminated (rounding may leave a few ulps)
-    r = k
+    -- greedy pivoted Cholesky of the Schur complement G = R[:, S] (b x b), in plain Lua
+    local G = {}
+    for i = 1, b do
+      G[i] = {}
+      for j = 1, b do G[i][j] = R:get(i, S[j]) end
+    end
+    local used, order, Lg = {}, {}, {} -- Lg[q][i]: factor row of the q-th accepted pivot
+    for q = 1, b do
+      local best, bv = nil, floor
+      for i = 1, b do
+        if not used[i] then
+          local v = G[i][i]
+          for t = 1, q - 1 do v = v - Lg[t][i] ^ 2 end
+          if v > bv then best, bv = i, v end
+        end
+      end
+      if not best then break end
+      used[best] = true
+      order[q] = best
+      local row, root = {}, math.sqrt(bv)
+      for i = 1, b do
+        local v = G[best][i]
+        for t = 1, q - 1 do v = v - Lg[t][best] * Lg[t][i] end
+        row[i] = v / root
+      end
+      Lg[q] = row
+      -- the new factor row: (R[best] - sum_t Lg[t][best] Lt[r + t]) / root
+      local out = Lt:select(1, r + q)
+      out:copy_(R:select(1, best))
+      for t = 1, q - 1 do out:axpy_(-Lg[t][best], Lt:select(1, r + t)) end
+      out:div_(root)
+    end
+    local q = #order
+    if q == 0 then break end
+    local new = Lt:narrow(1, r + 1, q)
+    d:sub_((new * new):sum(1):reshape(P))
+    for t = 1, q do d:set(S[order[t]], 0) end -- exactly eliminated (rounding leaves a few ulps)
+    d:clamp_(0, math.huge)
+    r = r + q
   end
   local remaining = math.max(d:sum() / P, 0)
   if r == 0 then return nil, remaining end
@@ -190,6 +226,10 @@ function cg.solve(opts)
   end
   local rank = math.min(count("rank", 200), P)
   local block = count("block", 2048)
+  local report = opts.progress
+  if report ~= nil and type(report) ~= "function" then
+    check.fail(1, f, "option 'progress': function expected, got " .. check.typename(report))
+  end
 
   local vector = y:dim() == 1
   local Y = vector and y:reshape(P, 1) or y
@@ -226,6 +266,7 @@ function cg.solve(opts)
     X:add_(D * a)
     R:sub_(Q * a)
     residual = ((R * R):sum(1):sqrt() / ynorm):max()
+    if report then report(iterations, residual) end
     if residual <= tol then break end
     Z = apply_M(R)
     local rz_new = (R * Z):sum(1)

@@ -16,6 +16,10 @@
 --   tiles.check(dir) -> manifest | nil, msg           every tile present with its exact size
 --   tiles.open(dir) -> K | nil, msg                   the whole kernel mapped read-only (f8 only)
 --   tiles.each(dir) -> iterator of k, first, last, tile   tiles one at a time (f8 or f4)
+--   tiles.operator(dir) -> op, manifest | nil, msg    every tile mapped read-only (f8 or f4) as
+--                                                     an ntklab.tile_matvec: op:apply(V) = K V in
+--                                                     float64 streaming the tiles, op:row(i),
+--                                                     op:diagonal()
 local check = require "ntklab.argcheck"
 check.register()
 local json = require "ntklab.json"
@@ -219,6 +223,21 @@ function tiles.open(dir)
   local K, merr = core().io.map_npy_rows(paths, rows, m.P)
   if not K then return nil, merr end
   return K, m
+end
+
+--- The complete kernel as an ntklab.tile_matvec over its mapped tiles (f8 or f4): products
+-- K V accumulate in float64 in C, one pass over the tiles, without widening them in memory.
+function tiles.operator(dir)
+  local m, err = tiles.check(dir)
+  if not m then return nil, err end
+  local paths, rows = {}, {}
+  for k, t in ipairs(m.tiles) do
+    paths[k] = dir .. "/" .. t.file
+    rows[k] = t.rows[2] - t.rows[1] + 1
+  end
+  local op, operr = core().tile_matvec(paths, rows, m.P, {dtype = m.dtype})
+  if not op then return nil, operr end
+  return op, m
 end
 
 --- Iterates over the tiles of a complete kernel: k, first, last, tile ([rows x P], float64).

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lntk.h"
+#include "lntk_io_mmap.h"
 
 /* Lua positions */
 enum { ARG_PATH = 1, ARG_T = 2, ARG_OPTS = 3 };          /* write_npy_paged(path, K [, opts]) */
@@ -48,8 +49,43 @@ static int io_paged_row_unit(lua_State *L) {
   return 1;
 }
 
+size_t lntk_io_tile_lists(lua_State *L, int paths_idx, int rows_idx, const char ***paths,
+                          size_t **rows) {
+  size_t n, k;
+  luaL_checktype(L, paths_idx, LUA_TTABLE);
+  luaL_checktype(L, rows_idx, LUA_TTABLE);
+  n = lua_rawlen(L, paths_idx);
+  if (n == 0) luaL_argerror(L, paths_idx, "non-empty list of paths expected");
+  if (lua_rawlen(L, rows_idx) != n)
+    luaL_argerror(L, rows_idx, lua_pushfstring(L, "%d row counts expected (one per path), got %d",
+                                               (int)n, (int)lua_rawlen(L, rows_idx)));
+  /* userdata buffers: collected with the frame, so a raise below leaks nothing */
+  *paths = lua_newuserdatauv(L, n * sizeof **paths, 0);
+  *rows = lua_newuserdatauv(L, n * sizeof **rows, 0);
+  for (k = 0; k < n; k++) {
+    int isnum;
+    lua_Integer r;
+    lua_rawgeti(L, paths_idx, (lua_Integer)k + 1);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_argerror(L, paths_idx, lua_pushfstring(L, "string expected at [%d], got %s", (int)k + 1,
+                                                  luaL_typename(L, -1)));
+    (*paths)[k] = lua_tostring(L, -1); /* anchored by the table */
+    if (strlen((*paths)[k]) != lua_rawlen(L, -1))
+      luaL_argerror(L, paths_idx,
+                    lua_pushfstring(L, "path at [%d] contains a NUL byte", (int)k + 1));
+    lua_pop(L, 1);
+    lua_rawgeti(L, rows_idx, (lua_Integer)k + 1);
+    r = lua_tointegerx(L, -1, &isnum);
+    if (!isnum || r < 1)
+      luaL_argerror(L, rows_idx, lua_pushfstring(L, "positive integer expected at [%d]", (int)k + 1));
+    (*rows)[k] = (size_t)r;
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
 static int io_map_npy_rows(lua_State *L) {
-  size_t cols, n, k;
+  size_t cols, n;
   const char **paths;
   size_t *rows;
   ntk_tensor *t;
@@ -57,34 +93,7 @@ static int io_map_npy_rows(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
   cols = check_count(L, 3, "cols");
-  n = lua_rawlen(L, 1);
-  if (n == 0) return luaL_argerror(L, 1, "non-empty list of paths expected");
-  if (lua_rawlen(L, 2) != n)
-    return luaL_argerror(L, 2, lua_pushfstring(L, "%d row counts expected (one per path), got %d",
-                                               (int)n, (int)lua_rawlen(L, 2)));
-  /* userdata buffers: collected with the frame, so a raise below leaks nothing */
-  paths = lua_newuserdatauv(L, n * sizeof *paths, 0);
-  rows = lua_newuserdatauv(L, n * sizeof *rows, 0);
-  for (k = 0; k < n; k++) {
-    int isnum;
-    lua_Integer r;
-    lua_rawgeti(L, 1, (lua_Integer)k + 1);
-    if (lua_type(L, -1) != LUA_TSTRING)
-      return luaL_argerror(L, 1, lua_pushfstring(L, "string expected at [%d], got %s", (int)k + 1,
-                                                 luaL_typename(L, -1)));
-    paths[k] = lua_tostring(L, -1); /* anchored by the table */
-    if (strlen(paths[k]) != lua_rawlen(L, -1))
-      return luaL_argerror(L, 1,
-                           lua_pushfstring(L, "path at [%d] contains a NUL byte", (int)k + 1));
-    lua_pop(L, 1);
-    lua_rawgeti(L, 2, (lua_Integer)k + 1);
-    r = lua_tointegerx(L, -1, &isnum);
-    if (!isnum || r < 1)
-      return luaL_argerror(L, 2,
-                           lua_pushfstring(L, "positive integer expected at [%d]", (int)k + 1));
-    rows[k] = (size_t)r;
-    lua_pop(L, 1);
-  }
+  n = lntk_io_tile_lists(L, 1, 2, &paths, &rows);
   t = lntk_pushtensor(L);
   /* core (out, paths, rows, n, cols) */
   if (ntk_io_map_npy_rows(t, paths, rows, n, cols, &err) != NTK_OK)
