@@ -16,8 +16,7 @@
 -- Sweeps: ntklab sweep experiments/deep_linear.lua --grid depth=2,3,4,5 --grid sigma=... ;
 -- figures: experiments/figures/deep_linear.lua reads the merged table and the trajectories.
 local ntklab = require "ntklab"
-local data = require "ntklab.data"
-local theory = require "ntklab.theory"
+local theory = ntklab.theory
 local curves = require "ntklab.curves"
 local deep_linear = require "ntklab.deep_linear"
 local record_schedule = require "ntklab.record_schedule"
@@ -51,7 +50,7 @@ function M.run(cfg, ctx)
   if not (cfg.sigma > 0 and cfg.s > 0) then ctx.fail("need sigma > 0 and s > 0") end
   if cfg.P < cfg.dim then ctx.fail(("whitening needs P >= dim, got P = %d, dim = %d"):format(cfg.P, cfg.dim)) end
   local L = cfg.depth
-  local ds, err = data.teacher{P = cfg.P, D = cfg.dim, s = cfg.s, whiten = true, seed = cfg.seed}
+  local ds, err = ntklab.data.teacher{P = cfg.P, D = cfg.dim, s = cfg.s, whiten = true, seed = cfg.seed}
   if not ds then ctx.fail(err) end
   local X, y, beta = ds.X_train, ds.y_train, ds.beta
   local widths = {cfg.dim}

@@ -22,8 +22,7 @@
 -- t_dir90, t_align90 uncentered and centered, t_kernel10) and the verdict (the direction rule).
 -- kernels = false records the loss alone: the cheap runs of the t_1/2-against-sigma sweep.
 local ntklab = require "ntklab"
-local preprocess = require "ntklab.preprocess"
-local analysis = require "ntklab.analysis"
+local analysis = ntklab.analysis
 local curves = require "ntklab.curves"
 local record_schedule = require "ntklab.record_schedule"
 local image_data = require "ntklab.image_data"
@@ -107,7 +106,7 @@ function M.run(cfg, ctx)
   local fit = {gamma = 0, rcond = cfg.cutoff > 0 and cfg.cutoff or nil}
   if cfg.basis == "span" then fit.pca = D_pixels end -- k = min(pca, rank): every kept direction
   local pp
-  pp, err = preprocess.fit(ds.X_train, fit)
+  pp, err = ntklab.preprocess.fit(ds.X_train, fit)
   if not pp then ctx.fail(err) end
   local X, Xt = pp:transform(ds.X_train), pp:transform(ds.X_test)
   local y, yt = ds.y_train, ds.y_test

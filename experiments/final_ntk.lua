@@ -12,9 +12,7 @@
 -- far training got. Writes trajectory.csv and, ordered by class, kernels_initial.csv,
 -- kernels_final.csv and kernels_theory.csv (P x P, for the heat maps of the figure script).
 local ntklab = require "ntklab"
-local data = require "ntklab.data"
-local preprocess = require "ntklab.preprocess"
-local theory = require "ntklab.theory"
+local theory = ntklab.theory
 local deep_linear = require "ntklab.deep_linear"
 local record_schedule = require "ntklab.record_schedule"
 local image_data = require "ntklab.image_data"
@@ -69,7 +67,7 @@ function M.run(cfg, ctx)
   local ds, err = image_data.two_class(cfg.dataset, {train = cfg.P, test = 0, seed = cfg.seed})
   if not ds then ctx.fail(err) end
   local pp
-  pp, err = preprocess.fit(ds.X_train, {gamma = cfg.gamma})
+  pp, err = ntklab.preprocess.fit(ds.X_train, {gamma = cfg.gamma})
   if not pp then ctx.fail(err) end
   local X, y = pp:transform(ds.X_train), ds.y_train
   local P, D = X:size(1), X:size(2)

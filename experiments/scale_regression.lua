@@ -13,7 +13,6 @@
 -- (2 flops per multiply-add at --rate).
 --   build/bin/ntklab run experiments/scale_regression.lua --P 60000 --tiles /big/K60k --dtype f4
 local ntklab = require "ntklab"
-local data = require "ntklab.data"
 local tiles = require "ntklab.tiles"
 local cg = require "ntklab.cg"
 local json = require "ntklab.json"
@@ -93,7 +92,7 @@ function experiment.run(opts, ctx)
     classes = {}
     for c in opts.classes:gmatch("[^,]+") do classes[#classes + 1] = math.tointeger(tonumber(c)) end
   end
-  local ds, err = data.fashion_mnist{classes = classes, train = opts.P, test = opts.test, seed = opts.seed}
+  local ds, err = ntklab.data.fashion_mnist{classes = classes, train = opts.P, test = opts.test, seed = opts.seed}
   if not ds then ctx.fail(err) end
   local X, Xt = ds.X_train, ds.X_test
   local C = #ds.classes
