@@ -32,7 +32,7 @@ local M = {
   name = "deep_relu",
   summary = "ReLU MLP (width 100, depth L) from small init on whitened two-class images: t_1/2 "
     .. "against sigma, silent alignment, net vs final- and initial-NTK regression (paper Appendix E.2)",
-  options = {
+  options = record_schedule.options({
     {name = "depth", type = "integer", default = 3, min = 2, max = 12, help = "number of weight layers L"},
     {name = "sigma", type = "number", default = 0.1, min = 0, help = "initialization scale"},
     {name = "sigma_by_depth", type = "string", default = "",
@@ -54,15 +54,10 @@ local M = {
       help = "also an NTK record once log loss or (L - 1) log |theta|^2 has moved this much (0: off)"},
     {name = "rtol", type = "number", default = 1e-3, min = 0,
       help = "rk45 relative tolerance (absolute: rtol x sigma / 100)"},
-    {name = "t_min", type = "number", default = 1e-2, min = 0, help = "first record time after 0"},
-    {name = "t_max", type = "number", default = 1e7, min = 0, help = "give up at this time"},
-    {name = "per_decade", type = "integer", default = 10, min = 1, help = "loss records per decade at least"},
-    {name = "max_change", type = "number", default = 0.05, min = 0,
-      help = "at most about this change of log loss per loss record"},
-    {name = "stop_ratio", type = "number", default = 1e-3, min = 0, max = 1,
-      help = "stop once the train loss is below this fraction of its initial value"},
     {name = "seed", type = "integer", default = 1, help = "seed of the image draw and the init"},
-  },
+  }, {t_max = {default = 1e7}, per_decade = {help = "loss records per decade at least"},
+    max_change = {help = "at most about this change of log loss per loss record"},
+    stop_ratio = {default = 1e-3, help = "stop once the train loss is below this fraction of its initial value"}}),
 }
 
 -- "2=0.05,3=0.1" -> {[2] = 0.05, [3] = 0.1}, or nil, msg.
@@ -91,7 +86,8 @@ local function at_time(ts, v, t)
 end
 
 function M.run(cfg, ctx)
-  if not (cfg.t_max > cfg.t_min and cfg.t_min > 0) then ctx.fail("need 0 < t_min < t_max") end
+  local bad_times = record_schedule.check_times(cfg)
+  if bad_times then ctx.fail(bad_times) end
   local L, sigma = cfg.depth, cfg.sigma
   if cfg.sigma_by_depth ~= "" then
     local by, perr = parse_sigma_by_depth(cfg.sigma_by_depth)
@@ -153,10 +149,8 @@ function M.run(cfg, ctx)
       or math.abs(log_k_proxy(nt) - last_log_k) >= cfg.kernel_step
   end
   local loss0 = net:loss(X, y)
-  local progress = ctx.progress{total = math.ceil(math.log(cfg.t_max / cfg.t_min, 10)),
-    label = ("deep_relu L=%d sigma=%g"):format(L, sigma)}
-  local ok, msg = pcall(record_schedule.run, {trainer = flow, net = net, X = X, y = y,
-    t_min = cfg.t_min, t_max = cfg.t_max, per_decade = cfg.per_decade, max_change = cfg.max_change,
+  record_schedule.run_experiment(ctx, cfg, {trainer = flow, net = net, X = X, y = y, loss0 = loss0,
+    label = ("deep_relu L=%d sigma=%g"):format(L, sigma),
     observe = function(t, loss, nt)
       traj.t[#traj.t + 1], traj.loss[#traj.loss + 1] = t, loss
       if cfg.kernels then
@@ -171,13 +165,7 @@ function M.run(cfg, ctx)
         end
       end
       return {math.log(loss), 2 * math.log(nt:params():norm())}
-    end,
-    stop = function(_, loss) return loss <= cfg.stop_ratio * loss0 end,
-    progress = function(_, t, loss)
-      progress:update(math.max(0, math.floor(math.log(t / cfg.t_min, 10)) + 1), ("t %.3g loss %.3g"):format(t, loss))
     end})
-  progress:finish()
-  if not ok then ctx.fail("training failed at t = " .. tostring(flow.t) .. ": " .. tostring(msg)) end
   local n = #traj.t
   local converged = traj.loss[n] <= cfg.stop_ratio * loss0
   ctx.timer:add("kernels", kernel_seconds)
