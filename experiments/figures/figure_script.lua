@@ -19,6 +19,16 @@
 --   fig.die(msg)                            "figures/<name>: msg" on stderr, exit 1
 --   fig.draw("fig.png", spec)               plot.figure (spec.panels) or plot.plot into OUT;
 --                                           a failure is reported on stderr and drawing goes on
+-- A script that specs also load as a module, {draw = draw} (figures/partial_whitening, wide_resnet):
+--   figure_script.main(name, usage, params, draw)  only when run as figures/<name>.lua: draw(
+--                                           table.unpack(params(arg))), its text and the PNG
+--                                           (params' first) on stdout; params returns nil when
+--                                           arguments are missing: usage, exit 2; an error: exit 1
+--   figure_script.read_columns(path)        a CSV's columns by name, or raises its error
+--   figure_script.done_runs_by(dir, column) DIR/runs.csv's finished runs (rows as tables) grouped
+--                                           by a column: by[value] = {rows}, the sorted values
+--   figure_script.mean_se(xs)               mean, standard error and count of the numbers in xs
+--   figure_script.COLORS                    the series colors, in order
 local ntklab = require "ntklab"
 local output = ntklab.output
 local plot = require "ntklab.plot"
@@ -110,5 +120,53 @@ function figure_script.run(o)
   end
   return fig
 end
+
+function figure_script.main(name, usage, params, draw)
+  if not (arg and arg[0] and arg[0]:match("figures/" .. name .. "%.lua$")) then return end
+  local p = params(arg)
+  if not p then
+    io.stderr:write(("usage: ntklab experiments/figures/%s.lua %s\n"):format(name, usage))
+    os.exit(2)
+  end
+  local ok, res = pcall(draw, table.unpack(p))
+  if not ok then io.stderr:write("figures/", name, ": ", tostring(res), "\n"); os.exit(1) end
+  print(res)
+  print(p[1])
+end
+
+function figure_script.read_columns(path)
+  local header, cols = output.read_csv(path)
+  if not header then error(cols, 0) end
+  return cols
+end
+
+function figure_script.done_runs_by(dir, column)
+  local t = figure_script.read_columns(dir .. "/runs.csv")
+  if not t[column] then error(("%s/runs.csv has no column '%s' (the swept option)"):format(dir, column), 0) end
+  local by, values = {}, {}
+  for i = 1, #t.run do
+    if t.status[i] == "done" then
+      local v = t[column][i]
+      if not by[v] then by[v] = {}; values[#values + 1] = v end
+      local row = {}
+      for k, col in pairs(t) do row[k] = col[i] end
+      table.insert(by[v], row)
+    end
+  end
+  table.sort(values)
+  return by, values
+end
+
+-- The standard error is sd / sqrt(n) with the sample sd; NaN and non-numbers are skipped.
+function figure_script.mean_se(xs)
+  local n, s = 0, 0
+  for _, x in ipairs(xs) do if type(x) == "number" and x == x then n, s = n + 1, s + x end end
+  if n == 0 then return 0 / 0, 0 / 0, 0 end
+  local m, v = s / n, 0
+  for _, x in ipairs(xs) do if type(x) == "number" and x == x then v = v + (x - m) ^ 2 end end
+  return m, n > 1 and math.sqrt(v / (n - 1) / n) or 0 / 0, n
+end
+
+figure_script.COLORS = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"}
 
 return figure_script

@@ -9,46 +9,16 @@
 -- final Adam kernel of Eq. 91 against the trained net's test outputs; (g) their correlations.
 -- (c), (f), (g): mean +- standard error over the seeds in runs.csv. It also prints those as a
 -- Markdown table on stdout (the results page's table).
-local csv = require "ntklab.csv"
-
 local json = require "ntklab.json"
 local plot = require "ntklab.plot"
+local figure_script = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "figure_script.lua")
+local read, mean_se, COLORS = figure_script.read_columns, figure_script.mean_se, figure_script.COLORS
 
 local fmt = string.format
 
-local function read(path)
-  local header, cols = csv.read_csv(path)
-  if not header then error(cols, 0) end
-  return cols
-end
-
-local COLORS = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"}
-
--- mean and standard error (sd / sqrt(n), sample sd) of the numbers in xs (NaN/"" skipped)
-local function mean_se(xs)
-  local n, s = 0, 0
-  for _, x in ipairs(xs) do if type(x) == "number" and x == x then n, s = n + 1, s + x end end
-  if n == 0 then return 0 / 0, 0 / 0, 0 end
-  local m = s / n
-  local v = 0
-  for _, x in ipairs(xs) do if type(x) == "number" and x == x then v = v + (x - m) ^ 2 end end
-  return m, n > 1 and math.sqrt(v / (n - 1) / n) or 0 / 0, n
-end
-
 -- The sweep's rows grouped by gamma: {gammas = sorted list, [gamma] = {rows...}}, plus trainer.
 local function load_sweep(dir)
-  local t = read(dir .. "/runs.csv")
-  local by, gammas = {}, {}
-  for i = 1, #t.run do
-    if t.status[i] == "done" then
-      local g = t.gamma[i]
-      if not by[g] then by[g] = {}; gammas[#gammas + 1] = g end
-      local row = {}
-      for k, col in pairs(t) do row[k] = col[i] end
-      table.insert(by[g], row)
-    end
-  end
-  table.sort(gammas)
+  local by, gammas = figure_script.done_runs_by(dir, "gamma")
   return {dir = dir, gammas = gammas, by = by}
 end
 
@@ -152,17 +122,8 @@ local function draw(png, title, dirs)
   return table.concat(table_lines, "\n")
 end
 
-if arg and arg[0] and arg[0]:match("figures/partial_whitening%.lua$") then
-  local png, title = arg[1], arg[2]
-  local dirs = {table.unpack(arg, 3)}
-  if not png or not title or #dirs == 0 then
-    io.stderr:write("usage: ntklab experiments/figures/partial_whitening.lua OUT.png TITLE SWEEP_DIR [SWEEP_DIR ...]\n")
-    os.exit(2)
-  end
-  local ok, res = pcall(draw, png, title, dirs)
-  if not ok then io.stderr:write("figures/partial_whitening: ", tostring(res), "\n"); os.exit(1) end
-  print(res)
-  print(png)
-end
+figure_script.main("partial_whitening", "OUT.png TITLE SWEEP_DIR [SWEEP_DIR ...]", function(a)
+  if a[1] and a[2] and a[3] then return {a[1], a[2], {table.unpack(a, 3)}} end
+end, draw)
 
 return {draw = draw}

@@ -10,46 +10,17 @@
 -- trained net's test outputs, mean +- standard error over the seeds in runs.csv; (e) the net's
 -- test outputs against the final- and initial-NTK predictors (lowest seed of the first value).
 -- It also prints the results page's Markdown table on stdout.
-local csv = require "ntklab.csv"
-
 local plot = require "ntklab.plot"
+local figure_script = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "figure_script.lua")
+local read, mean_se, COLORS = figure_script.read_columns, figure_script.mean_se, figure_script.COLORS
 
 local fmt = string.format
-local COLORS = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"}
 local DATASET = {cifar10 = "CIFAR-10 0/1", fashion_mnist = "Fashion-MNIST 0/1"}
-
-local function read(path)
-  local header, cols = csv.read_csv(path)
-  if not header then error(cols, 0) end
-  return cols
-end
-
--- mean and standard error of the numbers in xs (NaN and non-numbers skipped), and their count
-local function mean_se(xs)
-  local n, s = 0, 0
-  for _, x in ipairs(xs) do if type(x) == "number" and x == x then n, s = n + 1, s + x end end
-  if n == 0 then return 0 / 0, 0 / 0, 0 end
-  local m, v = s / n, 0
-  for _, x in ipairs(xs) do if type(x) == "number" and x == x then v = v + (x - m) ^ 2 end end
-  return m, n > 1 and math.sqrt(v / (n - 1) / n) or 0 / 0, n
-end
 
 -- The done runs of the sweep grouped by the option's value.
 local function load_sweep(dir, option)
-  local t = read(dir .. "/runs.csv")
-  if not t[option] then error(fmt("%s/runs.csv has no column '%s' (the swept option)", dir, option), 0) end
-  local by, values = {}, {}
-  for i = 1, #t.run do
-    if t.status[i] == "done" then
-      local v = t[option][i]
-      if not by[v] then by[v] = {}; values[#values + 1] = v end
-      local row = {}
-      for k, col in pairs(t) do row[k] = col[i] end
-      table.insert(by[v], row)
-    end
-  end
+  local by, values = figure_script.done_runs_by(dir, option)
   if #values == 0 then error(dir .. "/runs.csv: no finished run", 0) end
-  table.sort(values)
   for _, v in ipairs(values) do
     table.sort(by[v], function(a, b) return (tonumber(a.seed) or 0) < (tonumber(b.seed) or 0) end)
   end
@@ -180,16 +151,8 @@ local function draw(png, dir, option)
   return table.concat(lines, "\n")
 end
 
-if arg and arg[0] and arg[0]:match("figures/wide_resnet%.lua$") then
-  local png, dir, option = arg[1], arg[2], arg[3]
-  if not png or not dir or not option then
-    io.stderr:write("usage: ntklab experiments/figures/wide_resnet.lua OUT.png SWEEP_DIR OPTION (gamma, b or k)\n")
-    os.exit(2)
-  end
-  local ok, res = pcall(draw, png, dir, option)
-  if not ok then io.stderr:write("figures/wide_resnet: ", tostring(res), "\n"); os.exit(1) end
-  print(res)
-  print(png)
-end
+figure_script.main("wide_resnet", "OUT.png SWEEP_DIR OPTION (gamma, b or k)", function(a)
+  if a[1] and a[2] and a[3] then return {a[1], a[2], a[3]} end
+end, draw)
 
 return {draw = draw}
