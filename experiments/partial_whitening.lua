@@ -30,7 +30,8 @@ local ntklab = require "ntklab"
 local data = require "ntklab.data"
 local image_data = require "ntklab.image_data"
 local preprocess = require "ntklab.preprocess"
-local analysis = ntklab.analysis
+local kernel_predictors = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./")
+  .. "shared/kernel_predictors.lua")
 
 -- Per-trainer defaults: Adam's t is lr x steps (t_max 20 = 4000 steps at lr 5e-3; its first
 -- step is t = lr), the flow's t is gradient-flow time.
@@ -109,13 +110,6 @@ local function load_data(opts, fail)
   return ds.name, ds
 end
 
-local function test_error(f, y)
-  local ft, yt = f:totable(), y:totable()
-  local wrong = 0
-  for i = 1, #yt do if (ft[i] >= 0) ~= (yt[i] >= 0) then wrong = wrong + 1 end end
-  return wrong / #yt
-end
-
 function experiment.run(opts, ctx)
   local clock, die = ctx.clock, ctx.fail
   local t_start = clock()
@@ -169,18 +163,7 @@ function experiment.run(opts, ctx)
   -- ----- predictors: f0(x) + k(x)^T K^+ (y - f0(X)), ridgeless (as silent_alignment) -----------
   local t0 = clock()
   local M = X_test:size(1)
-  local f_net = rec.f_end_test:reshape(M)
-  local f0_test = rec.f0_test:reshape(M)
-  local residual = y - rec.f0_train:reshape(P)
-  local function predictor(K, k)
-    local fit, msg = ntklab.kernel_regression{K = K, y = residual}
-    if not fit then die("kernel regression: " .. msg) end
-    local pred = fit:predict(k) + f0_test
-    fit:release()
-    local cmp = analysis.compare(pred, f_net)
-    cmp.test_error = test_error(pred, y_test)
-    return pred, cmp
-  end
+  local predictor, f_net = kernel_predictors.predictor(rec, y, y_test, die)
   local pred_final, cmp_final = predictor(rec.K_end, rec.K_end_test)
   local pred_initial, cmp_initial = predictor(rec.K0, rec.K0_test)
   local pred_adam, cmp_adam
@@ -200,13 +183,7 @@ function experiment.run(opts, ctx)
   local spec_rows = {}
   for k = 1, #lambda do spec_rows[k] = {k, lambda[k]} end
   ctx.write_csv("spectrum.csv", {"k", "lambda"}, spec_rows)
-  local cols = {"index", "target", "net", "final_ntk", "initial_ntk"}
-  if pred_adam then cols[#cols + 1] = "adam_kernel" end
-  local yt, fn, pf, pi = y_test:totable(), f_net:totable(), pred_final:totable(), pred_initial:totable()
-  local pa = pred_adam and pred_adam:totable()
-  local rows = {}
-  for i = 1, M do rows[i] = {i, yt[i], fn[i], pf[i], pi[i], pa and pa[i] or nil} end
-  ctx.write_csv("predictions.csv", cols, rows)
+  kernel_predictors.write_predictions(ctx, y_test, f_net, pred_final, pred_initial, pred_adam)
 
   local t_train = t_train_total - rec.seconds
   local src = ds.source
@@ -218,10 +195,7 @@ function experiment.run(opts, ctx)
       test = M, gamma = opts.gamma, cutoff = opts.cutoff, normalize = opts.normalize, scale = scale,
       lambda_ratio = lambda[#lambda] / lambda[1]},
     trainer = trainer:settings(),
-    final = {t = traj.t[n], step = traj.step[n], train_loss = traj.loss[n],
-      test_loss = traj.test_loss[n], test_error = test_error(f_net, y_test),
-      reached_stop_loss = traj.loss[n] < opts.stop_loss, kernel_norm = traj.kernel_norm[n],
-      kernel_norm_initial = traj.kernel_norm[1]},
+    final = kernel_predictors.final(traj, f_net, y_test, opts.stop_loss),
     alignment = {initial = traj.alignment[1], final = traj.alignment[n],
       adam_final = K_adam_end and ntklab.alignment(K_adam_end, y) or nil},
     predictors = {final_ntk = cmp_final, initial_ntk = cmp_initial, final_adam_kernel = cmp_adam,

@@ -31,6 +31,8 @@
 local ntklab = require "ntklab"
 local images = require "ntklab.images"
 local analysis = ntklab.analysis
+local kernel_predictors = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./")
+  .. "shared/kernel_predictors.lua")
 
 -- Thresholds of the verdict (issue 16's "done when", as analysis.verdict's).
 local FINAL_REL_ERR_MAX = 0.1
@@ -74,13 +76,6 @@ local experiment = {
   },
 }
 
-local function test_error(f, y)
-  local ft, yt = f:totable(), y:totable()
-  local wrong = 0
-  for i = 1, #yt do if (ft[i] >= 0) ~= (yt[i] >= 0) then wrong = wrong + 1 end end
-  return wrong / #yt
-end
-
 local DATASET_NAMES = {cifar10 = "CIFAR-10 0/1", fashion_mnist = "Fashion-MNIST 0/1"}
 
 function experiment.run(opts, ctx)
@@ -116,18 +111,7 @@ function experiment.run(opts, ctx)
 
   -- ----- predictors: f0(x) + k(x)^T K^+ (y - f0(X)), ridgeless (as silent_alignment) -------
   t0 = clock()
-  local f_net = rec.f_end_test:reshape(M)
-  local f0_test = rec.f0_test:reshape(M)
-  local residual = y - rec.f0_train:reshape(P)
-  local function predictor(K, k)
-    local fit, msg = ntklab.kernel_regression{K = K, y = residual}
-    if not fit then die("kernel regression: " .. msg) end
-    local pred = fit:predict(k) + f0_test
-    fit:release()
-    local cmp = analysis.compare(pred, f_net)
-    cmp.test_error = test_error(pred, y_test)
-    return pred, cmp
-  end
+  local predictor, f_net = kernel_predictors.predictor(rec, y, y_test, die)
   local pred_final, cmp_final = predictor(rec.K_end, rec.K_end_test)
   local pred_initial, cmp_initial = predictor(rec.K0, rec.K0_test)
   local K_adam_end, K_adam_end_test = rec.K_adam_end, rec.K_adam_end_test
@@ -151,13 +135,7 @@ function experiment.run(opts, ctx)
 
   -- ----- outputs ---------------------------------------------------------------------------
   ctx.write_csv("trajectory.csv", rec.columns, traj)
-  local cols = {"index", "target", "net", "final_ntk", "initial_ntk"}
-  if pred_adam then cols[#cols + 1] = "adam_kernel" end
-  local yt, fn, pf, pi = y_test:totable(), f_net:totable(), pred_final:totable(), pred_initial:totable()
-  local pa = pred_adam and pred_adam:totable()
-  local rows = {}
-  for i = 1, M do rows[i] = {i, yt[i], fn[i], pf[i], pi[i], pa and pa[i] or nil} end
-  ctx.write_csv("predictions.csv", cols, rows)
+  kernel_predictors.write_predictions(ctx, y_test, f_net, pred_final, pred_initial, pred_adam)
 
   local t_train = t_train_total - rec.seconds
   return {
@@ -169,10 +147,7 @@ function experiment.run(opts, ctx)
     net = {k = opts.k, b = opts.b, convs = 6 * opts.b + 1, nparams = net:nparams(),
       sigma = opts.sigma, sigma_first = opts.sigma_first, groups = #net:groups()},
     trainer = trainer:settings(),
-    final = {t = traj.t[n], step = traj.step[n], train_loss = traj.loss[n],
-      test_loss = traj.test_loss[n], test_error = test_error(f_net, y_test),
-      reached_stop_loss = traj.loss[n] < opts.stop_loss, kernel_norm = traj.kernel_norm[n],
-      kernel_norm_initial = traj.kernel_norm[1]},
+    final = kernel_predictors.final(traj, f_net, y_test, opts.stop_loss),
     alignment = {centered_initial = traj.alignment_centered[1],
       centered_final = traj.alignment_centered[n], uncentered_initial = traj.alignment[1],
       uncentered_final = traj.alignment[n],
