@@ -34,9 +34,7 @@ local check = require "ntklab.argcheck"
 check.register()
 local fs = require "ntklab.fs"
 local json = require "ntklab.json"
-local csv = require "ntklab.csv"
-local plot = require "ntklab.plot"
-local progress = require "ntklab.progress"
+local output = require "ntklab.output" -- write_csv, plot, figure, progress
 local cli = require "ntklab.cli"
 
 local experiment = {}
@@ -241,7 +239,7 @@ local function new_context(m, cfg, out, opts)
   end
   function ctx.write_csv(name, columns, rows)
     local p = path(name)
-    local ok, err = timed(csv.write_csv, p, columns, rows)
+    local ok, err = timed(output.write_csv, p, columns, rows)
     if not ok then fail(err) end
     ctx.files[stem(name)] = p
     return p
@@ -256,7 +254,7 @@ local function new_context(m, cfg, out, opts)
   function ctx.plot(name, popts)
     local p = path(name)
     popts.file = p
-    local ok, err = timed(popts.panels and plot.figure or plot.plot, popts) -- panels: a figure
+    local ok, err = timed(popts.panels and output.figure or output.plot, popts) -- panels: a figure
     if ok then
       ctx.files.plots[#ctx.files.plots + 1] = p
     else
@@ -273,7 +271,7 @@ local function new_context(m, cfg, out, opts)
     popts = popts or {}
     local o = {label = m.name, quiet = cfg.quiet}
     for k, v in pairs(popts) do o[k] = v end
-    return progress.new(o)
+    return output.progress(o)
   end
   function ctx.record(rec, trainer, net, ropts)
     local bar = ctx.progress{total = #rec.times}
