@@ -12,13 +12,14 @@ local ntklab = require "ntklab"
 local preprocess = require "ntklab.preprocess"
 local output = ntklab.output
 local clock = ntklab.clock
+local bench = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/bench_util.lua")
 local which = arg[1] or "all"
 if arg[2] then ntklab.threads(assert(math.tointeger(tonumber(arg[2])), "threads: integer expected")) end
 
 if which == "demo" or which == "all" then
   local dir = os.tmpname()
   os.remove(dir)
-  local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
+  local source = os.getenv("NTKLAB_SOURCE_DIR") or bench.root
   local host = arg[-1] or "build/bin/ntklab"
   local t0 = clock()
   local ok = os.execute(("%q run %q --quiet --out %q"):format(host, source .. "/experiments/silent_alignment.lua", dir))

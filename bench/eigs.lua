@@ -3,7 +3,8 @@
 -- asymmetric in one entry by one ulp, which takes the dsyevr path), interleaved, best of N.
 -- Run: build/bin/ntklab bench/eigs.lua [P] [k] [calls] [kernel: mnist | random]
 local ntklab = require "ntklab"
-local clock = require("ntklab.core").clock
+local bench = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/bench_util.lua")
+local clock = bench.clock
 local P, k = tonumber(arg[1]) or 1000, tonumber(arg[2]) or 5
 local calls, which = tonumber(arg[3]) or 20, arg[4] or "mnist"
 
@@ -32,7 +33,6 @@ for _ = 1, calls do
 end
 local worst = 0
 for i = 1, k do worst = math.max(worst, math.abs(e:get(i) - ed:get(i)) / math.abs(ed:get(i))) end
-local f = io.popen("uptime") local up = f:read("l") f:close()
-print(("%s; P = %d, k = %d, %s kernel, threads %d, best of %d"):format(up, P, k, which, ntklab.threads(), calls))
+print(("%s; P = %d, k = %d, %s kernel, threads %d, best of %d"):format(bench.uptime(), P, k, which, ntklab.threads(), calls))
 print(("top-%d Krylov %.2f ms, dsyevr %.2f ms, ratio %.3f, max rel diff %.2e"):format(k, best_k * 1e3,
   best_d * 1e3, best_k / best_d, worst))

@@ -7,26 +7,13 @@
 -- inputs (so X X^T is recomputed), new result each call, and with `out` reused. grad: net:grad(X, Y) against net:grad(X, Y, g). gd step: a gd trainer's
 -- run{steps = 1} on a fresh trainer against one trainer reused.
 local ntklab = require "ntklab"
-local clock = require("ntklab.core").clock
-local P, rounds = tonumber(arg[1]) or 1000, tonumber(arg[2]) or 5
+local bench = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/bench_util.lua")
+local P, rounds = bench.number_arg(1, 1000, "P", true), bench.number_arg(2, 5, "rounds", true)
 local rng = ntklab.rng(1)
 local XA, XB = rng:normal(P, 784), rng:normal(P, 784)
 local Y = rng:normal(P, 1)
 local net = ntklab.mlp{widths = {784, 100, 1}, activation = "relu", seed = 1}
 
-local function best3(f)
-  local b = math.huge
-  for _ = 1, 3 do
-    local t = clock()
-    f()
-    b = math.min(b, clock() - t)
-  end
-  return b
-end
-local function median(v)
-  table.sort(v)
-  return v[(#v + 1) // 2]
-end
 
 local ws, out, g = ntklab.kernel_workspace(), ntklab.zeros(P, P), ntklab.zeros(net:nparams())
 local flip = false
@@ -47,14 +34,13 @@ for _, c in ipairs(cases) do times[c[1]] = {} end
 for _ = 1, rounds do
   for _, c in ipairs(cases) do
     local tr = times[c[1]]
-    tr[#tr + 1] = best3(c[2])
+    tr[#tr + 1] = bench.best_of(3, c[2])
   end
 end
-local f = io.popen("uptime") local up = f:read("l") f:close()
-print(("%s; P = %d, threads %d, median of %d rounds of best-of-3"):format(up, P, ntklab.threads(), rounds))
+print(("%s; P = %d, threads %d, median of %d rounds of best-of-3"):format(bench.uptime(), P, ntklab.threads(), rounds))
 local m = {}
 for _, c in ipairs(cases) do
-  m[c[1]] = median(times[c[1]])
+  m[c[1]] = bench.median(times[c[1]])
   print(("%-45s %9.2f ms"):format(c[1], m[c[1]] * 1e3))
 end
 print(("ratio ntk default / workspace alternating (new result): %.2f; / out reused: %.2f"):format(

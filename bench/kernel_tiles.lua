@@ -12,6 +12,7 @@ local ntklab = require "ntklab"
 local data = require "ntklab.data"
 local tiles = require "ntklab.tiles"
 local cg = require "ntklab.cg"
+local bench = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/bench_util.lua")
 
 local P = tonumber(arg and arg[1]) or 8000
 local width = tonumber(arg and arg[2]) or 100
@@ -22,13 +23,7 @@ local RANK = tonumber(arg and arg[4]) or 500
 local NONE_MAXITER = tonumber(arg and arg[5]) or 20000
 ntklab.threads(tonumber(arg and arg[6]) or 2)
 local clock = ntklab.clock
-
-local function peak_mb()
-  local f = io.open("/proc/self/status")
-  local s = f:read("a")
-  f:close()
-  return tonumber(s:match("VmHWM:%s*(%d+)")) / 1024
-end
+local peak_mb = bench.peak_mb
 
 local ds = assert(data.fashion_mnist{classes = {0, 1}, train = P, test = 100, seed = 0})
 local X, Y = ds.X_train, ds.y_train

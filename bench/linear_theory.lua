@@ -4,7 +4,10 @@
 local ntklab = require "ntklab"
 local theory = require "ntklab.theory"
 local analysis = require "ntklab.analysis"
-local source = os.getenv("NTKLAB_SOURCE_DIR") or "."
+local bench = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/bench_util.lua")
+local source = os.getenv("NTKLAB_SOURCE_DIR") or bench.root
+-- the simulator requires spec.support.* modules, found from the source tree in any directory
+package.path = source .. "/?.lua;" .. package.path
 local sim = dofile(source .. "/spec/support/linear_sim.lua")
 
 -- 1. Two-layer q(t), r(t): D = 25, N = 10, sigma = 1e-3, s = 1, RK4 h = 0.01, t in [0, 15].

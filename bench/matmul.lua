@@ -8,30 +8,21 @@
 --             (default 3)
 --   NTKLAB_BUILD: build directory holding bench/bench_matmul_raw (default <source>/build)
 local ntklab = require "ntklab"
+local bench = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/bench_util.lua")
 
 local sizes = {}
 for s in (arg[1] or "1000,2000"):gmatch("%d+") do sizes[#sizes + 1] = tonumber(s) end
-local reps = tonumber(arg[2] or 5)
-local rounds = tonumber(arg[3] or 3)
+local reps = bench.number_arg(2, 5, "reps", true)
+local rounds = bench.number_arg(3, 3, "rounds", true)
 
-local root = (arg[0]:match("^(.*)/bench/[^/]*$") or ".")
-local build = os.getenv("NTKLAB_BUILD") or (root .. "/build")
+local build = os.getenv("NTKLAB_BUILD") or (bench.root .. "/build")
 local raw_exe = build .. "/bench/bench_matmul_raw"
 
 local threads = ntklab.threads()
-local clock = ntklab.clock
 
 -- Fastest of `reps` single calls of ntklab.matmul(a, b, out), after a warm-up call.
 local function time_binding(a, b, out)
-  ntklab.matmul(a, b, out)
-  local best = math.huge
-  for _ = 1, reps do
-    local t0 = clock()
-    ntklab.matmul(a, b, out)
-    local dt = clock() - t0
-    if dt < best then best = dt end
-  end
-  return best
+  return bench.best_of(reps, function() ntklab.matmul(a, b, out) end, true)
 end
 
 local function time_raw(n)
@@ -61,8 +52,7 @@ for _, n in ipairs(sizes) do
     raw, bound = math.min(raw, r), math.min(bound, t)
     ratios[k] = r / t
   end
-  table.sort(ratios)
-  local median = (ratios[(#ratios + 1) // 2] + ratios[#ratios // 2 + 1]) / 2
+  local median = bench.median(ratios)
   local flops = 2 * n ^ 3
   print(string.format("%6d %14.2f %14.2f %12.3f %14.3f", n, flops / raw / 1e9, flops / bound / 1e9,
     raw / bound, median))
@@ -75,13 +65,7 @@ end
 local calls = 1000000
 local x, y, z = ntklab.ones(2, 2), ntklab.ones(2, 2), ntklab.zeros(2, 2)
 local function per_call(label, f)
-  f()
-  local best = math.huge
-  for _ = 1, rounds do
-    local t0 = clock()
-    f()
-    best = math.min(best, clock() - t0)
-  end
+  local best = bench.best_of(rounds, f, true)
   print(string.format("%-34s %8.1f ns/call", label, best / calls * 1e9))
 end
 print()

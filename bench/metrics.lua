@@ -6,9 +6,9 @@
 -- and alignment on a transposed view. Each figure is the best of `calls` (default 10) calls,
 -- in ms. Nothing is asserted.
 local ntklab = require "ntklab"
-local clock = ntklab.clock
-local P = math.tointeger(tonumber(arg[1] or "1000"))
-local calls = math.tointeger(tonumber(arg[2] or "10"))
+local bench = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/bench_util.lua")
+local P = bench.number_arg(1, 1000, "P", true)
+local calls = bench.number_arg(2, 10, "calls", true)
 local rng = ntklab.rng(3)
 local B = rng:normal(P, 64)
 local K = B:matmul(B:t())
@@ -17,15 +17,8 @@ local K0 = B0:matmul(B0:t())
 local y = ntklab.zeros(P)
 for i = 1, P do y:set(i, rng:normal(1):get(1) >= 0 and 1 or -1) end
 
-local function best(fn)
-  local b = math.huge
-  for _ = 1, calls do
-    local t0 = clock()
-    fn()
-    b = math.min(b, clock() - t0)
-  end
-  return b * 1e3
-end
+-- milliseconds, the fastest of `calls` calls
+local function best(fn) return bench.best_of(calls, fn) * 1e3 end
 
 local rows = {
   {"kernel_norm", function() ntklab.kernel_norm(K) end},

@@ -9,18 +9,11 @@
 -- The FLOP bound counts 2 flops per multiply-add of the forward and backward gemms and of the
 -- Gram products (syrk: P^2 n per n-column Gram), at 90 GFLOP/s; element-wise work is free.
 local ntklab = require "ntklab"
+local bench = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/bench_util.lua")
 
 local quick = arg and arg[1] == "quick"
 local RATE = 90e9
 ntklab.threads(2)
-
-local function status_kb(key)
-  local f = io.open("/proc/self/status")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return tonumber(s:match(key .. ":%s*(%d+)"))
-end
 
 -- Resets VmHWM to the current RSS (Linux >= 4.0), so each phase reports its own peak.
 local function reset_peak()
@@ -33,7 +26,7 @@ local function reset_peak()
   end
 end
 
-local function peak_mb() return (status_kb("VmHWM") or 0) / 1024 end
+local peak_mb = bench.peak_mb
 
 local function median(f, reps)
   f() -- warm-up: grows buffers, faults in pages

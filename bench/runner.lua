@@ -10,34 +10,22 @@
 --           times and their ratio (goal <= 0.6 on 2 cores). Best of the repeats for each.
 -- Wall time from ntklab.clock. Nothing is asserted. The machine's load (uptime) is printed
 -- first: other jobs on a shared machine inflate everything, the sweep's ratio most.
-local ntklab = require "ntklab"
 local experiment = require "ntklab.experiment"
 local output = require "ntklab.output"
-local clock = ntklab.clock
+local bench = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/bench_util.lua")
+local best_of = bench.best_of
 
 local which = arg[1] or "all"
-local repeats = math.tointeger(tonumber(arg[2] or "5")) or error("repeats: integer expected")
+local repeats = bench.number_arg(2, 5, "repeats", true)
 local host = arg[-1]
-local root = debug.getinfo(1, "S").source:match("^@(.*)/bench/[^/]*$") or "."
+local root = bench.root
 local function q(s) return "'" .. s:gsub("'", [['\'']]) .. "'" end
 
-local up = io.popen("uptime")
-print("load: " .. (up:read("l") or "?"))
-up:close()
+print("load: " .. bench.uptime())
 
 local scratch = os.tmpname()
 os.remove(scratch)
 assert(output.mkdir_p(scratch))
-
-local function best_of(n, fn)
-  local best = math.huge
-  for _ = 1, n do
-    local t0 = clock()
-    fn()
-    best = math.min(best, clock() - t0)
-  end
-  return best
-end
 
 local function sh(cmd) assert(os.execute(cmd .. " >/dev/null 2>&1"), "failed: " .. cmd) end
 

@@ -11,23 +11,15 @@
 --   lua f4 = the Lua path it replaces (each tile read by io.read_npy, widened, then matmul).
 local ntklab = require "ntklab"
 local tiles = require "ntklab.tiles"
+local bench = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/bench_util.lua")
 
-local P = tonumber(arg and arg[1]) or 8000
-local dir = arg and arg[2] or "/tmp/ntk_tile_matvec"
-local threads = tonumber(arg and arg[3]) or 1
+local P = bench.number_arg(1, 8000, "P", true)
+local dir = arg[2] or "/tmp/ntk_tile_matvec"
+local threads = bench.number_arg(3, 1, "threads", true)
 local REPS = 5
 ntklab.threads(threads)
-local clock = ntklab.clock
 
-local function best(f)
-  local t = math.huge
-  for _ = 1, REPS do
-    local t0 = clock()
-    f()
-    t = math.min(t, clock() - t0)
-  end
-  return t
-end
+local function best(f) return bench.best_of(REPS, f) end
 
 local rng = ntklab.rng(1)
 local X = rng:normal(P, 10)

@@ -23,27 +23,21 @@
 -- an old one (this VM: Prescott, 5x slower than SkylakeX). The host now sets the best kernels the
 -- CPU supports itself (ntklab.blas_core(); OPENBLAS_CORETYPE overrides), and prints them below.
 local ntklab = require "ntklab"
+local bench = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/bench_util.lua")
 
-local k = tonumber(arg[1] or 4)
-local b = tonumber(arg[2] or 1)
-local P = tonumber(arg[3] or 100)
-local reps = tonumber(arg[4] or 3)
-local tile = tonumber(arg[5] or 25)
+local k = bench.number_arg(1, 4, "k", true)
+local b = bench.number_arg(2, 1, "b", true)
+local P = bench.number_arg(3, 100, "P", true)
+local reps = bench.number_arg(4, 3, "reps", true)
+local tile = bench.number_arg(5, 25, "tile", true)
 local what = arg[6] or "all"
-local clock = ntklab.clock
+local clock = bench.clock
 local threads = ntklab.threads()
-local root = (arg[0]:match("^(.*)/bench/[^/]*$") or ".")
+local root = bench.root
+local median, peak_mb = bench.median, bench.peak_mb
 
-local function best_of(n, fn)
-  fn()
-  local best = math.huge
-  for _ = 1, n do
-    local t0 = clock()
-    fn()
-    best = math.min(best, clock() - t0)
-  end
-  return best
-end
+-- fastest of n calls after a warm-up call
+local function best_of(n, fn) return bench.best_of(n, fn, true) end
 
 local function dgemm_rate()
   local A = ntklab.rng(1):normal(2000, 2000)
@@ -103,13 +97,6 @@ local function bare_gemms()
   return function() for _, job in ipairs(jobs) do job() end end
 end
 
-local function peak_mb()
-  for line in io.lines("/proc/self/status") do
-    local kb = line:match("^VmHWM:%s+(%d+)")
-    if kb then return tonumber(kb) / 1024 end
-  end
-end
-
 if what == "ntk-memory" then
   local t0 = clock()
   ntklab.model_ntk(m, X, {tile = tile})
@@ -125,10 +112,6 @@ print(("convolution FLOPs: forward %.1f G, training step %.1f G; NTK bound %.1f 
 
 -- Rounds interleave the DGEMM rate with each step measurement, so that a ratio compares two
 -- numbers taken seconds apart under the same load; the median of the rounds is reported.
-local function median(t)
-  table.sort(t)
-  return t[(#t + 1) // 2]
-end
 
 local function torch_step(layout)
   local cmd = ("/usr/bin/python3 %q %d %d %d 1 %d %s 2>&1"):format(
