@@ -54,12 +54,7 @@ static int kws_new(lua_State *L) {
   return 1;
 }
 
-static int kws_gc(lua_State *L) {
-  lkws *w = luaL_checkudata(L, 1, LNTK_KWS_MT);
-  ntk_kernel_ws_free(w->ws);
-  w->ws = NULL;
-  return 0;
-}
+LNTK_RELEASE(kws_gc, lkws, LNTK_KWS_MT, ws, ntk_kernel_ws_free)
 
 static int kws_bytes(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)ntk_kernel_ws_bytes(check_ws(L, 1)));
@@ -167,28 +162,6 @@ static void check_kernel_args(lua_State *L, kargs *a) {
     lntk_result(L, &err, NULL);
 }
 
-/* opts.eta: a tensor of nparams finite values >= 0 (any view). The core checks it too; here the
- * messages name the option. */
-static const ntk_tensor *opt_eta(lua_State *L, int opt, const lntk_optval *v,
-                                 const ntk_mlp *net) {
-  ntk_tensor *t = v->tensor;
-  size_t i;
-  if (!v->present) return NULL;
-  if (ntk_tensor_numel(t) != net->nparams || t->ndim != 1) {
-    char buf[64];
-    ntk_tensor_shape_str(t, buf, sizeof buf);
-    lntk_opterror(L, opt, "eta", lua_pushfstring(L, "[%I] (one step per parameter) expected, "
-                                                    "got %s", (lua_Integer)net->nparams, buf));
-  }
-  for (i = 0; i < net->nparams; i++) {
-    double e = ntk_tensor_at(t, i, 0);
-    if (!(e >= 0.0) || !isfinite(e))
-      lntk_opterror(L, opt, "eta", lua_pushfstring(L, "entry %I is %f, finite value >= 0 "
-                                                      "expected", (lua_Integer)i + 1, e));
-  }
-  return t;
-}
-
 static void kernel_result_shape(const kargs *a, ntk_kernel_output out, size_t *rows,
                                 size_t *cols) {
   ntk_kernel_shape(rows, cols, out, ntk_mlp_output_dim(a->net), a->P1, a->X2 ? a->P2 : a->P1);
@@ -284,7 +257,7 @@ static int l_ntk(lua_State *L) {
   check_kernel_args(L, &a);
   lntk_options(L, a.opt, ntk_options, o);
   ko.output = (ntk_kernel_output)o[NTK_OUTPUT].choice;
-  ko.eta = opt_eta(L, a.opt, &o[NTK_ETA], a.net);
+  ko.eta = lntk_opt_eta(L, a.opt, &o[NTK_ETA], a.net->nparams);
   if (o[NTK_TILE].integer < 0)
     lntk_opterror(L, a.opt, "tile", lua_pushfstring(L, "integer >= 0 expected, got %I",
                                                     o[NTK_TILE].integer));
@@ -328,7 +301,7 @@ static int l_ntk_reference(lua_State *L) {
   check_kernel_args(L, &a);
   lntk_options(L, a.opt, ref_options, o);
   out = (ntk_kernel_output)o[REF_OUTPUT].choice;
-  eta = opt_eta(L, a.opt, &o[REF_ETA], a.net);
+  eta = lntk_opt_eta(L, a.opt, &o[REF_ETA], a.net->nparams);
   layer = o[REF_LAYER].integer;
   if (layer < 0 || layer > a.net->depth)
     lntk_opterror(L, a.opt, "layer", lua_pushfstring(L, "integer in [0, %d] expected, got %I",
@@ -382,7 +355,6 @@ void lntk_open_kernel(lua_State *L) {
       {"bytes", kws_bytes}, {"hits", kws_hits}, {"clear", kws_clear}, {NULL, NULL},
   };
   static const luaL_Reg meta[] = {{"__tostring", kws_tostring}, {NULL, NULL}};
-  static const lntk_class workspace = {LNTK_KWS_MT, kws_gc, meta, methods, NULL};
   static const luaL_Reg funcs[] = {
       {"ntk", l_ntk},
       {"ntk_reference", l_ntk_reference},
@@ -391,8 +363,8 @@ void lntk_open_kernel(lua_State *L) {
       {"kernel_workspace", kws_new},
       {NULL, NULL},
   };
+  static const lntk_class workspace = {LNTK_KWS_MT, kws_gc, meta, methods, NULL, funcs};
   lntk_newclass(L, &workspace);
-  luaL_setfuncs(L, funcs, 0);
 }
 
 /* ---- Lua reference (LDoc, through scripts/api-docs) ---- */

@@ -36,50 +36,11 @@ typedef struct margs {
 static void check_args(lua_State *L, margs *a) {
   ntk_error err;
   a->m = lntk_checkmodel(L, ARG_MODEL);
-  a->X2 = NULL;
-  a->opt = 0;
-  if (lua_gettop(L) > 4) luaL_argerror(L, 5, "no value expected (model, X [, X2] [, options])");
-  lua_settop(L, 4);
-  a->X1 = lntk_checktensor(L, ARG_X1);
-  if (lntk_istensor(L, ARG_X2)) {
-    a->X2 = lntk_checktensor(L, ARG_X2);
-    if (!lua_isnil(L, 4)) {
-      luaL_checktype(L, 4, LUA_TTABLE);
-      a->opt = 4;
-    }
-  } else if (!lua_isnil(L, 3)) {
-    if (!lua_istable(L, 3))
-      luaL_argerror(L, 3, lua_pushfstring(L, "tensor X2 or option table expected, got %s",
-                                          luaL_typename(L, 3)));
-    if (!lua_isnil(L, 4)) luaL_argerror(L, 4, "no value expected after the option table");
-    a->opt = 3;
-  }
+  a->opt = lntk_kernel_args(L, "model, X [, X2] [, options]", &a->X1, &a->X2);
   if (ntk_model_check_inputs(a->m, a->X1, &a->P1, ARG_X1, &err) != NTK_OK ||
       (a->X2 && ntk_model_check_inputs(a->m, a->X2, &a->P2, ARG_X2, &err) != NTK_OK))
     lntk_result(L, &err, NULL); /* raises: Lua positions given to the core outright */
   if (!a->X2) a->P2 = a->P1;
-}
-
-/* opts.eta: [nparams] finite values >= 0 (any view). The core checks it too; here the messages
- * name the option. */
-static const ntk_tensor *opt_eta(lua_State *L, int opt, const lntk_optval *v,
-                                 const ntk_model *m) {
-  ntk_tensor *t = v->tensor;
-  size_t i;
-  if (!v->present) return NULL;
-  if (t->ndim != 1 || t->shape[0] != m->nparams) {
-    char buf[64];
-    ntk_tensor_shape_str(t, buf, sizeof buf);
-    lntk_opterror(L, opt, "eta", lua_pushfstring(L, "[%I] (one step per parameter) expected, "
-                                                    "got %s", (lua_Integer)m->nparams, buf));
-  }
-  for (i = 0; i < m->nparams; i++) {
-    double e = ntk_tensor_at(t, i, 0);
-    if (!(e >= 0.0) || !isfinite(e))
-      lntk_opterror(L, opt, "eta", lua_pushfstring(L, "entry %I is %f, finite value >= 0 "
-                                                      "expected", (lua_Integer)i + 1, e));
-  }
-  return t;
 }
 
 enum { NTK_OUTPUT, NTK_LAYERS, NTK_ETA, NTK_TILE, NTK_GENERIC, NTK_OUT, NTK_NOPTS };
@@ -105,7 +66,7 @@ static int l_model_ntk(lua_State *L) {
   lntk_options(L, a.opt, ntk_options, o);
   memset(&ko, 0, sizeof ko);
   ko.output = (ntk_kernel_output)o[NTK_OUTPUT].choice;
-  ko.eta = opt_eta(L, a.opt, &o[NTK_ETA], a.m);
+  ko.eta = lntk_opt_eta(L, a.opt, &o[NTK_ETA], a.m->nparams);
   if (o[NTK_TILE].integer < 0)
     lntk_opterror(L, a.opt, "tile", lua_pushfstring(L, "integer >= 0 expected, got %I",
                                                     o[NTK_TILE].integer));
@@ -172,7 +133,8 @@ static int l_model_ntk_reference(lua_State *L) {
                                                      a.m->ngroups, o[REF_LAYER].integer));
   ntk_kernel_shape(&rows, &cols, out, a.m->output_dim, a.P1, a.P2);
   K = lntk_newtensor(L, 2, rows, cols);
-  if (ntk_model_kernel_ntk_ref(K, a.m, a.X1, a.X2, out, opt_eta(L, a.opt, &o[REF_ETA], a.m),
+  if (ntk_model_kernel_ntk_ref(K, a.m, a.X1, a.X2, out,
+                               lntk_opt_eta(L, a.opt, &o[REF_ETA], a.m->nparams),
                                (int)o[REF_LAYER].integer, &err) != NTK_OK)
     return lntk_result(L, &err, REF_ARGS(a.opt));
   return 1;
