@@ -150,11 +150,17 @@ int lntk_findname(const char *const names[], const char *s);
 /* Raises "bad argument #tbl to 'f' (invalid option 'key')" for keys not in the NULL-ended list
  * (the valid keys and a near miss are named too). */
 void lntk_checkoptions(lua_State *L, int tbl, const char *const allowed[]);
-/* The arguments of a kernel call (obj, X [, X2] [, options]) at positions 1 to 4: X (position 2)
- * and X2 (position 3, NULL when it is not a tensor), and the stack index of the option table, which
- * follows X2 or takes its place (0: none). `call` shows the signature in the error for a fifth
- * argument, e.g. "net, X [, X2] [, options]". Shapes are the caller's to check. */
-int lntk_kernel_args(lua_State *L, const char *call, ntk_tensor **X1, ntk_tensor **X2);
+/* The arguments of a kernel call (obj, X [, X2] [, options]) at positions 1 to 4. */
+typedef struct lntk_kernel_call {
+  ntk_tensor *X1, *X2; /* X (position 2); X2 (position 3), NULL: the symmetric kernel of X1 */
+  size_t P1, P2;       /* sample counts: set by the caller's input check */
+  int opt;             /* stack index of the option table (after X2 or in its place), 0: none */
+} lntk_kernel_call;
+/* Fills k's X1, X2 and opt. `call` shows the signature in the error for a fifth argument, e.g.
+ * "net, X [, X2] [, options]". Shapes are the caller's to check. */
+void lntk_kernel_args(lua_State *L, const char *call, lntk_kernel_call *k);
+/* The names of the kernel layouts (ntk_kernel_output), for the option output. */
+extern const char *const lntk_kernel_output_names[];
 /* The Adam step option (opts.eta of the kernel functions, paper Eq. 91) in option slot v of the
  * table at Lua argument opt: NULL when absent, else a 1-d tensor (any view) of nparams finite
  * values >= 0. The core checks it too; here the messages name the option. */

@@ -347,20 +347,24 @@ int lntk_options(lua_State *L, int tbl, const lntk_option *spec, lntk_optval *ou
   return given;
 }
 
-int lntk_kernel_args(lua_State *L, const char *call, ntk_tensor **X1, ntk_tensor **X2) {
+const char *const lntk_kernel_output_names[] = {"full", "blocks", "trace", "mean", NULL};
+
+void lntk_kernel_args(lua_State *L, const char *call, lntk_kernel_call *k) {
   int opt;
   if (lua_gettop(L) > 4) luaL_argerror(L, 5, lua_pushfstring(L, "no value expected (%s)", call));
   lua_settop(L, 4);
-  *X1 = lntk_checktensor(L, 2);
-  *X2 = lntk_istensor(L, 3) ? lntk_checktensor(L, 3) : NULL;
-  opt = *X2 || lua_isnil(L, 3) ? 4 : 3;
-  if (lua_isnil(L, opt)) return 0;
+  k->X1 = lntk_checktensor(L, 2);
+  k->X2 = lntk_istensor(L, 3) ? lntk_checktensor(L, 3) : NULL;
+  k->P1 = k->P2 = 0;
+  k->opt = 0;
+  opt = k->X2 || lua_isnil(L, 3) ? 4 : 3;
+  if (lua_isnil(L, opt)) return;
   if (!lua_istable(L, opt))
     luaL_argerror(L, opt, lua_pushfstring(L, "%s expected, got %s",
                                           opt == 3 ? "tensor X2 or option table" : "table",
                                           luaL_typename(L, opt)));
   if (opt == 3 && !lua_isnil(L, 4)) luaL_argerror(L, 4, "no value expected after the option table");
-  return opt;
+  k->opt = opt;
 }
 
 const ntk_tensor *lntk_opt_eta(lua_State *L, int opt, const lntk_optval *v, size_t nparams) {
