@@ -67,8 +67,21 @@ typedef struct lntk_class {
   lua_CFunction fields;     /* NULL, or (obj, key) -> value for keys that are not methods
                              * (read-only fields such as tr.t); __index then tries the methods
                              * first, so release resolves on a released object */
+  const luaL_Reg *funcs;    /* NULL, or the module functions of the concept (constructors...),
+                             * set into the module table on top of the stack */
 } lntk_class;
-/* Builds the metatable of c (before any object of it exists). */
+/* Defines `static int fn(lua_State *L)`, the release function of a class `name` whose userdata
+ * (C type `box`) owns one core object in its pointer `field`: frees it with the core's `freefn`
+ * (which takes NULL) and leaves NULL behind, the released state, so a second call is harmless. */
+#define LNTK_RELEASE(fn, box, name, field, freefn) \
+  static int fn(lua_State *L) {                   \
+    box *released_ = luaL_checkudata(L, 1, name); \
+    freefn(released_->field);                     \
+    released_->field = NULL;                      \
+    return 0;                                     \
+  }
+/* Builds the metatable of c (before any object of it exists) and sets c->funcs into the module
+ * table on top of the stack: a concept's opener is this one call. */
 void lntk_newclass(lua_State *L, const lntk_class *c);
 /* Adds methods to an existing class (the tensor's methods live in three binding files). */
 void lntk_extendclass(lua_State *L, const char *name, const luaL_Reg *methods);
@@ -137,11 +150,21 @@ int lntk_findname(const char *const names[], const char *s);
 /* Raises "bad argument #tbl to 'f' (invalid option 'key')" for keys not in the NULL-ended list
  * (the valid keys and a near miss are named too). */
 void lntk_checkoptions(lua_State *L, int tbl, const char *const allowed[]);
-/* The arguments of a kernel call (obj, X [, X2] [, options]) at positions 1 to 4: X (position 2)
- * and X2 (position 3, NULL when it is not a tensor), and the stack index of the option table, which
- * follows X2 or takes its place (0: none). `call` shows the signature in the error for a fifth
- * argument, e.g. "net, X [, X2] [, options]". Shapes are the caller's to check. */
-int lntk_kernel_args(lua_State *L, const char *call, ntk_tensor **X1, ntk_tensor **X2);
+/* The arguments of a kernel call (obj, X [, X2] [, options]) at positions 1 to 4. */
+typedef struct lntk_kernel_call {
+  ntk_tensor *X1, *X2; /* X (position 2); X2 (position 3), NULL: the symmetric kernel of X1 */
+  size_t P1, P2;       /* sample counts: set by the caller's input check */
+  int opt;             /* stack index of the option table (after X2 or in its place), 0: none */
+} lntk_kernel_call;
+/* Fills k's X1, X2 and opt. `call` shows the signature in the error for a fifth argument, e.g.
+ * "net, X [, X2] [, options]". Shapes are the caller's to check. */
+void lntk_kernel_args(lua_State *L, const char *call, lntk_kernel_call *k);
+/* The names of the kernel layouts (ntk_kernel_output), for the option output. */
+extern const char *const lntk_kernel_output_names[];
+/* The Adam step option (opts.eta of the kernel functions, paper Eq. 91) in option slot v of the
+ * table at Lua argument opt: NULL when absent, else a 1-d tensor (any view) of nparams finite
+ * values >= 0. The core checks it too; here the messages name the option. */
+const ntk_tensor *lntk_opt_eta(lua_State *L, int opt, const lntk_optval *v, size_t nparams);
 /* The file path at idx: a string without NUL bytes (the C library would stop at the first one and
  * open another file). */
 const char *lntk_checkpath(lua_State *L, int idx);

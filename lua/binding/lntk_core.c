@@ -1,5 +1,6 @@
 /* lntk_core.c: luaopen_ntklab_core and the helpers every binding file shares. */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -148,6 +149,7 @@ void lntk_newclass(lua_State *L, const lntk_class *c) {
   }
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
+  if (c->funcs) luaL_setfuncs(L, c->funcs, 0);
 }
 
 void lntk_extendclass(lua_State *L, const char *name, const luaL_Reg *methods) {
@@ -345,20 +347,43 @@ int lntk_options(lua_State *L, int tbl, const lntk_option *spec, lntk_optval *ou
   return given;
 }
 
-int lntk_kernel_args(lua_State *L, const char *call, ntk_tensor **X1, ntk_tensor **X2) {
+const char *const lntk_kernel_output_names[] = {"full", "blocks", "trace", "mean", NULL};
+
+void lntk_kernel_args(lua_State *L, const char *call, lntk_kernel_call *k) {
   int opt;
   if (lua_gettop(L) > 4) luaL_argerror(L, 5, lua_pushfstring(L, "no value expected (%s)", call));
   lua_settop(L, 4);
-  *X1 = lntk_checktensor(L, 2);
-  *X2 = lntk_istensor(L, 3) ? lntk_checktensor(L, 3) : NULL;
-  opt = *X2 || lua_isnil(L, 3) ? 4 : 3;
-  if (lua_isnil(L, opt)) return 0;
+  k->X1 = lntk_checktensor(L, 2);
+  k->X2 = lntk_istensor(L, 3) ? lntk_checktensor(L, 3) : NULL;
+  k->P1 = k->P2 = 0;
+  k->opt = 0;
+  opt = k->X2 || lua_isnil(L, 3) ? 4 : 3;
+  if (lua_isnil(L, opt)) return;
   if (!lua_istable(L, opt))
     luaL_argerror(L, opt, lua_pushfstring(L, "%s expected, got %s",
                                           opt == 3 ? "tensor X2 or option table" : "table",
                                           luaL_typename(L, opt)));
   if (opt == 3 && !lua_isnil(L, 4)) luaL_argerror(L, 4, "no value expected after the option table");
-  return opt;
+  k->opt = opt;
+}
+
+const ntk_tensor *lntk_opt_eta(lua_State *L, int opt, const lntk_optval *v, size_t nparams) {
+  ntk_tensor *t = v->tensor;
+  size_t i;
+  if (!v->present) return NULL;
+  if (t->ndim != 1 || t->shape[0] != nparams) {
+    char buf[64];
+    ntk_tensor_shape_str(t, buf, sizeof buf);
+    lntk_opterror(L, opt, "eta", lua_pushfstring(L, "[%I] (one step per parameter) expected, "
+                                                    "got %s", (lua_Integer)nparams, buf));
+  }
+  for (i = 0; i < nparams; i++) {
+    double e = ntk_tensor_at(t, i, 0);
+    if (!(e >= 0.0) || !isfinite(e))
+      lntk_opterror(L, opt, "eta", lua_pushfstring(L, "entry %I is %f, finite value >= 0 "
+                                                      "expected", (lua_Integer)i + 1, e));
+  }
+  return t;
 }
 
 /* threads([n]) -> the BLAS thread count in force, after setting it to min(n, cores) | nil, msg

@@ -54,12 +54,7 @@ static int tm_new(lua_State *L) {
   return 1;
 }
 
-static int tm_gc(lua_State *L) {
-  ltm *w = luaL_checkudata(L, 1, LNTK_TILE_MATVEC_MT);
-  ntk_tile_matvec_free(w->m);
-  w->m = NULL;
-  return 0;
-}
+LNTK_RELEASE(tm_gc, ltm, LNTK_TILE_MATVEC_MT, m, ntk_tile_matvec_free)
 
 /* op:apply(V [, out]); core (m, out, V) */
 static int tm_apply(lua_State *L) {
@@ -142,10 +137,9 @@ void lntk_open_tile_matvec(lua_State *L) {
       {"dtype", tm_dtype}, {"bytes", tm_bytes}, {NULL, NULL},
   };
   static const luaL_Reg meta[] = {{"__tostring", tm_tostring}, {NULL, NULL}};
-  static const lntk_class cls = {LNTK_TILE_MATVEC_MT, tm_gc, meta, methods, NULL};
   static const luaL_Reg funcs[] = {{"tile_matvec", tm_new}, {NULL, NULL}};
+  static const lntk_class cls = {LNTK_TILE_MATVEC_MT, tm_gc, meta, methods, NULL, funcs};
   lntk_newclass(L, &cls);
-  luaL_setfuncs(L, funcs, 0);
 }
 
 /*** Products of a kernel on disk with a block of vectors.

@@ -54,12 +54,7 @@ static int kws_new(lua_State *L) {
   return 1;
 }
 
-static int kws_gc(lua_State *L) {
-  lkws *w = luaL_checkudata(L, 1, LNTK_KWS_MT);
-  ntk_kernel_ws_free(w->ws);
-  w->ws = NULL;
-  return 0;
-}
+LNTK_RELEASE(kws_gc, lkws, LNTK_KWS_MT, ws, ntk_kernel_ws_free)
 
 static int kws_bytes(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)ntk_kernel_ws_bytes(check_ws(L, 1)));
@@ -134,7 +129,6 @@ static ntk_kernel_ws *default_ws(lua_State *L, int idx) {
   return w->ws;
 }
 
-static const char *const output_names[] = {"full", "blocks", "trace", "mean", NULL};
 
 /* Lua positions: ntklab.ntk(net, X [, X2] [, opts]) */
 enum { ARG_NET = 1, ARG_X1 = 2, ARG_X2 = 3 };
@@ -149,9 +143,7 @@ enum { ARG_NET = 1, ARG_X1 = 2, ARG_X2 = 3 };
 
 typedef struct kargs {
   ntk_mlp *net;
-  ntk_tensor *X1, *X2; /* X2 NULL: the symmetric kernel of X1 */
-  size_t P1, P2;
-  int opt; /* stack index of the option table, 0 if none */
+  lntk_kernel_call k;
 } kargs;
 
 /* net, X [, X2] [, opts]: the second tensor is X2 when it is a tensor, opts is the first table
@@ -159,44 +151,23 @@ typedef struct kargs {
 static void check_kernel_args(lua_State *L, kargs *a) {
   ntk_error err;
   a->net = lntk_checkmlp(L, ARG_NET);
-  a->opt = lntk_kernel_args(L, "net, X [, X2] [, options]", &a->X1, &a->X2);
-  a->P1 = a->X1->shape[0];
-  a->P2 = a->X2 ? a->X2->shape[0] : 0;
+  lntk_kernel_args(L, "net, X [, X2] [, options]", &a->k);
+  a->k.P1 = a->k.X1->shape[0];
+  a->k.P2 = a->k.X2 ? a->k.X2->shape[0] : 0;
   /* Lua positions given to the core outright */
-  if (ntk_kernel_check_inputs(a->net, a->X1, a->X2, ARG_X1, ARG_X2, &err) != NTK_OK)
+  if (ntk_kernel_check_inputs(a->net, a->k.X1, a->k.X2, ARG_X1, ARG_X2, &err) != NTK_OK)
     lntk_result(L, &err, NULL);
-}
-
-/* opts.eta: a tensor of nparams finite values >= 0 (any view). The core checks it too; here the
- * messages name the option. */
-static const ntk_tensor *opt_eta(lua_State *L, int opt, const lntk_optval *v,
-                                 const ntk_mlp *net) {
-  ntk_tensor *t = v->tensor;
-  size_t i;
-  if (!v->present) return NULL;
-  if (ntk_tensor_numel(t) != net->nparams || t->ndim != 1) {
-    char buf[64];
-    ntk_tensor_shape_str(t, buf, sizeof buf);
-    lntk_opterror(L, opt, "eta", lua_pushfstring(L, "[%I] (one step per parameter) expected, "
-                                                    "got %s", (lua_Integer)net->nparams, buf));
-  }
-  for (i = 0; i < net->nparams; i++) {
-    double e = ntk_tensor_at(t, i, 0);
-    if (!(e >= 0.0) || !isfinite(e))
-      lntk_opterror(L, opt, "eta", lua_pushfstring(L, "entry %I is %f, finite value >= 0 "
-                                                      "expected", (lua_Integer)i + 1, e));
-  }
-  return t;
 }
 
 static void kernel_result_shape(const kargs *a, ntk_kernel_output out, size_t *rows,
                                 size_t *cols) {
-  ntk_kernel_shape(rows, cols, out, ntk_mlp_output_dim(a->net), a->P1, a->X2 ? a->P2 : a->P1);
+  ntk_kernel_shape(rows, cols, out, ntk_mlp_output_dim(a->net), a->k.P1,
+                   a->k.X2 ? a->k.P2 : a->k.P1);
 }
 
 enum { NTK_OUTPUT, NTK_LAYERS, NTK_ETA, NTK_TILE, NTK_WORKSPACE, NTK_OUT, NTK_NOPTS };
 static const lntk_option ntk_options[] = {
-    LNTK_OPT("output", LNTK_OPT_CHOICE, .choices = output_names),
+    LNTK_OPT("output", LNTK_OPT_CHOICE, .choices = lntk_kernel_output_names),
     LNTK_OPT("layers", LNTK_OPT_ANY),
     LNTK_OPT("eta", LNTK_OPT_TENSOR),
     LNTK_OPT("tile", LNTK_OPT_INTEGER),
@@ -282,35 +253,37 @@ static int l_ntk(lua_State *L) {
   double *lay[NTK_MLP_MAX_DEPTH];
   ntk_error err;
   check_kernel_args(L, &a);
-  lntk_options(L, a.opt, ntk_options, o);
+  lntk_options(L, a.k.opt, ntk_options, o);
   ko.output = (ntk_kernel_output)o[NTK_OUTPUT].choice;
-  ko.eta = opt_eta(L, a.opt, &o[NTK_ETA], a.net);
+  ko.eta = lntk_opt_eta(L, a.k.opt, &o[NTK_ETA], a.net->nparams);
   if (o[NTK_TILE].integer < 0)
-    lntk_opterror(L, a.opt, "tile", lua_pushfstring(L, "integer >= 0 expected, got %I",
-                                                    o[NTK_TILE].integer));
+    lntk_opterror(L, a.k.opt, "tile", lua_pushfstring(L, "integer >= 0 expected, got %I",
+                                                      o[NTK_TILE].integer));
   ko.tile = (size_t)o[NTK_TILE].integer;
   if (o[NTK_WORKSPACE].present)
     ko.ws = check_ws(L, o[NTK_WORKSPACE].idx);
-  else if (ko.tile == 0 && a.P1 <= NTK_KERNEL_AUTO_TILE && (a.X2 ? a.P2 : a.P1) <= NTK_KERNEL_AUTO_TILE)
+  else if (ko.tile == 0 && a.k.P1 <= NTK_KERNEL_AUTO_TILE &&
+           (a.k.X2 ? a.k.P2 : a.k.P1) <= NTK_KERNEL_AUTO_TILE)
     ko.ws = default_ws(L, ARG_NET);
   kernel_result_shape(&a, ko.output, &rows, &cols);
   if (o[NTK_OUT].present) {
     /* writing into the caller's tensor saves a fresh P x P allocation per call */
     K = o[NTK_OUT].tensor;
-    check_out_shape(L, a.opt, "out", K, rows, cols);
+    check_out_shape(L, a.k.opt, "out", K, rows, cols);
     lua_pushvalue(L, o[NTK_OUT].idx);
   } else {
     K = lntk_newtensor(L, 2, rows, cols);
   }
-  L_ = layer_outputs(L, a.opt, &o[NTK_LAYERS], a.net, K, rows, cols, lay);
-  if (ntk_kernel_ntk(ntk_tensor_data(K), L_ ? lay : NULL, a.net, a.X1, a.X2, &ko, &err) != NTK_OK)
-    return lntk_result(L, &err, KERNEL_ARGS(a.opt));
+  L_ = layer_outputs(L, a.k.opt, &o[NTK_LAYERS], a.net, K, rows, cols, lay);
+  if (ntk_kernel_ntk(ntk_tensor_data(K), L_ ? lay : NULL, a.net, a.k.X1, a.k.X2, &ko, &err) !=
+      NTK_OK)
+    return lntk_result(L, &err, KERNEL_ARGS(a.k.opt));
   return L_ ? 2 : 1;
 }
 
 enum { REF_OUTPUT, REF_ETA, REF_LAYER, REF_NOPTS };
 static const lntk_option ref_options[] = {
-    LNTK_OPT("output", LNTK_OPT_CHOICE, .choices = output_names),
+    LNTK_OPT("output", LNTK_OPT_CHOICE, .choices = lntk_kernel_output_names),
     LNTK_OPT("eta", LNTK_OPT_TENSOR),
     LNTK_OPT("layer", LNTK_OPT_INTEGER),
     LNTK_OPT_END,
@@ -326,18 +299,18 @@ static int l_ntk_reference(lua_State *L) {
   ntk_tensor *K;
   ntk_error err;
   check_kernel_args(L, &a);
-  lntk_options(L, a.opt, ref_options, o);
+  lntk_options(L, a.k.opt, ref_options, o);
   out = (ntk_kernel_output)o[REF_OUTPUT].choice;
-  eta = opt_eta(L, a.opt, &o[REF_ETA], a.net);
+  eta = lntk_opt_eta(L, a.k.opt, &o[REF_ETA], a.net->nparams);
   layer = o[REF_LAYER].integer;
   if (layer < 0 || layer > a.net->depth)
-    lntk_opterror(L, a.opt, "layer", lua_pushfstring(L, "integer in [0, %d] expected, got %I",
-                                                     a.net->depth, layer));
+    lntk_opterror(L, a.k.opt, "layer", lua_pushfstring(L, "integer in [0, %d] expected, got %I",
+                                                       a.net->depth, layer));
   kernel_result_shape(&a, out, &rows, &cols);
   K = lntk_newtensor(L, 2, rows, cols);
-  if (ntk_kernel_ntk_ref(ntk_tensor_data(K), a.net, a.X1, a.X2, out, eta, (int)layer, &err) !=
+  if (ntk_kernel_ntk_ref(ntk_tensor_data(K), a.net, a.k.X1, a.k.X2, out, eta, (int)layer, &err) !=
       NTK_OK)
-    return lntk_result(L, &err, REF_ARGS(a.opt));
+    return lntk_result(L, &err, REF_ARGS(a.k.opt));
   return 1;
 }
 
@@ -362,16 +335,16 @@ static int l_nngp(lua_State *L) {
   size_t P2;
   ntk_error err;
   check_kernel_args(L, &a);
-  if (a.opt) luaL_argerror(L, a.opt, "no option table expected (net, X [, X2])");
-  P2 = a.X2 ? a.P2 : a.P1;
+  if (a.k.opt) luaL_argerror(L, a.k.opt, "no option table expected (net, X [, X2])");
+  P2 = a.k.X2 ? a.k.P2 : a.k.P1;
   lua_createtable(L, a.net->depth, 1);
   tbl = lua_gettop(L);
   for (l = 0; l <= a.net->depth; l++) {
-    ntk_tensor *t = lntk_newtensor(L, 2, a.P1, P2);
+    ntk_tensor *t = lntk_newtensor(L, 2, a.k.P1, P2);
     ks[l] = ntk_tensor_data(t);
     lua_rawseti(L, tbl, l);
   }
-  if (ntk_kernel_nngp(ks, a.net, a.X1, a.X2, &err) != NTK_OK)
+  if (ntk_kernel_nngp(ks, a.net, a.k.X1, a.k.X2, &err) != NTK_OK)
     return lntk_result(L, &err, NNGP_ARGS);
   lua_settop(L, tbl);
   return 1;
@@ -382,7 +355,6 @@ void lntk_open_kernel(lua_State *L) {
       {"bytes", kws_bytes}, {"hits", kws_hits}, {"clear", kws_clear}, {NULL, NULL},
   };
   static const luaL_Reg meta[] = {{"__tostring", kws_tostring}, {NULL, NULL}};
-  static const lntk_class workspace = {LNTK_KWS_MT, kws_gc, meta, methods, NULL};
   static const luaL_Reg funcs[] = {
       {"ntk", l_ntk},
       {"ntk_reference", l_ntk_reference},
@@ -391,8 +363,8 @@ void lntk_open_kernel(lua_State *L) {
       {"kernel_workspace", kws_new},
       {NULL, NULL},
   };
+  static const lntk_class workspace = {LNTK_KWS_MT, kws_gc, meta, methods, NULL, funcs};
   lntk_newclass(L, &workspace);
-  luaL_setfuncs(L, funcs, 0);
 }
 
 /* ---- Lua reference (LDoc, through scripts/api-docs) ---- */

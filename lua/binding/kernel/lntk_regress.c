@@ -144,10 +144,10 @@ static int regress_tostring(lua_State *L) {
 void lntk_open_regress(lua_State *L) {
   static const luaL_Reg meta[] = {{"__tostring", regress_tostring}, {NULL, NULL}};
   static const luaL_Reg methods[] = {{"predict", regress_predict}, {NULL, NULL}};
-  static const lntk_class fit = {LNTK_REGRESS_MT, regress_gc, meta, methods, regress_fields};
+  static const luaL_Reg funcs[] = {{"kernel_regression", l_kernel_regression}, {NULL, NULL}};
+  static const lntk_class fit = {LNTK_REGRESS_MT, regress_gc, meta, methods, regress_fields,
+                                 funcs};
   lntk_newclass(L, &fit);
-  lua_pushcfunction(L, l_kernel_regression);
-  lua_setfield(L, -2, "kernel_regression");
 }
 
 /* ---- Lua reference (LDoc, through scripts/api-docs) ---- */

@@ -166,12 +166,7 @@ static int mlp_new(lua_State *L) {
   return 1;
 }
 
-static int mlp_gc(lua_State *L) {
-  lntk_mlp *m = checkbox(L, 1);
-  ntk_mlp_free(m->net);
-  m->net = NULL;
-  return 0;
-}
+LNTK_RELEASE(mlp_gc, lntk_mlp, LNTK_MLP_MT, net, ntk_mlp_free)
 
 /* The tensors X (and Y) of net:forward, net:loss, net:grad, checked by the core before anything
  * is allocated (Lua positions given outright). */
@@ -470,12 +465,11 @@ void lntk_open_mlp(lua_State *L) {
       {NULL, NULL},
   };
   static const luaL_Reg meta[] = {{"__tostring", mlp_tostring}, {NULL, NULL}};
-  static const lntk_class mlp = {LNTK_MLP_MT, mlp_gc, meta, methods, NULL};
   static const luaL_Reg funcs[] = {{"mlp", mlp_new}, {"mlp_load", mlp_load}, {NULL, NULL}};
+  static const lntk_class mlp = {LNTK_MLP_MT, mlp_gc, meta, methods, NULL, funcs};
   int a;
   for (a = 0; a < NTK_ACT_COUNT; a++) activation_names[a] = ntk_activation_name((ntk_activation)a);
   lntk_newclass(L, &mlp);
-  luaL_setfuncs(L, funcs, 0);
 }
 
 /* ---- Lua reference (LDoc, through scripts/api-docs) ---- */

@@ -333,12 +333,7 @@ static int model_from_mlp(lua_State *L) {
   return 1;
 }
 
-static int model_gc(lua_State *L) {
-  lntk_model_box *b = luaL_checkudata(L, 1, LNTK_MODEL_MT);
-  ntk_model_free(b->m);
-  b->m = NULL;
-  return 0;
-}
+LNTK_RELEASE(model_gc, lntk_model_box, LNTK_MODEL_MT, m, ntk_model_free)
 
 static int model_tostring(lua_State *L) {
   lntk_model_box *b = luaL_checkudata(L, 1, LNTK_MODEL_MT);
@@ -545,11 +540,10 @@ void lntk_open_model(lua_State *L) {
       {NULL, NULL},
   };
   static const luaL_Reg meta[] = {{"__tostring", model_tostring}, {NULL, NULL}};
-  static const lntk_class model = {LNTK_MODEL_MT, model_gc, meta, methods, NULL};
   static const luaL_Reg funcs[] = {
       {"model", model_new}, {"model_from_mlp", model_from_mlp}, {NULL, NULL}};
+  static const lntk_class model = {LNTK_MODEL_MT, model_gc, meta, methods, NULL, funcs};
   lntk_newclass(L, &model);
-  luaL_setfuncs(L, funcs, 0);
   lntk_open_model_kernel(L);
 }
 

@@ -15,7 +15,6 @@
 
 #include "lntk_model.h"
 
-static const char *const output_names[] = {"full", "blocks", "trace", "mean", NULL};
 
 /* Lua positions: ntklab.model_ntk(m, X [, X2] [, opts]) */
 enum { ARG_MODEL = 1, ARG_X1 = 2, ARG_X2 = 3 };
@@ -26,9 +25,7 @@ enum { ARG_MODEL = 1, ARG_X1 = 2, ARG_X2 = 3 };
 
 typedef struct margs {
   ntk_model *m;
-  ntk_tensor *X1, *X2; /* X2 NULL: the symmetric kernel of X1 */
-  size_t P1, P2;
-  int opt; /* stack index of the option table, 0 if none */
+  lntk_kernel_call k;
 } margs;
 
 /* m, X [, X2] [, opts]: the second tensor is X2 when it is a tensor, opts the first table after
@@ -36,55 +33,16 @@ typedef struct margs {
 static void check_args(lua_State *L, margs *a) {
   ntk_error err;
   a->m = lntk_checkmodel(L, ARG_MODEL);
-  a->X2 = NULL;
-  a->opt = 0;
-  if (lua_gettop(L) > 4) luaL_argerror(L, 5, "no value expected (model, X [, X2] [, options])");
-  lua_settop(L, 4);
-  a->X1 = lntk_checktensor(L, ARG_X1);
-  if (lntk_istensor(L, ARG_X2)) {
-    a->X2 = lntk_checktensor(L, ARG_X2);
-    if (!lua_isnil(L, 4)) {
-      luaL_checktype(L, 4, LUA_TTABLE);
-      a->opt = 4;
-    }
-  } else if (!lua_isnil(L, 3)) {
-    if (!lua_istable(L, 3))
-      luaL_argerror(L, 3, lua_pushfstring(L, "tensor X2 or option table expected, got %s",
-                                          luaL_typename(L, 3)));
-    if (!lua_isnil(L, 4)) luaL_argerror(L, 4, "no value expected after the option table");
-    a->opt = 3;
-  }
-  if (ntk_model_check_inputs(a->m, a->X1, &a->P1, ARG_X1, &err) != NTK_OK ||
-      (a->X2 && ntk_model_check_inputs(a->m, a->X2, &a->P2, ARG_X2, &err) != NTK_OK))
+  lntk_kernel_args(L, "model, X [, X2] [, options]", &a->k);
+  if (ntk_model_check_inputs(a->m, a->k.X1, &a->k.P1, ARG_X1, &err) != NTK_OK ||
+      (a->k.X2 && ntk_model_check_inputs(a->m, a->k.X2, &a->k.P2, ARG_X2, &err) != NTK_OK))
     lntk_result(L, &err, NULL); /* raises: Lua positions given to the core outright */
-  if (!a->X2) a->P2 = a->P1;
-}
-
-/* opts.eta: [nparams] finite values >= 0 (any view). The core checks it too; here the messages
- * name the option. */
-static const ntk_tensor *opt_eta(lua_State *L, int opt, const lntk_optval *v,
-                                 const ntk_model *m) {
-  ntk_tensor *t = v->tensor;
-  size_t i;
-  if (!v->present) return NULL;
-  if (t->ndim != 1 || t->shape[0] != m->nparams) {
-    char buf[64];
-    ntk_tensor_shape_str(t, buf, sizeof buf);
-    lntk_opterror(L, opt, "eta", lua_pushfstring(L, "[%I] (one step per parameter) expected, "
-                                                    "got %s", (lua_Integer)m->nparams, buf));
-  }
-  for (i = 0; i < m->nparams; i++) {
-    double e = ntk_tensor_at(t, i, 0);
-    if (!(e >= 0.0) || !isfinite(e))
-      lntk_opterror(L, opt, "eta", lua_pushfstring(L, "entry %I is %f, finite value >= 0 "
-                                                      "expected", (lua_Integer)i + 1, e));
-  }
-  return t;
+  if (!a->k.X2) a->k.P2 = a->k.P1;
 }
 
 enum { NTK_OUTPUT, NTK_LAYERS, NTK_ETA, NTK_TILE, NTK_GENERIC, NTK_OUT, NTK_NOPTS };
 static const lntk_option ntk_options[] = {
-    LNTK_OPT("output", LNTK_OPT_CHOICE, .choices = output_names),
+    LNTK_OPT("output", LNTK_OPT_CHOICE, .choices = lntk_kernel_output_names),
     LNTK_OPT("layers", LNTK_OPT_BOOLEAN),
     LNTK_OPT("eta", LNTK_OPT_TENSOR),
     LNTK_OPT("tile", LNTK_OPT_INTEGER),
@@ -102,16 +60,16 @@ static int l_model_ntk(lua_State *L) {
   size_t rows, cols;
   int g, st, tbl = 0;
   check_args(L, &a);
-  lntk_options(L, a.opt, ntk_options, o);
+  lntk_options(L, a.k.opt, ntk_options, o);
   memset(&ko, 0, sizeof ko);
   ko.output = (ntk_kernel_output)o[NTK_OUTPUT].choice;
-  ko.eta = opt_eta(L, a.opt, &o[NTK_ETA], a.m);
+  ko.eta = lntk_opt_eta(L, a.k.opt, &o[NTK_ETA], a.m->nparams);
   if (o[NTK_TILE].integer < 0)
-    lntk_opterror(L, a.opt, "tile", lua_pushfstring(L, "integer >= 0 expected, got %I",
-                                                    o[NTK_TILE].integer));
+    lntk_opterror(L, a.k.opt, "tile", lua_pushfstring(L, "integer >= 0 expected, got %I",
+                                                      o[NTK_TILE].integer));
   ko.tile = (size_t)o[NTK_TILE].integer;
   ko.generic = o[NTK_GENERIC].boolean;
-  ntk_kernel_shape(&rows, &cols, ko.output, a.m->output_dim, a.P1, a.P2);
+  ntk_kernel_shape(&rows, &cols, ko.output, a.m->output_dim, a.k.P1, a.k.P2);
   if (o[NTK_OUT].present) {
     /* the caller's buffer (a recorder's, reused at every record), as ntklab.ntk's out */
     K = o[NTK_OUT].tensor;
@@ -119,9 +77,9 @@ static int l_model_ntk(lua_State *L) {
         !ntk_tensor_is_contiguous(K)) {
       char buf[64];
       ntk_tensor_shape_str(K, buf, sizeof buf);
-      lntk_opterror(L, a.opt, "out", lua_pushfstring(L, "contiguous [%I x %I] expected, got %s%s",
-                                                     (lua_Integer)rows, (lua_Integer)cols, buf,
-                                                     ntk_tensor_is_contiguous(K) ? "" : " view"));
+      lntk_opterror(L, a.k.opt, "out", lua_pushfstring(L, "contiguous [%I x %I] expected, got %s%s",
+                                                       (lua_Integer)rows, (lua_Integer)cols, buf,
+                                                       ntk_tensor_is_contiguous(K) ? "" : " view"));
     }
     lua_pushvalue(L, o[NTK_OUT].idx);
   } else {
@@ -139,10 +97,10 @@ static int l_model_ntk(lua_State *L) {
       lua_rawseti(L, tbl, g + 1);
     }
   }
-  st = ntk_model_kernel_ntk(K, layers, a.m, a.X1, a.X2, &ko, &err);
+  st = ntk_model_kernel_ntk(K, layers, a.m, a.k.X1, a.k.X2, &ko, &err);
   if (layers)
     for (g = 0; g < a.m->ngroups; g++) ntk_tensor_release(&layers[g]);
-  if (st != NTK_OK) return lntk_result(L, &err, KERNEL_ARGS(a.opt));
+  if (st != NTK_OK) return lntk_result(L, &err, KERNEL_ARGS(a.k.opt));
   if (!tbl) return 1;
   lua_pushvalue(L, tbl - 2); /* K */
   lua_pushvalue(L, tbl);
@@ -151,7 +109,7 @@ static int l_model_ntk(lua_State *L) {
 
 enum { REF_OUTPUT, REF_ETA, REF_LAYER, REF_NOPTS };
 static const lntk_option ref_options[] = {
-    LNTK_OPT("output", LNTK_OPT_CHOICE, .choices = output_names),
+    LNTK_OPT("output", LNTK_OPT_CHOICE, .choices = lntk_kernel_output_names),
     LNTK_OPT("eta", LNTK_OPT_TENSOR),
     LNTK_OPT("layer", LNTK_OPT_INTEGER),
     LNTK_OPT_END,
@@ -165,16 +123,17 @@ static int l_model_ntk_reference(lua_State *L) {
   ntk_error err;
   size_t rows, cols;
   check_args(L, &a);
-  lntk_options(L, a.opt, ref_options, o);
+  lntk_options(L, a.k.opt, ref_options, o);
   out = (ntk_kernel_output)o[REF_OUTPUT].choice;
   if (o[REF_LAYER].integer < 0 || o[REF_LAYER].integer > a.m->ngroups)
-    lntk_opterror(L, a.opt, "layer", lua_pushfstring(L, "group in [0, %d] expected, got %I",
-                                                     a.m->ngroups, o[REF_LAYER].integer));
-  ntk_kernel_shape(&rows, &cols, out, a.m->output_dim, a.P1, a.P2);
+    lntk_opterror(L, a.k.opt, "layer", lua_pushfstring(L, "group in [0, %d] expected, got %I",
+                                                       a.m->ngroups, o[REF_LAYER].integer));
+  ntk_kernel_shape(&rows, &cols, out, a.m->output_dim, a.k.P1, a.k.P2);
   K = lntk_newtensor(L, 2, rows, cols);
-  if (ntk_model_kernel_ntk_ref(K, a.m, a.X1, a.X2, out, opt_eta(L, a.opt, &o[REF_ETA], a.m),
+  if (ntk_model_kernel_ntk_ref(K, a.m, a.k.X1, a.k.X2, out,
+                               lntk_opt_eta(L, a.k.opt, &o[REF_ETA], a.m->nparams),
                                (int)o[REF_LAYER].integer, &err) != NTK_OK)
-    return lntk_result(L, &err, REF_ARGS(a.opt));
+    return lntk_result(L, &err, REF_ARGS(a.k.opt));
   return 1;
 }
 

@@ -115,10 +115,9 @@ void lntk_open_rng(lua_State *L) {
       {NULL, NULL},
   };
   static const luaL_Reg meta[] = {{"__tostring", rng_tostring}, {NULL, NULL}};
-  static const lntk_class rng = {LNTK_RNG_MT, NULL, meta, methods, NULL};
+  static const luaL_Reg funcs[] = {{"rng", rng_new}, {NULL, NULL}};
+  static const lntk_class rng = {LNTK_RNG_MT, NULL, meta, methods, NULL, funcs};
   lntk_newclass(L, &rng);
-  lua_pushcfunction(L, rng_new);
-  lua_setfield(L, -2, "rng");
 }
 
 /* ---- Lua reference (LDoc, through scripts/api-docs) ---- */

@@ -372,14 +372,13 @@ void lntk_open_tensor(lua_State *L) {
       {"__tostring", tensor_tostring},
       {NULL, NULL},
   };
-  static const lntk_class tensor = {LNTK_TENSOR_MT, tensor_gc, meta, methods, NULL};
   static const luaL_Reg funcs[] = {
       {"tensor", tensor_new},
       {"zeros", tensor_zeros},
       {NULL, NULL},
   };
+  static const lntk_class tensor = {LNTK_TENSOR_MT, tensor_gc, meta, methods, NULL, funcs};
   lntk_newclass(L, &tensor);
-  luaL_setfuncs(L, funcs, 0);
 }
 
 /* ---- Lua reference (LDoc, through scripts/api-docs) ---- */

@@ -448,7 +448,8 @@ void lntk_open_train(lua_State *L) {
       {"settings", trainer_settings}, {"effective_lr", trainer_effective_lr}, {NULL, NULL},
   };
   static const luaL_Reg meta[] = {{"__tostring", trainer_tostring}, {NULL, NULL}};
-  static const lntk_class trainer = {LNTK_TRAINER_MT, trainer_gc, meta, methods, trainer_fields};
+  static const lntk_class trainer = {LNTK_TRAINER_MT, trainer_gc, meta, methods, trainer_fields,
+                                     NULL};
   static const luaL_Reg ctors[] = {
       {"gd", train_gd},     {"flow", train_flow}, {"sgd", train_sgd},
       {"adam", train_adam}, {NULL, NULL},
