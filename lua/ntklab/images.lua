@@ -49,28 +49,29 @@ local function check_image_rows(X, C, H, W, fname)
   end
 end
 
---- Rows of CHW images -> rows of HWC images.
-function images.nhwc(X, C, H, W)
-  check_image_rows(X, C, H, W, "images.nhwc")
+-- Column j of an HWC row holds column nhwc_source[j] of the CHW row (both 1-based).
+local function nhwc_source(C, H, W)
   local src = {}
   for h = 0, H - 1 do
     for w = 0, W - 1 do
       for c = 0, C - 1 do src[#src + 1] = (c * H + h) * W + w + 1 end
     end
   end
-  return permute_columns(X, src)
+  return src
 end
 
---- Rows of HWC images -> rows of CHW images.
+--- Rows of CHW images -> rows of HWC images.
+function images.nhwc(X, C, H, W)
+  check_image_rows(X, C, H, W, "images.nhwc")
+  return permute_columns(X, nhwc_source(C, H, W))
+end
+
+--- Rows of HWC images -> rows of CHW images (the inverse permutation of nhwc).
 function images.chw(X, C, H, W)
   check_image_rows(X, C, H, W, "images.chw")
-  local src = {}
-  for c = 0, C - 1 do
-    for h = 0, H - 1 do
-      for w = 0, W - 1 do src[#src + 1] = (h * W + w) * C + c + 1 end
-    end
-  end
-  return permute_columns(X, src)
+  local inverse = {}
+  for j, k in ipairs(nhwc_source(C, H, W)) do inverse[k] = j end
+  return permute_columns(X, inverse)
 end
 
 local LOAD_OPTIONS = {dataset = true, classes = true, train = true, test = true, seed = true,
