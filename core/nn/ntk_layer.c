@@ -145,6 +145,17 @@ static void dense_backward(const ntk_layer *l, const double *params, double *dx,
                 (int)n, params + l->w_off, (int)D, 1.0, dx, (int)D);
 }
 
+/* dx += dy where x > 0: dy loaded unconditionally and the sum selected, so the loop vectorizes
+ * (restrict: a layer's signal, input and output never overlap) */
+static void relu_backward(double *restrict dx, const double *restrict dy,
+                          const double *restrict x, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    const double g = dy[i];
+    dx[i] += x[i] > 0.0 ? g : 0.0;
+  }
+}
+
 void ntk_layer_backward(const ntk_layer *l, const double *params, double *dx0, double *dx1,
                         double *grad, size_t grad_stride, const double *dy, const double *x0,
                         const double *y, size_t P, double *scratch) {
@@ -158,8 +169,10 @@ void ntk_layer_backward(const ntk_layer *l, const double *params, double *dx0, d
     case NTK_LAYER_ACT:
       if (!dx0) break;
       if (l->act == NTK_ACT_RELU) {
-        for (i = 0; i < P * n_in; i++)
-          if (x0[i] > 0.0) dx0[i] += dy[i];
+        /* a select, not a branch: the signs of a ReLU's inputs are a coin toss, and a
+         * mispredicted branch per element cost more than the whole pass (this loop was ~5% of a
+         * Wide-ResNet step); adding +0.0 leaves dx0 unchanged (but a -0.0 becomes +0.0) */
+        relu_backward(dx0, dy, x0, P * n_in);
       } else if (l->act == NTK_ACT_LINEAR) {
         for (i = 0; i < P * n_in; i++) dx0[i] += dy[i];
       } else {
