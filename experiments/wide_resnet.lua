@@ -64,8 +64,9 @@ local experiment = {
     {name = "sigma_first", type = "number", default = 6.0, min = 0, help = "init scale of the first conv"},
     {name = "lr", type = "number", default = 1e-3, min = 1e-12, help = "Adam's learning rate"},
     {name = "steps", type = "integer", default = 200, min = 1, max = 10000000, help = "Adam steps"},
-    {name = "records", type = "integer", default = 20, min = 2, max = 100000,
-      help = "log-spaced record times from the first step to the last"},
+    {name = "per_decade", type = "integer", default = 20, min = 1, max = 1000,
+      help = "records per decade of Adam steps (log-spaced steps, rounded: every step while "
+        .. "the spacing is under one step), plus steps 0 and the last"},
     {name = "stop_loss", type = "number", default = 1e-3, min = 0,
       help = "stop at the first record with train loss below this"},
     {name = "tile", type = "integer", default = 50, min = 0, max = 100000,
@@ -77,6 +78,26 @@ local experiment = {
 }
 
 local DATASET_NAMES = {cifar10 = "CIFAR-10 0/1", fashion_mnist = "Fashion-MNIST 0/1"}
+
+--- The Adam steps recorded: 0, then round(10^(i / per_decade)) for i = 0, 1, ... below steps
+-- (duplicates dropped, so every step while the log spacing is under one step: steps 1-11 at 20
+-- per decade), then steps itself. The kernel's growth happens within the first tens of steps;
+-- log-spaced *times* put a handful of records there and none at some steps.
+function experiment.record_steps(steps, per_decade)
+  local list, i = {0}, 0
+  while true do
+    local s = math.floor(10 ^ (i / per_decade) + 0.5)
+    if s >= steps then break end
+    if s > list[#list] then list[#list + 1] = s end
+    i = i + 1
+  end
+  list[#list + 1] = steps
+  return list
+end
+
+-- The record time of Adam step s (t = lr s): half a step early, so that a trainer whose t sums
+-- lr step by step (and may fall an ulp short of s lr) still records at step s, not s + 1.
+local function record_time(s, lr) return s == 0 and 0 or (s - 0.5) * lr end
 
 function experiment.run(opts, ctx)
   local clock, die = ctx.clock, ctx.fail
@@ -95,8 +116,10 @@ function experiment.run(opts, ctx)
     sigma = opts.sigma, sigma_first = opts.sigma_first, input = ds.shape, seed = opts.seed})
   if not ok then die(net) end
   local trainer = ntklab.train.adam{lr = opts.lr}
-  local t_end = opts.lr * opts.steps
-  local rec = ntklab.recorder{times = {log = {opts.lr, t_end, opts.records}}, X = X, y = y,
+  local record_steps = experiment.record_steps(opts.steps, opts.per_decade)
+  local times = {}
+  for i, s in ipairs(record_steps) do times[i] = record_time(s, opts.lr) end
+  local rec = ntklab.recorder{times = times, X = X, y = y,
     X_test = X_test, y_test = y_test, tile = opts.tile,
     adam = opts.adam_trajectory and trainer or nil}
   local progress = ctx.progress{total = #rec.times}

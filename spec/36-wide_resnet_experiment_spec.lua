@@ -16,7 +16,7 @@ local files = dofile(source .. "/spec/support/files.lua")
 -- the summary's errors against those recomputed from its CSV (printed with 17 digits)
 local REL_TOL = 1e-12
 
-local SMALL = {P = 10, test = 8, steps = 6, records = 3, tile = 4, seed = 1}
+local SMALL = {P = 10, test = 8, steps = 6, per_decade = 2, tile = 4, seed = 1}
 local config = runs.config(SMALL)
 
 local have_images = images.load{train = 2, test = 1} ~= nil
@@ -51,6 +51,9 @@ describe("experiments/wide_resnet.lua", function()
     assert.are.equal(6, s.final.step)
     local tr = read(exp.dir .. "/trajectory.csv")
     assert.are.equal(s.records, #tr.t)
+    -- records at exactly the planned Adam steps (0, then log-spaced, then the last)
+    assert.are.same({0, 1, 3, 6}, M.record_steps(6, 2))
+    assert.are.same(M.record_steps(6, 2), tr.step)
     -- the readouts are the centered alignment's (recomputed from the CSV)
     local t90 = ntklab.analysis.t_align90{t = tr.t, alignment = tr.alignment_centered}
     assert.are.equal(t90, s.readouts.t_align90)
@@ -70,6 +73,18 @@ describe("experiments/wide_resnet.lua", function()
     assert.is_truthy(text:find(s.data.name, 1, true))
   end)
 
+  it("records every step early, then per_decade steps per decade", function()
+    local steps = M.record_steps(2000, 20)
+    for s = 0, 11 do assert.are.equal(s, steps[s + 1]) end -- spacing under one step up to 11
+    assert.are.equal(2000, steps[#steps])
+    local per_decade = 0
+    for _, s in ipairs(steps) do if s >= 100 and s < 1000 then per_decade = per_decade + 1 end end
+    assert.are.equal(20, per_decade)
+    for i = 2, #steps do assert.is_true(steps[i] > steps[i - 1]) end
+    assert.are.same({0, 1, 2}, M.record_steps(2, 20))
+    assert.are.same({0, 1}, M.record_steps(1, 20))
+  end)
+
   it("unwhitened (gamma = 1, J.1) says so", function()
     if not have_images then pending("neither CIFAR-10 nor Fashion-MNIST installed") return end
     local s = assert(exp.run(config{gamma = 1, steps = 2}))
@@ -82,7 +97,7 @@ describe("experiments/wide_resnet.lua", function()
     local dir = exp.dir .. "/sweep_b"
     local plan = assert(sweep.plan{module = source .. "/experiments/wide_resnet.lua",
       grid = {{"b", {"1", "2"}}}, seeds = {1}, out = dir, host = files.host, threads = 1,
-      fixed = {"--P", "6", "--test", "4", "--steps", "2", "--records", "2", "--tile", "3"}})
+      fixed = {"--P", "6", "--test", "4", "--steps", "2", "--per-decade", "1", "--tile", "3"}})
     assert(sweep.write_plan(plan))
     local done = sweep.run_local(plan, 1)
     assert.are.equal(2, done)
