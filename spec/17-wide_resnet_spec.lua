@@ -57,6 +57,40 @@ describe("wide_resnet", function()
     end)
   end
 
+  it("shortcut = \"neural_tangents\": a 3x3 conv shortcut on every group's first block", function()
+    for _, case in ipairs{{k = 1, b = 1}, {k = 2, b = 2}} do
+      local opts = {k = case.k, b = case.b, outputs = 2, input = {3, 32, 32}, seed = 1,
+                    shortcut = "neural_tangents"}
+      local list = ntklab.wide_resnet_layers(opts)
+      -- 6b + 1 on the main path, plus one shortcut per group (k = 1's first group included)
+      assert.are.equal(6 * case.b + 4, count(list, function(l) return l[1] == "conv" and l.kernel == 3 end))
+      assert.are.equal(0, count(list, function(l) return l[1] == "conv" and l.kernel == 1 end))
+      -- parameters: the minimal net's, the 1 x 1 projections (Cout Cin each) replaced by 3 x 3
+      -- convolutions on every group (Cout 9 Cin)
+      local n, prev = nparams_formula(case.k, case.b, 2, 3), 16
+      for _, w in ipairs{16 * case.k, 32 * case.k, 64 * case.k} do
+        n = n + w * 9 * prev - (prev ~= w and w * prev or 0)
+        prev = w
+      end
+      assert.are.equal(n, ntklab.wide_resnet(opts):nparams())
+      -- the first block of each group: a conv shortcut reading the block's input, striding as
+      -- the block does; the other blocks: the identity (the previous block's sum)
+      local adds = 0
+      for _, l in ipairs(list) do
+        if l[1] == "add" then
+          adds = adds + 1
+          local sc, relu = list[l.from[2]], list[l.from[1] - 3]
+          if (adds - 1) % case.b == 0 then
+            assert.are.same({"conv", 3, relu.from}, {sc[1], sc.kernel, sc.from})
+            assert.are.equal(list[l.from[1] - 2].stride, sc.stride)
+          else
+            assert.are.equal(relu.from, l.from[2])
+          end
+        end
+      end
+    end
+  end)
+
   it("Fashion-MNIST images (1 x 28 x 28) go 28 -> 14 -> 7", function()
     local m = ntklab.wide_resnet{input = {1, 28, 28}, seed = 1}
     local list = ntklab.wide_resnet_layers{input = {1, 28, 28}}
@@ -97,6 +131,8 @@ describe("wide_resnet", function()
     local X, Y = ntklab.rng(1):normal(3, 16), ntklab.rng(2):normal(3, 2)
     -- every 7th parameter: all groups, in a second
     assert.is_true(model_fd.loss_grad_error(a, X, Y, 7) <= GRAD_REL_TOL)
+    opts.shortcut = "neural_tangents"
+    assert.is_true(model_fd.loss_grad_error(ntklab.wide_resnet(opts), X, Y, 7) <= GRAD_REL_TOL)
   end)
 end)
 
@@ -114,6 +150,7 @@ describe("bad arguments", function()
     {"ntklab.wide_resnet", function() ntklab.wide_resnet{bias = 1, seed = 1} end, "option 'bias': boolean expected, got number"},
     {"ntklab.wide_resnet", function() ntklab.wide_resnet{activation = "swish", seed = 1} end, "unknown layer kind 'swish'"},
     {"ntklab.wide_resnet", function() ntklab.wide_resnet{k = 1} end, "exactly one of the options 'seed' and 'rng' expected"},
+    {"ntklab.wide_resnet", function() ntklab.wide_resnet{shortcut = "1x1", seed = 1} end, "option 'shortcut': \"minimal\" or \"neural_tangents\" expected, got 1x1"},
     {"ntklab.wide_resnet_layers", function() ntklab.wide_resnet_layers{b = 0} end, "bad argument #1 to 'wide_resnet_layers' (option 'b': integer >= 1 expected, got 0)"},
   })
 end)

@@ -2,7 +2,7 @@
 --
 --   m = ntklab.wide_resnet{k = 1, b = 1, outputs = 1, sigma = 0.3, sigma_first = 6.0,
 --                          input = {C, H, W}, param = "standard", bias = false,
---                          activation = "relu", seed = n | rng = r}
+--                          activation = "relu", shortcut = "minimal", seed = n | rng = r}
 --   list = ntklab.wide_resnet_layers{...}   the layer list ntklab.model receives (same options)
 --
 -- Architecture (as neural-tangents' WideResnet example, which the paper uses):
@@ -12,6 +12,12 @@
 --   input itself, or a 1 x 1 convolution (with the block's stride) when the shape changes;
 --   so 6b + 1 3 x 3 convolutions, plus one 1 x 1 projection per group whose shape changes;
 --   then global average pooling and a dense layer to `outputs` (alias `classes`).
+--   shortcut = "neural_tangents" is that example's shortcut exactly: a 3 x 3 convolution (with
+--   the block's stride, init scale sigma) on the first block of every group, whatever the
+--   shapes (WideResnetGroup's channel_mismatch = True), so 6b + 4 3 x 3 convolutions. At k = 4
+--   the two differ only in the projections' kernel size; at k = 1 the first group's shortcut is
+--   the identity in "minimal" and a sigma-scaled convolution in "neural_tangents", which makes
+--   the net's output at init ~sigma times smaller.
 -- Every convolution pads by 1 (the output is ceil(H / stride) for odd kernels as "SAME" gives;
 -- PyTorch's padding=1 is the same layer). Standard parameterization with sigma = 0.3 and
 -- sigma_first = 6.0, the paper's init: W ~ N(0, sigma^2 / fan_in).
@@ -26,7 +32,7 @@ local M = {}
 
 local allowed = {k = true, b = true, outputs = true, classes = true, sigma = true,
                  sigma_first = true, input = true, param = true, bias = true, activation = true,
-                 seed = true, rng = true}
+                 shortcut = true, seed = true, rng = true}
 
 local function options(opts, fname)
   argcheck.table(opts, 1, fname)
@@ -83,6 +89,11 @@ local function options(opts, fname)
   if type(o.activation) ~= "string" then
     argcheck.fail(1, fname, "option 'activation': name expected, got " .. argcheck.typename(o.activation))
   end
+  o.shortcut = opts.shortcut or "minimal"
+  if o.shortcut ~= "minimal" and o.shortcut ~= "neural_tangents" then
+    argcheck.fail(1, fname, "option 'shortcut': \"minimal\" or \"neural_tangents\" expected, got "
+      .. tostring(o.shortcut))
+  end
   o.seed, o.rng = opts.seed, opts.rng
   return o
 end
@@ -109,7 +120,11 @@ local function layers(o)
       add{o.activation}
       local main = conv(node, width, 3, 1, o.sigma)
       local shortcut = x
-      if stride ~= 1 or channels ~= width then shortcut = conv(x, width, 1, stride, o.sigma) end
+      if o.shortcut == "neural_tangents" then
+        if block == 1 then shortcut = conv(x, width, 3, stride, o.sigma) end
+      elseif stride ~= 1 or channels ~= width then
+        shortcut = conv(x, width, 1, stride, o.sigma)
+      end
       x = add{"add", from = {main, shortcut}}
       channels = width
     end
