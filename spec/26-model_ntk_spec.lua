@@ -75,6 +75,25 @@ describe("model_ntk", function()
     assert.is_true(rel(ntklab.model_ntk(m, X1, {eta = ones}), ntklab.model_ntk(m, X1)) <= NTK_REL_TOL)
   end)
 
+  it("keeps its Jacobian tiles in the model: later calls, any order, give the same bits", function()
+    local m = resnet(2)
+    local before = m:cache_bytes()
+    local K1 = ntklab.model_ntk(m, X1, {tile = 2})       -- 2 tiles of 2 samples x 2 outputs
+    local grown = m:cache_bytes()
+    -- at least the tiles (the net's activation caches for 2 samples grow too)
+    assert.is_true(grown >= before + 2 * 2 * 2 * m:nparams() * 8)
+    local Kx = ntklab.model_ntk(m, X1, X2, {tile = 0})   -- larger: 5 + 5 samples, grows once
+    assert.is_true(m:cache_bytes() > grown)
+    local eta = ntklab.rng(9):uniform(m:nparams(), 1):reshape(m:nparams())
+    local Ke = ntklab.model_ntk(m, X1, {tile = 2, eta = eta}) -- smaller: leaves stale rows behind
+    -- a fresh model (fresh tiles) with the same seed gives the same bits for each
+    local fresh = function() return resnet(2) end
+    assert.are.equal(0, (K1 - ntklab.model_ntk(fresh(), X1, {tile = 2})):abs():max())
+    assert.are.equal(0, (Kx - ntklab.model_ntk(fresh(), X1, X2, {tile = 0})):abs():max())
+    assert.are.equal(0, (Ke - ntklab.model_ntk(fresh(), X1, {tile = 2, eta = eta})):abs():max())
+    assert.are.equal(0, (K1 - ntklab.model_ntk(m, X1, {tile = 2})):abs():max())
+  end)
+
   it("strided inputs (views) give the kernel of their contiguous copies", function()
     local m = resnet(1)
     local wide = randn(4, 5, 80)

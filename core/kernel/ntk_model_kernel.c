@@ -258,25 +258,33 @@ int ntk_model_kernel_ntk(ntk_tensor *K, ntk_tensor *layers, ntk_model *m, const 
     goto done;
   }
   {
-    char what[96];
-    snprintf(what, sizeof what, "a pair of Jacobian tiles of %zu samples (option tile)", T);
-    st = ntk_memory_check((X2 || T < P1 ? 2 : 1) * T * C * np * sizeof(double), what, err);
-    if (st != NTK_OK) {
-      if (err) err->arg = ARG_OPTS; /* the tile option bounds it */
-      goto done;
+    /* the tiles live in the model between calls (m->tiles, grown here): every entry is written
+     * before it is read, so what a previous call left there does not matter */
+    const size_t tile_len = T * C * (np ? np : 1), need = (X2 || T < P1 ? 2 : 1) * tile_len;
+    if (need > m->tiles_cap) {
+      char what[96];
+      snprintf(what, sizeof what, "a pair of Jacobian tiles of %zu samples (option tile)", T);
+      free(m->tiles); /* before the check: what the model held counts as free again */
+      m->tiles = NULL;
+      m->tiles_cap = 0;
+      st = ntk_memory_check(need * sizeof(double), what, err);
+      if (st != NTK_OK) {
+        if (err) err->arg = ARG_OPTS; /* the tile option bounds it */
+        goto done;
+      }
+      m->tiles = malloc(need * sizeof *m->tiles);
+      if (!m->tiles) {
+        st = ntk_error_set(err, NTK_ENOMEM, ARG_OPTS,
+                           "out of memory for Jacobian tiles of %zu x %zu doubles (set a smaller "
+                           "tile)", T * C, np);
+        goto done;
+      }
+      m->tiles_cap = need;
     }
+    jb.J1 = m->tiles;
+    jb.J2 = need > tile_len ? m->tiles + tile_len : NULL;
   }
-  jb.J1 = malloc(T * C * (np ? np : 1) * sizeof *jb.J1);
-  if (X2 || T < P1) jb.J2 = malloc(T * C * (np ? np : 1) * sizeof *jb.J2);
-  if (!jb.J1 || ((X2 || T < P1) && !jb.J2)) {
-    st = ntk_error_set(err, NTK_ENOMEM, ARG_OPTS,
-                       "out of memory for Jacobian tiles of %zu x %zu doubles (set a smaller tile)",
-                       T * C, np);
-  } else {
-    st = run(&jb, err);
-  }
-  free(jb.J1);
-  free(jb.J2);
+  st = run(&jb, err);
   if (st != NTK_OK) goto done;
   for (g = 0; g <= (layers ? (size_t)m->ngroups : 0); g++) {
     if (!X2) mirror(dst[g], rows);

@@ -89,6 +89,7 @@ void ntk_model_free(ntk_model *m) {
   free(m->group_off);
   free(m->group_node);
   free(m->work);
+  free(m->tiles);
   free(m);
 }
 
@@ -103,7 +104,7 @@ int ntk_model_params_finite(const ntk_model *m) {
 }
 
 size_t ntk_model_cache_bytes(const ntk_model *m) {
-  size_t b = m->work_cap * sizeof(double);
+  size_t b = (m->work_cap + m->tiles_cap) * sizeof(double);
   return b + (m->ops->cache_bytes ? m->ops->cache_bytes(m->impl) : 0);
 }
 

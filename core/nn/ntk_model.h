@@ -73,6 +73,11 @@ struct ntk_model {
    * demand */
   double *work;
   size_t work_cap;
+  /* the Jacobian tiles of ntk_model_kernel_ntk, kept between calls (grown on demand, freed with
+   * the model): a recorder takes a kernel at every record, and a fresh gigabyte-sized buffer
+   * per call cost ~15% of a Wide-ResNet NTK in page faults and first-touch zeroing */
+  double *tiles;
+  size_t tiles_cap;
 };
 
 /* *out <- a model over net, which it takes over (freed with the model, also on failure). */
