@@ -62,8 +62,9 @@ local experiment = {
     {name = "b", type = "integer", default = 1, min = 1, max = 16, help = "blocks per group"},
     {name = "sigma", type = "number", default = 0.3, min = 0, help = "init scale of the blocks"},
     {name = "sigma_first", type = "number", default = 6.0, min = 0, help = "init scale of the first conv"},
-    {name = "lr", type = "number", default = 1e-3, min = 1e-12, help = "Adam's learning rate"},
-    {name = "steps", type = "integer", default = 200, min = 1, max = 10000000, help = "Adam steps"},
+    {name = "lr", type = "number", default = 1e-4, min = 1e-12, help = "Adam's learning rate"},
+    {name = "steps", type = "integer", default = 2000, min = 1, max = 10000000,
+      help = "Adam steps at most (the run stops earlier at stop_loss)"},
     {name = "per_decade", type = "integer", default = 20, min = 1, max = 1000,
       help = "records per decade of Adam steps (log-spaced steps, rounded: every step while "
         .. "the spacing is under one step), plus steps 0 and the last"},
