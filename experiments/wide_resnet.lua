@@ -19,14 +19,22 @@
 -- Data (--dataset auto): CIFAR-10 classes 0/1 when its binary batches are present, else
 -- Fashion-MNIST classes 0/1 (ntklab.images; the summary and every plot title name the one used).
 -- Scale: the paper's run is k = 4, b = 1, P = 100 with Adam lr 1e-5 for ~7000 steps. The
--- defaults here (k = 1, lr 1e-3, 200 steps, 100 test images) are a reduced scale that finishes in minutes on 2
--- shared cores; --k 4 is the paper's width (a step costs ~13x k = 1's: bench/README.md).
+-- defaults here (k = 1, 100 test images) are a reduced scale; --k 4 is the paper's width (a step
+-- costs ~13x k = 1's: bench/README.md).
+-- Learning rate: an Adam step moves every weight by about lr, with the sign of its gradient, so
+-- it changes a layer's pre-activations by up to ~lr fan_in / sigma of their size (SP, weights
+-- of std sigma / sqrt(fan_in)). For the paper's widest convolution (k = 4: fan_in 9 x 256) at lr
+-- 1e-5 that is 0.08; at k = 1 (fan_in 9 x 64) lr 1e-3 gives 1.9 (one step can flip the ReLUs
+-- wholesale: the kernel norm jumped 10x within four steps there) and the default lr 1e-4 gives
+-- 0.19. Up to 2000 steps; the run stops at the first record with train loss below stop_loss
+-- (~500-600 steps at the defaults). Records: every Adam step up to 11, then per_decade per
+-- decade (record_steps), so the kernel's growth, within the first ~100 steps, is resolved.
 --
 -- Run: build/bin/ntklab run experiments/wide_resnet.lua [--option value ...]. The figures are
 -- sweeps (ntklab sweep, then ntklab sweep merge DIR, then experiments/figures/wide_resnet.lua):
 --   Figure 1d-e and J.1: --grid gamma=0,1 --seeds 1-3
 --   J.2 (depth):         --grid b=1,2,3 --seeds 1
---   J.3 (width):         --grid k=1,2,4 --seeds 1
+--   J.3 (width):         --grid k=1,2,4 --seeds 1 (the paper's J.3 is at b = 2)
 -- Writes config.json, trajectory.csv (the recorder's columns), predictions.csv and summary.json.
 local ntklab = require "ntklab"
 local images = require "ntklab.images"
@@ -74,6 +82,9 @@ local experiment = {
       help = "samples per Jacobian tile of the kernels (memory 2 tile #params doubles)"},
     {name = "adam_trajectory", type = "boolean", default = false,
       help = "Adam's kernel (Eq. 91) at every record, not only at the end"},
+    {name = "shortcut", type = "choice", choices = {"minimal", "neural_tangents"},
+      default = "minimal", help = "block shortcuts: identity, 1x1 conv where the shape changes "
+        .. "(minimal); or a 3x3 conv on every group's first block, as neural-tangents' example"},
     {name = "seed", type = "integer", default = 1, help = "seed of the data draw and the init"},
   },
 }
@@ -114,7 +125,8 @@ function experiment.run(opts, ctx)
 
   -- ----- net, trainer, recorder ------------------------------------------------------------
   local ok, net = pcall(ntklab.wide_resnet, {k = opts.k, b = opts.b, outputs = 1,
-    sigma = opts.sigma, sigma_first = opts.sigma_first, input = ds.shape, seed = opts.seed})
+    sigma = opts.sigma, sigma_first = opts.sigma_first, input = ds.shape, seed = opts.seed,
+    shortcut = opts.shortcut})
   if not ok then die(net) end
   local trainer = ntklab.train.adam{lr = opts.lr}
   local record_steps = experiment.record_steps(opts.steps, opts.per_decade)
@@ -169,7 +181,8 @@ function experiment.run(opts, ctx)
       fallback = ds.source.fallback, P = P, test = M, shape = ds.shape, layout = ds.layout,
       gamma = opts.gamma, whitened = opts.gamma == 0, cutoff = opts.cutoff},
     net = {k = opts.k, b = opts.b, convs = 6 * opts.b + 1, nparams = net:nparams(),
-      sigma = opts.sigma, sigma_first = opts.sigma_first, groups = #net:groups()},
+      sigma = opts.sigma, sigma_first = opts.sigma_first, groups = #net:groups(),
+      shortcut = opts.shortcut},
     trainer = trainer:settings(),
     final = kernel_predictors.final(traj, f_net, y_test, opts.stop_loss),
     alignment = {centered_initial = traj.alignment_centered[1],

@@ -85,10 +85,14 @@ describe("experiments/wide_resnet.lua", function()
     assert.are.same({0, 1}, M.record_steps(1, 20))
   end)
 
-  it("unwhitened (gamma = 1, J.1) says so", function()
+  it("unwhitened (gamma = 1, J.1) says so; shortcut = neural_tangents reaches the net", function()
     if not have_images then pending("neither CIFAR-10 nor Fashion-MNIST installed") return end
-    local s = assert(exp.run(config{gamma = 1, steps = 2}))
+    local s = assert(exp.run(config{gamma = 1, steps = 2, shortcut = "neural_tangents"}))
     assert.is_false(s.data.whitened)
+    -- and the shortcut option reaches the builder
+    assert.are.equal("neural_tangents", s.net.shortcut)
+    assert.are.equal(ntklab.wide_resnet{k = 1, b = 1, outputs = 1, input = s.data.shape, seed = 1,
+      shortcut = "neural_tangents"}:nparams(), s.net.nparams)
     assert.is_truthy(M.verdict(s):find("gamma = 1", 1, true))
   end)
 
