@@ -131,26 +131,52 @@ static int tile_jacobian(ntk_model *m, double *J, const ntk_tensor *X, size_t r0
   return st;
 }
 
+/* The tile pairs in an order that reuses a tile held from the previous row, so that no tile's
+ * Jacobian is computed twice in a row (each tile pair, hence each block of K, is the same
+ * computation whatever the order: same bits). Train x train: row i pairs tile i with itself,
+ * then with tiles n-1 down to i+1; the last of those, tile i+1, becomes the next row's (n
+ * Jacobian tiles for n tiles, not n (n + 1) / 2). Test x train: rows go along the train tiles
+ * forwards, then backwards, so a row starts with the tile the previous one ended with. */
 static int run(job *jb, ntk_error *err) {
-  size_t i0, j0;
-  int st;
-  for (i0 = 0; i0 < jb->P1; i0 += jb->T) {
-    const size_t n1 = jb->P1 - i0 < jb->T ? jb->P1 - i0 : jb->T;
-    st = tile_jacobian(jb->m, jb->J1, jb->x1, i0, n1, jb->seta, err);
-    if (st != NTK_OK) return st;
+  const size_t T = jb->T;
+  size_t i0, j0, k, nt2;
+  int st, have_j1 = 0;
+  ptrdiff_t j2_tile = -1; /* the X2 tile held in J2, -1 when none */
+  for (i0 = 0; i0 < jb->P1; i0 += T) {
+    const size_t n1 = jb->P1 - i0 < T ? jb->P1 - i0 : T;
+    if (!have_j1) {
+      st = tile_jacobian(jb->m, jb->J1, jb->x1, i0, n1, jb->seta, err);
+      if (st != NTK_OK) return st;
+    }
+    have_j1 = 0;
     if (!jb->x2) {
       tile_pair(jb, i0, n1, i0, n1, 1);
-      for (j0 = i0 + jb->T; j0 < jb->P1; j0 += jb->T) {
-        const size_t n2 = jb->P1 - j0 < jb->T ? jb->P1 - j0 : jb->T;
+      nt2 = (jb->P1 + T - 1) / T;
+      for (k = nt2; k-- > i0 / T + 1;) {
+        const size_t n2 = jb->P1 - k * T < T ? jb->P1 - k * T : T;
+        j0 = k * T;
         st = tile_jacobian(jb->m, jb->J2, jb->x1, j0, n2, jb->seta, err);
         if (st != NTK_OK) return st;
         tile_pair(jb, i0, n1, j0, n2, 0);
       }
+      if (i0 + T < jb->P1) { /* J2 holds tile i + 1 (the loop's last): the next row's tile */
+        double *t = jb->J1;
+        jb->J1 = jb->J2;
+        jb->J2 = t;
+        have_j1 = 1;
+      }
     } else {
-      for (j0 = 0; j0 < jb->P2; j0 += jb->T) {
-        const size_t n2 = jb->P2 - j0 < jb->T ? jb->P2 - j0 : jb->T;
-        st = tile_jacobian(jb->m, jb->J2, jb->x2, j0, n2, jb->seta, err);
-        if (st != NTK_OK) return st;
+      const int backwards = (i0 / T) % 2 == 1;
+      nt2 = (jb->P2 + T - 1) / T;
+      for (k = 0; k < nt2; k++) {
+        const size_t tile = backwards ? nt2 - 1 - k : k;
+        const size_t n2 = jb->P2 - tile * T < T ? jb->P2 - tile * T : T;
+        j0 = tile * T;
+        if (j2_tile != (ptrdiff_t)tile) {
+          st = tile_jacobian(jb->m, jb->J2, jb->x2, j0, n2, jb->seta, err);
+          if (st != NTK_OK) return st;
+          j2_tile = (ptrdiff_t)tile;
+        }
         tile_pair(jb, i0, n1, j0, n2, 0);
       }
     }
