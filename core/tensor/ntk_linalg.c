@@ -333,31 +333,6 @@ fail:
  * millisecond). */
 #define NTK_LINALG_TOPK_MIN_N 200
 
-/* 1 when the n x n matrix at a (row i at a + i lda) is finite and equals its transpose in every
- * entry: the Krylov path's precondition, in one pass over the lower triangle's tile pairs and
- * without the messages (check_finite and check_symmetric say what is wrong when this is
- * 0). */
-static int finite_exact_symmetric(const double *a, size_t n, size_t lda) {
-  size_t i0, j0, i, j;
-  double probe = 0.0; /* x * 0 is NaN exactly when x is not finite */
-  for (i0 = 0; i0 < n; i0 += NTK_LINALG_TILE)
-    for (j0 = 0; j0 <= i0; j0 += NTK_LINALG_TILE) {
-      size_t i1 = i0 + NTK_LINALG_TILE < n ? i0 + NTK_LINALG_TILE : n;
-      size_t j1 = j0 + NTK_LINALG_TILE < n ? j0 + NTK_LINALG_TILE : n;
-      int same = 1;
-      for (i = i0; i < i1; i++) {
-        const double *row = a + i * lda;
-        size_t jend = j1 < i + 1 ? j1 : i + 1;
-        for (j = j0; j < jend; j++) {
-          same &= row[j] == a[j * lda + i];
-          probe += row[j] * 0.0;
-        }
-      }
-      if (!same || probe != 0.0) return 0;
-    }
-  return 1;
-}
-
 int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_t k,
                         ntk_error *err) {
   const char jobz = V ? 'V' : 'N';
@@ -383,7 +358,7 @@ int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_
     if (A->stride[1] == 1 && A->stride[0] >= (ptrdiff_t)n) lda = (size_t)A->stride[0];
     else if (A->stride[0] == 1 && A->stride[1] >= (ptrdiff_t)n) lda = (size_t)A->stride[1];
   }
-  exact = lda && finite_exact_symmetric(ntk_tensor_data(A), n, lda);
+  exact = lda && ntk_linalg_topk_exact_symmetric(ntk_tensor_data(A), n, lda);
   if (!exact) {
     if ((st = check_finite(A, 1, "A", err))) return st;
     if ((st = check_symmetric(A, 1, "A", err))) return st;

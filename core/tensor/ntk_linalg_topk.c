@@ -11,6 +11,38 @@
 #include "ntk_memory.h"
 
 /* ---------------------------------------------------------------------------------------- */
+/* the precondition                                                                         */
+
+/* Edge of the tile pairs compared (two 32 x 32 tiles of doubles fit in L1). */
+#define TOPK_TILE 32
+
+#if defined(__GNUC__)
+#define TOPK_INLINE __attribute__((always_inline)) inline
+#else
+#define TOPK_INLINE inline
+#endif
+
+/* The loop of ntk_linalg_topk_exact_symmetric, inlined into a plain and an AVX-512 copy (whose
+ * gathers read the transposed tile at twice the rate). */
+static TOPK_INLINE int exact_symmetric(const double *a, size_t n, size_t lda) {
+  size_t i0, j0, i, j;
+  for (i0 = 0; i0 < n; i0 += TOPK_TILE)
+    for (j0 = 0; j0 <= i0; j0 += TOPK_TILE) {
+      size_t i1 = i0 + TOPK_TILE < n ? i0 + TOPK_TILE : n;
+      size_t j1 = j0 + TOPK_TILE < n ? j0 + TOPK_TILE : n;
+      int same = 1;
+      for (i = i0; i < i1; i++) {
+        const double *row = a + i * lda;
+        size_t jend = j1 < i + 1 ? j1 : i + 1;
+        /* x - x is 0 exactly when x is finite (an integer AND, no floating-point chain) */
+        for (j = j0; j < jend; j++) same &= (row[j] == a[j * lda + i]) & (row[j] - row[j] == 0.0);
+      }
+      if (!same) return 0;
+    }
+  return 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* thin products: C (n x b) = beta C + alpha A B and C (p x b) = A^T B, b a multiple of 8      */
 
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -97,11 +129,22 @@ AVX512 static void tn_avx512(double *C, size_t ldc, const double *A, size_t lda,
   }
 }
 
+AVX512 static int exact_symmetric_avx512(const double *a, size_t n, size_t lda) {
+  return exact_symmetric(a, n, lda);
+}
+
 static int have_avx512(void) {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f");
 }
 #endif
+
+int ntk_linalg_topk_exact_symmetric(const double *a, size_t n, size_t lda) {
+#ifdef TOPK_HAVE_AVX512_LOOPS
+  if (have_avx512()) return exact_symmetric_avx512(a, n, lda);
+#endif
+  return exact_symmetric(a, n, lda);
+}
 
 /* Whether the products take the AVX-512 loops (b must then be a multiple of 8). */
 typedef struct products {
@@ -138,20 +181,36 @@ static void prod_tn(const products *pr, double *C, size_t ldc, const double *A, 
 /* ---------------------------------------------------------------------------------------- */
 /* orthonormalizing a block                                                                 */
 
+/* U (b x b, upper triangular, row-major) <- its inverse, in place (column by column of the
+ * inverse: U X = I, back substitution; b^3 / 6 flops). */
+static void upper_inverse(double *U, size_t b) {
+  size_t i, j, l;
+  for (j = b; j-- > 0;) {
+    U[j * b + j] = 1.0 / U[j * b + j];
+    for (i = j; i-- > 0;) {
+      double x = 0.0;
+      for (l = i + 1; l <= j; l++) x += U[i * b + l] * U[l * b + j];
+      U[i * b + j] = -x / U[i * b + i];
+    }
+  }
+}
+
 /* W (n x b, row-major) <- Q with orthonormal columns, W = Q R (R b x b upper triangular), by
- * Cholesky QR twice (CholQR2: W^T W = R^T R, W <- W R^-1; BLAS-3 instead of b^2 strided vector
- * operations). Returns 0 when a Gram matrix is not numerically positive definite (the caller
+ * Cholesky QR twice (CholQR2: W^T W = U^T U, W <- W U^-1; thin products instead of b^2 strided
+ * vector operations; the triangular solve as a product with U^-1, which dtrsm ran at a fraction
+ * of the rate and with OpenBLAS's threads woken for it). T: n x b scratch (W survives a first
+ * pass that fails). Returns 0 when a Gram matrix is not numerically positive definite (the caller
  * then uses block_mgs, which names rank deficiency). G: b x b scratch. */
-static int block_cholqr2(const products *pr, double *W, size_t n, size_t b, double *R, double *G) {
+static int block_cholqr2(const products *pr, double *W, double *T, size_t n, size_t b, double *R,
+                         double *G) {
   size_t i, j, l;
   int pass;
   for (pass = 0; pass < 2; pass++) {
-    prod_tn(pr, G, b, W, b, W, b, n, b, b);
+    const double *src = pass ? T : W;
+    prod_tn(pr, G, b, src, b, src, b, n, b, b);
     if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)b, G, (lapack_int)b) != 0) return 0;
     for (i = 0; i < b; i++)
       if (!(G[i * b + i] > 1e-6 * G[0])) return 0; /* far from orthogonal: leave it to MGS */
-    cblas_dtrsm(CblasRowMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, (int)n, (int)b,
-                1.0, G, (int)b, W, (int)b);
     if (pass == 0) {
       for (i = 0; i < b; i++)
         for (j = 0; j < b; j++) R[i * b + j] = j >= i ? G[i * b + j] : 0.0;
@@ -164,6 +223,10 @@ static int block_cholqr2(const products *pr, double *W, size_t n, size_t b, doub
           R[i * b + j] = r;
         }
     }
+    for (i = 0; i < b; i++)
+      for (j = 0; j < i; j++) G[i * b + j] = 0.0; /* potrf leaves the lower triangle as it was */
+    upper_inverse(G, b);
+    prod_nn(pr, pass ? W : T, b, src, b, G, b, n, b, b, 1.0, 0.0);
   }
   return 1;
 }
@@ -240,7 +303,7 @@ int ntk_linalg_topk_krylov(double *wout, const double *a, size_t lda, size_t n, 
   const size_t blk = NTK_LINALG_TOPK_BLOCK;
   size_t b = (k + 3 + blk - 1) / blk * blk, mmax = b * NTK_LINALG_TOPK_MAXBLOCKS, m, i, j, s;
   size_t nd, lwork, check = 1, s0 = 0;
-  double *Q, *W, *V, *Wc, *C, *H, *Hw, *R, *G, *theta, *S, *work, *buf, rho0 = 0.0;
+  double *Q, *W, *T, *C, *H, *Hw, *R, *G, *theta, *S, *work, *buf, rho0 = 0.0;
   lapack_int *iwork, *isuppz, found = 0, liwork;
   uint64_t x = 0x9E3779B97F4A7C15ull; /* fixed start: same input, same bits */
   products pr = {0};
@@ -254,18 +317,18 @@ int ntk_linalg_topk_krylov(double *wout, const double *a, size_t lda, size_t n, 
   if (k < 1 || mmax < 2 * b) return 0;
   lwork = 26 * mmax;
   liwork = (lapack_int)(10 * mmax);
-  nd = n * mmax + 4 * n * b + mmax * b + 2 * mmax * mmax + 2 * b * b + mmax + mmax * (k + 1) +
+  nd = n * mmax + n * b + mmax * b + 2 * mmax * mmax + 2 * b * b + mmax + mmax * (k + 1) +
        lwork;
   if (ntk_memory_check(nd * sizeof(double), "the top-k eigenvalue workspace", err) != NTK_OK)
     return NTK_ENOMEM;
   buf = malloc(nd * sizeof(double) + ((size_t)liwork + 2 * (k + 1)) * sizeof(lapack_int));
   if (!buf)
     return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for the top-k eigenvalue workspace");
-  Q = buf;        /* n x mmax, row-major: the basis */
-  W = Q + n * mmax; /* n x b: A V, then the next block */
-  V = W + n * b;  /* n x b: the newest block, contiguous for the pass over A */
-  Wc = V + n * b; /* n x b: W before CholQR2, for the MGS retry */
-  C = Wc + n * b; /* mmax x b: projection coefficients */
+  /* the basis, block after block (block t: n x b row-major at Q + t n b), so that a run touches
+   * the pages of the blocks it makes and the pass over A reads its block contiguously */
+  Q = buf;
+  T = Q + n * mmax; /* n x b: CholQR2's first pass */
+  C = T + n * b;     /* mmax x b: projection coefficients, block t's at C + t b b */
   H = C + mmax * b;
   Hw = H + mmax * mmax;
   R = Hw + mmax * mmax;
@@ -275,27 +338,29 @@ int ntk_linalg_topk_krylov(double *wout, const double *a, size_t lda, size_t n, 
   work = S + mmax * (k + 1);
   isuppz = (lapack_int *)(buf + nd);
   iwork = isuppz + 2 * (k + 1);
-  memset(H, 0, mmax * mmax * sizeof *H);
   for (i = 0; i < n * b; i++) { /* xorshift64*: uniform in (-1, 1) */
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;
-    V[i] = (double)((x * 0x2545F4914F6CDD1Dull) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+    Q[i] = (double)((x * 0x2545F4914F6CDD1Dull) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
   }
-  if (!block_mgs(V, n, b, R)) goto out;
-  for (i = 0; i < n; i++) memcpy(Q + i * mmax, V + i * b, b * sizeof *V);
+  if (!block_mgs(Q, n, b, R)) goto out;
   for (s = 1, m = b; m + b <= mmax; s++, m += b) {
-    size_t jb = m - b; /* the newest block: columns jb .. m-1 of Q, a copy in V */
+    size_t jb = m - b, nb = s, t; /* the newest block: columns jb .. m-1, block s - 1 */
+    W = Q + s * n * b;             /* the next block's slot */
     int pass;
     double rho;
     if (steps) *steps = s;
-    /* W <- A V, then W <- W - Q (Q^T W) twice; H[0:m, jb:m] <- the coefficients */
-    prod_nn(&pr, W, b, a, lda, V, b, n, n, b, 1.0, 0.0);
+    /* W <- A Q_{s-1}, then W <- W - Q (Q^T W) twice (block classical Gram-Schmidt);
+     * H[0:m, jb:m] <- the coefficients */
+    prod_nn(&pr, W, b, a, lda, Q + jb * n, b, n, n, b, 1.0, 0.0);
     for (pass = 0; pass < 2; pass++) {
-      prod_tn(&pr, C, b, Q, mmax, W, b, n, m, b);
-      prod_nn(&pr, W, b, Q, mmax, C, b, n, m, b, -1.0, 1.0);
+      for (t = 0; t < nb; t++) prod_tn(&pr, C + t * b * b, b, Q + t * n * b, b, W, b, n, b, b);
+      for (t = 0; t < nb; t++)
+        prod_nn(&pr, W, b, Q + t * n * b, b, C + t * b * b, b, n, b, b, -1.0, 1.0);
       for (i = 0; i < m; i++)
-        for (j = 0; j < b; j++) H[i * mmax + jb + j] += C[i * b + j];
+        for (j = 0; j < b; j++)
+          H[i * mmax + jb + j] = (pass ? H[i * mmax + jb + j] : 0.0) + C[i * b + j];
     }
     /* symmetric projection: the new column block mirrored, its diagonal block averaged */
     for (i = 0; i < m; i++)
@@ -308,12 +373,9 @@ int ntk_linalg_topk_krylov(double *wout, const double *a, size_t lda, size_t n, 
         }
       }
     /* the next block, W = Q_next R; A Q = Q H + Q_next R E^T. W's columns are orthogonal to
-     * the basis; CholQR2 keeps them so when it succeeds, MGS (on the saved copy) otherwise */
-    memcpy(Wc, W, n * b * sizeof *W);
-    if (!block_cholqr2(&pr, W, n, b, R, G)) {
-      memcpy(W, Wc, n * b * sizeof *W);
-      if (!block_mgs(W, n, b, R)) goto out;
-    }
+     * the basis; CholQR2 keeps them so when it succeeds, MGS otherwise (W is intact when
+     * CholQR2 fails: its second pass writes W only after its Cholesky succeeded) */
+    if (!block_cholqr2(&pr, W, T, n, b, R, G) && !block_mgs(W, n, b, R)) goto out;
     if (s >= check || m + 2 * b > mmax) {
       /* Ritz pairs: the top k + 1 of H[0:m, 0:m]; symmetric, so its row-major copy is its
        * column-major one (LAPACKE transposes nothing) */
@@ -333,14 +395,8 @@ int ntk_linalg_topk_krylov(double *wout, const double *a, size_t lda, size_t n, 
       s0 = s;
       rho0 = rho;
     }
-    /* the next block joins the basis; its coupling to this one (R^T) comes out of the next
-     * step's projection, so H stays Q^T A Q as computed */
-    for (i = 0; i < n; i++) memcpy(Q + i * mmax + m, W + i * b, b * sizeof *W);
-    {
-      double *t = V;
-      V = W;
-      W = t;
-    }
+    /* the next block (in its slot already) joins the basis; its coupling to this one (R^T)
+     * comes out of the next step's projection, so H stays Q^T A Q as computed */
   }
   if (done)
     for (i = 0; i < k; i++) wout[i] = theta[k - i]; /* ascending from dsyevr */
