@@ -169,7 +169,7 @@ describe("pathkernel.new: the observer that integrates while the net trains", fu
   local function pk() return pathkernel.new{X = X, y = y, X_test = Xt} end
   bad_args.cases(it, {
     {"ntklab.pathkernel.new", function() pathkernel.new() end, "bad argument #1 to 'pathkernel.new' (table expected, got nil)"},
-    {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = y, X_test = Xt, foo = 1} end, "invalid option 'foo'"},
+    {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = y, X_test = Xt, stpe = 1} end, "invalid option 'stpe' (did you mean 'step'?); valid options:"},
     {"ntklab.pathkernel.new", function() pathkernel.new{y = y, X_test = Xt} end, "option 'X': tensor required"},
     {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = Xt, X_test = Xt} end, "option 'y': [20] or [20 x 1] expected (as X's rows), got 2-D with 6 rows"},
     {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = y, X_test = X:t()} end, "option 'X_test': 5 columns expected (as X), got 20"},

@@ -82,9 +82,7 @@ local function is_net(v) return getmetatable(v) == core.metatable("mlp") end
 -- pathkernel.predictor's options.
 function pathkernel.new(opts)
   check.table(opts, 1, F)
-  for k in pairs(opts) do
-    if not OPTIONS[k] then check.fail(1, F, "invalid option '" .. tostring(k) .. "'") end
-  end
+  check.options(opts, 1, F, OPTIONS)
   local X = check.option_tensor(opts, "X", 1, F, {2}, true)
   local X_test = check.option_tensor(opts, "X_test", 1, F, {2}, true)
   local P, M = X:size(1), X_test:size(1)
