@@ -371,7 +371,7 @@ int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_
     int got = ntk_linalg_topk_krylov(ntk_tensor_data(w), ntk_tensor_data(A), lda, n, k,
                                      NTK_LINALG_TOPK_AUTO, NULL, err);
     if (got < 0) {
-      st = got;
+      st = NTK_ENOMEM;
       goto fail;
     }
     if (got) return NTK_OK;

@@ -320,10 +320,12 @@ int ntk_linalg_topk_krylov(double *wout, const double *a, size_t lda, size_t n, 
   nd = n * mmax + n * b + mmax * b + 2 * mmax * mmax + 2 * b * b + mmax + mmax * (k + 1) +
        lwork;
   if (ntk_memory_check(nd * sizeof(double), "the top-k eigenvalue workspace", err) != NTK_OK)
-    return NTK_ENOMEM;
+    return -1;
   buf = malloc(nd * sizeof(double) + ((size_t)liwork + 2 * (k + 1)) * sizeof(lapack_int));
-  if (!buf)
-    return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for the top-k eigenvalue workspace");
+  if (!buf) {
+    ntk_error_set(err, NTK_ENOMEM, 0, "out of memory for the top-k eigenvalue workspace");
+    return -1;
+  }
   /* the basis, block after block (block t: n x b row-major at Q + t n b), so that a run touches
    * the pages of the blocks it makes and the pass over A reads its block contiguously */
   Q = buf;

@@ -73,8 +73,9 @@ int ntk_linalg_topk_exact_symmetric(const double *a, size_t n, size_t lda);
  * exactly symmetric and finite (the caller checks; only then is the product A Q the one with
  * (A + A^T) / 2 that the full solver factors). 1 <= k, 2 b <= n / 2 for b the block width.
  * Returns 1 when converged; 0 when not within NTK_LINALG_TOPK_MAXBLOCKS steps or when the
- * Krylov space stops growing (A of low rank): the caller falls back to dsyevr; NTK_ENOMEM
- * (err set) when the workspace does not fit. *steps (may be NULL) <- block steps taken. */
+ * Krylov space stops growing (A of low rank): the caller falls back to dsyevr; -1 when the
+ * workspace does not fit (err set, NTK_ENOMEM: a status of its own, since NTK_ENOMEM is positive
+ * and would read as "converged"). *steps (may be NULL) <- block steps taken. */
 int ntk_linalg_topk_krylov(double *w, const double *a, size_t lda, size_t n, size_t k,
                            ntk_linalg_topk_products products, size_t *steps, ntk_error *err);
 
