@@ -108,9 +108,22 @@ static void test_low_rank(void) {
   NTK_TEST_RELEASE(&A);
 }
 
+/* A workspace past what the process may use is -1 with NTK_ENOMEM in err (NTK_ENOMEM itself is
+ * positive, and ntk_linalg_eigh_top read it as "converged": a result never written). A at
+ * n = 10^8 is never read: the workspace (262 GB) is refused first. */
+static void test_no_memory(void) {
+  double a = 0.0, top[5];
+  ntk_error err;
+  err.status = NTK_OK;
+  CHECK(ntk_linalg_topk_krylov(top, &a, 1, (size_t)100000000, 5, NTK_LINALG_TOPK_AUTO, NULL,
+                               &err) == -1);
+  CHECK(err.status == NTK_ENOMEM);
+}
+
 int main(void) {
   test_ntk_like();
   test_clustered();
   test_low_rank();
+  test_no_memory();
   TEST_MAIN_END();
 }
