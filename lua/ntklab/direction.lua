@@ -28,7 +28,8 @@
 -- recomputed kernels are those the recorder saw (spec 57 checks c against the recorder's
 -- kernel_distance at the first record's reference).
 --
--- Cost at finish: one train NTK (with layers) and 5 (L + 1) P^2 passes per record, then a
+-- Cost at finish: one train NTK (with layers; layers = false: without, and 5 P^2 passes) and
+-- 5 (L + 1) P^2 passes per record, then a
 -- train NTK, a test x train NTK and one kernel regression at each predictor record. Memory at
 -- finish, in two passes so their peaks do not add up: first two kernels per kind (K(0) and
 -- K_end - K(0), for the total and each layer) plus the L + 1 being processed; then the test
@@ -54,13 +55,15 @@ local Direction = {}
 Direction.__index = Direction
 
 local F = "direction.new"
-local OPTIONS = {X = true, y = true, X_test = true, predict_every = true}
+local OPTIONS = {X = true, y = true, X_test = true, predict_every = true, layers = true}
 local NAN = 0 / 0
 
 local function is_net(v) return getmetatable(v) == core.metatable("mlp") end
 
 --- direction.new{X = [P x D], y = [P] or [P x 1], X_test = [M x D] (optional),
--- predict_every = 4 (0: only the first and last record; needs X_test)}: see the module comment.
+-- predict_every = 4 (0: only the first and last record; needs X_test), layers = true (false:
+-- the total kernel's cosines only, no per-layer columns: each record's kernel costs one fused
+-- NTK instead of L per-layer ones, 3-4x less for a deep MLP)}: see the module comment.
 function direction.new(opts)
   check.table(opts, 1, F)
   for k in pairs(opts) do
@@ -82,8 +85,13 @@ function direction.new(opts)
   if math.type(every) ~= "integer" or every < 0 then
     check.fail(1, F, "option 'predict_every': integer >= 0 expected, got " .. tostring(every))
   end
+  local layers = opts.layers
+  if layers == nil then layers = true end
+  if type(layers) ~= "boolean" then
+    check.fail(1, F, "option 'layers': boolean expected, got " .. check.typename(layers))
+  end
   local dir = setmetatable({
-    X = X, y = y:dim() == 2 and y:reshape(P) or y, X_test = X_test, predict_every = every,
+    X = X, y = y:dim() == 2 and y:reshape(P) or y, X_test = X_test, predict_every = every, layers = layers,
     thetas = {}, t = {}, step = {}, trajectory = {}, columns = {}, predictor = {},
     workspace = core.kernel_workspace(), test_workspace = X_test and core.kernel_workspace() or nil,
     seconds = 0, finished = false,
@@ -149,6 +157,7 @@ function Direction:_kernels(net, theta, test, K_out, k_out, lay_out, test_only)
   if not test_only then
     local layers = lay_out
     if layers == nil then layers = true end
+    if not self.layers then layers = false end
     K, lay = core.ntk(net, self.X, {workspace = self.workspace, out = K_out, layers = layers})
   end
   local k = test and self.X_test and core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace, out = k_out}) or nil
@@ -212,7 +221,7 @@ function Direction:_cosines(scratch)
   local n = #self.t
   local Ke, laye = self:_kernels(scratch, self.thetas[n], false)
   local K0, lay0 = self:_kernels(scratch, self.thetas[1], false)
-  local L = #lay0
+  local L = self.layers and #lay0 or 0
   local kinds = {{name = "", ref = reference(K0, Ke)}}
   for l = 1, L do kinds[#kinds + 1] = {name = "layer" .. l .. "_", ref = reference(lay0[l], laye[l])} end
   Ke, laye, K0, lay0 = nil, nil, nil, nil
@@ -262,7 +271,7 @@ function Direction:_predictor_rows(scratch)
   -- K through the per-layer path, as in pass 1 and predictor_at: the same bits at a record
   -- whichever computes it (the fused two-layer path rounds differently)
   local laybuf = {}
-  for l = 1, self.scratch:depth() do laybuf[l] = core.zeros(P, P) end
+  for l = 1, self.layers and self.scratch:depth() or 0 do laybuf[l] = core.zeros(P, P) end
   for i = 1, n do
     if self:_predicts(i) then
       local K, _, k = self:_kernels(scratch, self.thetas[i], true, Kbuf, kbuf, laybuf)
