@@ -110,7 +110,7 @@ describe("ntklab.direction on the two-layer linear net", function()
   local q0, r0 = theory.qr(a0, W0, beta)
   local dir = direction.new{X = X, y = y, X_test = Xt, predict_every = 1}
   -- the same records, total kernel only (layers = false: one fused NTK per record)
-  local dir_total = direction.new{X = X, y = y, X_test = Xt, predict_every = 1, layers = false}
+  local dir_total = direction.new{X = X, y = y, X_test = Xt, predict_every = 1, layers = false, stats = true}
   local rec = ntklab.recorder{times = {log = {1e-2, 30, 40}}, X = X, y = y, X_test = Xt, y_test = yt,
     observers = {dir, dir_total}}
   rec:run(ntklab.train.flow{method = "rk45", rtol = 1e-10, atol = 1e-16}, net)
@@ -175,7 +175,8 @@ describe("ntklab.direction on the two-layer linear net", function()
     -- (SAME_FIT, above)
     local ROUND = 1e-12
     local tt = dir_total.trajectory
-    assert.are.same({"t", "step", "direction", "direction_learned"}, dir_total.columns)
+    assert.are.same({"t", "step", "direction", "direction_learned", "kernel_norm", "alignment",
+      "alignment_centered"}, dir_total.columns)
     assert.is_nil(tt.layer1_direction)
     assert.are.equal(n, #tt.t)
     for i = 1, n do
@@ -188,6 +189,17 @@ describe("ntklab.direction on the two-layer linear net", function()
       assert.is_true(math.abs(row.rel_err - dir_total.predictor[j].rel_err) < SAME_FIT)
       assert.is_true(math.abs(row.test_direction - dir_total.predictor[j].test_direction) < ROUND)
     end
+    -- stats = true: |K|_F and the alignments of the recomputed kernels, as the recorder read
+    -- them from its own kernels during training
+    local rt = rec.trajectory
+    for i = 1, n do
+      assert.is_true(math.abs(tt.kernel_norm[i] / rt.kernel_norm[i] - 1) < ROUND)
+      assert.is_true(math.abs(tt.alignment[i] - rt.alignment[i]) < ROUND)
+      assert.is_true(math.abs(tt.alignment_centered[i] - rt.alignment_centered[i]) < ROUND)
+    end
+    assert.is_nil(tr.kernel_norm) -- stats = false (default): no such columns
+    assert.has_error(function() direction.new{X = X, y = y, stats = 1} end,
+      "bad argument #1 to 'direction.new' (option 'stats': boolean expected, got number)")
     assert.has_error(function() direction.new{X = X, y = y, layers = "no"} end,
       "bad argument #1 to 'direction.new' (option 'layers': boolean expected, got string)")
   end)

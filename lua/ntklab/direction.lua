@@ -45,7 +45,8 @@
 -- the initial-NTK predictor, at the last the final-NTK one.
 --
 -- The trajectory (dir.trajectory, columns dir.columns) has one row per record, in the
--- recorder's order, with t and step, to be merged with the recorder's (same t).
+-- recorder's order, with t and step, to be merged with the recorder's (same t); with
+-- stats = true also the kernel's |K|_F and alignments, for callers without a recorder.
 local check = require "ntklab.argcheck"
 check.register()
 local core = require "ntklab.core"
@@ -55,7 +56,7 @@ local Direction = {}
 Direction.__index = Direction
 
 local F = "direction.new"
-local OPTIONS = {X = true, y = true, X_test = true, predict_every = true, layers = true}
+local OPTIONS = {X = true, y = true, X_test = true, predict_every = true, layers = true, stats = true}
 local NAN = 0 / 0
 
 local function is_net(v) return getmetatable(v) == core.metatable("mlp") end
@@ -63,7 +64,10 @@ local function is_net(v) return getmetatable(v) == core.metatable("mlp") end
 --- direction.new{X = [P x D], y = [P] or [P x 1], X_test = [M x D] (optional),
 -- predict_every = 4 (0: only the first and last record; needs X_test), layers = true (false:
 -- the total kernel's cosines only, no per-layer columns: each record's kernel costs one fused
--- NTK instead of L per-layer ones, 3-4x less for a deep MLP)}: see the module comment.
+-- NTK instead of L per-layer ones, 3-4x less for a deep MLP), stats = false (true: also the
+-- columns kernel_norm, alignment, alignment_centered of ntklab.kernel_stats(K(t), y), read in
+-- the same pass, for a caller that would otherwise compute every record's kernel twice)}: see
+-- the module comment.
 function direction.new(opts)
   check.table(opts, 1, F)
   for k in pairs(opts) do
@@ -90,7 +94,12 @@ function direction.new(opts)
   if type(layers) ~= "boolean" then
     check.fail(1, F, "option 'layers': boolean expected, got " .. check.typename(layers))
   end
+  local stats = opts.stats or false
+  if type(stats) ~= "boolean" then
+    check.fail(1, F, "option 'stats': boolean expected, got " .. check.typename(stats))
+  end
   local dir = setmetatable({
+    stats = stats,
     X = X, y = y:dim() == 2 and y:reshape(P) or y, X_test = X_test, predict_every = every, layers = layers,
     thetas = {}, t = {}, step = {}, trajectory = {}, columns = {}, predictor = {},
     workspace = core.kernel_workspace(), test_workspace = X_test and core.kernel_workspace() or nil,
@@ -230,6 +239,10 @@ function Direction:_cosines(scratch)
     cols[#cols + 1] = kind.name .. "direction"
     cols[#cols + 1] = kind.name .. "direction_learned"
   end
+  local STATS = {"kernel_norm", "alignment", "alignment_centered"}
+  if self.stats then
+    for _, c in ipairs(STATS) do cols[#cols + 1] = c end
+  end
   self.columns = cols
   local tr = {t = {}, step = {}}
   for _, c in ipairs(cols) do tr[c] = tr[c] or {} end
@@ -239,6 +252,10 @@ function Direction:_cosines(scratch)
   for i = 1, n do
     local K, lay = self:_kernels(scratch, self.thetas[i], false, Kbuf, nil, laybuf)
     tr.t[i], tr.step[i] = self.t[i], self.step[i]
+    if self.stats then -- before the cosines, which leave K - K(0) in K
+      local st = core.kernel_stats(K, self.y)
+      tr.kernel_norm[i], tr.alignment[i], tr.alignment_centered[i] = st.norm, st.alignment, st.alignment_centered
+    end
     local mats = {K}
     for l = 1, L do mats[#mats + 1] = lay[l] end
     for j, kind in ipairs(kinds) do
