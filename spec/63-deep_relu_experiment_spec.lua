@@ -101,8 +101,12 @@ describe("experiments/deep_relu.lua", function()
     local function rel(a, b) return analysis.compare(a, b).rel_err end
     local loose = assert(run(config{depth = 2, sigma = 0.2, stop_ratio = 1e-2}))
     local pl = predictions()
-    local far = assert(run(config{depth = 2, sigma = 0.2, stop_ratio = 1e-6}))
+    -- (the far run without per-layer directions: the same net, the total's columns only)
+    local far = assert(run(config{depth = 2, sigma = 0.2, stop_ratio = 1e-6, layer_directions = false}))
     local pf = predictions()
+    local _, cols = assert(ntklab.output.read_csv(exp.dir .. "/trajectory.csv"))
+    assert.is_truthy(cols.direction and cols.direction_learned and cols.kernel_norm)
+    assert.is_nil(cols.layer1_direction)
     -- the summary's numbers from the files: kernel regression against the completed net (column
     -- 5), and the train residual from the final loss (mean squared error / 2, targets +-1)
     assert.is_true(math.abs(rel(pl[3], pl[5]) - loose.final_ntk_rel_err_completed) < 1e-12)
