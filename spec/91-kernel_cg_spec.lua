@@ -208,6 +208,7 @@ describe("bad arguments to ntklab.cg", function()
       cg.solve{K = ntklab.tile_matvec({dir .. "/" .. t.file}, {t.rows[2] - t.rows[1] + 1}, 64), y = y}
     end, "square kernel expected, got a [32 x 64] tile_matvec"},
     {"cg.solve", function() cg.solve{K = K, y = ntklab.ones(5)} end, "option 'y': [4] or [4 x m] tensor expected"},
+    {"cg.solve", function() cg.solve{K = K, y = ntklab.ones(4):fill_(0 / 0)} end, "option 'y': finite values expected, got a NaN"},
     {"cg.solve", function() cg.solve{K = K, y = y, ridge = -1} end, "option 'ridge': finite number >= 0 expected"},
     {"cg.solve", function() cg.solve{K = K, y = y, tol = 0} end, "option 'tol': number in (0, 1) expected"},
     {"cg.solve", function() cg.solve{K = K, y = y, precond = "jacobi"} end, "'pivchol' or 'none' expected, got 'jacobi'"},

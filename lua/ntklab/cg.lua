@@ -246,6 +246,9 @@ function cg.solve(opts)
     check.fail(1, f, fmt("option 'y': [%d] or [%d x m] tensor expected, got %s", P, P,
                          check.typename(y) == "ntklab.tensor" and tostring(y:size(1)) .. " rows" or check.typename(y)))
   end
+  if not (y:abs():max() < math.huge) then
+    check.fail(1, f, "option 'y': finite values expected, got a NaN or an infinity")
+  end
   local ridge = opts.ridge or 0
   if type(ridge) ~= "number" or not (ridge >= 0) or ridge == math.huge then
     check.fail(1, f, "option 'ridge': finite number >= 0 expected, got " .. tostring(ridge))
@@ -303,7 +306,7 @@ function cg.solve(opts)
   local function update_active()
     local worst, any = 0, false
     for j = 1, m do
-      active[j] = res[j] > tol
+      active[j] = not (res[j] <= tol) -- a NaN residual stays active: never "converged"
       any = any or active[j]
       worst = math.max(worst, res[j])
     end
