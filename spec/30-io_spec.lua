@@ -92,6 +92,37 @@ describe("IDX", function()
     assert.are.equal(string.pack(">BBBBI4ff", 0, 0, 0x0D, 1, 2, 1.5, -2), read_bytes(p))
   end)
 
+  it("reads chosen rows only, in the order asked, and the header alone for rows = {}", function()
+    local full = ints(7, 6, 0, 255, 11)
+    for _, name in ipairs{"rows.idx", "rows.idx.gz"} do
+      local p = path(name)
+      assert(nio.write_idx(p, full, {type = "ubyte", dims = {7, 2, 3}}))
+      local rows = {5, 1, 7, 5}
+      local X, info = nio.read_idx(p, {rows = rows})
+      assert.are.same({7, 2, 3}, info.dims) -- the file's declared shape
+      assert.are.equal("ubyte", info.type)
+      assert_same_tensor(full:gather(rows), X)
+      local head, hinfo = nio.read_idx(p, {rows = {}})
+      assert.are.same({0, 6}, head:shape())
+      assert.are.same({7, 2, 3}, hinfo.dims)
+    end
+    -- a 1-D file (labels) picks elements
+    local p = path("rows1.idx")
+    assert(nio.write_idx(p, ntklab.tensor{4, 5, 6}, {type = "ubyte"}))
+    assert.are.same({6, 4}, {(nio.read_idx(p, {rows = {3, 1}})):get(1), (nio.read_idx(p, {rows = {3, 1}})):get(2)})
+  end)
+
+  bad_args.cases(it, {
+    {"ntklab.io.read_idx", function() nio.read_idx(path("rows.idx"), {rows = {1, 8}}) end,
+      "bad argument #2 to 'read_idx' (row 8 is not among the file's 7 rows (1..7))"},
+    {"ntklab.io.read_idx", function() nio.read_idx(path("rows.idx"), {rows = {1, 0}}) end,
+      "bad argument #2 to 'read_idx' (option 'rows': positive integer expected at [2], got 0)"},
+    {"ntklab.io.read_idx", function() nio.read_idx(path("rows.idx"), {rows = {1.5}}) end,
+      "(option 'rows': positive integer expected at [1], got 1.5)"},
+    {"ntklab.io.read_idx", function() nio.read_idx(path("rows.idx"), {rowz = {1}}) end,
+      "(invalid option 'rowz' (did you mean 'rows'?); valid options: 'rows')"},
+  })
+
   it("writes views and transposes by their logical layout", function()
     local base = ints(6, 4, 0, 255, 5)
     local view = base:t():narrow(2, 2, 3) -- [4 x 3], strided

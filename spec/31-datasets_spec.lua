@@ -129,6 +129,33 @@ describe("MNIST through scripts/fetch-data", function()
     end
   end)
 
+  it("reads the chosen images only, and reports images and labels that disagree", function()
+    -- official-layout files: image r holds the value r in its first pixel and its class in the
+    -- second, so every selected row can be traced to its source
+    local dir = tmpdir .. "/idx_rows"
+    os.execute("mkdir -p '" .. dir .. "'")
+    local function write(prefix, n, labels_n)
+      local X, y = ntklab.zeros(n, 784), ntklab.zeros(labels_n)
+      for r = 1, n do X:set(r, 1, r % 256) X:set(r, 2, (r - 1) % 3) end
+      for r = 1, labels_n do y:set(r, (r - 1) % 3) end
+      assert(ntklab.io.write_idx(dir .. "/" .. prefix .. "-images-idx3-ubyte", X, {type = "ubyte", dims = {n, 28, 28}}))
+      assert(ntklab.io.write_idx(dir .. "/" .. prefix .. "-labels-idx1-ubyte", y, {type = "ubyte"}))
+    end
+    write("train", 30, 30)
+    write("t10k", 12, 12)
+    local ds = assert(data.mnist{dir = dir, classes = {0, 2}, train = 8, test = 4, seed = 3, raw = true})
+    assert.are.same({8, 784}, ds.X_train:shape())
+    for i = 1, 8 do
+      -- the pixel that names the class agrees with the label the selection kept
+      assert.are.equal(ds.labels_train:get(i), ds.X_train:get(i, 2))
+    end
+    -- 31 labels for 30 images: a malformed pair, returned as nil, msg (not a raise)
+    write("train", 30, 31)
+    local none, err = data.mnist{dir = dir, classes = {0, 2}, train = 8, test = 4}
+    assert.is_nil(none)
+    assert.matches("train-labels-idx1-ubyte: 31 labels for the 30 images of ", err, 1, true)
+  end)
+
   it("says where it looked when there is no data", function()
     local ds, err = data.mnist{dir = tmpdir .. "/nothing"}
     assert.is_nil(ds)

@@ -96,7 +96,7 @@ describe("bad arguments", function()
     {"ntklab.images.chw", function() images.chw(ntklab.zeros(2, 12), 3, 0, 4) end, "bad argument #3 to 'images.chw' (integer >= 1 expected, got 0)"},
     {"ntklab.images.load", function() images.load{dataset = "svhn"} end, "option 'dataset': \"auto\", \"cifar10\", \"fashion_mnist\" or \"mnist\" expected, got svhn"},
     {"ntklab.images.load", function() images.load{gamma = 2} end, "option 'gamma': number in [0, 1] or false expected, got 2"},
-    {"ntklab.images.load", function() images.load{whiten = true} end, "bad argument #1 to 'images.load' (invalid option 'whiten')"},
+    {"ntklab.images.load", function() images.load{whiten = true} end, "bad argument #1 to 'images.load' (invalid option 'whiten'; valid options: 'classes', 'cutoff', 'dataset', 'dir', 'gamma', 'seed', 'test', 'train')"},
     {"ntklab.images.load", function() images.load{cutoff = 1} end, "option 'cutoff': number in [0, 1) expected, got 1"},
   })
 end)

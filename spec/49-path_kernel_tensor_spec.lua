@@ -154,6 +154,34 @@ describe("pathkernel.new: the observer that integrates while the net trains", fu
     assert.is_true(max_rel(totable(res2.test), totable(res.test)) < PATH_TOL)
   end)
 
+  it("takes any model: a frozen conv net's path kernel is its linearized model at T", function()
+    -- a small conv net on 2 x 4 x 4 images that does not move between the two points, so the
+    -- path-kernel predictor integrates a constant kernel: the frozen-kernel closed form
+    -- (ntklab.linearized, one eigendecomposition) is the independent reference
+    local m = ntklab.model{input = {2, 4, 4}, seed = 5, layers = {
+      {"conv", out = 3, kernel = 3, pad = 1}, {"relu"}, {"pool"}, {"dense", out = 1}}}
+    local rng = ntklab.rng(7)
+    local Xm, Xmt, ym = rng:normal(12, 32), rng:normal(5, 32), rng:normal(12)
+    local T, STEP, FROZEN_TOL = 3, 0.02, 1e-9
+    local frozen = pathkernel.new{X = Xm, y = ym, X_test = Xmt, tile = 4, step = STEP}
+    frozen:observe(0, 0, 1, m)
+    frozen:observe(T, 1, 1, m)
+    local res = assert(frozen:finish():result())
+    local K, Kx = ntklab.ntk(m, Xm), ntklab.ntk(m, Xmt, Xm)
+    local lin = ntklab.linearized.predictor{K = K, y = ym, f0 = m:forward(Xm):reshape(12), Kx = Kx,
+      f0_test = m:forward(Xmt):reshape(5)}
+    -- RK4's global error goes as h^4: 1e-7 at the default bound h (eta/P)|K|_F <= 0.25 here,
+    -- about 1e-11 at STEP = 0.02 (12.5x smaller), well inside FROZEN_TOL
+    assert.is_true(max_rel(totable(res.test), totable(lin:test(T))) < FROZEN_TOL)
+    assert.is_true(max_rel(totable(res.train), totable(lin:train(T))) < FROZEN_TOL)
+    -- the tile only bounds memory: the same kernels, so the same result
+    local untiled = pathkernel.new{X = Xm, y = ym, X_test = Xmt, step = STEP}
+    untiled:observe(0, 0, 1, m)
+    untiled:observe(T, 1, 1, m)
+    local res0 = assert(untiled:finish():result())
+    assert.is_true(max_rel(totable(res0.test), totable(res.test)) < 1e-12)
+  end)
+
   it("reports a failed integration as nil, msg after the run, without stopping the trainer", function()
     local pk = pathkernel.new{X = X, y = y, X_test = Xt, max_steps = 1}
     local net = new_net()
@@ -169,18 +197,19 @@ describe("pathkernel.new: the observer that integrates while the net trains", fu
   local function pk() return pathkernel.new{X = X, y = y, X_test = Xt} end
   bad_args.cases(it, {
     {"ntklab.pathkernel.new", function() pathkernel.new() end, "bad argument #1 to 'pathkernel.new' (table expected, got nil)"},
-    {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = y, X_test = Xt, foo = 1} end, "invalid option 'foo'"},
+    {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = y, X_test = Xt, stpe = 1} end, "invalid option 'stpe' (did you mean 'step'?); valid options:"},
     {"ntklab.pathkernel.new", function() pathkernel.new{y = y, X_test = Xt} end, "option 'X': tensor required"},
     {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = Xt, X_test = Xt} end, "option 'y': [20] or [20 x 1] expected (as X's rows), got 2-D with 6 rows"},
     {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = y, X_test = X:t()} end, "option 'X_test': 5 columns expected (as X), got 20"},
     {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = y, X_test = Xt:reshape(30)} end, "option 'X_test': 2-D tensor expected, got 1-D"},
     {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = y, X_test = Xt, every = 0} end, "option 'every': integer >= 1 expected, got 0"},
+    {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = y, X_test = Xt, tile = -1} end, "option 'tile': integer >= 0 expected, got -1"},
     {"ntklab.pathkernel.new", function() pathkernel.new{X = X, y = y, X_test = Xt, step = 3} end,
       "bad argument #1 to 'pathkernel.new' (option 'step': number in (0, 2.5] expected, got 3)"},
     {"ntklab.pathkernel.new", function() pk():observe(0.5, 1, 1, net) end, "bad argument #1 to 'pathkernel:observe' (the first point must be at t = 0, got 0.5)"},
     {"ntklab.pathkernel.new", function() local p = pk(); p:observe(0, 0, 1, net); p:observe(0, 1, 1, net) end, "time after the previous point 0 expected"},
     {"ntklab.pathkernel.new", function() pk():observe(0, 0, 1, net, ntklab.eye(3)) end, "bad argument #5 to 'pathkernel:observe' ([20 x 20] tensor expected"},
-    {"ntklab.pathkernel.new", function() pk():observe(0, 0, 1, {}) end, "bad argument #4 to 'pathkernel:observe' (mlp expected, got table)"},
+    {"ntklab.pathkernel.new", function() pk():observe(0, 0, 1, {}) end, "bad argument #4 to 'pathkernel:observe' (mlp or model expected, got table)"},
     {"ntklab.pathkernel.new", function() pk():finish() end, "bad argument #1 to 'pathkernel:finish' (nothing observed yet)"},
     {"ntklab.pathkernel.new", function()
        local p = pk(); p:observe(0, 0, 1, net); p:observe(1, 1, 1, net); p:finish(); p:finish()

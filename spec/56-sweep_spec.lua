@@ -160,6 +160,11 @@ return {name = "toy", summary = "fails for x = 2", options = {{name = "x", type 
       {"--grid sigma=1e-3 --sigma 1", "--sigma is swept (--grid/--seeds) and fixed at once"},
       {"--grid sigma=1e-3 --records 1", "option '--records' must be >= 2, got 1"},
       {"--grid sigma=1e-3 --out /", "--out: a directory of the sweep's own expected, got '/'"},
+      {"--grid sigma,s=1e-3:1,1e-2", "--grid sigma,s: 2 values separated by ':' expected in each item, got '1e-2'"},
+      {"--grid sigma,s=1e-3:1:2", "--grid sigma,s: 2 values separated by ':' expected in each item, got '1e-3:1:2'"},
+      {"--grid sigma,s=1e-3:x", "--grid s: option '--s' expects a number, got 'x'"},
+      {"--grid sigma,sigma=1e-3:1e-2", "--grid sigma given twice"},
+      {"--grid sigma,s=1e-3:1 --grid s=2", "--grid s given twice"},
     } do
       local out, code = sh(sweep_cmd(case[1]))
       assert.are.equal(101, code, out)
@@ -221,6 +226,25 @@ return {name = "toy", summary = "fails for x = 2", options = {{name = "x", type 
     local cmd = sweep.command(plan, plan.runs[2])
     assert.matches("^%[ %-e .*/sigma=1e%-3,seed=2/summary.json %] || OPENBLAS_NUM_THREADS=1 ", cmd)
     assert.matches(" run .*linear_two_layer.lua %-%-sigma 1e%-3 %-%-seed 2 %-%-records 30 %-%-out ", cmd)
+    -- paired options: one run per item, not the product (2 items x 2 seeds = 4 runs, not 8)
+    local paired = assert(sweep.plan{module = script, grid = {{{"sigma", "s"}, {{"1e-3", "1"}, {"1e-2", "2"}}}},
+      seeds = {1, 2}, out = base .. "/paired", host = host, threads = 1})
+    assert.are.equal(4, #paired.runs)
+    assert.are.same({"sigma", "s", "seed"}, paired.params)
+    local names = {}
+    for i, r in ipairs(paired.runs) do names[i] = r.name end
+    assert.are.same({"sigma=1e-3,s=1,seed=1", "sigma=1e-3,s=1,seed=2", "sigma=1e-2,s=2,seed=1",
+      "sigma=1e-2,s=2,seed=2"}, names)
+    assert.are.same({"--sigma", "1e-2", "--s", "2", "--seed", "1"}, paired.runs[3].args)
+    assert.are.same({sigma = "1e-2", s = "2", seed = "1"}, paired.runs[3].params)
+    -- the command line spells the same plan
+    local out, code = sh(sweep_cmd("--grid sigma,s=1e-3:1,1e-2:2 --seeds 1-2 --emit parallel --out " ..
+      q(base .. "/paired_cli")))
+    assert.are.equal(0, code, out)
+    local jobs = files.slurp(base .. "/paired_cli/jobs.txt")
+    local _, lines = jobs:gsub("\n", "")
+    assert.are.equal(4, lines, jobs)
+    assert.matches("%-%-sigma 1e%-2 %-%-s 2 %-%-seed 1 ", jobs)
     local none, err = sweep.plan{module = script, grid = {{"seed", {"1"}}}, seeds = {1}, out = base, host = host}
     assert.is_nil(none)
     assert.are.equal("--seeds and --grid seed=... both set the seed", err)

@@ -37,6 +37,10 @@ describe("issue 12's misuses", function()
     {"ntklab.mlp", function() ntklab.mlp{widhts = {3, 1}} end,
       "(invalid option 'widhts' (did you mean 'widths'?); valid "
       .. "options: 'widths', 'activation', 'bias', 'param', 'sigma', 'bias_sigma', 'init', 'seed', 'rng')"},
+    -- the same message from Lua modules whose options are a set: names in sorted order
+    {"ntklab.linearized.predictor", function() ntklab.linearized.predictor{K = X, y = X, rcnd = 1} end,
+      "(invalid option 'rcnd' (did you mean 'rcond'?); valid options: 'K', 'Kx', 'eta', 'f0', "
+      .. "'f0_test', 'rcond', 'y')"},
     -- more samples than the data hold is misuse: it raises, as the other bad options do
     {"ntklab.data.mnist", function() data.mnist{dir = mnist_dir, train = 100000} end,
       "bad argument #1 to 'mnist' (options 'train', 'test': 100000 training + 0 test samples "

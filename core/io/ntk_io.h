@@ -57,6 +57,12 @@ enum { NTK_NPY_F8 = 0, NTK_NPY_F4 = 1, NTK_NPY_U1 = 2 };
  * declared dimensions and element type (NTK_IDX_*). Big-endian, as the format prescribes. */
 int ntk_io_read_idx(ntk_tensor *t, ntk_io_shape *shape, int *type, const char *path,
                     ntk_error *err);
+/* The same, keeping only the rows rows[0..nrows) (0-based indices into the first dimension, in
+ * that order, repeats allowed): t <- [nrows x the rest]; shape <- the file's declared shape. A
+ * row past the file's is NTK_EARG (argument 5). rows NULL: every row; nrows 0: the header only
+ * (shape and type), nothing of the data is read. */
+int ntk_io_read_idx_rows(ntk_tensor *t, ntk_io_shape *shape, int *type, const char *path,
+                         const size_t *rows, size_t nrows, ntk_error *err);
 /* path <- IDX file of t's values as element type `type`; dims (may be NULL: t's shape) must
  * multiply to t's element count. Integer types require integral values in range (NTK_EARG
  * otherwise, nothing written); float rounds to nearest. */

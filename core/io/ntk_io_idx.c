@@ -53,6 +53,11 @@ static int init_for_shape(ntk_tensor *t, const ntk_io_shape *s, ntk_error *err) 
 
 int ntk_io_read_idx(ntk_tensor *t, ntk_io_shape *shape, int *type, const char *path,
                     ntk_error *err) {
+  return ntk_io_read_idx_rows(t, shape, type, path, NULL, 0, err);
+}
+
+int ntk_io_read_idx_rows(ntk_tensor *t, ntk_io_shape *shape, int *type, const char *path,
+                         const size_t *rows, size_t nrows, ntk_error *err) {
   ntk_io_in in;
   ntk_io_shape s;
   unsigned char head[4], dims[4 * NTK_IO_MAX_DIMS];
@@ -105,12 +110,46 @@ int ntk_io_read_idx(ntk_tensor *t, ntk_io_shape *shape, int *type, const char *p
     if (d != 0) nonzero *= d;
     numel *= d;
   }
+  if (rows) {
+    /* check the rows before reading the payload: a bad row costs no decompression */
+    for (i = 0; i < nrows; i++)
+      if (rows[i] >= s.dims[0]) {
+        st = ntk_error_set(err, NTK_EARG, 5, "row %zu is not among the file's %zu rows (1..%zu)",
+                           rows[i] + 1, s.dims[0], s.dims[0]);
+        goto done;
+      }
+  }
+  if (rows && nrows == 0) {
+    /* no rows wanted: the header answers (shape and type) without reading the data */
+    ntk_io_shape none = s;
+    none.dims[0] = 0;
+    st = init_for_shape(t, &none, err);
+    if (st != NTK_OK) goto done;
+    if (shape) *shape = s;
+    if (type) *type = ty;
+    goto done;
+  }
   st = ntk_io_in_read_payload(&in, numel * size, &payload, "the IDX data", err);
   if (st != NTK_OK) goto done;
-  st = init_for_shape(t, &s, err);
-  if (st != NTK_OK) goto done;
-  {
-    double *d = ntk_tensor_data(t);
+  if (rows) {
+    /* only the chosen rows become doubles: a 2-class pick of MNIST's 60,000 images costs their
+     * share of the 8-byte tensor, not the whole file's (the payload stays 1 byte a pixel) */
+    ntk_io_shape picked = s;
+    size_t cols = s.dims[0] ? numel / s.dims[0] : 0, r, j;
+    double *d;
+    picked.dims[0] = nrows;
+    st = init_for_shape(t, &picked, err);
+    if (st != NTK_OK) goto done;
+    d = ntk_tensor_data(t);
+    for (r = 0; r < nrows; r++) {
+      const unsigned char *src = payload + rows[r] * cols * size;
+      for (j = 0; j < cols; j++) d[r * cols + j] = idx_decode(src + j * size, ty);
+    }
+  } else {
+    double *d;
+    st = init_for_shape(t, &s, err);
+    if (st != NTK_OK) goto done;
+    d = ntk_tensor_data(t);
     for (i = 0; i < numel; i++) d[i] = idx_decode(payload + i * size, ty);
   }
   if (shape) *shape = s;

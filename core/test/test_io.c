@@ -40,6 +40,19 @@ static void test_idx_round_trip(void) {
   CHECK(back.shape[0] == 2 && back.shape[1] == 6);
   CHECK(ntk_tensor_at(&back, 1, 5) == 45.0);
   ntk_tensor_release(&back);
+  {
+    /* chosen rows, in order; none: the header alone; a row past the file's is misuse */
+    const size_t rows[] = {1, 0, 1}, past[] = {2};
+    CHECK(ntk_io_read_idx_rows(&back, &got, NULL, file("a.idx"), rows, 3, &err) == NTK_OK);
+    CHECK(back.shape[0] == 3 && back.shape[1] == 6 && got.dims[0] == 2);
+    CHECK(ntk_tensor_at(&back, 0, 5) == 45.0 && ntk_tensor_at(&back, 1, 5) == 5.0);
+    ntk_tensor_release(&back);
+    CHECK(ntk_io_read_idx_rows(&back, &got, NULL, file("a.idx"), rows, 0, &err) == NTK_OK);
+    CHECK(back.shape[0] == 0 && back.shape[1] == 6 && got.dims[0] == 2);
+    ntk_tensor_release(&back);
+    CHECK(ntk_io_read_idx_rows(&back, NULL, NULL, file("a.idx"), past, 1, &err) == NTK_EARG);
+    CHECK(err.arg == 5 && back.storage == NULL);
+  }
   /* a transposed view is written in its logical order */
   CHECK(ntk_tensor_transpose(&tr, &t, &err) == NTK_OK);
   CHECK(ntk_io_write_npy(file("t.npy"), &tr, NTK_NPY_F8, &err) == NTK_OK);

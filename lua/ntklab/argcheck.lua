@@ -87,12 +87,19 @@ argcheck.table = of_type("table")
 argcheck.fn = of_type("function")
 
 --- An option table (nil: {}) whose keys are all among `allowed` (a list, in the order the
--- message names them); returns it. An unknown key raises as the binding kit's lntk_options does:
+-- message names them, or a set {name = true}, named in sorted order); returns it. An unknown
+-- key raises as the binding kit's lntk_options does:
 --   bad argument #1 to 'mnist' (invalid option 'trian' (did you mean 'train'?); valid options:
 --   'classes', 'train', ...)
 function argcheck.options(v, n, fname, allowed)
   if v == nil then return {} end
   if type(v) ~= "table" then fail(n, fname, "table expected, got " .. typename(v)) end
+  if #allowed == 0 and next(allowed) ~= nil then
+    local list = {}
+    for k in pairs(allowed) do list[#list + 1] = k end
+    table.sort(list)
+    allowed = list
+  end
   local known = {}
   for _, k in ipairs(allowed) do known[k] = true end
   for k in pairs(v) do

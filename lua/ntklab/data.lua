@@ -236,12 +236,17 @@ local function assemble(name, fname, opts, train_pool, test_pool, source)
   local function split(pool, idx)
     local labels = {}
     for k, i in ipairs(idx) do labels[k] = pool.labels[i] end
-    return gather(pool.X, idx, scale), labels
+    if not pool.read then return gather(pool.X, idx, scale), labels end
+    local X, err = pool.read(idx)
+    if not X then return nil, err end
+    return X:mul_(scale), labels
   end
   local ds = {classes = classes, name = name}
   local tr_labels, te_labels
   ds.X_train, tr_labels = split(train_pool, tr_idx)
+  if not ds.X_train then return nil, tr_labels end
   ds.X_test, te_labels = split(test_pool, te_idx)
+  if not ds.X_test then return nil, te_labels end
   ds.labels_train, ds.labels_test = label_tensor(tr_labels), label_tensor(te_labels)
   ds.y_train = targets(tr_labels, classes, opts.centered_onehot)
   ds.y_test = targets(te_labels, classes, opts.centered_onehot)
@@ -252,16 +257,15 @@ local function assemble(name, fname, opts, train_pool, test_pool, source)
   return ds
 end
 
--- Reads an IDX image/label pair; returns {X, labels} or nil, msg.
+-- An IDX image/label pair as a pool {labels = list, read = function(rows) -> X or nil, msg}:
+-- the labels now (the selection needs them), the images only when the chosen rows are known, so
+-- that picking 2 classes of 60,000 images makes doubles of those rows only. Returns nil, msg
+-- when the labels cannot be read.
 local function read_pair(images_path, labels_path)
-  local X, err = core.io.read_idx(images_path)
-  if not X then return nil, err end
-  local y
-  y, err = core.io.read_idx(labels_path)
-  if not y then return nil, err end
-  if y:dim() ~= 1 or y:size(1) ~= X:size(1) then
-    return nil, ("%s: %d labels for the %d images of %s"):format(labels_path, y:numel(),
-      X:size(1), images_path)
+  local y, info = core.io.read_idx(labels_path)
+  if not y then return nil, info end
+  if y:dim() ~= 1 then
+    return nil, ("%s: a list of labels expected, got %d dimensions"):format(labels_path, #info.dims)
   end
   local labels = tensor_to_list(y)
   for i, l in ipairs(labels) do
@@ -269,7 +273,18 @@ local function read_pair(images_path, labels_path)
       return nil, ("%s: label %s at [%d] is not a class 0..9"):format(labels_path, tostring(l), i)
     end
   end
-  return {X = X, labels = labels}
+  local function read(rows)
+    -- the header first (rows = {} reads nothing else): the counts must agree before a row
+    -- past the images' end could be asked for
+    local head, hinfo = core.io.read_idx(images_path, {rows = {}})
+    if not head then return nil, hinfo end
+    if hinfo.dims[1] ~= #labels then
+      return nil, ("%s: %d labels for the %d images of %s"):format(labels_path, #labels,
+        hinfo.dims[1], images_path)
+    end
+    return core.io.read_idx(images_path, {rows = rows})
+  end
+  return {labels = labels, read = read}
 end
 
 -- The first of name, name .. ".gz" present in dir, or nil.
@@ -293,9 +308,12 @@ local function idx_dataset(name, fname, opts, dir, origin)
   local test
   test, err = read_pair(tei, tel)
   if not test then return false, err end
-  return assemble(name, fname, opts, train, test,
+  local ds
+  ds, err = assemble(name, fname, opts, train, test,
     {dataset = name, origin = origin, dir = dir, files = {tri, trl, tei, tel},
      pool = {train = #train.labels, test = #test.labels}})
+  if not ds then return false, err end
+  return ds
 end
 
 --- MNIST: the official IDX files (train-*/t10k-*, plain or .gz) when present; else the 10,000

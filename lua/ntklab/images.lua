@@ -82,9 +82,7 @@ function images.load(opts)
   local fname = "images.load"
   opts = opts or {}
   argcheck.table(opts, 1, fname)
-  for k in pairs(opts) do
-    if not LOAD_OPTIONS[k] then argcheck.fail(1, fname, ("invalid option '%s'"):format(tostring(k))) end
-  end
+  argcheck.options(opts, 1, fname, LOAD_OPTIONS)
   local dataset = opts.dataset or "auto"
   if dataset ~= "auto" and not SHAPES[dataset] then
     argcheck.fail(1, fname, ("option 'dataset': \"auto\", \"cifar10\", \"fashion_mnist\" or "

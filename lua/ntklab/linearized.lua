@@ -96,9 +96,7 @@ Predictor.__name = "ntklab.linearized.predictor"
 function linearized.predictor(opts)
   local f = "linearized.predictor"
   check.table(opts, 1, f)
-  for k in pairs(opts) do
-    if not PREDICTOR_KEYS[k] then check.fail(1, f, ("invalid option '%s'"):format(tostring(k))) end
-  end
+  check.options(opts, 1, f, PREDICTOR_KEYS)
   local c = core()
   if opts.K == nil then check.fail(1, f, "field 'K': tensor expected, got nil") end
   local K = tensor_arg(opts.K, 1, f, "field 'K'")

@@ -71,20 +71,23 @@ PathKernel.__index = PathKernel
 
 local F = "pathkernel.new"
 local OPTIONS = {X = true, y = true, X_test = true, every = true, step = true, eta = true,
-  max_steps = true}
+  max_steps = true, tile = true}
 
 local function is_tensor(v) return getmetatable(v) == core.metatable("tensor") end
-local function is_net(v) return getmetatable(v) == core.metatable("mlp") end
+local function is_mlp(v) return getmetatable(v) == core.metatable("mlp") end
+-- any network: an ntklab.mlp, or an ntklab.model (ntklab.wide_resnet, ntklab.model{...})
+local function is_net(v) return is_mlp(v) or getmetatable(v) == core.metatable("model") end
+local NET_EXPECTED = "mlp or model expected, got "
 
 --- pathkernel.new{X = [P x D], y = [P] or [P x 1], X_test = [M x D], every = 1,
--- step = 0.25, eta = 1, max_steps = 1e6}: an observer that integrates the path-kernel
+-- step = 0.25, eta = 1, max_steps = 1e6, tile = 0}: an observer that integrates the path-kernel
 -- predictor while the net trains (see the module comment); step, eta and max_steps are
--- pathkernel.predictor's options.
+-- pathkernel.predictor's options. The net may be an MLP (kernels through one workspace that
+-- caches X X^T) or a model (kernels in Jacobian tiles of `tile` samples, 0 = all at once, as
+-- ntklab.ntk takes it).
 function pathkernel.new(opts)
   check.table(opts, 1, F)
-  for k in pairs(opts) do
-    if not OPTIONS[k] then check.fail(1, F, "invalid option '" .. tostring(k) .. "'") end
-  end
+  check.options(opts, 1, F, OPTIONS)
   local X = check.option_tensor(opts, "X", 1, F, {2}, true)
   local X_test = check.option_tensor(opts, "X_test", 1, F, {2}, true)
   local P, M = X:size(1), X_test:size(1)
@@ -96,6 +99,10 @@ function pathkernel.new(opts)
     check.fail(1, F, ("option 'y': [%d] or [%d x 1] expected (as X's rows), got %d-D with %d rows")
       :format(P, P, y:dim(), y:size(1)))
   end
+  local tile = opts.tile or 0
+  if math.type(tile) ~= "integer" or tile < 0 then
+    check.fail(1, F, "option 'tile': integer >= 0 expected, got " .. tostring(tile))
+  end
   local every = opts.every or 1
   if math.type(every) ~= "integer" or every < 1 then
     check.fail(1, F, "option 'every': integer >= 1 expected, got " .. tostring(every))
@@ -104,7 +111,7 @@ function pathkernel.new(opts)
   -- misuse is reported here, not mid-training; step is kept for result() with its default
   local _, _, _, step = integrate.options(settings, F, 1, "option")
   local pk = setmetatable({
-    X = X, y = y:dim() == 2 and y:reshape(P) or y, X_test = X_test, every = every,
+    X = X, y = y:dim() == 2 and y:reshape(P) or y, X_test = X_test, every = every, tile = tile,
     settings = settings, step = step, workspace = core.kernel_workspace(),
     count = 0, buffers = {}, steps = 0, snapshots = 0, seconds = 0, snapshot_seconds = 0,
   }, PathKernel)
@@ -128,8 +135,12 @@ end
 function PathKernel:_snapshot(t, net, K)
   local started = core.clock()
   local buf = self:_buffer()
-  if K then buf.K:copy_(K) else core.ntk(net, self.X, {workspace = self.workspace, out = buf.K}) end
-  core.ntk(net, self.X_test, self.X, {workspace = self.workspace, out = buf.k})
+  local function opts(out)
+    if is_mlp(net) then return {workspace = self.workspace, out = out} end
+    return {tile = self.tile, out = out}
+  end
+  if K then buf.K:copy_(K) else core.ntk(net, self.X, opts(buf.K)) end
+  core.ntk(net, self.X_test, self.X, opts(buf.k))
   buf.t = t
   self.snapshot_seconds = self.snapshot_seconds + (core.clock() - started)
   return buf
@@ -158,7 +169,7 @@ function PathKernel:observe(t, step, loss, net, K)
   local f = "pathkernel:observe"
   check.number(t, 1, f)
   check.number(step, 2, f)
-  if not is_net(net) then check.fail(4, f, "mlp expected, got " .. check.typename(net)) end
+  if not is_net(net) then check.fail(4, f, NET_EXPECTED .. check.typename(net)) end
   if K ~= nil and not (is_tensor(K) and K:dim() == 2 and K:size(1) == self.X:size(1) and K:size(2) == K:size(1)) then
     check.fail(5, f, ("[%d x %d] tensor expected, got %s"):format(self.X:size(1), self.X:size(1), check.typename(K)))
   end
@@ -188,7 +199,7 @@ end
 -- are its train and test x train kernels when the caller has them). Returns pk.
 function PathKernel:finish(net, K, k)
   local f = "pathkernel:finish"
-  if net ~= nil and not is_net(net) then check.fail(1, f, "mlp expected, got " .. check.typename(net)) end
+  if net ~= nil and not is_net(net) then check.fail(1, f, NET_EXPECTED .. check.typename(net)) end
   net = net or self.net
   if not self.last then check.fail(1, f, "nothing observed yet") end
   if self.released then return self end -- finished already

@@ -94,9 +94,7 @@ end
 --- record_schedule.run(opts): trains and records at times chosen as it goes (the header).
 function record_schedule.run(opts)
   check.table(opts, 1, F)
-  for k in pairs(opts) do
-    if not OPTIONS[k] then check.fail(1, F, "invalid option '" .. tostring(k) .. "'") end
-  end
+  check.options(opts, 1, F, OPTIONS)
   for _, k in ipairs{"trainer", "net", "X", "y", "observe"} do
     if opts[k] == nil then check.fail(1, F, "option '" .. k .. "' required") end
   end

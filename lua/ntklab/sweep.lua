@@ -1,5 +1,6 @@
 --- ntklab.sweep: a grid of experiment runs, on this machine, on GNU parallel or on Slurm.
 --   ntklab sweep EXPERIMENT.lua --grid sigma=1e-3,1e-2 [--grid depth=2,3] [--seeds 1-5]
+--                [--grid depth,sigma=2:0.05,3:0.1]   (paired values: one run per item)
 --                [--out DIR] [--jobs N | --emit parallel | --emit slurm] [--threads K]
 --                [--option value ...]        (the experiment's own options, for every run)
 --   ntklab sweep merge DIR [--keys a,b.c]
@@ -93,8 +94,32 @@ local function check_value(spec, name, text)
   return nil
 end
 
+-- A grid entry as an axis {names, tuples}: {name, {"v1", "v2"}} is one option,
+-- {{"depth", "sigma"}, {{"2", "0.05"}, ...}} options whose values are paired.
+local function grid_axis(g)
+  if type(g) ~= "table" or type(g[2]) ~= "table" then
+    return nil, "a grid entry {name, values} or {{names...}, {{values...}, ...}} expected"
+  end
+  if type(g[1]) == "string" then
+    local tuples = {}
+    for i, v in ipairs(g[2]) do tuples[i] = {tostring(v)} end
+    return {names = {g[1]}, tuples = tuples}
+  elseif type(g[1]) == "table" and #g[1] > 0 then
+    local tuples = {}
+    for i, t in ipairs(g[2]) do
+      if type(t) ~= "table" then return nil, fmt("--grid %s: item %d is not a list of values", table.concat(g[1], ","), i) end
+      local tuple = {}
+      for j, v in ipairs(t) do tuple[j] = tostring(v) end
+      tuples[i] = tuple
+    end
+    return {names = {table.unpack(g[1])}, tuples = tuples}
+  end
+  return nil, "a grid entry's name: a string or a list of strings expected, got " .. type(g[1])
+end
+
 --- Expands a sweep into its runs. p: {module = path (absolute or relative to the working
--- directory), grid = {{name, {"v1", "v2"}}, ...} (values as text, as on a command line),
+-- directory), grid = {{name, {"v1", "v2"}}, ...} (values as text, as on a command line; an
+-- entry {{"depth", "sigma"}, {{"2", "0.05"}, {"3", "0.1"}}} pairs values instead of a product),
 -- seeds = {1, 2} (optional), fixed = {"--option", "value", ...} (for every run), out = dir,
 -- threads = K (BLAS threads per run, default 1), host = the ntklab executable}.
 -- Returns the plan {module, out, host, threads, params = {names...}, runs = {{name, dir,
@@ -117,29 +142,41 @@ function sweep.plan(p)
   if not out then return nil, err end
   if out == "/" then return nil, "--out: a directory of the sweep's own expected, got '/'" end
   local threads = p.threads or 1
-  local grid = p.grid or {}
-  local names, seen = {}, {}
-  for i, g in ipairs(grid) do
-    local name, values = g[1], g[2]
-    if seen[name] then return nil, fmt("--grid %s given twice", name) end
-    if SWEEP_OPTIONS[name] then return nil, fmt("--grid %s: '%s' is the sweep's own option", name, name) end
-    seen[name] = true
-    names[i] = name
-    if #values == 0 then return nil, fmt("--grid %s: no values", name) end
-    for _, v in ipairs(values) do
-      local msg = check_value(spec, name, v)
-      if msg then return nil, "--grid " .. name .. ": " .. msg end
+  -- Every axis of the grid is {names, tuples}: one option ({"sigma"}, {{"1e-3"}, {"1e-2"}}) or
+  -- several paired ones ({"depth", "sigma"}, {{"2", "0.05"}, {"3", "0.1"}}), whose values go
+  -- together instead of forming a product.
+  local axes, names, seen = {}, {}, {}
+  for _, g in ipairs(p.grid or {}) do
+    local axis, msg = grid_axis(g)
+    if not axis then return nil, msg end
+    local label = table.concat(axis.names, ",")
+    for _, name in ipairs(axis.names) do
+      if seen[name] then return nil, fmt("--grid %s given twice", name) end
+      if SWEEP_OPTIONS[name] then return nil, fmt("--grid %s: '%s' is the sweep's own option", label, name) end
+      seen[name] = true
+      names[#names + 1] = name
     end
+    if #axis.tuples == 0 then return nil, fmt("--grid %s: no values", label) end
+    for _, tuple in ipairs(axis.tuples) do
+      if #tuple ~= #axis.names then
+        return nil, fmt("--grid %s: %d values separated by ':' expected in each item, got '%s'", label,
+          #axis.names, table.concat(tuple, ":"))
+      end
+      for j, v in ipairs(tuple) do
+        msg = check_value(spec, axis.names[j], v)
+        if msg then return nil, "--grid " .. axis.names[j] .. ": " .. msg end
+      end
+    end
+    axes[#axes + 1] = axis
   end
   local seeds = p.seeds
   if seeds then
     if seen.seed then return nil, "--seeds and --grid seed=... both set the seed" end
     local msg = check_value(spec, "seed", tostring(seeds[1]))
     if msg then return nil, "--seeds: " .. msg end
-    grid = {table.unpack(grid)}
-    local texts = {}
-    for i, s in ipairs(seeds) do texts[i] = fmt("%d", s) end
-    grid[#grid + 1] = {"seed", texts}
+    local tuples = {}
+    for i, s in ipairs(seeds) do tuples[i] = {fmt("%d", s)} end
+    axes[#axes + 1] = {names = {"seed"}, tuples = tuples}
     names[#names + 1] = "seed"
   end
   local fixed = p.fixed or {}
@@ -157,11 +194,11 @@ function sweep.plan(p)
     end
   end
   local total = 1
-  for _, g in ipairs(grid) do total = total * #g[2] end
+  for _, axis in ipairs(axes) do total = total * #axis.tuples end
   if total > MAX_RUNS then return nil, fmt("the sweep has %d runs, more than %d", total, MAX_RUNS) end
   local runs = {}
   local function expand(k, params, parts, args)
-    if k > #grid then
+    if k > #axes then
       local name = #parts > 0 and table.concat(parts, ",") or "run"
       local dir = out .. "/" .. name
       local a = {}
@@ -172,16 +209,19 @@ function sweep.plan(p)
       runs[#runs + 1] = {name = name, dir = dir, params = copy, args = a}
       return
     end
-    local gname, values = grid[k][1], grid[k][2]
-    for _, v in ipairs(values) do
-      params[gname] = v
-      parts[#parts + 1] = gname .. "=" .. name_part(v)
-      args[#args + 1] = "--" .. gname:gsub("_", "-")
-      args[#args + 1] = v
+    local axis = axes[k]
+    for _, tuple in ipairs(axis.tuples) do
+      for j, gname in ipairs(axis.names) do
+        local v = tuple[j]
+        params[gname] = v
+        parts[#parts + 1] = gname .. "=" .. name_part(v)
+        args[#args + 1] = "--" .. gname:gsub("_", "-")
+        args[#args + 1] = v
+      end
       expand(k + 1, params, parts, args)
-      args[#args], args[#args - 1], parts[#parts] = nil, nil, nil
+      for _ in ipairs(axis.names) do args[#args], args[#args - 1], parts[#parts] = nil, nil, nil end
     end
-    params[gname] = nil
+    for _, gname in ipairs(axis.names) do params[gname] = nil end
   end
   expand(1, {}, {}, {})
   local dirs = {}
@@ -399,6 +439,7 @@ local function usage()
     "       ntklab sweep merge DIR [--keys KEY1,KEY2.SUB]",
     "",
     "  --grid NAME=V1,V2  one swept option and its values (repeat for a product of grids)",
+    "  --grid A,B=a1:b1,a2:b2  options swept together, paired (a1 with b1, ...), not crossed",
     "  --seeds LIST       seeds: 1-5, 1,3,7 or 4 (the experiment's --seed)",
     "  --out DIR          the sweep's directory (default results/sweeps/EXPERIMENT)",
     "  --jobs N           runs at a time on this machine (default: cores / threads)",
@@ -484,11 +525,24 @@ function sweep.main(args, host)
       if name == "help" then error({help = true}) end
       if name == "grid" then
         local g = value("grid")
-        local gname, list = g:match("^([%a][%w_-]*)=(.+)$")
-        if not gname then error({usage = fmt("--grid NAME=V1,V2 expected, got '%s'", g)}) end
-        local values = {}
-        for v in list:gmatch("[^,]+") do values[#values + 1] = v end
-        grid[#grid + 1] = {(gname:gsub("-", "_")), values}
+        local gnames, list = g:match("^([%a][%w_,-]*)=(.+)$")
+        if not gnames then error({usage = fmt("--grid NAME=V1,V2 or NAME1,NAME2=A1:B1,A2:B2 expected, got '%s'", g)}) end
+        local names = {}
+        for n in gnames:gmatch("[^,]+") do names[#names + 1] = (n:gsub("-", "_")) end
+        if #names == 1 then
+          local values = {}
+          for v in list:gmatch("[^,]+") do values[#values + 1] = v end
+          grid[#grid + 1] = {names[1], values}
+        else
+          -- paired options: each comma-separated item holds one value per name, split by ':'
+          local tuples = {}
+          for item in list:gmatch("[^,]+") do
+            local tuple = {}
+            for v in (item .. ":"):gmatch("([^:]*):") do tuple[#tuple + 1] = v end
+            tuples[#tuples + 1] = tuple
+          end
+          grid[#grid + 1] = {names, tuples}
+        end
       elseif name == "seeds" then
         local s, msg = parse_seeds(value("seeds"))
         if not s then error({usage = "--seeds: " .. msg}) end

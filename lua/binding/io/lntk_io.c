@@ -68,10 +68,51 @@ static int read_shaped(lua_State *L, shaped_reader read, const char *dims_key, i
   return 0;
 }
 
-/* read_idx(path) -> tensor, {dims = {...}, type = "ubyte"} | nil, msg */
+/* The option 'rows' of the table at Lua argument tbl (a list of 1-based row numbers, in the
+ * order wanted) as 0-based indices in a userdata block pushed on the stack (Lua owns it, so a
+ * raise leaks nothing); *n <- their count. */
+static size_t *check_rows(lua_State *L, int tbl, int idx, size_t *n) {
+  lua_Integer len = (lua_Integer)lua_rawlen(L, idx), k;
+  size_t *rows = lua_newuserdatauv(L, (len > 0 ? (size_t)len : 1) * sizeof *rows, 0);
+  for (k = 1; k <= len; k++) {
+    int isnum;
+    lua_Integer r;
+    lua_rawgeti(L, idx, k);
+    r = lua_tointegerx(L, -1, &isnum);
+    if (!isnum || r < 1)
+      lntk_opterror(L, tbl, "rows", lua_pushfstring(L, "positive integer expected at [%I], got %s",
+                                                    k, luaL_tolstring(L, -1, NULL)));
+    rows[k - 1] = (size_t)(r - 1);
+    lua_pop(L, 1);
+  }
+  *n = (size_t)len;
+  return rows;
+}
+
+/* read_idx(path [, {rows = {i, ...}}]) -> tensor, {dims = {...}, type = "ubyte"} | nil, msg.
+ * rows: only those rows (1-based), in that order; dims stays the file's declared shape. */
 static int io_read_idx(lua_State *L) {
-  int type, k, failed = read_shaped(L, ntk_io_read_idx, "dims", &type);
-  if (failed) return failed;
+  static const lntk_option options[] = {
+      LNTK_OPT("rows", LNTK_OPT_TABLE),
+      LNTK_OPT_END,
+  };
+  const char *path = lntk_checkpath(L, 1);
+  lntk_optval o[1];
+  ntk_io_shape s;
+  ntk_error err;
+  ntk_tensor *t;
+  size_t *rows = NULL, nrows = 0;
+  int type, k;
+  lntk_options(L, 2, options, o);
+  if (o[0].present) rows = check_rows(L, 2, o[0].idx, &nrows); /* a userdata on the stack owns them */
+  t = lntk_pushtensor(L);
+  /* core (t, shape, type, path, rows, nrows): the path is argument 1, the rows option 2 */
+  if (ntk_io_read_idx_rows(t, &s, &type, path, rows, nrows, &err) != NTK_OK)
+    return io_fail(L, path, &err, LNTK_ARGS(1, 1, 1, 1, 2, 2));
+  lntk_gcstep(L, ntk_tensor_numel(t) * sizeof(double));
+  lua_createtable(L, 0, 2);
+  push_dims(L, &s);
+  lua_setfield(L, -2, "dims");
   for (k = 0; idx_type_names[k]; k++)
     if (idx_type_codes[k] == type) lua_pushstring(L, idx_type_names[k]);
   lua_setfield(L, -2, "type");
@@ -198,10 +239,15 @@ regular files are read; writers replace files atomically, with mode 0666 & ~umas
 */
 
 /*** Reads an IDX file (MNIST's format; gzip when it ends in .gz or starts with gzip's magic).
+With `rows`, only those rows become doubles: a two-class pick of 60,000 images costs its own rows'
+memory, not the whole file's.
 @function read_idx
 @string path
-@treturn tensor 1-D for one dimension, else [dims[1] x product of the rest]
-@treturn table {dims = {...}, type = "ubyte" | ...}
+@tparam[opt] table opts
+@options io_read_idx
+@opt rows the 1-based rows to keep, in that order (repeats allowed); {} reads the header only
+@treturn tensor 1-D for one dimension, else [dims[1] x product of the rest] (rows: [#rows x ...])
+@treturn table {dims = {...} (the file's declared dimensions), type = "ubyte" | ...}
 @return nil, "path: what is wrong"
 */
 
