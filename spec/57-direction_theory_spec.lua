@@ -109,8 +109,10 @@ describe("ntklab.direction on the two-layer linear net", function()
   local a0, W0 = net:weight(2):reshape(N):totable(), net:weight(1):totable()
   local q0, r0 = theory.qr(a0, W0, beta)
   local dir = direction.new{X = X, y = y, X_test = Xt, predict_every = 1}
+  -- the same records, total kernel only (layers = false: one fused NTK per record)
+  local dir_total = direction.new{X = X, y = y, X_test = Xt, predict_every = 1, layers = false, stats = true}
   local rec = ntklab.recorder{times = {log = {1e-2, 30, 40}}, X = X, y = y, X_test = Xt, y_test = yt,
-    observers = {dir}}
+    observers = {dir, dir_total}}
   rec:run(ntklab.train.flow{method = "rk45", rtol = 1e-10, atol = 1e-16}, net)
   local tr = dir.trajectory
   local n = #tr.t
@@ -165,6 +167,41 @@ describe("ntklab.direction on the two-layer linear net", function()
     assert.is_true(math.abs((1 - rec.trajectory.kernel_distance[n]) - tr.direction[1]) < 1e-12)
     assert.is_true(math.abs(tr.direction[n] - 1) < 1e-12)
     assert.is_true(tr.direction_learned[1] ~= tr.direction_learned[1]) -- NaN: no learned part at t = 0
+  end)
+
+  it("layers = false: the total kernel's cosines and predictor rows alone, the same to rounding", function()
+    -- the fused NTK and the sum of the per-layer ones round differently: ~1e-16 relative per
+    -- kernel entry, ~1e-14 in a cosine; the regressions on the ill-conditioned K(0) amplify it
+    -- (SAME_FIT, above)
+    local ROUND = 1e-12
+    local tt = dir_total.trajectory
+    assert.are.same({"t", "step", "direction", "direction_learned", "kernel_norm", "alignment",
+      "alignment_centered"}, dir_total.columns)
+    assert.is_nil(tt.layer1_direction)
+    assert.are.equal(n, #tt.t)
+    for i = 1, n do
+      assert.are.equal(tr.t[i], tt.t[i])
+      assert.is_true(math.abs(tr.direction[i] - tt.direction[i]) < ROUND)
+      if i > 1 then assert.is_true(math.abs(tr.direction_learned[i] - tt.direction_learned[i]) < ROUND) end
+    end
+    assert.are.equal(#dir.predictor, #dir_total.predictor)
+    for j, row in ipairs(dir.predictor) do
+      assert.is_true(math.abs(row.rel_err - dir_total.predictor[j].rel_err) < SAME_FIT)
+      assert.is_true(math.abs(row.test_direction - dir_total.predictor[j].test_direction) < ROUND)
+    end
+    -- stats = true: |K|_F and the alignments of the recomputed kernels, as the recorder read
+    -- them from its own kernels during training
+    local rt = rec.trajectory
+    for i = 1, n do
+      assert.is_true(math.abs(tt.kernel_norm[i] / rt.kernel_norm[i] - 1) < ROUND)
+      assert.is_true(math.abs(tt.alignment[i] - rt.alignment[i]) < ROUND)
+      assert.is_true(math.abs(tt.alignment_centered[i] - rt.alignment_centered[i]) < ROUND)
+    end
+    assert.is_nil(tr.kernel_norm) -- stats = false (default): no such columns
+    assert.has_error(function() direction.new{X = X, y = y, stats = 1} end,
+      "bad argument #1 to 'direction.new' (option 'stats': boolean expected, got number)")
+    assert.has_error(function() direction.new{X = X, y = y, layers = "no"} end,
+      "bad argument #1 to 'direction.new' (option 'layers': boolean expected, got string)")
   end)
 
   it("the early-kernel predictor: initial NTK at the first record, final NTK at the last", function()

@@ -2,8 +2,11 @@
 #define _GNU_SOURCE /* O_TMPFILE */
 #include "ntk_io_stream.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -297,6 +300,43 @@ static int name_anonymous(ntk_io_out *o) {
   return -1;
 }
 
+/* Temporary names are "<path>.tmp.<pid>.1XXXXXX", the pattern ntklab.fs's Lua writers use
+ * ("<path>.tmp.<tag>.<n>", the tag a pid), so fs.clean_temp and the cleaning below know them. */
+#define TMP_MIDDLE ".tmp."
+#define TMP_TAIL_MAX 32 /* ".tmp." + pid digits + ".1XXXXXX" + NUL, with room */
+
+/* Whether process pid exists (a zombie counts; EPERM: it exists, owned by another user). */
+static int process_alive(long pid) { return kill((pid_t)pid, 0) == 0 || errno == EPERM; }
+
+/* Removes the temporaries that killed writers of this very path left beside it: a SIGKILL
+ * between naming the file and renaming it (two system calls) cannot be caught, so the next
+ * writer of the path clears what dead processes left ("<base>.tmp.<pid>.*", pid not running;
+ * this process's own and live writers' stay). Failures are ignored: the write goes on. */
+static void clean_dead_temps(const char *path) {
+  const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+  size_t blen = strlen(base), mlen = strlen(TMP_MIDDLE);
+  char *dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
+  DIR *d;
+  struct dirent *e;
+  if (!dir) return;
+  d = opendir(dir);
+  free(dir);
+  if (!d) return;
+  while ((e = readdir(d)) != NULL) {
+    const char *name = e->d_name, *p;
+    char *end;
+    long pid;
+    if (strncmp(name, base, blen) != 0 || strncmp(name + blen, TMP_MIDDLE, mlen) != 0) continue;
+    p = name + blen + mlen;
+    if (*p < '1' || *p > '9') continue;
+    errno = 0;
+    pid = strtol(p, &end, 10);
+    if (errno || *end != '.' || pid == (long)getpid() || process_alive(pid)) continue;
+    unlinkat(dirfd(d), name, 0);
+  }
+  closedir(d);
+}
+
 int ntk_io_out_open(ntk_io_out *o, const char *path, ntk_error *err) {
   size_t n = strlen(path);
   int fd;
@@ -307,10 +347,11 @@ int ntk_io_out_open(ntk_io_out *o, const char *path, ntk_error *err) {
    * through a symlink, the file it names must stay */
   if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
     return ntk_error_set(err, NTK_EIO, 0, "is %s, not a regular file", file_kind(st.st_mode));
-  o->tmp = malloc(n + sizeof ".tmp.XXXXXX");
+  clean_dead_temps(path);
+  o->tmp = malloc(n + TMP_TAIL_MAX);
   if (!o->tmp) return ntk_error_set(err, NTK_ENOMEM, 0, "out of memory");
   memcpy(o->tmp, path, n);
-  memcpy(o->tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+  snprintf(o->tmp + n, TMP_TAIL_MAX, TMP_MIDDLE "%ld.1XXXXXX", (long)getpid());
   fd = open_anonymous(o);
   if (fd < 0) fd = mkstemp(o->tmp);
   if (fd < 0) {

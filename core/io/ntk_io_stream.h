@@ -46,9 +46,10 @@ typedef struct ntk_io_out {
 } ntk_io_out;
 
 /* o <- temporary file beside path: unnamed (O_TMPFILE) where Linux allows, so a killed writer
- * leaves nothing behind, else path.tmp.XXXXXX. On commit it gets mode 0666 & ~umask, as fopen
- * gives. A destination that exists and is not a regular file (directory, FIFO, device) is
- * refused. */
+ * leaves nothing behind, else path.tmp.<pid>.1XXXXXX (also the name an unnamed file takes at
+ * commit, just before its rename). Temporaries of path that dead processes left (a kill between
+ * those two steps) are removed first. On commit it gets mode 0666 & ~umask, as fopen gives. A
+ * destination that exists and is not a regular file (directory, FIFO, device) is refused. */
 int ntk_io_out_open(ntk_io_out *o, const char *path, ntk_error *err);
 /* Appends n bytes. */
 int ntk_io_out_write(ntk_io_out *o, const void *buf, size_t n, ntk_error *err);

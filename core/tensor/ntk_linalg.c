@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ntk_linalg_topk.h"
 #include "ntk_memory.h"
 
 /* Relative asymmetry max|A - A^T| / max|A| tolerated in a "symmetric" input. About sqrt(eps):
@@ -105,17 +106,8 @@ static int check_finite(const ntk_tensor *t, int arg, const char *name, ntk_erro
   return NTK_OK;
 }
 
-/* NTK_EARG unless A is symmetric to NTK_LINALG_SYMMETRY_RTOL; *exact (may be NULL) <- whether
- * A equals its transpose in every bit. */
-static int check_symmetric_exact(const ntk_tensor *A, int arg, const char *name, int *exact,
-                                 ntk_error *err);
-
+/* NTK_EARG unless A is symmetric to NTK_LINALG_SYMMETRY_RTOL. */
 static int check_symmetric(const ntk_tensor *A, int arg, const char *name, ntk_error *err) {
-  return check_symmetric_exact(A, arg, name, NULL, err);
-}
-
-static int check_symmetric_exact(const ntk_tensor *A, int arg, const char *name, int *exact,
-                                 ntk_error *err) {
   size_t n = A->shape[0], i0, j0, i, j;
   double amax = 0.0, dmax = 0.0;
   /* tile pairs (i0, j0 <= i0) so that reading A[j, i] against A[i, j] stays in cache */
@@ -132,7 +124,6 @@ static int check_symmetric_exact(const ntk_tensor *A, int arg, const char *name,
           if (d > dmax) dmax = d;
         }
     }
-  if (exact) *exact = dmax == 0.0;
   if (dmax > NTK_LINALG_SYMMETRY_RTOL * amax)
     return ntk_error_set(err, NTK_EARG, arg,
                          "%s: symmetric matrix expected, max |A - A^T| = %.3g is more than %.1g "
@@ -338,199 +329,9 @@ fail:
   return finish(&ws, w, V, st);
 }
 
-/* Top-k eigenvalues by block Krylov (block Lanczos with full reorthogonalization and
- * Rayleigh-Ritz), for the values-only call on large matrices: dsyevr with an index range still
- * reduces all of A to tridiagonal form (4/3 n^3 flops through memory-bound rank-2 updates, about
- * 65 ms at n = 1000), while a kernel's leading eigenvalues converge in a few block steps, each
- * one pass over A by dsymm (BLAS-3) plus O(n m b) orthogonalization for a basis of m columns.
- *
- * Stop: every Ritz pair (theta_t, y_t) of the k wanted has residual r_t = |A y_t - theta_t y_t|
- * with r_t <= NTK_LINALG_TOPK_RTOL s_t, or r_t^2 / g_t <= NTK_LINALG_TOPK_RTOL s_t and
- * r_t <= NTK_LINALG_TOPK_RES s_t, where s_t = max(|theta_t|, NTK_LINALG_TOPK_FLOOR |theta_1|)
- * and g_t the distance to the nearest other Ritz value among the top k + 1. For symmetric A an
- * eigenvalue lies within r_t of each Ritz value (Weyl), and within r_t^2 / gap of the one it
- * approximates (Kato-Temple), the second bound being the one that makes a clustered spectrum
- * converge in a few steps (r_t <= 1e-6 s_t first, so the Ritz gap stands for the true one);
- * 1e-12 leaves a 100x margin on the 1e-10 relative agreement with the full solver. The floor
- * stops chasing relative digits of eigenvalues below 1e-4 |theta_1|, where dsyevr's own error,
- * a few eps |A|, is the limit anyway. No convergence within
- * NTK_LINALG_TOPK_MAXBLOCKS block steps, or a breakdown (the Krylov space stopped growing: A of
- * low rank): returns 0 and the caller falls back to dsyevr. */
-#define NTK_LINALG_TOPK_RTOL 1e-12
-#define NTK_LINALG_TOPK_RES 1e-6
-#define NTK_LINALG_TOPK_FLOOR 1e-4
-#define NTK_LINALG_TOPK_MAXBLOCKS 40
-/* Smallest block: at n = 1000, blocks of 8 columns measured faster than 16, 24 or 32 (each step
- * is one pass over A, packed by the GEMM; wider blocks saved fewer steps than they cost). */
-#define NTK_LINALG_TOPK_BLOCK 8
-/* Smallest n worth it (below, dsyevr takes well under a millisecond). */
+/* Smallest n worth the Krylov path of ntk_linalg_eigh_top (below, dsyevr takes well under a
+ * millisecond). */
 #define NTK_LINALG_TOPK_MIN_N 200
-
-/* The same by Cholesky QR, twice (CholQR2: W^T W = R^T R by syrk and potrf, W <- W R^-1 by
- * trsm, all BLAS-3, instead of b^2 strided vector operations); R <- the product of the two
- * factors. Returns 0 when a Gram matrix is not numerically positive definite (then the caller
- * uses block_qr, which names rank deficiency). G: b x b scratch. */
-static int block_cholqr2(double *W, size_t n, size_t b, double *R, double *G) {
-  size_t i, j, l;
-  int pass;
-  for (pass = 0; pass < 2; pass++) {
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)b, (int)n, 1.0, W, (int)b, 0.0, G,
-                (int)b);
-    if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)b, G, (lapack_int)b) != 0) return 0;
-    for (i = 0; i < b; i++)
-      if (!(G[i * b + i] > 1e-6 * G[0])) return 0; /* far from orthogonal: leave it to MGS */
-    cblas_dtrsm(CblasRowMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, (int)n, (int)b,
-                1.0, G, (int)b, W, (int)b);
-    if (pass == 0) {
-      for (i = 0; i < b; i++)
-        for (j = 0; j < b; j++) R[i * b + j] = j >= i ? G[i * b + j] : 0.0;
-    } else {
-      /* R <- G R (both upper triangular) */
-      for (i = 0; i < b; i++)
-        for (j = b; j-- > i;) {
-          double r = 0.0;
-          for (l = i; l <= j; l++) r += G[i * b + l] * R[l * b + j];
-          R[i * b + j] = r;
-        }
-    }
-  }
-  return 1;
-}
-
-/* Orthonormalizes the b columns of W (n x b, row-major) against each other (modified
- * Gram-Schmidt, twice); R (b x b, row-major) <- the upper-triangular factor, W = Q R. Returns
- * 0 when a column lost all but 1e-10 of its norm (rank deficiency). */
-static int block_qr(double *W, size_t n, size_t b, double *R) {
-  size_t c, d, i, pass;
-  memset(R, 0, b * b * sizeof *R);
-  for (c = 0; c < b; c++) {
-    double before = cblas_dnrm2((int)n, W + c, (int)b), norm;
-    for (pass = 0; pass < 2; pass++)
-      for (d = 0; d < c; d++) {
-        double r = cblas_ddot((int)n, W + d, (int)b, W + c, (int)b);
-        cblas_daxpy((int)n, -r, W + d, (int)b, W + c, (int)b);
-        R[d * b + c] += r;
-      }
-    norm = cblas_dnrm2((int)n, W + c, (int)b);
-    if (!(norm > 1e-10 * before)) return 0;
-    R[c * b + c] = norm;
-    for (i = 0; i < n; i++) W[i * b + c] /= norm;
-  }
-  return 1;
-}
-
-/* See above. A: n x n rows at a (leading dimension lda), symmetric (its lower triangle is read).
- * wout (k) <- the k largest eigenvalues, descending. Returns 1 when converged, 0 to fall back,
- * or a negative status (no memory). */
-static int topk_krylov(double *wout, const double *a, size_t lda, size_t n, size_t k,
-                       ntk_error *err) {
-  size_t b = k + 3 < NTK_LINALG_TOPK_BLOCK ? NTK_LINALG_TOPK_BLOCK : k + 3, mmax = b * NTK_LINALG_TOPK_MAXBLOCKS, m, i, j, t;
-  size_t nd;
-  double *Q, *W, *Wc, *C, *H, *Hw, *R, *G, *theta, *S, *work;
-  lapack_int *iwork, *isuppz, found = 0, liwork;
-  size_t lwork;
-  workspace ws = {NULL, NULL};
-  uint64_t x = 0x9E3779B97F4A7C15ull; /* fixed start: same input, same bits */
-  int done = 0;
-  if (mmax > n / 2) mmax = (n / 2) / b * b;
-  if (mmax < 2 * b) return 0;
-  lwork = 26 * mmax;
-  liwork = (lapack_int)(10 * mmax);
-  nd = n * mmax + 2 * n * b + mmax * b + 2 * mmax * mmax + 2 * b * b + mmax + mmax * (k + 1) +
-       lwork;
-  if (workspace_alloc(&ws, nd, (size_t)liwork + 2 * (k + 1), err) != NTK_OK) return NTK_ENOMEM;
-  Q = ws.d;
-  W = Q + n * mmax;
-  Wc = W + n * b;
-  C = Wc + n * b;
-  H = C + mmax * b;
-  Hw = H + mmax * mmax;
-  R = Hw + mmax * mmax;
-  G = R + b * b;
-  theta = G + b * b;
-  S = theta + mmax;
-  work = S + mmax * k;
-  isuppz = ws.i;
-  iwork = isuppz + 2 * (k + 1);
-  memset(H, 0, mmax * mmax * sizeof *H);
-  for (i = 0; i < n * b; i++) { /* xorshift64*: uniform in (-1, 1) */
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    W[i] = (double)((x * 0x2545F4914F6CDD1Dull) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
-  }
-  if (!block_qr(W, n, b, R)) goto out;
-  for (i = 0; i < n; i++) memcpy(Q + i * mmax, W + i * b, b * sizeof *W);
-  for (m = b; m + b <= mmax; m += b) {
-    size_t jb = m - b; /* the newest block: columns jb .. m-1 */
-    int pass;
-    /* W <- A Q_j, then W <- W - Q (Q^T W) twice; H[0:m, jb:m] <- the coefficients */
-    /* A is exactly symmetric (the caller checked), so the general product reads it as it is;
-     * dsymm spent as long mirroring its triangle into packed panels as multiplying */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)b, (int)n, 1.0, a,
-                (int)lda, Q + jb, (int)mmax, 0.0, W, (int)b);
-    for (pass = 0; pass < 2; pass++) {
-      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)b, (int)n, 1.0, Q,
-                  (int)mmax, W, (int)b, 0.0, C, (int)b);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)b, (int)m, -1.0, Q,
-                  (int)mmax, C, (int)b, 1.0, W, (int)b);
-      for (i = 0; i < m; i++)
-        for (j = 0; j < b; j++) H[i * mmax + jb + j] += C[i * b + j];
-    }
-    /* symmetric projection: the new column block mirrored, its diagonal block averaged */
-    for (i = 0; i < m; i++)
-      for (j = jb; j < m; j++) {
-        if (i < jb) {
-          H[j * mmax + i] = H[i * mmax + j];
-        } else if (i < j) {
-          double avg = 0.5 * (H[i * mmax + j] + H[j * mmax + i]);
-          H[i * mmax + j] = H[j * mmax + i] = avg;
-        }
-      }
-    /* the next block; A Q = Q H + Q_next R E_j^T. W's columns are orthogonal to the basis;
-     * CholQR2 keeps them so when it succeeds, MGS (on a copy-free retry) otherwise */
-    memcpy(Wc, W, n * b * sizeof *W);
-    if (!block_cholqr2(W, n, b, R, G)) {
-      memcpy(W, Wc, n * b * sizeof *W);
-      if (!block_qr(W, n, b, R)) goto out;
-    }
-    /* Ritz values of H[0:m, 0:m] (its top k, with vectors), residual |R s[jb:m]| each */
-    for (i = 0; i < m; i++) memcpy(Hw + i * m, H + i * mmax, m * sizeof *H);
-    if (LAPACKE_dsyevr_work(LAPACK_ROW_MAJOR, 'V', 'I', 'L', (lapack_int)m, Hw, (lapack_int)m,
-                            0.0, 0.0, (lapack_int)(m - k), (lapack_int)m, 0.0, &found, theta,
-                            S, (lapack_int)(k + 1), isuppz, work, (lapack_int)lwork, iwork,
-                            liwork) != 0 ||
-        (size_t)found != k + 1)
-      goto out;
-    done = 1;
-    for (t = 0; t < k; t++) {
-      /* theta ascending: theta[k] is the largest, theta[0] the (k+1)-th (the gap's proxy) */
-      double res = 0.0, bound, gap;
-      for (i = 0; i < b; i++) {
-        double r = 0.0;
-        for (j = i; j < b; j++) r += R[i * b + j] * S[(jb + j) * (k + 1) + t + 1];
-        res += r * r;
-      }
-      res = sqrt(res);
-      bound = fabs(theta[t + 1]);
-      if (bound < NTK_LINALG_TOPK_FLOOR * fabs(theta[k])) bound = NTK_LINALG_TOPK_FLOOR * fabs(theta[k]);
-      gap = theta[t + 1] - theta[t];
-      if (t + 2 <= k && theta[t + 2] - theta[t + 1] < gap) gap = theta[t + 2] - theta[t + 1];
-      if (!(res <= NTK_LINALG_TOPK_RES * bound &&
-            (res <= NTK_LINALG_TOPK_RTOL * bound || res * res <= NTK_LINALG_TOPK_RTOL * bound * gap)))
-        done = 0;
-    }
-    if (done) break;
-    /* the next block joins the basis; its coupling to this one (R^T) comes out of the next
-     * step's projection, so H stays Q^T A Q as computed */
-    for (i = 0; i < n; i++) memcpy(Q + i * mmax + m, W + i * b, b * sizeof *W);
-  }
-  if (done)
-    for (t = 0; t < k; t++) wout[t] = theta[k - t]; /* ascending from dsyevr */
-out:
-  free(ws.d);
-  return done;
-}
 
 int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_t k,
                         ntk_error *err) {
@@ -541,7 +342,8 @@ int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_
   double dummy = 0.0, wkopt = 0.0, *a, *wall, *z, *work, *wo, *vo;
   lapack_int *isuppz, *iwork;
   workspace ws = {NULL, NULL};
-  int st, exact = 0;
+  size_t lda = 0;
+  int st, exact;
   if ((st = check_output(w, "w", err)) || (st = check_output(V, "V", err))) return st;
   if (!w) return ntk_error_set(err, NTK_EARG, 0, "output tensor w is required");
   if ((st = check_square(A, 1, "A", err))) return st;
@@ -549,22 +351,27 @@ int ntk_linalg_eigh_top(ntk_tensor *w, ntk_tensor *V, const ntk_tensor *A, size_
   if (k > n)
     return ntk_error_set(err, NTK_ERANGE, 2, "k = %zu out of range [0, %zu] for A [%zu x %zu]", k,
                          n, n, n);
-  if ((st = check_finite(A, 1, "A", err))) return st;
-  if ((st = check_symmetric_exact(A, 1, "A", &exact, err))) return st;
+  /* values only, k small: block Krylov on A in place when its rows (or, A being symmetric, its
+   * columns) are contiguous and A is exactly symmetric (the (A + A^T) / 2 the full solver
+   * factors is then A itself) */
+  if (!V && k >= 1 && n >= NTK_LINALG_TOPK_MIN_N && k <= n / 16) {
+    if (A->stride[1] == 1 && A->stride[0] >= (ptrdiff_t)n) lda = (size_t)A->stride[0];
+    else if (A->stride[0] == 1 && A->stride[1] >= (ptrdiff_t)n) lda = (size_t)A->stride[1];
+  }
+  exact = lda && ntk_linalg_topk_exact_symmetric(ntk_tensor_data(A), n, lda);
+  if (!exact) {
+    if ((st = check_finite(A, 1, "A", err))) return st;
+    if ((st = check_symmetric(A, 1, "A", err))) return st;
+  }
   ln = (lapack_int)n;
   if ((st = ntk_tensor_init_1d(w, k, err))) return st;
   if (V && (st = ntk_tensor_init_2d(V, n, k, err))) goto fail;
   if (k == 0) return NTK_OK;
-  if (!V && n >= NTK_LINALG_TOPK_MIN_N && k <= n / 16) {
-    /* values only: block Krylov on A in place when its rows are contiguous and it is exactly
-     * symmetric (the (A + A^T) / 2 the full solver factors is then A itself) */
-    int got = 0;
-    if (exact && A->stride[1] == 1 && A->stride[0] >= (ptrdiff_t)n)
-      got = topk_krylov(ntk_tensor_data(w), ntk_tensor_data(A), (size_t)A->stride[0], n, k, err);
-    else if (exact && A->stride[0] == 1 && A->stride[1] >= (ptrdiff_t)n)
-      got = topk_krylov(ntk_tensor_data(w), ntk_tensor_data(A), (size_t)A->stride[1], n, k, err);
+  if (exact) {
+    int got = ntk_linalg_topk_krylov(ntk_tensor_data(w), ntk_tensor_data(A), lda, n, k,
+                                     NTK_LINALG_TOPK_AUTO, NULL, err);
     if (got < 0) {
-      st = got;
+      st = NTK_ENOMEM;
       goto fail;
     }
     if (got) return NTK_OK;

@@ -182,6 +182,64 @@ static void test_bound_shape(void) {
   ntk_mlp_free(b);
 }
 
+/* Loss-only passes (loss_grad without a gradient) of the model behind counting_ops. */
+static const ntk_model_ops *counted_ops;
+static int loss_only_passes;
+static int counting_loss_grad(void *impl, double *grad, double *loss, const ntk_tensor *Xt,
+                              const ntk_tensor *Yt, ntk_error *err) {
+  if (!grad) loss_only_passes++;
+  return counted_ops->loss_grad(impl, grad, loss, Xt, Yt, err);
+}
+
+/* Loss-only passes of a fresh trainer's run of `steps` steps of cfg (issue 17: a full-batch first
+ * step takes loss0 from its own gradient pass; only the end loss needs a forward pass). Also
+ * checks that the run's loss_end is the one of a reused trainer's twin run, bit for bit. */
+static int passes_of_run(ntk_train_config cfg, size_t steps) {
+  ntk_mlp *net = linear_model(), *twin = linear_model();
+  ntk_model *mnet = as_model(net), *mtwin = as_model(twin);
+  ntk_model_ops ops = *mnet->ops;
+  ntk_trainer tr;
+  ntk_error e;
+  int passes;
+  counted_ops = mnet->ops;
+  ops.loss_grad = counting_loss_grad;
+  mnet->ops = &ops;
+  loss_only_passes = 0;
+  CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
+  CHECK(ntk_train_run(&tr, mnet, XT(X, 3), YT(Y, 3), INFINITY, steps, &e) == NTK_OK);
+  passes = loss_only_passes;
+  CHECK(tr.loss0 == tr.loss0 && tr.loss0 > 0.0);
+  if (cfg.method == NTK_TRAIN_GD) {
+    /* the same steps taken one run at a time by one trainer: the same parameters, bit for bit */
+    double loss_end = tr.loss_end;
+    size_t k;
+    ntk_train_release(&tr);
+    CHECK(ntk_train_init(&tr, &cfg, &e) == NTK_OK);
+    for (k = 1; k <= steps; k++)
+      CHECK(ntk_train_run(&tr, mtwin, XT(X, 3), YT(Y, 3), INFINITY, k, &e) == NTK_OK);
+    CHECK(tr.loss_end == loss_end && memcmp(net->params, twin->params, 3 * sizeof(double)) == 0);
+  }
+  ntk_train_release(&tr);
+  mnet->ops = counted_ops;
+  ntk_model_free(mnet);
+  ntk_model_free(mtwin);
+  ntk_mlp_free(net);
+  ntk_mlp_free(twin);
+  return passes;
+}
+
+static void test_first_step_passes(void) {
+  ntk_train_config cfg = gd_config(0.1);
+  CHECK(passes_of_run(cfg, 1) == 1); /* the end loss; was 2 with a separate loss0 pass */
+  CHECK(passes_of_run(cfg, 3) == 1);
+  ntk_train_config_default(&cfg, NTK_TRAIN_ADAM);
+  CHECK(passes_of_run(cfg, 1) == 1);
+  ntk_train_config_default(&cfg, NTK_TRAIN_SGD);
+  CHECK(passes_of_run(cfg, 1) == 1); /* full batch */
+  cfg.batch = 2;                      /* minibatches: loss0 is a full-data pass of its own */
+  CHECK(passes_of_run(cfg, 1) == 2);
+}
+
 int main(void) {
   /* GD is exact up to rounding; rk4 with dt 0.1 has global error ~ (dt/3)^4 t / 120 */
   run(NTK_TRAIN_GD, 0.1, 2.0, 1e-14);
@@ -191,5 +249,6 @@ int main(void) {
   test_diverged();
   test_overshoot();
   test_bound_shape();
+  test_first_step_passes();
   TEST_MAIN_END();
 }

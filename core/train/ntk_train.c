@@ -210,6 +210,8 @@ static int nonfinite(ntk_trainer *tr, const char *what, double value, ntk_error 
 static int check_loss(ntk_trainer *tr, double loss, ntk_error *err) {
   char desc[200];
   if (!isfinite(loss)) return nonfinite(tr, "loss", loss, err);
+  /* the first loss checked is the full-data loss at the start (see needs_initial_loss) */
+  if (isnan(tr->loss0)) tr->loss0 = loss;
   if (tr->loss0 > 0.0 && loss > tr->cfg.max_loss_ratio * tr->loss0)
     return ntk_error_set(err, NTK_ENOCONV, 0,
                          "diverged at step %zu, t = %.17g: loss %g exceeds %g x the initial loss "
@@ -232,8 +234,17 @@ static int rows_loss(ntk_model *net, double *g, double *loss, const double *X, c
   return ntk_model_loss_grad(net, g ? &gt : NULL, loss, &x, &y, err);
 }
 
-/* tr->loss0 <- the full-data loss before the first step (a minibatch's loss could be far from
- * it and would make a poor yardstick). One forward pass, once. */
+/* Whether the first step needs a forward pass of its own for tr->loss0. A full-batch step
+ * (gd, adam, rk4, rk45, sgd without minibatches) starts with the full-data gradient at the
+ * current parameters, whose loss is loss0 (check_loss records it): a separate pass would cost a
+ * fresh trainer a third more on its first gd step. A minibatch's loss could be far from the
+ * full-data one and would make a poor yardstick. */
+static int needs_initial_loss(const ntk_trainer *tr, size_t P) {
+  return isnan(tr->loss0) && tr->cfg.method == NTK_TRAIN_SGD && tr->cfg.batch > 0 &&
+         tr->cfg.batch < P;
+}
+
+/* tr->loss0 <- the full-data loss before the first step. One forward pass, once. */
 static int initial_loss(ntk_trainer *tr, ntk_model *net, const double *X, const double *Y, size_t P,
                         ntk_error *err) {
   double loss;
@@ -516,7 +527,8 @@ static int step_rows(ntk_trainer *tr, ntk_model *net, const double *X, const dou
                      double t_max, ntk_error *err) {
   int st;
   if ((st = ensure_buffers(tr, net, err)) != NTK_OK) return st;
-  if ((st = initial_loss(tr, net, X, Y, P, err)) != NTK_OK) return st;
+  if (needs_initial_loss(tr, P) && (st = initial_loss(tr, net, X, Y, P, err)) != NTK_OK)
+    return st;
   switch (tr->cfg.method) {
     case NTK_TRAIN_GD:
       st = step_gd(tr, net, X, Y, P, err);
@@ -574,8 +586,7 @@ static int run_rows(ntk_trainer *tr, ntk_model *net, const double *X, const doub
   if (!(tr->cfg.method == NTK_TRAIN_RK45 && tr->fsal)) {
     if ((st = rows_loss(net, NULL, &tr->loss_end, X, Y, P, err)) != NTK_OK) return st;
   }
-  /* no step taken yet: the end point is the start */
-  if (isnan(tr->loss0) && isfinite(tr->loss_end)) tr->loss0 = tr->loss_end;
+  /* no step taken yet: the end point is the start, and check_loss records it as loss0 */
   return check_loss(tr, tr->loss_end, err);
 }
 

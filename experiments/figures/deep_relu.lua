@@ -10,7 +10,8 @@
 --                         kernel's direction c(t), the uncentered and the centered alignment,
 --                         with the time |K|_F reaches 10% of its final value dashed (E.2a-b)
 --   figE2_predictions.png test outputs of kernel regression with the final NTK and with the
---                         initial NTK against the trained net's, every depth (E.2c)
+--                         initial NTK against the trained net's, every depth (E.2c): the net
+--                         completed to t = infinity under its final NTK where the run has it
 --   figE2_t_half.png      t_1/2 against sigma from SDIR, with the fitted slope
 --   figures.json          per run: predictor errors, readouts (direction ones from the run's
 --                         files); the slope fit
@@ -101,24 +102,33 @@ end
 do
   local final_s, initial_s = {}, {}
   local lo, hi = math.huge, -math.huge
+  local any_completed = false
   for _, r in ipairs(shown) do
     local T = read(r, "predictions.csv")
+    -- the net completed to t = infinity under its final kernel (column 5) when the run has it
+    local completed = T:size(2) >= 5 and r.final_ntk_rel_err_completed ~= nil
     local net, pf, pi = {}, {}, {}
     for i = 1, T:size(1) do
-      net[i], pf[i], pi[i] = T:get(i, 2), T:get(i, 3), T:get(i, 4)
+      net[i], pf[i], pi[i] = T:get(i, completed and 5 or 2), T:get(i, 3), T:get(i, 4)
       lo, hi = math.min(lo, net[i]), math.max(hi, net[i])
     end
+    local function title(err, err_stopped)
+      if not completed then return ("L = %d: rel err %.3f"):format(r.depth, err_stopped) end
+      return ("L = %d: rel err %.3f (net as stopped: %.3f)"):format(r.depth, err, err_stopped)
+    end
     final_s[#final_s + 1] = {x = net, y = pf, style = "points", color = color(r.depth),
-      title = ("L = %d: rel err %.3f"):format(r.depth, r.final_ntk_rel_err)}
+      title = title(r.final_ntk_rel_err_completed, r.final_ntk_rel_err)}
     initial_s[#initial_s + 1] = {x = net, y = pi, style = "points", color = color(r.depth),
-      title = ("L = %d: rel err %.3f"):format(r.depth, r.initial_ntk_rel_err)}
+      title = title(r.initial_ntk_rel_err_completed, r.initial_ntk_rel_err)}
+    any_completed = any_completed or completed
   end
   final_s[#final_s + 1] = {x = {lo, hi}, y = {lo, hi}, color = "gray40", style = "dashed"}
   initial_s[#initial_s + 1] = {x = {lo, hi}, y = {lo, hi}, color = "gray40", style = "dashed"}
+  local xlabel = any_completed and "net, completed to t = ∞ under its final NTK" or "net"
   fig.draw("figE2_predictions.png", {width = 1200, height = 560, rows = 1, cols = 2,
     title = "Fig. E.2c: test outputs, kernel regression against the trained net\n" .. setting, panels = {
-      {title = "final NTK", xlabel = "net", ylabel = "kernel regression", series = final_s},
-      {title = "initial NTK", xlabel = "net", ylabel = "kernel regression", series = initial_s},
+      {title = "final NTK", xlabel = xlabel, ylabel = "kernel regression", series = final_s},
+      {title = "initial NTK", xlabel = xlabel, ylabel = "kernel regression", series = initial_s},
     }})
 end
 
@@ -154,7 +164,13 @@ for _, r in ipairs(runs) do
   local summary = output.read_json(r.from .. "/" .. r.run .. "/summary.json") or {}
   report.runs[#report.runs + 1] = {depth = r.depth, sigma = r.sigma, seed = r.seed, P = r.P,
     final_ntk_rel_err = r.final_ntk_rel_err, initial_ntk_rel_err = r.initial_ntk_rel_err,
-    initial_over_final = r.initial_over_final, t_align90 = r.t_align90, t_kernel10 = r.t_kernel10,
+    initial_over_final = r.initial_over_final,
+    final_ntk_rel_err_completed = r.final_ntk_rel_err_completed,
+    initial_ntk_rel_err_completed = r.initial_ntk_rel_err_completed,
+    initial_over_final_completed = r.final_ntk_rel_err_completed
+      and r.initial_ntk_rel_err_completed / r.final_ntk_rel_err_completed,
+    train_rel_residual = r.train_rel_residual, completion_rel_change = r.completion_rel_change,
+    t_align90 = r.t_align90, t_kernel10 = r.t_kernel10,
     t_align90_centered = r.t_align90_centered, t_dir90 = r.t_dir90,
     alignment = {r.alignment_initial, r.alignment_final},
     alignment_centered = {r.alignment_centered_initial, r.alignment_centered_final},
@@ -216,12 +232,15 @@ fig.finish(report)
 for _, r in ipairs(report.runs) do
   local e, k, d = r.early_predictor_at_dir90 or {}, r.early_predictor_at_kernel10 or {}, r.direction
   local nan = 0 / 0
-  io.stdout:write(("L = %d sigma %g seed %g: final NTK rel err %.4f, initial %.4f (x%.2f); t_1/2 %.3g, t_kernel10 %.3g, "
+  io.stdout:write(("L = %d sigma %g seed %g: final NTK rel err %.4f, initial %.4f (x%.2f); against the completed "
+    .. "net %.4f, %.4f (x%.2f; train residual %.4f, completion moves the net by %.4f); t_1/2 %.3g, t_kernel10 %.3g, "
     .. "t_dir90 %.3g, t_align90 %.3g, centered %.3g; alignment %.3f -> %.3f, centered %.3f -> %.3f; "
     .. "c(0) %.3f, c(t_kernel10) %.3f (share %.2f), silent max %.3f at t %.3g (share %.2f); "
     .. "K(t) predictor at t_dir90 %.3f (%.0f%% of t_end), at t_kernel10 %.3f; test error net/final/initial %.3f/%.3f/%.3f; "
     .. "|K_end|/|K0| %.3g; %s s wall, %s s CPU; silent %s\n")
     :format(r.depth, r.sigma, r.seed or nan, r.final_ntk_rel_err, r.initial_ntk_rel_err, r.initial_over_final,
+      r.final_ntk_rel_err_completed or nan, r.initial_ntk_rel_err_completed or nan, r.initial_over_final_completed or nan,
+      r.train_rel_residual or nan, r.completion_rel_change or nan,
       r.t_half or nan, r.t_kernel10 or nan, r.t_dir90 or nan, r.t_align90 or nan, r.t_align90_centered or nan,
       r.alignment[1] or nan, r.alignment[2] or nan, r.alignment_centered[1] or nan, r.alignment_centered[2] or nan,
       d.c0 or nan, d.c_kernel10 or nan, d.share_kernel10 or nan, d.c_silent_max or nan, d.t_silent_max or nan,

@@ -28,7 +28,8 @@
 -- recomputed kernels are those the recorder saw (spec 57 checks c against the recorder's
 -- kernel_distance at the first record's reference).
 --
--- Cost at finish: one train NTK (with layers) and 5 (L + 1) P^2 passes per record, then a
+-- Cost at finish: one train NTK (with layers; layers = false: without, and 5 P^2 passes) and
+-- 5 (L + 1) P^2 passes per record, then a
 -- train NTK, a test x train NTK and one kernel regression at each predictor record. Memory at
 -- finish, in two passes so their peaks do not add up: first two kernels per kind (K(0) and
 -- K_end - K(0), for the total and each layer) plus the L + 1 being processed; then the test
@@ -44,7 +45,8 @@
 -- the initial-NTK predictor, at the last the final-NTK one.
 --
 -- The trajectory (dir.trajectory, columns dir.columns) has one row per record, in the
--- recorder's order, with t and step, to be merged with the recorder's (same t).
+-- recorder's order, with t and step, to be merged with the recorder's (same t); with
+-- stats = true also the kernel's |K|_F and alignments, for callers without a recorder.
 local check = require "ntklab.argcheck"
 check.register()
 local core = require "ntklab.core"
@@ -54,13 +56,18 @@ local Direction = {}
 Direction.__index = Direction
 
 local F = "direction.new"
-local OPTIONS = {X = true, y = true, X_test = true, predict_every = true}
+local OPTIONS = {X = true, y = true, X_test = true, predict_every = true, layers = true, stats = true}
 local NAN = 0 / 0
 
 local function is_net(v) return getmetatable(v) == core.metatable("mlp") end
 
 --- direction.new{X = [P x D], y = [P] or [P x 1], X_test = [M x D] (optional),
--- predict_every = 4 (0: only the first and last record; needs X_test)}: see the module comment.
+-- predict_every = 4 (0: only the first and last record; needs X_test), layers = true (false:
+-- the total kernel's cosines only, no per-layer columns: each record's kernel costs one fused
+-- NTK instead of L per-layer ones, 3-4x less for a deep MLP), stats = false (true: also the
+-- columns kernel_norm, alignment, alignment_centered of ntklab.kernel_stats(K(t), y), read in
+-- the same pass, for a caller that would otherwise compute every record's kernel twice)}: see
+-- the module comment.
 function direction.new(opts)
   check.table(opts, 1, F)
   for k in pairs(opts) do
@@ -82,8 +89,18 @@ function direction.new(opts)
   if math.type(every) ~= "integer" or every < 0 then
     check.fail(1, F, "option 'predict_every': integer >= 0 expected, got " .. tostring(every))
   end
+  local layers = opts.layers
+  if layers == nil then layers = true end
+  if type(layers) ~= "boolean" then
+    check.fail(1, F, "option 'layers': boolean expected, got " .. check.typename(layers))
+  end
+  local stats = opts.stats or false
+  if type(stats) ~= "boolean" then
+    check.fail(1, F, "option 'stats': boolean expected, got " .. check.typename(stats))
+  end
   local dir = setmetatable({
-    X = X, y = y:dim() == 2 and y:reshape(P) or y, X_test = X_test, predict_every = every,
+    stats = stats,
+    X = X, y = y:dim() == 2 and y:reshape(P) or y, X_test = X_test, predict_every = every, layers = layers,
     thetas = {}, t = {}, step = {}, trajectory = {}, columns = {}, predictor = {},
     workspace = core.kernel_workspace(), test_workspace = X_test and core.kernel_workspace() or nil,
     seconds = 0, finished = false,
@@ -149,6 +166,7 @@ function Direction:_kernels(net, theta, test, K_out, k_out, lay_out, test_only)
   if not test_only then
     local layers = lay_out
     if layers == nil then layers = true end
+    if not self.layers then layers = false end
     K, lay = core.ntk(net, self.X, {workspace = self.workspace, out = K_out, layers = layers})
   end
   local k = test and self.X_test and core.ntk(net, self.X_test, self.X, {workspace = self.test_workspace, out = k_out}) or nil
@@ -212,7 +230,7 @@ function Direction:_cosines(scratch)
   local n = #self.t
   local Ke, laye = self:_kernels(scratch, self.thetas[n], false)
   local K0, lay0 = self:_kernels(scratch, self.thetas[1], false)
-  local L = #lay0
+  local L = self.layers and #lay0 or 0
   local kinds = {{name = "", ref = reference(K0, Ke)}}
   for l = 1, L do kinds[#kinds + 1] = {name = "layer" .. l .. "_", ref = reference(lay0[l], laye[l])} end
   Ke, laye, K0, lay0 = nil, nil, nil, nil
@@ -220,6 +238,10 @@ function Direction:_cosines(scratch)
   for _, kind in ipairs(kinds) do
     cols[#cols + 1] = kind.name .. "direction"
     cols[#cols + 1] = kind.name .. "direction_learned"
+  end
+  local STATS = {"kernel_norm", "alignment", "alignment_centered"}
+  if self.stats then
+    for _, c in ipairs(STATS) do cols[#cols + 1] = c end
   end
   self.columns = cols
   local tr = {t = {}, step = {}}
@@ -230,6 +252,10 @@ function Direction:_cosines(scratch)
   for i = 1, n do
     local K, lay = self:_kernels(scratch, self.thetas[i], false, Kbuf, nil, laybuf)
     tr.t[i], tr.step[i] = self.t[i], self.step[i]
+    if self.stats then -- before the cosines, which leave K - K(0) in K
+      local st = core.kernel_stats(K, self.y)
+      tr.kernel_norm[i], tr.alignment[i], tr.alignment_centered[i] = st.norm, st.alignment, st.alignment_centered
+    end
     local mats = {K}
     for l = 1, L do mats[#mats + 1] = lay[l] end
     for j, kind in ipairs(kinds) do
@@ -262,7 +288,7 @@ function Direction:_predictor_rows(scratch)
   -- K through the per-layer path, as in pass 1 and predictor_at: the same bits at a record
   -- whichever computes it (the fused two-layer path rounds differently)
   local laybuf = {}
-  for l = 1, self.scratch:depth() do laybuf[l] = core.zeros(P, P) end
+  for l = 1, self.layers and self.scratch:depth() or 0 do laybuf[l] = core.zeros(P, P) end
   for i = 1, n do
     if self:_predicts(i) then
       local K, _, k = self:_kernels(scratch, self.thetas[i], true, Kbuf, kbuf, laybuf)
