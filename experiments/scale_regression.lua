@@ -17,6 +17,9 @@ local tiles = require "ntklab.tiles"
 local cg = require "ntklab.cg"
 local json = require "ntklab.json"
 
+-- The ridge relative to mean diag K when --ridge is not given (f4 tiles raise it to their floor).
+local DEFAULT_RIDGE = 1e-6
+
 local experiment = {
   name = "scale_regression",
   summary = "Final-NTK kernel regression of a trained net on Fashion-MNIST at large P, by tiles and CG.",
@@ -31,7 +34,8 @@ local experiment = {
     {name = "lr", type = "number", default = 1e-3, min = 0, help = "Adam learning rate"},
     {name = "tiles", type = "string", help = "tiles directory (default: the run's directory/K)"},
     {name = "dtype", type = "choice", choices = {"f8", "f4"}, default = "f4", help = "tile element type"},
-    {name = "ridge", type = "number", default = 1e-6, min = 0, help = "ridge, relative to mean diag K"},
+    {name = "ridge", type = "number", min = 0,
+      help = "ridge, relative to mean diag K (default 1e-6, and for f4 tiles at least their rounding floor cg.ridge_floor = 10 x 2^-24 sqrt(P))"},
     {name = "tol", type = "number", default = 1e-6, min = 0, max = 0.5, help = "CG relative residual"},
     {name = "rank", type = "integer", default = 500, min = 1, max = 100000, help = "preconditioner rank"},
     {name = "maxiter", type = "integer", default = 2000, min = 1, max = 1000000, help = "CG iterations"},
@@ -91,6 +95,14 @@ function experiment.run(opts, ctx)
   if opts.classes ~= "all" then
     classes = {}
     for c in opts.classes:gmatch("[^,]+") do classes[#classes + 1] = math.tointeger(tonumber(c)) end
+  end
+  -- The tiles round K (f4: by about 2^-24 sqrt(P) mean diag K in the 2-norm, cg.rounding); a
+  -- ridge below ten times that solves the rounding, not K (ntklab.cg's header).
+  local floor = cg.ridge_floor(opts.P, opts.dtype)
+  local ridge_rel = opts.ridge or math.max(DEFAULT_RIDGE, floor)
+  if ridge_rel < floor then
+    ctx.fail(("--ridge %g is below the %s tiles' rounding floor %.3g at P = %d (cg.ridge_floor: 10 x the unit roundoff x sqrt(P), relative to mean diag K): give --ridge >= %.3g%s"):format(
+      ridge_rel, opts.dtype, floor, opts.P, floor, opts.dtype == "f4" and " or --dtype f8" or ""))
   end
   local ds, err = ntklab.data.fashion_mnist{classes = classes, train = opts.P, test = opts.test, seed = opts.seed}
   if not ds then ctx.fail(err) end
@@ -169,7 +181,7 @@ function experiment.run(opts, ctx)
 
   -- ridge relative to the kernel's scale: mean diagonal
   local op = assert(tiles.operator(dir))
-  local ridge = opts.ridge * op:diagonal():sum() / m.P
+  local ridge = ridge_rel * op:diagonal():sum() / m.P
   local prog = ctx.progress{total = opts.maxiter, label = "cg"}
   local fit, cg_err, partial = cg.solve{K = op, y = Y, ridge = ridge, tol = opts.tol,
                                         rank = opts.rank, maxiter = opts.maxiter,
@@ -200,7 +212,8 @@ function experiment.run(opts, ctx)
     cg = {iterations = fit.iterations, residual = fit.residual, converged = fit.converged,
           matvec_seconds = fit.matvec_seconds, precond_seconds = fit.precond_seconds, rank = fit.rank,
           tol = opts.tol, precond_shift = fit.shift,
-          ridge = ridge, message = cg_err},
+          ridge = ridge, ridge_relative = ridge_rel, ridge_floor = floor, rounding = fit.rounding,
+          breakdown = fit.breakdown and fit.breakdown.what, message = cg_err},
     tiles_reused = reused, -- then seconds_tiles and the FLOP bound leave the tiles out
     seconds_train = t_train, seconds_tiles = t_tiles, seconds_cg = t_cg, seconds_predict = t_pred,
     seconds_total = clock() - t_start,
@@ -211,7 +224,7 @@ function experiment.run(opts, ctx)
 end
 
 function experiment.verdict(s)
-  return s.cg.converged and "done" or "cg not converged",
+  return s.cg.converged and "done" or s.cg.breakdown and "cg breakdown" or "cg not converged",
     ("kernel accuracy %.4f vs net %.4f at P = %d; %d CG iterations; %.0f s, peak %.0f MB, %.0f MB of tiles, %.1fx the FLOP bound"):format(
       s.accuracy_kernel, s.accuracy_net, s.P, s.cg.iterations, s.seconds_total, s.peak_rss_mb or 0,
       s.disk_mb, s.flop_ratio)

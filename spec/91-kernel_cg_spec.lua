@@ -108,6 +108,84 @@ describe("ntklab.cg", function()
     assert.are.equal(2, partial.iterations)
   end)
 
+  -- f4 tiles of a rank-deficient kernel (P = 256 points, 97 parameters): K has ~159 zero
+  -- eigenvalues, and float32 rounding turns them into +-||K4 - K||, so K4 is indefinite.
+  local function rank_deficient(dtype)
+    local rng = ntklab.rng(11)
+    local X = rng:normal(256, 10)
+    local net = ntklab.mlp{widths = {10, 8, 1}, seed = 5}
+    local dir = tmpdir .. "/deficient_" .. dtype
+    if not tiles.check(dir) then assert(tiles.write(dir, net, X, {block = 64, dtype = dtype})) end
+    return dir, ntklab.ntk(net, X, {output = "trace"}), rng:normal(256, 2)
+  end
+  local function dense(dir)
+    local A = ntklab.zeros(256, 256)
+    for _, first, last, tile in tiles.each(dir) do A:narrow(1, first, last - first + 1):copy_(tile) end
+    return A
+  end
+  local function mean_diag(K) return K:diagonal():sum() / K:size(1) end
+
+  it("stops at negative curvature and names the f4 rounding when the ridge is below its floor", function()
+    local dir, K, Y = rank_deficient("f4")
+    local w = ntklab.linalg.eigh(dense(dir))
+    assert.is_true(w:min() < 0) -- the premise: the f4 operator is indefinite
+    local ok, msg, partial = cg.solve{K = dir, y = Y, ridge = 1e-8 * mean_diag(K), tol = 1e-10,
+                                      maxiter = 3000, precond = "none"}
+    assert.is_nil(ok)
+    assert.matches("K + ridge I is not positive definite", msg, 1, true)
+    assert.matches("f4 tiles round K by about", msg, 1, true)
+    assert.matches("or f8 tiles", msg, 1, true)
+    assert.are.equal("operator", partial.breakdown.what)
+    assert.is_true(partial.breakdown.value <= 0)
+    assert.is_true(partial.iterations < 3000) -- it stopped there, not at maxiter
+    assert.are.equal(partial.breakdown.iteration, partial.iterations)
+  end)
+
+  it("an indefinite in-memory kernel breaks down with the generic message", function()
+    local _, _, K, Y = problem(128, 1)
+    local w = ntklab.linalg.eigh(K)
+    local A = K + 0
+    A:diagonal():add_(-(w:get(1) + w:get(2)) / 2) -- one eigenvalue below zero, the rest above
+    local ok, msg, partial = cg.solve{K = A, y = Y, precond = "none", tol = 1e-12, maxiter = 1000}
+    assert.is_nil(ok)
+    assert.matches("not positive definite", msg, 1, true)
+    assert.matches("K is not PSD at that scale", msg, 1, true)
+    assert.are.equal("operator", partial.breakdown.what)
+    assert.is_nil(partial.rounding)
+  end)
+
+  -- cg.rounding estimates ||K_tiles - K||_2 / mean diag K as u sqrt(P); the errors are not
+  -- exactly independent nor all of size |K_ij| <= mean diag, so the estimate is an order of
+  -- magnitude: ROUNDING_FACTOR either way.
+  local ROUNDING_FACTOR = 4
+  it("cg.rounding is the size of the f4 tiles' rounding, and at cg.ridge_floor the f4 and f8 solves agree", function()
+    local d4, K, Y = rank_deficient("f4")
+    local d8 = rank_deficient("f8")
+    local md = mean_diag(K)
+    local w = ntklab.linalg.eigh(dense(d4) - K)
+    local measured = math.max(-w:min(), w:max()) / md
+    local est = cg.rounding(256, "f4")
+    assert.is_true(measured <= ROUNDING_FACTOR * est and measured >= est / ROUNDING_FACTOR)
+    assert.are.equal(2 ^ -53 * 16, cg.rounding(256, "f8"))
+    assert.are.equal(10 * est, cg.ridge_floor(256, "f4"))
+    local ridge = cg.ridge_floor(256, "f4") * md
+    local f4 = assert(cg.solve{K = d4, y = Y, ridge = ridge, tol = 1e-10, maxiter = 3000, precond = "none"})
+    local f8 = assert(cg.solve{K = d8, y = Y, ridge = ridge, tol = 1e-10, maxiter = 3000, precond = "none"})
+    -- the operator takes mean diag from its f4 diagonal: equal to K's up to float32 rounding
+    assert.is_true(math.abs(f4.rounding / (est * md) - 1) <= 2 ^ -23)
+    -- at the floor the rounding moves the solution by at most ~||K4 - K|| / ridge = 1/10
+    assert.is_true(rel(f4.alpha, f8.alpha) <= 0.1)
+  end)
+
+  it("a zero column of y is frozen at alpha = 0 while the others converge", function()
+    local _, _, K, Y = problem(128, 2)
+    Y:select(2, 1):fill_(0)
+    local fit = assert(cg.solve{K = K, y = Y, ridge = 1e-3, tol = TOL})
+    assert.are.equal(0, fit.alpha:select(2, 1):abs():max())
+    local direct = assert(ntklab.kernel_regression{K = K, y = Y:select(2, 2) + 0, ridge = 1e-3})
+    assert.is_true(rel(fit.alpha:select(2, 2) + 0, direct.alpha) <= SOLUTION_REL)
+  end)
+
   it("an incomplete tiles directory is a failure of the world", function()
     local net, X, _, Y = problem(128, 1)
     local dir = tmpdir .. "/incomplete"
@@ -130,6 +208,7 @@ describe("bad arguments to ntklab.cg", function()
       cg.solve{K = ntklab.tile_matvec({dir .. "/" .. t.file}, {t.rows[2] - t.rows[1] + 1}, 64), y = y}
     end, "square kernel expected, got a [32 x 64] tile_matvec"},
     {"cg.solve", function() cg.solve{K = K, y = ntklab.ones(5)} end, "option 'y': [4] or [4 x m] tensor expected"},
+    {"cg.solve", function() cg.solve{K = K, y = ntklab.ones(4):fill_(0 / 0)} end, "option 'y': finite values expected, got a NaN"},
     {"cg.solve", function() cg.solve{K = K, y = y, ridge = -1} end, "option 'ridge': finite number >= 0 expected"},
     {"cg.solve", function() cg.solve{K = K, y = y, tol = 0} end, "option 'tol': number in (0, 1) expected"},
     {"cg.solve", function() cg.solve{K = K, y = y, precond = "jacobi"} end, "'pivchol' or 'none' expected, got 'jacobi'"},
@@ -137,6 +216,9 @@ describe("bad arguments to ntklab.cg", function()
     {"cg.solve", function() cg.solve{K = K, y = y, ridg = 1} end, "invalid option 'ridg'"},
     {"cg.solve", function() cg.solve{K = K, y = y, progress = true} end, "option 'progress': function expected, got boolean"},
     {"cg.regress", function() cg.regress{K = K, y = y, method = "lu"} end, "'auto', 'direct' or 'cg' expected, got 'lu'"},
+    {"cg.rounding", function() cg.rounding(0, "f4") end, "bad argument #1 to 'cg.rounding'"},
+    {"cg.rounding", function() cg.rounding(10, "f2") end, "'f8' or 'f4' expected, got 'f2'"},
+    {"cg.ridge_floor", function() cg.ridge_floor(10, "f2") end, "bad argument #2 to 'cg.ridge_floor' ('f8' or 'f4' expected, got 'f2'"},
   } do
     it(("%s rejects bad input (%s)"):format(row[1], row[3]), function()
       local ok, msg = pcall(row[2])

@@ -62,4 +62,27 @@ describe("scale_regression", function()
     assert.is_nil(ok)
     assert.matches("holds the tiles of another net", msg, 1, true)
   end)
+
+  it("raises the ridge of f4 tiles to their rounding floor and refuses a ridge below it", function()
+    if not data.fashion_mnist{classes = {0, 1}, train = 2, test = 2} then
+      pending("dataset-fashion-mnist is not installed (scripts/setup installs it as root)")
+      return
+    end
+    local cg = require "ntklab.cg"
+    local floor = cg.ridge_floor(128, "f4")
+    assert.is_true(floor > 1e-6) -- the premise: at P = 128 the f4 floor is above the f8 default
+    local s = assert(experiment.run(script, {P = 128, test = 50, classes = "0,1", steps = 2,
+      dtype = "f4", tol = 1e-8, quiet = true, out = base .. "/f4"}))
+    assert.are.equal(floor, s.cg.ridge_relative)
+    assert.are.equal(floor, s.cg.ridge_floor)
+    assert.is_true(s.cg.converged)
+    local f8 = assert(experiment.run(script, {P = 128, test = 50, classes = "0,1", steps = 2,
+      dtype = "f8", tol = 1e-8, quiet = true, out = base .. "/f8"}))
+    assert.are.equal(1e-6, f8.cg.ridge_relative)
+    local ok, msg = experiment.run(script, {P = 128, test = 50, classes = "0,1", steps = 2,
+      dtype = "f4", ridge = 1e-6, quiet = true, out = base .. "/low"})
+    assert.is_nil(ok)
+    assert.matches("--ridge 1e-06 is below the f4 tiles' rounding floor", msg, 1, true)
+    assert.matches("or --dtype f8", msg, 1, true)
+  end)
 end)

@@ -17,8 +17,16 @@
 --        (r columns, read as rows of K) and s = ridge + the mean of K's diagonal that L leaves,
 --        applied by Woodbury with an r x r Cholesky.
 --   -> {alpha = [P] | [P x m], iterations, residual (largest relative residual), converged,
---       matvecs, matvec_seconds (mean), precond_seconds, rank (of L), shift (s), method = "cg"}
---      or nil, msg when tol is not reached in maxiter iterations (and the result as third value).
+--       matvecs, matvec_seconds (mean), precond_seconds, rank (of L), shift (s), method = "cg",
+--       rounding (tiles: ||K_tiles - K||_2 estimated, cg.rounding times mean diag K)}
+--      or nil, msg when tol is not reached in maxiter iterations, or at a breakdown: a search
+--      direction with d^T (K + ridge I) d <= 0 (K + ridge I is not positive definite: with f4
+--      tiles, a ridge below the tiles' rounding) or r^T M^-1 r <= 0 (the preconditioner);
+--      the partial result is the third value, its `breakdown` = {what = "operator" |
+--      "preconditioner", value, iteration, column}. A column below tol is frozen.
+--   cg.rounding(P, dtype) -> ||K_tiles - K||_2 / mean diag K, estimated: u sqrt(P) with u the
+--     unit roundoff (f4 2^-24, f8 2^-53); cg.ridge_floor(P, dtype) -> 10 times that, the
+--     smallest relative ridge whose solution the rounding moves by less than ~10%.
 --   fit = cg.regress{K =, y =, ridge =, method = "auto" | "direct" | "cg", memory = bytes, ...}
 --     method "direct": ntklab.kernel_regression (Cholesky, or the pseudo-inverse when ridgeless);
 --     "auto" picks direct when K is an in-memory tensor and its factorization (two P x P
@@ -188,6 +196,40 @@ local function make_preconditioner(Lt, s)
   end
 end
 
+-- Tiles store K rounded to their dtype: each entry moves by up to the unit roundoff u times
+-- |K_ij| (u = 2^-24 for f4, 2^-53 for f8), nearly independently, and a symmetric matrix of
+-- P^2 independent errors of rms s has a 2-norm near 2 s sqrt(P). With |K_ij| <= mean diag K
+-- for most entries, ||K_tiles - K||_2 ~ u sqrt(P) mean diag K: measured 3.1e-6 mean diag at
+-- P = 8,000 against 5.3e-6 estimated (f4 tiles of a trained 784-100-100-10 ReLU net's NTK on
+-- Fashion-MNIST). A ridge below that solves a kernel that differs from K by more than the
+-- ridge in its small-eigenvalue directions, where the solution lives.
+local UNIT_ROUNDOFF = {f4 = 2 ^ -24, f8 = 2 ^ -53}
+-- The ridge floor is this many times the rounding level: the solution then moves by at most
+-- ~||K_tiles - K|| / ridge <= 1/RIDGE_FLOOR_FACTOR relative from K's own.
+local RIDGE_FLOOR_FACTOR = 10
+
+local function rounding(P, dtype, fname)
+  check.integer(P, 1, fname, 1)
+  local u = UNIT_ROUNDOFF[dtype]
+  if not u then check.fail(2, fname, fmt("'f8' or 'f4' expected, got '%s'", tostring(dtype))) end
+  return u * math.sqrt(P)
+end
+
+--- cg.rounding(P, dtype): ||K_tiles - K||_2 / mean diag K estimated for P x P tiles of dtype.
+function cg.rounding(P, dtype) return rounding(P, dtype, "cg.rounding") end
+
+--- cg.ridge_floor(P, dtype): the smallest ridge, relative to mean diag K, that the tiles'
+-- rounding leaves meaningful (RIDGE_FLOOR_FACTOR times cg.rounding).
+function cg.ridge_floor(P, dtype)
+  return RIDGE_FLOOR_FACTOR * rounding(P, dtype, "cg.ridge_floor")
+end
+
+-- The absolute rounding level of an operator's tiles (nil for a tensor: K itself).
+local function rounding_level(K, P)
+  if not is_operator(K) then return nil end
+  return cg.rounding(P, K:dtype()) * K:diagonal():sum() / P
+end
+
 --- cg.solve{K, y, ridge, tol, maxiter, precond, rank, block}: conjugate gradients (the header).
 function cg.solve(opts)
   local f = "cg.solve"
@@ -203,6 +245,9 @@ function cg.solve(opts)
   if check.typename(y) ~= "ntklab.tensor" or y:size(1) ~= P or y:dim() > 2 then
     check.fail(1, f, fmt("option 'y': [%d] or [%d x m] tensor expected, got %s", P, P,
                          check.typename(y) == "ntklab.tensor" and tostring(y:size(1)) .. " rows" or check.typename(y)))
+  end
+  if not (y:abs():max() < math.huge) then
+    check.fail(1, f, "option 'y': finite values expected, got a NaN or an infinity")
   end
   local ridge = opts.ridge or 0
   if type(ridge) ~= "number" or not (ridge >= 0) or ridge == math.huge then
@@ -253,34 +298,88 @@ function cg.solve(opts)
   local R = Y + 0
   local Q = n.zeros(P, m)
   local ynorm = (Y * Y):sum(1):sqrt():clamp(1e-300, math.huge)
+  local function residuals() return ((R * R):sum(1):sqrt() / ynorm):totable()[1] end
+  local res = residuals()
+  -- A column whose residual is below tol is frozen (step 0): its curvature then no longer
+  -- enters the breakdown checks, and a zero column of y never starts.
+  local active, steps, betas = {}, n.zeros(1, m), n.zeros(1, m)
+  local function update_active()
+    local worst, any = 0, false
+    for j = 1, m do
+      active[j] = not (res[j] <= tol) -- a NaN residual stays active: never "converged"
+      any = any or active[j]
+      worst = math.max(worst, res[j])
+    end
+    return worst, any
+  end
+  local residual, any_active = update_active()
   local Z = apply_M(R)
   local D = Z + 0
-  local rz = (R * Z):sum(1)
-  local matvec_time, iterations, residual = 0, 0, ((R * R):sum(1):sqrt() / ynorm):max()
-  while residual > tol and iterations < maxiter do
+  local rz = (R * Z):sum(1):totable()[1]
+  local matvec_time, iterations = 0, 0
+  local breakdown
+  -- Breakdown: for a symmetric positive definite K + ridge I and M, every search direction
+  -- has d^T (K + ridge I) d > 0 and every residual r^T M^-1 r > 0. A value <= 0 (or NaN)
+  -- means the operator or the preconditioner is not positive definite at this ridge; a step
+  -- r^T z / d^T A d would then leave the energy minimum, so CG stops and says which.
+  local function check_positive(values, what, it)
+    for j = 1, m do
+      if active[j] and not (values[j] > 0) then
+        breakdown = {what = what, value = values[j], iteration = it, column = j}
+        return false
+      end
+    end
+    return true
+  end
+  check_positive(rz, "preconditioner", 0)
+  while not breakdown and any_active and iterations < maxiter do
     local tm = clock()
     matvec(D, Q)
     matvec_time = matvec_time + (clock() - tm)
     iterations = iterations + 1
-    local a = rz / (D * Q):sum(1):clamp(1e-300, math.huge)
-    X:add_(D * a)
-    R:sub_(Q * a)
-    residual = ((R * R):sum(1):sqrt() / ynorm):max()
+    local dq = (D * Q):sum(1):totable()[1]
+    if not check_positive(dq, "operator", iterations) then break end
+    for j = 1, m do steps:set(1, j, active[j] and rz[j] / dq[j] or 0) end
+    X:add_(D * steps)
+    R:sub_(Q * steps)
+    res = residuals()
+    residual, any_active = update_active()
     if report then report(iterations, residual) end
-    if residual <= tol then break end
+    if not any_active then break end
     Z = apply_M(R)
-    local rz_new = (R * Z):sum(1)
-    local b = rz_new / rz:clamp(1e-300, math.huge)
-    D:mul_(b):add_(Z)
+    local rz_new = (R * Z):sum(1):totable()[1]
+    if not check_positive(rz_new, "preconditioner", iterations) then break end
+    for j = 1, m do betas:set(1, j, active[j] and rz_new[j] / rz[j] or 0) end
+    D:mul_(betas):add_(Z)
     rz = rz_new
   end
   local fit = {
     alpha = vector and X:reshape(P) or X, iterations = iterations, residual = residual,
-    converged = residual <= tol, matvecs = iterations,
+    converged = not any_active, matvecs = iterations,
     matvec_seconds = iterations > 0 and matvec_time / iterations or 0,
     precond_seconds = precond_seconds, rank = used_rank, shift = shift, method = "cg",
-    precond = precond, ridge = ridge, tol = tol,
+    precond = precond, ridge = ridge, tol = tol, breakdown = breakdown,
+    rounding = rounding_level(K, P),
   }
+  if breakdown then
+    local b = breakdown
+    local msg
+    if b.what == "operator" then
+      msg = fmt("cg.solve: K + ridge I is not positive definite: search direction %d of column %d has d^T (K + ridge I) d = %.3g",
+                b.iteration, b.column, b.value)
+      if fit.rounding and ridge < RIDGE_FLOOR_FACTOR * fit.rounding then
+        msg = msg .. fmt("; its %s tiles round K by about %.3g (u sqrt(P) mean diag K, cg.rounding), more than ridge %.3g can absorb: give a ridge of at least %.3g (cg.ridge_floor times mean diag K)%s",
+                         K:dtype(), fit.rounding, ridge, RIDGE_FLOOR_FACTOR * fit.rounding,
+                         K:dtype() == "f4" and ", or f8 tiles" or "")
+      else
+        msg = msg .. fmt("; ridge %.3g: K is not PSD at that scale (raise the ridge)", ridge)
+      end
+    else
+      msg = fmt("cg.solve: the preconditioner is not positive definite: r^T M^-1 r = %.3g for column %d after %d iterations (shift %.3g, rank %d)",
+                b.value, b.column, b.iteration, shift, used_rank)
+    end
+    return nil, msg, fit
+  end
   if not fit.converged then
     return nil, fmt("cg.solve: relative residual %.3g > tol %.3g after %d iterations", residual, tol, iterations), fit
   end
