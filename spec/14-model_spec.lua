@@ -216,6 +216,7 @@ describe("bad arguments", function()
     {"model:input_dim", function() released():input_dim() end, "attempt to use a released model"},
     {"model:output_dim", function() released():output_dim() end, "attempt to use a released model"},
     {"model:cache_bytes", function() released():cache_bytes() end, "attempt to use a released model"},
+    {"model:clear_caches", function() released():clear_caches() end, "attempt to use a released model"},
     {"model:release", function() m.release(42) end, "bad argument #1 to 'release' (ntklab.model expected, got number)"},
   })
 end)

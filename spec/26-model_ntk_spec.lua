@@ -92,6 +92,17 @@ describe("model_ntk", function()
     assert.are.equal(0, (Kx - ntklab.model_ntk(fresh(), X1, X2, {tile = 0})):abs():max())
     assert.are.equal(0, (Ke - ntklab.model_ntk(fresh(), X1, {tile = 2, eta = eta})):abs():max())
     assert.are.equal(0, (K1 - ntklab.model_ntk(m, X1, {tile = 2})):abs():max())
+    -- clear_caches gives the memory back; the caches grow again, with the same bits
+    assert.are.equal(m, m:clear_caches())
+    assert.are.equal(0, m:cache_bytes())
+    assert.are.equal(0, (Kx - ntklab.model_ntk(m, X1, X2, {tile = 0})):abs():max())
+    assert.is_true(m:cache_bytes() > 0)
+    -- a backward pass needs a forward pass of its own after a clear
+    m:forward(X1)
+    m:clear_caches()
+    local ok, err = pcall(m.backward, m, ntklab.ones(5, 2))
+    assert.is_false(ok)
+    assert.matches("forward", tostring(err))
   end)
 
   it("every block of a tiled kernel is, bit for bit, the kernel of its two tiles", function()

@@ -21,6 +21,7 @@ static int net_jacobian(void *impl, double *J, size_t ldj, const ntk_tensor *X, 
   return ntk_net_jacobian(impl, J, ldj, X, err);
 }
 static size_t net_cache_bytes(const void *impl) { return ntk_net_cache_bytes(impl); }
+static void net_clear_caches(void *impl) { ntk_net_clear_caches(impl); }
 static void net_free(void *impl) { ntk_net_free(impl); }
 
 /* no structured ntk (the generic tiles) and no structured loss_grad (forward + backward) */
@@ -29,6 +30,7 @@ static const ntk_model_ops net_ops = {.kind = "net",
                                       .backward = net_backward,
                                       .jacobian = net_jacobian,
                                       .cache_bytes = net_cache_bytes,
+                                      .clear_caches = net_clear_caches,
                                       .free = net_free};
 
 int ntk_model_from_net(ntk_model **out, ntk_net *net, ntk_error *err) {
@@ -106,6 +108,14 @@ int ntk_model_params_finite(const ntk_model *m) {
 size_t ntk_model_cache_bytes(const ntk_model *m) {
   size_t b = (m->work_cap + m->tiles_cap) * sizeof(double);
   return b + (m->ops->cache_bytes ? m->ops->cache_bytes(m->impl) : 0);
+}
+
+void ntk_model_clear_caches(ntk_model *m) {
+  free(m->work);
+  free(m->tiles);
+  m->work = m->tiles = NULL;
+  m->work_cap = m->tiles_cap = 0;
+  if (m->ops->clear_caches) m->ops->clear_caches(m->impl);
 }
 
 /* --- argument checks, once for every implementation ---------------------------------------- */

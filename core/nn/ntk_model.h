@@ -46,6 +46,7 @@ typedef struct ntk_model_ops {
   int (*loss_grad)(void *impl, double *grad, double *loss, const ntk_tensor *X,
                    const ntk_tensor *Y, ntk_error *err);
   size_t (*cache_bytes)(const void *impl);
+  void (*clear_caches)(void *impl); /* frees what cache_bytes counts; NULL: nothing to free */
   void (*free)(void *impl);
 } ntk_model_ops;
 
@@ -113,5 +114,8 @@ int ntk_model_jacobian(ntk_model *m, ntk_tensor *J, const ntk_tensor *X, size_t 
 int ntk_model_params_finite(const ntk_model *m);
 /* Bytes held by m's implementation caches and m's scratch. */
 size_t ntk_model_cache_bytes(const ntk_model *m);
+/* Frees them (Jacobian tiles, scratch, the implementation's activation caches): they grow again
+ * on demand, with the same results; a backward pass then needs a new forward pass. */
+void ntk_model_clear_caches(ntk_model *m);
 
 #endif

@@ -38,6 +38,8 @@ static void free_caches(ntk_net *net) {
   net->forwarded = 0;
 }
 
+void ntk_net_clear_caches(ntk_net *net) { free_caches(net); }
+
 void ntk_net_free(ntk_net *net) {
   if (!net) return;
   free_caches(net);

@@ -80,5 +80,8 @@ int ntk_net_backward(ntk_net *net, double *grad, size_t grad_stride, const doubl
 int ntk_net_jacobian(ntk_net *net, double *J, size_t ldj, const ntk_tensor *X, ntk_error *err);
 /* Bytes held by the caches and scratch (for benchmarks and memory bounds). */
 size_t ntk_net_cache_bytes(const ntk_net *net);
+/* Frees the activation caches and scratch (they grow again on the next pass); a backward pass
+ * then needs a new forward pass. */
+void ntk_net_clear_caches(ntk_net *net);
 
 #endif

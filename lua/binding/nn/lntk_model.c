@@ -15,6 +15,7 @@
  *   [(P C) x nparams]; m:params() (a view), m:group(g) (view of group g's parameters),
  *   m:groups() -> {{node =, kind =, offset =, count =}, ...}; m:nparams(), m:input_dim(),
  *   m:output_dim(), m:input_shape() -> C, H, W; m:node_shape(i) -> C, H, W; m:cache_bytes();
+ *   m:clear_caches() (frees the NTK's Jacobian tiles and the other caches; they grow again);
  *   m:release() (also __gc, __close).
  *   m = ntklab.model_from_mlp(net): an MLP behind the same interface (its parameters shared, its
  *   structured NTK as the model's fast path; m:input_shape and m:node_shape do not apply). */
@@ -520,6 +521,11 @@ static int model_cache_bytes(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)ntk_model_cache_bytes(lntk_checkmodel(L, 1)));
   return 1;
 }
+static int model_clear_caches(lua_State *L) {
+  ntk_model_clear_caches(lntk_checkmodel(L, 1));
+  lua_settop(L, 1);
+  return 1;
+}
 
 void lntk_open_model(lua_State *L) {
   static const luaL_Reg methods[] = {
@@ -537,6 +543,7 @@ void lntk_open_model(lua_State *L) {
       {"input_dim", model_input_dim},
       {"output_dim", model_output_dim},
       {"cache_bytes", model_cache_bytes},
+      {"clear_caches", model_clear_caches},
       {NULL, NULL},
   };
   static const luaL_Reg meta[] = {{"__tostring", model_tostring}, {NULL, NULL}};
@@ -666,6 +673,13 @@ fast path (m:input_shape and m:node_shape do not apply).
 /*** The bytes held by the model's caches and scratch.
 @function model:cache_bytes
 @treturn int
+*/
+
+/*** Frees the model's caches now (the NTK's Jacobian tiles, which `ntklab.ntk` keeps between
+calls, scratch and activation caches): they grow again on demand, with the same results. A
+backward pass then needs a new forward pass.
+@function model:clear_caches
+@treturn model the model
 */
 
 /*** Frees the model now (also __gc and __close).
