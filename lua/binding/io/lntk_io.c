@@ -26,24 +26,34 @@ static void push_dims(lua_State *L, const ntk_io_shape *s) {
   }
 }
 
+/* out[0..n) <- the integers of the list at stack slot idx (option `key` of the table at Lua
+ * argument tbl), each at least `least`, minus `least` (so rows counted from 1 come out 0-based,
+ * dimensions counted from 0 unchanged); n is the list's length, checked by the caller. */
+static void check_integers(lua_State *L, int tbl, int idx, const char *key, lua_Integer least,
+                           size_t *out, lua_Integer n) {
+  lua_Integer k;
+  for (k = 1; k <= n; k++) {
+    int isnum;
+    lua_Integer v;
+    lua_rawgeti(L, idx, k);
+    v = lua_tointegerx(L, -1, &isnum);
+    if (!isnum || v < least)
+      lntk_opterror(L, tbl, key, lua_pushfstring(L, "%s integer expected at [%I], got %s",
+                                                 least > 0 ? "positive" : "non-negative", k,
+                                                 luaL_tolstring(L, -1, NULL)));
+    out[k - 1] = (size_t)(v - least);
+    lua_pop(L, 1);
+  }
+}
+
 /* s <- the list of dimensions at stack slot idx (option 'dims' of the table at Lua argument tbl). */
 static void check_dims(lua_State *L, int tbl, int idx, ntk_io_shape *s) {
-  lua_Integer n = (lua_Integer)lua_rawlen(L, idx), k;
+  lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
   if (n < 1 || n > NTK_IO_MAX_DIMS)
     lntk_opterror(L, tbl, "dims", lua_pushfstring(L, "1 to %d dimensions expected, got %I",
                                                   NTK_IO_MAX_DIMS, n));
   s->ndim = (int)n;
-  for (k = 1; k <= n; k++) {
-    int isnum;
-    lua_Integer d;
-    lua_rawgeti(L, idx, k);
-    d = lua_tointegerx(L, -1, &isnum);
-    if (!isnum || d < 0)
-      lntk_opterror(L, tbl, "dims",
-                    lua_pushfstring(L, "non-negative integer expected at [%I]", k));
-    s->dims[k - 1] = (size_t)d;
-    lua_pop(L, 1);
-  }
+  check_integers(L, tbl, idx, "dims", 0, s->dims, n);
 }
 
 /* A core reader of a file that declares its dimensions and element type (IDX, NPY). */
@@ -72,19 +82,9 @@ static int read_shaped(lua_State *L, shaped_reader read, const char *dims_key, i
  * order wanted) as 0-based indices in a userdata block pushed on the stack (Lua owns it, so a
  * raise leaks nothing); *n <- their count. */
 static size_t *check_rows(lua_State *L, int tbl, int idx, size_t *n) {
-  lua_Integer len = (lua_Integer)lua_rawlen(L, idx), k;
+  lua_Integer len = (lua_Integer)lua_rawlen(L, idx);
   size_t *rows = lua_newuserdatauv(L, (len > 0 ? (size_t)len : 1) * sizeof *rows, 0);
-  for (k = 1; k <= len; k++) {
-    int isnum;
-    lua_Integer r;
-    lua_rawgeti(L, idx, k);
-    r = lua_tointegerx(L, -1, &isnum);
-    if (!isnum || r < 1)
-      lntk_opterror(L, tbl, "rows", lua_pushfstring(L, "positive integer expected at [%I], got %s",
-                                                    k, luaL_tolstring(L, -1, NULL)));
-    rows[k - 1] = (size_t)(r - 1);
-    lua_pop(L, 1);
-  }
+  check_integers(L, tbl, idx, "rows", 1, rows, len);
   *n = (size_t)len;
   return rows;
 }
