@@ -252,7 +252,7 @@ describe("recorder", function()
     -- misuse
     assert.has_error(function() direction.new{X = ds2.X_train} end, "bad argument #1 to 'direction.new' (option 'y': tensor required)")
     assert.has_error(function() direction.new{X = ds2.X_train, y = ds2.y_train, every = 2} end,
-      "bad argument #1 to 'direction.new' (invalid option 'every')")
+      "bad argument #1 to 'direction.new' (invalid option 'every'; valid options: 'X', 'X_test', 'layers', 'predict_every', 'stats', 'y')")
     assert.has_error(function() direction.new{X = ds2.X_train, y = ds2.y_train, predict_every = -1} end,
       "bad argument #1 to 'direction.new' (option 'predict_every': integer >= 0 expected, got -1)")
     assert.has_error(function() direction.new{X = ds2.X_train, y = ds2.y_train}:finish() end,

@@ -41,6 +41,8 @@ describe("issue 12's misuses", function()
     {"ntklab.linearized.predictor", function() ntklab.linearized.predictor{K = X, y = X, rcnd = 1} end,
       "(invalid option 'rcnd' (did you mean 'rcond'?); valid options: 'K', 'Kx', 'eta', 'f0', "
       .. "'f0_test', 'rcond', 'y')"},
+    {"ntklab.recorder", function() ntklab.recorder{times = {0, 1}, X = X, y = X, tpok = 3} end,
+      "(invalid option 'tpok' (did you mean 'topk'?); valid options: "},
     -- more samples than the data hold is misuse: it raises, as the other bad options do
     {"ntklab.data.mnist", function() data.mnist{dir = mnist_dir, train = 100000} end,
       "bad argument #1 to 'mnist' (options 'train', 'test': 100000 training + 0 test samples "

@@ -234,9 +234,7 @@ end
 function cg.solve(opts)
   local f = "cg.solve"
   check.table(opts, 1, f)
-  for k in pairs(opts) do
-    if not SOLVE_KEYS[k] then check.fail(1, f, fmt("invalid option '%s'", tostring(k))) end
-  end
+  check.options(opts, 1, f, SOLVE_KEYS)
   local n = core()
   local K, kerr = open_kernel(opts.K, f)
   if not K then return nil, kerr end

@@ -70,9 +70,7 @@ local function is_net(v) return getmetatable(v) == core.metatable("mlp") end
 -- the module comment.
 function direction.new(opts)
   check.table(opts, 1, F)
-  for k in pairs(opts) do
-    if not OPTIONS[k] then check.fail(1, F, "invalid option '" .. tostring(k) .. "'") end
-  end
+  check.options(opts, 1, F, OPTIONS)
   local X = check.option_tensor(opts, "X", 1, F, {2}, true)
   local P = X:size(1)
   local y = check.option_tensor(opts, "y", 1, F, {1, 2}, true)

@@ -197,9 +197,7 @@ end
 --- ntklab.recorder{...}: see the module comment.
 function recorder.new(opts)
   check.table(opts, 1, F)
-  for k in pairs(opts) do
-    if not OPTIONS[k] then check.fail(1, F, "invalid option '" .. tostring(k) .. "'") end
-  end
+  check.options(opts, 1, F, OPTIONS)
   if opts.times == nil then check.fail(1, F, "option 'times' required") end
   local times = make_times(opts.times)
   local X = opt_tensor(opts, "X", true, {2})
@@ -463,9 +461,7 @@ function Recorder:run(trainer, net, opts)
   if not is_net(net) then check.fail(2, f, NET .. " expected, got " .. check.typename(net)) end
   opts = opts or {}
   check.table(opts, 3, f)
-  for k in pairs(opts) do
-    if k ~= "stop_loss" and k ~= "progress" then check.fail(3, f, "invalid option '" .. tostring(k) .. "'") end
-  end
+  check.options(opts, 3, f, {"stop_loss", "progress"})
   local stop = opts.stop_loss
   if stop ~= nil and (type(stop) ~= "number" or not (stop > 0)) then
     check.fail(3, f, "option 'stop_loss': positive number expected, got " .. tostring(stop))

@@ -97,9 +97,7 @@ function tiles.create(dir, net, X, opts)
   check_inputs(net, X, f)
   opts = opts or {}
   check.table(opts, 4, f)
-  for k in pairs(opts) do
-    if not OPTION_KEYS[k] then check.fail(4, f, fmt("invalid option '%s'", tostring(k))) end
-  end
+  check.options(opts, 4, f, OPTION_KEYS)
   local kernel = opts.kernel or "ntk"
   if not KERNELS[kernel] then check.fail(4, f, fmt("option 'kernel': 'ntk', 'nngp', 'analytic_ntk' or 'analytic_nngp' expected, got '%s'", tostring(kernel))) end
   local output = opts.output or "trace"

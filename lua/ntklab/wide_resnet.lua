@@ -36,9 +36,7 @@ local allowed = {k = true, b = true, outputs = true, classes = true, sigma = tru
 
 local function options(opts, fname)
   argcheck.table(opts, 1, fname)
-  for key in pairs(opts) do
-    if not allowed[key] then argcheck.fail(1, fname, ("invalid option '%s'"):format(tostring(key))) end
-  end
+  argcheck.options(opts, 1, fname, allowed)
   local o = {}
   local function int(key, def, min)
     local v = opts[key]
