@@ -223,6 +223,8 @@ describe("bad arguments to ntklab.tiles", function()
     {"tiles.create", function() tiles.create(path("c"), ntklab.mlp{widths = {2, 3, 1}, seed = 1}, t, {kernel = "rbf"}) end, "option 'kernel': 'ntk', 'nngp', 'analytic_ntk' or 'analytic_nngp' expected, got 'rbf'"},
     {"tiles.create", function() tiles.create(path("c"), ntklab.mlp{widths = {2, 3, 1}, seed = 1}, t, {blocks = 3}) end, "invalid option 'blocks'"},
     {"tiles.block", function() tiles.block(ntklab.mlp{widths = {2, 3, 1}, seed = 1}, t, 1, 3) end, "row 3 out of range [1, 2]"},
+    {"tiles.operator", function() tiles.operator(path("c"), "fused") end, "bad argument #2 to 'tiles.operator' (table expected, got string)"},
+    {"tiles.operator", function() tiles.operator(path("c"), {loop = "blas"}) end, "invalid option 'loop' (did you mean 'loops'?)"},
   } do
     it(("%s rejects bad input (%s)"):format(row[1], row[3]), function()
       local ok, msg = pcall(row[2])

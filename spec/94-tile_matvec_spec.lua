@@ -103,6 +103,52 @@ describe("ntklab.tile_matvec", function()
     end)
   end
 
+  -- The fused AVX-512 loops block 4 rows x 6 right-hand sides x 512 columns: k = 7 and 13 take
+  -- several groups of right-hand sides, the last one partial; P = 600 two column chunks.
+  it("fused and BLAS loops: both equal the plain-Lua product, for 1 to 13 columns", function()
+    for _, dtype in ipairs{"f8", "f4"} do
+      local dir = written(dtype)
+      local K = read_tiles(dir)
+      local fused = assert(tiles.operator(dir))
+      local blas = assert(tiles.operator(dir, {loops = "blas"}))
+      assert.are.equal("blas", blas:loops())
+      for _, k in ipairs{1, 3, 7, 13} do
+        local V = ntklab.rng(k):normal(P, k)
+        local want, scale = lua_product(K, V)
+        assert.is_true(worst(fused:apply(V), want, scale) <= SUMMATION_REL)
+        assert.is_true(worst(blas:apply(V), want, scale) <= SUMMATION_REL)
+      end
+    end
+  end)
+
+  it("fused loops: the same bits on 1 and 2 threads, and on tiles of any row and column count", function()
+    local dir, V = written("f4")
+    local op = assert(tiles.operator(dir))
+    if op:loops() ~= "fused" then
+      pending("this CPU has no AVX-512: the fused loops do not run here")
+      return
+    end
+    local threads = ntklab.threads()
+    ntklab.threads(1)
+    local one = op:apply(V)
+    ntklab.threads(2)
+    local two = op:apply(V)
+    ntklab.threads(threads)
+    assert.are.equal(0, (one - two):abs():max())
+    -- 7 x 13 tiles: rows not a multiple of 4, columns not of 8 (the scalar tails)
+    local rng = ntklab.rng(5)
+    local A = rng:normal(14, 13)
+    local paths = {tmpdir .. "/odd1.npy", tmpdir .. "/odd2.npy"}
+    assert(ntklab.io.write_npy_paged(paths[1], A:narrow(1, 1, 7)))
+    assert(ntklab.io.write_npy_paged(paths[2], A:narrow(1, 8, 7)))
+    local odd = assert(ntklab.tile_matvec(paths, {7, 7}, 13, {loops = "fused"}))
+    for _, k in ipairs{1, 5, 8} do
+      local W = rng:normal(13, k)
+      local want, scale = lua_product(A, W)
+      assert.is_true(worst(odd:apply(W), want, scale) <= SUMMATION_REL)
+    end
+  end)
+
   it("f8 tiles: the same product as the mapped tensor of tiles.open by BLAS", function()
     local dir, V = written("f8")
     local op = assert(tiles.operator(dir))
@@ -178,6 +224,7 @@ describe("bad arguments to ntklab.tile_matvec", function()
     {"ntklab.tile_matvec", function() ntklab.tile_matvec({"a"}, {0}, 1) end, "positive integer expected at [1]"},
     {"ntklab.tile_matvec", function() ntklab.tile_matvec({"a"}, {1}, 0) end, "cols >= 1 expected, got 0"},
     {"ntklab.tile_matvec", function() ntklab.tile_matvec({"a"}, {1}, 1, {dtype = "f2"}) end, "option 'dtype'"},
+    {"ntklab.tile_matvec", function() ntklab.tile_matvec({"a"}, {1}, 1, {loops = "gpu"}) end, "option 'loops': expected one of 'fused', 'blas', got 'gpu'"},
     {"tile_matvec:apply", function() op():apply(ntklab.zeros(P - 1, 2)) end, "bad argument #1 to 'apply'"},
     {"tile_matvec:apply", function() op():apply(ntklab.zeros(P, 2), ntklab.zeros(P, 3)) end, "output of 600 rows and V's columns expected"},
     {"tile_matvec:apply", function() local V = ntklab.zeros(P, 2); op():apply(V, V) end, "must not share memory"},
@@ -188,6 +235,7 @@ describe("bad arguments to ntklab.tile_matvec", function()
     {"tile_matvec:size", function() local o = op(); o:release(); o:size() end, "attempt to use a released tile_matvec"},
     {"tile_matvec:dtype", function() local o = op(); o:release(); o:dtype() end, "released tile_matvec"},
     {"tile_matvec:bytes", function() local o = op(); o:release(); o:bytes() end, "released tile_matvec"},
+    {"tile_matvec:loops", function() local o = op(); o:release(); o:loops() end, "released tile_matvec"},
     {"tile_matvec:release", function() local o = op(); o.release(3) end, "bad argument #1 to 'release'"},
   })
 end)

@@ -16,7 +16,8 @@
 --   tiles.check(dir) -> manifest | nil, msg           every tile present with its exact size
 --   tiles.open(dir) -> K | nil, msg                   the whole kernel mapped read-only (f8 only)
 --   tiles.each(dir) -> iterator of k, first, last, tile   tiles one at a time (f8 or f4)
---   tiles.operator(dir) -> op, manifest | nil, msg    every tile mapped read-only (f8 or f4) as
+--   tiles.operator(dir [, {loops = "fused" | "blas"}]) -> op, manifest | nil, msg
+--                                                     every tile mapped read-only (f8 or f4) as
 --                                                     an ntklab.tile_matvec: op:apply(V) = K V in
 --                                                     float64 streaming the tiles, op:row(i),
 --                                                     op:diagonal()
@@ -225,7 +226,13 @@ end
 
 --- The complete kernel as an ntklab.tile_matvec over its mapped tiles (f8 or f4): products
 -- K V accumulate in float64 in C, one pass over the tiles, without widening them in memory.
-function tiles.operator(dir)
+-- opts.loops: "fused" (AVX-512, the default where the CPU has it) or "blas".
+function tiles.operator(dir, opts)
+  local f = "tiles.operator"
+  check.string(dir, 1, f)
+  opts = opts or {}
+  check.table(opts, 2, f)
+  check.options(opts, 2, f, {"loops"})
   local m, err = tiles.check(dir)
   if not m then return nil, err end
   local paths, rows = {}, {}
@@ -233,7 +240,7 @@ function tiles.operator(dir)
     paths[k] = dir .. "/" .. t.file
     rows[k] = t.rows[2] - t.rows[1] + 1
   end
-  local op, operr = core().tile_matvec(paths, rows, m.P, {dtype = m.dtype})
+  local op, operr = core().tile_matvec(paths, rows, m.P, {dtype = m.dtype, loops = opts.loops})
   if not op then return nil, operr end
   return op, m
 end

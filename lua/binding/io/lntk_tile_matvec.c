@@ -1,10 +1,12 @@
 /* lntk_tile_matvec.c: products of a kernel on disk with a block of vectors (ntk_tile_matvec.h):
- *   ntklab.tile_matvec(paths, rows, cols [, {dtype = "f8" | "f4"}]) -> op | nil, msg
- *       the paged NPY tiles paths[k] ([rows[k] x cols] each, stacked) mapped read-only;
+ *   ntklab.tile_matvec(paths, rows, cols [, {dtype = "f8" | "f4", loops = "fused" | "blas"}])
+ *       -> op | nil, msg: the paged NPY tiles paths[k] ([rows[k] x cols] each, stacked) mapped
+ *       read-only; loops: the AVX-512 fused loops (the default where the CPU has them) or BLAS;
  *   op:apply(V [, out]) -> out        K V for V [cols] or [cols x k], in float64 (out: reused)
  *   op:row(i [, out]) -> [cols]       row i (1-based) of K, widened
  *   op:diagonal() -> [min(rows, cols)]
  *   op:size() -> rows, cols;  op:dtype() -> "f8" | "f4";  op:bytes() -> bytes one product reads
+ *   op:loops() -> "fused" | "blas"
  *   op:release() (also __gc, __close): unmaps. */
 #include "lntk.h"
 #include "lntk_io_mmap.h"
@@ -16,6 +18,7 @@ typedef struct ltm {
 } ltm;
 
 static const char *const dtype_names[] = {"f8", "f4", NULL}; /* indices are NTK_NPY_F8, _F4 */
+static const char *const loops_names[] = {"fused", "blas", NULL}; /* NTK_TILE_LOOPS_FUSED, _BLAS */
 
 static ntk_tile_matvec *check_tm(lua_State *L, int idx) {
   ltm *w = luaL_checkudata(L, idx, LNTK_TILE_MATVEC_MT);
@@ -34,23 +37,26 @@ static size_t check_count(lua_State *L, int idx, const char *what) {
 
 static int tm_new(lua_State *L) {
   static const lntk_option options[] = {
-      LNTK_OPT("dtype", LNTK_OPT_CHOICE, .choices = dtype_names), LNTK_OPT_END,
+      LNTK_OPT("dtype", LNTK_OPT_CHOICE, .choices = dtype_names),
+      LNTK_OPT("loops", LNTK_OPT_CHOICE, .choices = loops_names), LNTK_OPT_END,
   };
   size_t cols, n;
   const char **paths;
   size_t *rows;
-  lntk_optval dtype;
+  lntk_optval opt[2]; /* dtype, loops */
   ltm *w;
   ntk_error err;
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
   cols = check_count(L, 3, "cols");
-  lntk_options(L, 4, options, &dtype);
+  lntk_options(L, 4, options, opt);
   n = lntk_io_tile_lists(L, 1, 2, &paths, &rows);
   w = lntk_newobject(L, sizeof *w, LNTK_TILE_MATVEC_MT);
-  if (ntk_tile_matvec_open(&w->m, paths, rows, n, cols, dtype.present ? dtype.choice : NTK_NPY_F8,
+  if (ntk_tile_matvec_open(&w->m, paths, rows, n, cols, opt[0].present ? opt[0].choice : NTK_NPY_F8,
                            &err) != NTK_OK)
     return lntk_result(L, &err, OPEN_ARGS);
+  if (opt[1].present && ntk_tile_matvec_set_loops(w->m, opt[1].choice, &err) != NTK_OK)
+    luaL_error(L, "bad argument #4 to 'tile_matvec' (option 'loops': %s)", err.msg);
   return 1;
 }
 
@@ -110,6 +116,11 @@ static int tm_size(lua_State *L) {
   return 2;
 }
 
+static int tm_loops(lua_State *L) {
+  lua_pushstring(L, loops_names[ntk_tile_matvec_loops(check_tm(L, 1))]);
+  return 1;
+}
+
 static int tm_dtype(lua_State *L) {
   lua_pushstring(L, dtype_names[ntk_tile_matvec_dtype(check_tm(L, 1))]);
   return 1;
@@ -134,7 +145,7 @@ static int tm_tostring(lua_State *L) {
 void lntk_open_tile_matvec(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"apply", tm_apply}, {"row", tm_row},     {"diagonal", tm_diagonal}, {"size", tm_size},
-      {"dtype", tm_dtype}, {"bytes", tm_bytes}, {NULL, NULL},
+      {"dtype", tm_dtype}, {"bytes", tm_bytes}, {"loops", tm_loops}, {NULL, NULL},
   };
   static const luaL_Reg meta[] = {{"__tostring", tm_tostring}, {NULL, NULL}};
   static const luaL_Reg funcs[] = {{"tile_matvec", tm_new}, {NULL, NULL}};
@@ -153,7 +164,10 @@ files) return nil and a message naming the file.
 @tparam table paths the tiles' files, in row order
 @tparam table rows the rows of each tile
 @tparam int cols the kernel's columns
-@tparam[opt] table opts {dtype = "f8" | "f4"}
+@tparam[opt] table opts {dtype = "f8" | "f4", loops = "fused" | "blas"}: loops "fused" widen
+each entry in a register and multiply it into float64 accumulators on ntklab.threads() threads
+(AVX-512; the default where the CPU has it, an error where it does not), "blas" widen panels
+for dgemm; the two agree to summation order
 @treturn tile_matvec
 */
 
@@ -194,6 +208,11 @@ files) return nil and a message naming the file.
 /*** Bytes of tiles one product reads.
 @function tile_matvec:bytes
 @treturn int
+*/
+
+/*** The loops computing the products.
+@function tile_matvec:loops
+@treturn string "fused" or "blas"
 */
 
 /*** Unmaps the tiles now (also __gc and __close).
