@@ -7,7 +7,8 @@
 --   bound  = max(bytes / bandwidth, 2 P^2 m / gemm rate), the bandwidth being that of a dgemv
 --            on an in-memory [P x P] float64 matrix (it reads 8 P^2 bytes once), the rate that
 --            of a square dgemm, both measured here at the same thread count;
---   f8, f4 = ntklab.tile_matvec:apply, and the ratio to the bound;
+--   f8, f4 = ntklab.tile_matvec:apply by its fused AVX-512 loops (where the CPU has them) and by
+--            BLAS on widened panels, and the ratio to the bound;
 --   lua f4 = the Lua path it replaces (each tile read by io.read_npy, widened, then matmul).
 local ntklab = require "ntklab"
 local tiles = require "ntklab.tiles"
@@ -49,18 +50,28 @@ collectgarbage()
 print(("P = %d, %d BLAS thread(s), BLAS core %s: bandwidth %.1f GB/s (dgemv), gemm %.1f GFLOP/s"):format(
   P, ntklab.threads(), ntklab.blas_core and ntklab.blas_core() or "?", bandwidth / 1e9, rate / 1e9))
 
-local ops = {f8 = assert(tiles.operator(dir .. "/f8")), f4 = assert(tiles.operator(dir .. "/f4"))}
+local ops = {}
+for _, dtype in ipairs{"f8", "f4"} do
+  ops[dtype] = {}
+  for _, loops in ipairs{"fused", "blas"} do
+    -- fused loops raise on a CPU without AVX-512: then only BLAS is timed
+    local ok, op = pcall(tiles.operator, dir .. "/" .. dtype, {loops = loops})
+    if ok and op then ops[dtype][#ops[dtype] + 1] = {loops = loops, op = op} end
+  end
+end
 local m4 = assert(tiles.check(dir .. "/f4"))
 for _, m in ipairs{1, 10} do
   local V, out = rng:normal(P, m), ntklab.zeros(P, m)
   local flop_time = 2 * P * P * m / rate
   for _, dtype in ipairs{"f8", "f4"} do
-    local op = ops[dtype]
-    op:apply(V, out) -- pages in
-    local t = best(function() op:apply(V, out) end)
-    local bound = math.max(op:bytes() / bandwidth, flop_time)
-    print(("m = %2d  %s tiles: %.3f s per product, bound %.3f s (%s), ratio %.2f"):format(
-      m, dtype, t, bound, op:bytes() / bandwidth >= flop_time and "bandwidth" or "flops", t / bound))
+    for _, o in ipairs(ops[dtype]) do
+      local op = o.op
+      op:apply(V, out) -- pages in
+      local t = best(function() op:apply(V, out) end)
+      local bound = math.max(op:bytes() / bandwidth, flop_time)
+      print(("m = %2d  %s tiles, %-5s loops: %.3f s per product, bound %.3f s (%s), ratio %.2f"):format(
+        m, dtype, o.loops, t, bound, op:bytes() / bandwidth >= flop_time and "bandwidth" or "flops", t / bound))
+    end
   end
   local t_lua = best(function()
     for _, t in ipairs(m4.tiles) do
@@ -68,7 +79,7 @@ for _, m in ipairs{1, 10} do
       ntklab.matmul(tile, V, out:narrow(1, t.rows[1], t.rows[2] - t.rows[1] + 1))
     end
   end)
-  local bound4 = math.max(ops.f4:bytes() / bandwidth, flop_time)
+  local bound4 = math.max(ops.f4[1].op:bytes() / bandwidth, flop_time)
   print(("m = %2d  f4 tiles by the Lua path (read_npy + matmul): %.3f s, ratio %.2f"):format(
     m, t_lua, t_lua / bound4))
 end
