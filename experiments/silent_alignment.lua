@@ -11,6 +11,10 @@
 -- the final NTK it is Eq. 2 with the kernel frozen at K(t_end), and Theorem 1's
 -- f - f_0 = k_inf^T K_inf^-1 y is its small-init limit (f_0 = O(sigma^2) there, and keeping f_0
 -- removes that offset from both predictors alike instead of charging it to the kernels).
+-- Each predictor is also compared with the net completed under its final kernel (the net as
+-- stopped at --stop-loss, continued to t = infinity while the kernel stays put: rel_err_completed
+-- in summary.json, a net_completed column in predictions.csv), the limit the kernel predictors
+-- describe.
 --
 -- The path-kernel predictor (--path_kernel, on by default) integrates Eq. 2 itself from kernel
 -- snapshots at every path_every-th record (ntklab.pathkernel, K(t) linear in t
@@ -224,6 +228,23 @@ function experiment.run(opts, ctx)
   local cmp_final = analysis.compare(pred_final, f_net)
   local cmp_initial = analysis.compare(pred_initial, f_net)
   cmp_final.fit, cmp_initial.fit = fit_final, fit_initial
+  -- The net continued to t = infinity under its final kernel, f_net(x) + k(x)^T K^+ (y - f_net(X))
+  -- (the lazy tail's exact limit while the kernel stays put). A net stopped at --stop-loss still
+  -- moves in the final kernel's small eigendirections, where its train residual lies, and
+  -- ridgeless kernel regression is the t = infinity limit: every predictor is also compared with
+  -- the completed net (rel_err_completed; deep_relu found the same for Appendix E.2).
+  local completion
+  do
+    local fit, msg = ntklab.kernel_regression{K = rec.K_end, y = y - rec.f_end_train:reshape(P)}
+    if not fit then die("kernel regression (the completed net): " .. msg) end
+    completion = fit:predict(rec.K_end_test) + f_net
+    fit:release()
+  end
+  local function completed(cmp, pred)
+    if cmp then cmp.rel_err_completed = analysis.compare(pred, completion).rel_err end
+  end
+  completed(cmp_final, pred_final)
+  completed(cmp_initial, pred_initial)
   -- Adam's kernel at the end (nil when training stopped before Adam's first step)
   local pred_adam, cmp_adam
   if rec.K_adam_end then
@@ -231,6 +252,7 @@ function experiment.run(opts, ctx)
     pred_adam, fit_adam = kernel_predictor(rec.K_adam_end, rec.K_adam_end_test)
     cmp_adam = analysis.compare(pred_adam, f_net)
     cmp_adam.fit = fit_adam
+    completed(cmp_adam, pred_adam)
   end
 
   local function test_error(f)
@@ -259,6 +281,7 @@ function experiment.run(opts, ctx)
       step = opts.path_step, seconds = res.seconds, snapshot_seconds = res.snapshot_seconds,
       snapshot_bytes = res.snapshot_bytes}
     for k, v in pairs(info) do cmp_path[k] = v end
+    completed(cmp_path, pred_path)
     path_seconds = res.seconds + res.snapshot_seconds
     path, path_result = nil, nil
   end
@@ -317,16 +340,17 @@ function experiment.run(opts, ctx)
   -- ----- outputs ---------------------------------------------------------------------------------
   ctx.write_csv("trajectory.csv", rec.columns, traj)
   local labels = ds.labels_test and ds.labels_test:totable() or nil
-  local pred_cols = {"index", "label", "target", "net", "final_ntk", "initial_ntk", "net_init"}
+  local pred_cols = {"index", "label", "target", "net", "final_ntk", "initial_ntk", "net_init", "net_completed"}
   local yt, fn, pf, pi, f0 = y_test:totable(), f_net:totable(), pred_final:totable(),
     pred_initial:totable(), f0_test:totable()
+  local fc = completion:totable()
   local rows = {}
   local pp_path = pred_path and pred_path:totable()
   if pp_path then pred_cols[#pred_cols + 1] = "path_kernel" end
   local pa = pred_adam and pred_adam:totable()
   if pa then pred_cols[#pred_cols + 1] = "adam_kernel" end
   for i = 1, #yt do
-    rows[i] = {i, labels and labels[i] or "", yt[i], fn[i], pf[i], pi[i], f0[i]}
+    rows[i] = {i, labels and labels[i] or "", yt[i], fn[i], pf[i], pi[i], f0[i], fc[i]}
     if pp_path then rows[i][#rows[i] + 1] = pp_path[i] end
     if pa then rows[i][#rows[i] + 1] = pa[i] end
   end
@@ -406,6 +430,10 @@ function experiment.run(opts, ctx)
     predictors = {final_ntk = cmp_final, initial_ntk = cmp_initial,
       kernel_regression = "f0(x) + k(x)^T K^+ (y - f0(X)), ridgeless; K = K(t_end) or K(0)",
       test_error_final_ntk = test_error(pred_final), test_error_initial_ntk = test_error(pred_initial),
+      completed = "rel_err_completed: against the net continued to t = infinity under its final kernel, "
+        .. "f_net(x) + k(x)^T K^+ (y - f_net(X))",
+      completion_rel_change = analysis.compare(f_net, completion).rel_err,
+      test_error_net_completed = test_error(completion),
       path_kernel = cmp_path, path_kernel_skipped = path_kernel_skipped,
       test_error_path_kernel = pred_path and test_error(pred_path) or nil,
       final_adam_kernel = cmp_adam,
