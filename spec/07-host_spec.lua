@@ -182,6 +182,44 @@ describe("the ntklab host", function()
     assert.truthy(out:find("interrupted!", 1, true), out)
   end)
 
+  -- SIGTERM is what kill, timeout and a batch system's time limit or scancel send: the same
+  -- hook stops the code with an error that says so, and an experiment run leaves failure.json
+  -- with it (no summary.json), instead of dying with nothing written.
+  it("stops running code on SIGTERM with an error; a run it stops leaves failure.json", function()
+    local marker = os.tmpname()
+    os.remove(marker)
+    local function term(cmd)
+      return run("sh -c " .. q(table.concat({
+        cmd .. " 2>&1 &",
+        "pid=$!",
+        "n=0; while [ ! -e " .. q(marker) .. " ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done",
+        "kill -TERM $pid",
+        "wait $pid; echo \"status=$?\"",
+      }, "\n")))
+    end
+    local chunk = ("io.open(%q, 'w'):close() while true do end"):format(marker)
+    local out = term(q(host) .. " -e " .. q(chunk))
+    os.remove(marker)
+    assert.truthy(out:find("status=1", 1, true), out)
+    assert.truthy(out:find("terminated (SIGTERM)!", 1, true), out)
+    -- an experiment that spins after it has started
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. q(dir)))
+    local spin = dir .. "/spin.lua"
+    local f = assert(io.open(spin, "w"))
+    f:write(([[return {name = "spin", summary = "spins until stopped", options = {},
+      run = function() io.open(%q, "w"):close() while true do end end}]]):format(marker))
+    f:close()
+    out = term(q(host) .. " run " .. q(spin) .. " --out " .. q(dir .. "/out"))
+    os.remove(marker)
+    assert.falsy(out:find("status=0", 1, true), out)
+    local failure = assert(io.open(dir .. "/out/failure.json")):read("a")
+    assert.truthy(failure:find("terminated (SIGTERM)!", 1, true), failure)
+    assert.is_nil(io.open(dir .. "/out/summary.json"))
+    os.execute("rm -rf " .. q(dir))
+  end)
+
   it("runs LUA_INIT unless -E is given", function()
     local out = run("LUA_INIT='x = 5' " .. q(host) .. " -e 'print(x)'")
     assert.are.equal("5\n", out)

@@ -74,21 +74,23 @@ static void print_version(void) {
   fflush(stdout);
 }
 
-/* --- Ctrl-C: stop the running Lua code at the next hook, as lua.c does ------------------- */
+/* --- Ctrl-C and SIGTERM: stop the running Lua code at the next hook, as lua.c does -------- */
+
+/* The signal that stopped the code (SIGINT: Ctrl-C; SIGTERM: kill, timeout, a batch system's
+ * time limit or scancel), or 0: a subcommand it stopped exits 128 + the signal with one line,
+ * not a traceback; a run it stopped leaves failure.json saying so, not silence. */
+static volatile sig_atomic_t interrupted = 0;
 
 static void lstop(lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
-  luaL_error(L, "interrupted!");
+  luaL_error(L, interrupted == SIGTERM ? "terminated (SIGTERM)!" : "interrupted!");
 }
-
-/* set by Ctrl-C: a subcommand stopped by it exits 130 with one line, not a traceback */
-static volatile sig_atomic_t interrupted = 0;
 
 static void laction(int sig) {
   int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
-  interrupted = 1;
-  signal(sig, SIG_DFL); /* a second Ctrl-C kills the process */
+  interrupted = sig;
+  signal(sig, SIG_DFL); /* a second signal kills the process */
   lua_sethook(globalL, lstop, flag, 1);
 }
 
@@ -126,8 +128,10 @@ static int docall(lua_State *L, int narg, int nres) {
   lua_insert(L, base);
   globalL = L;
   signal(SIGINT, laction);
+  signal(SIGTERM, laction);
   status = lua_pcall(L, narg, nres, base);
   signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   lua_remove(L, base);
   return status;
 }
@@ -186,7 +190,8 @@ static int pushargs(lua_State *L) {
   return n;
 }
 
-#define INTERRUPTED_STATUS 130 /* 128 + SIGINT, as a shell reports a process Ctrl-C stopped */
+/* 128 + the signal, as a shell reports a process a signal stopped (130: Ctrl-C) */
+#define INTERRUPTED_STATUS(sig) (128 + (sig))
 
 /* The subcommands: a chunk that hands the arguments after the word to the module's main and
  * exits with the status it returns. */
@@ -213,10 +218,11 @@ static int handle_script(lua_State *L, char **argv, const char *sub) {
   if (sub && status != LUA_OK && interrupted) {
     /* wherever the hook struck, the user asked for it: say so, and what is kept */
     lua_pop(L, 1);
-    fprintf(stderr, "%s %s: interrupted (finished runs keep their summary.json; the same command "
-            "resumes a sweep)\n", progname, argv[0]);
+    fprintf(stderr, "%s %s: %s (finished runs keep their summary.json; the same command "
+            "resumes a sweep)\n", progname, argv[0],
+            interrupted == SIGTERM ? "terminated by SIGTERM" : "interrupted");
     fflush(stderr);
-    exit(INTERRUPTED_STATUS);
+    exit(INTERRUPTED_STATUS(interrupted));
   }
   return report(L, status);
 }
