@@ -98,6 +98,8 @@ local cases = {
 
   -- the clock (lntk_clock.c)
   {"ntklab.clock", function() ntklab.clock(0) end, "bad argument #1 to 'clock' (no arguments expected)"},
+  {"ntklab.finish_requested", function() ntklab.finish_requested(1) end, "bad argument #1 to 'finish_requested' (no arguments expected)"},
+  {"ntklab.request_finish", function() ntklab.request_finish("yes") end, "bad argument #1 to 'request_finish' (boolean expected, got string)"},
 
   -- BLAS products (lntk_blas.c)
   {"ntklab.matmul", function() ntklab.matmul(x, x) end, "#2 to 'matmul' (shape mismatch: [2 x 3] @ [2 x 3], inner sizes 3 ~= 2)"},

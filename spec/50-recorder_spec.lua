@@ -126,6 +126,25 @@ describe("recorder", function()
     assert.is_true(rec.seconds > 0)
   end)
 
+  it("a request to finish (ntklab.request_finish, SIGUSR1 to the host) ends run at the next record, once", function()
+    local ds, net = problem(3)
+    local rec = ntklab.recorder{times = {log = {1e-2, 1e3, 26}}, X = ds.X_train, y = ds.y_train}
+    local tr = ntklab.train.flow{method = "rk45", rtol = 1e-6}
+    rec:run(tr, net, {progress = function(i) if i == 3 then ntklab.request_finish() end end})
+    assert.are.equal(3, rec:count()) -- the record during which it came is the last
+    assert.is_true(rec.finished_on_request)
+    assert.is_false(ntklab.finish_requested()) -- consumed
+    assert.are.equal(tr.t, rec.trajectory.t[3])
+    assert.is_true(rec.K_end ~= nil) -- finished: the final kernel of the stopped net
+    -- a request withdrawn before the next run changes nothing
+    ntklab.request_finish()
+    ntklab.request_finish(false)
+    local again = ntklab.recorder{times = {0, 1, 2}, X = ds.X_train, y = ds.y_train}
+    again:run(ntklab.train.flow{method = "rk45", rtol = 1e-6}, select(2, problem(3)))
+    assert.are.equal(3, again:count())
+    assert.is_false(again.finished_on_request)
+  end)
+
   it("discrete trainers whose steps pass several record times record each step once", function()
     local ds, net = problem(4)
     local rec = ntklab.recorder{times = {0, 0.01, 0.02, 0.5}, X = ds.X_train, y = ds.y_train}

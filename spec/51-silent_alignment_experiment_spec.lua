@@ -155,6 +155,34 @@ describe("experiments/silent_alignment.lua", function()
     remove_tree(far_dir)
   end)
 
+  -- A long run asked to finish (kill -USR1) stops training at its next record and analyses
+  -- what it has: exit status 0, a complete summary that says so. Unasked, this run trains for
+  -- ~18 s and then fails (rk45's step budget runs out long before t = 1e9).
+  it("SIGUSR1 finishes the training at the next record and writes a complete summary", function()
+    local dir = scratch_dir()
+    local args = TINY:gsub("%-%-t%-max 200", "--t-max 1e9"):gsub("%-%-records 30", "--records 200")
+      .. " --stop-loss 1e-300 --no-path-kernel --out " .. q(dir)
+    local script = table.concat({
+      q(host) .. " run " .. q(script) .. " " .. args:gsub("%-%-quiet", "") .. " > " .. q(dir .. ".log") .. " 2>&1 &",
+      "pid=$!",
+      "n=0; while [ ! -e " .. q(dir .. "/config.json") .. " ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done",
+      "sleep 0.5; kill -USR1 $pid",
+      "wait $pid; echo \"status=$?\"",
+    }, "\n")
+    local out = files.sh("sh -c " .. q(script))
+    local log = assert(io.open(dir .. ".log")):read("a")
+    os.remove(dir .. ".log")
+    assert.truthy(out:find("status=0", 1, true), out .. log)
+    assert.truthy(log:find("finished early on request", 1, true), log)
+    local s = assert(output.read_json(dir .. "/summary.json"))
+    assert.is_number(s.predictors.final_ntk.rel_err_completed)
+    assert.is_boolean(s.silent_alignment)
+    assert.is_true(s.finished_on_request)
+    assert.is_false(s.final.reached_stop_loss)
+    assert.is_true(s.final.t < 1e9 and s.records < 200)
+    remove_tree(dir)
+  end)
+
   it("the path-kernel predictor beats the final NTK, converges with denser snapshots, and can be off", function()
     local dir = scratch_dir()
     local function path_run(args)

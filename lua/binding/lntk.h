@@ -192,6 +192,10 @@ typedef struct lntk_architecture {
  * the core function that takes the configuration. */
 void lntk_check_architecture(lua_State *L, int arg, lntk_architecture *a, int max_width_log2);
 
+/* Requests that a running recorder finish at its next record (lntk_finish.c); safe to call from
+ * a signal handler. */
+void lntk_request_finish(void);
+
 /* The C module entry point (also preloaded by the host executable). */
 LUAMOD_API int luaopen_ntklab_core(lua_State *L);
 
@@ -200,7 +204,7 @@ LUAMOD_API int luaopen_ntklab_core(lua_State *L);
  * lntk_open_<name>, which expects the module table on top of the stack. */
 #define LNTK_CONCEPTS(X) \
   X(tensor) X(rng) X(io) X(io_mmap) X(linalg) X(regress) X(metrics) X(kernel) X(tensor_ops) X(blas) \
-  X(clock) X(mlp) X(model) X(train) X(analytic) X(tile_matvec)
+  X(clock) X(finish) X(mlp) X(model) X(train) X(analytic) X(tile_matvec)
 #define LNTK_DECLARE_OPEN(name) void lntk_open_##name(lua_State *L);
 LNTK_CONCEPTS(LNTK_DECLARE_OPEN)
 #undef LNTK_DECLARE_OPEN

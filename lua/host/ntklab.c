@@ -87,6 +87,13 @@ static void lstop(lua_State *L, lua_Debug *ar) {
   luaL_error(L, interrupted == SIGTERM ? "terminated (SIGTERM)!" : "interrupted!");
 }
 
+/* SIGUSR1: finish the running training at its next record and analyse what it has
+ * (lntk_finish.c), instead of stopping it. */
+static void lfinish(int sig) {
+  (void)sig;
+  lntk_request_finish();
+}
+
 static void laction(int sig) {
   int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
   interrupted = sig;
@@ -129,9 +136,11 @@ static int docall(lua_State *L, int narg, int nres) {
   globalL = L;
   signal(SIGINT, laction);
   signal(SIGTERM, laction);
+  signal(SIGUSR1, lfinish);
   status = lua_pcall(L, narg, nres, base);
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
+  signal(SIGUSR1, SIG_DFL);
   lua_remove(L, base);
   return status;
 }

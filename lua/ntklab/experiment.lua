@@ -22,7 +22,10 @@
 --   ctx.fail(msg)               ends the run as a failure (no summary) with msg
 --   ctx.record(rec, trainer, net [, opts])  rec:run(trainer, net, opts) (an ntklab.recorder) with
 --                               a progress line per record; a failure of training fails the
---                               run. Returns the seconds it took
+--                               run. Returns the seconds it took. A request to finish early
+--                               (SIGUSR1 to the host: `kill -USR1 <pid>`) ends the training at
+--                               its next record; the run then analyses what it has, and its
+--                               summary says finished_on_request = true
 -- Runs are transactions: at the start the runner removes the directory's old summary.json and
 -- the temporary files that killed writers left there; then it writes config.json, then the
 -- run's files, then summary.json, last and atomically. So a summary.json means every file of
@@ -281,6 +284,11 @@ local function new_context(m, cfg, out, opts)
     local ok, err = pcall(rec.run, rec, trainer, net, o)
     bar:finish()
     if not ok then ctx.fail(err) end
+    if rec.finished_on_request then
+      ctx.finished_on_request = true
+      ctx.log(fmt("finished early on request (SIGUSR1 or ntklab.request_finish) at t = %g, record %d of %d",
+        rec.trajectory.t[#rec.trajectory.t], rec:count(), #rec.times))
+    end
     return ctx.clock() - t0
   end
   ctx.write_seconds = function() return write_seconds end
@@ -369,6 +377,8 @@ function experiment.run(module, cfg, opts)
   end
   local t_end = clock()
   if summary.experiment == nil then summary.experiment = m.name end
+  -- training ended early on request (ctx.record): the summary describes a stopped run
+  if ctx.finished_on_request then summary.finished_on_request = true end
   if summary.config == nil then summary.config = cfg end
   local seconds = type(summary.seconds) == "table" and summary.seconds or {}
   for k, v in pairs(ctx.timer.splits) do if seconds[k] == nil then seconds[k] = v end end

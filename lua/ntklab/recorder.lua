@@ -447,7 +447,9 @@ function Recorder:t_end() return self.times[#self.times] end
 -- trainer:run call with rec.times as its observation times (times before the trainer's current
 -- t are observed at once); its observer records and returns true to end the run at stop_loss.
 -- progress(i, n, t, loss), when given, is called after each new record, i the index of its
--- time in rec.times and n = #rec.times. Returns rec.
+-- time in rec.times and n = #rec.times. A pending request to finish early
+-- (ntklab.request_finish, or SIGUSR1 to the ntklab host) ends the run at the next record as
+-- stop_loss would; it is consumed, and rec.finished_on_request is then true. Returns rec.
 function Recorder:run(trainer, net, opts)
   local f = "recorder:run"
   local S = private[self]
@@ -471,6 +473,7 @@ function Recorder:run(trainer, net, opts)
     check.fail(3, f, "option 'progress': function expected, got " .. check.typename(progress))
   end
   local n, now = #self.times, trainer.t
+  self.finished_on_request = false
   local observe = {}
   for i, t in ipairs(self.times) do observe[i] = math.max(t, now) end
   local k = 0
@@ -480,6 +483,11 @@ function Recorder:run(trainer, net, opts)
       k = k + 1
       if not self:_observe_once(t, step, loss, at) then return false end
       if progress then progress(k, n, self.times[k], loss) end
+      if core.finish_requested() then
+        core.request_finish(false)
+        self.finished_on_request = true
+        return true
+      end
       return stop ~= nil and loss < stop
     end})
   return self:finish(net)
