@@ -103,8 +103,9 @@ describe("ntklab.tile_matvec", function()
     end)
   end
 
-  -- The fused AVX-512 loops block 4 rows x 6 right-hand sides x 512 columns: k = 7 and 13 take
-  -- several groups of right-hand sides, the last one partial; P = 600 two column chunks.
+  -- The fused AVX-512 loops (core/tensor/ntk_thin.c; spec 03-thin crosses their column chunks)
+  -- block 4 rows x 6 right-hand sides x 1024 columns: k = 7 and 13 take several groups of
+  -- right-hand sides, the last one partial.
   it("fused and BLAS loops: both equal the plain-Lua product, for 1 to 13 columns", function()
     for _, dtype in ipairs{"f8", "f4"} do
       local dir = written(dtype)

@@ -204,7 +204,7 @@ LUAMOD_API int luaopen_ntklab_core(lua_State *L);
  * lntk_open_<name>, which expects the module table on top of the stack. */
 #define LNTK_CONCEPTS(X) \
   X(tensor) X(rng) X(io) X(io_mmap) X(linalg) X(regress) X(metrics) X(kernel) X(tensor_ops) X(blas) \
-  X(clock) X(finish) X(mlp) X(model) X(train) X(analytic) X(tile_matvec)
+  X(clock) X(finish) X(thin) X(mlp) X(model) X(train) X(analytic) X(tile_matvec)
 #define LNTK_DECLARE_OPEN(name) void lntk_open_##name(lua_State *L);
 LNTK_CONCEPTS(LNTK_DECLARE_OPEN)
 #undef LNTK_DECLARE_OPEN
