@@ -53,6 +53,11 @@ end
 if s.predictors.path_kernel_skipped then
   lines[#lines + 1] = "  path kernel   " .. s.predictors.path_kernel_skipped
 end
+if s.predictors.completion_rel_change and pf.rel_err_completed then
+  -- the net continued to t = infinity under its final kernel (it stopped at the stop loss)
+  lines[#lines + 1] = string.format("  against the net completed under its final kernel (it moves %s): final NTK %s, initial NTK %s",
+    g(s.predictors.completion_rel_change), g(pf.rel_err_completed), g(pi.rel_err_completed))
+end
 local pa = s.predictors.final_adam_kernel
 if pa then
   lines[#lines + 1] = string.format("  Adam kernel   rel L2 error %s   corr %s   (final K_eta of Eq. 91: NTK weighted by Adam's steps)",
