@@ -166,13 +166,14 @@ describe("experiments/silent_alignment.lua", function()
       q(host) .. " run " .. q(script) .. " " .. args:gsub("%-%-quiet", "") .. " > " .. q(dir .. ".log") .. " 2>&1 &",
       "pid=$!",
       "n=0; while [ ! -e " .. q(dir .. "/config.json") .. " ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done",
-      "sleep 0.5; kill -USR1 $pid",
+      "sleep 0.5; kill -USR1 $pid; sleep 0.1; kill -USR1 $pid", -- a second request must not kill it
       "wait $pid; echo \"status=$?\"",
     }, "\n")
     local out = files.sh("sh -c " .. q(script))
     local log = assert(io.open(dir .. ".log")):read("a")
     os.remove(dir .. ".log")
     assert.truthy(out:find("status=0", 1, true), out .. log)
+    assert.truthy(log:find("finish requested (SIGUSR1): training stops at its next record", 1, true), log)
     assert.truthy(log:find("finished early on request", 1, true), log)
     local s = assert(output.read_json(dir .. "/summary.json"))
     assert.is_number(s.predictors.final_ntk.rel_err_completed)

@@ -90,8 +90,14 @@ static void lstop(lua_State *L, lua_Debug *ar) {
 /* SIGUSR1: finish the running training at its next record and analyse what it has
  * (lntk_finish.c), instead of stopping it. */
 static void lfinish(int sig) {
-  (void)sig;
+  /* re-armed: in ISO C mode glibc's signal() resets the action to the default on delivery,
+   * and the default action of a second SIGUSR1 would kill the run it asked to finish */
+  static const char msg[] = "ntklab: finish requested (SIGUSR1): training stops at its next "
+                            "record, then the run analyses what it has\n";
+  signal(sig, lfinish);
   lntk_request_finish();
+  if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) { /* nothing to do: stderr is gone */
+  }
 }
 
 static void laction(int sig) {
