@@ -2,6 +2,7 @@
 -- writes every promised file, parseable and complete; a run killed mid-way leaves the previous
 -- summary intact and no temporary files; bad command lines are refused with exit status 2.
 local output = require "ntklab.output"
+local analysis = require "ntklab.analysis"
 local lfs = require "lfs"
 
 local files = require "spec.support.files"
@@ -119,19 +120,10 @@ describe("experiments/silent_alignment.lua", function()
   -- of the net.
   it("the completed net at a loose stop is the net trained on much further; summary and CSV agree", function()
     local function predictions(dir)
-      local header, rows = read_csv(dir .. "/predictions.csv")
-      local cols = {}
-      for c, h in ipairs(header) do
-        cols[h] = {}
-        for i, r in ipairs(rows) do cols[h][i] = tonumber(r[c]) end
-      end
+      local _, cols = assert(output.read_csv(dir .. "/predictions.csv"))
       return cols
     end
-    local function rel(a, b)
-      local num, den = 0, 0
-      for i = 1, #a do num, den = num + (a[i] - b[i]) ^ 2, den + b[i] ^ 2 end
-      return math.sqrt(num / den)
-    end
+    local function rel(a, b) return analysis.compare(a, b).rel_err end
     local loose_dir, far_dir = scratch_dir(), scratch_dir()
     local base = TINY:gsub("%-%-t%-max 200", "--t-max 100000") .. " --no-path-kernel --sigma 1 --width 64"
     local out, code = run(base .. " --stop-loss 1e-2 --out " .. q(loose_dir))

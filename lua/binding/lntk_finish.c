@@ -31,10 +31,9 @@ static int l_request_finish(lua_State *L) {
 }
 
 void lntk_open_finish(lua_State *L) {
-  lua_pushcfunction(L, l_finish_requested);
-  lua_setfield(L, -2, "finish_requested");
-  lua_pushcfunction(L, l_request_finish);
-  lua_setfield(L, -2, "request_finish");
+  static const luaL_Reg funcs[] = {
+      {"finish_requested", l_finish_requested}, {"request_finish", l_request_finish}, {NULL, NULL}};
+  luaL_setfuncs(L, funcs, 0);
 }
 
 /* ---- Lua reference (LDoc, through scripts/api-docs) ---- */

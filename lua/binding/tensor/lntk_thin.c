@@ -34,10 +34,9 @@ static int thin_matmul(lua_State *L) {
 }
 
 void lntk_open_thin(lua_State *L) {
-  lua_pushcfunction(L, thin_available);
-  lua_setfield(L, -2, "thin_available");
-  lua_pushcfunction(L, thin_matmul);
-  lua_setfield(L, -2, "thin_matmul");
+  static const luaL_Reg funcs[] = {
+      {"thin_available", thin_available}, {"thin_matmul", thin_matmul}, {NULL, NULL}};
+  luaL_setfuncs(L, funcs, 0);
 }
 
 /* ---- Lua reference (LDoc, through scripts/api-docs) ---- */
